@@ -1,0 +1,262 @@
+"""One dataclass per ``params.yaml`` section, and a loader that reads it right.
+
+PyYAML follows YAML 1.1 and returns ``'3e-05'`` (what ``dvc exp run -S
+stems.bass.lr=3e-5`` writes) as a string; every value here is coerced by the
+dataclass field's type, so ``lr: 3e-05`` is the float 3e-05.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import taxonomy as tx
+
+
+class ConfigError(ValueError):
+    """A params file with a missing, unknown or ill-typed value."""
+
+
+# ------------------------------------------------------------------ sections
+@dataclass
+class DatasetConfig:
+    """Where the training data comes from (section ``dataset``)."""
+
+    kind: str = "generated"  # generated | slakh2100 | redux | babyslakh | folder
+    root: str = "data/generated"
+    tracks: int = 40          # generated only
+    seconds: float = 30.0     # generated only: length of each song
+    seed: int = 0             # generated only
+    sf2: str | None = None    # generated only: None = pretty_midi's TimGM6mb.sf2
+    sample_rate_hz: int = 16000  # generated only: rate the stems are rendered at
+
+
+@dataclass
+class FrontEndConfig:
+    """Signal constants, all derived from each other here (section ``features``).
+
+    Frame ``t`` covers audio around ``t * hop_length / sample_rate_hz`` seconds
+    (torch ``center=True`` framing), so a clip of ``n`` samples has
+    ``n // hop_length + 1`` frames.
+    """
+
+    sample_rate_hz: int = 16000
+    hop_length: int = 512
+    n_fft: int = 2048
+    n_mels: int = 229
+    f_min_hz: float = 30.0
+    f_max_hz: float = 8000.0
+    min_midi: int = 21   # A0
+    max_midi: int = 108  # C8
+
+    @property
+    def frame_rate_hz(self) -> float:
+        return self.sample_rate_hz / self.hop_length
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop_length / self.sample_rate_hz
+
+    @property
+    def n_pitches(self) -> int:
+        return self.max_midi - self.min_midi + 1
+
+    def n_frames(self, n_samples: int) -> int:
+        return n_samples // self.hop_length + 1
+
+    def frame_of(self, time_s: float) -> int:
+        """Nearest frame index of a time in seconds."""
+        return int(round(time_s * self.frame_rate_hz))
+
+
+@dataclass
+class ModelConfig:
+    """Network size (section ``model``): ``small`` trains on a CPU in minutes,
+    ``paper`` follows Onsets & Frames' sizes."""
+
+    size: str = "small"
+    conv_channels: int | None = None  # None: from size
+    rnn_units: int | None = None      # None: from size
+
+
+@dataclass
+class RoleConfig:
+    """Loss weights and augmentation policy of one role (section ``roles.<role>``)."""
+
+    onset_weight: float = 1.0
+    offset_weight: float = 1.0
+    frame_weight: float = 1.0
+    velocity_weight: float = 1.0
+    augment: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StemConfig:
+    """Training settings of one stem (section ``stems.<stem>``)."""
+
+    role: str = ""
+    lr: float = 1.0e-3
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    batch_size: int = 16
+    clip_seconds: float = 4.0
+    seed: int = 0
+    num_workers: int = 0
+    val_interval: int = 100          # steps between validations
+    early_stop_patience: int = 0     # validations without improvement; 0 = off
+    grad_clip: float = 1.0
+    loss_weights: dict[str, float] = field(default_factory=dict)  # overrides the role's
+
+
+@dataclass
+class IndexConfig:
+    """Drum split and filter thresholds (section ``index``)."""
+
+    drum_split: dict[str, float] = field(default_factory=dict)
+    filter: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DecodingConfig:
+    """Activation-to-note thresholds (section ``decoding``)."""
+
+    onset_threshold: float = 0.5
+    frame_threshold: float = 0.5
+    min_note_s: float = 0.05
+    drum_note_s: float = 0.1
+
+
+@dataclass
+class TrackingConfig:
+    """MLflow settings (section ``tracking``)."""
+
+    experiment: str = "midi-extractor"
+
+
+@dataclass
+class Params:
+    """The whole of ``params.yaml``."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    taxonomy: dict[str, Any] = field(default_factory=dict)
+    features: FrontEndConfig = field(default_factory=FrontEndConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    stems: dict[str, StemConfig] = field(default_factory=dict)
+    reserved_stems: list[str] = field(default_factory=list)
+    roles: dict[str, RoleConfig] = field(default_factory=dict)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    @property
+    def switches(self) -> tx.TaxonomySwitches:
+        """Taxonomy switches; the bass role is ``stems.bass.role`` when bass is listed."""
+        bass = self.stems.get("bass")
+        return tx.TaxonomySwitches(
+            organs_as_keys=bool(self.taxonomy.get("organs_as_keys", False)),
+            bass_role=bass.role if bass and bass.role else tx.MELODIC,
+        )
+
+    def stem(self, name: str) -> StemConfig:
+        if name not in self.stems:
+            raise ConfigError(f"stem {name!r} is not in params.yaml 'stems' "
+                              f"(listed: {', '.join(self.stems) or 'none'})")
+        return self.stems[name]
+
+    def role(self, stem: str) -> RoleConfig:
+        """The role config of a stem with its per-stem ``loss_weights`` applied."""
+        role_name = tx.role_of(stem, self.switches)
+        base = self.roles.get(role_name, RoleConfig())
+        overrides = self.stems[stem].loss_weights if stem in self.stems else {}
+        return dataclasses.replace(base, **{f"{k}_weight" if not k.endswith("_weight") else k: float(v)
+                                            for k, v in overrides.items()})
+
+
+# ------------------------------------------------------------------- coercion
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if dataclasses.is_dataclass(annotation):
+        return from_dict(annotation, value, where)
+    if origin is dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {k: _coerce(v, args[1], f"{where}.{k}") for k, v in value.items()}
+    if origin is list:
+        return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value or [])]
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if annotation in (int, float):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if annotation is int:
+            if number != int(number):
+                raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            return int(number)
+        return number
+    if annotation is str:
+        return str(value)
+    return value
+
+
+def from_dict(cls: type, data: dict | None, where: str = "params") -> Any:
+    """Build dataclass ``cls`` from a mapping, coercing by field type; an unknown
+    key is an error that names it."""
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: params file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    params = from_dict(Params, raw, where=str(path))
+    for name, stem in params.stems.items():
+        if name not in tx.STEMS:
+            raise ConfigError(f"{path}: stems.{name}: unknown stem; known: {', '.join(tx.STEM_NAMES)}")
+        if tx.STEMS[name].reserved:
+            raise ConfigError(f"{path}: stems.{name}: '{name}' is a reserved slot with no training data "
+                              f"yet; list it under reserved_stems")
+        expected = tx.role_of(name, tx.TaxonomySwitches(bass_role=stem.role if name == "bass" and stem.role
+                                                        else tx.MELODIC))
+        if not stem.role:
+            stem.role = expected
+        elif stem.role != expected:
+            raise ConfigError(f"{path}: stems.{name}.role is {stem.role!r} but the taxonomy says "
+                              f"{expected!r} (only bass may be melodic or harmonic)")
+    for role in params.roles:
+        if role not in tx.ROLES:
+            raise ConfigError(f"{path}: roles.{role}: unknown role; known: {', '.join(tx.ROLES)}")
+    return params
