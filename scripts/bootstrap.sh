@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Set up everything midi-extractor needs on a fresh machine, idempotently:
+#   the FluidSynth system library, a Python >= 3.11 virtual environment in .venv,
+#   torch + torchaudio, and the package with its test extras.
+# Sourced by scripts/repro.sh and scripts/test.sh; safe to run again (fast when done).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+# ---- FluidSynth (renders the embedded generated data set) -------------------
+have_fluidsynth() {
+  if [ "$(uname)" = "Darwin" ]; then
+    [ -n "$(ls /opt/homebrew/lib/libfluidsynth* /usr/local/lib/libfluidsynth* 2>/dev/null)" ]
+  else
+    ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so'
+  fi
+}
+if ! have_fluidsynth; then
+  if [ "$(uname)" = "Darwin" ] && command -v brew >/dev/null; then
+    say "installing FluidSynth with Homebrew"; brew install fluid-synth
+  elif command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
+    say "installing libfluidsynth3 with apt-get"
+    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libfluidsynth3; } >&2; then
+      say "could not install libfluidsynth3. Install it yourself, then run this again:"
+      say "  sudo apt-get update && sudo apt-get install -y libfluidsynth3   (Debian/Ubuntu)"
+      exit 1
+    fi
+  else
+    say "FluidSynth's library is missing and no package manager I know is here. Install it"
+    say "(Debian/Ubuntu: apt-get install libfluidsynth3; macOS: brew install fluid-synth;"
+    say " Fedora: dnf install fluidsynth-libs), then run this again."
+    exit 1
+  fi
+fi
+
+# ---- Python virtual environment ---------------------------------------------
+PY=""
+for cand in python3.11 python3.12 python3.13 python3; do
+  if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    PY="$cand"; break
+  fi
+done
+[ -n "$PY" ] || { say "Python >= 3.11 is required (python3.11 not found)"; exit 1; }
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $PY"; "$PY" -m venv .venv
+fi
+VPY="$ROOT/.venv/bin/python"
+
+# torchaudio's last release (2.11) needs a CUDA build of torch on Linux; torch 2.14.1 carries one
+# (and runs on CPU). The CPU-only 2.13 wheel cannot load torchaudio.
+if ! "$VPY" -c 'import torch, torchaudio' 2>/dev/null; then
+  say "installing torch and torchaudio (about a minute from local wheels, longer from PyPI)"
+  if [ "$(uname)" = "Linux" ] && [ "$(uname -m)" = "x86_64" ]; then
+    "$VPY" -m pip install -q torch==2.14.1 'torchaudio==2.11.*' >&2
+  else
+    "$VPY" -m pip install -q torch torchaudio >&2
+  fi
+fi
+
+STAMP=.venv/.midi-extractor-installed
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+  say "installing midi-extractor and its dependencies into .venv"
+  "$VPY" -m pip install -q -e '.[test]' >&2
+  touch "$STAMP"
+fi
+"$VPY" -c 'import fluidsynth' 2>/dev/null || { say "pyfluidsynth cannot load the FluidSynth library"; exit 1; }
+export PATH="$ROOT/.venv/bin:$PATH"
