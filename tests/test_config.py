@@ -1,0 +1,89 @@
+"""params.yaml loading: types coerced by field, errors that name the key."""
+from pathlib import Path
+
+import pytest
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.config import ConfigError, load_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_params_load_with_one_role_per_stem():
+    params = load_params(REPO / "params.yaml")
+    assert params.reserved_stems == ["vocals"]
+    for name, stem in params.stems.items():
+        assert stem.role == tx.role_of(name, params.switches)
+        assert params.role(name) == params.roles[stem.role]
+
+
+def test_lr_as_dvc_exp_writes_it_is_a_float(tmp_path):
+    # `dvc exp run -S stems.bass.lr=3e-5` writes `lr: 3e-05`, which PyYAML reads as a string.
+    params = load_params(write(tmp_path, "stems:\n  bass:\n    role: melodic\n    lr: 3e-05\n    epochs: '4'\n"))
+    assert params.stems["bass"].lr == pytest.approx(3e-5)
+    assert isinstance(params.stems["bass"].lr, float)
+    assert params.stems["bass"].epochs == 4
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"stems\.bass: unknown key\(s\) learning_rate"):
+        load_params(write(tmp_path, "stems:\n  bass:\n    learning_rate: 0.1\n"))
+
+
+def test_bad_number_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"stems\.bass\.lr: expected a number, got 'fast'"):
+        load_params(write(tmp_path, "stems:\n  bass:\n    lr: fast\n"))
+
+
+def test_role_must_match_taxonomy_except_bass(tmp_path):
+    with pytest.raises(ConfigError, match=r"stems\.piano\.role is 'melodic' but the taxonomy says 'harmonic'"):
+        load_params(write(tmp_path, "stems:\n  piano:\n    role: melodic\n"))
+    params = load_params(write(tmp_path, "stems:\n  bass:\n    role: harmonic\n"))
+    assert params.switches.bass_role == "harmonic"
+    assert tx.role_of("bass", params.switches) == "harmonic"
+
+
+def test_missing_role_is_filled_from_taxonomy(tmp_path):
+    params = load_params(write(tmp_path, "stems:\n  guitar: {}\n  drums: {lr: 0.01}\n"))
+    assert params.stems["guitar"].role == "harmonic"
+    assert params.stems["drums"].role == "percussive"
+
+
+def test_vocals_cannot_be_trained_yet(tmp_path):
+    with pytest.raises(ConfigError, match="'vocals' is a reserved slot"):
+        load_params(write(tmp_path, "stems:\n  vocals: {}\n"))
+
+
+def test_per_stem_loss_weights_override_the_role(tmp_path):
+    params = load_params(write(tmp_path, (
+        "stems:\n  bass:\n    loss_weights: {onset: 5.0}\n  synth_lead: {}\n"
+        "roles:\n  melodic: {onset_weight: 2.0, frame_weight: 1.5}\n")))
+    assert params.role("bass").onset_weight == 5.0
+    assert params.role("bass").frame_weight == 1.5
+    assert params.role("synth_lead").onset_weight == 2.0
+
+
+def test_organ_switch(tmp_path):
+    params = load_params(write(tmp_path, "taxonomy: {organs_as_keys: true}\n"))
+    assert tx.stem_for_program(19, switches=params.switches) == "piano"
+
+
+def test_front_end_constants_derive_from_each_other():
+    fe = load_params(REPO / "params.yaml").features
+    assert fe.frame_rate_hz == fe.sample_rate_hz / fe.hop_length
+    assert fe.n_pitches == fe.max_midi - fe.min_midi + 1
+    assert fe.n_frames(fe.sample_rate_hz) == fe.sample_rate_hz // fe.hop_length + 1
+    assert fe.frame_of(1.0) == round(fe.frame_rate_hz)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(write(tmp_path, "stems: [\n"))
