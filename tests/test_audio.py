@@ -1,0 +1,100 @@
+"""audio.py: windows, channels, rates, and errors that name the file."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from midi_extractor.audio import AudioError, audio_info, load_audio, rms_db
+
+
+def _sine(path, freq=440.0, sr=44100, seconds=2.5, channels=2, fmt=None):
+    t = np.arange(int(sr * seconds)) / sr
+    mono = 0.5 * np.sin(2 * np.pi * freq * t)
+    data = np.stack([mono * (1.0 if c == 0 else 0.8) for c in range(channels)], axis=1)
+    sf.write(str(path), data.astype(np.float32), sr, format=fmt)
+    return path
+
+
+def _peak_hz(x, sr):
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return np.argmax(spectrum) * sr / len(x)
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac"])
+def test_stereo_44k_comes_back_16k_mono_with_the_right_pitch_and_length(tmp_path, ext):
+    path = _sine(tmp_path / f"s.{ext}", freq=440.0, sr=44100, seconds=2.5, channels=2)
+    assert audio_info(path) == (44100, int(44100 * 2.5), 2)
+    x = load_audio(path, 16000)
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert len(x) == 40000
+    assert abs(_peak_hz(x, 16000) - 440.0) < 2.0
+    # mono mix of channels at 1.0 and 0.8 -> amplitude 0.45
+    assert abs(np.abs(x[1000:-1000]).max() - 0.45) < 0.01
+
+
+def test_mp3_is_read_where_soundfile_can(tmp_path):
+    path = tmp_path / "s.mp3"
+    try:
+        _sine(path, freq=1000.0, sr=44100, seconds=1.0, channels=1, fmt="MP3")
+    except Exception as exc:  # pragma: no cover - libsndfile without mp3
+        pytest.skip(f"libsndfile cannot write mp3 here: {exc}")
+    x = load_audio(path, 16000)
+    assert abs(len(x) - 16000) < 2000  # mp3 encoder padding
+    assert abs(_peak_hz(x, 16000) - 1000.0) < 5.0
+
+
+@pytest.mark.parametrize("sr", [16000, 44100])
+@pytest.mark.parametrize("offset_s,duration_s", [(0.0, 1.0), (0.3, 0.7), (1.2345, 1.0)])
+def test_window_equals_slice_of_full_read(tmp_path, sr, offset_s, duration_s):
+    rng = np.random.default_rng(1)
+    data = (0.3 * rng.standard_normal((int(sr * 2.5), 2))).astype(np.float32)
+    path = tmp_path / "n.flac"
+    sf.write(str(path), data, sr)
+    full = load_audio(path, 16000)
+    window = load_audio(path, 16000, offset_s=offset_s, duration_s=duration_s)
+    start = round(offset_s * 16000)
+    assert len(window) == round(duration_s * 16000)
+    np.testing.assert_allclose(window, full[start:start + len(window)], atol=1e-5)
+
+
+def test_window_past_the_end_is_zero_padded(tmp_path):
+    path = _sine(tmp_path / "s.wav", sr=16000, seconds=1.0, channels=1)
+    x = load_audio(path, 16000, offset_s=0.5, duration_s=1.0)
+    assert len(x) == 16000
+    assert np.abs(x[:8000]).max() > 0.4
+    assert not x[8000:].any()
+    beyond = load_audio(path, 16000, offset_s=5.0, duration_s=0.25)
+    assert len(beyond) == 4000 and not beyond.any()
+
+
+def test_corrupt_file_message_names_the_file_and_problem(tmp_path):
+    bad = tmp_path / "S01.flac"
+    bad.write_bytes(b"fLaC" + b"\x00garbage" * 50)
+    with pytest.raises(AudioError) as err:
+        load_audio(bad, 16000)
+    assert str(bad) in str(err.value) and "corrupt" in str(err.value)
+    with pytest.raises(AudioError, match="corrupt"):
+        audio_info(bad)
+
+
+def test_empty_and_missing_files(tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(AudioError, match=r"empty\.wav: empty file"):
+        load_audio(empty, 16000)
+    no_frames = tmp_path / "noframes.wav"
+    sf.write(str(no_frames), np.zeros((0, 1), np.float32), 16000)
+    with pytest.raises(AudioError, match=r"noframes\.wav: no audio frames"):
+        load_audio(no_frames, 16000)
+    with pytest.raises(AudioError, match=r"missing\.flac: audio file not found"):
+        load_audio(tmp_path / "missing.flac", 16000)
+    assert isinstance(AudioError("x", "y"), ValueError)
+
+
+def test_rms_db():
+    t = np.arange(16000) / 16000
+    assert abs(rms_db(np.sin(2 * np.pi * 100 * t)) - (-3.01)) < 0.05
+    assert abs(rms_db(0.1 * np.sin(2 * np.pi * 100 * t)) - (-23.01)) < 0.05
+    assert rms_db(np.zeros(100)) == -200.0
+    assert rms_db(np.zeros(0)) == -200.0
