@@ -1,0 +1,99 @@
+"""Notes <-> pretty_midi objects and mir_eval arrays.
+
+* :func:`notes_to_instrument`, :func:`notes_to_midi`: one track.
+* :func:`tracks_to_midi`: several stems into one multi-track file, each with
+  ``taxonomy.default_program(stem)``; percussive stems go on the drum channel.
+* :func:`notes_to_arrays`: ``(intervals (N, 2) s, pitches (N,) Hz, velocities (N,))``
+  as mir_eval wants them.
+* :func:`notes_from_midi`: reference notes from a MIDI file (all tracks), with
+  drum keys folded to their class's key when ``drum_classes`` is given.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pretty_midi
+
+from . import taxonomy as tx
+from .decoding import Note, note_key
+
+#: Shortest interval handed to mir_eval (it rejects zero-length notes).
+MIN_DURATION_S = 1e-3
+
+
+def notes_to_instrument(notes: Iterable[Note], program: int = 0, is_drum: bool = False,
+                        name: str = "") -> pretty_midi.Instrument:
+    """A pretty_midi track holding ``notes``."""
+    instrument = pretty_midi.Instrument(program=int(program), is_drum=bool(is_drum), name=name)
+    for n in sorted(notes, key=note_key):
+        end = max(float(n.end_s), float(n.start_s) + MIN_DURATION_S)
+        instrument.notes.append(pretty_midi.Note(velocity=int(np.clip(n.velocity, 1, 127)), pitch=int(n.pitch),
+                                                 start=float(n.start_s), end=end))
+    return instrument
+
+
+def notes_to_midi(notes: Iterable[Note], program: int = 0, is_drum: bool = False, name: str = "") -> pretty_midi.PrettyMIDI:
+    """A one-track MIDI file."""
+    midi = pretty_midi.PrettyMIDI()
+    midi.instruments.append(notes_to_instrument(notes, program, is_drum, name))
+    return midi
+
+
+def stem_instrument(stem: str, notes: Iterable[Note]) -> pretty_midi.Instrument:
+    """The track of a stem: its default GM program, drum channel for percussive stems."""
+    is_drum = tx.STEMS[stem].is_drum
+    return notes_to_instrument(notes, 0 if is_drum else tx.default_program(stem), is_drum, name=stem)
+
+
+def tracks_to_midi(tracks: Mapping[str, Sequence[Note]] | Iterable[tuple[str, Sequence[Note]]]) -> pretty_midi.PrettyMIDI:
+    """One multi-track file from ``{stem: notes}`` (or ``(stem, notes)`` pairs), in the given order."""
+    items = tracks.items() if isinstance(tracks, Mapping) else tracks
+    midi = pretty_midi.PrettyMIDI()
+    for stem, notes in items:
+        midi.instruments.append(stem_instrument(stem, notes))
+    return midi
+
+
+def notes_to_arrays(notes: Sequence[Note]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """mir_eval arrays: intervals ``(N, 2)`` seconds (at least :data:`MIN_DURATION_S`
+    long), pitches ``(N,)`` Hz, velocities ``(N,)`` MIDI 1..127."""
+    if not notes:
+        return np.zeros((0, 2)), np.zeros(0), np.zeros(0)
+    starts = np.array([n.start_s for n in notes], dtype=float)
+    ends = np.maximum(np.array([n.end_s for n in notes], dtype=float), starts + MIN_DURATION_S)
+    intervals = np.stack([starts, ends], axis=1)
+    pitches = pretty_midi.note_number_to_hz(np.array([n.pitch for n in notes], dtype=float))
+    velocities = np.array([n.velocity for n in notes], dtype=float)
+    return intervals, np.asarray(pitches, dtype=float), velocities
+
+
+def notes_from_instruments(instruments: Iterable[pretty_midi.Instrument],
+                           drum_classes: Sequence[str] | None = None) -> list[Note]:
+    """Notes of all given tracks. With ``drum_classes``, each note's key is folded to
+    its class's key (``taxonomy.DRUM_CLASS_PITCH``) and notes of other classes are dropped."""
+    notes = []
+    for instrument in instruments:
+        for n in instrument.notes:
+            pitch = int(n.pitch)
+            if drum_classes is not None:
+                cls = tx.drum_class(pitch)
+                if cls not in drum_classes:
+                    continue
+                pitch = tx.DRUM_CLASS_PITCH[cls]
+            notes.append(Note(float(n.start), float(max(n.end, n.start)), pitch, int(n.velocity)))
+    notes.sort(key=note_key)
+    return notes
+
+
+def notes_from_midi(source: str | Path | pretty_midi.PrettyMIDI,
+                    drum_classes: Sequence[str] | None = None) -> list[Note]:
+    """Reference notes from a MIDI file or object (see :func:`notes_from_instruments`)."""
+    midi = source if isinstance(source, pretty_midi.PrettyMIDI) else pretty_midi.PrettyMIDI(str(source))
+    return notes_from_instruments(midi.instruments, drum_classes)
+
+
+def midi_to_notes_by_track(midi: pretty_midi.PrettyMIDI) -> list[tuple[str, int, bool, list[Note]]]:
+    """``(name, program, is_drum, notes)`` per track: handy for tests and reports."""
+    return [(i.name, int(i.program), bool(i.is_drum), notes_from_instruments([i])) for i in midi.instruments]

@@ -1,0 +1,51 @@
+"""midi_io: notes <-> pretty_midi and mir_eval arrays."""
+import numpy as np
+import pretty_midi
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.decoding import Note
+from midi_extractor.midi_io import (midi_to_notes_by_track, notes_from_midi, notes_to_arrays, notes_to_midi,
+                                    tracks_to_midi)
+
+NOTES = [Note(0.5, 1.0, 69, 90), Note(0.0, 0.25, 60, 100)]
+
+
+def test_round_trip_through_a_midi_file(tmp_path):
+    path = tmp_path / "x.mid"
+    notes_to_midi(NOTES, program=33, name="bass").write(str(path))
+    midi = pretty_midi.PrettyMIDI(str(path))
+    assert [(i.program, i.is_drum) for i in midi.instruments] == [(33, False)]
+    back = notes_from_midi(path)
+    assert [(n.pitch, n.velocity) for n in back] == [(60, 100), (69, 90)]
+    np.testing.assert_allclose([[n.start_s, n.end_s] for n in back], [[0.0, 0.25], [0.5, 1.0]], atol=2e-3)
+
+
+def test_mir_eval_arrays():
+    intervals, pitches, velocities = notes_to_arrays(NOTES)
+    np.testing.assert_allclose(intervals, [[0.5, 1.0], [0.0, 0.25]])
+    np.testing.assert_allclose(pitches, [440.0, pretty_midi.note_number_to_hz(60)])
+    np.testing.assert_allclose(velocities, [90, 100])
+    i, p, v = notes_to_arrays([])
+    assert i.shape == (0, 2) and p.shape == (0,) and v.shape == (0,)
+    zero = notes_to_arrays([Note(1.0, 1.0, 60, 80)])[0]
+    assert zero[0, 1] > zero[0, 0]  # mir_eval needs positive durations
+
+
+def test_multi_track_programs_and_drum_channel():
+    midi = tracks_to_midi({"bass": NOTES, "drums": [Note(0.0, 0.1, 36, 100)], "piano": [], "other": NOTES})
+    tracks = midi_to_notes_by_track(midi)
+    assert [(name, prog, drum) for name, prog, drum, _ in tracks] == [
+        ("bass", tx.default_program("bass"), False), ("drums", 0, True),
+        ("piano", tx.default_program("piano"), False), ("other", tx.default_program("other"), False)]
+
+
+def test_reference_drums_fold_to_class_keys():
+    inst = pretty_midi.Instrument(0, is_drum=True)
+    for t, key in enumerate([35, 40, 42, 49, 47]):
+        inst.notes.append(pretty_midi.Note(100, key, t * 0.5, t * 0.5 + 0.1))
+    midi = pretty_midi.PrettyMIDI()
+    midi.instruments.append(inst)
+    drums = notes_from_midi(midi, tx.STEM_DRUM_CLASSES["drums"])
+    assert [n.pitch for n in drums] == [36, 38, 45]
+    highs = notes_from_midi(midi, tx.STEM_DRUM_CLASSES["high_percs"])
+    assert [n.pitch for n in highs] == [42, 49]
