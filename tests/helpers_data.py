@@ -1,0 +1,146 @@
+"""Small Slakh-format data built by hand for the index/filter/drum-split tests.
+
+Pitched stems are sine renders (pretty_midi.synthesize); drum stems go through
+FluidSynth with pretty_midi's bundled TimGM6mb.sf2, so the drum split sees
+real drum sounds. Also used by benchmarks/bench_indexing.py for the drum-split
+accuracy on hand-made patterns.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import soundfile as sf
+import yaml
+
+SF2 = str(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
+
+CORE_KIT = {"kick": (35, 36), "snare": (38, 40, 37), "toms": (41, 43, 45, 47, 48, 50)}
+HATS = (42, 44, 46)
+CYMBALS = (49, 51, 57, 59)
+SHAKERS = (54, 69, 70)
+
+
+def drum_midi(kind: str, seconds: float = 4.0, seed: int = 0) -> pretty_midi.PrettyMIDI:
+    """A drum pattern. ``kit``: kick/snare (+toms) with hats/cymbals;
+    ``kit_bare``: kick/snare/toms only; ``high``: hats, cymbals and shakers only."""
+    rng = np.random.default_rng(seed)
+    bpm = float(rng.uniform(80, 160))
+    beat = 60.0 / bpm
+    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    inst = pretty_midi.Instrument(program=0, is_drum=True, name="Drums")
+
+    def hit(t, pitch, vel=None):
+        if t < seconds - 0.05:
+            v = int(vel if vel is not None else rng.integers(60, 120))
+            inst.notes.append(pretty_midi.Note(v, int(pitch), float(t), float(t) + 0.1))
+
+    n_beats = int(seconds / beat) + 1
+    if kind in ("kit", "kit_bare"):
+        kick, snare = rng.choice(CORE_KIT["kick"]), rng.choice(CORE_KIT["snare"])
+        for b in range(n_beats):
+            t = b * beat
+            if b % 2 == 0 or rng.random() < 0.2:
+                hit(t, kick)
+            if b % 2 == 1:
+                hit(t, snare)
+            if rng.random() < 0.15:
+                for k in range(4):
+                    hit(t + k * beat / 4, rng.choice(CORE_KIT["toms"]))
+        if kind == "kit":
+            hat = rng.choice(HATS + (51,))
+            sub = int(rng.choice([1, 2, 4]))
+            for k in range(n_beats * sub):
+                hit(k * beat / sub, hat, rng.integers(40, 100))
+            hit(0.0, 49)
+    elif kind == "high":
+        pools = [HATS, CYMBALS, SHAKERS, HATS + SHAKERS, HATS + CYMBALS]
+        pool = list(pools[int(rng.integers(len(pools)))])
+        sub = int(rng.choice([2, 4]))
+        for k in range(n_beats * sub):
+            if rng.random() < 0.85:
+                hit(k * beat / sub, rng.choice(pool))
+        if rng.random() < 0.5:
+            for b in range(0, n_beats, 4):
+                hit(b * beat, rng.choice(CYMBALS))
+    else:
+        raise ValueError(kind)
+    pm.instruments.append(inst)
+    return pm
+
+
+def render_drums(pm: pretty_midi.PrettyMIDI, sample_rate_hz: int, seconds: float) -> np.ndarray:
+    y = pm.fluidsynth(fs=sample_rate_hz, sf2_path=SF2)
+    return _fit(y, sample_rate_hz, seconds)
+
+
+def _fit(y: np.ndarray, sr: int, seconds: float) -> np.ndarray:
+    n = int(round(sr * seconds))
+    out = np.zeros(n, np.float32)
+    out[: min(n, len(y))] = y[:n]
+    peak = float(np.abs(out).max())
+    return out * (0.5 / peak) if peak > 0 else out
+
+
+def pitched_midi(program: int, seconds: float = 4.0, seed: int = 0, n_notes: int = 8,
+                 low: int = 40, high: int = 76) -> pretty_midi.PrettyMIDI:
+    rng = np.random.default_rng(seed)
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(program=program)
+    step = seconds / (n_notes + 1)
+    for k in range(n_notes):
+        start = 0.1 + k * step
+        inst.notes.append(pretty_midi.Note(int(rng.integers(70, 110)), int(rng.integers(low, high)),
+                                           start, start + step * 0.8))
+    pm.instruments.append(inst)
+    return pm
+
+
+def write_track(track_dir: Path, stems: dict[str, dict], sample_rate_hz: int = 16000,
+                seconds: float = 4.0, seed: int = 0, ext: str = "wav",
+                channels: int = 1) -> Path:
+    """Write one Slakh-format track. ``stems``: ``Sxx -> {program_num, is_drum,
+    kind (drum pattern), audio (bool, default True), midi (bool), silent (bool), n_notes}``."""
+    track_dir = Path(track_dir)
+    (track_dir / "stems").mkdir(parents=True, exist_ok=True)
+    (track_dir / "MIDI").mkdir(parents=True, exist_ok=True)
+    meta = {"UUID": track_dir.name, "audio_dir": "stems", "midi_dir": "MIDI", "stems": {}}
+    for k, (stem_id, spec) in enumerate(sorted(stems.items())):
+        is_drum = bool(spec.get("is_drum", False))
+        program = int(spec.get("program_num", 128 if is_drum else 0))
+        if is_drum:
+            pm = drum_midi(spec.get("kind", "kit"), seconds, seed * 100 + k)
+        else:
+            pm = pitched_midi(max(0, min(program, 127)), seconds, seed * 100 + k, n_notes=spec.get("n_notes", 8))
+        if spec.get("midi", True):
+            pm.write(str(track_dir / "MIDI" / f"{stem_id}.mid"))
+        if spec.get("audio", True):
+            if spec.get("silent"):
+                y = np.zeros(int(sample_rate_hz * seconds), np.float32)
+            elif is_drum:
+                y = render_drums(pm, sample_rate_hz, seconds)
+            else:
+                y = _fit(pm.synthesize(fs=sample_rate_hz), sample_rate_hz, seconds)
+            data = np.stack([y] * channels, axis=1) if channels > 1 else y
+            sf.write(str(track_dir / "stems" / f"{stem_id}.{ext}"), data, sample_rate_hz)
+        name = "Drums" if is_drum else (pretty_midi.program_to_instrument_name(program)
+                                       if 0 <= program <= 127 else "Unknown")
+        meta["stems"][stem_id] = {
+            "audio_rendered": True, "inst_class": "Drums" if is_drum else "Other",
+            "integrated_loudness": -20.0, "is_drum": is_drum, "midi_program_name": name,
+            "midi_saved": True, "plugin_name": "test.nkm", "program_num": program,
+        }
+    (track_dir / "metadata.yaml").write_text(yaml.safe_dump(meta, sort_keys=True))
+    return track_dir
+
+
+#: a default mixed track: bass, piano, guitar, a core kit, a hats-only stem, an organ
+DEFAULT_STEMS = {
+    "S00": {"program_num": 33},
+    "S01": {"program_num": 0},
+    "S02": {"program_num": 25},
+    "S03": {"is_drum": True, "kind": "kit"},
+    "S04": {"is_drum": True, "kind": "high"},
+    "S05": {"program_num": 17},
+}
