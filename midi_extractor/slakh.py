@@ -318,23 +318,32 @@ def read_track(track: str | Path, split: str, problems: list[Problem],
         audio = _find_file(audio_dirs, stem_id, _STEM_AUDIO_ORDER)
         midi = _find_file(midi_dirs, stem_id, (".mid", ".midi", ".MID"))
         m["audio_on_disk"] = audio is not None
-        if audio is not None and check_files:
-            try:
-                sr, frames, channels = audio_info(audio)
-                m.update(sample_rate_hz=sr, n_frames=frames, channels=channels,
-                         duration_s=round(frames / sr, 6) if sr else 0.0)
-                if frames == 0:
-                    problems.append(Problem(str(audio), "audio file has no frames", "warning"))
-            except AudioError as exc:
-                problems.append(Problem(exc.path, exc.problem, "warning"))
-                m["audio_error"] = exc.problem
-        if midi is not None and check_files:
-            trouble = check_midi(midi)
-            if trouble:
-                problems.append(Problem(str(midi), trouble, "warning"))
-                m["midi_error"] = trouble
-        out.stems.append(StemRecord(track.name, stem_id, split, audio, midi, m))
+        rec = StemRecord(track.name, stem_id, split, audio, midi, m)
+        if check_files:
+            check_stem_files(rec, problems)
+        out.stems.append(rec)
     return out
+
+
+def check_stem_files(rec: StemRecord, problems: list[Problem]) -> None:
+    """Read a stem's audio header (sample rate, frames, channels and duration
+    go into its metadata) and check its MIDI for truncation. A failing file
+    stays in the record, marked ``audio_error`` / ``midi_error`` (the filter
+    drops it with a reason), and a warning names it."""
+    m = rec.metadata
+    if rec.audio is not None:
+        try:
+            sr, frames, channels = audio_info(rec.audio)
+            m.update(sample_rate_hz=sr, n_frames=frames, channels=channels,
+                     duration_s=round(frames / sr, 6) if sr else 0.0)
+        except AudioError as exc:
+            problems.append(Problem(exc.path, exc.problem, "warning"))
+            m["audio_error"] = exc.problem
+    if rec.midi is not None:
+        trouble = check_midi(rec.midi)
+        if trouble:
+            problems.append(Problem(str(rec.midi), trouble, "warning"))
+            m["midi_error"] = trouble
 
 
 def read_dataset(root: str | Path, problems: list[Problem] | None = None,

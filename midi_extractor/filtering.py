@@ -1,0 +1,198 @@
+"""Filter the per-stem indexes: keep the entries a model can learn from.
+
+Reads ``DIR/dataset_<stem>.json``, writes ``DIR/filtered_dataset_<stem>.json``
+with the same shape plus ``"dropped": {reason: count}`` (and, for auditing,
+``"dropped_entries"``: track, stem_id, reason, detail). Entries that stay are
+copied untouched, and so are unknown top-level fields.
+
+Reasons, checked in this order (cheap checks first):
+
+``missing_audio``     no audio file (``"audio": null``) or the file is gone
+``missing_midi``      no MIDI file
+``unreadable_midi``   the MIDI file does not parse (truncated, not MIDI)
+``empty_midi``        no notes at all
+``too_few_notes``     fewer than ``min_notes`` notes this stem transcribes
+                      (percussive stems count only their own drum classes)
+``unreadable_audio``  the audio file does not decode (corrupt, empty)
+``silent_audio``      its loudest ``block_s`` block is below ``silence_db``
+
+Command: ``midi-extractor filter-index --index-dir DIR --stems bass,piano
+[--params params.yaml]`` (thresholds from ``index.filter``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import taxonomy as tx
+from .audio import AudioError, audio_info, load_audio, rms_db
+
+REASONS = ("missing_audio", "missing_midi", "unreadable_midi", "empty_midi", "too_few_notes",
+           "unreadable_audio", "silent_audio")
+
+
+@dataclass
+class FilterConfig:
+    """Thresholds (``params.yaml`` section ``index.filter`` overrides any)."""
+
+    silence_db: float = -60.0  # loudest block RMS (dBFS) below this: silent
+    block_s: float = 0.5       # block length of that RMS
+    min_notes: int = 4         # fewer notes than this: too_few_notes
+
+
+def config_from_params(values: dict[str, Any] | FilterConfig | None) -> FilterConfig:
+    """Defaults overridden by a mapping; unknown keys raise ``ValueError`` naming them."""
+    if isinstance(values, FilterConfig):
+        return values
+    values = dict(values or {})
+    fields = {f.name for f in dataclasses.fields(FilterConfig)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ValueError(f"index.filter: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    base = FilterConfig()
+    return FilterConfig(**{k: type(getattr(base, k))(float(v)) for k, v in values.items()})
+
+
+# ------------------------------------------------------------------ checks
+def count_notes(midi_path: str | Path, stem: str) -> int:
+    """Notes of a MIDI file that ``stem`` transcribes (raises on unreadable MIDI)."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(midi_path))
+    if stem in tx.STEM_DRUM_CLASSES:
+        classes = set(tx.STEM_DRUM_CLASSES[stem])
+        return sum(tx.drum_class(n.pitch) in classes for i in pm.instruments for n in i.notes)
+    return sum(len(i.notes) for i in pm.instruments)
+
+
+def loudest_block_db(audio_path: str | Path, block_s: float = 0.5) -> float:
+    """RMS level (dBFS) of the loudest ``block_s`` block of a file, read at its own rate."""
+    sr, _, _ = audio_info(audio_path)
+    x = load_audio(audio_path, sr)
+    block = max(int(sr * block_s), 1)
+    n = len(x) // block
+    if n == 0:
+        return rms_db(x)
+    blocks = x[: n * block].reshape(n, block).astype(np.float64)
+    level = max(float(np.sqrt(np.mean(blocks ** 2, axis=1)).max()), 0.0)
+    tail = rms_db(x[n * block:]) if len(x) > n * block else -200.0
+    return max(20 * np.log10(level) if level > 0 else -200.0, tail)
+
+
+def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tuple[str | None, str]:
+    """``(reason or None, detail)`` for one index entry."""
+    audio = root / entry["audio"] if entry.get("audio") else None
+    midi = root / entry["midi"] if entry.get("midi") else None
+    if audio is None:
+        return "missing_audio", "no audio file for this stem"
+    if not audio.is_file():
+        return "missing_audio", f"{audio}: audio file not found"
+    if midi is None:
+        return "missing_midi", "no MIDI file for this stem"
+    if not midi.is_file():
+        return "missing_midi", f"{midi}: MIDI file not found"
+    try:
+        n_notes = count_notes(midi, stem)
+    except Exception as exc:  # noqa: BLE001 - mido/pretty_midi raise many kinds
+        return "unreadable_midi", f"{midi}: {type(exc).__name__}: {exc}"
+    if n_notes == 0:
+        return "empty_midi", f"{midi}: no notes for stem {stem}"
+    if n_notes < config.min_notes:
+        return "too_few_notes", f"{midi}: {n_notes} notes < min_notes {config.min_notes}"
+    try:
+        level = loudest_block_db(audio, config.block_s)
+    except AudioError as exc:
+        return "unreadable_audio", str(exc)
+    if level < config.silence_db:
+        return "silent_audio", f"{audio}: loudest block {level:.1f} dB < silence_db {config.silence_db:g}"
+    return None, ""
+
+
+def filter_index(index: dict, config: FilterConfig, dataset_root: str | Path | None = None) -> dict:
+    """The filtered copy of one index (not written)."""
+    stem = index["stem"]
+    root = Path(dataset_root if dataset_root is not None else index["dataset_root"])
+    kept, dropped, dropped_entries = [], {}, []
+    for entry in index.get("entries", []):
+        reason, detail = check_entry(entry, root, stem, config)
+        if reason is None:
+            kept.append(entry)
+            continue
+        dropped[reason] = dropped.get(reason, 0) + 1
+        dropped_entries.append({"track": entry.get("track"), "stem_id": entry.get("stem_id"),
+                                "reason": reason, "detail": detail})
+    out = {k: v for k, v in index.items() if k != "entries"}
+    out["entries"] = kept
+    out["dropped"] = dropped
+    out["dropped_entries"] = dropped_entries
+    out["filter"] = dataclasses.asdict(config)
+    return out
+
+
+def filter_indices(index_dir: str | Path, stems: str | list[str],
+                   thresholds: dict | FilterConfig | None = None,
+                   dataset_root: str | Path | None = None, verbose: bool = True) -> dict[str, dict]:
+    """Filter ``index_dir/dataset_<stem>.json`` for each stem into
+    ``index_dir/filtered_dataset_<stem>.json``; returns ``{stem: filtered index}``.
+    Paths resolve against each index's ``dataset_root`` (relative to the current
+    folder, as written by build-index) unless ``dataset_root`` is given.
+    Prints one line per stem with the count per reason when ``verbose``."""
+    from .indexing import parse_stems
+
+    config = config_from_params(thresholds)
+    index_dir = Path(index_dir)
+    result = {}
+    for stem in parse_stems(stems):
+        src = index_dir / f"dataset_{stem}.json"
+        try:
+            index = json.loads(src.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{src}: index not found (run build-index for stem {stem} first)") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{src}: not valid JSON ({exc})") from None
+        out = filter_index(index, config, dataset_root)
+        dst = index_dir / f"filtered_dataset_{stem}.json"
+        tmp = dst.with_name(dst.name + ".tmp")
+        tmp.write_text(json.dumps(out, indent=1) + "\n")
+        os.replace(tmp, dst)
+        result[stem] = out
+        if verbose:
+            n_in = len(index.get("entries", []))
+            reasons = ", ".join(f"{r} {out['dropped'][r]}" for r in REASONS if r in out["dropped"])
+            print(f"{stem}: kept {len(out['entries'])} of {n_in}; dropped "
+                  f"{n_in - len(out['entries'])}{' (' + reasons + ')' if reasons else ''} -> {dst}")
+    return result
+
+
+# ---------------------------------------------------------------------- CLI
+def _cmd_filter_index(args: argparse.Namespace) -> int:
+    from .config import ConfigError
+    from .indexing import _load_params
+
+    try:
+        _, _, filter_cfg = _load_params(args.params)
+        filter_indices(args.index_dir, args.stems, filter_cfg, dataset_root=args.dataset_root)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        print(f"filter-index: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("filter-index", help="drop index entries without usable audio/MIDI",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--index-dir", required=True, help="folder holding dataset_<stem>.json")
+    p.add_argument("--stems", required=True, help="comma-separated stem names (or 'all')")
+    p.add_argument("--params", default=None,
+                   help="params file (section index.filter); default: ./params.yaml if present")
+    p.add_argument("--dataset-root", default=None,
+                   help="resolve entry paths against this folder instead of the index's dataset_root")
+    p.set_defaults(func=_cmd_filter_index)

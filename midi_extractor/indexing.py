@@ -1,0 +1,198 @@
+"""Build the per-stem index files (``dataset_<stem>.json``, Contract 1 of
+docs/ARCHITECTURE.md) from a Slakh-format dataset root.
+
+Routing: pitched stems by ``taxonomy.stem_for_program`` under the taxonomy
+switches; drum stems (``is_drum``) to ``drums`` or ``high_percs`` by
+``drum_split`` (audio heuristic, MIDI when the audio is silent or missing).
+Stems with MIDI but no audio stay in the index with ``"audio": null`` so the
+filter counts them. A stem whose program the taxonomy does not know is left
+out, with an error naming the file. ``vocals`` (a reserved slot) gets an
+empty index.
+
+Command: ``midi-extractor build-index --dataset-root ROOT --stems bass,piano
+--out-dir DIR [--params params.yaml]``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import drum_split as ds
+from . import slakh
+from . import taxonomy as tx
+
+#: per-entry metadata keys copied from the track's stem record (beyond the contract's five)
+_EXTRA_META = ("plugin_name", "integrated_loudness", "audio_rendered", "midi_saved",
+               "sample_rate_hz", "n_frames", "channels", "duration_s", "audio_error", "midi_error",
+               "inferred_from_midi")
+
+
+def parse_stems(value: str | list[str] | tuple[str, ...]) -> list[str]:
+    """``"bass,piano"`` or a list -> validated stem names (``all`` = every stem)."""
+    names = [s.strip() for s in (value.split(",") if isinstance(value, str) else value) if s.strip()]
+    if names == ["all"]:
+        return list(tx.STEM_NAMES)
+    unknown = [n for n in names if n not in tx.STEMS]
+    if unknown:
+        raise ValueError(f"unknown stem(s) {', '.join(unknown)}; known: {', '.join(tx.STEM_NAMES)}")
+    if not names:
+        raise ValueError("no stems given")
+    return list(dict.fromkeys(names))
+
+
+def _rel(path: Path | None, root: Path) -> str | None:
+    if path is None:
+        return None
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def route(record: slakh.StemRecord, switches: tx.TaxonomySwitches, drum_config: ds.DrumSplitConfig,
+          want_drums: bool) -> tuple[str | None, dict[str, Any]]:
+    """``(stem, extra metadata)`` of one stem record. Raises
+    ``taxonomy.UnknownProgramError`` for an unknown program. For drum records
+    when ``want_drums`` is false the split is not computed (stem ``drums``)."""
+    meta = record.metadata
+    stem = tx.stem_for_program(meta["program_num"], meta["is_drum"], switches)
+    extra: dict[str, Any] = {}
+    if meta["is_drum"] and want_drums:
+        audio = record.audio if not meta.get("audio_error") else None
+        midi = record.midi if not meta.get("midi_error") else None
+        stem, method, feats = ds.split_drum_stem(audio, midi, drum_config)
+        extra["drum_split"] = {"method": method,
+                               **{k: round(v, 4) for k, v in feats.items() if v == v}}
+    return stem, extra
+
+
+def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str | Path,
+                  switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES,
+                  drum_split: dict | ds.DrumSplitConfig | None = None,
+                  problems: list[slakh.Problem] | None = None) -> dict[str, dict]:
+    """Index ``dataset_root`` and write ``out_dir/dataset_<stem>.json`` for each
+    requested stem; returns ``{stem: index}``. Problems with the input are
+    appended to ``problems`` (and never stop the rest of the dataset); a
+    missing or track-less root raises (FileNotFoundError / ValueError)."""
+    stems = parse_stems(stems)
+    problems = [] if problems is None else problems
+    drum_config = ds.config_from_params(drum_split)
+    root = Path(dataset_root)
+    layout = slakh.detect_layout(root)
+    want_drums = any(s in ("drums", "high_percs") for s in stems)
+    entries: dict[str, list[dict]] = {s: [] for s in stems}
+    for folder, split in slakh.track_dirs(root, layout):
+        try:
+            track = slakh.read_track(folder, split, problems, check_files=False)
+        except Exception as exc:  # noqa: BLE001 - one broken track must not stop the rest
+            problems.append(slakh.Problem(str(folder), f"track skipped: {type(exc).__name__}: {exc}", "error"))
+            continue
+        for rec in track.stems:
+            try:
+                coarse = tx.stem_for_program(rec.metadata["program_num"], rec.metadata["is_drum"], switches)
+            except tx.UnknownProgramError as exc:
+                problems.append(slakh.Problem(str(folder / "metadata.yaml"),
+                                              f"stem {rec.stem_id}: unknown program: {exc}; stem skipped", "error"))
+                continue
+            if coarse == "drums" and rec.metadata["is_drum"]:
+                if not want_drums:
+                    continue
+            elif coarse not in entries:
+                continue
+            slakh.check_stem_files(rec, problems)  # only the files of stems we index
+            stem, extra = route(rec, switches, drum_config, want_drums)
+            if stem not in entries:
+                continue
+            meta = rec.metadata
+            entry_meta = {
+                "program_num": meta["program_num"],
+                "inst_class": meta.get("inst_class"),
+                "midi_program_name": meta.get("midi_program_name"),
+                "is_drum": meta["is_drum"],
+                "role": tx.role_of(stem, switches),
+                **{k: meta[k] for k in _EXTRA_META if k in meta},
+                **extra,
+            }
+            entries[stem].append({
+                "track": rec.track, "stem_id": rec.stem_id, "split": rec.split,
+                "audio": _rel(rec.audio, root), "midi": _rel(rec.midi, root),
+                "metadata": entry_meta,
+            })
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for stem in stems:
+        index = {
+            "stem": stem,
+            "taxonomy_version": tx.TAXONOMY_VERSION,
+            "dataset_root": str(dataset_root),
+            "layout": layout,
+            "switches": {"organs_as_keys": switches.organs_as_keys, "bass_role": switches.bass_role},
+            "entries": entries[stem],
+        }
+        _write_json(out_dir / f"dataset_{stem}.json", index)
+        result[stem] = index
+    return result
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------- CLI
+def _load_params(path: str | None) -> tuple[tx.TaxonomySwitches, dict, dict]:
+    """``(switches, index.drum_split, index.filter)`` from a params file: the
+    one given, else ./params.yaml if present, else defaults."""
+    if path is None and Path("params.yaml").is_file():
+        path = "params.yaml"
+    if path is None:
+        return tx.DEFAULT_SWITCHES, {}, {}
+    from .config import load_params
+
+    params = load_params(path)
+    return params.switches, dict(params.index.drum_split), dict(params.index.filter)
+
+
+def _cmd_build_index(args: argparse.Namespace) -> int:
+    from .config import ConfigError
+
+    try:
+        switches, drum_cfg, _ = _load_params(args.params)
+        stems = parse_stems(args.stems)
+    except (ConfigError, ValueError) as exc:
+        print(f"build-index: {exc}", file=sys.stderr)
+        return 2
+    problems: list[slakh.Problem] = []
+    try:
+        result = build_indices(args.dataset_root, stems, args.out_dir, switches=switches,
+                               drum_split=drum_cfg, problems=problems)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"build-index: {exc}", file=sys.stderr)
+        return 2
+    slakh.print_problems(problems)
+    for stem, index in result.items():
+        entries = index["entries"]
+        no_audio = sum(e["audio"] is None for e in entries)
+        splits = {s: sum(e["split"] == s for e in entries) for s in slakh.SPLITS}
+        split_text = ", ".join(f"{s} {n}" for s, n in splits.items() if n)
+        print(f"{stem}: {len(entries)} entries ({split_text or 'none'}; {no_audio} without audio) "
+              f"-> {Path(args.out_dir) / f'dataset_{stem}.json'}")
+    n_err = sum(p.severity == "error" for p in problems)
+    print(f"problems: {len(problems)} ({n_err} errors, {len(problems) - n_err} warnings)"
+          + (" -- listed on stderr" if problems else ""))
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("build-index", help="index a Slakh-format dataset per stem",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset-root", required=True, help="Slakh2100 / redux / BabySlakh / generated folder")
+    p.add_argument("--stems", required=True, help="comma-separated stem names (or 'all')")
+    p.add_argument("--out-dir", required=True, help="where dataset_<stem>.json files go")
+    p.add_argument("--params", default=None,
+                   help="params file (sections taxonomy, stems.bass.role, index.drum_split); "
+                        "default: ./params.yaml if present, else built-in defaults")
+    p.set_defaults(func=_cmd_build_index)
