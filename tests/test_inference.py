@@ -1,0 +1,168 @@
+"""inference: window -> run -> unwrap -> decode -> MIDI, with a stand-in model whose
+activations come from the input (an STFT peak picker), so times and pitches are known."""
+import logging
+import math
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+import torch
+
+from midi_extractor import inference
+from midi_extractor import taxonomy as tx
+from midi_extractor.cli import main
+from midi_extractor.config import FrontEndConfig
+from midi_extractor.inference import LoadedModel, activations, plan_windows, transcribe, transcribe_folder
+from midi_extractor.routing import NoModelError
+
+FE = FrontEndConfig()  # 16 kHz, hop 512: 32 ms frames
+SR = FE.sample_rate_hz
+
+
+class StandIn(torch.nn.Module):
+    """Frame f is on at pitch round(midi(STFT peak)) when the peak is loud; onset = first on frame."""
+
+    def __init__(self, front_end, n_outputs, drums=False):
+        super().__init__()
+        self.fe, self.n, self.drums, self.n_fft = front_end, n_outputs, drums, 1024
+
+    def forward(self, audio):
+        spec = torch.stft(audio, self.n_fft, self.fe.hop_length, window=torch.hann_window(self.n_fft),
+                          center=True, return_complex=True).abs()  # (B, F, T)
+        peak, bin_ = spec.max(dim=1)
+        hz = bin_.clamp(min=1) * self.fe.sample_rate_hz / self.n_fft
+        midi = torch.round(69 + 12 * torch.log2(hz / 440.0)).long()
+        col = torch.zeros_like(midi) if self.drums else (midi - self.fe.min_midi).clamp(0, self.n - 1)
+        on = peak > 0.25 * self.n_fft / 4 * 0.5  # a quarter of a 0.5-amplitude sine's peak
+        frame = torch.zeros(*midi.shape, self.n)
+        frame.scatter_(2, col.unsqueeze(-1), on.unsqueeze(-1).float())
+        onset = frame * (1 - torch.nn.functional.pad(frame, (0, 0, 1, 0))[:, :-1])
+        logit = lambda x: (x * 2 - 1) * 12  # noqa: E731
+        return {"onset": logit(onset), "offset": logit(torch.zeros_like(frame)), "frame": logit(frame),
+                "velocity": torch.zeros_like(frame)}
+
+
+def sine(midi, start, end, total, sr=SR, amp=0.5):
+    t = np.arange(int(total * sr)) / sr
+    x = amp * np.sin(2 * np.pi * pretty_midi.note_number_to_hz(midi) * t)
+    return (x * ((t >= start) & (t < end))).astype(np.float32)
+
+
+@pytest.fixture
+def standin(monkeypatch, tmp_path):
+    """models/<stem>/best.pt as empty files, load_model returning stand-ins."""
+    def fake_load(path):
+        stem = path.parent.name
+        classes = tx.STEM_DRUM_CLASSES.get(stem)
+        return LoadedModel(StandIn(FE, len(classes) if classes else FE.n_pitches, bool(classes)), FE,
+                           classes, stem, path)
+
+    monkeypatch.setattr(inference, "load_model", fake_load)
+    models = tmp_path / "models"
+    for stem in ("bass", "piano", "drums", "other"):
+        (models / stem).mkdir(parents=True)
+        (models / stem / "best.pt").write_bytes(b"")
+    return models
+
+
+@pytest.mark.parametrize("n_samples", [1, 511, 512, 16000 * 3, 16000 * 3 + 1, 16000 * 10 + 77])
+def test_windows_cover_every_frame_once(n_samples):
+    windows = plan_windows(n_samples, FE, window_s=3.0, context_s=0.5)
+    covered = np.zeros(FE.n_frames(n_samples), int)
+    for w in windows:
+        covered[w.frame0:w.frame0 + w.n_keep] += 1
+        assert w.keep_from + w.n_keep <= FE.n_frames(w.length)
+        assert w.start == (w.frame0 - w.keep_from) * FE.hop_length  # window frames sit on the global grid
+    assert (covered == 1).all()
+
+
+def test_windowed_activations_equal_one_pass():
+    x = sine(69, 1.0, 2.5, 10.0) + sine(76, 4.3, 6.0, 10.0)  # notes across window edges
+    model = StandIn(FE, FE.n_pitches)
+    whole = activations(model, x, FE, window_s=100.0)
+    chunked = activations(model, x, FE, window_s=3.0, context_s=0.5, batch_windows=3)
+    for head in ("onset", "frame"):
+        np.testing.assert_array_equal(chunked[head][2:-2], whole[head][2:-2])  # edges: zero vs reflect padding
+
+
+def test_a_sine_comes_back_as_its_note_within_one_frame(standin):
+    x = sine(69, 1.0, 2.0, 10.0) + sine(81, 5.9, 7.0, 10.0)  # the second note spans a 3 s window edge
+    notes, midi = transcribe(x, "bass", standin, sample_rate_hz=SR, window_s=3.0, context_s=0.5)
+    assert [n.pitch for n in notes] == [69, 81]
+    for n, (start, end) in zip(notes, [(1.0, 2.0), (5.9, 7.0)]):
+        assert abs(n.start_s - start) <= FE.hop_s and abs(n.end_s - end) <= 2 * FE.hop_s
+    assert midi.instruments[0].program == tx.default_program("bass") and not midi.instruments[0].is_drum
+
+
+def test_any_rate_and_stereo_file(standin, tmp_path):
+    x = sine(69, 0.5, 1.5, 3.0, sr=44100)
+    path = tmp_path / "bass.flac"
+    sf.write(path, np.stack([x, x], axis=1), 44100)
+    notes, _ = transcribe(path, "auto", standin)
+    assert [(n.pitch, round(n.start_s / FE.hop_s)) for n in notes] == [(69, round(0.5 / FE.hop_s))]
+    notes2, _ = transcribe(np.stack([x, x]), "Electric Bass (finger)", standin, sample_rate_hz=44100)
+    assert notes2 == notes
+
+
+def test_fallback_program_and_vocals(standin, caplog):
+    x = sine(60, 0.2, 0.8, 1.0)
+    with caplog.at_level(logging.WARNING):
+        notes, midi = transcribe(x, "Acoustic Guitar (nylon)", standin, sample_rate_hz=SR)
+    assert "falling back to 'piano'" in caplog.text
+    assert midi.instruments[0].program == 24 and [n.pitch for n in notes] == [60]
+    with pytest.raises(NoModelError, match="no vocals model is trained yet"):
+        transcribe(x, "vocals", standin, sample_rate_hz=SR)
+
+
+def test_stem_folder_makes_one_multitrack_midi(standin, tmp_path, capsys):
+    folder = tmp_path / "song"
+    folder.mkdir()
+    sf.write(folder / "bass.wav", sine(45, 0.5, 1.0, 2.0), SR)
+    sf.write(folder / "piano.wav", sine(72, 0.2, 0.6, 2.0), SR)
+    sf.write(folder / "drums.wav", sine(60, 1.0, 1.05, 2.0, amp=0.9), SR)
+    sf.write(folder / "guitar.wav", sine(64, 0.1, 0.5, 2.0), SR)  # falls back to piano
+    sf.write(folder / "vocals.wav", sine(70, 0.1, 0.5, 2.0), SR)
+    out = tmp_path / "out"
+    assert main(["transcribe", str(folder), "--models-dir", str(standin), "-o", str(out)]) == 0
+    midi = pretty_midi.PrettyMIDI(str(out / "song.mid"))
+    tracks = {i.name: i for i in midi.instruments}
+    assert list(tracks) == ["bass", "piano", "guitar", "drums"]
+    assert {n: (i.program, i.is_drum) for n, i in tracks.items()} == {
+        "bass": (32, False), "piano": (0, False), "guitar": (24, False), "drums": (0, True)}
+    assert [n.pitch for n in tracks["bass"].notes] == [45]
+    assert [n.pitch for n in tracks["drums"].notes] == [tx.DRUM_CLASS_PITCH["kick"]]
+    err = capsys.readouterr().err
+    assert "vocals.wav" in err and "no vocals model is trained yet" in err
+
+
+def test_bad_inputs_are_named_and_the_rest_still_run(standin, tmp_path, capsys, caplog):
+    good, empty, corrupt, silent = (tmp_path / f"{n}.wav" for n in ("bass", "empty", "corrupt", "piano"))
+    sf.write(good, sine(50, 0.3, 0.9, 1.5), SR)
+    empty.write_bytes(b"")
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
+    sf.write(silent, np.zeros(SR, np.float32), SR)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING):
+        rc = main(["transcribe", str(empty), str(corrupt), str(silent), str(good), "--stem", "bass",
+                   "--models-dir", str(standin), "-o", str(out)])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert f"{empty}" in err and "empty" in err
+    assert f"{corrupt}" in err
+    assert "silent" in caplog.text and str(silent) in caplog.text
+    assert sum(len(i.notes) for i in pretty_midi.PrettyMIDI(str(out / "piano.mid")).instruments) == 0
+    assert [n.pitch for n in pretty_midi.PrettyMIDI(str(out / "bass.mid")).instruments[0].notes] == [50]
+    assert not (out / "empty.mid").exists() and not (out / "corrupt.mid").exists()
+
+
+def test_single_input_may_name_the_midi_file(standin, tmp_path):
+    path = tmp_path / "in.wav"
+    sf.write(path, sine(40, 0.1, 0.5, 1.0), SR)
+    target = tmp_path / "x" / "named.mid"
+    assert main(["transcribe", str(path), "--stem", "bass", "--models-dir", str(standin), "-o", str(target)]) == 0
+    assert target.is_file()
+    with pytest.raises(ValueError, match="sample_rate_hz"):
+        transcribe(np.zeros(10), "bass", standin)
+    with pytest.raises(KeyError, match="cannot tell the stem"):
+        transcribe(path, "auto", standin)
