@@ -138,7 +138,7 @@ def test_stem_folder_makes_one_multitrack_midi(standin, tmp_path, capsys):
 
 def test_bad_inputs_are_named_and_the_rest_still_run(standin, tmp_path, capsys, caplog):
     good, empty, corrupt, silent = (tmp_path / f"{n}.wav" for n in ("bass", "empty", "corrupt", "piano"))
-    sf.write(good, sine(50, 0.3, 0.9, 1.5), SR)
+    sf.write(good, sine(69, 0.3, 0.9, 1.5), SR)
     empty.write_bytes(b"")
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
     sf.write(silent, np.zeros(SR, np.float32), SR)
@@ -152,7 +152,7 @@ def test_bad_inputs_are_named_and_the_rest_still_run(standin, tmp_path, capsys, 
     assert f"{corrupt}" in err
     assert "silent" in caplog.text and str(silent) in caplog.text
     assert sum(len(i.notes) for i in pretty_midi.PrettyMIDI(str(out / "piano.mid")).instruments) == 0
-    assert [n.pitch for n in pretty_midi.PrettyMIDI(str(out / "bass.mid")).instruments[0].notes] == [50]
+    assert [n.pitch for n in pretty_midi.PrettyMIDI(str(out / "bass.mid")).instruments[0].notes] == [69]
     assert not (out / "empty.mid").exists() and not (out / "corrupt.mid").exists()
 
 
