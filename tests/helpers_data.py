@@ -144,3 +144,61 @@ DEFAULT_STEMS = {
     "S04": {"is_drum": True, "kind": "high"},
     "S05": {"program_num": 17},
 }
+
+
+# ------------------------------------------------------------- whole datasets
+_BUILT: dict[str, Path] = {}
+
+
+def handmade_dataset(base: Path, n_tracks: int = 3, seconds: float = 4.0) -> Path:
+    """A flat folder of ``n_tracks`` good tracks (DEFAULT_STEMS), built once per process."""
+    key = f"good-{n_tracks}-{seconds}"
+    if key not in _BUILT:
+        root = Path(base) / key
+        for k in range(n_tracks):
+            write_track(root / f"Track{k + 1:05d}", DEFAULT_STEMS, seconds=seconds, seed=k)
+        _BUILT[key] = root
+    return _BUILT[key]
+
+
+def truncate_midi(path: Path, keep: float = 0.5) -> None:
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[: max(22, int(len(data) * keep))])
+
+
+BAD_TRACKS = ("TrackBadFlac", "TrackBadMidi", "TrackNoMeta", "TrackBadMeta", "TrackBadProgram", "TrackStereo44k")
+
+
+def bad_inputs_dataset(base: Path, seconds: float = 2.0) -> Path:
+    """A flat folder with one good track and one track per kind of bad input:
+
+    * TrackBadFlac/stems/S00.flac -- corrupt FLAC (bass)
+    * TrackBadMidi/MIDI/S00.mid   -- truncated MIDI (bass)
+    * TrackNoMeta                 -- no metadata.yaml (bass inferred from MIDI)
+    * TrackBadMeta/metadata.yaml  -- malformed YAML (bass inferred from MIDI)
+    * TrackBadProgram             -- S01 program_num 200 (S00 bass still fine)
+    * TrackStereo44k              -- bass as 44.1 kHz stereo FLAC
+    """
+    key = f"bad-{seconds}"
+    if key in _BUILT:
+        return _BUILT[key]
+    root = Path(base) / key
+    bass = {"S00": {"program_num": 33}}
+    write_track(root / "TrackGood", bass, seconds=seconds, seed=1)
+    t = write_track(root / "TrackBadFlac", bass, seconds=seconds, seed=2, ext="flac")
+    (t / "stems" / "S00.flac").write_bytes(b"fLaC\x00\x00\x00\x22" + b"\x13" * 40)
+    t = write_track(root / "TrackBadMidi", bass, seconds=seconds, seed=3)
+    truncate_midi(t / "MIDI" / "S00.mid")
+    t = write_track(root / "TrackNoMeta", bass, seconds=seconds, seed=4)
+    (t / "metadata.yaml").unlink()
+    t = write_track(root / "TrackBadMeta", bass, seconds=seconds, seed=5)
+    (t / "metadata.yaml").write_text("stems:\n  S00: {program_num: 33\n  is_drum: [\n")
+    t = write_track(root / "TrackBadProgram", {"S00": {"program_num": 33}, "S01": {"program_num": 0}},
+                    seconds=seconds, seed=6)
+    meta = yaml.safe_load((t / "metadata.yaml").read_text())
+    meta["stems"]["S01"]["program_num"] = 200
+    (t / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    write_track(root / "TrackStereo44k", bass, sample_rate_hz=44100, seconds=seconds, seed=7,
+                ext="flac", channels=2)
+    _BUILT[key] = root
+    return root

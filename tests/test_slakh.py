@@ -1,0 +1,113 @@
+"""slakh.py on the real-data fixture (three layouts) and on broken input."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from midi_extractor import slakh
+
+FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
+BABY = FIXTURE / "babyslakh_16k"
+REDUX = FIXTURE / "slakh2100_flac_redux"
+ONE_MIDI = BABY / "Track00007"
+
+
+def test_layouts_are_detected():
+    assert slakh.detect_layout(BABY) == "flat"
+    assert slakh.detect_layout(REDUX) == "split"
+    assert slakh.detect_layout(ONE_MIDI) == "track"
+
+
+def test_no_tracks_and_missing_root_name_the_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"empty: no Slakh-format tracks found"):
+        slakh.detect_layout(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match=r"nowhere: dataset root not found"):
+        slakh.detect_layout(tmp_path / "nowhere")
+
+
+def test_babyslakh_track_quirks():
+    layout, tracks, problems = slakh.read_dataset(BABY)
+    assert layout == "flat"
+    assert [t.name for t in tracks] == ["Track00001", "Track00007"]
+    t1 = {s.stem_id: s for s in tracks[0].stems}
+    assert sorted(t1) == [f"S{k:02d}" for k in range(11)]
+    # audio_rendered: false, yet the file is on disk: the file wins
+    assert t1["S00"].metadata["audio_rendered"] is False
+    assert t1["S00"].audio == BABY / "Track00001" / "stems" / "S00.wav"
+    assert t1["S00"].metadata["sample_rate_hz"] == 16000 and t1["S00"].metadata["n_frames"] == 32000
+    # S06: no audio, no MIDI file, plugin_name None, no integrated_loudness
+    s06 = t1["S06"]
+    assert s06.audio is None and s06.midi is None
+    assert s06.metadata["plugin_name"] is None and s06.metadata["integrated_loudness"] is None
+    assert s06.metadata["program_num"] == 103
+    # drums: program 128 with is_drum
+    assert t1["S01"].metadata["program_num"] == 128 and t1["S01"].metadata["is_drum"] is True
+    assert t1["S01"].midi == BABY / "Track00001" / "MIDI" / "S01.mid"
+    # Track00007: one MIDI file, no metadata -> a warning naming the file; drum stem inferred
+    t7 = tracks[1]
+    assert [(s.stem_id, s.audio, s.metadata["is_drum"]) for s in t7.stems] == [("S00", None, True)]
+    assert [str(p) for p in problems] == [
+        f"warning: {ONE_MIDI / 'metadata.yaml'}: metadata.yaml missing; stems inferred from MIDI/*.mid"]
+
+
+def test_redux_split_folder_and_flac():
+    layout, tracks, problems = slakh.read_dataset(REDUX)
+    assert (layout, problems) == ("split", [])
+    (track,) = tracks
+    assert (track.name, track.split) == ("Track00001", "train")
+    s00 = track.stems[0]
+    assert s00.audio == REDUX / "train" / "Track00001" / "stems" / "S00.flac"
+    assert (s00.metadata["sample_rate_hz"], s00.metadata["channels"]) == (44100, 1)
+    assert sum(s.audio is not None for s in track.stems) == 10
+
+
+def test_flat_split_is_deterministic_and_follows_the_fractions():
+    assert slakh.flat_split("Track00001") == slakh.flat_split("Track00001")
+    counts = Counter(slakh.flat_split(f"Track{k:05d}") for k in range(3000))
+    assert set(counts) == set(slakh.SPLIT_FRACTIONS)
+    for split, frac in slakh.SPLIT_FRACTIONS.items():
+        assert abs(counts[split] / 3000 - frac) < 0.03, counts
+    assert abs(sum(slakh.SPLIT_FRACTIONS.values()) - 1.0) < 1e-9
+
+
+def test_check_midi_finds_truncation(tmp_path):
+    good = BABY / "Track00001" / "MIDI" / "S03.mid"
+    assert slakh.check_midi(good) is None
+    cut = tmp_path / "S03.mid"
+    cut.write_bytes(good.read_bytes()[:200])
+    assert slakh.check_midi(cut).startswith("truncated MIDI file: chunk b'MTrk'")
+    (tmp_path / "x.mid").write_bytes(b"RIFF0000")
+    assert slakh.check_midi(tmp_path / "x.mid") == "not a MIDI file (no MThd header)"
+    (tmp_path / "e.mid").write_bytes(b"")
+    assert slakh.check_midi(tmp_path / "e.mid") == "empty MIDI file (0 bytes)"
+
+
+def test_malformed_metadata_is_a_warning_naming_the_file(tmp_path):
+    path = tmp_path / "metadata.yaml"
+    path.write_text("stems: [unclosed\n")
+    problems = []
+    assert slakh.read_metadata(path, problems) is None
+    assert str(path) in str(problems[0]) and "malformed metadata.yaml" in str(problems[0])
+    path.write_text("just a string\n")
+    problems = []
+    assert slakh.read_metadata(path, problems) is None
+    assert "no 'stems' mapping" in str(problems[0])
+
+
+def test_non_numeric_program_skips_only_that_stem(tmp_path):
+    import yaml
+
+    track = tmp_path / "TrackX"
+    (track / "MIDI").mkdir(parents=True)
+    (track / "metadata.yaml").write_text(yaml.safe_dump({"stems": {
+        "S00": {"program_num": "banjo", "is_drum": False},
+        "S01": {"program_num": 33, "is_drum": "false", "plugin_name": "None"}}}))
+    problems = []
+    t = slakh.read_track(track, "train", problems)
+    assert [s.stem_id for s in t.stems] == ["S01"]
+    assert t.stems[0].metadata["is_drum"] is False and t.stems[0].metadata["plugin_name"] is None
+    assert str(problems[0]) == (f"error: {track / 'metadata.yaml'}: stem S00: program_num 'banjo' "
+                                f"is not a number; stem skipped")
