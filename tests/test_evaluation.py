@@ -72,3 +72,84 @@ def test_split_falls_back_to_validation_then_train():
     assert select_entries(index, "test")[0] == "train"
     with pytest.raises(ValueError, match="no entries"):
         select_entries({"stem": "bass", "entries": []}, "test")
+
+
+# ------------------------------------------------------------ evaluate() end to end, stand-in model
+def _dataset(tmp_path, stem="bass", split="validation"):
+    import json
+
+    import pretty_midi
+    import soundfile as sf
+
+    from test_inference import SR, sine
+
+    root = tmp_path / "data"
+    entries = []
+    for k, (pitch, start, end) in enumerate([(69, 0.5, 1.2), (81, 0.3, 0.9)]):
+        track = root / f"Track0000{k}"
+        (track / "stems").mkdir(parents=True)
+        (track / "MIDI").mkdir()
+        sf.write(track / "stems" / "S01.wav", sine(pitch, start, end, 2.0), SR)
+        midi = pretty_midi.PrettyMIDI()
+        inst = pretty_midi.Instrument(33)
+        inst.notes.append(pretty_midi.Note(100, pitch, start, end))
+        midi.instruments.append(inst)
+        midi.write(str(track / "MIDI" / "S01.mid"))
+        entries.append({"track": track.name, "stem_id": "S01", "split": split,
+                        "audio": f"{track.name}/stems/S01.wav", "midi": f"{track.name}/MIDI/S01.mid",
+                        "metadata": {"program_num": 33}})
+    index = tmp_path / f"filtered_dataset_{stem}.json"
+    index.write_text(json.dumps({"stem": stem, "taxonomy_version": 1, "dataset_root": str(root), "entries": entries}))
+    return index
+
+
+def test_evaluate_writes_metrics_tracks_and_plots(tmp_path, monkeypatch):
+    import json
+
+    from midi_extractor import inference
+    from midi_extractor.config import Params
+    from midi_extractor.evaluation import evaluate
+    from test_inference import FE, StandIn
+
+    monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
+    monkeypatch.setattr(inference, "load_model",
+                        lambda path: inference.LoadedModel(StandIn(FE, FE.n_pitches), FE, None, "bass", path))
+    index = _dataset(tmp_path)
+    out = tmp_path / "metrics" / "bass.json"
+    metrics = evaluate("bass", index, tmp_path / "best.pt", "test", out, Params(), plots_dir=tmp_path / "plots")
+    assert json.loads(out.read_text()) == metrics
+    assert metrics["split"] == "validation" and metrics["requested_split"] == "test" and metrics["n_tracks"] == 2
+    assert metrics["onset_f1"] == 1.0 and metrics["frame_f1"] > 0.8
+    assert set(METRIC_KEYS) <= set(metrics)
+    rows = (tmp_path / "metrics" / "bass_tracks.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("track,")
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 2
+
+
+def test_evaluate_continues_the_training_mlflow_run(tmp_path, monkeypatch):
+    import json
+
+    import mlflow
+
+    from midi_extractor import inference
+    from midi_extractor.config import Params
+    from midi_extractor.evaluation import evaluate
+    from test_inference import FE, StandIn
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MIDI_EXTRACTOR_TRACKING", raising=False)
+    monkeypatch.setattr(inference, "load_model",
+                        lambda path: inference.LoadedModel(StandIn(FE, FE.n_pitches), FE, None, "bass", path))
+    mlflow.set_tracking_uri(uri)
+    mlflow.create_experiment("midi-extractor", artifact_location=(tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment("midi-extractor")
+    with mlflow.start_run(tags={"stem": "bass"}) as run:
+        mlflow.log_metric("loss_total", 1.0)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "summary.json").write_text(json.dumps({"mlflow_run_id": run.info.run_id}))
+    evaluate("bass", _dataset(tmp_path, split="test"), tmp_path / "models" / "best.pt", "test",
+             tmp_path / "bass.json", Params())
+    data = mlflow.tracking.MlflowClient(uri).get_run(run.info.run_id).data
+    assert data.metrics["onset_f1"] == 1.0 and data.metrics["n_tracks"] == 2
+    assert data.tags["eval_split"] == "test"
