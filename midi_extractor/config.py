@@ -117,7 +117,9 @@ class StemConfig:
 class IndexConfig:
     """Drum split and filter thresholds (section ``index``)."""
 
-    drum_split: dict[str, float] = field(default_factory=dict)
+    # thresholds are numbers, plus ``method: audio|midi``; drum_split.config_from_params
+    # coerces each value by its DrumSplitConfig field type
+    drum_split: dict[str, Any] = field(default_factory=dict)
     filter: dict[str, float] = field(default_factory=dict)
 
 

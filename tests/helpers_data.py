@@ -71,7 +71,7 @@ def drum_midi(kind: str, seconds: float = 4.0, seed: int = 0) -> pretty_midi.Pre
 
 
 def render_drums(pm: pretty_midi.PrettyMIDI, sample_rate_hz: int, seconds: float) -> np.ndarray:
-    y = pm.fluidsynth(fs=sample_rate_hz, sf2_path=SF2)
+    y = pm.fluidsynth(fs=sample_rate_hz, synthesizer=SF2)
     return _fit(y, sample_rate_hz, seconds)
 
 
