@@ -1,0 +1,124 @@
+"""filtering.py: one entry per drop reason, thresholds, pass-through, CLI."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+
+from helpers_data import pitched_midi, truncate_midi
+from midi_extractor import cli, filtering, indexing
+
+FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
+
+
+def _entry(name, audio, midi, **extra):
+    return {"track": name, "stem_id": "S00", "split": "train", "audio": audio, "midi": midi,
+            "metadata": {"program_num": 33, "inst_class": "Bass", "midi_program_name": "Electric Bass (finger)",
+                         "is_drum": False, "role": "melodic"}, **extra}
+
+
+@pytest.fixture()
+def index_dir(tmp_path):
+    """A dataset with one entry per outcome and its hand-written bass index."""
+    root = tmp_path / "data"
+    root.mkdir()
+    sr = 16000
+    t = np.arange(sr * 2) / sr
+    tone = (0.3 * np.sin(2 * np.pi * 110 * t)).astype(np.float32)
+    sf.write(str(root / "tone.wav"), tone, sr)
+    sf.write(str(root / "quiet.wav"), (tone * 1e-5).astype(np.float32), sr)  # about -80 dBFS
+    sf.write(str(root / "late.flac"), np.concatenate([np.zeros(sr * 3), tone[: sr // 2]]).astype(np.float32), sr)
+    (root / "corrupt.flac").write_bytes(b"fLaC" + b"\x01" * 64)
+    pitched_midi(33, 2.0, n_notes=8).write(str(root / "eight.mid"))
+    pitched_midi(33, 2.0, n_notes=2).write(str(root / "two.mid"))
+    pm = pretty_midi.PrettyMIDI()
+    pm.instruments.append(pretty_midi.Instrument(33))
+    pm.write(str(root / "none.mid"))
+    shutil.copy(root / "eight.mid", root / "cut.mid")
+    truncate_midi(root / "cut.mid")
+    entries = [
+        _entry("good", "tone.wav", "eight.mid", extra_field={"kept": [1, 2]}),
+        _entry("late_notes", "late.flac", "eight.mid"),  # silent start, loud end: kept
+        _entry("no_audio", None, "eight.mid"),
+        _entry("gone_audio", "nothere.wav", "eight.mid"),
+        _entry("no_midi", "tone.wav", None),
+        _entry("cut_midi", "tone.wav", "cut.mid"),
+        _entry("empty_midi", "tone.wav", "none.mid"),
+        _entry("few_notes", "tone.wav", "two.mid"),
+        _entry("corrupt_audio", "corrupt.flac", "eight.mid"),
+        _entry("silent", "quiet.wav", "eight.mid"),
+    ]
+    index = {"stem": "bass", "taxonomy_version": 1, "dataset_root": str(root), "entries": entries,
+             "custom_top_level": {"from": "someone else"}}
+    out = tmp_path / "index"
+    out.mkdir()
+    (out / "dataset_bass.json").write_text(json.dumps(index))
+    return out
+
+
+def test_each_reason_drops_exactly_its_entry(index_dir, capsys):
+    result = filtering.filter_indices(index_dir, "bass")
+    out = json.loads((index_dir / "filtered_dataset_bass.json").read_text())
+    assert out == result["bass"]
+    assert [e["track"] for e in out["entries"]] == ["good", "late_notes"]
+    assert out["dropped"] == {"missing_audio": 2, "missing_midi": 1, "unreadable_midi": 1, "empty_midi": 1,
+                              "too_few_notes": 1, "unreadable_audio": 1, "silent_audio": 1}
+    reasons = {d["track"]: d["reason"] for d in out["dropped_entries"]}
+    assert reasons == {"no_audio": "missing_audio", "gone_audio": "missing_audio", "no_midi": "missing_midi",
+                       "cut_midi": "unreadable_midi", "empty_midi": "empty_midi", "few_notes": "too_few_notes",
+                       "corrupt_audio": "unreadable_audio", "silent": "silent_audio"}
+    details = {d["track"]: d["detail"] for d in out["dropped_entries"]}
+    assert "corrupt.flac" in details["corrupt_audio"] and "cut.mid" in details["cut_midi"]
+    assert "2 notes < min_notes 4" in details["few_notes"]
+    # unknown fields pass through untouched
+    assert out["custom_top_level"] == {"from": "someone else"}
+    assert out["entries"][0]["extra_field"] == {"kept": [1, 2]}
+    assert out["entries"][0] == json.loads((index_dir / "dataset_bass.json").read_text())["entries"][0]
+    printed = capsys.readouterr().out
+    assert ("bass: kept 2 of 10; dropped 8 (missing_audio 2, missing_midi 1, unreadable_midi 1, empty_midi 1, "
+            "too_few_notes 1, unreadable_audio 1, silent_audio 1)") in printed
+
+
+def test_thresholds_override_defaults(index_dir):
+    out = filtering.filter_indices(index_dir, ["bass"], {"min_notes": 9, "silence_db": -100.0}, verbose=False)["bass"]
+    # the four entries with eight.mid and audio on disk now fail on notes too (checked before audio)
+    assert out["dropped"]["too_few_notes"] == 5
+    assert out["entries"] == []
+    assert "silent_audio" not in out["dropped"]
+    assert out["filter"] == {"silence_db": -100.0, "block_s": 0.5, "min_notes": 9}
+    with pytest.raises(ValueError, match="unknown key.*min_note\\b"):
+        filtering.config_from_params({"min_note": 3})
+
+
+def test_percussive_stems_count_only_their_classes(tmp_path):
+    pm = pretty_midi.PrettyMIDI()
+    kit = pretty_midi.Instrument(0, is_drum=True)
+    kit.notes += [pretty_midi.Note(100, p, i * 0.1, i * 0.1 + 0.05) for i, p in enumerate([36, 38] * 5)]
+    pm.instruments.append(kit)
+    pm.write(str(tmp_path / "kit.mid"))
+    assert filtering.count_notes(tmp_path / "kit.mid", "drums") == 10
+    assert filtering.count_notes(tmp_path / "kit.mid", "high_percs") == 0
+
+
+def test_babyslakh_fixture_end_to_end_cli(tmp_path, capsys):
+    indexing.build_indices(FIXTURE / "babyslakh_16k", "guitar,drums,synth_pad_fx", tmp_path)
+    rc = cli.main(["filter-index", "--index-dir", str(tmp_path), "--stems", "guitar,drums,synth_pad_fx",
+                   "--params", str(Path(__file__).parents[1] / "params.yaml")])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "guitar: kept 1 of 3; dropped 2 (silent_audio 2)" in printed  # the 2-s cut keeps S00 only
+    assert "drums: kept 0 of 2; dropped 2 (missing_audio 1, silent_audio 1)" in printed
+    assert "synth_pad_fx: kept 0 of 1; dropped 1 (missing_audio 1)" in printed
+    guitar = json.loads((tmp_path / "filtered_dataset_guitar.json").read_text())
+    assert [e["stem_id"] for e in guitar["entries"]] == ["S00"]
+
+
+def test_cli_missing_index_is_one_line(tmp_path, capsys):
+    rc = cli.main(["filter-index", "--index-dir", str(tmp_path), "--stems", "bass"])
+    assert rc == 2
+    assert "dataset_bass.json: index not found (run build-index for stem bass first)" in capsys.readouterr().err
