@@ -144,6 +144,22 @@ def load_audio(path: str | Path, sample_rate_hz: int, offset_s: float = 0.0,
     return out
 
 
+def iter_blocks(path: str | Path, block_s: float = 0.5):
+    """Yield consecutive mono float32 blocks of ``block_s`` seconds at the file's
+    own rate (the last may be shorter), decoding as it goes: a caller that
+    stops early decodes only what it used. Raises :class:`AudioError`."""
+    with _open(path) as f:
+        if f.frames <= 0:
+            raise AudioError(path, "no audio frames (empty audio stream)")
+        block = max(int(f.samplerate * block_s), 1)
+        pos = 0
+        while pos < f.frames:
+            n = min(block, f.frames - pos)
+            x = _read(f, path, pos, n)
+            pos += n
+            yield x
+
+
 def rms_db(x: np.ndarray) -> float:
     """RMS level in dB full scale (a full-scale sine is about -3 dB); silence
     and empty arrays give :data:`SILENCE_DB` (-200)."""

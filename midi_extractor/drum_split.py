@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import taxonomy as tx
-from .audio import AudioError, load_audio
+from .audio import AudioError, audio_info, load_audio
 
 DRUMS, HIGH_PERCS = "drums", "high_percs"
 
@@ -143,7 +143,8 @@ def classify_audio(x: np.ndarray, sample_rate_hz: int,
 def classify_file(path: str | Path, config: DrumSplitConfig | None = None) -> tuple[str | None, dict[str, float]]:
     """:func:`classify_audio` on the first ``max_seconds`` of a file (raises AudioError)."""
     cfg = config or DrumSplitConfig()
-    x = load_audio(path, cfg.sample_rate_hz, 0.0, None)[: int(cfg.max_seconds * cfg.sample_rate_hz)]
+    sr, n_frames, _ = audio_info(path)  # read only the first max_seconds
+    x = load_audio(path, cfg.sample_rate_hz, 0.0, min(cfg.max_seconds, n_frames / sr))
     return classify_audio(x, cfg.sample_rate_hz, cfg)
 
 

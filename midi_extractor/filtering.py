@@ -30,10 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import taxonomy as tx
-from .audio import AudioError, audio_info, load_audio, rms_db
+from .audio import AudioError, iter_blocks, rms_db
 
 REASONS = ("missing_audio", "missing_midi", "unreadable_midi", "empty_midi", "too_few_notes",
            "unreadable_audio", "silent_audio")
@@ -73,18 +71,17 @@ def count_notes(midi_path: str | Path, stem: str) -> int:
     return sum(len(i.notes) for i in pm.instruments)
 
 
-def loudest_block_db(audio_path: str | Path, block_s: float = 0.5) -> float:
-    """RMS level (dBFS) of the loudest ``block_s`` block of a file, read at its own rate."""
-    sr, _, _ = audio_info(audio_path)
-    x = load_audio(audio_path, sr)
-    block = max(int(sr * block_s), 1)
-    n = len(x) // block
-    if n == 0:
-        return rms_db(x)
-    blocks = x[: n * block].reshape(n, block).astype(np.float64)
-    level = max(float(np.sqrt(np.mean(blocks ** 2, axis=1)).max()), 0.0)
-    tail = rms_db(x[n * block:]) if len(x) > n * block else -200.0
-    return max(20 * np.log10(level) if level > 0 else -200.0, tail)
+def loudest_block_db(audio_path: str | Path, block_s: float = 0.5, stop_at_db: float | None = None) -> float:
+    """RMS level (dBFS) of the loudest ``block_s`` block of a file, read at its
+    own rate. With ``stop_at_db`` it stops decoding at the first block at least
+    that loud (and returns that block's level): an audible stem costs one
+    block or a few, only silent ones are decoded to the end."""
+    loudest = -200.0
+    for x in iter_blocks(audio_path, block_s):
+        loudest = max(loudest, rms_db(x))
+        if stop_at_db is not None and loudest >= stop_at_db:
+            break
+    return loudest
 
 
 def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tuple[str | None, str]:
@@ -108,7 +105,7 @@ def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tup
     if n_notes < config.min_notes:
         return "too_few_notes", f"{midi}: {n_notes} notes < min_notes {config.min_notes}"
     try:
-        level = loudest_block_db(audio, config.block_s)
+        level = loudest_block_db(audio, config.block_s, stop_at_db=config.silence_db)
     except AudioError as exc:
         return "unreadable_audio", str(exc)
     if level < config.silence_db:

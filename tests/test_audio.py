@@ -98,3 +98,16 @@ def test_rms_db():
     assert abs(rms_db(0.1 * np.sin(2 * np.pi * 100 * t)) - (-23.01)) < 0.05
     assert rms_db(np.zeros(100)) == -200.0
     assert rms_db(np.zeros(0)) == -200.0
+
+
+def test_iter_blocks_covers_the_file_at_its_own_rate(tmp_path):
+    from midi_extractor.audio import iter_blocks
+
+    path = _sine(tmp_path / "s.flac", sr=44100, seconds=1.2, channels=2)
+    blocks = list(iter_blocks(path, 0.5))
+    assert [len(b) for b in blocks] == [22050, 22050, 8820]
+    np.testing.assert_allclose(np.concatenate(blocks), load_audio(path, 44100), atol=1e-6)
+    with pytest.raises(AudioError, match="corrupt"):
+        bad = tmp_path / "bad.flac"
+        bad.write_bytes(b"fLaC" + b"\x02" * 30)
+        list(iter_blocks(bad))
