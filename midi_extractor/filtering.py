@@ -134,6 +134,35 @@ def filter_index(index: dict, config: FilterConfig, dataset_root: str | Path | N
     return out
 
 
+def filter_index_file(index_path: str | Path, out_path: str | Path | None = None,
+                      thresholds: dict | FilterConfig | None = None,
+                      dataset_root: str | Path | None = None, verbose: bool = True) -> dict:
+    """Filter one index file into ``out_path`` (default: ``filtered_<name>``
+    beside it) and return the filtered index. Prints one line with the count
+    per reason when ``verbose``."""
+    src = Path(index_path)
+    try:
+        index = json.loads(src.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{src}: index not found (run build-index first)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{src}: not valid JSON ({exc})") from None
+    if not isinstance(index, dict) or "stem" not in index or "entries" not in index:
+        raise ValueError(f"{src}: not an index file (needs 'stem' and 'entries')")
+    out = filter_index(index, config_from_params(thresholds), dataset_root)
+    dst = Path(out_path) if out_path is not None else src.with_name(f"filtered_{src.name}")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    os.replace(tmp, dst)
+    if verbose:
+        n_in = len(index["entries"])
+        reasons = ", ".join(f"{r} {out['dropped'][r]}" for r in REASONS if r in out["dropped"])
+        print(f"{index['stem']}: kept {len(out['entries'])} of {n_in}; dropped "
+              f"{n_in - len(out['entries'])}{' (' + reasons + ')' if reasons else ''} -> {dst}")
+    return out
+
+
 def filter_indices(index_dir: str | Path, stems: str | list[str],
                    thresholds: dict | FilterConfig | None = None,
                    dataset_root: str | Path | None = None, verbose: bool = True) -> dict[str, dict]:
@@ -149,23 +178,10 @@ def filter_indices(index_dir: str | Path, stems: str | list[str],
     result = {}
     for stem in parse_stems(stems):
         src = index_dir / f"dataset_{stem}.json"
-        try:
-            index = json.loads(src.read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{src}: index not found (run build-index for stem {stem} first)") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{src}: not valid JSON ({exc})") from None
-        out = filter_index(index, config, dataset_root)
-        dst = index_dir / f"filtered_dataset_{stem}.json"
-        tmp = dst.with_name(dst.name + ".tmp")
-        tmp.write_text(json.dumps(out, indent=1) + "\n")
-        os.replace(tmp, dst)
-        result[stem] = out
-        if verbose:
-            n_in = len(index.get("entries", []))
-            reasons = ", ".join(f"{r} {out['dropped'][r]}" for r in REASONS if r in out["dropped"])
-            print(f"{stem}: kept {len(out['entries'])} of {n_in}; dropped "
-                  f"{n_in - len(out['entries'])}{' (' + reasons + ')' if reasons else ''} -> {dst}")
+        if not src.is_file():
+            raise FileNotFoundError(f"{src}: index not found (run build-index for stem {stem} first)")
+        result[stem] = filter_index_file(src, index_dir / f"filtered_dataset_{stem}.json", config,
+                                         dataset_root, verbose)
     return result
 
 

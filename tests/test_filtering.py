@@ -122,3 +122,12 @@ def test_cli_missing_index_is_one_line(tmp_path, capsys):
     rc = cli.main(["filter-index", "--index-dir", str(tmp_path), "--stems", "bass"])
     assert rc == 2
     assert "dataset_bass.json: index not found (run build-index for stem bass first)" in capsys.readouterr().err
+
+
+def test_filter_index_file_writes_where_asked(index_dir, tmp_path):
+    out = filtering.filter_index_file(index_dir / "dataset_bass.json", tmp_path / "x" / "f.json", verbose=False)
+    assert json.loads((tmp_path / "x" / "f.json").read_text()) == out
+    assert len(out["entries"]) == 2
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"junk\.json: not valid JSON"):
+        filtering.filter_index_file(tmp_path / "junk.json")
