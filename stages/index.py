@@ -1,0 +1,25 @@
+"""Stage `index@<stem>`: index the data set for one stem
+(params: dataset.kind, dataset.root, taxonomy, index.drum_split)."""
+import argparse
+import sys
+from pathlib import Path
+
+from midi_extractor import slakh
+from midi_extractor.config import load_params
+from midi_extractor.indexing import build_indices
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--params", required=True)
+parser.add_argument("--dataset-root", required=True)
+parser.add_argument("--stem", required=True)
+parser.add_argument("--out", required=True, type=Path, help="<dir>/dataset_<stem>.json")
+args = parser.parse_args()
+if args.out.name != f"dataset_{args.stem}.json":
+    sys.exit(f"index: --out must be named dataset_{args.stem}.json, got {args.out}")
+
+params = load_params(args.params)
+problems: list = []
+index = build_indices(args.dataset_root, [args.stem], args.out.parent, switches=params.switches,
+                      drum_split=dict(params.index.drum_split), problems=problems)[args.stem]
+slakh.print_problems(problems)
+print(f"{args.stem}: {len(index['entries'])} entries, {len(problems)} problems -> {args.out}")
