@@ -1,0 +1,214 @@
+"""The generated Slakh-format data set (midi_extractor.synth / songs)."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+import yaml
+
+from midi_extractor import cli, songs
+from midi_extractor import synth
+from midi_extractor import taxonomy as tx
+
+FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
+REAL_META = FIXTURE / "slakh2100_flac_redux" / "train" / "Track00001" / "metadata.yaml"
+SR = 16000
+SECONDS = 8.0
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("generated")
+    dirs = synth.generate_dataset(root, tracks=6, seconds=SECONDS, seed=7, sample_rate_hz=SR, progress=False)
+    return root, dirs
+
+
+def _meta(track: Path) -> dict:
+    return yaml.safe_load((track / "metadata.yaml").read_text())
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _percussive_stem(notes) -> str:
+    """drums or high_percs from the notes' drum classes (all notes must agree)."""
+    stems = {s for s, classes in tx.STEM_DRUM_CLASSES.items()
+             if all(tx.drum_class(n.pitch) in classes for n in notes)}
+    assert len(stems) == 1, f"drum notes mix both percussive stems: {sorted({n.pitch for n in notes})}"
+    return stems.pop()
+
+
+def test_layout_and_metadata_keys_match_real_slakh(dataset):
+    root, dirs = dataset
+    real = yaml.safe_load(REAL_META.read_text())
+    real_stem_keys = set(next(s for s in real["stems"].values() if s["audio_rendered"]))
+    assert len(dirs) == 6 and sorted(d.name for d in dirs) == [f"Track{k:05d}" for k in range(1, 7)]
+    splits = [d.parent.name for d in dirs]
+    assert set(splits) == {"train", "validation", "test"} and splits.count("train") == 4
+    assert all(d.parent.parent == root for d in dirs)
+    for track in dirs:
+        meta = _meta(track)
+        assert set(meta) == set(real), set(meta) ^ set(real)
+        assert meta["audio_dir"] == f"{track.name}/stems" and meta["midi_dir"] == f"{track.name}/MIDI"
+        assert len(meta["UUID"]) == 32 and int(meta["UUID"], 16) >= 0
+        assert (track / "mix.flac").is_file() and (track / "all_src.mid").is_file()
+        assert len(meta["stems"]) >= 6
+        for stem_id, stem in meta["stems"].items():
+            assert set(stem) == real_stem_keys, (track, stem_id, set(stem) ^ real_stem_keys)
+            assert (track / "MIDI" / f"{stem_id}.mid").is_file()
+            assert (track / "stems" / f"{stem_id}.flac").is_file()
+        all_src = pretty_midi.PrettyMIDI(str(track / "all_src.mid"))
+        assert len(all_src.instruments) == len(meta["stems"])
+
+
+def test_midi_program_and_drum_flag_match_metadata(dataset):
+    _, dirs = dataset
+    for track in dirs:
+        for stem_id, stem in _meta(track)["stems"].items():
+            pm = pretty_midi.PrettyMIDI(str(track / "MIDI" / f"{stem_id}.mid"))
+            assert len(pm.instruments) == 1
+            inst = pm.instruments[0]
+            assert inst.is_drum == stem["is_drum"]
+            if stem["is_drum"]:
+                assert stem["program_num"] == tx.SLAKH_DRUM_PROGRAM and stem["inst_class"] == "Drums"
+            else:
+                assert inst.program == stem["program_num"]
+                assert stem["midi_program_name"] == pretty_midi.program_to_instrument_name(inst.program)
+
+
+def test_audio_length_rate_and_sound_where_notes_are(dataset):
+    _, dirs = dataset
+    n = int(SECONDS * SR)
+    for track in dirs:
+        meta = _meta(track)
+        mix, sr = sf.read(str(track / "mix.flac"), dtype="float32")
+        assert sr == SR and mix.ndim == 1 and len(mix) == n and 0.5 < np.abs(mix).max() <= 1.0
+        total = np.zeros(n)
+        for stem_id, stem in meta["stems"].items():
+            y, sr = sf.read(str(track / "stems" / f"{stem_id}.flac"), dtype="float32")
+            assert sr == SR and y.ndim == 1 and len(y) == n
+            assert np.abs(y).max() <= 1.0
+            total += y
+            notes = pretty_midi.PrettyMIDI(str(track / "MIDI" / f"{stem_id}.mid")).instruments[0].notes
+            assert notes
+            # every 50 ms after an onset holds sound (velocity 30 is quiet, not silent)
+            heard = [np.sqrt(np.mean(y[int(nt.start * SR):int(nt.start * SR) + 800] ** 2)) for nt in notes]
+            assert np.mean(np.array(heard) > 10 ** (-60 / 20)) > 0.9, (track, stem_id)
+            # nothing of the previous stem bleeds in before the first note
+            first = min(nt.start for nt in notes)
+            assert np.abs(y[: max(0, int(first * SR) - 64)]).max(initial=0.0) < 1e-3, (track, stem_id)
+            assert stem["integrated_loudness"] < 0
+        # the mix is the scaled sum of the stems
+        corr = np.corrcoef(total, mix)[0, 1]
+        assert corr > 0.999
+
+
+def test_every_trainable_stem_occurs_and_programs_vary(dataset):
+    _, dirs = dataset
+    per_stem: dict[str, set[int]] = {}
+    tracks_with: dict[str, int] = {}
+    for track in dirs:
+        found = set()
+        for stem_id, stem in _meta(track)["stems"].items():
+            inst = pretty_midi.PrettyMIDI(str(track / "MIDI" / f"{stem_id}.mid")).instruments[0]
+            name = _percussive_stem(inst.notes) if inst.is_drum else tx.stem_for_program(inst.program)
+            found.add(name)
+            per_stem.setdefault(name, set()).add(stem["program_num"])
+        for name in found:
+            tracks_with[name] = tracks_with.get(name, 0) + 1
+    assert set(tx.TRAINABLE_STEMS) <= set(per_stem), set(tx.TRAINABLE_STEMS) - set(per_stem)
+    assert all(tracks_with[s] >= 4 for s in tx.TRAINABLE_STEMS), tracks_with
+    assert tracks_with["drums"] == tracks_with["bass"] == 6
+    for name in ("bass", "piano", "guitar", "synth_lead", "other"):
+        assert len(per_stem[name]) >= 2, (name, per_stem[name])
+
+
+def test_musical_content_ranges_and_variety(dataset):
+    _, dirs = dataset
+    tempi, overlaps, velocities = set(), 0, []
+    for track in dirs:
+        pm = pretty_midi.PrettyMIDI(str(track / "all_src.mid"))
+        tempi.add(round(pm.get_tempo_changes()[1][0]))
+        for inst in pm.instruments:
+            for a, b in zip(inst.notes, inst.notes[1:]):
+                overlaps += (not inst.is_drum) and b.start < a.end and b.pitch != a.pitch
+            for nt in inst.notes:
+                assert 21 <= nt.pitch <= 108 and 30 <= nt.velocity <= 127 and nt.end <= SECONDS
+                velocities.append(nt.velocity)
+    assert len(tempi) == 6 and all(70 <= t <= 160 for t in tempi)
+    assert overlaps > 10 and np.std(velocities) > 8 and min(velocities) < 50
+
+
+def test_same_seed_identical_bytes_other_seed_differs(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((a, 3), (b, 3), (c, 4)):
+        synth.generate_dataset(out, tracks=2, seconds=3.0, seed=seed, progress=False)
+    assert _tree_digest(a) == _tree_digest(b)
+    da, dc = _tree_digest(a), _tree_digest(c)
+    assert da.keys() & dc.keys()
+    assert all(da[k] != dc[k] for k in da.keys() & dc.keys() if k.endswith((".mid", ".flac")))
+
+
+def test_songs_compose_is_seeded():
+    one = songs.compose_song(np.random.default_rng(1), 6.0, ["bass", "drums"])
+    two = songs.compose_song(np.random.default_rng(1), 6.0, ["bass", "drums"])
+    assert [p.notes for p in one.parts] == [p.notes for p in two.parts]
+
+
+def test_other_soundfont_path_and_missing_one(tmp_path, capsys):
+    copy = tmp_path / "fonts" / "my font.sf2"
+    copy.parent.mkdir()
+    shutil.copy(synth.DEFAULT_SF2, copy)
+    out = tmp_path / "set"
+    rc = cli.main(["synth", "--out", str(out), "--tracks", "1", "--seconds", "2", "--seed", "1",
+                   "--sf2", str(copy), "--sample-rate", "22050", "--quiet"])
+    assert rc == 0
+    track = out / "train" / "Track00001"
+    meta = _meta(track)
+    assert {s["plugin_name"] for s in meta["stems"].values()} == {"my font.sf2"}
+    assert sf.info(str(track / "mix.flac")).samplerate == 22050
+    assert "wrote 1 tracks" in capsys.readouterr().out
+
+    missing = tmp_path / "nowhere" / "gone.sf2"
+    with pytest.raises(synth.SynthError, match="gone.sf2"):
+        synth.generate_dataset(tmp_path / "x", 1, 2.0, 0, sf2=missing, progress=False)
+    rc = cli.main(["synth", "--out", str(tmp_path / "y"), "--tracks", "1", "--seconds", "2", "--sf2", str(missing)])
+    assert rc == 2 and str(missing) in capsys.readouterr().err
+    bogus = tmp_path / "bogus.sf2"
+    bogus.write_bytes(b"RIFF not a soundfont")
+    with pytest.raises(synth.SynthError, match="bogus.sf2"):
+        synth.generate_dataset(tmp_path / "z", 1, 2.0, 0, sf2=bogus, progress=False)
+
+
+def test_missing_fluidsynth_library_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "fluidsynth", None)  # import now raises ImportError
+    with pytest.raises(synth.SynthError, match="apt-get install -y libfluidsynth3.*brew install fluid-synth"):
+        synth.Renderer(None, SR)
+
+
+def test_splits_and_bad_arguments():
+    assert synth.split_counts(1) == {"train": 1, "validation": 0, "test": 0}
+    assert synth.split_counts(3) == {"train": 1, "validation": 1, "test": 1}
+    assert synth.split_counts(40) == {"train": 32, "validation": 4, "test": 4}
+    assert [synth.track_split(k, 5) for k in range(5)] == ["train"] * 3 + ["validation", "test"]
+    with pytest.raises(synth.SynthError, match="tracks"):
+        synth.generate_dataset("/nonexistent", 0, 2.0, 0, progress=False)
+
+
+def test_build_index_reads_the_generated_set(dataset, tmp_path):
+    from midi_extractor import indexing
+
+    root, _ = dataset
+    problems = []
+    result = indexing.build_indices(root, "all", tmp_path, problems=problems)
+    assert not [p for p in problems if p.severity == "error"], problems
+    for stem in tx.TRAINABLE_STEMS:
+        assert result[stem]["entries"], stem
+    assert {e["split"] for e in result["bass"]["entries"]} == {"train", "validation", "test"}
