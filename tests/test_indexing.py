@@ -173,3 +173,33 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert rc == 2 and "nope: dataset root not found" in capsys.readouterr().err
     rc = cli.main(["build-index", "--dataset-root", str(BABY), "--stems", "bass,kazoo", "--out-dir", str(tmp_path)])
     assert rc == 2 and "unknown stem(s) kazoo" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="session")
+def synth_set(tmp_path_factory):
+    """2 tracks x 4 s from `midi-extractor synth` (split folders train/validation/test)."""
+    synth = pytest.importorskip("midi_extractor.synth")
+    out = tmp_path_factory.mktemp("synth") / "data"
+    synth.generate_dataset(out, tracks=2, seconds=4.0, seed=0, sf2=None, sample_rate_hz=16000)
+    return out
+
+
+def test_synth_layout_index_and_filter(synth_set, tmp_path):
+    from midi_extractor import drum_split, filtering
+
+    layout, tracks, problems = slakh.read_dataset(synth_set)
+    assert layout == "split" and problems == []
+    n_stems = sum(len(t.stems) for t in tracks)
+    result = indexing.build_indices(synth_set, "all", tmp_path)
+    entries = [e for index in result.values() for e in index["entries"]]
+    assert len(entries) == n_stems  # every generated stem lands in exactly one stem index
+    for e in entries:
+        assert e["split"] == Path(e["audio"]).parts[0] and (synth_set / e["audio"]).is_file()
+        assert e["split"] in {t.split for t in tracks if t.name == e["track"]}
+    for stem in ("drums", "high_percs"):  # the audio split agrees with the MIDI on generated drums
+        for e in result[stem]["entries"]:
+            assert drum_split.truth_from_midi(synth_set / e["midi"]) == stem, e
+    filtered = filtering.filter_indices(tmp_path, "all", verbose=False)
+    kept = sum(len(f["entries"]) for f in filtered.values())
+    dropped = sum(sum(f["dropped"].values()) for f in filtered.values())
+    assert kept + dropped == n_stems and kept > 0
