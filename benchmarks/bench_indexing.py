@@ -195,8 +195,7 @@ def main(argv=None) -> int:
         f"| filter-index (all stems) | {t_filter:.2f} | {n_tracks / t_filter:.1f} |",
         f"| index + filter | {t_index + t_filter:.2f} | {n_tracks / (t_index + t_filter):.1f} |",
         "",
-        "Timings share 2 cores with other people's work and move by about a third between runs "
-        "(index + filter was 42 and 54 tracks/s in two runs of this command).",
+        "Timings share 2 cores with other people's work and move by about a third between runs.",
         "",
         f"Entries indexed: {n_entries}; kept after filtering: {n_kept}; dropped: "
         f"{', '.join(f'{r} {c}' for r, c in sorted(dropped.items())) or 'none'}; input problems: {len(problems)}.",
