@@ -38,6 +38,10 @@ MODES: dict[str, tuple[int, ...]] = {
 PROGRESSIONS = ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 4, 0), (5, 3, 0, 4), (0, 3, 0, 4),
                 (1, 4, 0, 0), (0, 6, 5, 4), (0, 2, 3, 4), (0, 0, 3, 3), (3, 4, 2, 5))
 
+#: GS drum kit numbers (bank 128): standard, room, power, electronic, TR-808,
+#: jazz, brush, orchestra; a SoundFont without one renders kit 0
+DRUM_KITS = (0, 0, 0, 8, 16, 24, 25, 32, 40, 48)
+
 #: stems every song has / most songs have (each optional one is left out of at
 #: most two songs in a row, so any two neighbouring songs hold every stem)
 CORE_STEMS = ("drums", "bass")
@@ -53,6 +57,7 @@ class Part:
     program: int           # GM program 0-127; drum kit number for drums
     is_drum: bool
     notes: list[tuple[float, float, int, int]] = field(default_factory=list)  # start, end, pitch, velocity
+    reverb: tuple[float, float] = (0.2, 0.3)  # FluidSynth reverb room size and level, 0-1
 
     @property
     def name(self) -> str:
@@ -399,16 +404,16 @@ def compose_song(rng: np.random.Generator, seconds: float, stems: list[str]) -> 
     for stem in stems:
         active = ctx.active_bars(stem)
         base = float(rng.uniform(55, 110))
-        if stem == "drums":
-            part = Part(stem, 0, True, _kit(ctx, active))
-        elif stem == "high_percs":
-            part = Part(stem, 0, True, _high(ctx, active))
+        if stem in ("drums", "high_percs"):
+            kit = int(rng.choice(DRUM_KITS))
+            part = Part(stem, kit, True, _kit(ctx, active) if stem == "drums" else _high(ctx, active))
         elif stem == "bass":
             program = _pick(rng, tx.stem_programs("bass"))
             part = Part(stem, program, False, _bass(ctx, active, program))
         elif stem == "piano":
+            low = int(rng.choice([36, 45, 52]))
             part = Part(stem, _pick(rng, tx.stem_programs("piano")), False,
-                        _chords(ctx, active, 45, 84, str(rng.choice(["block", "broken"])), base))
+                        _chords(ctx, active, low, low + 36, str(rng.choice(["block", "broken"])), base))
         elif stem == "guitar":
             part = Part(stem, _pick(rng, tx.stem_programs("guitar")), False,
                         _chords(ctx, active, 40, 76, str(rng.choice(["strum", "broken", "block"])), base))
@@ -439,6 +444,7 @@ def compose_song(rng: np.random.Generator, seconds: float, stems: list[str]) -> 
             part = Part(stem, program, False, notes)
         else:
             raise ValueError(f"no part generator for stem {stem!r}")
+        part.reverb = (round(float(rng.uniform(0.1, 0.8)), 3), round(float(rng.uniform(0.0, 0.6)), 3))
         part.notes = _clip_notes(part.notes, seconds)
         if not part.notes:  # a part always has something to learn from
             s = min(0.5, seconds / 4)

@@ -102,6 +102,8 @@ class Renderer:
     def render(self, part: songs.Part, n_samples: int) -> np.ndarray:
         """The part's notes as exactly ``n_samples`` float32 mono samples."""
         self._flush()
+        room, level = part.reverb
+        self.synth.set_reverb(roomsize=room, damping=0.3, width=0.8, level=level)
         channel = self._select(part)
         events = []
         for start, end, pitch, velocity in part.notes:
@@ -276,6 +278,12 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
             key = f"midi-extractor synth|{seed}|{k}|{seconds}|{sample_rate_hz}|{renderer.sf2.name}"
             uuid = hashlib.md5(key.encode()).hexdigest()
             written.append(render_track(track_dir, song, renderer, uuid))
+    stale = sorted(str(d) for split in SPLIT_NAMES for d in (out_dir / split).glob("Track*")
+                   if d.is_dir() and d not in written)
+    if stale:
+        print(f"synth: warning: {len(stale)} track folder(s) in {out_dir} were not written by this run "
+              f"(an earlier, larger run?) and will be read with this set: {', '.join(stale[:3])}"
+              f"{' ...' if len(stale) > 3 else ''}; use an empty --out", file=sys.stderr)
     return written
 
 
