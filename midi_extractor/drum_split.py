@@ -48,7 +48,8 @@ class DrumSplitConfig:
 
     method: str = "audio"           # audio (falls back to midi when silent/missing) | midi
     sample_rate_hz: int = 16000     # analysis rate
-    max_seconds: float = 60.0       # analyse at most this much from the start
+    windows: int = 3                # analyse this many windows spread over the file ...
+    window_s: float = 10.0          # ... of this length (a shorter file is read whole)
     silence_db: float = -60.0       # loudest frame below this: undecidable from audio
     active_db: float = 40.0         # frames within this many dB of the loudest are "active"
     low_hz: float = 250.0
@@ -144,12 +145,26 @@ def classify_audio(x: np.ndarray, sample_rate_hz: int,
     return (HIGH_PERCS if feats["votes"] >= cfg.min_votes else DRUMS), feats
 
 
-def classify_file(path: str | Path, config: DrumSplitConfig | None = None) -> tuple[str | None, dict[str, float]]:
-    """:func:`classify_audio` on the first ``max_seconds`` of a file (raises AudioError)."""
+def analysis_audio(path: str | Path, config: DrumSplitConfig | None = None) -> np.ndarray:
+    """The audio the split looks at: ``windows`` windows of ``window_s`` seconds
+    centred at evenly spread points of the file (an intro with only hats does
+    not decide a 4-minute kit), or the whole file when it is shorter than
+    that; mono at ``sample_rate_hz``. Raises AudioError."""
     cfg = config or DrumSplitConfig()
-    sr, n_frames, _ = audio_info(path)  # read only the first max_seconds
-    x = load_audio(path, cfg.sample_rate_hz, 0.0, min(cfg.max_seconds, n_frames / sr))
-    return classify_audio(x, cfg.sample_rate_hz, cfg)
+    sr, n_frames, _ = audio_info(path)
+    duration = n_frames / sr
+    n = max(int(cfg.windows), 1)
+    if duration <= n * cfg.window_s:
+        return load_audio(path, cfg.sample_rate_hz)
+    centres = [(k + 0.5) * duration / n for k in range(n)]
+    return np.concatenate([load_audio(path, cfg.sample_rate_hz, max(c - cfg.window_s / 2, 0.0), cfg.window_s)
+                           for c in centres])
+
+
+def classify_file(path: str | Path, config: DrumSplitConfig | None = None) -> tuple[str | None, dict[str, float]]:
+    """:func:`classify_audio` on :func:`analysis_audio` of a file (raises AudioError)."""
+    cfg = config or DrumSplitConfig()
+    return classify_audio(analysis_audio(path, cfg), cfg.sample_rate_hz, cfg)
 
 
 # --------------------------------------------------------------------- MIDI

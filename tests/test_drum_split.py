@@ -75,3 +75,19 @@ def test_params_override_and_validation():
     feats = {"low_ratio": 0.5, "centroid_hz": 5000.0, "rolloff_hz": 8000.0, "flatness": 0.3, "transient_db": 5.0}
     assert ds.votes(feats) == 3.0  # all but the low band: not enough
     assert ds.votes(feats, ds.config_from_params({"low_ratio_max": 0.6})) == 6.0
+
+
+def test_analysis_windows_spread_over_a_long_file(tmp_path):
+    sr = 16000
+    hats = render_drums(drum_midi("high", 6.0, 3), sr, 6.0)
+    kit = render_drums(drum_midi("kit_bare", 6.0, 3), sr, 6.0)
+    # a 60-s stem: a hats-only intro, then the kit
+    x = np.concatenate([hats, hats] + [kit] * 8)
+    path = tmp_path / "long.wav"
+    sf.write(str(path), x, sr)
+    cfg = ds.DrumSplitConfig(windows=3, window_s=4.0)
+    assert len(ds.analysis_audio(path, cfg)) == 3 * 4 * sr
+    assert ds.classify_file(path, cfg)[0] == "drums"
+    short = tmp_path / "short.wav"
+    sf.write(str(short), hats, sr)
+    assert len(ds.analysis_audio(short, cfg)) == len(hats)  # shorter than 3 windows: read whole
