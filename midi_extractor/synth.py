@@ -71,7 +71,8 @@ class Renderer:
             raise SynthError(f"SoundFont not readable: {self.sf2}")
         fluidsynth = _import_fluidsynth()
         self.sample_rate_hz = int(sample_rate_hz)
-        self._fl = fluidsynth._fl
+        # the C library pyfluidsynth loaded: float output straight into numpy buffers
+        self._fl = getattr(fluidsynth, "_fl", None) or ctypes.CDLL(fluidsynth.find_libfluidsynth())
         self._fl.fluid_synth_write_float.restype = ctypes.c_int
         self._fl.fluid_synth_write_float.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
                                                      ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
@@ -253,8 +254,8 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     a missing FluidSynth library (saying what to install) or bad arguments."""
     if int(tracks) < 1:
         raise SynthError(f"--tracks must be at least 1, got {tracks}")
-    if not float(seconds) >= 1.0:
-        raise SynthError(f"--seconds must be at least 1, got {seconds}")
+    if not float(seconds) >= 0.5:
+        raise SynthError(f"--seconds must be at least 0.5, got {seconds}")
     if not 8000 <= int(sample_rate_hz) <= 96000:
         raise SynthError(f"--sample-rate must be 8000-96000 Hz (FluidSynth's range), got {sample_rate_hz}")
     tracks, seconds, sample_rate_hz = int(tracks), float(seconds), int(sample_rate_hz)
