@@ -1,0 +1,152 @@
+import time
+
+import numpy as np
+import pretty_midi
+import pytest
+import torch
+
+from midi_extractor.config import FrontEndConfig, ModelConfig, load_params
+from midi_extractor.labels import rolls_from_midi
+from midi_extractor.model import HEADS, Transcriber, count_parameters, loss_weights_from_role
+
+FE = FrontEndConfig()
+TINY = ModelConfig(size="small", conv_channels=24, rnn_units=16)
+
+
+def _batch(n_out=88, b=2, seconds=1.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    s = int(seconds * FE.sample_rate_hz)
+    t = FE.n_frames(s)
+    onset = (torch.rand(b, t, n_out, generator=g) < 0.05).float()
+    return {"audio": torch.randn(b, s, generator=g) * 0.1, "onset": onset,
+            "offset": (torch.rand(b, t, n_out, generator=g) < 0.05).float(),
+            "frame": (torch.rand(b, t, n_out, generator=g) < 0.2).float(),
+            "velocity": onset * torch.rand(b, t, n_out, generator=g)}
+
+
+@pytest.mark.parametrize("size,n_out", [("small", 88), ("small", 4), ("paper", 3)])
+def test_forward_shapes(size, n_out):
+    model = Transcriber(FE, ModelConfig(size=size), n_out, {}).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(2, 12345))
+    assert set(out) == set(HEADS)
+    assert all(v.shape == (2, FE.n_frames(12345), n_out) for v in out.values())
+
+
+def test_sizes():
+    assert 0.5e6 < count_parameters(Transcriber(FE, ModelConfig(size="small"), 88, {})) < 1.5e6
+    assert count_parameters(Transcriber(FE, ModelConfig(size="paper"), 88, {})) > 1.5e7
+    with pytest.raises(ValueError, match="size"):
+        Transcriber(FE, ModelConfig(size="huge"), 88, {})
+
+
+def test_role_weights_reach_the_loss():
+    params = load_params("params.yaml")
+    role = params.role("bass")
+    weights = loss_weights_from_role(role)
+    assert weights == {"onset": role.onset_weight, "offset": role.offset_weight,
+                       "frame": role.frame_weight, "velocity": role.velocity_weight}
+    torch.manual_seed(0)
+    model = Transcriber(FE, TINY, 88, weights).eval()
+    batch = _batch()
+    _, base = model.run_on_batch(batch)
+    model.loss_weights = dict(weights, onset=2 * weights["onset"])
+    _, doubled = model.run_on_batch(batch)
+    assert float(doubled["onset"]) == pytest.approx(2 * float(base["onset"]), rel=1e-5)
+    assert float(doubled["frame"]) == pytest.approx(float(base["frame"]), rel=1e-5)
+    assert float(doubled["total"]) == pytest.approx(sum(float(doubled[h]) for h in HEADS), rel=1e-5)
+    # a weight of 0 skips the head (percussive offset_weight: 0)
+    perc = loss_weights_from_role(params.role("drums"))
+    assert perc["offset"] == 0
+    model = Transcriber(FE, TINY, 4, perc).eval()
+    _, losses = model.run_on_batch(_batch(4))
+    assert float(losses["offset"]) == 0 and float(losses["onset"]) > 0
+    # keys may be given as onset_weight too; unknown keys are refused
+    assert Transcriber(FE, TINY, 4, {"onset_weight": 3}).loss_weights["onset"] == 3
+    with pytest.raises(ValueError, match="unknown loss weight"):
+        Transcriber(FE, TINY, 4, {"pitch": 1})
+
+
+def test_velocity_loss_is_masked_on_onsets():
+    model = Transcriber(FE, TINY, 88, {}).eval()
+    batch = _batch()
+    _, a = model.run_on_batch(batch)
+    batch2 = dict(batch, velocity=batch["velocity"] + (1 - batch["onset"]) * 0.7)  # change off-onset targets
+    _, b = model.run_on_batch(batch2)
+    assert float(a["velocity"]) == pytest.approx(float(b["velocity"]))
+
+
+def test_config_round_trip():
+    model = Transcriber(FE, TINY, 4, {"onset": 3.0, "offset": 0.0})
+    cfg = model.config_dict()
+    import json
+
+    cfg = json.loads(json.dumps({**cfg, "drum_classes": ["a"], "train": {}}))  # plain values only
+    clone = Transcriber.from_config(cfg)
+    clone.load_state_dict(model.state_dict())
+    assert clone.config_dict() == model.config_dict()
+    x = torch.randn(1, 8000)
+    model.eval(), clone.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(x)["frame"], clone(x)["frame"])
+
+
+#: a narrow front end (pitches 40-64, 64 mel bands) keeps the overfit test fast
+FE_TINY = FrontEndConfig(min_midi=40, max_midi=64, n_mels=64)
+
+
+def _sine_clip(seconds=2.0):
+    """Decaying sine notes at known frames; returns audio and rolls (FE_TINY)."""
+    sr = FE_TINY.sample_rate_hz
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(33)
+    hop = FE_TINY.hop_s
+    for pitch, f0, f1 in [(45, 4, 14), (52, 16, 26), (57, 30, 40), (45, 44, 56)]:
+        inst.notes.append(pretty_midi.Note(100, pitch, f0 * hop, f1 * hop))
+    pm.instruments.append(inst)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    audio = np.zeros(n, np.float32)
+    for note in inst.notes:
+        on = (t >= note.start) & (t < note.end)
+        env = np.exp(-3 * (t - note.start)) * on
+        audio += (0.4 * env * np.sin(2 * np.pi * pretty_midi.note_number_to_hz(note.pitch) * t)).astype(np.float32)
+    return audio, rolls_from_midi(pm, FE_TINY.n_frames(n), FE_TINY)
+
+
+def test_tiny_model_overfits_one_clip_onsets_on_labelled_frames():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny ops: one thread is 5x faster than two on a busy 2-core box
+    try:
+        torch.manual_seed(0)
+        audio, rolls = _sine_clip()
+        batch = {"audio": torch.from_numpy(audio)[None],
+                 **{k: torch.from_numpy(v)[None] for k, v in rolls.items()}}
+        model = Transcriber(FE_TINY, ModelConfig(size="small", conv_channels=32, rnn_units=32),
+                            rolls["onset"].shape[1], {"onset": 1, "offset": 1, "frame": 1, "velocity": 1})
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        labelled = np.argwhere(rolls["onset"]).tolist()
+        assert [[f, FE_TINY.min_midi + c] for f, c in labelled] == [[4, 45], [16, 52], [30, 57], [44, 45]]
+        t0 = time.time()
+        for step in range(1200):
+            model.train()
+            _, losses = model.run_on_batch(batch)
+            opt.zero_grad()
+            losses["total"].backward()
+            opt.step()
+            if step % 25 == 24:
+                model.eval()
+                with torch.no_grad():
+                    pred, _ = model.run_on_batch(batch)
+                if np.argwhere(pred["onset"][0].numpy() > 0.5).tolist() == labelled:
+                    break
+        model.eval()
+        with torch.no_grad():
+            pred, _ = model.run_on_batch(batch)
+        # thresholded onsets sit exactly on the labelled (frame, pitch) cells
+        assert np.argwhere(pred["onset"][0].numpy() > 0.5).tolist() == labelled
+        frames = pred["frame"][0].numpy() > 0.5
+        assert (frames == (rolls["frame"] > 0)).mean() > 0.98
+        assert time.time() - t0 < 90
+    finally:
+        torch.set_num_threads(threads)
