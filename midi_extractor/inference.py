@@ -67,15 +67,30 @@ def load_model(path: str | Path) -> LoadedModel:
         raise FileNotFoundError(f"{path}: checkpoint not found") from None
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key not in _CACHE:
-        from .checkpoint import build_model, load_checkpoint
-
-        ckpt = load_checkpoint(path)
+        ckpt, model = _load_checkpoint(path)
         config = ckpt.get("config", {})
         classes = config.get("drum_classes")
-        _CACHE[key] = LoadedModel(build_model(ckpt).eval(), FrontEndConfig(**config.get("front_end", {})),
+        _CACHE[key] = LoadedModel(model.eval(), FrontEndConfig(**config.get("front_end", {})),
                                   tuple(classes) if classes else None, ckpt.get("stem"), path)
         log.info("loaded %s (stem %s)", path, ckpt.get("stem"))
     return _CACHE[key]
+
+
+def _load_checkpoint(path: Path) -> tuple[dict, Any]:
+    """``(checkpoint dict, model in eval mode)`` through ``checkpoint.py`` (contract 2)."""
+    try:
+        from .checkpoint import build_model, load_checkpoint
+    except ImportError:  # checkpoint.py not there yet: the same contract by hand
+        import torch
+
+        from .model import Transcriber
+
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = Transcriber.from_config(ckpt["config"])
+        model.load_state_dict(ckpt["model"])
+        return ckpt, model.eval()
+    ckpt = load_checkpoint(path)
+    return ckpt, build_model(ckpt)
 
 
 def clear_model_cache() -> None:

@@ -166,3 +166,21 @@ def test_single_input_may_name_the_midi_file(standin, tmp_path):
         transcribe(np.zeros(10), "bass", standin)
     with pytest.raises(KeyError, match="cannot tell the stem"):
         transcribe(path, "auto", standin)
+
+
+# ---------------------------------------------------------------- golden output, real model
+GOLDEN = __import__("pathlib").Path(__file__).parent / "fixtures" / "golden"
+
+
+def test_golden_transcription():
+    """A tiny checkpoint overfitted on bass_clip.flac must keep transcribing it to the stored notes.
+    Regenerate (only for an intended change): python tests/fixtures/golden/make_golden.py"""
+    import json
+
+    golden = json.loads((GOLDEN / "bass_clip.notes.json").read_text())
+    inference.clear_model_cache()
+    notes, midi = transcribe(GOLDEN / "bass_clip.flac", "bass", GOLDEN / "models")
+    assert [n.to_dict() for n in notes] == golden["notes"]
+    assert len(notes) >= 4  # a golden file of nothing would test nothing
+    assert [(n.pitch, round(n.start, 3)) for n in midi.instruments[0].notes] == \
+        [(n["pitch"], round(n["start_s"], 3)) for n in golden["notes"]]
