@@ -1,0 +1,76 @@
+import numpy as np
+import pretty_midi
+import pytest
+
+from midi_extractor.augment import AugmentPolicy, Draw, apply_audio, speed_change, time_stretch
+from midi_extractor.config import FrontEndConfig, load_params
+from midi_extractor.labels import rolls_from_midi
+
+FE = FrontEndConfig()
+SR = FE.sample_rate_hz
+
+
+def _peak_hz(x):
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return np.fft.rfftfreq(len(x), 1 / SR)[int(spec.argmax())]
+
+
+def test_pitch_shift_moves_the_sine_and_the_label_column_together():
+    pitch = 57  # A3, 220 Hz
+    clip_s = 2.0
+    draw = Draw(transpose=2, resample_rate=2 ** (2 / 12))
+    src_s = draw.source_seconds(clip_s)
+    t = np.arange(int(round(src_s * SR)) + SR) / SR
+    source = (0.5 * np.sin(2 * np.pi * pretty_midi.note_number_to_hz(pitch) * t)).astype(np.float32)
+    y = apply_audio(source[: int(round(src_s * SR))], draw, SR, int(clip_s * SR), np.random.default_rng(0))
+    assert y.shape == (int(clip_s * SR),)
+    expected = pretty_midi.note_number_to_hz(pitch + 2)
+    assert abs(_peak_hz(y[: SR]) - expected) < 2.0          # 246.9 Hz, not 220
+    assert abs(12 * np.log2(_peak_hz(y[: SR]) / 220.0) - 2) < 0.05
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(33)
+    inst.notes.append(pretty_midi.Note(100, pitch, 0.5, 1.5))
+    pm.instruments.append(inst)
+    plain = rolls_from_midi(pm, FE.n_frames(len(y)), FE)
+    shifted = rolls_from_midi(pm, FE.n_frames(len(y)), FE, time_scale=draw.time_scale, transpose=draw.transpose)
+    assert np.flatnonzero(plain["onset"].any(axis=0)).tolist() == [pitch - FE.min_midi]
+    assert np.flatnonzero(shifted["onset"].any(axis=0)).tolist() == [pitch + 2 - FE.min_midi]
+    # speed change: the note at 0.5 s of source now starts at 0.5 / 2**(2/12) s
+    assert np.flatnonzero(shifted["onset"].any(axis=1)).tolist() == [FE.frame_of(0.5 / draw.time_scale)]
+
+
+def test_speed_change_and_stretch_lengths_and_pitch():
+    x = (0.5 * np.sin(2 * np.pi * 440 * np.arange(2 * SR) / SR)).astype(np.float32)
+    fast = speed_change(x, 1.25, SR)
+    assert abs(len(fast) - len(x) / 1.25) <= 2 and abs(_peak_hz(fast) - 550) < 3
+    slow = time_stretch(x, 0.8)
+    assert len(slow) == round(len(x) / 0.8) and abs(_peak_hz(slow[1000:-1000]) - 440) < 3
+
+
+def test_policies_per_role_from_params():
+    params = load_params("params.yaml")
+    rng = np.random.default_rng(0)
+    melodic = AugmentPolicy.from_params(params.roles["melodic"].augment, "melodic")
+    shifts = {melodic.draw(rng).transpose for _ in range(200)}
+    assert shifts == set(range(-melodic.pitch_shift_semitones, melodic.pitch_shift_semitones + 1))
+    perc = AugmentPolicy.from_params({**params.roles["percussive"].augment, "pitch_shift_semitones": 3,
+                                      "time_stretch": 0.05}, "percussive")
+    draws = [perc.draw(rng) for _ in range(200)]
+    assert all(d.transpose == 0 and d.stretch_rate == 1.0 for d in draws)   # never pitch-shifted/vocoded
+    assert all(0.95 <= d.resample_rate <= 1.05 for d in draws)              # tempo by resampling only
+    assert any(d.resample_rate != 1.0 for d in draws)
+    with pytest.raises(ValueError, match="unknown key"):
+        AugmentPolicy.from_params({"reverb": 1}, "melodic")
+
+
+def test_gain_noise_eq_keep_length_and_are_bounded():
+    policy = AugmentPolicy.from_params({"gain_db": 6, "noise_db": -40, "eq_db": 6, "noise_prob": 1.0},
+                                       "harmonic")
+    rng = np.random.default_rng(1)
+    x = (0.25 * np.sin(2 * np.pi * 300 * np.arange(SR) / SR)).astype(np.float32)
+    for _ in range(20):
+        d = policy.draw(rng)
+        assert d.transpose == 0 and d.time_scale == 1.0
+        y = apply_audio(x, d, SR, len(x), rng)
+        assert y.shape == x.shape and y.dtype == np.float32
+        assert np.abs(y).max() < 0.25 * 10 ** (12 / 20) + 0.05

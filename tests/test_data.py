@@ -1,0 +1,204 @@
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+import torch
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.augment import AugmentPolicy
+from midi_extractor.config import FrontEndConfig
+from midi_extractor.data import DataError, TranscriptionDataset, full_track, load_index, select_split
+
+FE = FrontEndConfig()
+SR = FE.sample_rate_hz
+
+
+def _track(root: Path, name: str, seconds: float, pitch0: int, sr: int = SR, drums: bool = False):
+    """A Slakh-format stem: a note every 0.5 s (sines, or clicks for drums)."""
+    (root / name / "stems").mkdir(parents=True, exist_ok=True)
+    (root / name / "MIDI").mkdir(parents=True, exist_ok=True)
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(0 if drums else 33, is_drum=drums)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    y = np.zeros(n, np.float32)
+    for k, start in enumerate(np.arange(0.25, seconds - 0.3, 0.5)):
+        pitch = (36, 38)[k % 2] if drums else pitch0 + (k % 5)
+        inst.notes.append(pretty_midi.Note(90, pitch, float(start), float(start + 0.3)))
+        on = (t >= start) & (t < start + 0.3)
+        f = 200.0 if drums else pretty_midi.note_number_to_hz(pitch)
+        y += (0.3 * on * np.sin(2 * np.pi * f * t)).astype(np.float32)
+    pm.instruments.append(inst)
+    pm.write(str(root / name / "MIDI" / "S00.mid"))
+    sf.write(str(root / name / "stems" / "S00.wav"), y, sr)
+
+
+def _index(path: Path, root: str, tracks, split_of=lambda k: "train"):
+    entries = [{"track": t, "stem_id": "S00", "split": split_of(k), "audio": f"{t}/stems/S00.wav",
+                "midi": f"{t}/MIDI/S00.mid", "metadata": {"role": "melodic"}} for k, t in enumerate(tracks)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"stem": "bass", "taxonomy_version": 1, "dataset_root": root, "entries": entries}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ds")
+    tracks = [f"Track{k:05d}" for k in range(1, 13)]
+    for k, t in enumerate(tracks):
+        _track(base / "data" / "generated", t, 6.0, 40 + k)
+    # written from the project folder: root relative to the CWD then
+    idx = _index(base / "data" / "index" / "filtered_dataset_bass.json", "data/generated", tracks)
+    return base, idx, tracks
+
+
+def test_random_training_clips(dataset):
+    base, idx, _ = dataset
+    ds = TranscriptionDataset(idx, "train", FE, 2.0, None, None, seed=1)  # CWD is elsewhere: found via the index
+    assert not ds.deterministic
+    item = ds[0]
+    s = 2 * SR
+    assert item["audio"].shape == (s,) and item["audio"].dtype == torch.float32
+    for k in ("onset", "offset", "frame", "velocity"):
+        assert item[k].shape == (FE.n_frames(s), 88) and item[k].dtype == torch.float32
+    assert item["onset"].sum() > 0
+    assert not torch.equal(ds[0]["audio"], item["audio"])  # a fresh random clip each call
+    loader = torch.utils.data.DataLoader(ds, batch_size=4)
+    batch = next(iter(loader))
+    assert batch["audio"].shape == (4, s) and batch["onset"].shape == (4, FE.n_frames(s), 88)
+
+
+def test_clip_audio_matches_its_labels(dataset):
+    """The label onsets of a clip fall where the clip's audio starts a note."""
+    _, idx, _ = dataset
+    ds = TranscriptionDataset(idx, "validation", FE, 2.0, None, None, seed=0, cache_audio=False)
+    for i in range(3):
+        item = ds[i]
+        audio, onset = item["audio"].numpy(), item["onset"].numpy()
+        for f in np.flatnonzero(onset.any(axis=1)):
+            c = int(f * FE.hop_length)
+            assert np.abs(audio[c + 400: c + 1200]).max() > 0.1      # sounding just after
+            assert np.abs(audio[max(c - 1200, 0): max(c - 400, 0)]).max(initial=0) < 1e-3  # silent before
+
+
+def test_validation_fallback_and_deterministic_clips(dataset, caplog):
+    _, idx, tracks = dataset
+    with caplog.at_level(logging.WARNING):
+        val = TranscriptionDataset(idx, "validation", FE, 2.0, None, None, seed=0)
+    assert "validation split is empty" in caplog.text
+    train = TranscriptionDataset(idx, "train", FE, 2.0, None, None, seed=0)
+    val_tracks = {e["track"] for e in val.entries}
+    assert val_tracks and not val_tracks & {e["track"] for e in train.entries}
+    assert val_tracks | {e["track"] for e in train.entries} == set(tracks)
+    assert val.deterministic and len(val) == 3 * len(val.entries)  # 6 s tracks, 2 s clips
+    assert [c[1] for c in val.clips[:3]] == [0.0, 2.0, 4.0]
+    a, b = val[1], val[1]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    capped = TranscriptionDataset(idx, "validation", FE, 2.0, None, None, seed=0, max_clips_per_track=1)
+    assert len(capped) == len(val.entries)
+    with caplog.at_level(logging.WARNING):
+        test = TranscriptionDataset(idx, "test", FE, 2.0, None, None, seed=0)
+    assert "test split is empty" in caplog.text and len(test) == len(val)
+
+
+def test_select_split_uses_listed_splits():
+    entries = [{"track": "a", "split": "train"}, {"track": "b", "split": "validation"},
+               {"track": "c", "split": "test"}, {"track": "d", "split": "omitted"}]
+    assert [e["track"] for e in select_split(entries, "train")] == ["a"]
+    assert [e["track"] for e in select_split(entries, "validation")] == ["b"]
+    assert [e["track"] for e in select_split(entries, "test")] == ["c"]
+    with pytest.raises(ValueError):
+        select_split(entries, "dev")
+
+
+def test_cached_and_windowed_reads_agree(dataset):
+    _, idx, _ = dataset
+    cached = TranscriptionDataset(idx, "validation", FE, 2.0, None, None, cache_audio=True)
+    windowed = TranscriptionDataset(idx, "validation", FE, 2.0, None, None, cache_audio=False)
+    assert cached._audio is not None and windowed._audio is None
+    for i in range(len(cached)):
+        a, b = cached[i], windowed[i]
+        assert np.allclose(a["audio"].numpy(), b["audio"].numpy(), atol=1e-6)
+        assert torch.equal(a["onset"], b["onset"])
+
+
+def test_roots_relative_to_cwd_or_absolute(dataset, monkeypatch, tmp_path):
+    base, idx, tracks = dataset
+    monkeypatch.chdir(base)
+    root, _ = load_index(idx)
+    assert root == (base / "data" / "generated").resolve()
+    absolute = _index(tmp_path / "elsewhere" / "abs.json", str(base / "data" / "generated"), tracks[:3],
+                      lambda k: "validation" if k == 2 else "train")
+    assert len(TranscriptionDataset(absolute, "train", FE, 1.0, None, None).entries) == 2
+    missing = _index(tmp_path / "x" / "missing.json", "no/such/root", tracks[:1])
+    with pytest.raises(DataError, match="no/such/root"):
+        TranscriptionDataset(missing, "train", FE, 1.0, None, None)
+
+
+def test_bad_entries_are_skipped_with_a_warning(dataset, tmp_path, caplog):
+    base, _, tracks = dataset
+    root = base / "data" / "generated"
+    data = {"stem": "bass", "dataset_root": str(root), "entries": [
+        {"track": tracks[0], "split": "train", "audio": f"{tracks[0]}/stems/S00.wav", "midi": f"{tracks[0]}/MIDI/S00.mid"},
+        {"track": "Gone", "split": "train", "audio": "Gone/stems/S00.wav", "midi": "Gone/MIDI/S00.mid"},
+        {"track": "NoAudio", "split": "train", "audio": None, "midi": f"{tracks[0]}/MIDI/S00.mid"},
+        {"track": tracks[1], "split": "validation", "audio": f"{tracks[1]}/stems/S00.wav",
+         "midi": f"{tracks[1]}/MIDI/S00.mid"},
+    ]}
+    idx = tmp_path / "bad.json"
+    idx.write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING):
+        ds = TranscriptionDataset(idx, "train", FE, 1.0, None, None)
+    assert len(ds.entries) == 1 and "skipped 2 bad" in caplog.text
+    data["entries"] = data["entries"][1:3]
+    idx.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="no usable entries"):
+        TranscriptionDataset(idx, "train", FE, 1.0, None, None)
+    # an unreadable MIDI: random clips skip the entry, naming the file
+    bad_midi = tmp_path / "broken"
+    (bad_midi / "stems").mkdir(parents=True)
+    (bad_midi / "MIDI").mkdir()
+    sf.write(str(bad_midi / "stems" / "S00.wav"), np.zeros(SR, np.float32), SR)
+    (bad_midi / "MIDI" / "S00.mid").write_bytes(b"MThd\x00")
+    good = data["entries"][:0] + [{"track": tracks[0], "split": "train", "audio": str(root / tracks[0] / "stems/S00.wav"),
+                                   "midi": str(root / tracks[0] / "MIDI/S00.mid")},
+                                  {"track": "broken", "split": "train", "audio": "broken/stems/S00.wav",
+                                   "midi": "broken/MIDI/S00.mid"},
+                                  {"track": "v", "split": "validation", "audio": "broken/stems/S00.wav",
+                                   "midi": "broken/MIDI/S00.mid"}]
+    idx.write_text(json.dumps({"dataset_root": str(tmp_path), "entries": good}))
+    ds = TranscriptionDataset(idx, "train", FE, 0.5, None, None, seed=3)
+    with caplog.at_level(logging.WARNING):
+        for i in range(12):
+            assert ds[i]["audio"].shape == (SR // 2,)
+    assert "S00.mid" in caplog.text and ds._bad == {1}
+
+
+def test_full_track_and_resampled_audio(tmp_path):
+    _track(tmp_path, "T44", 3.0, 45, sr=22050)  # not the model's rate: resampled on read
+    entry = {"track": "T44", "audio": "T44/stems/S00.wav", "midi": "T44/MIDI/S00.mid"}
+    out = full_track(entry, tmp_path, FE)
+    assert out["audio"].shape == (3 * SR,)
+    assert out["onset"].shape == (FE.n_frames(3 * SR), 88)
+    assert out["onset"].sum() == len(out["notes"]) == 5
+    assert out["track"] == "T44"
+
+
+def test_drum_clips_and_augmentation(tmp_path):
+    for k in range(2):
+        _track(tmp_path / "r", f"D{k}", 4.0, 0, drums=True)
+    idx = _index(tmp_path / "i.json", str(tmp_path / "r"), ["D0", "D1"])
+    classes = tx.STEM_DRUM_CLASSES["drums"]
+    policy = {"gain_db": 6.0, "pitch_shift_semitones": 2, "time_stretch": 0.1, "noise_db": -40.0}
+    ds = TranscriptionDataset(idx, "train", FE, 2.0, classes, policy, seed=0)
+    assert ds.augment.percussive and ds.augment.pitch_shift_semitones == 0
+    for i in range(6):
+        item = ds[i]
+        assert item["onset"].shape == (FE.n_frames(2 * SR), len(classes))
+        hits = item["onset"].numpy()
+        assert set(np.flatnonzero(hits.any(axis=0))) <= {classes.index("kick"), classes.index("snare")}
