@@ -16,9 +16,10 @@ Two modes:
   clip from a random track (weighted by duration) at a random offset, with the
   role's augmentation (:mod:`midi_extractor.augment`). A clip without any
   onset is redrawn up to ``empty_retries`` times (silent stretches of stems
-  teach little). Items differ between calls; they are reproducible for a
-  given ``seed``, call order and ``DataLoader`` worker layout
-  (:meth:`TranscriptionDataset.set_epoch` mixes in the epoch).
+  teach little). Item ``index`` is a pure function of ``(seed, epoch,
+  index)``, whatever the worker layout or call order: call
+  :meth:`TranscriptionDataset.set_epoch` before each epoch for fresh clips
+  (``len()`` is ``clips_per_epoch``, default total duration / clip length).
 * deterministic (the default for ``validation``/``test``): the first
   ``max_clips_per_track`` consecutive clips of every track (offsets 0,
   clip_seconds, 2 clip_seconds, ...; None = every whole clip, at least one),
@@ -243,7 +244,6 @@ class TranscriptionDataset(torch.utils.data.Dataset):
             self.length = int(clips_per_epoch) if clips_per_epoch else \
                 max(len(self.entries), int(sum(self.durations) // self.clip_seconds))
         self._weights = np.asarray(self.durations, dtype=np.float64) / sum(self.durations)
-        self._calls = 0
 
     # ------------------------------------------------------------ helpers
     @property
@@ -301,11 +301,7 @@ class TranscriptionDataset(torch.utils.data.Dataset):
         if self.deterministic:
             i, offset = self.clips[index]
             return self.clip(i, offset)
-        info = torch.utils.data.get_worker_info()
-        worker = info.id if info is not None else 0
-        self._calls += 1
-        rng = np.random.default_rng([self.seed, self.epoch, int(index), self._calls, worker])
-        item = None
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
         attempt = 0
         while True:
             i = int(rng.choice(len(self.entries), p=self._weights))

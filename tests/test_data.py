@@ -67,7 +67,10 @@ def test_random_training_clips(dataset):
     for k in ("onset", "offset", "frame", "velocity"):
         assert item[k].shape == (FE.n_frames(s), 88) and item[k].dtype == torch.float32
     assert item["onset"].sum() > 0
-    assert not torch.equal(ds[0]["audio"], item["audio"])  # a fresh random clip each call
+    assert torch.equal(ds[0]["audio"], item["audio"])  # item = f(seed, epoch, index)
+    assert not torch.equal(ds[1]["audio"], item["audio"])
+    ds.set_epoch(1)
+    assert not torch.equal(ds[0]["audio"], item["audio"])  # fresh clips each epoch
     loader = torch.utils.data.DataLoader(ds, batch_size=4)
     batch = next(iter(loader))
     assert batch["audio"].shape == (4, s) and batch["onset"].shape == (4, FE.n_frames(s), 88)
