@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 #: The contract-3 figures every stem has, in file order.
 METRIC_KEYS = ("onset_precision", "onset_recall", "onset_f1", "onset_offset_f1", "onset_offset_velocity_f1",
                "frame_precision", "frame_recall", "frame_f1")
-#: Splits tried, in order, after the requested one comes up empty.
-SPLIT_FALLBACK = ("validation", "train")
 
 
 # ------------------------------------------------------------------ pure part
@@ -118,18 +116,30 @@ def mean_metrics(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[st
 
 # --------------------------------------------------------------------- splits
 def select_entries(index: dict, split: str) -> tuple[str, list[dict]]:
-    """Entries of ``split``; when there are none, of the first non-empty of
-    validation, then train. Returns the split used and its entries."""
+    """Entries of ``split``. When it is empty: the ``validation`` split; else the
+    train tracks the trainer held out for validation (``data.select_split``:
+    a deterministic 10 %; recorded as ``train_holdout``); else all of ``train``
+    (recorded as ``train``: tracks the model was trained on). Returns the split
+    used and its entries; each fallback is logged."""
     entries = index.get("entries", [])
-    for candidate in dict.fromkeys([split, *SPLIT_FALLBACK]):
-        chosen = [e for e in entries if e.get("split") == candidate]
-        if chosen:
-            if candidate != split:
-                log.warning("split %r of %s is empty; evaluating on %r instead (%d tracks)",
-                            split, index.get("stem", "?"), candidate, len(chosen))
-            return candidate, chosen
-    raise ValueError(f"index for stem {index.get('stem', '?')!r} has no entries in {split!r}, "
-                     f"validation or train ({len(entries)} entries in all)")
+    stem = index.get("stem", "?")
+    chosen = [e for e in entries if e.get("split") == split]
+    if chosen:
+        return split, chosen
+    candidates = [("validation", [e for e in entries if e.get("split") == "validation"])]
+    if split != "train":
+        from .data import select_split  # the trainer's own hold-out of train tracks
+
+        candidates.append(("train_holdout", list(select_split(entries, "validation", f"index of {stem}"))))
+    candidates.append(("train", [e for e in entries if e.get("split") == "train"]))
+    for name, chosen in candidates:
+        if chosen and name != split:
+            note = " (the model was trained on these)" if name == "train" else ""
+            log.warning("split %r of stem %s is empty; evaluating on %r instead: %d entries%s",
+                        split, stem, name, len(chosen), note)
+            return name, chosen
+    raise ValueError(f"index for stem {stem!r} has no entries in {split!r}, validation or train "
+                     f"({len(entries)} entries in all)")
 
 
 # ----------------------------------------------------------------- evaluation
@@ -199,36 +209,31 @@ def _run_id_from_summary(summary_path: Path | None) -> str | None:
 
 def log_to_mlflow(stem: str, metrics: dict[str, Any], artifacts: Sequence[Path], *, experiment: str,
                   run_id: str | None = None, role: str | None = None) -> str | None:
-    """Log evaluation figures and files to MLflow: into run ``run_id`` (the
-    training run) when given and reachable, else a new run tagged with the
-    stem. Never raises; returns the run id or None."""
+    """Log evaluation figures and files to MLflow (``tracking.py``: its URI
+    rules and ``MIDI_EXTRACTOR_TRACKING=0``): into run ``run_id`` (the training
+    run) when given and reachable, else a new run tagged with the stem. Never
+    raises; returns the run id or None."""
     if not tracking_enabled():
         log.info("MLflow tracking is off (MIDI_EXTRACTOR_TRACKING=0)")
         return None
     try:
-        import mlflow
+        from . import tracking
 
-        numbers = {k: float(v) for k, v in metrics.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(float(v))}
-        run = None
-        if run_id:
-            try:
-                run = mlflow.start_run(run_id=run_id)
-            except Exception as exc:  # noqa: BLE001 - a run from another tracking store
-                log.warning("cannot continue MLflow run %s (%s); starting a new run", run_id, exc)
-        if run is None:
-            mlflow.set_experiment(experiment)
-            run = mlflow.start_run(run_name=f"evaluate-{stem}", tags={"stem": stem, "role": role or ""})
-        with run:
-            mlflow.set_tags({"stem": stem, "eval_split": str(metrics.get("split", ""))})
-            mlflow.log_metrics(numbers)
-            for path in artifacts:
-                path = Path(path)
-                if path.is_dir():
-                    mlflow.log_artifacts(str(path), artifact_path=f"evaluation/{path.name}")
-                elif path.is_file():
-                    mlflow.log_artifact(str(path), artifact_path="evaluation")
-            return run.info.run_id
+        tracker = tracking.resume_run(run_id) if run_id else tracking.Tracker()
+        if not tracker.active:
+            if run_id:
+                log.warning("cannot continue MLflow run %s; logging the evaluation to a new run", run_id)
+            tracker = tracking.start_run(experiment, f"evaluate-{stem}", tags={"stem": stem, "role": role or ""})
+        if not tracker.active:
+            return None
+        tracker.set_tags({"stem": stem, "eval_split": str(metrics.get("split", ""))})
+        tracker.log_metrics({k: v for k, v in metrics.items() if k != "split"}, step=0, flush=True)
+        for path in map(Path, artifacts):
+            for file in sorted(path.iterdir()) if path.is_dir() else [path]:
+                if file.is_file():
+                    tracker.log_artifact(file, f"evaluation/{path.name}" if path.is_dir() else "evaluation")
+        tracker.end()
+        return tracker.run_id
     except Exception as exc:  # noqa: BLE001 - tracking must never fail an evaluation
         log.warning("MLflow logging failed (non-fatal): %s", exc)
         return None
@@ -255,7 +260,10 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     index = json.loads(index_path.read_text())
     if index.get("stem", stem) != stem:
         raise ValueError(f"{index_path} indexes stem {index.get('stem')!r}, not {stem!r}")
-    root = Path(data_root) if data_root is not None else Path(index.get("dataset_root", "."))
+    from .data import resolve_dataset_root
+
+    root = resolve_dataset_root(index_path, data_root if data_root is not None else index.get("dataset_root", "."),
+                                index.get("entries", []))
     used_split, entries = select_entries(index, split)
     loaded = load_model(model_path)
     fe, drum_classes = loaded.front_end, loaded.drum_classes

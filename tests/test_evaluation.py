@@ -69,7 +69,14 @@ def test_split_falls_back_to_validation_then_train():
     assert select_entries(index, "test") == ("validation", [index["entries"][1]])
     assert select_entries(index, "train") == ("train", [index["entries"][0]])
     index["entries"].pop(1)
-    assert select_entries(index, "test")[0] == "train"
+    import zlib
+
+    name = next(f"T{i}" for i in range(100) if zlib.crc32(f"T{i}".encode()) % 100 >= 10)
+    single = {"stem": "bass", "entries": [{"split": "train", "track": name}]}
+    assert select_entries(single, "test")[0] == "train"  # one train track, not held out: all there is
+    many = {"stem": "bass", "entries": [{"split": "train", "track": f"Track{i:05d}"} for i in range(40)]}
+    used, chosen = select_entries(many, "test")
+    assert used == "train_holdout" and 0 < len(chosen) < 40  # the trainer's own validation tracks
     with pytest.raises(ValueError, match="no entries"):
         select_entries({"stem": "bass", "entries": []}, "test")
 
