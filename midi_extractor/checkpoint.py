@@ -1,0 +1,98 @@
+"""Checkpoints (contract 2 of docs/ARCHITECTURE.md): save atomically, load
+safely, rebuild the model from the file alone.
+
+A checkpoint is a dict of plain values and tensors that loads with
+``torch.load(path, weights_only=True)``: ``model`` (state dict), ``optimizer``,
+``scheduler``, ``scaler``, ``step``, ``epoch``, ``best_metric``, ``config``
+(``front_end``, ``model``, ``n_outputs``, ``drum_classes`` or None,
+``loss_weights``, ``train``), ``stem``, ``role``, ``taxonomy_version``. The
+trainer adds ``train_state`` (RNG states, data position, MLflow run id) for
+exact resumption; readers may ignore it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+REQUIRED_KEYS = ("model", "optimizer", "scheduler", "scaler", "step", "epoch", "best_metric", "config",
+                 "stem", "role", "taxonomy_version")
+CONFIG_KEYS = ("front_end", "model", "n_outputs", "drum_classes", "loss_weights", "train")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or not by the contract; the message names the file."""
+
+
+def save_checkpoint(path: str | Path, ckpt: Mapping[str, Any]) -> Path:
+    """Write ``ckpt`` to ``path`` atomically: a temporary file in the same
+    folder, flushed and fsync'ed, then ``os.replace``. A failure at any point
+    leaves an existing ``path`` untouched. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(dict(ckpt), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a checkpoint with ``torch.load(weights_only=True)``. Raises
+    :class:`CheckpointError` naming the file when it is missing, corrupt or
+    lacks contract keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated zip, pickle error, unsafe global ...
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a checkpoint dict (got {type(ckpt).__name__})")
+    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    if not isinstance(ckpt["config"], dict) or "n_outputs" not in ckpt["config"]:
+        raise CheckpointError(f"{path}: checkpoint config lacks n_outputs")
+    return ckpt
+
+
+def build_model(ckpt: Mapping[str, Any]):
+    """The :class:`~midi_extractor.model.Transcriber` of a checkpoint dict, weights
+    loaded, in eval mode, on the CPU (move it with ``.to(device)``)."""
+    from .model import Transcriber
+
+    model = Transcriber.from_config(ckpt["config"])
+    model.load_state_dict(ckpt["model"])
+    return model.eval()
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file (the checkpoint reference logged to MLflow)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,265 @@
+"""MLflow tracking of a training run, one run per stem; never fatal.
+
+* URI: ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<root>/mlflow.db``
+  with ``root`` = ``$DVC_ROOT`` (queued DVC experiments run in a copy, so a
+  relative URI would be lost), else the git top level, else the current folder.
+* ``MIDI_EXTRACTOR_TRACKING=0`` turns tracking off (every call is a no-op).
+* Every failure of MLflow is logged as a warning and turns the tracker into a
+  no-op; training goes on.
+
+:class:`Tracker` talks to MLflow through ``MlflowClient`` (no global active
+run), buffers step metrics and sends them with ``log_batch``.
+:func:`start_run` opens (or, given a run id, continues) the training run;
+:func:`resume_run` reopens a finished run for a later step (evaluate).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+log = logging.getLogger(__name__)
+
+ENV_SWITCH = "MIDI_EXTRACTOR_TRACKING"
+
+
+def tracking_enabled() -> bool:
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def repo_root() -> Path:
+    """``$DVC_ROOT``, else the git top level of the current folder, else the current folder."""
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10)
+        if out.returncode == 0 and out.stdout.strip():
+            return Path(out.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return Path.cwd().resolve()
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def git_commit(root: str | Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=str(root) if root else None)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and None become strings."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, Mapping):
+            out[name] = "{}"
+        else:
+            out[name] = value
+    return out
+
+
+def system_info() -> dict[str, str]:
+    """CPU, memory, GPU and library versions as strings (for tags)."""
+    info = {"sys.platform": platform.platform(), "sys.python": platform.python_version(),
+            "sys.cpu": platform.processor() or platform.machine(), "sys.cpu_count": str(os.cpu_count())}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["sys.cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            info["sys.memory_gb"] = f"{kb / 2**20:.1f}"
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import torch
+
+        info["sys.torch"] = torch.__version__
+        if torch.cuda.is_available():
+            props = torch.cuda.get_device_properties(0)
+            info["sys.gpu"] = props.name
+            info["sys.gpu_count"] = str(torch.cuda.device_count())
+            info["sys.gpu_memory_gb"] = f"{props.total_memory / 2**30:.1f}"
+        else:
+            info["sys.gpu"] = "none"
+    except Exception:  # noqa: BLE001
+        pass
+    return info
+
+
+class Tracker:
+    """One MLflow run; a no-op when tracking is off or MLflow failed."""
+
+    def __init__(self, client: Any = None, run_id: str | None = None, flush_every: int = 50):
+        self.client = client
+        self.run_id = run_id
+        self.flush_every = int(flush_every)
+        self._buffer: list[Any] = []
+
+    @property
+    def active(self) -> bool:
+        return self.client is not None and self.run_id is not None
+
+    def _fail(self, what: str, exc: Exception) -> None:
+        log.warning("MLflow %s failed (non-fatal, tracking off for this run): %s", what, exc)
+        self.client = None
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        if not self.active:
+            return
+        from mlflow.entities import Param
+
+        items = [Param(str(k)[:250], str(v)[:6000]) for k, v in flatten(params).items()]
+        try:
+            existing = self.client.get_run(self.run_id).data.params
+            items = [p for p in items if p.key not in existing]  # a resumed run keeps its params
+            for i in range(0, len(items), 100):
+                self.client.log_batch(self.run_id, params=items[i:i + 100])
+        except Exception as exc:  # noqa: BLE001
+            self._fail("log_params", exc)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        if not self.active:
+            return
+        from mlflow.entities import RunTag
+
+        try:
+            self.client.log_batch(self.run_id, tags=[RunTag(str(k), str(v)[:5000]) for k, v in tags.items()
+                                                     if v is not None])
+        except Exception as exc:  # noqa: BLE001
+            self._fail("set_tags", exc)
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int, flush: bool = False) -> None:
+        """Buffer numeric metrics (NaN/None skipped); sent every ``flush_every`` records or on ``flush``."""
+        if not self.active:
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        for k, v in metrics.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(float(v)):
+                continue
+            self._buffer.append(Metric(str(k), float(v), now, int(step)))
+        if flush or len(self._buffer) >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.active or not self._buffer:
+            self._buffer.clear()
+            return
+        try:
+            for i in range(0, len(self._buffer), 1000):
+                self.client.log_batch(self.run_id, metrics=self._buffer[i:i + 1000])
+        except Exception as exc:  # noqa: BLE001
+            self._fail("log_metrics", exc)
+        self._buffer.clear()
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        if not self.active or not Path(path).exists():
+            return
+        try:
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("log_artifact", exc)
+
+    def log_checkpoint_ref(self, path: str | Path, name: str | None = None) -> None:
+        """Log a small JSON naming a checkpoint (absolute path, size, sha256), not the file."""
+        if not self.active or not Path(path).is_file():
+            return
+        from .checkpoint import file_sha256
+
+        path = Path(path).resolve()
+        ref = {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+        try:
+            self.client.log_dict(self.run_id, ref, f"checkpoints/{name or path.stem}.json")
+            self.set_tags({f"checkpoint.{name or path.stem}.sha256": ref["sha256"]})
+        except Exception as exc:  # noqa: BLE001
+            self._fail("log_checkpoint_ref", exc)
+
+    def end(self, status: str = "FINISHED") -> None:
+        if not self.active:
+            return
+        self.flush()
+        try:
+            self.client.set_terminated(self.run_id, status)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("end", exc)
+
+
+def _client():
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri())
+
+
+def start_run(experiment: str, run_name: str, tags: Mapping[str, Any] | None = None,
+              run_id: str | None = None, flush_every: int = 50) -> Tracker:
+    """Open a training run in ``experiment`` (created when missing), or continue
+    ``run_id`` when it exists in this store. Adds git commit, DVC stage/experiment
+    and system info tags. Returns a no-op tracker when tracking is off or fails."""
+    if not tracking_enabled():
+        log.info("MLflow tracking is off (%s=0)", ENV_SWITCH)
+        return Tracker()
+    try:
+        client = _client()
+        run = None
+        if run_id:
+            try:
+                run = client.get_run(run_id)
+                client.update_run(run_id, status="RUNNING")
+            except Exception as exc:  # noqa: BLE001
+                log.warning("cannot continue MLflow run %s (%s); starting a new one", run_id, exc)
+                run = None
+        if run is None:
+            exp = client.get_experiment_by_name(experiment)
+            exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
+            run = client.create_run(exp_id, run_name=run_name)
+        tracker = Tracker(client, run.info.run_id, flush_every)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("MLflow unavailable at %s (non-fatal, training without tracking): %s", tracking_uri(), exc)
+        return Tracker()
+    root = repo_root()
+    all_tags = {"mlflow.source.git.commit": git_commit(root), "git_commit": git_commit(root),
+                "dvc_stage": os.environ.get("DVC_STAGE"), "dvc_exp": os.environ.get("DVC_EXP_NAME"),
+                "mlflow.runName": run_name, **system_info(), **(tags or {})}
+    tracker.set_tags(all_tags)
+    return tracker
+
+
+def resume_run(run_id: str, flush_every: int = 50) -> Tracker:
+    """Reopen a run (e.g. the training run from ``summary.json``'s
+    ``mlflow_run_id``) to add metrics and artifacts; call ``end()`` after."""
+    if not tracking_enabled() or not run_id:
+        return Tracker()
+    try:
+        client = _client()
+        client.get_run(run_id)
+        client.update_run(run_id, status="RUNNING")
+        return Tracker(client, run_id, flush_every)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("cannot reopen MLflow run %s (non-fatal): %s", run_id, exc)
+        return Tracker()
+
+
+def run_id_from_summary(summary_path: str | Path) -> str | None:
+    try:
+        return json.loads(Path(summary_path).read_text()).get("mlflow_run_id") or None
+    except (OSError, ValueError, AttributeError):
+        return None
