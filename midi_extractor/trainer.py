@@ -244,10 +244,12 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
           steps_per_epoch: int | None = None, grad_clip: float | None = None, device: str | None = "auto",
           data_root: str | Path | None = None, resume: bool = True, log_every: int = 10,
           progress: bool = True, amp: bool | None = None, val_clips_per_track: int = 4,
-          with_f1: bool | None = None) -> dict[str, Any]:
+          with_f1: bool | None = None, weights_out: str | Path | None = None) -> dict[str, Any]:
     """Train ``stem``'s model on ``index_path`` (a filtered index) into ``out_dir``;
     keyword overrides beat ``params.stems[stem]``. Returns the summary written to
-    ``out_dir/summary.json`` (on every rank; only rank 0 writes files)."""
+    ``out_dir/summary.json`` (on every rank; only rank 0 writes files).
+    ``weights_out`` (tests, debugging): every rank also saves its final state
+    dict to ``str(weights_out).format(rank=rank)``."""
     from .model import Transcriber
     from . import tracking
 
@@ -310,8 +312,9 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
                 total = step
     inner = model
     if info.enabled:
-        model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        model = torch.nn.parallel.DistributedDataParallel(  # a 0-weight head gets no gradient
+            model, device_ids=[dev.index] if dev.type == "cuda" else None,
+            find_unused_parameters=any(w == 0 for w in inner.loss_weights.values()))
     with_f1 = _decoding_available() if with_f1 is None else with_f1
     val_loader = None
     if val_ds is not None and main:
@@ -400,18 +403,20 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
                         stop_here = bool(s.early_stop_patience and bad_validations >= s.early_stop_patience)
                         row = {**(row or {"step": step, "epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}),
                                **last_val}
+                        history.append(row)  # history first: a kill before the checkpoint is trimmed on resume
+                        _write_history(out_dir / "history.csv", history)
+                        tracker.log_metrics({k: v for k, v in row.items() if k not in ("step", "epoch")}, step,
+                                            flush=True)
                         ck = checkpoint(stop_here)
                         save_checkpoint(last_path, ck)
                         if improved:
                             save_checkpoint(best_path, ck)
-                        tracker.log_metrics(last_val, step, flush=True)
+                    row = None
                     stopped = ddp.broadcast_flag(info, stop_here, dev)
                     tick = time.perf_counter()
                 if row is not None and main:
                     history.append(row)
                     tracker.log_metrics({k: v for k, v in row.items() if k not in ("step", "epoch")}, step)
-                    if step % s.val_interval == 0 or step == total or stopped:
-                        _write_history(out_dir / "history.csv", history)
                 if stopped:
                     log.info("early stop at step %d: %d validations without improvement", step, bad_validations)
                     break
@@ -440,6 +445,8 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
                "mlflow_run_id": tracker.run_id, "rank": info.rank,
                "checkpoints": {"best": str(best_path), "last": str(last_path)},
                "params": {**dataclasses.asdict(s), "model": dataclasses.asdict(params.model)}}
+    if weights_out is not None:
+        torch.save(inner.state_dict(), str(weights_out).format(rank=info.rank))
     if main:
         _write_json(out_dir / "summary.json", summary)
         tracker.log_metrics({"throughput_clips_per_s": summary["throughput_clips_per_s"],

@@ -1,0 +1,205 @@
+"""Training loop: outputs, CLI overrides, params coercion, resume after SIGKILL, train-per-stem."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from midi_extractor.config import FrontEndConfig, ModelConfig, Params, StemConfig, load_params
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_FE = {"sample_rate_hz": 8000, "hop_length": 256, "n_fft": 512, "n_mels": 32, "f_min_hz": 30.0,
+           "f_max_hz": 3800.0, "min_midi": 21, "max_midi": 108}
+TINY_MODEL = {"size": "small", "conv_channels": 16, "rnn_units": 8}
+
+
+def tiny_params(**stem) -> Params:
+    settings = {"role": "melodic", "lr": 3e-3, "epochs": 2, "steps_per_epoch": 3, "batch_size": 2,
+                "clip_seconds": 1.0, "val_interval": 2, **stem}
+    return Params(features=FrontEndConfig(**TINY_FE), model=ModelConfig(**TINY_MODEL),
+                  stems={"bass": StemConfig(**settings)})
+
+
+def tiny_params_yaml(path: Path, **stem) -> Path:
+    """The same tiny settings as a params.yaml (roles from the repository's file)."""
+    import yaml
+
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    base["features"] = dict(TINY_FE)
+    base["model"] = dict(TINY_MODEL)
+    base["stems"] = {"bass": {"role": "melodic", "lr": 3e-3, "epochs": 2, "steps_per_epoch": 3, "batch_size": 2,
+                              "clip_seconds": 1.0, "val_interval": 2, **stem}}
+    path.write_text(yaml.safe_dump(base, sort_keys=False))
+    return path
+
+
+def write_sine_set(root: Path, n_tracks: int = 3, seconds: float = 3.0, sr: int = 8000) -> Path:
+    """``n_tracks`` Slakh-format tracks of sine bass with matching MIDI under ``root/data``
+    and a contract-1 index ``root/filtered_dataset_bass.json`` (last track = validation)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from helpers_data import write_track
+
+    data = root / "data"
+    entries = []
+    for k in range(n_tracks):
+        name = f"Track{k + 1:05d}"
+        write_track(data / name, {"S00": {"program_num": 33, "n_notes": 6}}, sample_rate_hz=sr, seconds=seconds,
+                    seed=k)
+        entries.append({"track": name, "stem_id": "S00", "split": "validation" if k == n_tracks - 1 else "train",
+                        "audio": f"{name}/stems/S00.wav", "midi": f"{name}/MIDI/S00.mid",
+                        "metadata": {"program_num": 33, "is_drum": False, "role": "melodic"}})
+    index = root / "filtered_dataset_bass.json"
+    index.write_text(json.dumps({"stem": "bass", "taxonomy_version": 1, "dataset_root": str(data),
+                                 "entries": entries, "dropped": {}}))
+    return index
+
+
+@pytest.fixture(scope="module")
+def sine_index(tmp_path_factory):
+    return write_sine_set(tmp_path_factory.mktemp("sines"))
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking(monkeypatch):
+    monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
+
+
+def _history(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+# ---------------------------------------------------------------------- tests
+def test_train_writes_checkpoints_summary_and_history(sine_index, tmp_path):
+    import torch
+
+    from midi_extractor.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
+    from midi_extractor.training import train
+
+    out = tmp_path / "models" / "bass"
+    summary = train(sine_index, "bass", out, tiny_params(), log_every=1, progress=False)
+    assert {p.name for p in out.iterdir()} >= {"best.pt", "last.pt", "summary.json", "history.csv"}
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+    assert summary["steps"] == 6 and summary["stem"] == "bass" and summary["role"] == "melodic"
+    assert summary["device"] == "cpu" and summary["throughput_clips_per_s"] > 0
+    assert summary["best_metric_name"] == "val_onset_f1" and summary["best_metric"] is not None
+    assert json.loads((out / "summary.json").read_text())["steps"] == 6
+    rows = _history(out / "history.csv")
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r["val_onset_f1"] != "" for r in rows] == [False, True, False, True, False, True]
+    assert float(rows[-1]["lr"]) < float(rows[1]["lr"])  # the schedule decays
+    raw = torch.load(out / "last.pt", weights_only=True)  # plain types only
+    assert set(REQUIRED_KEYS) <= set(raw) and raw["step"] == 6 and raw["epoch"] == 2
+    assert raw["config"]["n_outputs"] == 88 and raw["config"]["drum_classes"] is None
+    assert raw["config"]["train"]["lr"] == 3e-3 and raw["taxonomy_version"] == 1
+    model = build_model(load_checkpoint(out / "best.pt"))
+    assert not model.training
+    audio = torch.zeros(1, 8000)
+    assert model(audio)["onset"].shape == (1, 8000 // 256 + 1, 88)
+
+
+def test_stem_settings_overrides_beat_params_and_lr_string_is_float(tmp_path):
+    from midi_extractor.training import stem_settings
+
+    path = tiny_params_yaml(tmp_path / "params.yaml")
+    path.write_text(path.read_text().replace("lr: 0.003", "lr: 3e-05"))  # what `dvc exp run -S` writes
+    assert "lr: 3e-05" in path.read_text()
+    params = load_params(path)
+    assert isinstance(params.stems["bass"].lr, float) and params.stems["bass"].lr == 3e-05
+    s = stem_settings(params, "bass", epochs=7, lr=None, batch_size="3")
+    assert (s.epochs, s.lr, s.batch_size, s.clip_seconds) == (7, 3e-05, 3, 1.0)
+    assert stem_settings(params, "piano").role == "harmonic"  # not listed: defaults
+    with pytest.raises(TypeError, match="bogus"):
+        stem_settings(params, "bass", bogus=1)
+
+
+def test_cli_flags_override_params_yaml(sine_index, tmp_path, monkeypatch, capsys):
+    from midi_extractor.cli import main
+
+    params = tiny_params_yaml(tmp_path / "params.yaml", lr=1e-2)
+    out = tmp_path / "m"
+    rc = main(["train", str(sine_index), "--stem", "bass", "--out-dir", str(out), "--params", str(params),
+               "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "1", "--lr", "5e-4",
+               "--val-interval", "5", "--device", "cpu", "--no-progress"])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 2 and summary["params"]["batch_size"] == 1
+    assert summary["params"]["lr"] == 5e-4 and summary["params"]["clip_seconds"] == 1.0  # from params.yaml
+    assert '"steps": 2' in capsys.readouterr().out
+
+
+_KILLER = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from midi_extractor import trainer
+real = trainer.save_checkpoint
+def save_then_die(path, ckpt):
+    real(path, ckpt)
+    if str(path).endswith("last.pt"):
+        os.kill(os.getpid(), signal.SIGKILL)
+trainer.save_checkpoint = save_then_die
+from test_training import tiny_params
+trainer.train({index!r}, "bass", {out!r}, tiny_params(num_workers={workers}), log_every=1, progress=False)
+"""
+
+
+@pytest.mark.parametrize("workers", [0])
+def test_resume_after_sigkill_continues_with_identical_losses(sine_index, tmp_path, workers):
+    from midi_extractor.training import train
+
+    ref = train(sine_index, "bass", tmp_path / "ref", tiny_params(num_workers=workers), log_every=1, progress=False)
+    out = tmp_path / "killed"
+    env = {**os.environ, "MIDI_EXTRACTOR_TRACKING": "0"}
+    code = _KILLER.format(tests=str(Path(__file__).parent), index=str(sine_index), out=str(out), workers=workers)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    from midi_extractor.checkpoint import load_checkpoint
+
+    assert load_checkpoint(out / "last.pt")["step"] == 2
+    resumed = train(sine_index, "bass", out, tiny_params(num_workers=workers), log_every=1, progress=False)
+    assert resumed["resumed_from_step"] == 2 and resumed["steps"] == ref["steps"] == 6
+    a, b = _history(tmp_path / "ref" / "history.csv"), _history(out / "history.csv")
+    assert [r["step"] for r in b] == [str(k) for k in range(1, 7)]
+    for ra, rb in zip(a, b):  # every loss, before and after the kill, matches the uninterrupted run
+        for key in ("loss_total", "loss_onset", "loss_frame", "lr", "val_loss_total"):
+            assert ra[key] == rb[key], (ra["step"], key, ra[key], rb[key])
+
+
+def test_changed_settings_do_not_resume(sine_index, tmp_path):
+    from midi_extractor.training import train
+
+    out = tmp_path / "m"
+    train(sine_index, "bass", out, tiny_params(epochs=1, steps_per_epoch=2), log_every=1, progress=False)
+    again = train(sine_index, "bass", out, tiny_params(epochs=1, steps_per_epoch=2, lr=1e-4), log_every=1,
+                  progress=False)
+    assert again["resumed_from_step"] is None and again["steps"] == 2
+    done = train(sine_index, "bass", out, tiny_params(epochs=1, steps_per_epoch=2, lr=1e-4), log_every=1,
+                 progress=False)
+    assert done["resumed_from_step"] == 2 and done["steps"] == 2  # finished: nothing left to do
+
+
+def test_train_per_stem_indexes_filters_and_trains(tmp_path, capsys):
+    from midi_extractor.cli import main
+
+    root = tmp_path / "set"
+    write_sine_set(root, n_tracks=3)
+    params = tiny_params_yaml(tmp_path / "params.yaml", epochs=1, steps_per_epoch=2)
+    rc = main(["train-per-stem", "--dataset-root", str(root / "data"), "--stems", "bass", "--params", str(params),
+               "--outdir", str(tmp_path / "models"), "--index-dir", str(tmp_path / "index"), "--batch-size", "1",
+               "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert (tmp_path / "index" / "filtered_dataset_bass.json").is_file()
+    assert (tmp_path / "models" / "bass" / "best.pt").is_file()
+    table = json.loads((tmp_path / "models" / "train_per_stem.json").read_text())
+    assert table["bass"]["steps"] == 2
+    header = next(i for i, line in enumerate(out.splitlines()) if line.split()[:3] == ["stem", "role", "steps"])
+    assert out.splitlines()[header + 2].split()[0] == "bass"
