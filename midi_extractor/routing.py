@@ -23,6 +23,7 @@ from . import taxonomy as tx
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "best.pt"
+_warned: set[str] = set()
 
 
 class NoModelError(LookupError):
@@ -79,7 +80,9 @@ def resolve_model(name: str | int, models_dir: str | Path = "models",
                 f"a {tx.role_of(candidate, switches)} stem like {stem!r}"
             reason = (f"no model for stem {stem!r}{how} ({own} missing); "
                       f"falling back to {candidate!r}, {kind}")
-            log.warning("%s", reason)
+            if reason not in _warned:  # once per process and fallback, not once per file
+                _warned.add(reason)
+                log.warning("%s", reason)
             return Route(requested, stem, candidate, path, reason)
     raise NoModelError(f"no model for stem {stem!r}{how} in {models_dir}: looked for "
                        f"{', '.join(str(checkpoint_path(models_dir, s)) for s in order)}")
