@@ -1,0 +1,159 @@
+"""End to end: the real dvc.yaml in a temporary git repository with tiny params.
+
+Runs `dvc repro` (generate -> index -> filter -> train -> evaluate for two stems), checks the
+metrics files, that a second `dvc repro` runs nothing, that `dvc exp run -S stems.bass.lr=3e-5`
+reruns exactly train@bass and evaluate@bass, and reads the MLflow runs back from a real
+`mlflow server` on loopback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+TINY_PARAMS_OVERRIDES = {
+    "dataset": {"kind": "generated", "root": "data/generated", "tracks": 5, "seconds": 6.0, "seed": 3,
+                "sf2": None, "sample_rate_hz": 16000},
+    "stems": {
+        "bass": {"role": "melodic", "lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 3, "batch_size": 2,
+                 "clip_seconds": 2.0, "val_interval": 3},
+        "drums": {"role": "percussive", "lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 3, "batch_size": 2,
+                  "clip_seconds": 2.0, "val_interval": 3},
+    },
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(cmd, cwd, env, timeout=900):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-6000:]}"
+    return out
+
+
+def _stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow")
+    port = _free_port()
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    proc = subprocess.Popen(
+        [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--artifacts-destination", str(root / "artifacts"),
+         "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    import urllib.request
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{uri}/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("mlflow server exited at start")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("mlflow server did not start in 90 s")
+    yield uri
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, mlflow_server):
+    work = tmp_path_factory.mktemp("project")
+    for name in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(REPO / name, work / name)
+    for folder in ("stages", "midi_extractor"):
+        shutil.copytree(REPO / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params.update(TINY_PARAMS_OVERRIDES)
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (work / ".gitignore").write_text((REPO / ".gitignore").read_text())
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["MLFLOW_TRACKING_URI"] = mlflow_server
+    env.pop("MIDI_EXTRACTOR_TRACKING", None)
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "test"
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "test@example.com"
+    _run(["git", "init", "-q", "-b", "main"], work, env)
+    _run(["dvc", "init", "-q"], work, env)
+    _run(["dvc", "config", "core.analytics", "false"], work, env)
+    _run(["git", "add", "-A"], work, env)
+    _run(["git", "commit", "-qm", "tiny project"], work, env)
+    first = _run(["dvc", "repro"], work, env)
+    return work, env, first
+
+
+def test_repro_runs_every_stage_and_writes_metrics(project):
+    work, _, first = project
+    expected = {"synth"} | {f"{s}@{k}" for s in ("index", "filter", "train", "evaluate") for k in ("bass", "drums")}
+    assert _stages_run(first) == expected
+    for stem in ("bass", "drums"):
+        metrics = json.loads((work / "metrics" / f"{stem}.json").read_text())
+        assert metrics["stem"] == stem
+        assert metrics["n_tracks"] >= 1
+        for key in ("onset_precision", "onset_recall", "onset_f1", "onset_offset_f1",
+                    "onset_offset_velocity_f1", "frame_precision", "frame_recall", "frame_f1"):
+            assert 0.0 <= metrics[key] <= 1.0, (stem, key, metrics[key])
+        rows = (work / "metrics" / f"{stem}_tracks.csv").read_text().splitlines()
+        assert len(rows) == metrics["n_tracks"] + 1
+    drums = json.loads((work / "metrics" / "drums.json").read_text())
+    assert {"onset_f1_kick", "onset_f1_snare"} <= set(drums)
+    index = json.loads((work / "data" / "index" / "filtered_dataset_bass.json").read_text())
+    assert index["stem"] == "bass" and index["entries"]
+    assert all(32 <= e["metadata"]["program_num"] <= 39 for e in index["entries"])
+
+
+def test_second_repro_runs_nothing(project):
+    work, env, _ = project
+    out = _run(["dvc", "repro"], work, env)
+    assert _stages_run(out) == set()
+
+
+def test_exp_run_with_one_stem_param_reruns_that_stem_only(project, mlflow_server):
+    work, env, _ = project
+    _run(["git", "add", "-A"], work, env)
+    _run(["git", "commit", "-qm", "baseline", "--allow-empty"], work, env)
+    out = _run(["dvc", "exp", "run", "-S", "stems.bass.lr=3e-5"], work, env)
+    assert _stages_run(out) == {"train@bass", "evaluate@bass"}
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_server)
+    experiment = client.get_experiment_by_name("midi-extractor")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    bass = [r for r in runs if r.data.tags.get("stem") == "bass"]
+    drums = [r for r in runs if r.data.tags.get("stem") == "drums"]
+    assert len(bass) == 2 and len(drums) == 1
+    lrs = sorted(float(r.data.params[k]) for r in bass for k in r.data.params if k.endswith("lr"))
+    assert lrs == pytest.approx([3e-5, 1e-3])
+    for run in bass + drums:
+        assert "onset_f1" in run.data.metrics and "frame_f1" in run.data.metrics
+        assert run.data.tags.get("role") in ("melodic", "percussive")
+        history = client.get_metric_history(run.info.run_id, "loss_total")
+        assert len(history) >= 1
+
