@@ -287,6 +287,10 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
     from .routing import resolve_model
 
     switches = _switches(params)
+    if isinstance(audio, (str, Path)):
+        from .audio import audio_info
+
+        audio_info(audio)  # a missing, empty or corrupt file is named before any routing
     if str(stem) == "auto":
         if not isinstance(audio, (str, Path)):
             raise ValueError("stem='auto' needs a file name to read the stem from; pass stem=")
@@ -402,8 +406,8 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
                 notes, midi = transcribe(source, args.stem, args.models_dir, **kwargs)
                 summary = f"{len(notes)} notes"
         except (AudioError, NoModelError, KeyError, ValueError, FileNotFoundError) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            print(f"{source}: {message}", file=sys.stderr)
+            message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+            print(message if message.startswith(str(source)) else f"{source}: {message}", file=sys.stderr)
             failures += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -144,12 +144,14 @@ def test_bad_inputs_are_named_and_the_rest_still_run(standin, tmp_path, capsys, 
     sf.write(silent, np.zeros(SR, np.float32), SR)
     out = tmp_path / "out"
     with caplog.at_level(logging.WARNING):
-        rc = main(["transcribe", str(empty), str(corrupt), str(silent), str(good), "--stem", "bass",
+        rc = main(["transcribe", str(tmp_path / "missing.wav"), str(empty), str(corrupt), str(silent), str(good),
+                   "--stem", "auto",
                    "--models-dir", str(standin), "-o", str(out)])
     assert rc == 1
     err = capsys.readouterr().err
     assert f"{empty}" in err and "empty" in err
     assert f"{corrupt}" in err
+    assert f"{tmp_path / 'missing.wav'}: audio file not found" in err  # named before the stem is looked at
     assert "silent" in caplog.text and str(silent) in caplog.text
     assert sum(len(i.notes) for i in pretty_midi.PrettyMIDI(str(out / "piano.mid")).instruments) == 0
     assert [n.pitch for n in pretty_midi.PrettyMIDI(str(out / "bass.mid")).instruments[0].notes] == [69]
