@@ -296,6 +296,8 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
         state = (ck or {}).get("train_state") or {}
         if ck is not None and state.get("fingerprint") != fingerprint:
             log.warning("%s was written with other settings or data; starting afresh", last_path)
+        elif ck is not None and (state.get("stopped") or int(ck["step"]) >= total):
+            log.info("%s is a finished run; training afresh", last_path)  # e.g. `dvc repro` after a code change
         elif ck is not None:
             model.load_state_dict(ck["model"])
             optimizer.load_state_dict(ck["optimizer"])
@@ -308,8 +310,6 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
             _set_rng_state(state["rng"])
             history = _read_history(out_dir / "history.csv", step)
             log.info("resuming %s from %s at step %d of %d", stem, last_path, step, total)
-            if state.get("stopped"):
-                total = step
     inner = model
     if info.enabled:
         model = torch.nn.parallel.DistributedDataParallel(  # a 0-weight head gets no gradient
@@ -318,8 +318,7 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
     with_f1 = _decoding_available() if with_f1 is None else with_f1
     val_loader = None
     if val_ds is not None and main:
-        val_loader = torch.utils.data.DataLoader(val_ds, batch_size=s.batch_size, shuffle=False,
-                                                 num_workers=min(s.num_workers, 2))
+        val_loader = torch.utils.data.DataLoader(val_ds, batch_size=s.batch_size, shuffle=False)
     tracker = tracking.Tracker()
     if main:
         tracker = tracking.start_run(params.tracking.experiment, f"train-{stem}",
@@ -420,12 +419,9 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
                 if stopped:
                     log.info("early stop at step %d: %d validations without improvement", step, bad_validations)
                     break
-        if main:
-            if not last_path.is_file():  # resumed a finished run with nothing left to do
-                save_checkpoint(last_path, checkpoint(stopped))
-            if not best_path.is_file():
-                save_checkpoint(best_path, checkpoint(stopped))
-            _write_history(out_dir / "history.csv", history)
+        if main and not best_path.is_file():  # no validation ran (zero steps)
+            save_checkpoint(last_path, checkpoint(stopped))
+            save_checkpoint(best_path, checkpoint(stopped))
     except BaseException:
         bar.close()
         tracker.end("FAILED" if main else "FINISHED")

@@ -173,7 +173,7 @@ def test_resume_after_sigkill_continues_with_identical_losses(sine_index, tmp_pa
             assert ra[key] == rb[key], (ra["step"], key, ra[key], rb[key])
 
 
-def test_changed_settings_do_not_resume(sine_index, tmp_path):
+def test_changed_settings_or_a_finished_run_do_not_resume(sine_index, tmp_path):
     from midi_extractor.training import train
 
     out = tmp_path / "m"
@@ -183,7 +183,7 @@ def test_changed_settings_do_not_resume(sine_index, tmp_path):
     assert again["resumed_from_step"] is None and again["steps"] == 2
     done = train(sine_index, "bass", out, tiny_params(epochs=1, steps_per_epoch=2, lr=1e-4), log_every=1,
                  progress=False)
-    assert done["resumed_from_step"] == 2 and done["steps"] == 2  # finished: nothing left to do
+    assert done["resumed_from_step"] is None and done["steps"] == 2  # a finished run trains afresh
 
 
 def test_train_per_stem_indexes_filters_and_trains(tmp_path, capsys):
