@@ -3,6 +3,7 @@
 * URI: ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<root>/mlflow.db``
   with ``root`` = ``$DVC_ROOT`` (queued DVC experiments run in a copy, so a
   relative URI would be lost), else the git top level, else the current folder.
+  A new experiment in a local store keeps its artifacts in ``<root>/mlartifacts``.
 * ``MIDI_EXTRACTOR_TRACKING=0`` turns tracking off (every call is a no-op).
 * Every failure of MLflow is logged as a warning and turns the tracker into a
   no-op; training goes on.
@@ -229,7 +230,12 @@ def start_run(experiment: str, run_name: str, tags: Mapping[str, Any] | None = N
                 run = None
         if run is None:
             exp = client.get_experiment_by_name(experiment)
-            exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
+            if exp is not None:
+                exp_id = exp.experiment_id
+            else:  # a local store keeps artifacts beside it, not under a (DVC temp) working copy
+                local = tracking_uri().startswith(("sqlite:", "file:")) or "://" not in tracking_uri()
+                exp_id = client.create_experiment(
+                    experiment, artifact_location=(repo_root() / "mlartifacts").as_uri() if local else None)
             run = client.create_run(exp_id, run_name=run_name)
         tracker = Tracker(client, run.info.run_id, flush_every)
     except Exception as exc:  # noqa: BLE001

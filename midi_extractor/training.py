@@ -21,7 +21,11 @@ uninterrupted run would have had. ``last.pt`` is used only when its config and
 index fingerprint match; otherwise training starts afresh (with a warning).
 
 Under ``torchrun --nproc-per-node N`` the model is wrapped in
-DistributedDataParallel and each rank draws its own shard of the step's items.
+DistributedDataParallel and each rank draws its own shard of the step's items
+(``batch_size`` is per rank)::
+
+    torchrun --nproc-per-node 2 -m midi_extractor.cli train data/index/filtered_dataset_bass.json \
+        --stem bass --out-dir models/bass
 """
 from __future__ import annotations
 

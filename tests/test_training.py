@@ -203,3 +203,17 @@ def test_train_per_stem_indexes_filters_and_trains(tmp_path, capsys):
     assert table["bass"]["steps"] == 2
     header = next(i for i, line in enumerate(out.splitlines()) if line.split()[:3] == ["stem", "role", "steps"])
     assert out.splitlines()[header + 2].split()[0] == "bass"
+
+
+def test_early_stopping_on_validation_f1(sine_index, tmp_path, monkeypatch):
+    from midi_extractor import trainer
+
+    figures = iter([0.5, 0.6, 0.6, 0.55, 0.6, 0.7])
+    monkeypatch.setattr(trainer, "validate", lambda *a, **k: {"val_loss_total": 1.0, "val_onset_f1": next(figures)})
+    out = tmp_path / "m"
+    summary = trainer.train(sine_index, "bass", out, tiny_params(epochs=1, steps_per_epoch=6, val_interval=1,
+                                                                 early_stop_patience=2), log_every=1, progress=False)
+    assert summary["stopped_early"] and summary["steps"] == 4 and summary["best_metric"] == 0.6
+    from midi_extractor.checkpoint import load_checkpoint
+
+    assert load_checkpoint(out / "best.pt")["step"] == 2 and load_checkpoint(out / "last.pt")["step"] == 4
