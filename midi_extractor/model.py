@@ -42,6 +42,7 @@ values), :meth:`Transcriber.from_config` takes it back (other keys ignored).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Mapping
 
 import torch
@@ -172,6 +173,16 @@ class Transcriber(nn.Module):
             self.activation_head = nn.Linear(conv, n)
             self.combined = _BiRNN(3 * n, hidden, "gru")
         self.frame_head = nn.Linear(2 * hidden, n)
+        # Start the sparse heads at a prior rate instead of 0.5: the first few
+        # hundred steps otherwise go into learning "mostly off" (focal-loss style init).
+        prior = math.log(self.prior_rate / (1.0 - self.prior_rate))
+        for head in (self.onset_head, self.offset_head, self.frame_head, self.activation_head):
+            nn.init.constant_(head.bias, prior)
+
+    @property
+    def prior_rate(self) -> float:
+        """Initial probability of the onset/offset/frame heads: ``min(0.05, 1 / n_outputs)``."""
+        return min(0.05, 1.0 / max(self.n_outputs, 1))
 
     # ------------------------------------------------------------ config
     def config_dict(self) -> dict[str, Any]:
