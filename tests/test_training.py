@@ -71,20 +71,35 @@ def _no_tracking(monkeypatch):
     monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
 
 
+@pytest.fixture(scope="module")
+def reference_run(sine_index, tmp_path_factory):
+    """One uninterrupted tiny run (2 epochs x 3 steps, validation every 2), shared by the tests."""
+    from midi_extractor.training import train
+
+    out = tmp_path_factory.mktemp("ref") / "models" / "bass"
+    old = os.environ.get("MIDI_EXTRACTOR_TRACKING")
+    os.environ["MIDI_EXTRACTOR_TRACKING"] = "0"
+    try:
+        return out, train(sine_index, "bass", out, tiny_params(), log_every=1, progress=False)
+    finally:
+        if old is None:
+            os.environ.pop("MIDI_EXTRACTOR_TRACKING")
+        else:
+            os.environ["MIDI_EXTRACTOR_TRACKING"] = old
+
+
 def _history(path: Path) -> list[dict]:
     with path.open() as f:
         return list(csv.DictReader(f))
 
 
 # ---------------------------------------------------------------------- tests
-def test_train_writes_checkpoints_summary_and_history(sine_index, tmp_path):
+def test_train_writes_checkpoints_summary_and_history(reference_run):
     import torch
 
     from midi_extractor.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
-    from midi_extractor.training import train
 
-    out = tmp_path / "models" / "bass"
-    summary = train(sine_index, "bass", out, tiny_params(), log_every=1, progress=False)
+    out, summary = reference_run
     assert {p.name for p in out.iterdir()} >= {"best.pt", "last.pt", "summary.json", "history.csv"}
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
     assert summary["steps"] == 6 and summary["stem"] == "bass" and summary["role"] == "melodic"
@@ -151,10 +166,10 @@ trainer.train({index!r}, "bass", {out!r}, tiny_params(num_workers={workers}), lo
 
 
 @pytest.mark.parametrize("workers", [0])
-def test_resume_after_sigkill_continues_with_identical_losses(sine_index, tmp_path, workers):
+def test_resume_after_sigkill_continues_with_identical_losses(sine_index, reference_run, tmp_path, workers):
     from midi_extractor.training import train
 
-    ref = train(sine_index, "bass", tmp_path / "ref", tiny_params(num_workers=workers), log_every=1, progress=False)
+    ref_dir, ref = reference_run  # num_workers does not change the data (checked by hand for 2 workers)
     out = tmp_path / "killed"
     env = {**os.environ, "MIDI_EXTRACTOR_TRACKING": "0"}
     code = _KILLER.format(tests=str(Path(__file__).parent), index=str(sine_index), out=str(out), workers=workers)
@@ -166,7 +181,7 @@ def test_resume_after_sigkill_continues_with_identical_losses(sine_index, tmp_pa
     assert load_checkpoint(out / "last.pt")["step"] == 2
     resumed = train(sine_index, "bass", out, tiny_params(num_workers=workers), log_every=1, progress=False)
     assert resumed["resumed_from_step"] == 2 and resumed["steps"] == ref["steps"] == 6
-    a, b = _history(tmp_path / "ref" / "history.csv"), _history(out / "history.csv")
+    a, b = _history(ref_dir / "history.csv"), _history(out / "history.csv")
     assert [r["step"] for r in b] == [str(k) for k in range(1, 7)]
     for ra, rb in zip(a, b):  # every loss, before and after the kill, matches the uninterrupted run
         for key in ("loss_total", "loss_onset", "loss_frame", "lr", "val_loss_total"):
