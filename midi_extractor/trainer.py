@@ -266,6 +266,8 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
     main = info.is_main
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
+    # Trained GRUs produce subnormal floats that slow CPU arithmetic ~9x (see inference.run_model).
+    torch.set_flush_denormal(True)
     random.seed(s.seed)
     np.random.seed(s.seed % 2**32)
     torch.manual_seed(s.seed)
