@@ -94,8 +94,9 @@ def resolve_dataset_root(index_path: str | Path, dataset_root: str | Path,
                     f"({Path.cwd()}) nor to the index's folder or its parents")
 
 
-def load_index(index_path: str | Path) -> tuple[Path, list[dict]]:
-    """``(resolved dataset_root, entries)`` of an index JSON."""
+def load_index(index_path: str | Path, dataset_root: str | Path | None = None) -> tuple[Path, list[dict]]:
+    """``(resolved dataset_root, entries)`` of an index JSON; ``dataset_root``
+    overrides the index's own (a moved data folder, ``--data``)."""
     try:
         data = json.loads(Path(index_path).read_text())
     except FileNotFoundError:
@@ -104,6 +105,11 @@ def load_index(index_path: str | Path) -> tuple[Path, list[dict]]:
         raise DataError(f"{index_path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise DataError(f"{index_path}: not an index (no 'entries' list)")
+    if dataset_root is not None:
+        root = Path(dataset_root)
+        if not root.is_dir():
+            raise DataError(f"{index_path}: dataset root {root} (given) does not exist")
+        return root.resolve(), data["entries"]
     root = resolve_dataset_root(index_path, data.get("dataset_root", "."), data["entries"])
     return root, data["entries"]
 
@@ -175,6 +181,12 @@ class TranscriptionDataset(torch.utils.data.Dataset):
     ``roles.<role>.augment`` dict (role inferred: percussive when
     ``drum_classes`` is given, else melodic; pass a policy for harmonic) or
     None. ``deterministic``: None = ``split != "train"``.
+
+    Keyword-only: ``max_clips_per_track`` (deterministic mode; None = all
+    whole clips), ``clips_per_epoch`` (random mode ``len()``),
+    ``cache_audio`` (True / False / ``"auto"``: cache when the decoded set fits
+    in ``cache_mb`` MiB), ``empty_retries``, ``dataset_root`` (overrides the
+    index's root).
     """
 
     def __init__(self, index_path: str | Path, split: str, front_end: FrontEndConfig,
@@ -182,7 +194,8 @@ class TranscriptionDataset(torch.utils.data.Dataset):
                  augment_policy: AugmentPolicy | Mapping | None = None, seed: int = 0,
                  deterministic: bool | None = None, *, max_clips_per_track: int | None = None,
                  clips_per_epoch: int | None = None, cache_audio: bool | str = "auto",
-                 cache_mb: float = 1024.0, empty_retries: int = 2):
+                 cache_mb: float = 1024.0, empty_retries: int = 2,
+                 dataset_root: str | Path | None = None):
         self.index_path = str(index_path)
         self.split = split
         self.front_end = front_end
@@ -202,7 +215,7 @@ class TranscriptionDataset(torch.utils.data.Dataset):
         self.n_samples = int(round(self.clip_seconds * self.sr))
         self.n_frames = front_end.n_frames(self.n_samples)
 
-        self.root, all_entries = load_index(index_path)
+        self.root, all_entries = load_index(index_path, dataset_root)
         chosen = select_split(all_entries, split, self.index_path)
         self.entries: list[dict] = []
         self.durations: list[float] = []

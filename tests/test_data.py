@@ -138,6 +138,9 @@ def test_roots_relative_to_cwd_or_absolute(dataset, monkeypatch, tmp_path):
     absolute = _index(tmp_path / "elsewhere" / "abs.json", str(base / "data" / "generated"), tracks[:3],
                       lambda k: "validation" if k == 2 else "train")
     assert len(TranscriptionDataset(absolute, "train", FE, 1.0, None, None).entries) == 2
+    moved = _index(tmp_path / "moved.json", "not/here", tracks[:3], lambda k: "validation" if k == 2 else "train")
+    ds = TranscriptionDataset(moved, "validation", FE, 1.0, None, None, dataset_root=base / "data" / "generated")
+    assert len(ds.entries) == 1 and ds[0]["audio"].shape == (SR,)
     missing = _index(tmp_path / "x" / "missing.json", "no/such/root", tracks[:1])
     with pytest.raises(DataError, match="no/such/root"):
         TranscriptionDataset(missing, "train", FE, 1.0, None, None)
