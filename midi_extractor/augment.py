@@ -169,12 +169,20 @@ def time_stretch(x: np.ndarray, rate: float, n_fft: int = 1024, hop: int = 256) 
     import torch
     import torchaudio.functional as AF
 
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    window = torch.hann_window(n_fft)
-    spec = torch.stft(t, n_fft, hop, window=window, return_complex=True)
-    advance = torch.linspace(0, math.pi * hop, n_fft // 2 + 1)[..., None]
-    stretched = AF.phase_vocoder(spec, rate, advance)
-    y = torch.istft(stretched, n_fft, hop, window=window, length=int(round(len(x) / rate)))
+    # one intra-op thread: these small ops gain little from two, and on a shared
+    # 2-core machine two OpenMP threads waiting on a busy core run ~10x slower
+    # (DataLoader workers are single-threaded already; this covers num_workers=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        window = torch.hann_window(n_fft)
+        spec = torch.stft(t, n_fft, hop, window=window, return_complex=True)
+        advance = torch.linspace(0, math.pi * hop, n_fft // 2 + 1)[..., None]
+        stretched = AF.phase_vocoder(spec, rate, advance)
+        y = torch.istft(stretched, n_fft, hop, window=window, length=int(round(len(x) / rate)))
+    finally:
+        torch.set_num_threads(threads)
     return y.numpy().astype(np.float32, copy=False)
 
 
