@@ -10,11 +10,8 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 
 # ---- FluidSynth (renders the embedded generated data set) -------------------
 have_fluidsynth() {
-  if [ "$(uname)" = "Darwin" ]; then
-    [ -n "$(ls /opt/homebrew/lib/libfluidsynth* /usr/local/lib/libfluidsynth* 2>/dev/null)" ]
-  else
-    ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so'
-  fi
+  local py; py="$(command -v python3 || command -v python)" || return 1
+  "$py" -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("fluidsynth") is None)'
 }
 if ! have_fluidsynth; then
   if [ "$(uname)" = "Darwin" ] && command -v brew >/dev/null; then
