@@ -157,3 +157,15 @@ def test_exp_run_with_one_stem_param_reruns_that_stem_only(project, mlflow_serve
         history = client.get_metric_history(run.info.run_id, "loss_total")
         assert len(history) >= 1
 
+
+
+def test_adding_a_stem_runs_only_that_stems_stages(project):
+    work, env, _ = project
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["stems"]["guitar"] = {"role": "harmonic", "lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 2,
+                                 "batch_size": 2, "clip_seconds": 2.0, "val_interval": 2}
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = _run(["dvc", "repro"], work, env)
+    assert _stages_run(out) == {f"{s}@guitar" for s in ("index", "filter", "train", "evaluate")}
+    metrics = json.loads((work / "metrics" / "guitar.json").read_text())
+    assert metrics["stem"] == "guitar" and metrics["n_tracks"] >= 1
