@@ -36,9 +36,11 @@ from .decoding import Note, decode
 
 log = logging.getLogger(__name__)
 
-WINDOW_S = 20.0   # audio the model sees at once
-CONTEXT_S = 2.0   # of which this much either side is context, not kept
-BATCH_WINDOWS = 2  # windows per forward pass
+# Shorter windows batched wider keep the GRUs' sequential length down: on 2 CPU cores
+# (10 s, 1 s, 8) ran 937x real time against 649x for (20 s, 2 s, 2) (benchmarks/RESULTS.md).
+WINDOW_S = 10.0   # audio the model sees at once
+CONTEXT_S = 1.0   # of which this much either side is context, not kept
+BATCH_WINDOWS = 8  # windows per forward pass
 SILENCE_DB = -90.0  # RMS below this is treated as silence
 HEADS = ("onset", "offset", "frame", "velocity")
 
