@@ -235,6 +235,16 @@ def from_dict(cls: type, data: dict | None, where: str = "params") -> Any:
     return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
 
 
+def resolve_params(value: "Params | str | Path | None" = None) -> Params:
+    """``value`` itself when it is a :class:`Params`; the params file it names; with
+    ``None``, ``./params.yaml`` when present, else the built-in defaults."""
+    if isinstance(value, Params):
+        return value
+    if value is None:
+        return load_params("params.yaml") if Path("params.yaml").is_file() else Params()
+    return load_params(value)
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate a params file."""
     path = Path(path)

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import zlib
 from pathlib import Path
 from typing import Any, Mapping, Sequence

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import taxonomy as tx
+from .config import resolve_params
 from .decoding import Note
 from .midi_io import notes_to_arrays
 
@@ -143,16 +144,6 @@ def select_entries(index: dict, split: str) -> tuple[str, list[dict]]:
 
 
 # ----------------------------------------------------------------- evaluation
-def _load_params(params: Any):
-    from .config import Params, load_params
-
-    if isinstance(params, Params):
-        return params
-    if params is None:
-        return load_params("params.yaml") if Path("params.yaml").is_file() else Params()
-    return load_params(params)
-
-
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fields: list[str] = []
@@ -255,7 +246,7 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     from .inference import load_model, transcribe_array
     from .midi_io import notes_from_midi
 
-    params = _load_params(params)
+    params = resolve_params(params)
     index_path = Path(index_path)
     index = json.loads(index_path.read_text())
     if index.get("stem", stem) != stem:

@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import taxonomy as tx
+from .atomic import write_json
 from .audio import AudioError, iter_blocks, rms_db
 
 REASONS = ("missing_audio", "missing_midi", "unreadable_midi", "empty_midi", "too_few_notes",
@@ -151,10 +151,7 @@ def filter_index_file(index_path: str | Path, out_path: str | Path | None = None
         raise ValueError(f"{src}: not an index file (needs 'stem' and 'entries')")
     out = filter_index(index, config_from_params(thresholds), dataset_root)
     dst = Path(out_path) if out_path is not None else src.with_name(f"filtered_{src.name}")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.write_text(json.dumps(out, indent=1) + "\n")
-    os.replace(tmp, dst)
+    write_json(dst, out)
     if verbose:
         n_in = len(index["entries"])
         reasons = ", ".join(f"{r} {out['dropped'][r]}" for r in REASONS if r in out["dropped"])
@@ -187,11 +184,10 @@ def filter_indices(index_dir: str | Path, stems: str | list[str],
 
 # ---------------------------------------------------------------------- CLI
 def _cmd_filter_index(args: argparse.Namespace) -> int:
-    from .config import ConfigError
-    from .indexing import _load_params
+    from .config import ConfigError, resolve_params
 
     try:
-        _, _, filter_cfg = _load_params(args.params)
+        filter_cfg = dict(resolve_params(args.params).index.filter)
         filter_indices(args.index_dir, args.stems, filter_cfg, dataset_root=args.dataset_root)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         print(f"filter-index: {exc}", file=sys.stderr)

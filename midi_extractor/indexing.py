@@ -15,7 +15,6 @@ Command: ``midi-extractor build-index --dataset-root ROOT --stems bass,piano
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from . import drum_split as ds
 from . import slakh
 from . import taxonomy as tx
+from .atomic import write_json
 
 #: per-entry metadata keys copied from the track's stem record (beyond the contract's five)
 _EXTRA_META = ("plugin_name", "integrated_loudness", "audio_rendered", "midi_saved",
@@ -131,36 +131,18 @@ def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str
             "switches": {"organs_as_keys": switches.organs_as_keys, "bass_role": switches.bass_role},
             "entries": entries[stem],
         }
-        _write_json(out_dir / f"dataset_{stem}.json", index)
+        write_json(out_dir / f"dataset_{stem}.json", index)
         result[stem] = index
     return result
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------------- CLI
-def _load_params(path: str | None) -> tuple[tx.TaxonomySwitches, dict, dict]:
-    """``(switches, index.drum_split, index.filter)`` from a params file: the
-    one given, else ./params.yaml if present, else defaults."""
-    if path is None and Path("params.yaml").is_file():
-        path = "params.yaml"
-    if path is None:
-        return tx.DEFAULT_SWITCHES, {}, {}
-    from .config import load_params
-
-    params = load_params(path)
-    return params.switches, dict(params.index.drum_split), dict(params.index.filter)
-
-
 def _cmd_build_index(args: argparse.Namespace) -> int:
-    from .config import ConfigError
+    from .config import ConfigError, resolve_params
 
     try:
-        switches, drum_cfg, _ = _load_params(args.params)
+        params = resolve_params(args.params)  # the file given, else ./params.yaml, else defaults
+        switches, drum_cfg = params.switches, dict(params.index.drum_split)
         stems = parse_stems(args.stems)
     except (ConfigError, ValueError) as exc:
         print(f"build-index: {exc}", file=sys.stderr)

@@ -20,6 +20,7 @@ import torch
 
 from . import distributed as ddp
 from . import taxonomy as tx
+from .atomic import write_json
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import Params, StemConfig
 
@@ -176,12 +177,6 @@ def _read_history(path: Path, up_to_step: int) -> list[dict]:
     with path.open() as f:
         rows = [{k: v for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(f)]
     return [r for r in rows if int(float(r.get("step", 0))) <= up_to_step]
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def _rng_state() -> dict:
@@ -446,7 +441,7 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
     if weights_out is not None:
         torch.save(inner.state_dict(), str(weights_out).format(rank=info.rank))
     if main:
-        _write_json(out_dir / "summary.json", summary)
+        write_json(out_dir / "summary.json", summary, indent=2, default=str)
         tracker.log_metrics({"throughput_clips_per_s": summary["throughput_clips_per_s"],
                              "wall_time_s": summary["wall_time_s"]}, step, flush=True)
         tracker.log_artifact(out_dir / "summary.json")

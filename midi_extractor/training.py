@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from . import taxonomy as tx
-from .config import Params, load_params
-from .trainer import OVERRIDE_FIELDS, _write_json, stem_settings, train, validate  # noqa: F401  (public API)
+from .atomic import write_json
+from .config import Params, resolve_params
+from .trainer import OVERRIDE_FIELDS, stem_settings, train, validate  # noqa: F401  (public API)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def train_per_stem(dataset_root: str | Path, stems: str | list[str], outdir: str
     from .filtering import filter_indices
     from .indexing import build_indices, parse_stems
 
-    params = _params(params)
+    params = resolve_params(params)
     stems = parse_stems(stems)
     build_indices(dataset_root, stems, index_dir, params.switches, params.index.drum_split)
     filter_indices(index_dir, stems, params.index.filter)
@@ -65,7 +66,7 @@ def train_per_stem(dataset_root: str | Path, stems: str | list[str], outdir: str
             log.error("training %s failed: %s", stem, exc)
             results[stem] = {"stem": stem, "error": f"{type(exc).__name__}: {exc}"}
     Path(outdir).mkdir(parents=True, exist_ok=True)
-    _write_json(Path(outdir) / "train_per_stem.json", results)
+    write_json(Path(outdir) / "train_per_stem.json", results, indent=2, default=str)
     return results
 
 
@@ -86,14 +87,6 @@ def format_table(results: dict[str, dict]) -> str:
 
 
 # ----------------------------------------------------------------------- CLI
-def _params(value) -> Params:
-    if isinstance(value, Params):
-        return value
-    if value is None:
-        return load_params("params.yaml") if Path("params.yaml").is_file() else Params()
-    return load_params(value)
-
-
 def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default=None, help="params.yaml (default: ./params.yaml when present)")
     p.add_argument("--epochs", type=int)
@@ -115,7 +108,7 @@ def _overrides(args) -> dict:
 
 def _cmd_train(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    summary = train(args.index, args.stem, args.out_dir, _params(args.params), device=args.device,
+    summary = train(args.index, args.stem, args.out_dir, resolve_params(args.params), device=args.device,
                     data_root=args.data, resume=not args.no_resume, progress=not args.no_progress,
                     log_every=args.log_every, **_overrides(args))
     if summary.get("rank", 0) == 0:
@@ -125,7 +118,7 @@ def _cmd_train(args) -> int:
 
 def _cmd_train_per_stem(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    results = train_per_stem(args.dataset_root, args.stems, args.outdir, _params(args.params), args.index_dir,
+    results = train_per_stem(args.dataset_root, args.stems, args.outdir, resolve_params(args.params), args.index_dir,
                              device=args.device, progress=not args.no_progress, **_overrides(args))
     print(format_table(results))
     print(json.dumps({s: {k: v for k, v in r.items() if k != "params"} for s, r in results.items()}, indent=2))

@@ -87,3 +87,16 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_params(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(write(tmp_path, "stems: [\n"))
+
+
+def test_resolve_params_takes_params_a_path_or_the_local_file(tmp_path, monkeypatch):
+    from midi_extractor.config import Params, resolve_params
+
+    given = Params()
+    assert resolve_params(given) is given
+    path = write(tmp_path, "stems:\n  bass: {lr: 0.5}\n")
+    assert resolve_params(path).stems["bass"].lr == 0.5
+    monkeypatch.chdir(tmp_path)
+    assert resolve_params(None).stems["bass"].lr == 0.5   # ./params.yaml
+    path.unlink()
+    assert resolve_params(None) == Params()                # no file: the defaults

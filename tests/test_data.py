@@ -1,6 +1,5 @@
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,6 @@ import soundfile as sf
 import torch
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.augment import AugmentPolicy
 from midi_extractor.config import FrontEndConfig
 from midi_extractor.data import DataError, TranscriptionDataset, full_track, load_index, select_split
 

@@ -1,7 +1,6 @@
 """inference: window -> run -> unwrap -> decode -> MIDI, with a stand-in model whose
 activations come from the input (an STFT peak picker), so times and pitches are known."""
 import logging
-import math
 
 import numpy as np
 import pretty_midi
@@ -13,7 +12,7 @@ from midi_extractor import inference
 from midi_extractor import taxonomy as tx
 from midi_extractor.cli import main
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.inference import LoadedModel, activations, plan_windows, transcribe, transcribe_folder
+from midi_extractor.inference import LoadedModel, activations, plan_windows, transcribe
 from midi_extractor.routing import NoModelError
 
 FE = FrontEndConfig()  # 16 kHz, hop 512: 32 ms frames
