@@ -27,8 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from midi_extractor import drum_split as ds  # noqa: E402
-from midi_extractor import filtering, indexing, slakh  # noqa: E402
+from midi_extractor.dataset import drum_split as ds  # noqa: E402
+from midi_extractor.dataset import filtering
+from midi_extractor.dataset import indexing
+from midi_extractor.dataset import slakh  # noqa: E402
 from midi_extractor import taxonomy as tx  # noqa: E402
 
 FIXTURE = REPO / "tests" / "fixtures" / "slakh_sample"
@@ -37,7 +39,7 @@ FIXTURE = REPO / "tests" / "fixtures" / "slakh_sample"
 def generate(out: Path, tracks: int, seconds: float, seed: int, generator: str) -> str:
     if out.exists():
         shutil.rmtree(out)
-    has_synth = importlib.util.find_spec("midi_extractor.synth") is not None
+    has_synth = importlib.util.find_spec("midi_extractor.dataset.synth") is not None
     if generator == "synth" or (generator == "auto" and has_synth):
         cmd = [sys.executable, "-m", "midi_extractor.cli", "synth", "--out", str(out), "--tracks", str(tracks),
                "--seconds", str(seconds), "--seed", str(seed), "--quiet"]

@@ -30,10 +30,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from midi_extractor import taxonomy as tx  # noqa: E402
-from midi_extractor.augment import AugmentPolicy  # noqa: E402
+from midi_extractor.train.augment import AugmentPolicy  # noqa: E402
 from midi_extractor.config import ModelConfig, load_params  # noqa: E402
-from midi_extractor.data import TranscriptionDataset  # noqa: E402
-from midi_extractor.model import Transcriber, loss_weights_from_role  # noqa: E402
+from midi_extractor.train.clips import TranscriptionDataset  # noqa: E402
+from midi_extractor.model.transcriber import Transcriber, loss_weights_from_role  # noqa: E402
 
 
 def _sine_set(folder: Path, n_tracks: int = 8, seconds: float = 24.0, sr: int = 16000) -> Path:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from midi_extractor.config import ModelConfig, Params, StemConfig, load_params  # noqa: E402
-from midi_extractor.model import Transcriber, count_parameters  # noqa: E402
+from midi_extractor.model.transcriber import Transcriber, count_parameters  # noqa: E402
 
 
 def cpu_name() -> str:
@@ -102,7 +102,7 @@ def bench_step(params: Params, device: torch.device, batch: int, clip_s: float, 
 
 def bench_train(params: Params, device: str, batch: int, clip_s: float, steps: int, workers: int,
                 tracks: int, track_s: float, amp: bool) -> dict:
-    from midi_extractor.training import train
+    from midi_extractor.train.run import train
 
     os.environ.setdefault("MIDI_EXTRACTOR_TRACKING", "0")
     with tempfile.TemporaryDirectory() as tmp:

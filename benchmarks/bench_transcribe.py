@@ -37,9 +37,10 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from midi_extractor import inference, taxonomy as tx  # noqa: E402
+from midi_extractor.infer import engine as inference
+from midi_extractor import taxonomy as tx  # noqa: E402
 from midi_extractor.config import Params, load_params  # noqa: E402
-from midi_extractor.routing import NoModelError, resolve_model  # noqa: E402
+from midi_extractor.infer.routing import NoModelError, resolve_model  # noqa: E402
 
 PEER = Path(os.environ.get("PEER_DIR", "/work/shared/peer"))
 SAMPLE = REPO / "tests" / "fixtures" / "slakh_sample" / "slakh2100_flac_redux" / "train" / "Track00001"
@@ -84,7 +85,7 @@ def untrained_models_dir(folder: Path, stem: str, params: Params) -> Path:
     """``folder/<stem>/best.pt``: a freshly initialised model (same speed as a trained one)."""
     import torch
 
-    from midi_extractor.model import Transcriber
+    from midi_extractor.model.transcriber import Transcriber
 
     torch.manual_seed(0)
     classes = tx.STEM_DRUM_CLASSES.get(stem)
@@ -96,7 +97,7 @@ def untrained_models_dir(folder: Path, stem: str, params: Params) -> Path:
             "config": {**model.config_dict(), "drum_classes": list(classes) if classes else None, "train": {}}}
     (folder / stem).mkdir(parents=True, exist_ok=True)
     try:
-        from midi_extractor.checkpoint import save_checkpoint
+        from midi_extractor.model.checkpoint import save_checkpoint
     except ImportError:
         save_checkpoint = torch.save
     save_checkpoint(ckpt, folder / stem / "best.pt") if save_checkpoint is torch.save else \
@@ -158,7 +159,7 @@ def score_ours(root: Path, models_dir: Path, params: Params) -> dict:
     import pretty_midi
     import yaml
 
-    from midi_extractor.evaluation import score_notes
+    from midi_extractor.evaluate.scoring import score_notes
     from midi_extractor.midi_io import notes_from_midi
 
     peer = _peer_module()

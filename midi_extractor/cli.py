@@ -11,15 +11,17 @@ import argparse
 import importlib
 import sys
 
+from midi_extractor import __version__
+
 #: command name -> module that registers it
 COMMANDS: dict[str, str] = {
-    "synth": "midi_extractor.synth",
-    "build-index": "midi_extractor.indexing",
-    "filter-index": "midi_extractor.filtering",
-    "train": "midi_extractor.training",
-    "train-per-stem": "midi_extractor.training",
-    "evaluate": "midi_extractor.evaluation",
-    "transcribe": "midi_extractor.inference",
+    "synth": "midi_extractor.dataset.synth",
+    "build-index": "midi_extractor.dataset.indexing",
+    "filter-index": "midi_extractor.dataset.filtering",
+    "train": "midi_extractor.train.run",
+    "train-per-stem": "midi_extractor.train.run",
+    "evaluate": "midi_extractor.evaluate.scoring",
+    "transcribe": "midi_extractor.infer.engine",
 }
 
 
@@ -27,6 +29,7 @@ def build_parser(commands: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="midi-extractor",
         description="Train per-stem transcription models on Slakh-format data and turn stems into MIDI.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     modules = dict.fromkeys(COMMANDS[c] for c in (commands or COMMANDS))

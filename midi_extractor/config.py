@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from . import taxonomy as tx
+from midi_extractor import taxonomy as tx
 
 
 class ConfigError(ValueError):

@@ -16,8 +16,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pretty_midi
 
-from . import taxonomy as tx
-from .decoding import Note, note_key
+from midi_extractor import taxonomy as tx
+from midi_extractor.model.decoding import Note, note_key
 
 #: Shortest interval handed to mir_eval (it rejects zero-length notes).
 MIN_DURATION_S = 1e-3

@@ -6,4 +6,4 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 dvc repro "$@"
-python -m midi_extractor.report metrics
+python -m midi_extractor.evaluate.report metrics

@@ -4,7 +4,7 @@ import argparse
 import logging
 
 from midi_extractor.config import load_params
-from midi_extractor.evaluation import evaluate
+from midi_extractor.evaluate.scoring import evaluate
 
 parser = argparse.ArgumentParser(description=__doc__)
 for flag in ("--params", "--stem", "--index", "--data", "--model", "--summary", "--split", "--out",

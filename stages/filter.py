@@ -3,7 +3,7 @@ too few notes (params: index.filter)."""
 import argparse
 
 from midi_extractor.config import load_params
-from midi_extractor.filtering import filter_index_file
+from midi_extractor.dataset.filtering import filter_index_file
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--params", required=True)

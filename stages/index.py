@@ -4,9 +4,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from midi_extractor import slakh
+from midi_extractor.dataset import slakh
 from midi_extractor.config import load_params
-from midi_extractor.indexing import build_indices
+from midi_extractor.dataset.indexing import build_indices
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--params", required=True)

@@ -5,7 +5,7 @@ import argparse
 import logging
 
 from midi_extractor.config import load_params
-from midi_extractor.training import train
+from midi_extractor.train.run import train
 
 parser = argparse.ArgumentParser(description=__doc__)
 for flag in ("--params", "--stem", "--index", "--data", "--out-dir"):

@@ -2,9 +2,9 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from midi_extractor.augment import AugmentPolicy, Draw, apply_audio, speed_change, time_stretch
+from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio, speed_change, time_stretch
 from midi_extractor.config import FrontEndConfig, load_params
-from midi_extractor.labels import rolls_from_midi
+from midi_extractor.model.labels import rolls_from_midi
 
 FE = FrontEndConfig()
 SR = FE.sample_rate_hz

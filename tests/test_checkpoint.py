@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from midi_extractor.checkpoint import CheckpointError, build_model, file_sha256, load_checkpoint, save_checkpoint
+from midi_extractor.model.checkpoint import CheckpointError, build_model, file_sha256, load_checkpoint, save_checkpoint
 from midi_extractor.config import FrontEndConfig, ModelConfig
-from midi_extractor.model import Transcriber
+from midi_extractor.model.transcriber import Transcriber
 
 FE = FrontEndConfig(sample_rate_hz=8000, hop_length=256, n_fft=512, n_mels=32, f_max_hz=3800.0)
 

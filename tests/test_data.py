@@ -10,7 +10,8 @@ import torch
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.data import DataError, TranscriptionDataset, full_track, load_index, select_split
+from midi_extractor.index_io import DataError, load_index, select_split
+from midi_extractor.train.clips import TranscriptionDataset, full_track
 
 FE = FrontEndConfig()
 SR = FE.sample_rate_hz

@@ -22,7 +22,7 @@ def _worker(rank: int, world: int, port: int, index: str, out: str, weights: str
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
                       LOCAL_RANK=str(rank), MIDI_EXTRACTOR_TRACKING="0")
     torch.set_num_threads(1)
-    from midi_extractor.training import train
+    from midi_extractor.train.run import train
     from test_training import tiny_params
 
     summary = train(index, "bass", out, tiny_params(epochs=1, steps_per_epoch=3, val_interval=3, seed=rank * 0),

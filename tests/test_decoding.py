@@ -4,7 +4,7 @@ import pytest
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.decoding import Note, decode, decode_drums, decode_notes, pick_onsets
+from midi_extractor.model.decoding import Note, decode, decode_drums, decode_notes, pick_onsets
 
 FE = FrontEndConfig(sample_rate_hz=100, hop_length=1, min_midi=60, max_midi=63)  # 1 frame = 10 ms, 4 pitches
 HOP = FE.hop_s

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from helpers_data import drum_midi, render_drums
-from midi_extractor import drum_split as ds
+from midi_extractor.dataset import drum_split as ds
 
 FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
 

@@ -1,6 +1,7 @@
-"""dvc.yaml stays true to the code: every library module a stage imports is one of
-its deps (else a code change would not rerun it), and every data path a stage reads
-or writes is on its cmd line."""
+"""dvc.yaml stays true to the code: every library module a stage imports lies inside one of
+its deps (a listed subpackage folder or a listed top-level module), so a code change reruns
+exactly the stages that run that code; every data path a stage reads or writes is on its cmd
+line; and the subpackages keep their layering (``dataset`` never imports ``train``...)."""
 import ast
 from pathlib import Path
 
@@ -9,30 +10,57 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PKG = REPO / "midi_extractor"
-# Imported only for commands the stage does not run (train-per-stem, `python -m`).
-NOT_USED_BY_STAGE = {"train": {"cli", "indexing", "filtering", "slakh", "drum_split"}}
+# Imported only by commands the stage does not run (train-per-stem, `python -m`).
+NOT_USED_BY_STAGE = {"train": {"cli", "dataset.indexing", "dataset.filtering"}}
+# subpackage -> subpackages it may import (top-level modules are open to all)
+LAYERS = {
+    "dataset": set(),
+    "model": set(),
+    "train": {"model", "dataset"},   # dataset: only train-per-stem's index+filter convenience
+    "infer": {"model"},
+    "evaluate": {"infer", "model"},
+}
 
 
-def _local_imports(path: Path) -> set[str]:
+def _module_file(dotted: str) -> Path | None:
+    base = PKG.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path) -> set[str]:
+    """Dotted names (below ``midi_extractor``) of the package modules a file imports,
+    function-level imports included."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            if node.level >= 1:
-                found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-            elif node.module and node.module.startswith("midi_extractor"):
-                parts = node.module.split(".")
-                found |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names}
-    return {m for m in found if (PKG / f"{m}.py").exists()}
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("midi_extractor"):
+            base = node.module.split(".")[1:]
+            for alias in node.names:
+                sub = ".".join([*base, alias.name])
+                found.add(sub if _module_file(sub) and not (PKG / sub.replace(".", "/")).is_dir()
+                          else ".".join(base))
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".", 1)[1] for a in node.names if a.name.startswith("midi_extractor.")}
+    return {m for m in found if m and _module_file(m)}
 
 
 def _closure(path: Path, skip: set[str]) -> set[str]:
-    seen, todo = set(), list(_local_imports(path) - skip)
+    seen, todo = set(), list(_imports(path) - skip)
     while todo:
         module = todo.pop()
         if module not in seen:
             seen.add(module)
-            todo += list(_local_imports(PKG / f"{module}.py") - skip)
+            todo += list(_imports(_module_file(module)) - skip)
     return seen
+
+
+def _covered(module: str, deps: set[str]) -> bool:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return f"midi_extractor/{module}.py" in deps
+    return f"midi_extractor/{parts[0]}" in deps
 
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
@@ -44,17 +72,36 @@ def test_stage_deps_cover_the_modules_it_imports(name):
     deps = set(stage["deps"])
     assert f"stages/{name}.py" in deps
     needed = _closure(REPO / "stages" / f"{name}.py", NOT_USED_BY_STAGE.get(name, set()))
-    missing = sorted(f"midi_extractor/{m}.py" for m in needed if f"midi_extractor/{m}.py" not in deps)
+    missing = sorted(m for m in needed if not _covered(m, deps))
     assert not missing, f"{name}: deps lack {missing}"
     listed = {d for d in deps if d.startswith("midi_extractor/")}
-    assert all((REPO / d).is_file() for d in listed), f"{name}: a listed module does not exist"
+    assert all((REPO / d).exists() for d in listed), f"{name}: a listed module does not exist"
+
+
+def test_closure_finds_function_level_imports():
+    needed = _closure(REPO / "stages" / "evaluate.py", set())
+    assert {"infer.engine", "evaluate.scoring", "model.decoding", "audio"} <= needed
+
+
+@pytest.mark.parametrize("package", list(LAYERS))
+def test_subpackages_keep_their_layers(package):
+    for path in (PKG / package).glob("*.py"):
+        for module in _imports(path):
+            head = module.split(".")[0]
+            if (PKG / head).is_dir() and head != package:
+                assert head in LAYERS[package], f"{path.relative_to(REPO)} imports {module}"
+
+
+def test_a_docstring_change_in_infer_reruns_no_training():
+    train_deps = set(STAGES["train"]["do"]["deps"])
+    assert "midi_extractor/infer" not in train_deps and "midi_extractor/evaluate" not in train_deps
 
 
 @pytest.mark.parametrize("name", list(STAGES))
 def test_every_data_path_is_on_the_cmd_line(name):
     stage = STAGES[name].get("do", STAGES[name])
     cmd = " ".join(stage["cmd"].split())
-    data_deps = [d for d in stage["deps"] if not d.endswith(".py")]
+    data_deps = [d for d in stage["deps"] if not d.endswith(".py") and not d.startswith("midi_extractor/")]
     outs = [next(iter(o)) if isinstance(o, dict) else o
             for key in ("outs", "metrics", "plots") for o in stage.get(key, [])]
     for path in data_deps + outs:

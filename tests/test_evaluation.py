@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.decoding import Note
-from midi_extractor.evaluation import METRIC_KEYS, mean_metrics, notes_to_frames, score_notes, select_entries
+from midi_extractor.model.decoding import Note
+from midi_extractor.evaluate.scoring import METRIC_KEYS, mean_metrics, notes_to_frames, score_notes, select_entries
 from midi_extractor.midi_io import notes_to_arrays
 
 rng = np.random.default_rng(0)
@@ -113,9 +113,9 @@ def _dataset(tmp_path, stem="bass", split="validation"):
 def test_evaluate_writes_metrics_tracks_and_plots(tmp_path, monkeypatch):
     import json
 
-    from midi_extractor import inference
+    from midi_extractor.infer import engine as inference
     from midi_extractor.config import Params
-    from midi_extractor.evaluation import evaluate
+    from midi_extractor.evaluate.scoring import evaluate
     from test_inference import FE, StandIn
 
     monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
@@ -138,9 +138,9 @@ def test_evaluate_continues_the_training_mlflow_run(tmp_path, monkeypatch):
 
     import mlflow
 
-    from midi_extractor import inference
+    from midi_extractor.infer import engine as inference
     from midi_extractor.config import Params
-    from midi_extractor.evaluation import evaluate
+    from midi_extractor.evaluate.scoring import evaluate
     from test_inference import FE, StandIn
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

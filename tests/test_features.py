@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.features import LogMel
+from midi_extractor.model.features import LogMel
 
 
 def test_shape_matches_frame_count():

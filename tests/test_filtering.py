@@ -11,7 +11,9 @@ import pytest
 import soundfile as sf
 
 from helpers_data import pitched_midi, truncate_midi
-from midi_extractor import cli, filtering, indexing
+from midi_extractor import cli
+from midi_extractor.dataset import filtering
+from midi_extractor.dataset import indexing
 
 FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
 

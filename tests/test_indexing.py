@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from helpers_data import BAD_TRACKS, bad_inputs_dataset, handmade_dataset
-from midi_extractor import cli, indexing, slakh
+from midi_extractor import cli
+from midi_extractor.dataset import indexing
+from midi_extractor.dataset import slakh
 from midi_extractor import taxonomy as tx
 
 FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
@@ -178,14 +180,15 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 @pytest.fixture(scope="session")
 def synth_set(tmp_path_factory):
     """2 tracks x 4 s from `midi-extractor synth` (split folders train/validation/test)."""
-    synth = pytest.importorskip("midi_extractor.synth")
+    synth = pytest.importorskip("midi_extractor.dataset.synth")
     out = tmp_path_factory.mktemp("synth") / "data"
     synth.generate_dataset(out, tracks=2, seconds=4.0, seed=0, sf2=None, sample_rate_hz=16000)
     return out
 
 
 def test_synth_layout_index_and_filter(synth_set, tmp_path):
-    from midi_extractor import drum_split, filtering
+    from midi_extractor.dataset import drum_split
+    from midi_extractor.dataset import filtering
 
     layout, tracks, problems = slakh.read_dataset(synth_set)
     assert layout == "split" and problems == []

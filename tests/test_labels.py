@@ -4,7 +4,7 @@ import pytest
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.labels import MidiError, load_notes, rolls_from_midi
+from midi_extractor.model.labels import MidiError, load_notes, rolls_from_midi
 
 FE = FrontEndConfig()  # 16 kHz, hop 512: 32 ms frames
 HOP = FE.hop_s

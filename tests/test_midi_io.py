@@ -3,7 +3,7 @@ import numpy as np
 import pretty_midi
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.decoding import Note
+from midi_extractor.model.decoding import Note
 from midi_extractor.midi_io import (midi_to_notes_by_track, notes_from_midi, notes_to_arrays, notes_to_midi,
                                     tracks_to_midi)
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from midi_extractor.config import FrontEndConfig, ModelConfig, load_params
-from midi_extractor.labels import rolls_from_midi
-from midi_extractor.model import HEADS, Transcriber, count_parameters, loss_weights_from_role
+from midi_extractor.model.labels import rolls_from_midi
+from midi_extractor.model.transcriber import HEADS, Transcriber, count_parameters, loss_weights_from_role
 
 FE = FrontEndConfig()
 TINY = ModelConfig(size="small", conv_channels=24, rnn_units=16)

@@ -1,6 +1,6 @@
 import json
 
-from midi_extractor.report import metrics_table
+from midi_extractor.evaluate.report import metrics_table
 
 
 def test_table_has_a_row_per_stem_with_rounded_scores(tmp_path):

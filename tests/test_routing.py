@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.routing import NoModelError, resolve_model, trained_stems
+from midi_extractor.infer.routing import NoModelError, resolve_model, trained_stems
 
 
 def models(tmp_path, *stems):
@@ -49,7 +49,7 @@ def test_names_and_programs_resolve(tmp_path, name, stem):
 
 def test_fallback_is_logged(tmp_path, caplog):
     d = models(tmp_path, "other")
-    with caplog.at_level(logging.WARNING, logger="midi_extractor.routing"):
+    with caplog.at_level(logging.WARNING, logger="midi_extractor.infer.routing"):
         route = resolve_model("guitar", d)
     assert route.used_stem == "other"
     assert "no model for stem 'guitar'" in caplog.text and "'other'" in caplog.text

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from midi_extractor import slakh
+from midi_extractor.dataset import slakh
 
 FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
 BABY = FIXTURE / "babyslakh_16k"

@@ -1,4 +1,4 @@
-"""The generated Slakh-format data set (midi_extractor.synth / songs)."""
+"""The generated Slakh-format data set (midi_extractor.dataset.synth / songs)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +11,9 @@ import pytest
 import soundfile as sf
 import yaml
 
-from midi_extractor import cli, songs
-from midi_extractor import synth
+from midi_extractor import cli
+from midi_extractor.dataset import songs
+from midi_extractor.dataset import synth
 from midi_extractor import taxonomy as tx
 
 FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
@@ -203,7 +204,7 @@ def test_splits_and_bad_arguments():
 
 
 def test_build_index_reads_the_generated_set(dataset, tmp_path):
-    from midi_extractor import indexing
+    from midi_extractor.dataset import indexing
 
     root, _ = dataset
     problems = []

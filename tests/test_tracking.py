@@ -84,7 +84,7 @@ def test_tracking_off_and_failures_are_not_fatal(monkeypatch, tmp_path, caplog):
 def test_training_run_is_tracked(store, tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from midi_extractor.training import train
+    from midi_extractor.train.run import train
     from test_training import tiny_params, write_sine_set
 
     index = write_sine_set(tmp_path / "set", n_tracks=2, seconds=2.0)

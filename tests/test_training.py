@@ -73,7 +73,7 @@ def _no_tracking(monkeypatch):
 @pytest.fixture(scope="module")
 def reference_run(sine_index, tmp_path_factory):
     """One uninterrupted tiny run (2 epochs x 3 steps, validation every 2), shared by the tests."""
-    from midi_extractor.training import train
+    from midi_extractor.train.run import train
 
     out = tmp_path_factory.mktemp("ref") / "models" / "bass"
     old = os.environ.get("MIDI_EXTRACTOR_TRACKING")
@@ -96,7 +96,7 @@ def _history(path: Path) -> list[dict]:
 def test_train_writes_checkpoints_summary_and_history(reference_run):
     import torch
 
-    from midi_extractor.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
+    from midi_extractor.model.checkpoint import REQUIRED_KEYS, build_model, load_checkpoint
 
     out, summary = reference_run
     assert {p.name for p in out.iterdir()} >= {"best.pt", "last.pt", "summary.json", "history.csv"}
@@ -120,7 +120,7 @@ def test_train_writes_checkpoints_summary_and_history(reference_run):
 
 
 def test_stem_settings_overrides_beat_params_and_lr_string_is_float(tmp_path):
-    from midi_extractor.training import stem_settings
+    from midi_extractor.train.run import stem_settings
 
     path = tiny_params_yaml(tmp_path / "params.yaml")
     path.write_text(path.read_text().replace("lr: 0.003", "lr: 3e-05"))  # what `dvc exp run -S` writes
@@ -152,7 +152,7 @@ def test_cli_flags_override_params_yaml(sine_index, tmp_path, monkeypatch, capsy
 _KILLER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from midi_extractor import trainer
+from midi_extractor.train import loop as trainer
 real = trainer.save_checkpoint
 def save_then_die(path, ckpt):
     real(path, ckpt)
@@ -166,7 +166,7 @@ trainer.train({index!r}, "bass", {out!r}, tiny_params(num_workers={workers}), lo
 
 @pytest.mark.parametrize("workers", [0])
 def test_resume_after_sigkill_continues_with_identical_losses(sine_index, reference_run, tmp_path, workers):
-    from midi_extractor.training import train
+    from midi_extractor.train.run import train
 
     ref_dir, ref = reference_run  # num_workers does not change the data (checked by hand for 2 workers)
     out = tmp_path / "killed"
@@ -175,7 +175,7 @@ def test_resume_after_sigkill_continues_with_identical_losses(sine_index, refere
     proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
-    from midi_extractor.checkpoint import load_checkpoint
+    from midi_extractor.model.checkpoint import load_checkpoint
 
     assert load_checkpoint(out / "last.pt")["step"] == 2
     resumed = train(sine_index, "bass", out, tiny_params(num_workers=workers), log_every=1, progress=False)
@@ -188,7 +188,7 @@ def test_resume_after_sigkill_continues_with_identical_losses(sine_index, refere
 
 
 def test_changed_settings_or_a_finished_run_do_not_resume(sine_index, tmp_path):
-    from midi_extractor.training import train
+    from midi_extractor.train.run import train
 
     out = tmp_path / "m"
     train(sine_index, "bass", out, tiny_params(epochs=1, steps_per_epoch=2), log_every=1, progress=False)
@@ -220,7 +220,7 @@ def test_train_per_stem_indexes_filters_and_trains(tmp_path, capsys):
 
 
 def test_early_stopping_on_validation_f1(sine_index, tmp_path, monkeypatch):
-    from midi_extractor import trainer
+    from midi_extractor.train import loop as trainer
 
     figures = iter([0.5, 0.6, 0.6, 0.55, 0.6, 0.7])
     monkeypatch.setattr(trainer, "validate", lambda *a, **k: {"val_loss_total": 1.0, "val_onset_f1": next(figures)})
@@ -228,6 +228,6 @@ def test_early_stopping_on_validation_f1(sine_index, tmp_path, monkeypatch):
     summary = trainer.train(sine_index, "bass", out, tiny_params(epochs=1, steps_per_epoch=6, val_interval=1,
                                                                  early_stop_patience=2), log_every=1, progress=False)
     assert summary["stopped_early"] and summary["steps"] == 4 and summary["best_metric"] == 0.6
-    from midi_extractor.checkpoint import load_checkpoint
+    from midi_extractor.model.checkpoint import load_checkpoint
 
     assert load_checkpoint(out / "best.pt")["step"] == 2 and load_checkpoint(out / "last.pt")["step"] == 4

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pretty_midi
 
-from . import taxonomy as tx
+from midi_extractor import taxonomy as tx
 
 MIN_PITCH, MAX_PITCH = 21, 108
 MIN_VELOCITY, MAX_VELOCITY = 30, 127

@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import drum_split as ds
-from . import slakh
-from . import taxonomy as tx
-from .atomic import write_json
+from midi_extractor.dataset import drum_split as ds
+from midi_extractor.dataset import slakh
+from midi_extractor import taxonomy as tx
+from midi_extractor.atomic import write_json
 
 #: per-entry metadata keys copied from the track's stem record (beyond the contract's five)
 _EXTRA_META = ("plugin_name", "integrated_loudness", "audio_rendered", "midi_saved",
@@ -138,7 +138,7 @@ def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str
 
 # ---------------------------------------------------------------------- CLI
 def _cmd_build_index(args: argparse.Namespace) -> int:
-    from .config import ConfigError, resolve_params
+    from midi_extractor.config import ConfigError, resolve_params
 
     try:
         params = resolve_params(args.params)  # the file given, else ./params.yaml, else defaults

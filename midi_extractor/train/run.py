@@ -36,10 +36,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import taxonomy as tx
-from .atomic import write_json
-from .config import Params, resolve_params
-from .trainer import OVERRIDE_FIELDS, stem_settings, train, validate  # noqa: F401  (public API)
+from midi_extractor import taxonomy as tx
+from midi_extractor.atomic import write_json
+from midi_extractor.config import Params, resolve_params
+from midi_extractor.train.loop import OVERRIDE_FIELDS, stem_settings, train, validate  # noqa: F401  (public API)
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ def train_per_stem(dataset_root: str | Path, stems: str | list[str], outdir: str
                    **overrides: Any) -> dict[str, dict]:
     """Index, filter and train each stem in turn; returns ``{stem: summary}`` and
     writes ``outdir/train_per_stem.json``. A stem that fails is reported, not fatal."""
-    from .filtering import filter_indices
-    from .indexing import build_indices, parse_stems
+    from midi_extractor.dataset.filtering import filter_indices
+    from midi_extractor.dataset.indexing import build_indices, parse_stems
 
     params = resolve_params(params)
     stems = parse_stems(stems)
@@ -146,6 +146,6 @@ def add_cli(subparsers) -> None:
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from midi_extractor.cli import main
 
     sys.exit(main(["train", *sys.argv[1:]]))

@@ -3,12 +3,12 @@
 ``Transcriber(front_end, model_config, n_outputs, loss_weights)``
 
 * input: audio ``(B, S)`` float32 at ``front_end.sample_rate_hz``; the log-mel
-  front end (:class:`~midi_extractor.features.LogMel`) runs inside the model,
+  front end (:class:`~midi_extractor.model.features.LogMel`) runs inside the model,
   on its device, giving ``T = front_end.n_frames(S) = S // hop + 1`` frames.
 * ``forward(audio) -> {"onset", "offset", "frame", "velocity"}``: logits
   ``(B, T, n_outputs)``. Apply a sigmoid to get probabilities; the velocity
   head's sigmoid is ``velocity / 127`` (the label encoding of
-  :mod:`midi_extractor.labels`).
+  :mod:`midi_extractor.model.labels`).
 * ``n_outputs``: ``front_end.n_pitches`` (column = MIDI pitch - ``min_midi``)
   for pitched stems, ``len(drum_classes)`` for percussive ones.
 
@@ -49,8 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import FrontEndConfig, ModelConfig, RoleConfig
-from .features import LogMel
+from midi_extractor.config import FrontEndConfig, ModelConfig, RoleConfig
+from midi_extractor.model.features import LogMel
 
 HEADS = ("onset", "offset", "frame", "velocity")
 

@@ -1,6 +1,6 @@
 """Print a per-stem table of the metrics JSON files (``metrics/<stem>.json``).
 
-``python -m midi_extractor.report [METRICS_DIR]``: the last step of the README's
+``python -m midi_extractor.evaluate.report [METRICS_DIR]``: the last step of the README's
 pipeline command, so a run ends with its scores on screen.
 """
 from __future__ import annotations

@@ -80,9 +80,9 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
 
 
 def build_model(ckpt: Mapping[str, Any]):
-    """The :class:`~midi_extractor.model.Transcriber` of a checkpoint dict, weights
+    """The :class:`~midi_extractor.model.transcriber.Transcriber` of a checkpoint dict, weights
     loaded, in eval mode, on the CPU (move it with ``.to(device)``)."""
-    from .model import Transcriber
+    from midi_extractor.model.transcriber import Transcriber
 
     model = Transcriber.from_config(ckpt["config"])
     model.load_state_dict(ckpt["model"])

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import taxonomy as tx
-from .atomic import write_json
-from .audio import AudioError, iter_blocks, rms_db
+from midi_extractor import taxonomy as tx
+from midi_extractor.atomic import write_json
+from midi_extractor.audio import AudioError, iter_blocks, rms_db
 
 REASONS = ("missing_audio", "missing_midi", "unreadable_midi", "empty_midi", "too_few_notes",
            "unreadable_audio", "silent_audio")
@@ -168,7 +168,7 @@ def filter_indices(index_dir: str | Path, stems: str | list[str],
     Paths resolve against each index's ``dataset_root`` (relative to the current
     folder, as written by build-index) unless ``dataset_root`` is given.
     Prints one line per stem with the count per reason when ``verbose``."""
-    from .indexing import parse_stems
+    from midi_extractor.dataset.indexing import parse_stems
 
     config = config_from_params(thresholds)
     index_dir = Path(index_dir)
@@ -184,7 +184,7 @@ def filter_indices(index_dir: str | Path, stems: str | list[str],
 
 # ---------------------------------------------------------------------- CLI
 def _cmd_filter_index(args: argparse.Namespace) -> int:
-    from .config import ConfigError, resolve_params
+    from midi_extractor.config import ConfigError, resolve_params
 
     try:
         filter_cfg = dict(resolve_params(args.params).index.filter)

@@ -31,10 +31,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import taxonomy as tx
-from .config import resolve_params
-from .decoding import Note
-from .midi_io import notes_to_arrays
+from midi_extractor import taxonomy as tx
+from midi_extractor.config import resolve_params
+from midi_extractor.model.decoding import Note
+from midi_extractor.midi_io import notes_to_arrays
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def select_entries(index: dict, split: str) -> tuple[str, list[dict]]:
         return split, chosen
     candidates = [("validation", [e for e in entries if e.get("split") == "validation"])]
     if split != "train":
-        from .data import select_split  # the trainer's own hold-out of train tracks
+        from midi_extractor.index_io import select_split  # the trainer's own hold-out of train tracks
 
         candidates.append(("train_holdout", list(select_split(entries, "validation", f"index of {stem}"))))
     candidates.append(("train", [e for e in entries if e.get("split") == "train"]))
@@ -208,7 +208,7 @@ def log_to_mlflow(stem: str, metrics: dict[str, Any], artifacts: Sequence[Path],
         log.info("MLflow tracking is off (MIDI_EXTRACTOR_TRACKING=0)")
         return None
     try:
-        from . import tracking
+        from midi_extractor import tracking
 
         tracker = tracking.resume_run(run_id) if run_id else tracking.Tracker()
         if not tracker.active:
@@ -242,16 +242,16 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     defaults to ``summary.json`` beside the model (its ``mlflow_run_id`` is the
     run continued). Returns the contract-3 dict written to ``out_path``.
     """
-    from .audio import AudioError, load_audio
-    from .inference import load_model, transcribe_array
-    from .midi_io import notes_from_midi
+    from midi_extractor.audio import AudioError, load_audio
+    from midi_extractor.infer.engine import load_model, transcribe_array
+    from midi_extractor.midi_io import notes_from_midi
 
     params = resolve_params(params)
     index_path = Path(index_path)
     index = json.loads(index_path.read_text())
     if index.get("stem", stem) != stem:
         raise ValueError(f"{index_path} indexes stem {index.get('stem')!r}, not {stem!r}")
-    from .data import resolve_dataset_root
+    from midi_extractor.index_io import resolve_dataset_root
 
     root = resolve_dataset_root(index_path, data_root if data_root is not None else index.get("dataset_root", "."),
                                 index.get("entries", []))

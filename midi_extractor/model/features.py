@@ -4,7 +4,7 @@
 ``front_end.sample_rate_hz`` to log-mel features ``(B, T, n_mels)`` with
 ``T = front_end.n_frames(S) = S // hop_length + 1`` (torch ``center=True``
 framing, zero padding: outside the clip is silence, as in inference windows): frame ``t`` is centred on sample ``t * hop_length``,
-i.e. ``t * hop_s`` seconds, the same grid :mod:`midi_extractor.labels` uses.
+i.e. ``t * hop_s`` seconds, the same grid :mod:`midi_extractor.model.labels` uses.
 
 Values are ``log(mel_power + eps)`` (natural log of the power mel spectrogram,
 HTK mel scale, Slaney-normalised filters); every constant comes from
@@ -17,7 +17,7 @@ import warnings
 import torch
 from torch import nn
 
-from .config import FrontEndConfig
+from midi_extractor.config import FrontEndConfig
 
 #: floor added before the log (power units; about -120 dB re full scale)
 LOG_EPS = 1e-6

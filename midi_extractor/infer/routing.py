@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import taxonomy as tx
+from midi_extractor import taxonomy as tx
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The training loop behind :func:`midi_extractor.training.train` and its helpers
+"""The training loop behind :func:`midi_extractor.train.run.train` and its helpers
 (settings, keyed data, validation, outputs, RNG state); see training.py's docstring."""
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import distributed as ddp
-from . import taxonomy as tx
-from .atomic import write_json
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import Params, StemConfig
+from midi_extractor.train import distributed as ddp
+from midi_extractor import taxonomy as tx
+from midi_extractor.atomic import write_json
+from midi_extractor.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from midi_extractor.config import Params, StemConfig
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _to(batch: dict, device: torch.device) -> dict:
 def _onset_counts(pred: dict, ref: dict, fe, drum_classes) -> tuple[int, int, int]:
     import mir_eval
 
-    from .decoding import decode
+    from midi_extractor.model.decoding import decode
 
     def notes(act):
         ns = decode(act, fe, drum_classes)
@@ -154,7 +154,7 @@ def _decoding_available() -> bool:
     try:
         import mir_eval  # noqa: F401
 
-        from . import decoding  # noqa: F401
+        from midi_extractor.model import decoding  # noqa: F401
         return True
     except ImportError:
         return False
@@ -211,8 +211,8 @@ def _with_root(index_path: Path, data_root: str | Path | None, tmp: Path) -> Pat
 
 
 def _datasets(index_path: Path, stem: str, params: Params, s: StemConfig, drum_classes, val_clips_per_track: int):
-    from .augment import AugmentPolicy
-    from .data import DataError, TranscriptionDataset
+    from midi_extractor.train.augment import AugmentPolicy
+    from midi_extractor.train.clips import DataError, TranscriptionDataset
 
     role = tx.role_of(stem, params.switches)
     policy = AugmentPolicy.from_params(params.roles[role].augment, role) if role in params.roles else None
@@ -245,8 +245,8 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
     ``out_dir/summary.json`` (on every rank; only rank 0 writes files).
     ``weights_out`` (tests, debugging): every rank also saves its final state
     dict to ``str(weights_out).format(rank=rank)``."""
-    from .model import Transcriber
-    from . import tracking
+    from midi_extractor.model.transcriber import Transcriber
+    from midi_extractor import tracking
 
     t_start = time.time()
     params = params or Params()

@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
-from . import taxonomy as tx
-from .audio import AUDIO_EXTENSIONS, AudioError, audio_info
+from midi_extractor import taxonomy as tx
+from midi_extractor.audio import AUDIO_EXTENSIONS, AudioError, audio_info
 
 #: split folders of Slakh2100 (``omitted`` exists in the redux release only)
 SPLITS = ("train", "validation", "test", "omitted")

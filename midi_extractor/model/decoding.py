@@ -26,8 +26,8 @@ from typing import Sequence
 
 import numpy as np
 
-from . import taxonomy as tx
-from .config import FrontEndConfig
+from midi_extractor import taxonomy as tx
+from midi_extractor.config import FrontEndConfig
 
 
 @dataclass(frozen=True, order=True)

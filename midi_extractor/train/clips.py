@@ -5,7 +5,7 @@
 * ``audio``: ``(S,)`` float32 mono at ``front_end.sample_rate_hz``,
   ``S = round(clip_seconds * sample_rate_hz)``;
 * ``onset``, ``offset``, ``frame``, ``velocity``: ``(T, n_outputs)`` float32,
-  ``T = front_end.n_frames(S)`` (encodings: :mod:`midi_extractor.labels`),
+  ``T = front_end.n_frames(S)`` (encodings: :mod:`midi_extractor.model.labels`),
 
 which the default ``DataLoader`` collate stacks to ``(B, S)`` / ``(B, T, N)``
 for :meth:`model.Transcriber.run_on_batch`.
@@ -14,7 +14,7 @@ Two modes:
 
 * random (``deterministic=False``, the default for ``train``): each item is a
   clip from a random track (weighted by duration) at a random offset, with the
-  role's augmentation (:mod:`midi_extractor.augment`). A clip without any
+  role's augmentation (:mod:`midi_extractor.train.augment`). A clip without any
   onset is redrawn up to ``empty_retries`` times (silent stretches of stems
   teach little). Item ``index`` is a pure function of ``(seed, epoch,
   index)``, whatever the worker layout or call order: call
@@ -43,120 +43,20 @@ compact note array.
 """
 from __future__ import annotations
 
-import json
 import logging
-import zlib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from .audio import AudioError, audio_info, load_audio
-from .augment import AugmentPolicy, Draw, apply_audio
-from .config import FrontEndConfig
-from .labels import KEYS, MidiError, load_notes, rolls_from_midi
+from midi_extractor.audio import AudioError, audio_info, load_audio
+from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio
+from midi_extractor.config import FrontEndConfig
+from midi_extractor.index_io import DataError, entry_paths, load_index, select_split
+from midi_extractor.model.labels import KEYS, MidiError, load_notes, rolls_from_midi
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "validation", "test")
-VALIDATION_FRACTION = 0.1
-
-
-class DataError(ValueError):
-    """An index or data set that cannot give clips; the message names the file."""
-
-
-# --------------------------------------------------------------- the index
-def resolve_dataset_root(index_path: str | Path, dataset_root: str | Path,
-                         entries: Sequence[Mapping] = ()) -> Path:
-    """Folder the entry paths are relative to (see the module docstring): the
-    first candidate folder that holds the first entry's audio (or MIDI), else
-    the first that exists. Raises :class:`DataError` when none exists."""
-    root = Path(dataset_root)
-    if root.is_absolute():
-        if not root.is_dir():
-            raise DataError(f"{index_path}: dataset_root {root} does not exist")
-        return root
-    index_dir = Path(index_path).resolve().parent
-    candidates = [c for c in (Path.cwd() / root, index_dir / root, *(p / root for p in index_dir.parents))
-                  if c.is_dir()]
-    probe = next((e.get("audio") or e.get("midi") for e in entries
-                  if isinstance(e, Mapping) and (e.get("audio") or e.get("midi"))), None)
-    if probe and not Path(probe).is_absolute():
-        for c in candidates:
-            if (c / probe).exists():
-                return c.resolve()
-    if candidates:
-        return candidates[0].resolve()
-    raise DataError(f"{index_path}: dataset_root {str(root)!r} not found relative to the current folder "
-                    f"({Path.cwd()}) nor to the index's folder or its parents")
-
-
-def load_index(index_path: str | Path, dataset_root: str | Path | None = None) -> tuple[Path, list[dict]]:
-    """``(resolved dataset_root, entries)`` of an index JSON; ``dataset_root``
-    overrides the index's own (a moved data folder, ``--data``)."""
-    try:
-        data = json.loads(Path(index_path).read_text())
-    except FileNotFoundError:
-        raise DataError(f"{index_path}: index file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{index_path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        raise DataError(f"{index_path}: not an index (no 'entries' list)")
-    if dataset_root is not None:
-        root = Path(dataset_root)
-        if not root.is_dir():
-            raise DataError(f"{index_path}: dataset root {root} (given) does not exist")
-        return root.resolve(), data["entries"]
-    root = resolve_dataset_root(index_path, data.get("dataset_root", "."), data["entries"])
-    return root, data["entries"]
-
-
-def _in_holdout(track: str) -> bool:
-    return zlib.crc32(str(track).encode()) % 100 < VALIDATION_FRACTION * 100
-
-
-def select_split(entries: Sequence[Mapping], split: str, source: str = "index") -> list[Mapping]:
-    """Entries of one split with the fallbacks of the module docstring."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    by = {s: [e for e in entries if e.get("split") == s] for s in SPLITS}
-    train = by["train"]
-    holdout: list[Mapping] = []
-    if not by["validation"] and train:
-        tracks = sorted({e.get("track", "") for e in train})
-        held = {t for t in tracks if _in_holdout(t)}
-        if not held and len(tracks) > 1:
-            held = {min(tracks, key=lambda t: zlib.crc32(str(t).encode()))}
-        holdout = [e for e in train if e.get("track", "") in held]
-        train = [e for e in train if e.get("track", "") not in held]
-    if split == "train":
-        if holdout:
-            log.info("%s: no validation split; holding out %d train track(s) for validation",
-                     source, len({e.get('track') for e in holdout}))
-        return train
-    if split == "validation":
-        if not by["validation"]:
-            log.warning("%s: validation split is empty; using a deterministic %d%% of the train tracks "
-                        "(%d entries)", source, int(VALIDATION_FRACTION * 100), len(holdout))
-            return holdout
-        return by["validation"]
-    if not by["test"]:
-        log.warning("%s: test split is empty; falling back to the validation split", source)
-        return select_split(entries, "validation", source)
-    return by["test"]
-
-
-def entry_paths(entry: Mapping, dataset_root: str | Path) -> tuple[Path, Path]:
-    """Absolute ``(audio, midi)`` paths of an entry. Raises :class:`DataError`
-    when either is missing from the entry."""
-    if not entry.get("audio") or not entry.get("midi"):
-        raise DataError(f"entry {entry.get('track')}/{entry.get('stem_id')}: needs both audio and midi "
-                        f"(audio={entry.get('audio')!r}, midi={entry.get('midi')!r})")
-    root = Path(dataset_root)
-    return root / entry["audio"], root / entry["midi"]
-
 
 def full_track(entry: Mapping, dataset_root: str | Path, front_end: FrontEndConfig,
                drum_classes: Sequence[str] | None = None) -> dict[str, Any]:
@@ -176,7 +76,7 @@ def full_track(entry: Mapping, dataset_root: str | Path, front_end: FrontEndConf
 class TranscriptionDataset(torch.utils.data.Dataset):
     """Clips of one split of a filtered index; see the module docstring.
 
-    ``augment_policy``: an :class:`~midi_extractor.augment.AugmentPolicy`, the
+    ``augment_policy``: an :class:`~midi_extractor.train.augment.AugmentPolicy`, the
     ``roles.<role>.augment`` dict (role inferred: percussive when
     ``drum_classes`` is given, else melodic; pass a policy for harmonic) or
     None. ``deterministic``: None = ``split != "train"``.

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from . import taxonomy as tx
-from .audio import AudioError, audio_info, load_audio
+from midi_extractor import taxonomy as tx
+from midi_extractor.audio import AudioError, audio_info, load_audio
 
 DRUMS, HIGH_PERCS = "drums", "high_percs"
 

@@ -30,9 +30,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from . import taxonomy as tx
-from .config import DecodingConfig, FrontEndConfig
-from .decoding import Note, decode
+from midi_extractor import taxonomy as tx
+from midi_extractor.config import DecodingConfig, FrontEndConfig
+from midi_extractor.model.decoding import Note, decode
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,11 @@ def load_model(path: str | Path) -> LoadedModel:
 def _load_checkpoint(path: Path) -> tuple[dict, Any]:
     """``(checkpoint dict, model in eval mode)`` through ``checkpoint.py`` (contract 2)."""
     try:
-        from .checkpoint import build_model, load_checkpoint
+        from midi_extractor.model.checkpoint import build_model, load_checkpoint
     except ImportError:  # checkpoint.py not there yet: the same contract by hand
         import torch
 
-        from .model import Transcriber
+        from midi_extractor.model.transcriber import Transcriber
 
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         model = Transcriber.from_config(ckpt["config"])
@@ -197,7 +197,7 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
 def load_input(audio: str | Path | np.ndarray, sample_rate_hz: int | None, target_hz: int) -> tuple[np.ndarray, str]:
     """Mono float32 at ``target_hz`` and a name for messages. Raises ``audio.AudioError``
     (path + problem) or ``ValueError`` for an array without a rate, or an empty input."""
-    from .audio import AudioError, load_audio, resample
+    from midi_extractor.audio import AudioError, load_audio, resample
 
     if isinstance(audio, (str, Path)):
         x = load_audio(audio, target_hz)
@@ -216,7 +216,7 @@ def load_input(audio: str | Path | np.ndarray, sample_rate_hz: int | None, targe
 
 
 def is_silent(x: np.ndarray) -> bool:
-    from .audio import rms_db
+    from midi_extractor.audio import rms_db
 
     return rms_db(x) < SILENCE_DB
 
@@ -285,12 +285,12 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
     ``routing.NoModelError`` when no checkpoint fits (vocals!), ``KeyError``
     for an unknown name, ``audio.AudioError``/``ValueError`` for bad audio.
     """
-    from .midi_io import notes_to_midi
-    from .routing import resolve_model
+    from midi_extractor.midi_io import notes_to_midi
+    from midi_extractor.infer.routing import resolve_model
 
     switches = _switches(params)
     if isinstance(audio, (str, Path)):
-        from .audio import audio_info
+        from midi_extractor.audio import audio_info
 
         audio_info(audio)  # a missing, empty or corrupt file is named before any routing
     if str(stem) == "auto":
@@ -316,7 +316,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
 def stem_files(folder: str | Path, switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> tuple[dict[str, Path], list[str]]:
     """``{stem: file}`` of a folder of separated stems, in taxonomy order, and
     a message for each audio file whose name names no stem (or a second file of a stem)."""
-    from .audio import AUDIO_EXTENSIONS
+    from midi_extractor.audio import AUDIO_EXTENSIONS
 
     found: dict[str, Path] = {}
     problems: list[str] = []
@@ -342,9 +342,9 @@ def transcribe_folder(folder: str | Path, models_dir: str | Path = "models", *, 
     model (vocals!), an unreadable file or an unknown name is skipped with a
     message (to ``on_message(str)``, default a logged warning).
     Returns ``({stem: notes}, midi, messages)``."""
-    from .audio import AudioError
-    from .midi_io import tracks_to_midi
-    from .routing import NoModelError
+    from midi_extractor.audio import AudioError
+    from midi_extractor.midi_io import tracks_to_midi
+    from midi_extractor.infer.routing import NoModelError
 
     files, messages = stem_files(folder, _switches(params))
     if not files:
@@ -376,9 +376,9 @@ def _inputs(paths: Sequence[str]) -> Iterator[Path]:
 
 def _cmd_transcribe(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    from .audio import AudioError
-    from .config import ConfigError, load_params
-    from .routing import NoModelError
+    from midi_extractor.audio import AudioError
+    from midi_extractor.config import ConfigError, load_params
+    from midi_extractor.infer.routing import NoModelError
 
     params = None
     params_path = Path(args.params) if args.params else Path("params.yaml")

@@ -35,7 +35,7 @@ import pretty_midi
 import soundfile as sf
 import yaml
 
-from . import songs
+from midi_extractor.dataset import songs
 
 DEFAULT_SF2 = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
 TARGET_PEAK_DB = -1.0    # every stem, and the mix, peak at this level (dBFS)

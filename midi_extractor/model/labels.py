@@ -1,7 +1,7 @@
 """Piano rolls from MIDI, aligned to the front end's frames.
 
 Frame ``t`` sits at ``t * hop_s`` seconds (``FrontEndConfig``; torch
-``center=True`` framing, as in :mod:`midi_extractor.features`). A time maps to
+``center=True`` framing, as in :mod:`midi_extractor.model.features`). A time maps to
 its nearest frame, ``round(time_s / hop_s)``.
 
 :func:`rolls_from_midi` returns four float32 arrays ``(n_frames, n_outputs)``:
@@ -33,8 +33,8 @@ from typing import Sequence
 
 import numpy as np
 
-from . import taxonomy as tx
-from .config import FrontEndConfig
+from midi_extractor import taxonomy as tx
+from midi_extractor.config import FrontEndConfig
 
 KEYS = ("onset", "offset", "frame", "velocity")
 
