@@ -1,20 +1,132 @@
 """Write files so a crash never leaves a half-written one: a temporary file beside
-the target, then ``os.replace`` (atomic on POSIX and Windows)."""
+the target, flushed and fsync'ed, then ``os.replace`` (atomic on POSIX and Windows).
+
+Temporary names: ``.<name>.<random>.tmp`` in the target's folder (unique, so two
+writers never share one; the same pattern as ``model.checkpoint.save_checkpoint``).
+A process killed between the write and the rename leaves that file behind:
+:func:`clean_stale_tmp` removes a target's leftovers (also the older fixed name
+``<name>.tmp``) and :func:`clean_stale_tmp_in` every leftover in a folder.
+Callers run them once on start, before they write (build-index and
+filter-index do; training should for its out-dir, evaluation for its
+report folder).
+"""
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
+import logging
 import os
+import tempfile
+import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+log = logging.getLogger(__name__)
+
+#: the process umask (read once at import): mkstemp's 0600 becomes the usual 0666 & ~umask
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[Any]:
+    """``with atomic_open(path, "w") as f: ...``: ``f`` is a temporary file in
+    ``path``'s folder (created when missing); on a clean exit it is fsync'ed
+    and renamed onto ``path``, on an exception removed (``path`` untouched).
+    ``mode``: ``"w"`` (text; ``kwargs`` go to ``open``, e.g. ``newline=""``)
+    or ``"wb"``."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically; returns the path."""
+    with atomic_open(path, "w", encoding=encoding) as f:
+        f.write(text)
+    return Path(path)
 
 
 def write_json(path: str | Path, data: Any, *, indent: int = 1,
                default: Callable[[Any], Any] | None = None) -> Path:
     """Write ``data`` as JSON (plus a final newline) to ``path`` atomically,
-    creating the parent folder; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=indent, default=default) + "\n")
-    os.replace(tmp, path)
-    return path
+    creating the parent folder; returns the path. Nothing is written when
+    ``data`` does not serialise (the previous file stays)."""
+    text = json.dumps(data, indent=indent, default=default) + "\n"
+    return write_text(path, text)
+
+
+def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str]) -> Path:
+    """Write ``rows`` (dicts; keys beyond ``fieldnames`` ignored, missing ones
+    empty) as CSV with a header, atomically; returns the path."""
+    with atomic_open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(fieldnames), extrasaction="ignore")
+        w.writeheader()
+        for row in rows:
+            w.writerow(row)
+    return Path(path)
+
+
+def _remove_old(candidates: Iterable[Path], older_than_s: float) -> list[Path]:
+    now, removed = time.time(), []
+    for p in candidates:
+        try:
+            if p.is_file() and not p.is_symlink() and now - p.stat().st_mtime >= older_than_s:
+                p.unlink()
+                removed.append(p)
+        except OSError as exc:  # vanished or not ours to remove: leave it
+            log.debug("could not remove %s: %s", p, exc)
+    if removed:
+        log.warning("removed %d stale temporary file(s) left by an interrupted write: %s",
+                    len(removed), ", ".join(str(p) for p in removed[:5]))
+    return removed
+
+
+def clean_stale_tmp(target: str | Path, older_than_s: float = 0.0) -> list[Path]:
+    """Remove temporary files an interrupted atomic write of ``target`` left
+    (``.<name>.*.tmp`` and ``<name>.tmp`` beside it) whose age is at least
+    ``older_than_s`` seconds; returns what was removed (logged as a warning).
+    Call on start, before writing ``target``, from the only writer of it."""
+    target = Path(target)
+    folder = target.parent
+    if not folder.is_dir():
+        return []
+    candidates = list(folder.glob(f".{glob_escape(target.name)}.*.tmp")) + [folder / f"{target.name}.tmp"]
+    return _remove_old(candidates, older_than_s)
+
+
+def clean_stale_tmp_in(folder: str | Path, older_than_s: float = 0.0) -> list[Path]:
+    """Remove every leftover temporary file of an atomic write in ``folder``
+    (``.*.tmp`` hidden files, the pattern this module and checkpoints use);
+    returns what was removed. For a folder whose only writer is the caller
+    (a training out-dir)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return _remove_old(folder.glob(".*.tmp"), older_than_s)
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob metacharacters escaped (``[*]`` style)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)

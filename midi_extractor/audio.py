@@ -9,8 +9,13 @@ A window read at a new rate matches the same stretch of a full read (up to
 float rounding): the read starts on a sample that falls on the output grid,
 with some context either side that is trimmed after resampling.
 
-Anything that cannot be read (missing, empty, corrupt, unknown format) raises
-:class:`AudioError`, whose message starts with the file's path.
+Anything that cannot be read (missing, empty, corrupt, truncated, unknown
+format) raises :class:`AudioError`, whose message starts with the file's path.
+Non-finite samples (NaN, +-inf) are refused, never repaired: every read checks
+the frames it decoded and raises :class:`NonFiniteAudioError` (an
+``AudioError``) with how many NaN and inf samples it found. :func:`scan_audio`
+decodes a whole file once (the filter's check: truncation, corruption,
+non-finite samples and the loudest block in one pass).
 """
 from __future__ import annotations
 
@@ -42,6 +47,31 @@ class AudioError(ValueError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class NonFiniteAudioError(AudioError):
+    """Audio holding NaN or infinite samples (refused, not repaired)."""
+
+
+def nonfinite_counts(x: np.ndarray) -> tuple[int, int]:
+    """``(NaN samples, infinite samples)`` of an array (any shape)."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return 0, 0
+    n_nan = int(np.count_nonzero(np.isnan(x)))
+    return n_nan, int(x.size - np.count_nonzero(finite) - n_nan)
+
+
+def check_finite(x: np.ndarray, name: str | Path, where: str = "") -> np.ndarray:
+    """``x`` unchanged when every sample is finite; else raise
+    :class:`NonFiniteAudioError` naming ``name`` and the NaN/inf counts
+    (``where``: e.g. ``"in frames 0-16000"``). For arrays handed to the
+    package directly (``transcribe(array)``) as files are checked on read."""
+    n_nan, n_inf = nonfinite_counts(x)
+    if n_nan or n_inf:
+        raise NonFiniteAudioError(name, f"{n_nan} NaN and {n_inf} infinite samples{' ' + where if where else ''} "
+                                        "(non-finite audio is refused, not repaired)")
+    return x
 
 
 def _open(path: str | Path) -> sf.SoundFile:
@@ -90,6 +120,10 @@ def _read(f: sf.SoundFile, path: str | Path, start: int, n: int) -> np.ndarray:
         data = f.read(hi - lo, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioError(path, f"corrupt audio: reading frames {lo}-{hi} failed ({exc})") from None
+    if len(data) < hi - lo:
+        raise AudioError(path, f"truncated audio: header declares {f.frames} frames, "
+                               f"decoding stopped at frame {lo + len(data)}")
+    check_finite(data, path, f"in frames {lo}-{hi}")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     out[lo - start: lo - start + len(mono)] = mono
     return out
@@ -160,11 +194,52 @@ def iter_blocks(path: str | Path, block_s: float = 0.5):
             yield x
 
 
+def scan_audio(path: str | Path, block_s: float = 0.5, chunk_s: float = 10.0) -> tuple[float, int]:
+    """Decode a whole file once, in order: ``(loudest block RMS in dBFS, frames
+    decoded)``, blocks of ``block_s`` at the file's own rate (mono mix).
+
+    Raises :class:`AudioError` naming the file for a missing, empty, corrupt or
+    truncated file (fewer frames decode than its header declares) and
+    :class:`NonFiniteAudioError` with the NaN/inf counts of the whole file.
+    Cost: about 0.3 s for a 4-minute 44.1 kHz stereo FLAC on one core here."""
+    loudest, done, n_nan, n_inf = SILENCE_DB, 0, 0, 0
+    with _open(path) as f:
+        if f.frames <= 0:
+            raise AudioError(path, "no audio frames (empty audio stream)")
+        block = max(int(f.samplerate * block_s), 1)
+        chunk = max(int(f.samplerate * chunk_s) // block, 1) * block
+        while done < f.frames:
+            try:
+                data = f.read(min(chunk, f.frames - done), dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+                raise AudioError(path, f"corrupt or truncated audio: decoding failed at frame {done} "
+                                       f"of {f.frames} ({exc})") from None
+            if len(data) == 0:
+                break
+            a, b = nonfinite_counts(data)
+            n_nan, n_inf = n_nan + a, n_inf + b
+            if not (a or b):
+                mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+                for k in range(0, len(mono), block):
+                    loudest = max(loudest, rms_db(mono[k:k + block]))
+            done += len(data)
+        frames = int(f.frames)
+    if n_nan or n_inf:
+        raise NonFiniteAudioError(path, f"{n_nan} NaN and {n_inf} infinite samples "
+                                        "(non-finite audio is refused, not repaired)")
+    if done < frames:
+        raise AudioError(path, f"truncated audio: header declares {frames} frames, only {done} decode")
+    return loudest, done
+
+
 def rms_db(x: np.ndarray) -> float:
     """RMS level in dB full scale (a full-scale sine is about -3 dB); silence
-    and empty arrays give :data:`SILENCE_DB` (-200)."""
+    and empty arrays give :data:`SILENCE_DB` (-200). Raises
+    :class:`NonFiniteAudioError` for NaN/inf samples (their level is undefined,
+    never "silent")."""
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
         return SILENCE_DB
+    check_finite(x, "signal")
     rms = math.sqrt(float(np.mean(x * x)))
     return max(20.0 * math.log10(rms), SILENCE_DB) if rms > 0 else SILENCE_DB

@@ -111,3 +111,46 @@ def test_iter_blocks_covers_the_file_at_its_own_rate(tmp_path):
         bad = tmp_path / "bad.flac"
         bad.write_bytes(b"fLaC" + b"\x02" * 30)
         list(iter_blocks(bad))
+
+
+def test_non_finite_samples_are_refused_naming_file_and_counts(tmp_path):
+    """Issue 14 item 2: NaN/inf are refused at read time, never read as silence."""
+    from midi_extractor.audio import NonFiniteAudioError, check_finite, scan_audio
+
+    x = np.full(16000, 0.1, np.float32)
+    x[4000:8000] = np.nan  # 0.25 s of NaN
+    x[9000] = -np.inf
+    path = tmp_path / "nan.wav"
+    sf.write(str(path), x, 16000, subtype="FLOAT")
+    with pytest.raises(NonFiniteAudioError, match=r"nan\.wav: 4000 NaN and 1 infinite samples in frames 0-16000"):
+        load_audio(path, 16000)
+    with pytest.raises(AudioError, match="4000 NaN and 1 infinite"):
+        load_audio(path, 22050)  # resampled reads check the raw frames
+    with pytest.raises(NonFiniteAudioError, match="refused, not repaired"):
+        scan_audio(path)
+    assert load_audio(path, 16000, 0.0, 0.2).max() == pytest.approx(0.1)  # a clean window reads
+    with pytest.raises(NonFiniteAudioError, match=r"signal: 1 NaN and 0 infinite"):
+        rms_db(np.array([0.0, np.nan]))  # was -200 dB ("silent")
+    with pytest.raises(NonFiniteAudioError, match=r"array: 0 NaN and 1 infinite"):
+        check_finite(np.array([np.inf], np.float32), "array")
+    assert check_finite(x[:10], "ok") is not None
+
+
+def test_flac_truncated_halfway_fails_where_it_is_decoded(tmp_path):
+    """Issue 14 item 3: a FLAC cut halfway has a whole header; reading past the cut
+    raises AudioError ("lost sync"), reading before it works, scan_audio catches it."""
+    from midi_extractor.audio import scan_audio
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "S01.flac"
+    sf.write(str(path), (0.3 * rng.standard_normal(16000 * 8)).astype(np.float32), 16000)
+    whole_level, whole_frames = scan_audio(path)
+    assert whole_frames == 16000 * 8 and -15 < whole_level < -5
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert audio_info(path) == (16000, 16000 * 8, 1)  # the header still says 8 s
+    assert load_audio(path, 16000, 0.5, 1.0).shape == (16000,)
+    with pytest.raises(AudioError, match=r"S01\.flac: corrupt audio.*lost sync"):
+        load_audio(path, 16000)
+    with pytest.raises(AudioError, match=r"S01\.flac: corrupt or truncated audio: decoding failed at frame"):
+        scan_audio(path)

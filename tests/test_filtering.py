@@ -92,7 +92,7 @@ def test_thresholds_override_defaults(index_dir):
     assert out["dropped"]["too_few_notes"] == 5
     assert out["entries"] == []
     assert "silent_audio" not in out["dropped"]
-    assert out["filter"] == {"silence_db": -100.0, "block_s": 0.5, "min_notes": 9}
+    assert out["filter"] == {"silence_db": -100.0, "block_s": 0.5, "min_notes": 9, "full_decode": True}
     with pytest.raises(ValueError, match="unknown key.*min_note\\b"):
         filtering.config_from_params({"min_note": 3})
 
@@ -133,3 +133,48 @@ def test_filter_index_file_writes_where_asked(index_dir, tmp_path):
     (tmp_path / "junk.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"junk\.json: not valid JSON"):
         filtering.filter_index_file(tmp_path / "junk.json")
+
+
+def _loud_then(tmp: Path, name: str, sr: int = 16000, seconds: float = 6.0) -> np.ndarray:
+    t = np.arange(int(sr * seconds)) / sr
+    return (0.3 * np.sin(2 * np.pi * 110 * t) + 0.01 * np.random.default_rng(0).standard_normal(t.size)).astype(
+        np.float32)
+
+
+def test_damage_past_the_first_loud_block_is_caught_by_the_full_decode(tmp_path):
+    """Issue 14 items 2-4: a FLAC cut halfway ("lost sync" deep in the file), NaN and inf
+    samples after 3 s of sound, and paths leaving the root are dropped, each with its reason."""
+    root = tmp_path / "data"
+    root.mkdir()
+    x = _loud_then(root, "x")
+    sf.write(str(root / "whole.flac"), x, 16000)
+    sf.write(str(root / "cut.flac"), x, 16000)
+    data = (root / "cut.flac").read_bytes()
+    (root / "cut.flac").write_bytes(data[: len(data) // 2])
+    y = x.copy()
+    y[50000:50010] = np.nan
+    y[60000] = np.inf
+    sf.write(str(root / "nan.wav"), y, 16000, subtype="FLOAT")
+    (tmp_path / "outside").mkdir()
+    sf.write(str(tmp_path / "outside" / "o.wav"), x, 16000)
+    pitched_midi(33, 2.0, n_notes=8).write(str(root / "eight.mid"))
+    entries = [_entry("whole", "whole.flac", "eight.mid"), _entry("cut", "cut.flac", "eight.mid"),
+               _entry("nan", "nan.wav", "eight.mid"), _entry("up", "../outside/o.wav", "eight.mid"),
+               _entry("abs", str(tmp_path / "outside" / "o.wav"), "eight.mid"),
+               _entry("abs_inside", str(root / "whole.flac"), "eight.mid")]
+    index = {"stem": "bass", "dataset_root": str(root), "entries": entries}
+    (tmp_path / "dataset_bass.json").write_text(json.dumps(index))
+    stale = tmp_path / ".filtered_dataset_bass.json.abc123.tmp"
+    stale.write_text("half a file")
+    out = filtering.filter_indices(tmp_path, "bass", verbose=False)["bass"]
+    assert [e["track"] for e in out["entries"]] == ["whole", "abs_inside"]
+    assert out["dropped"] == {"unreadable_audio": 1, "nonfinite_audio": 1, "outside_root": 2}
+    details = {d["track"]: d["detail"] for d in out["dropped_entries"]}
+    assert "cut.flac" in details["cut"] and "lost sync" in details["cut"]
+    assert "nan.wav: 10 NaN and 1 infinite samples" in details["nan"]
+    assert "'../outside/o.wav' leaves the dataset root" in details["up"]
+    assert "o.wav" in details["abs"] and "leaves the dataset root" in details["abs"]
+    assert not stale.exists()
+    # the old early stop (first loud block) keeps both damaged files: what full_decode is for
+    quick = filtering.filter_indices(tmp_path, "bass", {"full_decode": 0}, verbose=False)["bass"]
+    assert [e["track"] for e in quick["entries"]] == ["whole", "cut", "nan", "abs_inside"]

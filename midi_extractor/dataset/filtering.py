@@ -7,14 +7,23 @@ copied untouched, and so are unknown top-level fields.
 
 Reasons, checked in this order (cheap checks first):
 
+``outside_root``      the entry's audio or MIDI path leaves the dataset root
+                      (``..`` or an absolute path elsewhere): never opened
 ``missing_audio``     no audio file (``"audio": null``) or the file is gone
 ``missing_midi``      no MIDI file
 ``unreadable_midi``   the MIDI file does not parse (truncated, not MIDI)
 ``empty_midi``        no notes at all
 ``too_few_notes``     fewer than ``min_notes`` notes this stem transcribes
                       (percussive stems count only their own drum classes)
-``unreadable_audio``  the audio file does not decode (corrupt, empty)
+``unreadable_audio``  the audio file does not decode to its end (corrupt,
+                      truncated FLAC "lost sync", empty, 0 frames)
+``nonfinite_audio``   it holds NaN or infinite samples (refused, not repaired)
 ``silent_audio``      its loudest ``block_s`` block is below ``silence_db``
+
+The audio is decoded whole, once (``full_decode: 1``, the default; about
+0.3 s per 4-minute 44.1 kHz stereo FLAC on one core), so truncation and
+non-finite samples anywhere are caught here, not mid-training;
+``full_decode: 0`` stops at the first loud block (fast, checks less).
 
 Command: ``midi-extractor filter-index --index-dir DIR --stems bass,piano
 [--params params.yaml]`` (thresholds from ``index.filter``).
@@ -24,6 +33,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +41,11 @@ from typing import Any
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_json
-from midi_extractor.audio import AudioError, iter_blocks, rms_db
+from midi_extractor.atomic import clean_stale_tmp
+from midi_extractor.audio import AudioError, NonFiniteAudioError, iter_blocks, rms_db, scan_audio
 
-REASONS = ("missing_audio", "missing_midi", "unreadable_midi", "empty_midi", "too_few_notes",
-           "unreadable_audio", "silent_audio")
+REASONS = ("outside_root", "missing_audio", "missing_midi", "unreadable_midi", "empty_midi", "too_few_notes",
+           "unreadable_audio", "nonfinite_audio", "silent_audio")
 
 
 @dataclass
@@ -44,6 +55,7 @@ class FilterConfig:
     silence_db: float = -60.0  # loudest block RMS (dBFS) below this: silent
     block_s: float = 0.5       # block length of that RMS
     min_notes: int = 4         # fewer notes than this: too_few_notes
+    full_decode: bool = True   # decode every stem to its end (catches truncation, NaN/inf)
 
 
 def config_from_params(values: dict[str, Any] | FilterConfig | None) -> FilterConfig:
@@ -84,8 +96,37 @@ def loudest_block_db(audio_path: str | Path, block_s: float = 0.5, stop_at_db: f
     return loudest
 
 
+def outside_root(rel: str | None, root: Path) -> bool:
+    """True when an entry path (relative to ``root``, or absolute) leaves ``root``
+    lexically: ``..`` past the top, or an absolute path elsewhere."""
+    if not rel:
+        return False
+    joined = Path(os.path.normpath(root / rel))
+    base = Path(os.path.normpath(root if root.is_absolute() else Path.cwd() / root))
+    joined = joined if joined.is_absolute() else Path(os.path.normpath(Path.cwd() / joined))
+    return joined != base and base not in joined.parents
+
+
+def _audio_check(audio: Path, config: FilterConfig) -> tuple[str | None, str]:
+    try:
+        if config.full_decode:
+            level = scan_audio(audio, config.block_s)[0]
+        else:
+            level = loudest_block_db(audio, config.block_s, stop_at_db=config.silence_db)
+    except NonFiniteAudioError as exc:
+        return "nonfinite_audio", str(exc)
+    except AudioError as exc:
+        return "unreadable_audio", str(exc)
+    if level < config.silence_db:
+        return "silent_audio", f"{audio}: loudest block {level:.1f} dB < silence_db {config.silence_db:g}"
+    return None, ""
+
+
 def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tuple[str | None, str]:
     """``(reason or None, detail)`` for one index entry."""
+    for key in ("audio", "midi"):
+        if outside_root(entry.get(key), root):
+            return "outside_root", f"{key} path {entry[key]!r} leaves the dataset root {root}; not opened"
     audio = root / entry["audio"] if entry.get("audio") else None
     midi = root / entry["midi"] if entry.get("midi") else None
     if audio is None:
@@ -104,13 +145,7 @@ def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tup
         return "empty_midi", f"{midi}: no notes for stem {stem}"
     if n_notes < config.min_notes:
         return "too_few_notes", f"{midi}: {n_notes} notes < min_notes {config.min_notes}"
-    try:
-        level = loudest_block_db(audio, config.block_s, stop_at_db=config.silence_db)
-    except AudioError as exc:
-        return "unreadable_audio", str(exc)
-    if level < config.silence_db:
-        return "silent_audio", f"{audio}: loudest block {level:.1f} dB < silence_db {config.silence_db:g}"
-    return None, ""
+    return _audio_check(audio, config)
 
 
 def filter_index(index: dict, config: FilterConfig, dataset_root: str | Path | None = None) -> dict:
@@ -151,6 +186,7 @@ def filter_index_file(index_path: str | Path, out_path: str | Path | None = None
         raise ValueError(f"{src}: not an index file (needs 'stem' and 'entries')")
     out = filter_index(index, config_from_params(thresholds), dataset_root)
     dst = Path(out_path) if out_path is not None else src.with_name(f"filtered_{src.name}")
+    clean_stale_tmp(dst)
     write_json(dst, out)
     if verbose:
         n_in = len(index["entries"])
