@@ -28,7 +28,7 @@ from midi_extractor.atomic import write_json
 #: per-entry metadata keys copied from the track's stem record (beyond the contract's five)
 _EXTRA_META = ("plugin_name", "integrated_loudness", "audio_rendered", "midi_saved",
                "sample_rate_hz", "n_frames", "channels", "duration_s", "audio_error", "midi_error",
-               "inferred_from_midi")
+               "inferred_from_midi", "domain")
 
 
 def parse_stems(value: str | list[str] | tuple[str, ...]) -> list[str]:

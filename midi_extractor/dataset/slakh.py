@@ -255,6 +255,8 @@ def _stem_metadata(raw: dict, where: str, stem_id: str, problems: list[Problem])
         "audio_rendered": _as_bool(raw.get("audio_rendered", True)),
         "midi_saved": _as_bool(raw.get("midi_saved", True)),
     }
+    if _none_if_null(raw.get("domain")) is not None:  # generated sets: in_domain | out_of_domain
+        meta["domain"] = str(raw["domain"])
     return meta
 
 
