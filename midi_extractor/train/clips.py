@@ -40,6 +40,16 @@ offset and duration), unless the whole set fits in ``cache_mb`` of memory,
 in which case every track is decoded once at construction and clips are
 slices (``cache_audio="auto"``). Parsed MIDI is cached per track as a
 compact note array.
+
+Bad files never stop a run: an entry without MIDI, with a missing, empty or
+0-frame audio file is left out at construction; one whose audio or MIDI fails
+to decode (truncated FLAC "lost sync", NaN/inf samples, unreadable MIDI) is
+left out at construction in deterministic mode (the clips it would give are
+decoded then) and, in random mode, skipped from the moment a clip hits it:
+another clip is drawn. Each file gets one warning naming it and lands in
+:attr:`TranscriptionDataset.bad_files` (``{path: reason}``, shared across the
+DataLoader workers of one process; each DDP rank has its own). When no entry
+is left, :class:`~midi_extractor.index_io.DataError` names the index.
 """
 from __future__ import annotations
 
@@ -57,6 +67,17 @@ from midi_extractor.index_io import DataError, entry_paths, load_index, select_s
 from midi_extractor.model.labels import KEYS, MidiError, load_notes, rolls_from_midi
 
 log = logging.getLogger(__name__)
+
+#: bytes per entry of the shared bad-file table (kind byte + reason)
+_REASON_BYTES = 256
+
+
+def _problem(exc: Exception, path: str) -> str:
+    """An exception's message without the leading ``path: `` it usually carries."""
+    if isinstance(exc, AudioError):
+        return exc.problem
+    text = str(exc)
+    return text[len(path) + 2:] if text.startswith(f"{path}: ") else text
 
 def full_track(entry: Mapping, dataset_root: str | Path, front_end: FrontEndConfig,
                drum_classes: Sequence[str] | None = None) -> dict[str, Any]:
@@ -116,46 +137,123 @@ class TranscriptionDataset(torch.utils.data.Dataset):
 
         self.root, all_entries = load_index(index_path, dataset_root)
         chosen = select_split(all_entries, split, self.index_path)
-        self.entries: list[dict] = []
-        self.durations: list[float] = []
-        skipped: list[str] = []
-        for e in chosen:
-            try:
-                audio_path, midi_path = entry_paths(e, self.root)
-                if not midi_path.is_file():
-                    raise DataError(f"{midi_path}: MIDI file not found")
-                rate, frames, _ = audio_info(audio_path)
-            except (DataError, AudioError) as exc:
-                skipped.append(str(exc))
-                continue
-            self.entries.append({**e, "_audio": str(audio_path), "_midi": str(midi_path)})
-            self.durations.append(frames / rate)
-        if skipped:
-            log.warning("%s: skipped %d bad %s entr%s, e.g. %s", self.index_path, len(skipped), split,
-                        "y" if len(skipped) == 1 else "ies", skipped[0])
-        if not self.entries:
-            raise DataError(f"{self.index_path}: no usable entries in split {split!r} "
-                            f"({len(chosen)} listed, {len(skipped)} bad)")
+        self._bad_at_start: dict[str, str] = {}
+        self.entries, self.durations = self._usable(chosen)
         self._notes: dict[int, np.ndarray] = {}
-        self._bad: set[int] = set()
         total_mb = sum(self.durations) * self.sr * 4 / 2**20
         if cache_audio == "auto":
             cache_audio = total_mb <= cache_mb
         self._audio: dict[int, np.ndarray] | None = None
         if cache_audio:
-            self._audio = {i: load_audio(e["_audio"], self.sr) for i, e in enumerate(self.entries)}
+            self._audio = {}
+            self._keep(lambda i, e: self._audio.__setitem__(i, load_audio(e["_audio"], self.sr)))
         if self.deterministic:
-            self.clips: list[tuple[int, float]] = []
-            for i, dur in enumerate(self.durations):
-                n = max(1, int(dur // self.clip_seconds))
-                if max_clips_per_track is not None:
-                    n = min(n, int(max_clips_per_track))
-                self.clips.extend((i, k * self.clip_seconds) for k in range(n))
+            def n_clips(duration_s: float) -> int:
+                n = max(1, int(duration_s // self.clip_seconds))
+                return n if max_clips_per_track is None else min(n, int(max_clips_per_track))
+
+            # decode now what validation will read, so a bad file is dropped once, not mid-run
+            self._keep(lambda i, e: (self.notes(i), self._audio is not None or load_audio(
+                e["_audio"], self.sr, 0.0, n_clips(self.durations[i]) * self.clip_seconds)))
+            self.clips: list[tuple[int, float]] = [(i, k * self.clip_seconds)
+                                                   for i, d in enumerate(self.durations) for k in range(n_clips(d))]
             self.length = len(self.clips)
         else:
             self.length = int(clips_per_epoch) if clips_per_epoch else \
                 max(len(self.entries), int(sum(self.durations) // self.clip_seconds))
+        # files found bad while drawing clips, shared with DataLoader workers (shared memory):
+        # row i = [kind (0 ok, 1 audio, 2 MIDI), UTF-8 reason, NUL-padded]
+        self._bad_rows = torch.zeros((len(self.entries), _REASON_BYTES), dtype=torch.uint8).share_memory_()
         self._weights = np.asarray(self.durations, dtype=np.float64) / sum(self.durations)
+
+
+    # ------------------------------------------------------- bad files
+    def _usable(self, chosen: Sequence[Mapping]) -> tuple[list[dict], list[float]]:
+        """Entries whose files exist, whose MIDI is given and whose audio header
+        declares frames; the others go to ``bad_files`` (one warning each)."""
+        entries, durations = [], []
+        for e in chosen:
+            given = e.get("audio") or e.get("midi")
+            key = str(self.root / given) if given else f"{e.get('track')}/{e.get('stem_id')}"
+            try:
+                audio_path, midi_path = entry_paths(e, self.root)
+                key = str(midi_path)
+                if not midi_path.is_file():
+                    raise DataError(f"{midi_path}: MIDI file not found")
+                key = str(audio_path)
+                rate, frames, _ = audio_info(audio_path)
+                if frames <= 0:
+                    raise AudioError(audio_path, "no audio frames (0-length stem)")
+            except (DataError, AudioError) as exc:
+                self._note_bad(key, _problem(exc, key))
+                continue
+            entries.append({**e, "_audio": str(audio_path), "_midi": str(midi_path)})
+            durations.append(frames / rate)
+        self._check_some_left(entries, len(chosen))
+        return entries, durations
+
+    def _keep(self, probe) -> None:
+        """Run ``probe(i, entry)`` on every entry; drop those whose files fail
+        (AudioError / MidiError) into ``bad_files``, renumbering the rest."""
+        keep = []
+        for i, e in enumerate(self.entries):
+            try:
+                probe(i, e)
+                keep.append(i)
+            except (AudioError, MidiError) as exc:
+                key = exc.path if isinstance(exc, AudioError) else e["_midi"]
+                self._note_bad(key, _problem(exc, key))
+        if len(keep) == len(self.entries):
+            return
+        self._check_some_left(keep, len(self.entries))
+        notes = {new: self._notes[old] for new, old in enumerate(keep) if old in self._notes}
+        audio = None if self._audio is None else {new: self._audio[old] for new, old in enumerate(keep)
+                                                  if old in self._audio}
+        self.entries = [self.entries[i] for i in keep]
+        self.durations = [self.durations[i] for i in keep]
+        self._notes, self._audio = notes, audio
+
+    def _note_bad(self, key: str, reason: str) -> None:
+        if key not in self._bad_at_start:
+            log.warning("%s: skipping %s: %s", self.index_path, key, reason)
+        self._bad_at_start[key] = reason
+
+    def _check_some_left(self, left: Sequence, listed: int) -> None:
+        if not left:
+            raise DataError(f"{self.index_path}: no usable entries in split {self.split!r} "
+                            f"({listed} listed, {len(self._bad_at_start)} bad files, e.g. "
+                            f"{next(iter(self._bad_at_start.items()), ('-', '-'))[0]})")
+
+    @property
+    def bad_files(self) -> dict[str, str]:
+        """``{file path: reason}`` of every file this dataset skipped: at
+        construction and, in random mode, while drawing clips (in any
+        DataLoader worker of this process). For the run's summary."""
+        out = dict(self._bad_at_start)
+        rows = self._bad_rows.numpy()
+        for i in np.flatnonzero(rows[:, 0]):
+            key = self.entries[i]["_audio" if rows[i, 0] == 1 else "_midi"]
+            out[key] = bytes(rows[i, 1:]).rstrip(b"\0").decode("utf-8", "replace")
+        return out
+
+    def _is_bad(self, i: int) -> bool:
+        return bool(self._bad_rows[i, 0])
+
+    def _mark_bad(self, i: int, exc: Exception) -> None:
+        """Record entry ``i`` as bad (shared with the other workers); one warning per file."""
+        if self._is_bad(i):
+            return
+        kind = 1 if isinstance(exc, AudioError) else 2
+        key = self.entries[i]["_audio" if kind == 1 else "_midi"]
+        reason = _problem(exc, key)
+        log.warning("%s: skipping %s for the rest of the run: %s", self.index_path, key, reason)
+        data = reason.encode("utf-8")[: _REASON_BYTES - 1]
+        self._bad_rows[i, 1:1 + len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        self._bad_rows[i, 0] = kind
+        n_bad = int(torch.count_nonzero(self._bad_rows[:, 0]))
+        if n_bad >= len(self.entries):
+            raise DataError(f"{self.index_path}: every entry of split {self.split!r} is unreadable "
+                            f"({n_bad} files; last: {key}: {reason})") from exc
 
     # ------------------------------------------------------------ helpers
     @property
@@ -216,21 +314,19 @@ class TranscriptionDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
         attempt = 0
         while True:
+            # the same draws whether an entry is known bad or found bad now, so an
+            # item stays a function of (seed, epoch, index, files found bad so far)
             i = int(rng.choice(len(self.entries), p=self._weights))
-            if i in self._bad:
-                continue
-            attempt += 1
             draw = self.augment.draw(rng) if self.augment is not None else Draw()
             src_s = draw.source_seconds(self.clip_seconds)
             offset = float(rng.uniform(0.0, max(self.durations[i] - src_s, 0.0)))
+            if self._is_bad(i):
+                continue
             try:
                 item = self._item(i, offset, draw, rng)
-            except MidiError as exc:
-                log.warning("skipping entry: %s", exc)
-                self._bad.add(i)
-                if len(self._bad) == len(self.entries):
-                    raise DataError(f"{self.index_path}: every entry of split {self.split!r} is unreadable") from exc
-                continue
-            if attempt <= self.empty_retries and not item["rolls"]["onset"].any():
-                continue
-            return self._finish(item)
+                if attempt < self.empty_retries and not item["rolls"]["onset"].any():
+                    attempt += 1
+                    continue
+                return self._finish(item)
+            except (AudioError, MidiError) as exc:  # truncated FLAC, NaN, unreadable MIDI: redraw
+                self._mark_bad(i, exc)
