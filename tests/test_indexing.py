@@ -206,3 +206,52 @@ def test_synth_layout_index_and_filter(synth_set, tmp_path):
     kept = sum(len(f["entries"]) for f in filtered.values())
     dropped = sum(sum(f["dropped"].values()) for f in filtered.values())
     assert kept + dropped == n_stems and kept > 0
+
+
+def test_metadata_paths_cannot_leave_the_track(tmp_path):
+    """Issue 14 item 4: a stem id with '..', an absolute or escaping audio_dir/midi_dir,
+    and a stem file symlinked outside are rejected naming the metadata file and the value;
+    the rest of the index is built and no entry points outside the root."""
+    from helpers_data import write_track
+
+    root = tmp_path / "a" / "b" / "root"
+    outside = tmp_path / "a" / "outside"
+    write_track(outside / "Donor", {"S01": {"program_num": 33}})
+    (outside / "S01.wav").write_bytes((outside / "Donor/stems/S01.wav").read_bytes())
+    (outside / "S01.mid").write_bytes((outside / "Donor/MIDI/S01.mid").read_bytes())
+    for k in range(1, 6):
+        write_track(root / f"Track0000{k}", {"S00": {"program_num": 33}})
+
+    def edit(track, change):
+        path = root / track / "metadata.yaml"
+        meta = yaml.safe_load(path.read_text())
+        change(meta)
+        path.write_text(yaml.safe_dump(meta))
+
+    edit("Track00002", lambda m: m["stems"].__setitem__("../../../../outside/S01", dict(m["stems"]["S00"])))
+    edit("Track00003", lambda m: m.update(audio_dir=str(outside), stems={"S01": m["stems"]["S00"]}))
+    edit("Track00004", lambda m: m.update(midi_dir="../../outside", stems={"S01": m["stems"]["S00"]}))
+    link = root / "Track00005/stems/S00.wav"
+    link.unlink()
+    link.symlink_to(outside / "S01.wav")
+    assert (root / "Track00002/stems/../../../../outside/S01.wav").is_file()  # what the old indexer opened
+
+    problems = []
+    bass = indexing.build_indices(root, "bass", tmp_path / "idx", problems=problems)["bass"]["entries"]
+    got = {(e["track"], e["stem_id"]): (e["audio"], e["midi"]) for e in bass}
+    assert got == {("Track0000%d" % k, "S00"): (f"Track0000{k}/stems/S00.wav", f"Track0000{k}/MIDI/S00.mid")
+                   for k in (1, 2)} | {("Track00003", "S01"): (None, None), ("Track00004", "S01"): (None, None)}
+    assert not any(".." in (p or "") or Path(p or ".").is_absolute() for pair in got.values() for p in pair)
+    text = "\n".join(map(str, problems))
+    meta2, meta3, meta4 = (str(root / f"Track0000{k}" / "metadata.yaml") for k in (2, 3, 4))
+    assert (f"error: {meta2}: stem id '../../../../outside/S01' is not a plain name" in text)
+    assert f"error: {meta3}: audio_dir {str(outside)!r} is an absolute path" in text
+    assert f"error: {meta4}: midi_dir '../../outside' leads outside the track folder" in text
+    assert f"error: {link}: resolves outside the track folder (to {outside / 'S01.wav'}); stem S00 skipped" in text
+    # a DVC cache of cache.type symlink: accepted when asked for
+    linked = indexing.build_indices(root, "bass", tmp_path / "idx2", allow_outside_links=True)["bass"]["entries"]
+    assert ("Track00005", "S00") in {(e["track"], e["stem_id"]) for e in linked}
+    rc = cli.main(["build-index", "--dataset-root", str(root), "--stems", "bass", "--out-dir",
+                   str(tmp_path / "idx3"), "--allow-outside-links"])
+    on_disk = json.loads((tmp_path / "idx3" / "dataset_bass.json").read_text())["entries"]
+    assert rc == 0 and len(on_disk) == len(linked) == 5

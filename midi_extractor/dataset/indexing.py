@@ -23,7 +23,7 @@ from typing import Any
 from midi_extractor.dataset import drum_split as ds
 from midi_extractor.dataset import slakh
 from midi_extractor import taxonomy as tx
-from midi_extractor.atomic import write_json
+from midi_extractor.atomic import clean_stale_tmp, write_json
 
 #: per-entry metadata keys copied from the track's stem record (beyond the contract's five)
 _EXTRA_META = ("plugin_name", "integrated_loudness", "audio_rendered", "midi_saved",
@@ -70,11 +70,15 @@ def route(record: slakh.StemRecord, switches: tx.TaxonomySwitches, drum_config: 
 def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str | Path,
                   switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES,
                   drum_split: dict | ds.DrumSplitConfig | None = None,
-                  problems: list[slakh.Problem] | None = None) -> dict[str, dict]:
+                  problems: list[slakh.Problem] | None = None,
+                  allow_outside_links: bool = False) -> dict[str, dict]:
     """Index ``dataset_root`` and write ``out_dir/dataset_<stem>.json`` for each
     requested stem; returns ``{stem: index}``. Problems with the input are
     appended to ``problems`` (and never stop the rest of the dataset); a
-    missing or track-less root raises (FileNotFoundError / ValueError)."""
+    missing or track-less root raises (FileNotFoundError / ValueError).
+    Paths from metadata.yaml that leave a track folder are rejected (see
+    :mod:`slakh`); ``allow_outside_links`` accepts stem files that are
+    symlinks to elsewhere."""
     stems = parse_stems(stems)
     problems = [] if problems is None else problems
     drum_config = ds.config_from_params(drum_split)
@@ -84,7 +88,8 @@ def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str
     entries: dict[str, list[dict]] = {s: [] for s in stems}
     for folder, split in slakh.track_dirs(root, layout):
         try:
-            track = slakh.read_track(folder, split, problems, check_files=False)
+            track = slakh.read_track(folder, split, problems, check_files=False,
+                                     allow_outside_links=allow_outside_links)
         except Exception as exc:  # noqa: BLE001 - one broken track must not stop the rest
             problems.append(slakh.Problem(str(folder), f"track skipped: {type(exc).__name__}: {exc}", "error"))
             continue
@@ -131,6 +136,7 @@ def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str
             "switches": {"organs_as_keys": switches.organs_as_keys, "bass_role": switches.bass_role},
             "entries": entries[stem],
         }
+        clean_stale_tmp(out_dir / f"dataset_{stem}.json")
         write_json(out_dir / f"dataset_{stem}.json", index)
         result[stem] = index
     return result
@@ -150,7 +156,8 @@ def _cmd_build_index(args: argparse.Namespace) -> int:
     problems: list[slakh.Problem] = []
     try:
         result = build_indices(args.dataset_root, stems, args.out_dir, switches=switches,
-                               drum_split=drum_cfg, problems=problems)
+                               drum_split=drum_cfg, problems=problems,
+                               allow_outside_links=args.allow_outside_links)
     except (FileNotFoundError, ValueError) as exc:
         print(f"build-index: {exc}", file=sys.stderr)
         return 2
@@ -177,4 +184,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--params", default=None,
                    help="params file (sections taxonomy, stems.bass.role, index.drum_split); "
                         "default: ./params.yaml if present, else built-in defaults")
+    p.add_argument("--allow-outside-links", action="store_true",
+                   help="accept stem files that are symlinks resolving outside their track folder "
+                        "(e.g. a DVC cache with cache.type symlink); rejected by default")
     p.set_defaults(func=_cmd_build_index)

@@ -16,6 +16,14 @@ wins), ``plugin_name: None``, missing ``integrated_loudness``, drums as
 ``program_num: 128`` + ``is_drum: true``, ``audio_dir`` written relative to
 the track (BabySlakh) or to the split folder (redux).
 
+Paths from metadata.yaml stay inside the track folder: a stem id that is not
+a plain name (``../../outside/S01``, ``a/b``), an absolute ``audio_dir`` /
+``midi_dir``, or one that leads out of the track is rejected with an error
+naming the metadata file and the value (the stem is skipped, or the default
+``stems/`` / ``MIDI/`` folder is used); a stem file that is a symlink
+resolving outside the track folder is skipped unless ``allow_outside_links``
+(e.g. a DVC cache of ``cache.type: symlink``).
+
 Nothing here raises for one bad track or stem: every problem becomes a
 :class:`Problem` (file + what is wrong) collected in a list, printed to
 stderr by the caller, and the rest of the dataset is still read.
@@ -23,6 +31,7 @@ stderr by the caller, and the rest of the dataset is still read.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import struct
 import sys
@@ -43,6 +52,8 @@ SPLIT_FRACTIONS: dict[str, float] = {"train": 0.8, "validation": 0.1, "test": 0.
 #: libyaml's safe loader when PyYAML was built with it (several times faster)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STEM_ID = re.compile(r"^S\d+$")
+#: a stem id from metadata.yaml must be a plain name: no separators, no leading dot
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: audio extensions in the order a stem's file is looked for
 _STEM_AUDIO_ORDER = (".flac", ".wav") + tuple(e for e in AUDIO_EXTENSIONS if e not in (".flac", ".wav"))
 
@@ -196,14 +207,40 @@ def _find_file(candidates: list[Path], stem_id: str, exts: tuple[str, ...]) -> P
     return None
 
 
-def _folders(track: Path, meta: dict, key: str, default: str) -> list[Path]:
+def _inside(path: Path, folder: Path) -> bool:
+    """``path`` is ``folder`` or below it (both already normalised or resolved)."""
+    return path == folder or folder in path.parents
+
+
+def _folders(track: Path, meta: dict, key: str, default: str, problems: list[Problem]) -> list[Path]:
     """Where a track's stems/MIDI may be: ``track/default`` first, then the
-    metadata's ``audio_dir``/``midi_dir`` relative to the track or its parent."""
+    metadata's ``audio_dir``/``midi_dir`` relative to the track or its parent,
+    each only where it stays inside the track folder (an absolute value, or one
+    whose every reading leaves the track, is an error naming the value)."""
     out = [track / default]
     given = meta.get(key)
     if isinstance(given, str) and given:
-        out += [track / given, track.parent / given]
+        where = str(track / "metadata.yaml")
+        if os.path.isabs(given) or given.startswith("~"):
+            problems.append(Problem(where, f"{key} {given!r} is an absolute path; only folders inside "
+                                           f"the track are read (using {default}/)", "error"))
+            return out
+        base = Path(os.path.normpath(track.absolute()))
+        inside = [c for c in (track / given, track.parent / given)
+                  if _inside(Path(os.path.normpath(c.absolute())), base)]
+        if not inside:
+            problems.append(Problem(where, f"{key} {given!r} leads outside the track folder; ignored "
+                                           f"(using {default}/)", "error"))
+        out += inside
     return list(dict.fromkeys(out))
+
+
+def _escapes(path: Path | None, track: Path) -> str | None:
+    """Where a found stem file really is when it resolves outside the track folder (a symlink), else None."""
+    if path is None:
+        return None
+    real = Path(os.path.realpath(path))
+    return None if _inside(real, Path(os.path.realpath(track))) else str(real)
 
 
 def read_metadata(path: Path, problems: list[Problem]) -> dict | None:
@@ -294,7 +331,7 @@ def _inferred_stems(track: Path, problems: list[Problem]) -> dict[str, dict]:
 
 
 def read_track(track: str | Path, split: str, problems: list[Problem],
-               check_files: bool = True) -> Track:
+               check_files: bool = True, allow_outside_links: bool = False) -> Track:
     """Read one track folder. Problems are appended to ``problems``; the
     returned Track holds every stem that could be described.
 
@@ -311,16 +348,25 @@ def read_track(track: str | Path, split: str, problems: list[Problem],
     else:
         stems_meta = {}
         for stem_id, raw in meta["stems"].items():
+            if not _PLAIN_NAME.match(str(stem_id)):
+                problems.append(Problem(str(meta_path), f"stem id {str(stem_id)!r} is not a plain name (it would "
+                                                        "point outside stems/ and MIDI/); stem skipped", "error"))
+                continue
             norm = _stem_metadata(raw, str(meta_path), str(stem_id), problems)
             if norm is not None:
                 stems_meta[str(stem_id)] = norm
     out = Track(track.name, split, track, metadata_found=bool(meta))
-    audio_dirs = _folders(track, meta, "audio_dir", "stems")
-    midi_dirs = _folders(track, meta, "midi_dir", "MIDI")
+    audio_dirs = _folders(track, meta, "audio_dir", "stems", problems)
+    midi_dirs = _folders(track, meta, "midi_dir", "MIDI", problems)
     for stem_id in sorted(stems_meta):
         m = stems_meta[stem_id]
         audio = _find_file(audio_dirs, stem_id, _STEM_AUDIO_ORDER)
         midi = _find_file(midi_dirs, stem_id, (".mid", ".midi", ".MID"))
+        escaped = [(f, real) for f in (audio, midi) if (real := _escapes(f, track)) and not allow_outside_links]
+        if escaped:
+            problems.append(Problem(str(escaped[0][0]), f"resolves outside the track folder (to {escaped[0][1]}); "
+                                                        f"stem {stem_id} skipped", "error"))
+            continue
         m["audio_on_disk"] = audio is not None
         rec = StemRecord(track.name, stem_id, split, audio, midi, m)
         if check_files:
@@ -350,15 +396,16 @@ def check_stem_files(rec: StemRecord, problems: list[Problem]) -> None:
             m["midi_error"] = trouble
 
 
-def read_dataset(root: str | Path, problems: list[Problem] | None = None,
-                 check_files: bool = True) -> tuple[str, list[Track], list[Problem]]:
+def read_dataset(root: str | Path, problems: list[Problem] | None = None, check_files: bool = True,
+                 allow_outside_links: bool = False) -> tuple[str, list[Track], list[Problem]]:
     """``(layout, tracks, problems)`` for a whole dataset root."""
     problems = [] if problems is None else problems
     layout = detect_layout(root)
     tracks = []
     for folder, split in track_dirs(root, layout):
         try:
-            tracks.append(read_track(folder, split, problems, check_files=check_files))
+            tracks.append(read_track(folder, split, problems, check_files=check_files,
+                                     allow_outside_links=allow_outside_links))
         except Exception as exc:  # noqa: BLE001 - one broken track must not stop the rest
             problems.append(Problem(str(folder), f"track skipped: {type(exc).__name__}: {exc}", "error"))
     return layout, tracks, problems
