@@ -33,7 +33,7 @@ from midi_extractor import taxonomy as tx  # noqa: E402
 from midi_extractor.train.augment import AugmentPolicy  # noqa: E402
 from midi_extractor.config import ModelConfig, load_params  # noqa: E402
 from midi_extractor.train.clips import TranscriptionDataset  # noqa: E402
-from midi_extractor.model.transcriber import Transcriber, loss_weights_from_role  # noqa: E402
+from midi_extractor.model.transcriber import Transcriber, create_model, loss_weights_from_role  # noqa: E402
 
 
 def _sine_set(folder: Path, n_tracks: int = 8, seconds: float = 24.0, sr: int = 16000) -> Path:
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
         rates[name] = loader_rate(ds, args.items)
     n_out = ds.n_outputs
     batch = {k: torch.stack([ds[i][k] for i in range(args.batch)]) for k in ("audio", "onset", "offset", "frame", "velocity")}
-    model = Transcriber(fe, ModelConfig(size=args.size), n_out, loss_weights_from_role(role))
+    model = create_model(fe, ModelConfig(size=args.size), n_out, loss_weights_from_role(role))
     steps = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from midi_extractor.config import ModelConfig, Params, StemConfig, load_params  # noqa: E402
-from midi_extractor.model.transcriber import Transcriber, count_parameters  # noqa: E402
+from midi_extractor.model.transcriber import create_model, count_parameters  # noqa: E402
 
 
 def cpu_name() -> str:
@@ -61,7 +61,7 @@ def sine_set(root: Path, n_tracks: int, seconds: float, sr: int) -> Path:
 def bench_step(params: Params, device: torch.device, batch: int, clip_s: float, steps: int, warmup: int,
                amp: bool) -> dict:
     fe = params.features
-    model = Transcriber(fe, params.model, fe.n_pitches, params.role("bass")).to(device).train()
+    model = create_model(fe, params.model, fe.n_pitches, params.role("bass")).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     n = int(clip_s * fe.sample_rate_hz)
     t = fe.n_frames(n)

@@ -85,13 +85,13 @@ def untrained_models_dir(folder: Path, stem: str, params: Params) -> Path:
     """``folder/<stem>/best.pt``: a freshly initialised model (same speed as a trained one)."""
     import torch
 
-    from midi_extractor.model.transcriber import Transcriber
+    from midi_extractor.model.transcriber import create_model
 
     torch.manual_seed(0)
     classes = tx.STEM_DRUM_CLASSES.get(stem)
     n_outputs = len(classes) if classes else params.features.n_pitches
     role = params.role(stem) if stem in params.stems else Params().role(stem)
-    model = Transcriber(params.features, params.model, n_outputs, role)
+    model = create_model(params.features, params.model, n_outputs, role)
     ckpt = {"model": model.state_dict(), "optimizer": {}, "scheduler": {}, "scaler": {}, "step": 0, "epoch": 0,
             "best_metric": 0.0, "stem": stem, "role": tx.role_of(stem), "taxonomy_version": tx.TAXONOMY_VERSION,
             "config": {**model.config_dict(), "drum_classes": list(classes) if classes else None, "train": {}}}

@@ -25,15 +25,41 @@ class ConfigError(ValueError):
 # ------------------------------------------------------------------ sections
 @dataclass
 class DatasetConfig:
-    """Where the training data comes from (section ``dataset``)."""
+    """Where the training data comes from (section ``dataset``).
+
+    Generated data set: ``sound_sources`` is the pool train, validation and the
+    in-domain half of test are rendered with; ``ood_sources`` (held out, disjoint)
+    renders the out-of-domain half of test (names: ``dataset.sources.SOURCES``,
+    checked when the set is made). ``effects``: effect-chain strength 0-1 (0 = none).
+    ``validation_tracks``/``test_tracks``: None = about 10% each."""
 
     kind: str = "generated"  # generated | slakh2100 | redux | babyslakh | folder
     root: str = "data/generated"
-    tracks: int = 40          # generated only
-    seconds: float = 30.0     # generated only: length of each song
+    tracks: int = 48          # generated only
+    seconds: float = 24.0     # generated only: length of each song
     seed: int = 0             # generated only
-    sf2: str | None = None    # generated only: None = pretty_midi's TimGM6mb.sf2
+    sf2: str | None = None    # generated only: one SoundFont file replacing sound_sources
     sample_rate_hz: int = 16000  # generated only: rate the stems are rendered at
+    validation_tracks: int | None = 4   # generated only
+    test_tracks: int | None = 12        # generated only: half in-domain, half out-of-domain
+    sound_sources: list[str] = field(default_factory=lambda: ["TimGM6mb", "FluidR3_GM", "OPL3_FM",
+                                                              "AVL_BlackPearl"])
+    ood_sources: list[str] = field(default_factory=lambda: ["csound_GMbank", "AVL_RedZeppelin"])
+    effects: float = 1.0      # generated only
+
+    def __post_init__(self) -> None:
+        if self.tracks < 1:
+            raise ConfigError(f"dataset.tracks must be >= 1, got {self.tracks}")
+        if not 0.0 <= self.effects <= 1.0:
+            raise ConfigError(f"dataset.effects must be within 0-1 (0 = no effects), got {self.effects}")
+        for name in ("validation_tracks", "test_tracks"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"dataset.{name} must be >= 0, got {value}")
+        shared = sorted(set(self.sound_sources) & set(self.ood_sources))
+        if shared:
+            raise ConfigError(f"dataset.ood_sources must be held out of dataset.sound_sources; both list "
+                              f"{', '.join(shared)}")
 
 
 @dataclass
@@ -53,6 +79,13 @@ class FrontEndConfig:
     f_max_hz: float = 8000.0
     min_midi: int = 21   # A0
     max_midi: int = 108  # C8
+    # ``mel``: log-mel on one STFT (checkpoints before 0.2 use it). ``logfreq``: log-frequency
+    # triangles ``bins_per_semitone`` apart from f_min_hz; below ``split_hz`` they read an STFT
+    # of ``n_fft_low`` samples (a long window resolves the lowest semitones), above it n_fft's.
+    kind: str = "mel"
+    bins_per_semitone: int = 2
+    split_hz: float = 250.0
+    n_fft_low: int = 8192
 
     @property
     def frame_rate_hz(self) -> float:
@@ -97,9 +130,13 @@ class RoleConfig:
 
 @dataclass
 class StemConfig:
-    """Training settings of one stem (section ``stems.<stem>``)."""
+    """Training settings of one stem (section ``stems.<stem>``).
+
+    ``base`` names a ``pretrain`` entry whose model this stem fine-tunes from
+    (``models/_base/<base>/best.pt``); empty = train from scratch."""
 
     role: str = ""
+    base: str = ""
     lr: float = 1.0e-3
     epochs: int = 10
     steps_per_epoch: int = 100
@@ -111,6 +148,33 @@ class StemConfig:
     early_stop_patience: int = 0     # validations without improvement; 0 = off
     grad_clip: float = 1.0
     loss_weights: dict[str, float] = field(default_factory=dict)  # overrides the role's
+
+    def check(self, where: str) -> None:
+        """Raise :class:`ConfigError` naming ``where`` for values no training can use."""
+        for name in ("epochs", "steps_per_epoch", "batch_size", "val_interval"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{where}.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "clip_seconds"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{where}.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("num_workers", "early_stop_patience", "grad_clip"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{where}.{name} must be >= 0, got {getattr(self, name)}")
+        unknown = set(self.loss_weights) - {"onset", "offset", "frame", "velocity"}
+        if unknown:
+            raise ConfigError(f"{where}.loss_weights: unknown head(s) {', '.join(sorted(unknown))}; "
+                              f"known: onset, offset, frame, velocity")
+
+
+@dataclass
+class PretrainConfig(StemConfig):
+    """A shared base model (section ``pretrain.<name>``): trained once on the union of
+    ``stems``' filtered indexes, then fine-tuned per stem (``stems.<stem>.base``).
+    ``role`` picks its loss weights and augmentation; ``drum_stem`` (percussive bases)
+    names the stem whose model drum classes it outputs."""
+
+    stems: list[str] = field(default_factory=list)
+    drum_stem: str = ""
 
 
 @dataclass
@@ -127,8 +191,8 @@ class IndexConfig:
 class DecodingConfig:
     """Activation-to-note thresholds (section ``decoding``)."""
 
-    onset_threshold: float = 0.5
-    frame_threshold: float = 0.5
+    onset_threshold: float = 0.3
+    frame_threshold: float = 0.4
     min_note_s: float = 0.05
     drum_note_s: float = 0.1
 
@@ -148,6 +212,7 @@ class Params:
     taxonomy: dict[str, Any] = field(default_factory=dict)
     features: FrontEndConfig = field(default_factory=FrontEndConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: dict[str, PretrainConfig] = field(default_factory=dict)
     stems: dict[str, StemConfig] = field(default_factory=dict)
     reserved_stems: list[str] = field(default_factory=list)
     roles: dict[str, RoleConfig] = field(default_factory=dict)
@@ -268,6 +333,22 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         elif stem.role != expected:
             raise ConfigError(f"{path}: stems.{name}.role is {stem.role!r} but the taxonomy says "
                               f"{expected!r} (only bass may be melodic or harmonic)")
+    for name, stem in params.stems.items():
+        stem.check(f"{path}: stems.{name}")
+        if stem.base and stem.base not in params.pretrain:
+            raise ConfigError(f"{path}: stems.{name}.base is {stem.base!r}, which is not under 'pretrain' "
+                              f"(listed: {', '.join(params.pretrain) or 'none'})")
+    for name, base in params.pretrain.items():
+        base.check(f"{path}: pretrain.{name}")
+        if base.role not in tx.ROLES:
+            raise ConfigError(f"{path}: pretrain.{name}.role must be one of {', '.join(tx.ROLES)}")
+        unknown = [s for s in base.stems if s not in tx.TRAINABLE_STEMS]
+        if not base.stems or unknown:
+            raise ConfigError(f"{path}: pretrain.{name}.stems must list trainable stems"
+                              + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+        if base.drum_stem and base.drum_stem not in tx.MODEL_DRUM_CLASSES:
+            raise ConfigError(f"{path}: pretrain.{name}.drum_stem must be one of "
+                              f"{', '.join(tx.MODEL_DRUM_CLASSES)}")
     for role in params.roles:
         if role not in tx.ROLES:
             raise ConfigError(f"{path}: roles.{role}: unknown role; known: {', '.join(tx.ROLES)}")

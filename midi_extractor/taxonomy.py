@@ -72,6 +72,13 @@ STEM_DRUM_CLASSES: dict[str, tuple[str, ...]] = {
     "drums": ("kick", "snare", "toms", "other_perc"),
     "high_percs": ("hihat", "cymbal", "shaker"),
 }
+#: Drum classes each percussive stem's *model* outputs, in output-channel order. A drum stem
+#: holding a whole kit is indexed as ``drums`` (STEM_DRUM_CLASSES decides the index split), and
+#: its model transcribes the whole kit: hats, cymbals and shakers included, each on its GM key.
+MODEL_DRUM_CLASSES: dict[str, tuple[str, ...]] = {
+    "drums": ("kick", "snare", "toms", "hihat", "cymbal", "shaker", "other_perc"),
+    "high_percs": STEM_DRUM_CLASSES["high_percs"],
+}
 #: The GM key written for a decoded hit of each class.
 DRUM_CLASS_PITCH: dict[str, int] = {
     "kick": 36, "snare": 38, "toms": 45, "hihat": 42, "cymbal": 49,

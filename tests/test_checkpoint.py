@@ -9,7 +9,7 @@ import torch
 
 from midi_extractor.model.checkpoint import CheckpointError, build_model, file_sha256, load_checkpoint, save_checkpoint
 from midi_extractor.config import FrontEndConfig, ModelConfig
-from midi_extractor.model.transcriber import Transcriber
+from midi_extractor.model.transcriber import Transcriber, create_model
 
 FE = FrontEndConfig(sample_rate_hz=8000, hop_length=256, n_fft=512, n_mels=32, f_max_hz=3800.0)
 
@@ -26,7 +26,7 @@ def _ckpt(model: Transcriber, step: int = 3) -> dict:
 
 def _model(seed: int = 0) -> Transcriber:
     torch.manual_seed(seed)
-    model = Transcriber(FE, ModelConfig(size="small", conv_channels=16, rnn_units=8), FE.n_pitches,
+    model = create_model(FE, ModelConfig(size="small", conv_channels=16, rnn_units=8), FE.n_pitches,
                         {"onset": 2.0, "offset": 0.5})
     model.train()
     model(torch.randn(2, 4000))  # move the BatchNorm running stats off their defaults

@@ -31,3 +31,43 @@ def test_sine_energy_lands_in_the_right_band_and_frames():
     late = out[on + 5]
     assert abs(centres[int(late.argmax())] - 1000.0) < 60.0
     assert float(out[on - 5].max()) < -10 and float(late.max()) > 0  # log(1e-6) floor vs a loud band
+
+
+LOGFREQ = FrontEndConfig(kind="logfreq", f_min_hz=26.0)
+
+
+def _sine(freq_hz: float, fe: FrontEndConfig, seconds: float = 2.0) -> torch.Tensor:
+    t = np.arange(int(fe.sample_rate_hz * seconds)) / fe.sample_rate_hz
+    return torch.from_numpy(0.5 * np.sin(2 * np.pi * freq_hz * t)).float()
+
+
+def test_logfreq_has_no_empty_band_and_the_right_shape():
+    from midi_extractor.model.features import LogFreq, logfreq_centres_hz
+
+    front = LogFreq(LOGFREQ)
+    assert bool((front.low_filters.sum(1) > 0).all()) and bool((front.high_filters.sum(1) > 0).all())
+    out = front(torch.zeros(2, 16000))
+    assert out.shape == (2, LOGFREQ.n_frames(16000), len(logfreq_centres_hz(LOGFREQ)))
+
+
+def test_neighbouring_lowest_semitones_land_in_different_bands():
+    """B0 (30.9 Hz) and C1 (32.7 Hz), E1 and F1: the peak band is the note's own, in the middle frames."""
+    import librosa
+
+    from midi_extractor.model.features import LogFreq, logfreq_centres_hz
+
+    front = LogFreq(LOGFREQ)
+    centres = np.array(logfreq_centres_hz(LOGFREQ))
+    peaks = {}
+    for note in ("B0", "C1", "E1", "F1", "A4"):
+        hz = float(librosa.note_to_hz(note))
+        frame = front(_sine(hz, LOGFREQ))[0, LOGFREQ.frame_of(1.0)]
+        peaks[note] = centres[int(frame.argmax())]
+        assert abs(12 * np.log2(peaks[note] / hz)) <= 0.5, (note, hz, peaks[note])
+    assert peaks["B0"] != peaks["C1"] and peaks["E1"] != peaks["F1"]
+
+
+def test_old_mel_checkpoints_keep_their_front_end():
+    from midi_extractor.model.features import LogMel, make_front_end
+
+    assert isinstance(make_front_end(FrontEndConfig()), LogMel)

@@ -7,7 +7,7 @@ import torch
 
 from midi_extractor.config import FrontEndConfig, ModelConfig, load_params
 from midi_extractor.model.labels import rolls_from_midi
-from midi_extractor.model.transcriber import HEADS, Transcriber, count_parameters, loss_weights_from_role
+from midi_extractor.model.transcriber import HEADS, Transcriber, count_parameters, create_model, loss_weights_from_role
 
 FE = FrontEndConfig()
 TINY = ModelConfig(size="small", conv_channels=24, rnn_units=16)
@@ -26,7 +26,7 @@ def _batch(n_out=88, b=2, seconds=1.0, seed=0):
 
 @pytest.mark.parametrize("size,n_out", [("small", 88), ("small", 4), ("paper", 3)])
 def test_forward_shapes(size, n_out):
-    model = Transcriber(FE, ModelConfig(size=size), n_out, {}).eval()
+    model = create_model(FE, ModelConfig(size=size), n_out, {}).eval()
     with torch.no_grad():
         out = model(torch.zeros(2, 12345))
     assert set(out) == set(HEADS)
@@ -34,10 +34,10 @@ def test_forward_shapes(size, n_out):
 
 
 def test_sizes():
-    assert 0.5e6 < count_parameters(Transcriber(FE, ModelConfig(size="small"), 88, {})) < 1.5e6
-    assert count_parameters(Transcriber(FE, ModelConfig(size="paper"), 88, {})) > 1.5e7
+    assert 0.5e6 < count_parameters(create_model(FE, ModelConfig(size="small"), 88, {})) < 1.5e6
+    assert count_parameters(create_model(FE, ModelConfig(size="paper"), 88, {})) > 1.5e7
     with pytest.raises(ValueError, match="size"):
-        Transcriber(FE, ModelConfig(size="huge"), 88, {})
+        create_model(FE, ModelConfig(size="huge"), 88, {})
 
 
 def test_role_weights_reach_the_loss():
@@ -47,7 +47,7 @@ def test_role_weights_reach_the_loss():
     assert weights == {"onset": role.onset_weight, "offset": role.offset_weight,
                        "frame": role.frame_weight, "velocity": role.velocity_weight}
     torch.manual_seed(0)
-    model = Transcriber(FE, TINY, 88, weights).eval()
+    model = create_model(FE, TINY, 88, weights).eval()
     batch = _batch()
     _, base = model.run_on_batch(batch)
     model.loss_weights = dict(weights, onset=2 * weights["onset"])
@@ -58,17 +58,17 @@ def test_role_weights_reach_the_loss():
     # a weight of 0 skips the head (percussive offset_weight: 0)
     perc = loss_weights_from_role(params.role("drums"))
     assert perc["offset"] == 0
-    model = Transcriber(FE, TINY, 4, perc).eval()
+    model = create_model(FE, TINY, 4, perc).eval()
     _, losses = model.run_on_batch(_batch(4))
     assert float(losses["offset"]) == 0 and float(losses["onset"]) > 0
     # keys may be given as onset_weight too; unknown keys are refused
-    assert Transcriber(FE, TINY, 4, {"onset_weight": 3}).loss_weights["onset"] == 3
+    assert create_model(FE, TINY, 4, {"onset_weight": 3}).loss_weights["onset"] == 3
     with pytest.raises(ValueError, match="unknown loss weight"):
-        Transcriber(FE, TINY, 4, {"pitch": 1})
+        create_model(FE, TINY, 4, {"pitch": 1})
 
 
 def test_velocity_loss_is_masked_on_onsets():
-    model = Transcriber(FE, TINY, 88, {}).eval()
+    model = create_model(FE, TINY, 88, {}).eval()
     batch = _batch()
     _, a = model.run_on_batch(batch)
     batch2 = dict(batch, velocity=batch["velocity"] + (1 - batch["onset"]) * 0.7)  # change off-onset targets
@@ -77,7 +77,7 @@ def test_velocity_loss_is_masked_on_onsets():
 
 
 def test_config_round_trip():
-    model = Transcriber(FE, TINY, 4, {"onset": 3.0, "offset": 0.0})
+    model = create_model(FE, TINY, 4, {"onset": 3.0, "offset": 0.0})
     cfg = model.config_dict()
     import json
 
@@ -122,7 +122,7 @@ def test_tiny_model_overfits_one_clip_onsets_on_labelled_frames():
         audio, rolls = _sine_clip()
         batch = {"audio": torch.from_numpy(audio)[None],
                  **{k: torch.from_numpy(v)[None] for k, v in rolls.items()}}
-        model = Transcriber(FE_TINY, ModelConfig(size="small", conv_channels=32, rnn_units=32),
+        model = create_model(FE_TINY, ModelConfig(size="small", conv_channels=32, rnn_units=32),
                             rolls["onset"].shape[1], {"onset": 1, "offset": 1, "frame": 1, "velocity": 1})
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         labelled = np.argwhere(rolls["onset"]).tolist()

@@ -1,17 +1,24 @@
-"""Log-mel front end, computed inside the model on the model's device.
+"""Front ends, computed inside the model on the model's device.
 
-``LogMel(front_end)`` maps audio ``(B, S)`` float32 in [-1, 1] at
-``front_end.sample_rate_hz`` to log-mel features ``(B, T, n_mels)`` with
-``T = front_end.n_frames(S) = S // hop_length + 1`` (torch ``center=True``
-framing, zero padding: outside the clip is silence, as in inference windows): frame ``t`` is centred on sample ``t * hop_length``,
-i.e. ``t * hop_s`` seconds, the same grid :mod:`midi_extractor.model.labels` uses.
+``make_front_end(front_end)`` returns the module ``front_end.kind`` names. Each maps audio
+``(B, S)`` float32 in [-1, 1] at ``front_end.sample_rate_hz`` to features ``(B, T, F)`` with
+``T = front_end.n_frames(S) = S // hop_length + 1`` (torch ``center=True`` framing, zero
+padding: outside the clip is silence, as in inference windows); frame ``t`` is centred on
+sample ``t * hop_length``, i.e. ``t * hop_s`` seconds, the grid :mod:`midi_extractor.model.labels`
+uses. Values are ``log(power + LOG_EPS)``.
 
-Values are ``log(mel_power + eps)`` (natural log of the power mel spectrogram,
-HTK mel scale, Slaney-normalised filters); every constant comes from
-:class:`~midi_extractor.config.FrontEndConfig`.
+* :class:`LogMel` (``kind: mel``): ``n_mels`` HTK-mel bands (Slaney-normalised) on one STFT
+  of ``n_fft``. At 16 kHz with n_fft 2048 (7.8 Hz bins) its lowest bands are empty: E1 and F1
+  bass notes were all but inaudible to it.
+* :class:`LogFreq` (``kind: logfreq``): triangles ``bins_per_semitone`` per semitone from
+  ``f_min_hz`` to ``f_max_hz``; centres below ``split_hz`` read an STFT of ``n_fft_low``
+  samples (8192 at 16 kHz: 1.95 Hz bins, so B0 = 30.9 Hz and C1 = 32.7 Hz fall in different
+  bins), the rest read the ``n_fft`` STFT (sharp onsets). Every triangle is at least one FFT
+  bin wide either side, so no band is empty; each has unit area.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -23,13 +30,25 @@ from midi_extractor.config import FrontEndConfig
 LOG_EPS = 1e-6
 
 
-class LogMel(nn.Module):
-    """``forward(audio (B, S) or (S,)) -> (B, T, n_mels)`` log-mel power.
+def _power_stft(audio: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
+    """``(B, n_fft // 2 + 1, T)`` power spectrogram, float32 even under autocast."""
+    with torch.autocast(device_type=audio.device.type, enabled=False):
+        spec = torch.stft(audio.float(), n_fft, hop, window=window, center=True, pad_mode="constant",
+                          return_complex=True)
+        return spec.real ** 2 + spec.imag ** 2
 
-    No trainable parameters; the mel filterbank and window are buffers, so the
-    module follows ``.to(device)`` and is rebuilt from the config, not stored
-    as learned state.
-    """
+
+def _as_batch(audio: torch.Tensor) -> torch.Tensor:
+    if audio.dim() == 1:
+        audio = audio.unsqueeze(0)
+    if audio.dim() != 2:
+        raise ValueError(f"audio must be (B, S) or (S,), got shape {tuple(audio.shape)}")
+    return audio
+
+
+class LogMel(nn.Module):
+    """``forward(audio (B, S) or (S,)) -> (B, T, n_mels)`` log-mel power. No trainable
+    parameters: the filterbank and window are buffers rebuilt from the config."""
 
     def __init__(self, front_end: FrontEndConfig):
         super().__init__()
@@ -37,7 +56,7 @@ class LogMel(nn.Module):
 
         self.front_end = front_end
         with warnings.catch_warnings():
-            # 229 bands from 30 Hz on a 7.8 Hz FFT grid leave a few empty low bands
+            # 229 bands from 30 Hz on a 7.8 Hz FFT grid leave a few empty low bands (see LogFreq)
             warnings.filterwarnings("ignore", message=".*filterbank.*")
             self.mel = torchaudio.transforms.MelSpectrogram(
                 sample_rate=front_end.sample_rate_hz, n_fft=front_end.n_fft,
@@ -50,11 +69,69 @@ class LogMel(nn.Module):
         return self.front_end.n_mels
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        if audio.dim() == 1:
-            audio = audio.unsqueeze(0)
-        if audio.dim() != 2:
-            raise ValueError(f"audio must be (B, S) or (S,), got shape {tuple(audio.shape)}")
-        # the STFT runs in float32 even under autocast (half-precision FFTs are lossy)
+        audio = _as_batch(audio)
         with torch.autocast(device_type=audio.device.type, enabled=False):
             mel = self.mel(audio.float())            # (B, n_mels, T)
         return torch.log(mel + LOG_EPS).transpose(1, 2)  # (B, T, n_mels)
+
+
+def logfreq_centres_hz(front_end: FrontEndConfig) -> list[float]:
+    """Band centres: ``bins_per_semitone`` per semitone from f_min_hz up to f_max_hz."""
+    per_octave = 12 * front_end.bins_per_semitone
+    n = int(math.floor(per_octave * math.log2(front_end.f_max_hz / front_end.f_min_hz))) + 1
+    return [front_end.f_min_hz * 2.0 ** (k / per_octave) for k in range(n)]
+
+
+def triangle_filters(centres_hz: list[float], n_fft: int, sample_rate_hz: int) -> torch.Tensor:
+    """``(len(centres), n_fft // 2 + 1)`` unit-area triangles reaching the neighbouring
+    centres, widened to at least one FFT bin either side."""
+    bin_hz = sample_rate_hz / n_fft
+    freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * bin_hz
+    ratio = centres_hz[1] / centres_hz[0] if len(centres_hz) > 1 else 2 ** (1 / 24)
+    rows = []
+    for c in centres_hz:
+        lo, hi = min(c / ratio, c - bin_hz), max(c * ratio, c + bin_hz)
+        up = (freqs - lo) / (c - lo)
+        down = (hi - freqs) / (hi - c)
+        tri = torch.clamp(torch.minimum(up, down), min=0.0)
+        rows.append(tri / tri.sum().clamp(min=1e-12))
+    return torch.stack(rows).float()
+
+
+class LogFreq(nn.Module):
+    """``forward(audio (B, S) or (S,)) -> (B, T, n_bands)`` log power in log-frequency bands
+    from two STFTs (see the module docstring). No trainable parameters."""
+
+    def __init__(self, front_end: FrontEndConfig):
+        super().__init__()
+        self.front_end = front_end
+        centres = logfreq_centres_hz(front_end)
+        low = [c for c in centres if c < front_end.split_hz]
+        high = [c for c in centres if c >= front_end.split_hz]
+        sr = front_end.sample_rate_hz
+        self.register_buffer("low_filters", triangle_filters(low, front_end.n_fft_low, sr), persistent=False)
+        self.register_buffer("high_filters", triangle_filters(high, front_end.n_fft, sr), persistent=False)
+        self.register_buffer("low_window", torch.hann_window(front_end.n_fft_low), persistent=False)
+        self.register_buffer("high_window", torch.hann_window(front_end.n_fft), persistent=False)
+        self._n = len(centres)
+
+    @property
+    def n_features(self) -> int:
+        return self._n
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        audio = _as_batch(audio)
+        fe = self.front_end
+        low = self.low_filters @ _power_stft(audio, fe.n_fft_low, fe.hop_length, self.low_window)
+        high = self.high_filters @ _power_stft(audio, fe.n_fft, fe.hop_length, self.high_window)
+        return torch.log(torch.cat([low, high], dim=1) + LOG_EPS).transpose(1, 2)  # (B, T, F)
+
+
+FRONT_ENDS = {"mel": LogMel, "logfreq": LogFreq}
+
+
+def make_front_end(front_end: FrontEndConfig) -> nn.Module:
+    """The front end ``front_end.kind`` names."""
+    if front_end.kind not in FRONT_ENDS:
+        raise ValueError(f"features.kind must be one of {', '.join(FRONT_ENDS)}, got {front_end.kind!r}")
+    return FRONT_ENDS[front_end.kind](front_end)

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from midi_extractor.config import FrontEndConfig, ModelConfig, RoleConfig
-from midi_extractor.model.features import LogMel
+from midi_extractor.model.features import make_front_end
 
 HEADS = ("onset", "offset", "frame", "velocity")
 
@@ -139,8 +139,9 @@ class _ConvStack2d(nn.Module):
 
 
 class Transcriber(nn.Module):
-    """Onsets & Frames-style transcriber; see the module docstring for shapes,
-    sizes and the loss."""
+    """Base of the architectures: config, loss and :meth:`run_on_batch`; subclasses build
+    the layers and :meth:`logits_from_features`. Build one with :func:`create_model` (or
+    :meth:`from_config`), which picks the class from ``model_config.size``."""
 
     def __init__(self, front_end: FrontEndConfig, model_config: ModelConfig, n_outputs: int,
                  loss_weights: Mapping[str, float] | RoleConfig | None = None):
@@ -149,30 +150,9 @@ class Transcriber(nn.Module):
         self.model_config = model_config
         self.n_outputs = int(n_outputs)
         self.loss_weights = normalise_loss_weights(loss_weights)
-        conv, hidden = model_sizes(model_config)
-        n = self.n_outputs
-        self.features = LogMel(front_end)
-        if model_config.size == "paper":
-            self.onset_stack = nn.Sequential(_ConvStack2d(front_end.n_mels, conv))
-            fc = self.onset_stack[0].n_out
-            self.onset_stack.append(_BiRNN(fc, hidden, "lstm"))
-            self.offset_stack = nn.Sequential(_ConvStack2d(front_end.n_mels, conv), _BiRNN(fc, hidden, "lstm"))
-            self.frame_trunk = _ConvStack2d(front_end.n_mels, conv)
-            self.velocity_trunk = _ConvStack2d(front_end.n_mels, conv)
-            self.onset_head = nn.Linear(2 * hidden, n)
-            self.offset_head = nn.Linear(2 * hidden, n)
-            self.activation_head = nn.Linear(fc, n)
-            self.velocity_head = nn.Linear(fc, n)
-            self.combined = _BiRNN(3 * n, hidden, "lstm")
-        else:
-            self.trunk = _ConvStack1d(front_end.n_mels, conv)
-            self.onset_rnn = _BiRNN(conv, hidden, "gru")
-            self.onset_head = nn.Linear(2 * hidden, n)
-            self.offset_head = nn.Linear(2 * hidden, n)
-            self.velocity_head = nn.Linear(2 * hidden, n)
-            self.activation_head = nn.Linear(conv, n)
-            self.combined = _BiRNN(3 * n, hidden, "gru")
-        self.frame_head = nn.Linear(2 * hidden, n)
+        self.features = make_front_end(front_end)
+
+    def _init_heads(self) -> None:
         # Start the sparse heads at a prior rate instead of 0.5: the first few
         # hundred steps otherwise go into learning "mostly off" (focal-loss style init).
         prior = math.log(self.prior_rate / (1.0 - self.prior_rate))
@@ -200,28 +180,24 @@ class Transcriber(nn.Module):
             names = {f.name for f in dataclasses.fields(dc)}
             return dc(**{k: v for k, v in dict(values or {}).items() if k in names})
 
-        return cls(build(FrontEndConfig, config.get("front_end")), build(ModelConfig, config.get("model")),
-                   int(config["n_outputs"]), config.get("loss_weights"))
+        return create_model(build(FrontEndConfig, config.get("front_end")), build(ModelConfig, config.get("model")),
+                            int(config["n_outputs"]), config.get("loss_weights"))
 
     # ----------------------------------------------------------- forward
     def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits ``(B, T, n_outputs)`` for ``onset``, ``offset``, ``frame``,
         ``velocity`` from audio ``(B, S)``; ``T = S // hop + 1``."""
-        mel = self.features(audio)                      # (B, T, n_mels)
-        if self.model_config.size == "paper":
-            onset = self.onset_head(self.onset_stack(mel))
-            offset = self.offset_head(self.offset_stack(mel))
-            activation = self.activation_head(self.frame_trunk(mel))
-            velocity = self.velocity_head(self.velocity_trunk(mel))
-        else:
-            h = self.trunk(mel)                         # (B, T, C)
-            r = self.onset_rnn(h)                       # (B, T, 2H)
-            onset, offset, velocity = self.onset_head(r), self.offset_head(r), self.velocity_head(r)
-            activation = self.activation_head(h)
+        return self.logits_from_features(self.features(audio))
+
+    def logits_from_features(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _combine(self, onset, offset, activation) -> torch.Tensor:
+        """Onset-conditioned frames: the combined BiRNN over sigmoid(onset, offset) (no
+        gradient into them) and sigmoid(activation)."""
         combined = torch.cat([torch.sigmoid(onset).detach(), torch.sigmoid(offset).detach(),
                               torch.sigmoid(activation)], dim=-1)
-        frame = self.frame_head(self.combined(combined))
-        return {"onset": onset, "offset": offset, "frame": frame, "velocity": velocity}
+        return self.frame_head(self.combined(combined))
 
     # -------------------------------------------------------------- loss
     def compute_losses(self, logits: Mapping[str, torch.Tensor],
@@ -261,6 +237,74 @@ class Transcriber(nn.Module):
         losses = self.compute_losses(logits, batch)
         predictions = {k: torch.sigmoid(v) for k, v in logits.items()}
         return predictions, losses
+
+
+class SmallTranscriber(Transcriber):
+    """``small``: per-bin BatchNorm, two Conv1d over time (features as channels), one BiGRU
+    feeding onset/offset/velocity, a linear frame activation and the combined BiGRU."""
+
+    def __init__(self, front_end, model_config, n_outputs, loss_weights=None):
+        super().__init__(front_end, model_config, n_outputs, loss_weights)
+        conv, hidden = model_sizes(model_config)
+        n = self.n_outputs
+        self.trunk = _ConvStack1d(self.features.n_features, conv)
+        self.onset_rnn = _BiRNN(conv, hidden, "gru")
+        self.onset_head = nn.Linear(2 * hidden, n)
+        self.offset_head = nn.Linear(2 * hidden, n)
+        self.velocity_head = nn.Linear(2 * hidden, n)
+        self.activation_head = nn.Linear(conv, n)
+        self.combined = _BiRNN(3 * n, hidden, "gru")
+        self.frame_head = nn.Linear(2 * hidden, n)
+        self._init_heads()
+
+    def logits_from_features(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.trunk(feats)                           # (B, T, C)
+        r = self.onset_rnn(h)                           # (B, T, 2H)
+        onset, offset, velocity = self.onset_head(r), self.offset_head(r), self.velocity_head(r)
+        frame = self._combine(onset, offset, self.activation_head(h))
+        return {"onset": onset, "offset": offset, "frame": frame, "velocity": velocity}
+
+
+class PaperTranscriber(Transcriber):
+    """``paper``: Onsets & Frames sizes; separate 2-D conv acoustic models for onset, offset,
+    frame activation and velocity, BiLSTM(256) stacks and the combined BiLSTM."""
+
+    def __init__(self, front_end, model_config, n_outputs, loss_weights=None):
+        super().__init__(front_end, model_config, n_outputs, loss_weights)
+        conv, hidden = model_sizes(model_config)
+        n, n_feat = self.n_outputs, self.features.n_features
+        self.onset_stack = nn.Sequential(_ConvStack2d(n_feat, conv))
+        fc = self.onset_stack[0].n_out
+        self.onset_stack.append(_BiRNN(fc, hidden, "lstm"))
+        self.offset_stack = nn.Sequential(_ConvStack2d(n_feat, conv), _BiRNN(fc, hidden, "lstm"))
+        self.frame_trunk = _ConvStack2d(n_feat, conv)
+        self.velocity_trunk = _ConvStack2d(n_feat, conv)
+        self.onset_head = nn.Linear(2 * hidden, n)
+        self.offset_head = nn.Linear(2 * hidden, n)
+        self.activation_head = nn.Linear(fc, n)
+        self.velocity_head = nn.Linear(fc, n)
+        self.combined = _BiRNN(3 * n, hidden, "lstm")
+        self.frame_head = nn.Linear(2 * hidden, n)
+        self._init_heads()
+
+    def logits_from_features(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
+        onset = self.onset_head(self.onset_stack(feats))
+        offset = self.offset_head(self.offset_stack(feats))
+        frame = self._combine(onset, offset, self.activation_head(self.frame_trunk(feats)))
+        return {"onset": onset, "offset": offset, "frame": frame, "velocity": self.velocity_head(self.velocity_trunk(feats))}
+
+
+#: model.size -> architecture
+ARCHITECTURES: dict[str, type[Transcriber]] = {"small": SmallTranscriber, "paper": PaperTranscriber}
+
+
+def create_model(front_end: FrontEndConfig, model_config: ModelConfig, n_outputs: int,
+                 loss_weights: Mapping[str, float] | RoleConfig | None = None) -> Transcriber:
+    """The architecture ``model_config.size`` names (see :data:`ARCHITECTURES`)."""
+    if model_config.size not in ARCHITECTURES:
+        raise ValueError(f"model.size must be one of {', '.join(ARCHITECTURES)}, got {model_config.size!r}")
+    return ARCHITECTURES[model_config.size](front_end, model_config, n_outputs, loss_weights)
+
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,0 +1,128 @@
+"""Shared base models: pretrain on the union of indexes, fine-tune a stem from it (drum rows
+mapped by class), the checks that reject settings no training can use, and a non-finite
+loss that stops training with a message."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.config import ConfigError, PretrainConfig, load_params
+from midi_extractor.model.checkpoint import load_checkpoint
+from test_training import REPO, tiny_params, tiny_params_yaml, write_sine_set
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking(monkeypatch):
+    monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
+
+
+@pytest.fixture(scope="module")
+def two_indexes(tmp_path_factory):
+    a = write_sine_set(tmp_path_factory.mktemp("a"), n_tracks=2)
+    data = json.loads(a.read_text())
+    b = a.with_name("filtered_dataset_piano.json")
+    b.write_text(json.dumps({**data, "stem": "piano"}))
+    return a, b
+
+
+def test_pretrain_trains_on_the_union_and_a_stem_fine_tunes_from_it(two_indexes, tmp_path):
+    from midi_extractor.train.run import pretrain, train
+
+    params = tiny_params(epochs=1, steps_per_epoch=2)
+    params.pretrain = {"pitched": PretrainConfig(**{**dataclasses.asdict(params.stems["bass"]),
+                                                    "stems": ["bass", "piano"], "role": "harmonic"})}
+    base = pretrain("pitched", two_indexes, tmp_path / "base", params, log_every=1, progress=False)
+    union = json.loads((tmp_path / "base" / "index.json").read_text())["entries"]
+    assert len(union) == 4 and {e["source_index"] for e in union} == {p.name for p in two_indexes}
+    assert base["steps"] == 2 and base["stem"] == "base-pitched"
+    base_weights = load_checkpoint(tmp_path / "base" / "best.pt")["model"]
+
+    # zero steps of fine-tuning would be rejected; one step with lr ~0 keeps the base's weights
+    tuned = train(two_indexes[0], "bass", tmp_path / "bass", params, init_from=tmp_path / "base" / "best.pt",
+                  epochs=1, steps_per_epoch=1, lr=1e-12, log_every=1, progress=False)
+    assert tuned["base"].endswith("best.pt")
+    weights = load_checkpoint(tmp_path / "bass" / "best.pt")["model"]
+    key = "onset_head.weight"
+    assert torch.allclose(weights[key], base_weights[key], atol=1e-6)
+
+
+def test_drum_rows_are_mapped_by_class_from_a_kit_base(tmp_path):
+    from midi_extractor.train.loop import Job, build_state, checkpoint, start_from_base
+    from midi_extractor.model.checkpoint import save_checkpoint
+
+    params = tiny_params()
+    kit, high = list(tx.MODEL_DRUM_CLASSES["drums"]), list(tx.MODEL_DRUM_CLASSES["high_percs"])
+    index = tmp_path / "i.json"
+    index.write_text("{}")
+    base_job = Job("base", "percussive", params.stems["bass"], params.role("bass"), params, index, tmp_path, kit)
+    base = build_state(base_job, torch.device("cpu"), None)
+    with torch.no_grad():
+        base.model.onset_head.bias.copy_(torch.arange(len(kit), dtype=torch.float32))
+    save_checkpoint(tmp_path / "base.pt", checkpoint(base, base_job, world_size=1))
+    job = dataclasses.replace(base_job, name="high_percs", drum_classes=high, init_from=tmp_path / "base.pt")
+    state = build_state(job, torch.device("cpu"), None)
+    start_from_base(state, job)
+    assert state.model.onset_head.bias.tolist() == [float(kit.index(c)) for c in high]
+
+
+def test_kit_model_outputs_every_drum_class():
+    assert set(tx.MODEL_DRUM_CLASSES["drums"]) == set(tx.DRUM_CLASSES)
+    assert set(tx.MODEL_DRUM_CLASSES["high_percs"]) == {"hihat", "cymbal", "shaker"}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("epochs", 0, "epochs must be >= 1"), ("val_interval", 0, "val_interval must be >= 1"),
+    ("lr", -1.0, "lr must be > 0"), ("batch_size", 0, "batch_size must be >= 1")])
+def test_settings_no_training_can_use_are_rejected_at_load(tmp_path, field, value, message):
+    path = tiny_params_yaml(tmp_path / "params.yaml", **{field: value})
+    with pytest.raises(ConfigError, match=f"stems.bass.{message}"):
+        load_params(path)
+
+
+def test_cli_user_error_is_one_line_and_rc_2(tmp_path, capsys):
+    from midi_extractor.cli import main
+
+    rc = main(["train", str(tmp_path / "missing.json"), "--stem", "bass", "--out-dir", str(tmp_path / "m"),
+               "--params", str(tiny_params_yaml(tmp_path / "p.yaml")), "--epochs", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "epochs must be >= 1" in err and "Traceback" not in err
+
+
+def test_non_finite_loss_stops_training_with_a_message(two_indexes, tmp_path, monkeypatch):
+    from midi_extractor.model import transcriber
+    from midi_extractor.train.loop import TrainingError
+    from midi_extractor.train.run import train
+
+    real = transcriber.Transcriber.compute_losses
+
+    def poisoned(self, logits, batch):
+        losses = real(self, logits, batch)
+        losses["total"] = losses["total"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(transcriber.Transcriber, "compute_losses", poisoned)
+    with pytest.raises(TrainingError, match="non-finite loss at step 1"):
+        train(two_indexes[0], "bass", tmp_path / "m", tiny_params(), progress=False)
+    assert not (tmp_path / "m" / "best.pt").exists()
+
+
+def test_a_fresh_run_clears_a_stale_best_checkpoint(two_indexes, tmp_path):
+    from midi_extractor.train.run import train
+
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "best.pt").write_bytes(b"stale from another run")
+    (out / "history.csv").write_text("step\n999\n")
+    train(two_indexes[0], "bass", out, tiny_params(epochs=1, steps_per_epoch=2), log_every=1, progress=False)
+    assert load_checkpoint(out / "best.pt")["step"] == 2
+    assert "999" not in (out / "history.csv").read_text()
+
+
+def test_params_yaml_bases_exist_for_every_stem_that_names_one():
+    params = load_params(REPO / "params.yaml")
+    for name, stem in params.stems.items():
+        assert not stem.base or stem.base in params.pretrain, name
