@@ -7,6 +7,10 @@
 * ``MIDI_EXTRACTOR_TRACKING=0`` turns tracking off (every call is a no-op).
 * Every failure of MLflow is logged as a warning and turns the tracker into a
   no-op; training goes on.
+* An ``http(s)`` tracking server is probed once per process with a
+  :data:`REACH_TIMEOUT_S` request before the first call (:func:`unreachable`):
+  when it does not answer, the run goes on without tracking and says so in one
+  warning, instead of MLflow's own retries (about 4 minutes per call).
 
 :class:`Tracker` talks to MLflow through ``MlflowClient`` (no global active
 run), buffers step metrics and sends them with ``log_batch``.
@@ -22,12 +26,18 @@ import os
 import platform
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
 log = logging.getLogger(__name__)
 
 ENV_SWITCH = "MIDI_EXTRACTOR_TRACKING"
+#: seconds the reachability probe of an http(s) tracking server waits
+REACH_TIMEOUT_S = 2.0
+_REACH: dict[str, str | None] = {}  # uri -> why unreachable (None: reachable), once per process
 
 
 def tracking_enabled() -> bool:
@@ -49,6 +59,37 @@ def repo_root() -> Path:
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def unreachable(uri: str | None = None, timeout_s: float = REACH_TIMEOUT_S) -> str | None:
+    """Why the tracking server at ``uri`` (default :func:`tracking_uri`) cannot be
+    reached, or None when it answers or is not a network store (sqlite, file).
+
+    One ``GET <uri>/health`` with ``timeout_s``; any HTTP answer (even 401/404)
+    counts as reachable. The result is kept for the rest of the process."""
+    uri = uri or tracking_uri()
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return None
+    if uri not in _REACH:
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s).close()
+            _REACH[uri] = None
+        except urllib.error.HTTPError:
+            _REACH[uri] = None  # it answered
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            _REACH[uri] = f"no answer from {parts.hostname}:{port} within {timeout_s:g} s ({reason})"
+    return _REACH[uri]
+
+
+def _reachable_or_warn(what: str) -> bool:
+    problem = unreachable()
+    if problem:
+        log.warning("MLflow tracking server %s unreachable: %s; %s goes on without tracking "
+                    "(set MIDI_EXTRACTOR_TRACKING=0 to silence this)", tracking_uri(), problem, what)
+    return problem is None
 
 
 def git_commit(root: str | Path | None = None) -> str | None:
@@ -218,6 +259,8 @@ def start_run(experiment: str, run_name: str, tags: Mapping[str, Any] | None = N
     if not tracking_enabled():
         log.info("MLflow tracking is off (%s=0)", ENV_SWITCH)
         return Tracker()
+    if not _reachable_or_warn("training"):
+        return Tracker()
     try:
         client = _client()
         run = None
@@ -252,7 +295,7 @@ def start_run(experiment: str, run_name: str, tags: Mapping[str, Any] | None = N
 def resume_run(run_id: str, flush_every: int = 50) -> Tracker:
     """Reopen a run (e.g. the training run from ``summary.json``'s
     ``mlflow_run_id``) to add metrics and artifacts; call ``end()`` after."""
-    if not tracking_enabled() or not run_id:
+    if not tracking_enabled() or not run_id or not _reachable_or_warn("this step"):
         return Tracker()
     try:
         client = _client()
