@@ -1,4 +1,5 @@
-"""evaluation: score_notes identities and agreement with mir_eval, split fallback."""
+"""evaluation scoring: score_notes identities and agreement with mir_eval, counts that pool over
+tracks, drum classes and octaves, split fallback."""
 import math
 
 import mir_eval
@@ -7,7 +8,9 @@ import pytest
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.model.decoding import Note
-from midi_extractor.evaluate.scoring import METRIC_KEYS, mean_metrics, notes_to_frames, score_notes, select_entries
+from midi_extractor.evaluate.run import select_entries
+from midi_extractor.evaluate.scoring import (METRIC_KEYS, mean_metrics, notes_to_frames, octave_of, score_notes,
+                                             track_counts)
 from midi_extractor.midi_io import notes_to_arrays
 
 rng = np.random.default_rng(0)
@@ -81,82 +84,32 @@ def test_split_falls_back_to_validation_then_train():
         select_entries({"stem": "bass", "entries": []}, "test")
 
 
-# ------------------------------------------------------------ evaluate() end to end, stand-in model
-def _dataset(tmp_path, stem="bass", split="validation"):
-    import json
-
-    import pretty_midi
-    import soundfile as sf
-
-    from test_inference import SR, sine
-
-    root = tmp_path / "data"
-    entries = []
-    for k, (pitch, start, end) in enumerate([(69, 0.5, 1.2), (81, 0.3, 0.9)]):
-        track = root / f"Track0000{k}"
-        (track / "stems").mkdir(parents=True)
-        (track / "MIDI").mkdir()
-        sf.write(track / "stems" / "S01.wav", sine(pitch, start, end, 2.0), SR)
-        midi = pretty_midi.PrettyMIDI()
-        inst = pretty_midi.Instrument(33)
-        inst.notes.append(pretty_midi.Note(100, pitch, start, end))
-        midi.instruments.append(inst)
-        midi.write(str(track / "MIDI" / "S01.mid"))
-        entries.append({"track": track.name, "stem_id": "S01", "split": split,
-                        "audio": f"{track.name}/stems/S01.wav", "midi": f"{track.name}/MIDI/S01.mid",
-                        "metadata": {"program_num": 33}})
-    index = tmp_path / f"filtered_dataset_{stem}.json"
-    index.write_text(json.dumps({"stem": stem, "taxonomy_version": 1, "dataset_root": str(root), "entries": entries}))
-    return index
+def test_counts_give_mir_eval_figures_and_frame_cells():
+    est = shifted(REF, 0.03)[5:] + [Note(20.0, 20.5, 60, 90)]
+    counts = track_counts(REF, est, hop_s=0.01)
+    tp, n_ref, n_est = counts["onset"]
+    assert (n_ref, n_est) == (40, 36) and tp == 35
+    scores = score_notes(REF, est, hop_s=0.01)
+    assert scores["onset_precision"] == tp / n_est and scores["onset_recall"] == tp / n_ref
+    n = int(math.ceil(20.5 / 0.01)) + 1
+    mp = mir_eval.multipitch.metrics(*notes_to_frames(REF, 0.01, n), *notes_to_frames(est, 0.01, n))
+    ftp, fref, fest = counts["frame"]
+    assert (ftp / fest, ftp / fref) == (float(mp[0]), float(mp[1]))
 
 
-def test_evaluate_writes_metrics_tracks_and_plots(tmp_path, monkeypatch):
-    import json
-
-    from midi_extractor.infer import engine as inference
-    from midi_extractor.config import Params
-    from midi_extractor.evaluate.scoring import evaluate
-    from test_inference import FE, StandIn
-
-    monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
-    monkeypatch.setattr(inference, "load_model",
-                        lambda path: inference.LoadedModel(StandIn(FE, FE.n_pitches), FE, None, "bass", path))
-    index = _dataset(tmp_path)
-    out = tmp_path / "metrics" / "bass.json"
-    metrics = evaluate("bass", index, tmp_path / "best.pt", "test", out, Params(), plots_dir=tmp_path / "plots")
-    assert json.loads(out.read_text()) == metrics
-    assert metrics["split"] == "validation" and metrics["requested_split"] == "test" and metrics["n_tracks"] == 2
-    assert metrics["onset_f1"] == 1.0 and metrics["frame_f1"] > 0.8
-    assert set(METRIC_KEYS) <= set(metrics)
-    rows = (tmp_path / "metrics" / "bass_tracks.csv").read_text().splitlines()
-    assert len(rows) == 3 and rows[0].startswith("track,")
-    assert len(list((tmp_path / "plots").glob("*.png"))) == 2
+def test_octaves_are_c_octaves():
+    assert [octave_of(p) for p in (21, 23, 24, 35, 36, 59, 60, 108)] == ["0", "0", "1", "1", "2", "3", "4", "8"]
+    ref = [Note(0.0, 0.5, 28, 100), Note(1.0, 1.5, 69, 100), Note(2.0, 2.5, 71, 100)]  # E1, A4, B4
+    groups = track_counts(ref, ref[1:])["groups"]
+    assert groups == {"1": [0, 1, 0], "4": [2, 2, 2]}
 
 
-def test_evaluate_continues_the_training_mlflow_run(tmp_path, monkeypatch):
-    import json
+def test_drum_groups_cover_every_class_of_the_reference():
+    hat, kick = tx.DRUM_CLASS_PITCH["hihat"], tx.DRUM_CLASS_PITCH["kick"]
+    ref = [Note(0.0, 0.1, kick, 100), Note(0.5, 0.6, hat, 100), Note(1.0, 1.1, hat, 100)]
+    est = [Note(0.0, 0.1, kick, 100)]  # a model that has no hi-hat output
+    counts = track_counts(ref, est, drums=True)
+    assert counts["groups"] == {"kick": [1, 1, 1], "hihat": [0, 2, 0]}
+    assert counts["onset"] == (1, 3, 1)
 
-    import mlflow
 
-    from midi_extractor.infer import engine as inference
-    from midi_extractor.config import Params
-    from midi_extractor.evaluate.scoring import evaluate
-    from test_inference import FE, StandIn
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MIDI_EXTRACTOR_TRACKING", raising=False)
-    monkeypatch.setattr(inference, "load_model",
-                        lambda path: inference.LoadedModel(StandIn(FE, FE.n_pitches), FE, None, "bass", path))
-    mlflow.set_tracking_uri(uri)
-    mlflow.create_experiment("midi-extractor", artifact_location=(tmp_path / "artifacts").as_uri())
-    mlflow.set_experiment("midi-extractor")
-    with mlflow.start_run(tags={"stem": "bass"}) as run:
-        mlflow.log_metric("loss_total", 1.0)
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "summary.json").write_text(json.dumps({"mlflow_run_id": run.info.run_id}))
-    evaluate("bass", _dataset(tmp_path, split="test"), tmp_path / "models" / "best.pt", "test",
-             tmp_path / "bass.json", Params())
-    data = mlflow.tracking.MlflowClient(uri).get_run(run.info.run_id).data
-    assert data.metrics["onset_f1"] == 1.0 and data.metrics["n_tracks"] == 2
-    assert data.tags["eval_split"] == "test"

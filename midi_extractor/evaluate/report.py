@@ -9,11 +9,15 @@ import json
 import sys
 from pathlib import Path
 
-COLUMNS = ("onset_f1", "onset_offset_f1", "frame_f1", "n_tracks", "split")
+#: (header, key path in the metrics JSON): the headline scores, then onset F1 per domain.
+COLUMNS = (("onset_f1", "onset_f1"), ("in_domain", "in_domain.onset_f1"),
+           ("out_of_domain", "out_of_domain.onset_f1"), ("onset_offset_f1", "onset_offset_f1"),
+           ("frame_f1", "frame_f1"), ("n_tracks", "n_tracks"), ("split", "split"))
 
 
 def metrics_table(metrics_dir: str | Path) -> str:
-    """A fixed-width table, one row per ``<stem>.json`` in ``metrics_dir``."""
+    """A fixed-width table, one row per ``<stem>.json`` in ``metrics_dir``: the
+    headline scores and the onset F1 of each domain ("-" where there is none)."""
     rows = []
     for path in sorted(Path(metrics_dir).glob("*.json")):
         try:
@@ -21,13 +25,19 @@ def metrics_table(metrics_dir: str | Path) -> str:
         except (OSError, json.JSONDecodeError) as exc:
             rows.append([path.stem, f"unreadable: {exc}"])
             continue
-        rows.append([data.get("stem", path.stem), *(_fmt(data.get(c)) for c in COLUMNS)])
+        rows.append([data.get("stem", path.stem), *(_fmt(_get(data, key)) for _, key in COLUMNS)])
     if not rows:
         return f"no metrics in {metrics_dir}"
-    header = ["stem", *COLUMNS]
+    header = ["stem", *(h for h, _ in COLUMNS)]
     widths = [max(len(str(r[i])) for r in [header, *rows] if i < len(r)) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
     return "\n".join(lines)
+
+
+def _get(data: dict, key: str) -> object:
+    for part in key.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
 
 
 def _fmt(value: object) -> str:

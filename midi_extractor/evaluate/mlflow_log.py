@@ -1,0 +1,102 @@
+"""An evaluation's MLflow run: always a new run, never the training run reopened.
+
+* Name ``evaluate-<stem>-<DVC_EXP_NAME or short git commit>`` (``evaluate-<stem>``
+  when neither is known).
+* Nested under the training run (tag ``mlflow.parentRunId``) when ``summary.json``
+  names a run that exists in this store; standalone otherwise.
+* Tags: ``stem``, ``role``, ``kind=evaluate``, ``eval_split``, ``training_run_id``,
+  plus ``tracking.start_run``'s git commit / DVC stage / system tags.
+* Params: ``decoding.*`` (thresholds, note lengths, ``chosen_on``) and ``eval_split``.
+* Metrics (step 0): the headline ``onset_f1`` / ``onset_offset_f1`` / ``frame_f1``,
+  ``validation_onset_f1``, and every number of both domain blocks flattened with dots
+  (``in_domain.onset_f1``, ``out_of_domain.by_class.hihat.recall``, ...; the
+  intervals as ``..._ci95_low`` / ``..._ci95_high``).
+* Artifacts under ``evaluation/``: the metrics JSON, the per-track CSV,
+  ``decoding.json`` and the piano rolls.
+
+Runs through ``tracking.py`` (its URI rules, ``MIDI_EXTRACTOR_TRACKING=0``); never
+raises: a failure is a warning and the evaluation's files stand.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+log = logging.getLogger(__name__)
+
+
+def run_name(stem: str) -> str:
+    """``evaluate-<stem>-<DVC_EXP_NAME or short commit>``."""
+    from midi_extractor import tracking
+
+    suffix = os.environ.get("DVC_EXP_NAME") or (tracking.git_commit(tracking.repo_root()) or "")[:7]
+    return f"evaluate-{stem}-{suffix}" if suffix else f"evaluate-{stem}"
+
+
+def metric_items(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Every number of ``metrics`` flattened with dots; ``[lo, hi]`` intervals become
+    ``<key>_low`` / ``<key>_high``; strings and None are left out; characters MLflow
+    refuses in a key (from source names) become ``_``."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{re.sub(r'[^A-Za-z0-9_./ -]+', '_', str(key))}"  # MLflow's allowed characters
+        if isinstance(value, Mapping):
+            out.update(metric_items(value, f"{name}."))
+        elif isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+            out[f"{name}_low"], out[f"{name}_high"] = float(value[0]), float(value[1])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+def _parent_exists(run_id: str | None) -> bool:
+    if not run_id:
+        return False
+    try:
+        from mlflow.tracking import MlflowClient
+
+        from midi_extractor import tracking
+
+        MlflowClient(tracking_uri=tracking.tracking_uri()).get_run(run_id)
+        return True
+    except Exception as exc:  # noqa: BLE001 - a missing parent only means a standalone run
+        log.warning("training run %s is not in this MLflow store (%s); the evaluation run stands alone",
+                    run_id, exc)
+        return False
+
+
+def log_evaluation(stem: str, metrics: Mapping[str, Any], decoding: Mapping[str, Any], artifacts: Sequence[Path],
+                   *, experiment: str, training_run_id: str | None = None, role: str | None = None) -> str | None:
+    """Log one evaluation as a new MLflow run (module docstring). Returns its id, or None
+    when tracking is off or failed."""
+    from midi_extractor import tracking
+
+    if not tracking.tracking_enabled():
+        log.info("MLflow tracking is off (%s=0)", tracking.ENV_SWITCH)
+        return None
+    try:
+        tags = {"stem": stem, "role": role or "", "kind": "evaluate", "eval_split": str(metrics.get("split", "")),
+                "training_run_id": training_run_id or ""}
+        if _parent_exists(training_run_id):
+            tags["mlflow.parentRunId"] = training_run_id
+        tracker = tracking.start_run(experiment, run_name(stem), tags=tags)
+        if not tracker.active:
+            return None
+        tracker.log_params({"decoding": {k: v for k, v in decoding.items() if k != "grid"},
+                            "eval_split": metrics.get("split", "")})
+        values = metric_items({k: v for k, v in metrics.items() if k != "decoding"})
+        if decoding.get("validation_onset_f1") is not None:
+            values["validation_onset_f1"] = float(decoding["validation_onset_f1"])
+        tracker.log_metrics(values, step=0, flush=True)
+        for path in map(Path, artifacts):
+            for file in sorted(path.iterdir()) if path.is_dir() else [path]:
+                if file.is_file():
+                    tracker.log_artifact(file, f"evaluation/{path.name}" if path.is_dir() else "evaluation")
+        tracker.end()
+        return tracker.run_id
+    except Exception as exc:  # noqa: BLE001 - tracking must never fail an evaluation
+        log.warning("MLflow logging failed (non-fatal): %s", exc)
+        return None

@@ -1,0 +1,76 @@
+"""What an evaluation writes: the metrics dict, the per-track CSV and the closing line.
+
+See ``run.py`` for the layout of ``metrics/<stem>.json`` and the CSV.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+from midi_extractor.evaluate import intervals
+
+DOMAINS = ("in_domain", "out_of_domain")
+HEADLINE = ("onset_f1", "onset_offset_f1", "frame_f1")
+
+
+def build_metrics(stem: str, used_split: str, requested: str, rows: list[dict], skipped: int,
+                  decoding: dict, *, drums: bool, n_resamples: int = intervals.N_RESAMPLES) -> dict[str, Any]:
+    """The metrics dict of the module docstring."""
+    blocks = {d: intervals.summarize([r for r in rows if r["domain"] == d], drums=drums, n_resamples=n_resamples)
+              for d in DOMAINS}
+    headline = "out_of_domain" if blocks["out_of_domain"]["n_tracks"] else "in_domain"
+    metrics: dict[str, Any] = {"stem": stem, "split": used_split}
+    if used_split != requested:
+        metrics["requested_split"] = requested
+    metrics["domain"] = headline
+    metrics.update({k: blocks[headline].get(k, 0.0) for k in HEADLINE})
+    metrics.update(n_tracks=len(rows), n_ref_notes=sum(r["n_ref_notes"] for r in rows), n_skipped=skipped)
+    metrics["decoding"] = {k: decoding.get(k) for k in
+                           ("onset_threshold", "frame_threshold", "chosen_on", "validation_onset_f1")}
+    metrics.update(blocks)
+    return metrics
+
+
+def write_tracks_csv(path: str | Path, rows: list[dict], drum_classes: tuple[str, ...] = ()) -> Path:
+    """One row a track (module docstring), atomically; drum stems add ``onset_f1_<class>``
+    for each class the reference or the estimate of some track has."""
+    from midi_extractor.evaluate.scoring import METRIC_KEYS, prf
+
+    fields = ["track", "domain", "plugin_name", "n_ref_notes", "n_est_notes", *METRIC_KEYS,
+              *(f"onset_f1_{c}" for c in drum_classes)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row in sorted(rows, key=lambda r: (DOMAINS.index(r["domain"]), r["track"])):
+            out = {k: row.get(k) for k in fields[:5]}
+            out["plugin_name"] = out["plugin_name"] or ""
+            out.update({k: round(row[k], 6) for k in METRIC_KEYS})
+            for c in drum_classes:
+                tp, n_ref, n_est = row["counts"]["groups"].get(c, (0, 0, 0))
+                out[f"onset_f1_{c}"] = "" if n_ref + n_est == 0 else round(prf(tp, n_ref, n_est)[2], 6)
+            writer.writerow(out)
+    os.replace(tmp, path)
+    return path
+
+
+def _interval(block: dict) -> str:
+    if not block.get("n_tracks"):
+        return "no tracks"
+    low, high = block["onset_f1_ci95"]
+    return (f"{block['onset_f1']:.3f} [{low:.3f}, {high:.3f}] "
+            f"({block['n_tracks']} tracks, {block['n_ref_notes']} notes)")
+
+
+def closing_line(stem: str, metrics: dict, decoding: dict, out_path: Any) -> str:
+    """The line a stage ends with: thresholds, both domains' onset F1 with intervals, metrics path."""
+    val = decoding.get("validation_onset_f1")
+    chosen = f"chosen on {decoding['chosen_on']}" + (f", validation onset F1 {val:.3f}" if val is not None else "")
+    return (f"evaluate {stem}: onset threshold {decoding['onset_threshold']:.2f}, frame threshold "
+            f"{decoding['frame_threshold']:.2f} ({chosen}); {metrics['split']} onset F1 in-domain "
+            f"{_interval(metrics['in_domain'])}, out-of-domain {_interval(metrics['out_of_domain'])}; "
+            f"metrics -> {out_path if out_path is not None else '(not written)'}")

@@ -1,0 +1,261 @@
+"""``evaluate``: choose decoding thresholds on validation, score the test split, record it.
+
+1. The model runs once per validation track; the thresholds are chosen from a grid on
+   those activations (``thresholds.py``) and written to ``decoding.json``
+   (``--decoding-out``, normally ``models/<stem>/decoding.json``, beside the model).
+2. Every test track is transcribed with them (``infer.engine.transcribe_array``, the
+   public path) and scored against its MIDI (``scoring.py``). Drum references keep
+   every drum class (``taxonomy.DRUM_CLASSES``), not only the model's.
+3. ``metrics/<stem>.json`` (atomic)::
+
+       {"stem", "split", "domain": headline domain,
+        "onset_f1", "onset_offset_f1", "frame_f1",      # headline = out_of_domain when it
+        "n_tracks", "n_ref_notes", "n_skipped",          #   has tracks, else in_domain
+        "decoding": {"onset_threshold", "frame_threshold", "chosen_on", "validation_onset_f1"},
+        "in_domain": {block}, "out_of_domain": {block}}  # blocks: intervals.summarize
+
+   An index entry's ``domain`` (``in_domain`` | ``out_of_domain``; missing = in_domain)
+   and ``plugin_name`` (the sound source) are read from the entry or its ``metadata``.
+4. ``<out>_tracks.csv`` (atomic): one row a track, ``track`` a string id
+   (``Track00012/S01``), ``domain``, ``plugin_name``, note counts, per-track F1s.
+5. Piano rolls of every track, worst first (``plots.py``); a new MLflow run
+   (``mlflow_log.py``); a closing log line with the figures that matter.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.config import resolve_params
+from midi_extractor.evaluate import intervals, plots, thresholds
+from midi_extractor.evaluate.outputs import DOMAINS, build_metrics, closing_line, write_tracks_csv
+from midi_extractor.evaluate.scoring import ALL_DRUM_CLASSES, figures_from_counts, track_counts
+
+log = logging.getLogger(__name__)
+
+
+
+# --------------------------------------------------------------------- splits
+def select_entries(index: dict, split: str) -> tuple[str, list[dict]]:
+    """Entries of ``split``. When it is empty: the ``validation`` split; else the
+    train tracks the trainer held out for validation (``index_io.select_split``,
+    recorded as ``train_holdout``); else all of ``train`` (recorded as ``train``:
+    tracks the model was trained on). Returns the split used and its entries; each
+    fallback is logged."""
+    from midi_extractor.index_io import select_split
+
+    entries = index.get("entries", [])
+    stem = index.get("stem", "?")
+    chosen = [e for e in entries if e.get("split") == split]
+    if chosen:
+        return split, chosen
+    candidates = [("validation", [e for e in entries if e.get("split") == "validation"])]
+    if split != "train":
+        candidates.append(("train_holdout", list(select_split(entries, "validation", f"index of {stem}"))))
+    candidates.append(("train", [e for e in entries if e.get("split") == "train"]))
+    for name, chosen in candidates:
+        if chosen and name != split:
+            note = " (the model was trained on these)" if name == "train" else ""
+            log.warning("split %r of stem %s is empty; evaluating on %r instead: %d entries%s",
+                        split, stem, name, len(chosen), note)
+            return name, chosen
+    raise ValueError(f"index for stem {stem!r} has no entries in {split!r}, validation or train "
+                     f"({len(entries)} entries in all)")
+
+
+def entry_info(entry: dict, source: str) -> tuple[str, str, str | None]:
+    """``(track id, domain, plugin_name)`` of an index entry. Raises ``ValueError``
+    naming ``source`` and the track for an unknown domain."""
+    meta = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+    name = f"{entry.get('track', '?')}/{entry.get('stem_id', '?')}"
+    domain = entry.get("domain") or meta.get("domain") or "in_domain"
+    if domain not in DOMAINS:
+        raise ValueError(f"{source}: entry {name}: domain {domain!r} is not one of {', '.join(DOMAINS)}")
+    return name, domain, entry.get("plugin_name") or meta.get("plugin_name")
+
+
+# ---------------------------------------------------------------- per track
+def _load_track(entry: dict, root: Path, loaded: Any, source: str) -> tuple[Any, list] | None:
+    """``(audio at the model's rate, reference notes)``, or None (logged) when unreadable."""
+    from midi_extractor.audio import load_audio
+    from midi_extractor.midi_io import notes_from_midi
+
+    name = f"{entry.get('track', '?')}/{entry.get('stem_id', '?')}"
+    try:
+        audio = load_audio(root / entry["audio"], loaded.front_end.sample_rate_hz)
+        ref = notes_from_midi(root / entry["midi"], ALL_DRUM_CLASSES if loaded.drum_classes else None)
+    except Exception as exc:  # noqa: BLE001 - one bad track must not stop the evaluation
+        log.warning("%s: skipping %s: %s", source, name, exc)
+        return None
+    return audio, ref
+
+
+def model_activations(loaded: Any, audio: Any) -> dict[str, Any]:
+    """Frame probabilities ``{head: (T, N)}`` of a signal at the model's rate, computed as
+    ``engine.transcribe_array`` computes them (same conditioning, device and windows), so
+    decoding them gives its notes."""
+    from midi_extractor.infer import engine
+
+    x = engine.condition(audio) if hasattr(engine, "condition") else audio
+    device = getattr(loaded, "device", None)
+    return engine.activations(loaded.model, x, loaded.front_end, **({"device": device} if device else {}))
+
+
+def choose_decoding(entries: list[dict], root: Path, loaded: Any, grid: thresholds.Grid,
+                    source: str) -> dict[str, Any]:
+    """Run the model once per validation entry and pick thresholds (``thresholds.decide``)."""
+    tracks = []
+    for entry in entries:
+        got = _load_track(entry, root, loaded, source)
+        if got is not None:
+            tracks.append((got[1], model_activations(loaded, got[0])))
+    return thresholds.decide(tracks, loaded.front_end, loaded.drum_classes, grid)
+
+
+def score_entries(entries: list[dict], root: Path, loaded: Any, decoding: dict, source: str,
+                  ) -> tuple[list[dict], int]:
+    """Transcribe and score each entry. Returns per-track dicts (``track``, ``domain``,
+    ``plugin_name``, counts, figures, ``ref``/``est`` notes) and how many were skipped."""
+    from midi_extractor.infer.engine import transcribe_array
+
+    rows, skipped = [], 0
+    drums = bool(loaded.drum_classes)
+    for i, entry in enumerate(entries):
+        try:
+            name, domain, plugin = entry_info(entry, source)
+        except ValueError as exc:
+            log.warning("skipping: %s", exc)
+            skipped += 1
+            continue
+        got = _load_track(entry, root, loaded, source)
+        if got is None:
+            skipped += 1
+            continue
+        audio, ref = got
+        est = transcribe_array(loaded, audio, **{k: decoding[k] for k in (
+            "onset_threshold", "frame_threshold", "min_note_s", "drum_note_s")})
+        counts = track_counts(ref, est, hop_s=loaded.front_end.hop_s, drums=drums)
+        rows.append({"track": name, "domain": domain, "plugin_name": plugin, "counts": counts,
+                     "n_ref_notes": len(ref), "n_est_notes": len(est), **figures_from_counts(counts),
+                     "ref": ref, "est": est})
+        log.info("%d/%d %s (%s) onset_f1=%.3f", i + 1, len(entries), name, domain, rows[-1]["onset_f1"])
+    return rows, skipped
+
+
+# ------------------------------------------------------------------ evaluate
+def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: str = "test",
+             out_path: str | Path | None = None, params: Any = None, *, data_root: str | Path | None = None,
+             tracks_out: str | Path | None = None, plots_dir: str | Path | None = None,
+             max_plots: int = plots.DEFAULT_MAX_PLOTS, summary_path: str | Path | None = None,
+             decoding_out: str | Path | None = None, n_resamples: int = intervals.N_RESAMPLES,
+             device: str | None = None) -> dict[str, Any]:
+    """Choose thresholds on validation, score ``split`` of ``index_path`` with
+    ``model_path`` and write the outputs (module docstring). ``data_root`` overrides
+    the index's ``dataset_root``; ``tracks_out`` defaults to ``<out>_tracks.csv``;
+    ``summary_path`` (default ``summary.json`` beside the model) names the training
+    run the MLflow run nests under; ``device`` (``cpu``, ``cuda[:N]``) is passed to
+    ``load_model`` when given. Returns the metrics dict."""
+    from midi_extractor.index_io import resolve_dataset_root, select_split
+    from midi_extractor.infer.engine import load_model
+
+    params = resolve_params(params)
+    index_path = Path(index_path)
+    index = json.loads(index_path.read_text())
+    if index.get("stem", stem) != stem:
+        raise ValueError(f"{index_path} indexes stem {index.get('stem')!r}, not {stem!r}")
+    root = resolve_dataset_root(index_path, data_root if data_root is not None else index.get("dataset_root", "."),
+                                index.get("entries", []))
+    used_split, entries = select_entries(index, split)
+    loaded = load_model(model_path) if device is None else load_model(model_path, device)
+    drums = bool(loaded.drum_classes)
+    grid = thresholds.grid_from_decoding(params.decoding, drums)
+    if grid.swept or decoding_out is not None:
+        validation = list(select_split(index.get("entries", []), "validation", str(index_path)))
+        if used_split in ("validation", "train_holdout") and grid.swept:
+            log.warning("%s: thresholds are chosen on the tracks being scored (no test split)", index_path)
+        decoding = choose_decoding(validation, root, loaded, grid, str(index_path))
+    else:
+        decoding = thresholds.decide([], loaded.front_end, loaded.drum_classes, grid)
+    rows, skipped = score_entries(entries, root, loaded, decoding, str(index_path))
+    if not rows:
+        raise ValueError(f"no track of split {used_split!r} in {index_path} could be evaluated")
+    metrics = build_metrics(stem, used_split, split, rows, skipped, decoding, drums=drums, n_resamples=n_resamples)
+    artifacts = _write_outputs(metrics, rows, decoding, out_path, tracks_out, decoding_out, plots_dir, max_plots,
+                               drums)
+    from midi_extractor.evaluate.mlflow_log import log_evaluation
+    from midi_extractor.tracking import run_id_from_summary
+
+    summary = Path(summary_path) if summary_path is not None else Path(model_path).with_name("summary.json")
+    log_evaluation(stem, metrics, decoding, artifacts, experiment=params.tracking.experiment,
+                   training_run_id=run_id_from_summary(summary), role=tx.role_of(stem, params.switches))
+    log.info("%s", closing_line(stem, metrics, decoding, out_path))
+    return metrics
+
+
+def _write_outputs(metrics: dict, rows: list[dict], decoding: dict, out_path: Any, tracks_out: Any,
+                   decoding_out: Any, plots_dir: Any, max_plots: int, drums: bool) -> list[Path]:
+    """Write whichever outputs were asked for; returns their paths (for MLflow)."""
+    from midi_extractor.atomic import write_json
+
+    artifacts: list[Path] = []
+    if decoding_out is not None:
+        artifacts.append(thresholds.write_decoding(decoding_out, decoding))
+    if out_path is not None:
+        artifacts.append(write_json(out_path, metrics, indent=2))
+        if tracks_out is None:
+            tracks_out = Path(out_path).with_name(f"{Path(out_path).stem}_tracks.csv")
+    if tracks_out is not None:
+        classes = tuple(c for c in ALL_DRUM_CLASSES if any(c in r["counts"]["groups"] for r in rows)) if drums else ()
+        artifacts.append(write_tracks_csv(tracks_out, rows, classes))
+    if plots_dir is not None:
+        plots.plot_tracks(rows, plots_dir, metrics["stem"], drums=drums, max_plots=max_plots)
+        artifacts.append(Path(plots_dir))
+    return artifacts
+
+
+# ------------------------------------------------------------------------ CLI
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        metrics = evaluate(args.stem, args.index, args.model, args.split, args.out, args.params,
+                           data_root=args.data, tracks_out=args.tracks_out, plots_dir=args.plots_dir,
+                           max_plots=args.max_plots, summary_path=args.summary, decoding_out=args.decoding_out,
+                           device=args.device)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser, *, stage: bool = False) -> None:
+    """The evaluate options (the CLI's and the ``evaluate@<stem>`` stage's)."""
+    p.add_argument("--stem", required=True, choices=tx.STEM_NAMES)
+    p.add_argument("--index", required=True, help="filtered index JSON (data/index/filtered_dataset_<stem>.json)")
+    p.add_argument("--model", required=True, help="checkpoint (models/<stem>/best.pt)")
+    p.add_argument("--split", default="test", help="split to score (default test; empty -> validation -> train)")
+    p.add_argument("--out", required=stage, help="metrics JSON (metrics/<stem>.json)")
+    p.add_argument("--params", required=stage, default=None, help="params.yaml (default: ./params.yaml if present)")
+    p.add_argument("--data", default=None, help="dataset root (default: the index's dataset_root)")
+    p.add_argument("--tracks-out", default=None, help="per-track CSV (default: <out>_tracks.csv)")
+    p.add_argument("--plots-dir", default=None, help="folder for piano-roll PNGs (worst tracks first)")
+    p.add_argument("--max-plots", type=int, default=plots.DEFAULT_MAX_PLOTS, help="most PNGs to draw (default 12)")
+    p.add_argument("--summary", default=None, help="training summary.json (default: beside --model)")
+    p.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
+    p.add_argument("--decoding-out", default=None,
+                   help="write the thresholds chosen on validation here (models/<stem>/decoding.json)")
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="choose decoding thresholds on validation and score a stem's model on its test split",
+        description="Choose decoding thresholds on the validation split, transcribe the test split and score "
+                    "it with mir_eval (in-domain and out-of-domain, bootstrap intervals); writes metrics JSON, "
+                    "a per-track CSV, piano rolls and a new MLflow run.")
+    add_arguments(p)
+    p.set_defaults(func=_cmd_evaluate)

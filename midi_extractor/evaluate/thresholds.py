@@ -1,0 +1,152 @@
+"""Decoding thresholds chosen on the validation split, and ``models/<stem>/decoding.json``.
+
+Policy (params section ``decoding``):
+    * ``onset_threshold`` / ``frame_threshold``: a number is used as given; ``auto``
+      (or null) is chosen on the stem's validation split from ``onset_grid`` /
+      ``frame_grid`` (defaults :data:`DEFAULT_ONSET_GRID`, :data:`DEFAULT_FRAME_GRID`
+      when the params have no grid). Drum models have no frame threshold to choose.
+    * ``min_note_s`` and ``drum_note_s`` are copied as they are.
+
+The sweep runs the model once per validation track (:func:`sweep` takes frame
+probabilities) and decodes every grid point from them. It keeps the point with the
+best pooled onset F1 over the validation tracks, ties broken by onset+offset F1, then
+by grid order (lower onset, then lower frame threshold first).
+
+``decoding.json`` (written atomically)::
+
+    {"onset_threshold": 0.3, "frame_threshold": 0.4, "min_note_s": 0.05, "drum_note_s": 0.1,
+     "chosen_on": "validation" | "params" | "default", "validation_onset_f1": 0.91 | null,
+     "validation_tracks": 4,
+     "grid": [{"onset_threshold": .., "frame_threshold": .., "onset_f1": .., "onset_offset_f1": ..}, ...]}
+
+``chosen_on``: ``validation`` when a threshold was swept; ``params`` when both were
+fixed numbers (the validation score of that point is still measured); ``default``
+when there was no validation track to choose on (the grid's middle is used).
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from midi_extractor.atomic import write_json
+from midi_extractor.midi_io import notes_to_arrays
+from midi_extractor.model.decoding import Note, decode
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ONSET_GRID = (0.2, 0.3, 0.4, 0.5)
+DEFAULT_FRAME_GRID = (0.3, 0.4, 0.5)
+AUTO = "auto"
+
+
+@dataclass
+class Grid:
+    """Candidate thresholds and the fixed note lengths (seconds)."""
+
+    onset: tuple[float, ...]
+    frame: tuple[float, ...]
+    min_note_s: float = 0.05
+    drum_note_s: float = 0.1
+    swept: bool = True
+    points: list[tuple[float, float]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.points = [(float(o), float(f)) for o in self.onset for f in self.frame]
+
+
+def _is_auto(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() == AUTO)
+
+
+def _axis(value: Any, grid: Any, default: Sequence[float], name: str) -> tuple[tuple[float, ...], bool]:
+    if not _is_auto(value):
+        try:
+            return (float(value),), False
+        except (TypeError, ValueError):
+            raise ValueError(f"decoding.{name}: expected a number or '{AUTO}', got {value!r}") from None
+    values = tuple(float(v) for v in (grid if grid else default))
+    if not values or any(not 0.0 < v < 1.0 for v in values):
+        raise ValueError(f"decoding grid for {name}: expected thresholds between 0 and 1, got {list(values)}")
+    return values, True
+
+
+def grid_from_decoding(decoding: Any, drums: bool) -> Grid:
+    """The :class:`Grid` of a ``decoding`` section (a ``config.DecodingConfig`` or any
+    object with its fields, plus optional ``onset_grid`` / ``frame_grid``)."""
+    onset, swept_on = _axis(getattr(decoding, "onset_threshold", AUTO), getattr(decoding, "onset_grid", None),
+                            DEFAULT_ONSET_GRID, "onset_threshold")
+    frame_value = getattr(decoding, "frame_threshold", AUTO)
+    if drums:  # drum hits have no sustain: nothing to choose
+        frame, swept_fr = ((0.5,) if _is_auto(frame_value) else (float(frame_value),)), False
+    else:
+        frame, swept_fr = _axis(frame_value, getattr(decoding, "frame_grid", None), DEFAULT_FRAME_GRID,
+                                "frame_threshold")
+    return Grid(onset, frame, float(getattr(decoding, "min_note_s", 0.05)),
+                float(getattr(decoding, "drum_note_s", 0.1)), swept_on or swept_fr)
+
+
+def _note_counts(ref: Sequence[Note], est: Sequence[Note]) -> np.ndarray:
+    """``[[tp, n_ref, n_est] onset, [..] onset+offset]`` of one track."""
+    import mir_eval
+
+    if not ref or not est:
+        return np.array([[0, len(ref), len(est)]] * 2, dtype=float)
+    ri, rp, _ = notes_to_arrays(ref)
+    ei, ep, _ = notes_to_arrays(est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        on = mir_eval.transcription.match_notes(ri, rp, ei, ep, offset_ratio=None)
+        off = mir_eval.transcription.match_notes(ri, rp, ei, ep)
+    return np.array([[len(on), len(ref), len(est)], [len(off), len(ref), len(est)]], dtype=float)
+
+
+def sweep(tracks: Sequence[tuple[Sequence[Note], dict[str, np.ndarray]]], front_end: Any,
+          drum_classes: Sequence[str] | None, grid: Grid) -> list[dict[str, float]]:
+    """Pooled onset and onset+offset F1 of every grid point over ``tracks``
+    (``(reference notes, frame probabilities {head: (T, N)})``), in grid order."""
+    results = []
+    for onset_t, frame_t in grid.points:
+        total = np.zeros((2, 3))
+        for ref, probs in tracks:
+            est = decode(probs, front_end, drum_classes, onset_t, frame_t, grid.min_note_s, grid.drum_note_s)
+            total += _note_counts(ref, est)
+        f1 = [0.0 if t[1] + t[2] == 0 else 2 * t[0] / (t[1] + t[2]) for t in total]
+        results.append({"onset_threshold": onset_t, "frame_threshold": frame_t,
+                        "onset_f1": round(float(f1[0]), 4), "onset_offset_f1": round(float(f1[1]), 4)})
+    return results
+
+
+def choose(results: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The best point: highest onset F1, then onset+offset F1, then the first in grid order."""
+    if not results:
+        raise ValueError("no grid point to choose from")
+    best = max(range(len(results)), key=lambda i: (results[i]["onset_f1"], results[i]["onset_offset_f1"], -i))
+    return results[best]
+
+
+def decide(tracks: Sequence[tuple[Sequence[Note], dict[str, np.ndarray]]], front_end: Any,
+           drum_classes: Sequence[str] | None, grid: Grid) -> dict[str, Any]:
+    """The ``decoding.json`` content (module docstring) from the validation ``tracks``."""
+    base = {"min_note_s": grid.min_note_s, "drum_note_s": grid.drum_note_s}
+    if not tracks:
+        onset_t, frame_t = grid.onset[len(grid.onset) // 2], grid.frame[len(grid.frame) // 2]
+        log.warning("no validation track to choose decoding thresholds on; using onset %.2f, frame %.2f",
+                    onset_t, frame_t)
+        return {"onset_threshold": onset_t, "frame_threshold": frame_t, **base,
+                "chosen_on": "default" if grid.swept else "params", "validation_onset_f1": None,
+                "validation_tracks": 0, "grid": []}
+    results = sweep(tracks, front_end, drum_classes, grid)
+    best = choose(results)
+    return {"onset_threshold": best["onset_threshold"], "frame_threshold": best["frame_threshold"], **base,
+            "chosen_on": "validation" if grid.swept else "params", "validation_onset_f1": best["onset_f1"],
+            "validation_tracks": len(tracks), "grid": results}
+
+
+def write_decoding(path: str | Path, decoding: dict[str, Any]) -> Path:
+    """Write ``decoding.json`` atomically; returns the path."""
+    return write_json(path, decoding, indent=2)

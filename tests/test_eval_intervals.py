@@ -1,0 +1,46 @@
+"""evaluate.intervals: pooled F1, seeded bootstrap intervals over tracks, domain blocks."""
+import numpy as np
+import pytest
+
+from midi_extractor.evaluate.intervals import bootstrap_f1, summarize
+
+
+def _row(onset, frame=(0, 0, 0), groups=None, plugin="A"):
+    return {"counts": {"onset": onset, "onset_offset": onset, "onset_offset_velocity": onset, "frame": frame,
+                       "groups": groups or {}}, "plugin_name": plugin}
+
+
+def test_pooled_f1_weighs_tracks_by_their_notes():
+    rows = [_row((9, 10, 10)), _row((0, 1, 1))]
+    block = summarize(rows, drums=False)
+    assert block["onset_f1"] == round(2 * 9 / 22, 4)  # not the mean of per-track F1 (0.45)
+    assert block["n_tracks"] == 2 and block["n_ref_notes"] == 11
+
+
+def test_bootstrap_is_seeded_and_brackets_the_pooled_score():
+    rng = np.random.default_rng(1)
+    counts = np.array([[tp, 20, 20] for tp in rng.integers(5, 20, 30)])
+    low, high = bootstrap_f1(counts)
+    assert bootstrap_f1(counts) == [low, high]
+    pooled = 2 * counts[:, 0].sum() / (counts[:, 1].sum() + counts[:, 2].sum())
+    assert low < pooled < high and high - low < 0.2
+    assert bootstrap_f1(counts, seed=5) != [low, high]
+
+
+def test_one_track_has_a_zero_width_interval_and_no_tracks_an_empty_block():
+    assert bootstrap_f1(np.array([[3, 4, 4]])) == [0.75, 0.75]
+    assert summarize([], drums=True) == {"n_tracks": 0, "n_ref_notes": 0}
+
+
+def test_blocks_break_down_by_class_octave_and_source():
+    drums = summarize([_row((1, 3, 1), groups={"kick": [1, 1, 1], "hihat": [0, 2, 0]}, plugin="kitA"),
+                       _row((2, 2, 2), groups={"kick": [2, 2, 2]}, plugin="kitB")], drums=True)
+    assert list(drums["by_class"]) == ["kick", "hihat"]  # taxonomy order
+    assert drums["by_class"]["hihat"] == {"n_ref_notes": 2, "onset_f1": 0.0, "recall": 0.0, "precision": 0.0,
+                                          "onset_f1_ci95": [0.0, 0.0]}
+    assert drums["by_class"]["kick"]["onset_f1"] == 1.0
+    assert drums["by_source"]["kitA"] == {"n_tracks": 1, "n_ref_notes": 3, "onset_f1": 0.5, "frame_f1": 0.0}
+    assert "by_octave" not in drums
+    pitched = summarize([_row((2, 3, 2), groups={"1": [0, 1, 0], "4": [2, 2, 2], "10": [0, 0, 1]})], drums=False)
+    assert pitched["by_octave"] == {"1": {"n_ref_notes": 1, "recall": 0.0}, "4": {"n_ref_notes": 2, "recall": 1.0}}
+    assert pitched["by_source"] == {"A": pytest.approx(pitched["by_source"]["A"])}

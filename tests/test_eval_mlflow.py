@@ -1,0 +1,74 @@
+"""evaluate's MLflow run, read back from a real SQLite store: every evaluation is a new run nested
+under the training run; a second evaluation with other thresholds leaves the first one's metrics and
+the training run untouched."""
+import json
+from dataclasses import replace
+
+import mlflow
+import pytest
+
+from midi_extractor.config import DecodingConfig, Params
+from midi_extractor.evaluate.mlflow_log import metric_items
+from midi_extractor.evaluate.run import evaluate
+from midi_extractor.infer import engine
+from test_eval_run import FE, PITCHED, Graded, _index
+
+
+def test_re_evaluation_is_a_new_run_and_keeps_the_first(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("DVC_EXP_NAME", "lucky-lr")
+    monkeypatch.delenv("MIDI_EXTRACTOR_TRACKING", raising=False)
+    monkeypatch.setattr(engine, "load_model",
+                        lambda path: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
+    client = mlflow.tracking.MlflowClient(uri)
+    exp_id = client.create_experiment("midi-extractor", artifact_location=(tmp_path / "artifacts").as_uri())
+    train = client.create_run(exp_id, run_name="train-bass", tags={"stem": "bass"})
+    client.log_metric(train.info.run_id, "val_onset_f1", 0.7, step=100)
+    client.set_terminated(train.info.run_id)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "summary.json").write_text(json.dumps({"mlflow_run_id": train.info.run_id}))
+    index = _index(tmp_path, PITCHED)
+    ids = []
+    for onset in (0.3, 0.5):
+        params = replace(Params(), decoding=DecodingConfig(onset_threshold=onset, frame_threshold=0.4))
+        evaluate("bass", index, tmp_path / "models" / "best.pt", "test", tmp_path / f"bass{onset}.json", params,
+                 decoding_out=tmp_path / "models" / "decoding.json")
+        runs = client.search_runs([exp_id], "tags.kind = 'evaluate'", order_by=["attributes.start_time DESC"])
+        ids.append(runs[0].info.run_id)
+    first, second = (client.get_run(i) for i in ids)
+    assert ids[0] != ids[1] != train.info.run_id
+    for run in (first, second):
+        assert run.info.run_name == "evaluate-bass-lucky-lr"
+        assert run.data.tags["mlflow.parentRunId"] == train.info.run_id and run.data.tags["stem"] == "bass"
+    assert first.data.params["decoding.onset_threshold"] == "0.3"
+    assert second.data.params["decoding.onset_threshold"] == "0.5"
+    assert first.data.metrics["onset_f1"] == 0.8 and second.data.metrics["onset_f1"] == 0.0
+    assert first.data.metrics["in_domain.onset_f1"] == 1.0
+    assert first.data.metrics["out_of_domain.onset_f1_ci95_high"] >= 0.8
+    assert [m.value for m in client.get_metric_history(ids[0], "onset_f1")] == [0.8]
+    trained = client.get_run(train.info.run_id).data
+    assert trained.metrics == {"val_onset_f1": 0.7} and "decoding.onset_threshold" not in trained.params
+    names = {a.path for a in client.list_artifacts(ids[0], "evaluation")}
+    assert {"evaluation/bass0.3.json", "evaluation/decoding.json", "evaluation/bass0.3_tracks.csv"} <= names
+
+
+def test_a_training_run_missing_from_the_store_gives_a_standalone_run(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MIDI_EXTRACTOR_TRACKING", raising=False)
+    monkeypatch.setattr(engine, "load_model",
+                        lambda path: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
+    (tmp_path / "summary.json").write_text(json.dumps({"mlflow_run_id": "0123456789abcdef"}))
+    params = replace(Params(), tracking=replace(Params().tracking, experiment="x"))
+    evaluate("bass", _index(tmp_path, PITCHED[:2]), tmp_path / "best.pt", "test", None, params)
+    client = mlflow.tracking.MlflowClient(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("x").experiment_id])
+    assert "mlflow.parentRunId" not in run.data.tags and run.data.tags["training_run_id"] == "0123456789abcdef"
+
+
+def test_metric_items_flatten_numbers_and_intervals():
+    got = metric_items({"stem": "bass", "onset_f1": 0.5, "in_domain": {"onset_f1_ci95": [0.4, 0.6],
+                        "by_source": {"Fluid R3 (GM)": {"n_tracks": 2}}, "x": None}})
+    assert got == pytest.approx({"onset_f1": 0.5, "in_domain.onset_f1_ci95_low": 0.4,
+                                 "in_domain.onset_f1_ci95_high": 0.6, "in_domain.by_source.Fluid R3 _GM_.n_tracks": 2})

@@ -1,0 +1,175 @@
+"""evaluate.run end to end with stand-in models on tiny sine / click data sets: thresholds chosen on
+validation and written to decoding.json, in- and out-of-domain blocks with intervals, drums scored
+on every reference class, octave recall, the per-track CSV, piano rolls worst first, and the same
+notes as the public transcription path."""
+import csv
+import json
+import logging
+from dataclasses import replace
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+import torch
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.config import DecodingConfig, Params
+from midi_extractor.evaluate.run import evaluate
+from midi_extractor.infer import engine
+from test_inference import FE, SR, StandIn, sine
+
+ONSET_P = 0.35  # the graded stand-in's onset probability: thresholds above it find nothing
+
+
+class Graded(StandIn):
+    """StandIn whose onset probability is ONSET_P instead of ~1."""
+
+    def forward(self, audio):
+        out = super().forward(audio)
+        level = float(np.log(ONSET_P / (1 - ONSET_P)))
+        out["onset"] = torch.where(out["onset"] > 0, torch.full_like(out["onset"], level), out["onset"])
+        return out
+
+
+def _write_track(root, name, pitch_times, ref_notes, drum=False):
+    track = root / name
+    (track / "stems").mkdir(parents=True)
+    (track / "MIDI").mkdir()
+    audio = sum(sine(p, s, e, 2.0) for p, s, e in pitch_times)
+    sf.write(track / "stems" / "S01.wav", audio, SR)
+    midi = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(0 if drum else 33, is_drum=drum)
+    inst.notes += [pretty_midi.Note(100, p, s, e) for p, s, e in ref_notes]
+    midi.instruments.append(inst)
+    midi.write(str(track / "MIDI" / "S01.mid"))
+
+
+def _index(tmp_path, tracks, stem="bass"):
+    """``tracks``: (name, split, domain, plugin, sounding (pitch, start, end), reference notes)."""
+    root = tmp_path / "data"
+    entries = []
+    for name, split, domain, plugin, sounding, ref in tracks:
+        _write_track(root, name, sounding, ref, drum=stem == "drums")
+        entry = {"track": name, "stem_id": "S01", "split": split, "audio": f"{name}/stems/S01.wav",
+                 "midi": f"{name}/MIDI/S01.mid", "metadata": {"program_num": 33, "plugin_name": plugin}}
+        if domain:
+            entry["domain"] = domain
+        entries.append(entry)
+    index = tmp_path / f"filtered_dataset_{stem}.json"
+    index.write_text(json.dumps({"stem": stem, "dataset_root": str(root), "entries": entries}))
+    return index
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
+    models = {}
+
+    def load(path):
+        kind = models.get("kind", "graded")
+        if kind == "drums":
+            return engine.LoadedModel(StandIn(FE, 4, drums=True), FE, tx.STEM_DRUM_CLASSES["drums"], "drums", path)
+        return engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path)
+
+    monkeypatch.setattr(engine, "load_model", load)
+    return models
+
+
+def _auto():
+    return replace(Params(), decoding=replace(DecodingConfig(), onset_threshold="auto", frame_threshold="auto"))
+
+
+A4 = [(69, 0.5, 1.2)]
+PITCHED = [
+    ("Track00001", "validation", None, "TimGM6mb", A4, A4),
+    ("Track00002", "test", "in_domain", "TimGM6mb", A4, A4),
+    ("Track00003", "test", "in_domain", "FluidR3", [(81, 0.3, 0.9)], [(81, 0.3, 0.9)]),
+    ("Track00004", "test", "out_of_domain", "OPL3", A4, A4),
+    ("Track00005", "test", "out_of_domain", "OPL3", A4, [(69, 0.5, 1.2), (28, 1.3, 1.6)]),  # E1 it never hears
+]
+
+
+def test_thresholds_chosen_on_validation_and_both_domains_scored(tmp_path, stand_in, caplog):
+    index = _index(tmp_path, PITCHED)
+    out, dec = tmp_path / "metrics" / "bass.json", tmp_path / "models" / "bass" / "decoding.json"
+    with caplog.at_level(logging.INFO, logger="midi_extractor.evaluate.run"):
+        metrics = evaluate("bass", index, tmp_path / "best.pt", "test", out, _auto(), decoding_out=dec,
+                           plots_dir=tmp_path / "plots")
+    decoding = json.loads(dec.read_text())
+    assert decoding["chosen_on"] == "validation" and decoding["validation_tracks"] == 1
+    assert decoding["onset_threshold"] < ONSET_P and decoding["validation_onset_f1"] == 1.0
+    assert {g["onset_f1"] for g in decoding["grid"] if g["onset_threshold"] > ONSET_P} == {0.0}
+    assert set(decoding) >= {"onset_threshold", "frame_threshold", "min_note_s", "drum_note_s", "grid"}
+    assert json.loads(out.read_text()) == metrics
+    assert metrics["split"] == "test" and metrics["n_tracks"] == 4 and metrics["domain"] == "out_of_domain"
+    ind, ood = metrics["in_domain"], metrics["out_of_domain"]
+    assert (ind["n_tracks"], ind["n_ref_notes"], ind["onset_f1"], ind["onset_f1_ci95"]) == (2, 2, 1.0, [1.0, 1.0])
+    assert (ood["n_tracks"], ood["n_ref_notes"], ood["onset_f1"]) == (2, 3, 0.8)
+    assert ood["onset_f1_ci95"][0] < 0.8 <= ood["onset_f1_ci95"][1]
+    assert metrics["onset_f1"] == ood["onset_f1"] and metrics["decoding"]["chosen_on"] == "validation"
+    assert ood["by_octave"] == {"1": {"n_ref_notes": 1, "recall": 0.0}, "4": {"n_ref_notes": 2, "recall": 1.0}}
+    assert set(ind["by_octave"]) == {"4", "5"}
+    assert ind["by_source"]["FluidR3"]["n_tracks"] == 1 and set(ood["by_source"]) == {"OPL3"}
+    rows = list(csv.DictReader((tmp_path / "metrics" / "bass_tracks.csv").open()))
+    assert [(r["track"], r["domain"], r["plugin_name"]) for r in rows] == [
+        ("Track00002/S01", "in_domain", "TimGM6mb"), ("Track00003/S01", "in_domain", "FluidR3"),
+        ("Track00004/S01", "out_of_domain", "OPL3"), ("Track00005/S01", "out_of_domain", "OPL3")]
+    pngs = sorted(p.name for p in (tmp_path / "plots").glob("*.png"))
+    assert len(pngs) == 4 and pngs[0] == "00_Track00005_S01.png"  # the worst first
+    closing = caplog.records[-1].getMessage()
+    assert closing.startswith(f"evaluate bass: onset threshold {decoding['onset_threshold']:.2f}")
+    assert "in-domain 1.000 [1.000, 1.000] (2 tracks, 2 notes)" in closing and str(out) in closing
+
+
+def test_fixed_thresholds_are_used_as_given(tmp_path, stand_in):
+    index = _index(tmp_path, PITCHED[:3])
+    params = replace(Params(), decoding=DecodingConfig(onset_threshold=0.5, frame_threshold=0.4))
+    metrics = evaluate("bass", index, tmp_path / "best.pt", "test", tmp_path / "bass.json", params,
+                       decoding_out=tmp_path / "decoding.json")
+    decoding = json.loads((tmp_path / "decoding.json").read_text())
+    assert decoding["chosen_on"] == "params" and decoding["onset_threshold"] == 0.5
+    assert decoding["validation_onset_f1"] == 0.0 and len(decoding["grid"]) == 1
+    assert metrics["onset_f1"] == 0.0 and metrics["domain"] == "in_domain"
+    assert metrics["out_of_domain"] == {"n_tracks": 0, "n_ref_notes": 0}
+
+
+def test_drums_scored_on_every_class_of_the_reference(tmp_path, stand_in):
+    stand_in["kind"] = "drums"
+    kick, hat = tx.DRUM_CLASS_PITCH["kick"], 42
+    kit = [("Track00001", "test", None, "avl", [(60, 0.5, 0.6)], [(kick, 0.5, 0.6), (hat, 1.0, 1.1)])]
+    index = _index(tmp_path, kit, stem="drums")
+    metrics = evaluate("drums", index, tmp_path / "best.pt", "test", tmp_path / "drums.json", _auto(),
+                       plots_dir=tmp_path / "plots")
+    by_class = metrics["in_domain"]["by_class"]
+    assert set(by_class) == {"kick", "hihat"}
+    assert by_class["kick"]["onset_f1"] == 1.0 and by_class["hihat"]["recall"] == 0.0
+    assert metrics["onset_f1"] == pytest.approx(2 / 3, abs=1e-4)  # the whole kit counts
+    assert metrics["decoding"]["frame_threshold"] == 0.5
+    row = next(csv.DictReader((tmp_path / "drums_tracks.csv").open()))
+    assert row["onset_f1_kick"] == "1.0" and row["onset_f1_hihat"] == "0.0"
+
+
+def test_a_broken_track_is_skipped_and_counted(tmp_path, stand_in, caplog):
+    index = _index(tmp_path, PITCHED[:3])
+    (tmp_path / "data" / "Track00002" / "stems" / "S01.wav").write_bytes(b"not audio")
+    data = json.loads(index.read_text())
+    data["entries"].append({**data["entries"][2], "track": "Track00009", "domain": "elsewhere"})
+    index.write_text(json.dumps(data))
+    metrics = evaluate("bass", index, tmp_path / "best.pt", "test", None, _auto())
+    assert metrics["n_tracks"] == 1 and metrics["n_skipped"] == 2
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "Track00002/S01" in messages and "domain 'elsewhere' is not one of in_domain, out_of_domain" in messages
+
+
+def test_evaluate_decodes_exactly_as_transcribe_array(tmp_path):
+    """The sweep decodes activations computed once; the scores use transcribe_array: same notes
+    (an overdriven signal included)."""
+    from midi_extractor.evaluate.run import model_activations
+    from midi_extractor.model.decoding import decode
+
+    loaded = engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", None)
+    audio = (4 * sine(69, 0.5, 1.2, 3.0) + sine(74, 1.5, 2.5, 3.0)).astype(np.float32)
+    kwargs = dict(onset_threshold=0.3, frame_threshold=0.4, min_note_s=0.05, drum_note_s=0.1)
+    via_sweep = decode(model_activations(loaded, audio), FE, None, *kwargs.values())
+    assert via_sweep == engine.transcribe_array(loaded, audio, **kwargs) and len(via_sweep) == 2

@@ -1,0 +1,72 @@
+"""evaluate.thresholds: the grid from params, the sweep on activations, decoding.json."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from midi_extractor.config import DecodingConfig, FrontEndConfig
+from midi_extractor.evaluate import thresholds as th
+from midi_extractor.model.decoding import Note
+
+FE = FrontEndConfig()
+HOP = FE.hop_s
+
+
+def _track(pitch=60, start=10, length=8):
+    """Onset 0.35 at the true onset and 0.25 at a false one; frame 0.45 while the note
+    sounds, 0.35 for 6 frames after it."""
+    n = 60
+    probs = {k: np.zeros((n, FE.n_pitches), np.float32) for k in ("onset", "frame")}
+    c = pitch - FE.min_midi
+    probs["onset"][start, c] = 0.35
+    probs["onset"][40, c + 2] = 0.25
+    probs["frame"][start:start + length, c] = 0.45
+    probs["frame"][start + length:start + length + 6, c] = 0.35
+    probs["frame"][40:46, c + 2] = 0.9
+    ref = [Note(start * HOP, (start + length) * HOP, pitch, 100)]
+    return ref, probs
+
+
+def test_sweep_picks_the_best_onset_then_offset_point():
+    grid = th.grid_from_decoding(replace(DecodingConfig(), onset_threshold="auto", frame_threshold="auto"), False)
+    assert grid.swept and len(grid.points) == 12
+    decision = th.decide([_track(), _track(64)], FE, None, grid)
+    assert (decision["onset_threshold"], decision["frame_threshold"]) == (0.3, 0.4)
+    assert decision["chosen_on"] == "validation" and decision["validation_onset_f1"] == 1.0
+    by_point = {(g["onset_threshold"], g["frame_threshold"]): g for g in decision["grid"]}
+    assert by_point[(0.2, 0.4)]["onset_f1"] < 1.0  # the false onset
+    assert by_point[(0.4, 0.4)]["onset_f1"] == 0.0
+    assert by_point[(0.3, 0.3)]["onset_offset_f1"] == 0.0 and by_point[(0.3, 0.4)]["onset_offset_f1"] == 1.0
+
+
+def test_fixed_numbers_are_kept_and_drums_sweep_onsets_only():
+    fixed = th.grid_from_decoding(DecodingConfig(onset_threshold=0.3, frame_threshold=0.4), False)
+    assert fixed.points == [(0.3, 0.4)] and not fixed.swept
+    assert th.decide([_track()], FE, None, fixed)["chosen_on"] == "params"
+    drums = th.grid_from_decoding(replace(DecodingConfig(), onset_threshold="auto", frame_threshold="auto"), True)
+    assert drums.onset == th.DEFAULT_ONSET_GRID and drums.frame == (0.5,)
+    custom = replace(DecodingConfig(), onset_threshold=None)
+    custom.onset_grid = [0.1, 0.6]
+    assert th.grid_from_decoding(custom, True).onset == (0.1, 0.6)
+    with pytest.raises(ValueError, match="decoding.onset_threshold: expected a number or 'auto', got 'high'"):
+        th.grid_from_decoding(replace(DecodingConfig(), onset_threshold="high"), False)
+    custom.onset_grid = [0.0, 1.5]
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        th.grid_from_decoding(custom, False)
+
+
+def test_no_validation_track_falls_back_to_the_grid_middle(tmp_path):
+    grid = th.grid_from_decoding(replace(DecodingConfig(), onset_threshold="auto", frame_threshold="auto"), False)
+    decision = th.decide([], FE, None, grid)
+    assert decision["chosen_on"] == "default" and decision["validation_onset_f1"] is None
+    assert (decision["onset_threshold"], decision["frame_threshold"]) == (0.4, 0.4)
+    path = th.write_decoding(tmp_path / "models" / "bass" / "decoding.json", decision)
+    assert json.loads(path.read_text()) == decision
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_ties_go_to_the_first_grid_point():
+    results = [{"onset_f1": 0.5, "onset_offset_f1": 0.2}, {"onset_f1": 0.5, "onset_offset_f1": 0.3},
+               {"onset_f1": 0.5, "onset_offset_f1": 0.3}]
+    assert th.choose(results) is results[1]
