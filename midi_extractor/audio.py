@@ -194,6 +194,20 @@ def iter_blocks(path: str | Path, block_s: float = 0.5):
             yield x
 
 
+def _loudest_block_db(data: np.ndarray, block: int) -> float:
+    """Loudest RMS (dBFS) over consecutive ``block``-frame blocks of ``(frames, channels)`` data, mono mix."""
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    n_full = len(mono) // block
+    loudest = SILENCE_DB
+    if n_full:
+        power = np.square(mono[: n_full * block].reshape(n_full, block), dtype=np.float64).mean(axis=1)
+        peak = float(power.max())
+        loudest = max(10.0 * math.log10(peak), SILENCE_DB) if peak > 0 else SILENCE_DB
+    if len(mono) > n_full * block:
+        loudest = max(loudest, rms_db(mono[n_full * block:]))
+    return loudest
+
+
 def scan_audio(path: str | Path, block_s: float = 0.5, chunk_s: float = 10.0) -> tuple[float, int]:
     """Decode a whole file once, in order: ``(loudest block RMS in dBFS, frames
     decoded)``, blocks of ``block_s`` at the file's own rate (mono mix).
@@ -219,9 +233,7 @@ def scan_audio(path: str | Path, block_s: float = 0.5, chunk_s: float = 10.0) ->
             a, b = nonfinite_counts(data)
             n_nan, n_inf = n_nan + a, n_inf + b
             if not (a or b):
-                mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-                for k in range(0, len(mono), block):
-                    loudest = max(loudest, rms_db(mono[k:k + block]))
+                loudest = max(loudest, _loudest_block_db(data, block))
             done += len(data)
         frames = int(f.frames)
     if n_nan or n_inf:
