@@ -154,3 +154,15 @@ def test_flac_truncated_halfway_fails_where_it_is_decoded(tmp_path):
         load_audio(path, 16000)
     with pytest.raises(AudioError, match=r"S01\.flac: corrupt or truncated audio: decoding failed at frame"):
         scan_audio(path)
+
+
+def test_scan_audio_level_matches_block_by_block(tmp_path):
+    from midi_extractor.audio import iter_blocks, scan_audio
+
+    rng = np.random.default_rng(2)
+    data = (rng.standard_normal((44100 * 3 + 1234, 2)) * np.linspace(0.01, 0.5, 44100 * 3 + 1234)[:, None])
+    path = tmp_path / "ramp.flac"
+    sf.write(str(path), data.astype(np.float32), 44100)
+    level, frames = scan_audio(path, 0.5, chunk_s=1.0)
+    assert frames == 44100 * 3 + 1234
+    assert level == pytest.approx(max(rms_db(b) for b in iter_blocks(path, 0.5)), abs=1e-4)

@@ -178,3 +178,11 @@ def test_damage_past_the_first_loud_block_is_caught_by_the_full_decode(tmp_path)
     # the old early stop (first loud block) keeps both damaged files: what full_decode is for
     quick = filtering.filter_indices(tmp_path, "bass", {"full_decode": 0}, verbose=False)["bass"]
     assert [e["track"] for e in quick["entries"]] == ["whole", "cut", "nan", "abs_inside"]
+
+
+def test_parallel_filter_gives_the_same_file(index_dir, tmp_path, capsys):
+    serial = filtering.filter_indices(index_dir, "bass", verbose=False)["bass"]
+    rc = cli.main(["filter-index", "--index-dir", str(index_dir), "--stems", "bass", "--jobs", "2"])
+    assert rc == 0 and json.loads((index_dir / "filtered_dataset_bass.json").read_text()) == serial
+    assert cli.main(["filter-index", "--index-dir", str(index_dir), "--stems", "bass", "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1, got 0" in capsys.readouterr().err

@@ -26,7 +26,7 @@ non-finite samples anywhere are caught here, not mid-training;
 ``full_decode: 0`` stops at the first loud block (fast, checks less).
 
 Command: ``midi-extractor filter-index --index-dir DIR --stems bass,piano
-[--params params.yaml]`` (thresholds from ``index.filter``).
+[--params params.yaml] [--jobs N]`` (thresholds from ``index.filter``).
 """
 from __future__ import annotations
 
@@ -148,13 +148,27 @@ def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tup
     return _audio_check(audio, config)
 
 
-def filter_index(index: dict, config: FilterConfig, dataset_root: str | Path | None = None) -> dict:
-    """The filtered copy of one index (not written)."""
+def _check_star(args: tuple) -> tuple[str | None, str]:
+    return check_entry(*args)
+
+
+def filter_index(index: dict, config: FilterConfig, dataset_root: str | Path | None = None,
+                 jobs: int = 1) -> dict:
+    """The filtered copy of one index (not written); ``jobs`` > 1 checks entries
+    in that many processes (same result, in the same order)."""
     stem = index["stem"]
     root = Path(dataset_root if dataset_root is not None else index["dataset_root"])
+    entries = index.get("entries", [])
+    work = [(entry, root, stem, config) for entry in entries]
+    if jobs > 1 and len(entries) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(entries))) as pool:
+            results = list(pool.map(_check_star, work, chunksize=4))
+    else:
+        results = [check_entry(*w) for w in work]
     kept, dropped, dropped_entries = [], {}, []
-    for entry in index.get("entries", []):
-        reason, detail = check_entry(entry, root, stem, config)
+    for entry, (reason, detail) in zip(entries, results):
         if reason is None:
             kept.append(entry)
             continue
@@ -171,7 +185,7 @@ def filter_index(index: dict, config: FilterConfig, dataset_root: str | Path | N
 
 def filter_index_file(index_path: str | Path, out_path: str | Path | None = None,
                       thresholds: dict | FilterConfig | None = None,
-                      dataset_root: str | Path | None = None, verbose: bool = True) -> dict:
+                      dataset_root: str | Path | None = None, verbose: bool = True, jobs: int = 1) -> dict:
     """Filter one index file into ``out_path`` (default: ``filtered_<name>``
     beside it) and return the filtered index. Prints one line with the count
     per reason when ``verbose``."""
@@ -184,7 +198,7 @@ def filter_index_file(index_path: str | Path, out_path: str | Path | None = None
         raise ValueError(f"{src}: not valid JSON ({exc})") from None
     if not isinstance(index, dict) or "stem" not in index or "entries" not in index:
         raise ValueError(f"{src}: not an index file (needs 'stem' and 'entries')")
-    out = filter_index(index, config_from_params(thresholds), dataset_root)
+    out = filter_index(index, config_from_params(thresholds), dataset_root, jobs)
     dst = Path(out_path) if out_path is not None else src.with_name(f"filtered_{src.name}")
     clean_stale_tmp(dst)
     write_json(dst, out)
@@ -198,7 +212,8 @@ def filter_index_file(index_path: str | Path, out_path: str | Path | None = None
 
 def filter_indices(index_dir: str | Path, stems: str | list[str],
                    thresholds: dict | FilterConfig | None = None,
-                   dataset_root: str | Path | None = None, verbose: bool = True) -> dict[str, dict]:
+                   dataset_root: str | Path | None = None, verbose: bool = True,
+                   jobs: int = 1) -> dict[str, dict]:
     """Filter ``index_dir/dataset_<stem>.json`` for each stem into
     ``index_dir/filtered_dataset_<stem>.json``; returns ``{stem: filtered index}``.
     Paths resolve against each index's ``dataset_root`` (relative to the current
@@ -214,7 +229,7 @@ def filter_indices(index_dir: str | Path, stems: str | list[str],
         if not src.is_file():
             raise FileNotFoundError(f"{src}: index not found (run build-index for stem {stem} first)")
         result[stem] = filter_index_file(src, index_dir / f"filtered_dataset_{stem}.json", config,
-                                         dataset_root, verbose)
+                                         dataset_root, verbose, jobs)
     return result
 
 
@@ -224,7 +239,9 @@ def _cmd_filter_index(args: argparse.Namespace) -> int:
 
     try:
         filter_cfg = dict(resolve_params(args.params).index.filter)
-        filter_indices(args.index_dir, args.stems, filter_cfg, dataset_root=args.dataset_root)
+        if args.jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+        filter_indices(args.index_dir, args.stems, filter_cfg, dataset_root=args.dataset_root, jobs=args.jobs)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         print(f"filter-index: {exc}", file=sys.stderr)
         return 2
@@ -240,4 +257,7 @@ def add_cli(subparsers) -> None:
                    help="params file (section index.filter); default: ./params.yaml if present")
     p.add_argument("--dataset-root", default=None,
                    help="resolve entry paths against this folder instead of the index's dataset_root")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="processes decoding stems in parallel (default 1; the full decode costs about "
+                        "0.2-0.8 s per 4-minute 44.1 kHz stem)")
     p.set_defaults(func=_cmd_filter_index)
