@@ -4,6 +4,10 @@ Public API (imported lazily, so ``import midi_extractor`` stays light)::
 
     from midi_extractor import transcribe, Note
     notes, midi = transcribe("bass.wav", stem="bass", models_dir="models")
+
+``transcribe`` documents every option (thresholds default to the model's own
+``decoding.json``; tempo, quantisation, device); ``transcribe_folder`` turns a
+folder of separated stems into one multi-track MIDI file.
 """
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ __version__ = "0.2.0"
 __all__ = ["transcribe", "transcribe_folder", "Note", "__version__"]
 
 _LAZY = {
-    "transcribe": ("midi_extractor.infer.engine", "transcribe"),
-    "transcribe_folder": ("midi_extractor.infer.engine", "transcribe_folder"),
+    "transcribe": ("midi_extractor.infer.api", "transcribe"),
+    "transcribe_folder": ("midi_extractor.infer.api", "transcribe_folder"),
     "Note": ("midi_extractor.model.decoding", "Note"),
 }
 

@@ -3,6 +3,9 @@
 * :func:`notes_to_instrument`, :func:`notes_to_midi`: one track.
 * :func:`tracks_to_midi`: several stems into one multi-track file, each with
   ``taxonomy.default_program(stem)``; percussive stems go on the drum channel.
+* :func:`new_midi`: an empty file at a tempo (``tempo_bpm``, 480 ticks per
+  quarter note, 4/4): note times stay in seconds, the tempo only decides where
+  a DAW draws the bars.
 * :func:`notes_to_arrays`: ``(intervals (N, 2) s, pitches (N,) Hz, velocities (N,))``
   as mir_eval wants them.
 * :func:`notes_from_midi`: reference notes from a MIDI file (all tracks), with
@@ -21,6 +24,16 @@ from midi_extractor.model.decoding import Note, note_key
 
 #: Shortest interval handed to mir_eval (it rejects zero-length notes).
 MIN_DURATION_S = 1e-3
+#: ticks per quarter note of written files (what DAWs use; pretty_midi's default is 220)
+RESOLUTION = 480
+DEFAULT_TEMPO_BPM = 120.0
+
+
+def new_midi(tempo_bpm: float = DEFAULT_TEMPO_BPM) -> pretty_midi.PrettyMIDI:
+    """An empty MIDI file with one tempo (quarter notes per minute) and a 4/4 bar from 0 s."""
+    midi = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=float(tempo_bpm))
+    midi.time_signature_changes.append(pretty_midi.TimeSignature(4, 4, 0.0))
+    return midi
 
 
 def notes_to_instrument(notes: Iterable[Note], program: int = 0, is_drum: bool = False,
@@ -34,9 +47,10 @@ def notes_to_instrument(notes: Iterable[Note], program: int = 0, is_drum: bool =
     return instrument
 
 
-def notes_to_midi(notes: Iterable[Note], program: int = 0, is_drum: bool = False, name: str = "") -> pretty_midi.PrettyMIDI:
-    """A one-track MIDI file."""
-    midi = pretty_midi.PrettyMIDI()
+def notes_to_midi(notes: Iterable[Note], program: int = 0, is_drum: bool = False, name: str = "",
+                  tempo_bpm: float = DEFAULT_TEMPO_BPM) -> pretty_midi.PrettyMIDI:
+    """A one-track MIDI file at ``tempo_bpm``."""
+    midi = new_midi(tempo_bpm)
     midi.instruments.append(notes_to_instrument(notes, program, is_drum, name))
     return midi
 
@@ -47,10 +61,12 @@ def stem_instrument(stem: str, notes: Iterable[Note]) -> pretty_midi.Instrument:
     return notes_to_instrument(notes, 0 if is_drum else tx.default_program(stem), is_drum, name=stem)
 
 
-def tracks_to_midi(tracks: Mapping[str, Sequence[Note]] | Iterable[tuple[str, Sequence[Note]]]) -> pretty_midi.PrettyMIDI:
-    """One multi-track file from ``{stem: notes}`` (or ``(stem, notes)`` pairs), in the given order."""
+def tracks_to_midi(tracks: Mapping[str, Sequence[Note]] | Iterable[tuple[str, Sequence[Note]]],
+                   tempo_bpm: float = DEFAULT_TEMPO_BPM) -> pretty_midi.PrettyMIDI:
+    """One multi-track file at ``tempo_bpm`` from ``{stem: notes}`` (or ``(stem, notes)`` pairs),
+    in the given order."""
     items = tracks.items() if isinstance(tracks, Mapping) else tracks
-    midi = pretty_midi.PrettyMIDI()
+    midi = new_midi(tempo_bpm)
     for stem, notes in items:
         midi.instruments.append(stem_instrument(stem, notes))
     return midi

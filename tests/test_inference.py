@@ -51,7 +51,7 @@ def sine(midi, start, end, total, sr=SR, amp=0.5):
 @pytest.fixture
 def standin(monkeypatch, tmp_path):
     """models/<stem>/best.pt as empty files, load_model returning stand-ins."""
-    def fake_load(path):
+    def fake_load(path, device=None):
         stem = path.parent.name
         classes = tx.STEM_DRUM_CLASSES.get(stem)
         return LoadedModel(StandIn(FE, len(classes) if classes else FE.n_pitches, bool(classes)), FE,
@@ -151,10 +151,14 @@ def test_bad_inputs_are_named_and_the_rest_still_run(standin, tmp_path, capsys, 
     assert f"{empty}" in err and "empty" in err
     assert f"{corrupt}" in err
     assert f"{tmp_path / 'missing.wav'}: audio file not found" in err  # named before the stem is looked at
+    assert f"{silent}: silent audio, no tempo to estimate" in err  # tempo is estimated by default
+    assert [n.pitch for n in pretty_midi.PrettyMIDI(str(out / "bass.mid")).instruments[0].notes] == [69]
+    assert not any((out / f"{n}.mid").exists() for n in ("empty", "corrupt", "piano"))
+    # without a tempo estimate silence is an empty track and a warning
+    with caplog.at_level(logging.WARNING):
+        assert main(["transcribe", str(silent), "--no-tempo", "--models-dir", str(standin), "-o", str(out)]) == 0
     assert "silent" in caplog.text and str(silent) in caplog.text
     assert sum(len(i.notes) for i in pretty_midi.PrettyMIDI(str(out / "piano.mid")).instruments) == 0
-    assert [n.pitch for n in pretty_midi.PrettyMIDI(str(out / "bass.mid")).instruments[0].notes] == [69]
-    assert not (out / "empty.mid").exists() and not (out / "corrupt.mid").exists()
 
 
 def test_single_input_may_name_the_midi_file(standin, tmp_path):

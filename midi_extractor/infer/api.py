@@ -1,0 +1,276 @@
+"""The public transcription API: ``from midi_extractor import transcribe``.
+
+Every entry point goes through here and ends in ``engine.transcribe_array``
+with the decoding settings of the model that is used (its ``decoding.json``,
+see ``infer.settings``), unless the caller overrides one: the same file gives
+the same notes from Python, from the command line in any folder, and in
+``evaluate``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.infer import engine
+from midi_extractor.infer.engine import CONTEXT_S, WINDOW_S
+from midi_extractor.model.decoding import Note
+
+log = logging.getLogger(__name__)
+
+#: what ``tempo=`` accepts: "auto" (estimate), None (120 BPM) or a BPM
+Tempo = Any
+
+
+@dataclass
+class Transcription:
+    """One output file's worth: ``{stem: notes}`` in track order, the MIDI file,
+    the input's length (s), the tempo written (BPM) and messages about skipped parts."""
+
+    tracks: dict[str, list[Note]]
+    midi: Any  # pretty_midi.PrettyMIDI
+    duration_s: float
+    tempo_bpm: float
+    messages: list[str] = field(default_factory=list)
+
+
+def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path = "models", *,
+               sample_rate_hz: int | None = None, onset_threshold: float | None = None,
+               frame_threshold: float | None = None, min_note_s: float | None = None,
+               drum_note_s: float | None = None, tempo: Tempo = None, quantize: str | None = None,
+               device: str | None = None, params: Any = None, window_s: float = WINDOW_S,
+               context_s: float = CONTEXT_S) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
+    """Transcribe one stem recording into notes and a one-track MIDI file.
+
+    Args:
+        audio: a path to an audio file (wav, flac, mp3, ogg, aiff; any sample
+            rate; stereo is averaged to mono) or a float array ``(S,)``,
+            ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz``. NaN or infinite
+            samples are refused (``ValueError`` / ``audio.AudioError`` naming
+            the input); a peak above 1.0 is scaled to full scale with a warning.
+        stem: the stem to transcribe as: a stem name (``bass``, ``piano``,
+            ``drums``, ...), an alias (``keys``, ``hi-hat``), a General MIDI
+            instrument name (``"Electric Bass (finger)"``) or program number,
+            or ``"auto"`` (default) to read it from the file name
+            (``bass.wav``, ``Song_drums.flac``).
+        models_dir: folder of ``<stem>/best.pt`` checkpoints (default
+            ``models``). A stem without its own model falls back to a trained
+            stem of the same role, then ``other`` (logged as a warning).
+        sample_rate_hz: rate of an array input (required for arrays).
+        onset_threshold: onset probability (0-1) that starts a note. ``None``
+            (default): the model's own value from ``<models_dir>/<stem>/decoding.json``
+            (chosen on validation by the evaluate stage), else 0.5.
+        frame_threshold: frame probability (0-1) that sustains a note; ``None``:
+            the model's value, else 0.5.
+        min_note_s: shortest note kept, seconds; ``None``: the model's value, else 0.05.
+        drum_note_s: length written for drum hits, seconds; ``None``: the
+            model's value, else 0.1.
+        tempo: the MIDI file's tempo: ``None`` (default) writes 120 BPM,
+            a number forces that BPM (20-400), ``"auto"`` estimates it from
+            the audio with librosa's beat tracker (``tempo.TempoError`` on
+            silence). Note times in seconds do not depend on it.
+        quantize: ``None`` (default) or a grid such as ``"1/16"``, ``"1/8"``,
+            ``"1/8t"``: note starts snap to that grid at the written tempo.
+        device: ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``; ``ValueError``
+            when CUDA is asked for and absent.
+        params: a ``config.Params`` for the taxonomy switches (bass role,
+            organs as keys); decoding never comes from it.
+        window_s, context_s: the engine's window and its context either side
+            (memory stays flat for long files).
+
+    Returns:
+        ``(notes, midi)``: notes sorted by start (``Note(start_s, end_s, pitch,
+        velocity)``; drums as GM keys of their class) and a one-track
+        ``pretty_midi.PrettyMIDI`` (program of the stem or the GM name asked
+        for; drum channel for percussive stems). Silent audio gives no notes
+        and a warning (or ``TempoError`` with ``tempo="auto"``).
+
+    Raises:
+        ``routing.NoModelError`` when no checkpoint fits (vocals!), ``KeyError``
+        for an unknown name, ``audio.AudioError`` / ``ValueError`` for bad
+        audio, a bad device or a bad option, ``config.ConfigError`` for a bad
+        ``decoding.json``.
+
+    Example::
+
+        notes, midi = transcribe("bass.wav", models_dir="models", tempo="auto")
+        midi.write("bass.mid")
+    """
+    result = transcribe_file(audio, stem, models_dir, sample_rate_hz=sample_rate_hz, tempo=tempo,
+                             quantize=quantize, device=device, params=params, window_s=window_s,
+                             context_s=context_s, onset_threshold=onset_threshold,
+                             frame_threshold=frame_threshold, min_note_s=min_note_s, drum_note_s=drum_note_s)
+    return next(iter(result.tracks.values())), result.midi
+
+
+def transcribe_folder(folder: str | Path, models_dir: str | Path = "models", *, params: Any = None,
+                      on_message: Callable[[str], None] | None = None, tempo: Tempo = None,
+                      quantize: str | None = None, **kwargs: Any) -> tuple[dict[str, list[Note]], "pretty_midi.PrettyMIDI", list[str]]:  # noqa: F821,E501
+    """One multi-track MIDI from a folder of separated stems (``bass.wav``,
+    ``drums.wav``, ``piano.wav``, ...). A stem with no model (vocals!), an
+    unreadable file or an unknown name is skipped with a message (to
+    ``on_message(str)``, default a logged warning). ``tempo="auto"`` estimates
+    the tempo of the mix of all stems; other keywords as :func:`transcribe`.
+    Returns ``({stem: notes}, midi, messages)``."""
+    result = transcribe_stems(folder, models_dir, params=params, on_message=on_message, tempo=tempo,
+                              quantize=quantize, **kwargs)
+    return result.tracks, result.midi, result.messages
+
+
+# ------------------------------------------------------------------ one file
+def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path = "models", *,
+                    sample_rate_hz: int | None = None, tempo: Tempo = None, quantize: str | None = None,
+                    device: str | None = None, params: Any = None, **decode_kwargs: Any) -> Transcription:
+    """:func:`transcribe` returning a :class:`Transcription` (what the CLI writes from)."""
+    from midi_extractor.midi_io import notes_to_midi
+
+    stem_name, notes, x, rate, program = _notes(audio, stem, models_dir, sample_rate_hz=sample_rate_hz,
+                                                device=device, params=params, **decode_kwargs)
+    name = str(audio) if isinstance(audio, (str, Path)) else "audio array"
+    bpm = _tempo_of(tempo, x, rate, name)
+    notes = _quantized(notes, bpm, quantize)
+    midi = notes_to_midi(notes, program, tx.STEMS[stem_name].is_drum, stem_name, tempo_bpm=bpm)
+    return Transcription({stem_name: notes}, midi, len(x) / rate, bpm)
+
+
+def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path, *, sample_rate_hz: int | None,
+           device: str | None = None, params: Any = None, window_s: float = WINDOW_S, context_s: float = CONTEXT_S,
+           **overrides: float | None) -> tuple[str, list[Note], np.ndarray, int, int]:
+    """``(stem, notes, audio at the model's rate, that rate, GM program)`` of one input."""
+    from midi_extractor.infer.routing import resolve_model
+    from midi_extractor.infer.settings import with_overrides
+
+    switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
+    if isinstance(audio, (str, Path)):
+        from midi_extractor.audio import audio_info
+
+        audio_info(audio)  # a missing, empty or corrupt file is named before any routing
+    if str(stem) == "auto":
+        if not isinstance(audio, (str, Path)):
+            raise ValueError("stem='auto' needs a file name to read the stem from; pass stem=")
+        stem = stem_from_filename(audio, switches)
+    route = resolve_model(stem, models_dir, switches)  # logs a fallback
+    loaded = engine.load_model(route.checkpoint, device) if device else engine.load_model(route.checkpoint)
+    dec = with_overrides(loaded.decoding, **overrides)
+    x, name = engine.load_input(audio, sample_rate_hz, loaded.front_end.sample_rate_hz)
+    is_drum = tx.STEMS[route.stem].is_drum
+    program = 0 if is_drum else track_program(stem, route.stem)
+    rate = loaded.front_end.sample_rate_hz
+    if engine.is_silent(x):
+        log.warning("%s: audio is silent; no notes", name)
+        return route.stem, [], x, rate, program
+    notes = engine.transcribe_array(loaded, x, onset_threshold=dec.onset_threshold,
+                                    frame_threshold=dec.frame_threshold, min_note_s=dec.min_note_s,
+                                    drum_note_s=dec.drum_note_s, window_s=window_s, context_s=context_s, name=name)
+    return route.stem, notes, x, rate, program
+
+
+def _tempo_of(tempo: Tempo, x: np.ndarray, rate: int, name: str) -> float:
+    """The BPM to write: 120 for ``None``, a checked number, or the estimate for ``"auto"``."""
+    from midi_extractor.infer import tempo as tempo_mod
+
+    if tempo is None:
+        return tempo_mod.DEFAULT_BPM
+    if isinstance(tempo, str) and tempo.strip().lower() == "auto":
+        return tempo_mod.estimate_tempo(x, rate, name).bpm
+    return tempo_mod.check_bpm(tempo, "tempo")
+
+
+def _quantized(notes: list[Note], bpm: float, quantize: str | None) -> list[Note]:
+    if not quantize:
+        return notes
+    from midi_extractor.infer.tempo import parse_grid, quantize_notes
+
+    return quantize_notes(notes, bpm, parse_grid(quantize))
+
+
+# ---------------------------------------------------------------- a folder
+def transcribe_stems(folder: str | Path, models_dir: str | Path = "models", *, params: Any = None,
+                     on_message: Callable[[str], None] | None = None, tempo: Tempo = None,
+                     quantize: str | None = None, **kwargs: Any) -> Transcription:
+    """:func:`transcribe_folder` returning a :class:`Transcription`."""
+    from midi_extractor.audio import AudioError, resample
+    from midi_extractor.config import ConfigError
+    from midi_extractor.infer.outputs import mix
+    from midi_extractor.infer.routing import NoModelError
+    from midi_extractor.midi_io import tracks_to_midi
+
+    switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
+    files, messages = stem_files(folder, switches)
+    if not files:
+        messages.append(f"{folder}: no audio file named like a stem (bass.wav, drums.wav, piano.wav, ...)")
+    tracks: dict[str, list[Note]] = {}
+    signals: list[np.ndarray] = []
+    rate = 16000  # the rate the mix is summed at (each model's own rate is resampled to it)
+    for stem, path in files.items():
+        try:
+            _, notes, x, x_rate, _ = _notes(path, stem, models_dir, params=params, sample_rate_hz=None, **kwargs)
+        except (NoModelError, AudioError, ConfigError, ValueError, KeyError) as exc:
+            messages.append(f"{path}: skipped: {exc.args[0] if isinstance(exc, KeyError) else exc}")
+            continue
+        tracks[stem] = notes
+        signals.append(resample(x, x_rate, rate))
+    for message in messages:
+        (on_message or (lambda m: log.warning("%s", m)))(message)
+    mixed = mix(signals)
+    bpm = _tempo_of(tempo, mixed, rate, f"{folder} (mix of {len(signals)} stems)") if tracks else \
+        _tempo_of(None if tempo == "auto" else tempo, mixed, rate, str(folder))
+    tracks = {s: _quantized(n, bpm, quantize) for s, n in tracks.items()}
+    return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), len(mixed) / rate, bpm, messages)
+
+
+# ------------------------------------------------------------------- names
+def stem_from_filename(path: str | Path, switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> str:
+    """The stem a file's name says (``bass.wav``, ``Track1_drums.flac``, ``keys.mp3``,
+    ``bass_2.wav``; numbers in a name are never read as GM programs).
+    Raises ``KeyError`` when the name says none."""
+    name = Path(path).stem
+    candidates = [name, *reversed(name.replace("-", "_").split("_"))] if "_" in name else [name]
+    for candidate in candidates:
+        if candidate.strip().isdigit():  # "bass_2.wav": a take number, not GM program 2
+            continue
+        try:
+            return tx.resolve_stem_name(candidate, switches)
+        except KeyError:
+            continue
+    raise KeyError(f"{path}: cannot tell the stem from the file name; name it like bass.wav or pass --stem")
+
+
+def track_program(name: str | int, stem: str) -> int:
+    """GM program of the output track: the program named (number or GM name) if any, else the stem's default."""
+    if isinstance(name, int) or (isinstance(name, str) and name.strip().isdigit()):
+        return int(name)
+    import pretty_midi
+
+    key = " ".join(str(name).strip().lower().split())
+    for program, gm in enumerate(pretty_midi.constants.INSTRUMENT_MAP):
+        if gm.lower() == key:
+            return program
+    return tx.default_program(stem)
+
+
+def stem_files(folder: str | Path, switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> tuple[dict[str, Path], list[str]]:
+    """``{stem: file}`` of a folder of separated stems, in taxonomy order, and
+    a message for each audio file whose name names no stem (or a second file of a stem)."""
+    from midi_extractor.audio import AUDIO_EXTENSIONS
+
+    found: dict[str, Path] = {}
+    problems: list[str] = []
+    for path in sorted(Path(folder).iterdir()):
+        if not path.is_file() or path.suffix.lower() not in AUDIO_EXTENSIONS:
+            continue
+        try:
+            stem = stem_from_filename(path, switches)
+        except KeyError as exc:
+            problems.append(str(exc.args[0]))
+            continue
+        if stem in found:
+            problems.append(f"{path}: skipped, {found[stem].name} already holds stem {stem!r}")
+            continue
+        found[stem] = path
+    order = {s: i for i, s in enumerate(tx.STEM_NAMES)}
+    return dict(sorted(found.items(), key=lambda kv: order[kv[0]])), problems

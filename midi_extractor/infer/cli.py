@@ -1,0 +1,167 @@
+"""The ``transcribe`` command: audio files or folders of stems -> MIDI (+ note CSV, rendered WAV).
+
+Everything an input needs is computed before anything is written, and every
+file is written atomically, so a failure leaves no half output. Outputs are
+planned up front: two inputs that would write the same file, or ``-o x.mid``
+with several inputs, stop the run before any work with a message naming them.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+MIDI_SUFFIXES = (".mid", ".midi")
+NOTES_SUFFIX = ".notes.csv"     # --save-note-events, beside the MIDI
+SONIFIED_SUFFIX = ".sonified.wav"  # --sonify, beside the MIDI (never over the input stem)
+
+
+class PlanError(ValueError):
+    """Outputs that cannot be written as asked (collisions, a file name for several inputs)."""
+
+
+def plan_outputs(inputs: Sequence[str | Path], out: str | Path) -> list[tuple[Path, Path]]:
+    """``(input, MIDI path)`` per input. ``out`` is a folder, or a ``.mid``/``.midi``
+    file name when there is exactly one input. Raises :class:`PlanError` when
+    a file name is given for several inputs or two inputs map to one output."""
+    out = Path(out)
+    sources = [Path(p) for p in inputs]
+    names_file = out.suffix.lower() in MIDI_SUFFIXES
+    if names_file and len(sources) > 1:
+        raise PlanError(f"-o {out} names one MIDI file but {len(sources)} inputs were given; "
+                        f"pass a folder with -o/--out-dir")
+    plan = [(s, out if names_file else out / f"{s.stem if s.suffix else s.name}.mid") for s in sources]
+    seen: dict[Path, Path] = {}
+    for source, target in plan:
+        key = target.resolve()
+        if key in seen:
+            raise PlanError(f"{seen[key]} and {source} would both be written to {target}; "
+                            f"transcribe them into different folders (-o/--out-dir)")
+        seen[key] = source
+    return plan
+
+
+def side_paths(target: Path) -> tuple[Path, Path]:
+    """``(note CSV, rendered WAV)`` beside a MIDI path."""
+    base = target.with_suffix("")
+    return base.with_name(base.name + NOTES_SUFFIX), base.with_name(base.name + SONIFIED_SUFFIX)
+
+
+def _tempo_arg(text: str) -> float:
+    from midi_extractor.infer.tempo import TempoError, check_bpm
+
+    try:
+        return check_bpm(text, "--tempo")
+    except TempoError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _grid_arg(text: str) -> str:
+    from midi_extractor.infer.tempo import parse_grid
+
+    try:
+        parse_grid(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _fail(source: Path, exc: BaseException) -> None:
+    message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    print(message if message.startswith(str(source)) else f"{source}: {message}", file=sys.stderr)
+
+
+def _run_one(args: argparse.Namespace, source: Path, params, tempo, device: str):
+    """The :class:`api.Transcription` of one input and its rendered audio (or None)."""
+    from midi_extractor.infer import api
+
+    decode = dict(onset_threshold=args.onset_threshold, frame_threshold=args.frame_threshold,
+                  min_note_s=args.min_note_s, drum_note_s=args.drum_note_s)
+    if source.is_dir():
+        result = api.transcribe_stems(source, args.models_dir, params=params, tempo=tempo,
+                                      quantize=args.quantize, device=device,
+                                      on_message=lambda m: print(m, file=sys.stderr), **decode)
+        if not result.tracks:
+            raise ValueError(f"{source}: nothing transcribed")
+    else:
+        result = api.transcribe_file(source, args.stem, args.models_dir, params=params, tempo=tempo,
+                                     quantize=args.quantize, device=device, **decode)
+    rendered = None
+    if args.sonify:
+        from midi_extractor.infer.outputs import sonify
+
+        rendered = sonify(result.midi, result.duration_s)
+    return result, rendered
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from midi_extractor.audio import AudioError
+    from midi_extractor.config import ConfigError, load_params
+    from midi_extractor.infer.engine import resolve_device
+    from midi_extractor.infer.outputs import write_midi, write_note_events, write_wav
+    from midi_extractor.infer.routing import NoModelError
+
+    try:
+        plan = plan_outputs(args.audio, args.out)
+        device = resolve_device(args.device)
+        params = load_params(args.params) if args.params else None
+    except (PlanError, ValueError, ConfigError) as exc:
+        print(f"transcribe: {exc}", file=sys.stderr)
+        return 2
+    tempo = None if args.no_tempo else (args.tempo if args.tempo is not None else "auto")
+    failures = 0
+    for source, target in plan:
+        try:
+            result, rendered = _run_one(args, source, params, tempo, device)
+        except (AudioError, NoModelError, ConfigError, KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:
+            _fail(source, exc)
+            failures += 1
+            continue
+        notes_csv, wav = side_paths(target)
+        write_midi(result.midi, target)
+        written = [target]
+        if args.save_note_events:
+            written.append(write_note_events(result.tracks, notes_csv))
+        if rendered is not None:
+            written.append(write_wav(rendered, wav))
+        summary = ", ".join(f"{s} {len(n)} notes" for s, n in result.tracks.items())
+        print(f"{source} -> {', '.join(map(str, written))} ({summary}; {result.tempo_bpm:g} BPM)")
+    return 1 if failures else 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser(
+        "transcribe", help="audio stems -> MIDI with the trained per-stem models",
+        description="Transcribe audio files, or folders of separated stems (bass.wav, drums.wav, piano.wav, "
+                    "guitar.wav, other.wav, vocals.wav) into one multi-track MIDI file each. Decoding "
+                    "thresholds come with each model (models/<stem>/decoding.json); the MIDI file carries "
+                    "the tempo estimated from the audio.")
+    p.add_argument("audio", nargs="+", help="audio file(s) (wav/flac/mp3, any rate) or folder(s) of stems")
+    p.add_argument("--stem", default="auto",
+                   help="stem, alias, GM instrument name or program; auto (default): from the file name")
+    p.add_argument("--models-dir", default="models", help="folder of <stem>/best.pt (default: models)")
+    p.add_argument("-o", "--out-dir", dest="out", default=".", metavar="PATH",
+                   help="output folder (default: .), or a .mid file name when there is one input")
+    p.add_argument("--out", dest="out", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old spelling
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    g = p.add_argument_group("decoding (default: the model's decoding.json, else 0.5 / 0.5 / 0.05 s / 0.1 s)")
+    g.add_argument("--onset-threshold", type=float, default=None, help="onset probability that starts a note")
+    g.add_argument("--frame-threshold", type=float, default=None, help="frame probability that sustains a note")
+    g.add_argument("--min-note-s", type=float, default=None, help="shortest note kept, seconds")
+    g.add_argument("--drum-note-s", type=float, default=None, help="length of a drum hit, seconds")
+    t = p.add_argument_group("tempo and grid")
+    tempo = t.add_mutually_exclusive_group()
+    tempo.add_argument("--tempo", type=_tempo_arg, default=None, metavar="BPM",
+                       help="write this tempo (20-400) instead of estimating it")
+    tempo.add_argument("--no-tempo", action="store_true", help="write MIDI's default 120 BPM, no estimate")
+    t.add_argument("--quantize", type=_grid_arg, default=None, metavar="GRID",
+                   help="snap note starts to a grid at the written tempo: 1/4, 1/8, 1/16, 1/8t ...")
+    o = p.add_argument_group("extra outputs, beside each MIDI file")
+    o.add_argument("--save-note-events", action="store_true",
+                   help=f"<name>{NOTES_SUFFIX}: start_s,end_s,pitch,velocity,stem per note")
+    o.add_argument("--sonify", action="store_true",
+                   help=f"<name>{SONIFIED_SUFFIX}: the MIDI rendered with FluidSynth (a mix for folders)")
+    p.add_argument("--params", default=None,
+                   help="params.yaml for taxonomy switches only (bass role, organs as keys); never decoding")
+    p.set_defaults(func=cmd_transcribe)

@@ -1,0 +1,103 @@
+"""What ``transcribe`` writes beside each MIDI file, each atomically (``atomic.atomic_open``):
+
+* ``<name>.mid``: the MIDI file (:func:`write_midi`).
+* ``<name>.csv`` (``--save-note-events``): one row per note, header
+  ``start_s,end_s,pitch,velocity,stem``; seconds with 6 decimals, MIDI pitch
+  (GM drum key on drum tracks), velocity 1..127, the stem of the track;
+  sorted by start, then pitch (:func:`write_note_events`).
+* ``<name>.wav`` (``--sonify``): the MIDI rendered with FluidSynth and the
+  General MIDI SoundFont that ships inside pretty_midi (``TimGM6mb.sf2``),
+  mono 16-bit PCM at :data:`SONIFY_RATE_HZ`, padded or cut to the input's
+  length so it lines up with the stem for an A/B (:func:`write_sonified`).
+"""
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from midi_extractor.atomic import atomic_open
+from midi_extractor.model.decoding import Note
+
+log = logging.getLogger(__name__)
+
+NOTE_EVENT_COLUMNS = ("start_s", "end_s", "pitch", "velocity", "stem")
+SONIFY_RATE_HZ = 22050
+
+
+def write_midi(midi, path: str | Path) -> Path:
+    """Write a ``pretty_midi.PrettyMIDI`` to ``path`` atomically; returns the path."""
+    path = Path(path)
+    with atomic_open(path, "wb") as f:
+        midi.write(f)
+    return path
+
+
+def note_event_rows(tracks: Mapping[str, Sequence[Note]]) -> list[tuple[float, float, int, int, str]]:
+    """``(start_s, end_s, pitch, velocity, stem)`` of every note of ``{stem: notes}``, by start then pitch."""
+    rows = [(float(n.start_s), float(n.end_s), int(n.pitch), int(n.velocity), stem)
+            for stem, notes in tracks.items() for n in notes]
+    return sorted(rows, key=lambda r: (r[0], r[2], r[4], r[1]))
+
+
+def write_note_events(tracks: Mapping[str, Sequence[Note]], path: str | Path) -> Path:
+    """Write the note-event CSV of ``{stem: notes}`` atomically; returns the path."""
+    path = Path(path)
+    with atomic_open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(NOTE_EVENT_COLUMNS)
+        for start, end, pitch, velocity, stem in note_event_rows(tracks):
+            writer.writerow([f"{start:.6f}", f"{end:.6f}", pitch, velocity, stem])
+    return path
+
+
+def read_note_events(path: str | Path) -> list[tuple[str, Note]]:
+    """``(stem, Note)`` per row of a note-event CSV (for tests and scripts)."""
+    with open(path, newline="") as f:
+        return [(r["stem"], Note(float(r["start_s"]), float(r["end_s"]), int(r["pitch"]), int(r["velocity"])))
+                for r in csv.DictReader(f)]
+
+
+def sonify(midi, duration_s: float, sample_rate_hz: int = SONIFY_RATE_HZ) -> np.ndarray:
+    """Mono float32 ``(round(duration_s * sample_rate_hz),)``: the MIDI rendered with
+    FluidSynth (pretty_midi's TimGM6mb.sf2), peak-normalised to 0.9 when not silent.
+    Raises ``RuntimeError`` when FluidSynth (pyfluidsynth + libfluidsynth) is missing."""
+    n = int(round(duration_s * sample_rate_hz))
+    if not any(i.notes for i in midi.instruments):
+        return np.zeros(n, dtype=np.float32)
+    try:
+        audio = midi.fluidsynth(fs=sample_rate_hz)
+    except ImportError as exc:
+        raise RuntimeError(f"--sonify needs FluidSynth: pip install pyfluidsynth and the system library "
+                           f"(Debian/Ubuntu: apt-get install libfluidsynth3) ({exc})") from None
+    out = np.zeros(n, dtype=np.float32)
+    out[: min(n, len(audio))] = audio[:n]
+    peak = float(np.max(np.abs(out))) if n else 0.0
+    return out * (0.9 / peak) if peak > 0 else out
+
+
+def write_wav(audio: np.ndarray, path: str | Path, sample_rate_hz: int = SONIFY_RATE_HZ) -> Path:
+    """Write mono float audio ``(S,)`` to ``path`` as 16-bit PCM WAV atomically."""
+    import soundfile as sf
+
+    path = Path(path)
+    with atomic_open(path, "wb") as f:
+        sf.write(f, np.asarray(audio, dtype=np.float32), sample_rate_hz, format="WAV", subtype="PCM_16")
+    return path
+
+
+def write_sonified(midi, path: str | Path, duration_s: float, sample_rate_hz: int = SONIFY_RATE_HZ) -> Path:
+    """Render ``midi`` (:func:`sonify`) and write it to ``path`` as a WAV file atomically."""
+    return write_wav(sonify(midi, duration_s, sample_rate_hz), path, sample_rate_hz)
+
+
+def mix(signals: Iterable[np.ndarray]) -> np.ndarray:
+    """Sum of mono signals of any lengths (zero-padded to the longest)."""
+    signals = [np.asarray(s, dtype=np.float32) for s in signals]
+    out = np.zeros(max((len(s) for s in signals), default=0), dtype=np.float32)
+    for s in signals:
+        out[: len(s)] += s
+    return out

@@ -1,0 +1,82 @@
+"""Decoding settings that travel with a model: ``models/<stem>/decoding.json``.
+
+The evaluate stage chooses the thresholds on the stem's validation split and
+writes them beside the checkpoint::
+
+    models/bass/best.pt
+    models/bass/decoding.json   {"onset_threshold": 0.3, "frame_threshold": 0.4,
+                                 "min_note_s": 0.05, "drum_note_s": 0.1, ...}
+
+Every entry point (``transcribe()``, the ``transcribe`` command from any
+folder, the folder -> multi-track path, ``evaluate``) decodes with these values
+unless its caller overrides one; a missing file means ``config.DecodingConfig``'s
+defaults. Keys other than the four fields (provenance such as ``chosen_on``,
+scores, the grid) are ignored, and so is a field that is ``null``. The working directory's
+``params.yaml`` is never read here.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import fields, replace
+from pathlib import Path
+
+from midi_extractor.config import ConfigError, DecodingConfig
+
+DECODING_FILE = "decoding.json"
+_FIELDS = tuple(f.name for f in fields(DecodingConfig))
+
+
+def decoding_path(checkpoint: str | Path) -> Path:
+    """``decoding.json`` beside a checkpoint file."""
+    return Path(checkpoint).parent / DECODING_FILE
+
+
+def check_decoding(dec: DecodingConfig, where: str) -> DecodingConfig:
+    """``dec`` when thresholds lie in (0, 1) and lengths are >= 0; else ``ConfigError`` naming ``where``."""
+    for name in ("onset_threshold", "frame_threshold"):
+        value = getattr(dec, name)
+        if not (0.0 < value < 1.0):
+            raise ConfigError(f"{where}: {name} must lie between 0 and 1 (exclusive), got {value}")
+    for name in ("min_note_s", "drum_note_s"):
+        value = getattr(dec, name)
+        if not (math.isfinite(value) and value >= 0.0):
+            raise ConfigError(f"{where}: {name} must be a length in seconds >= 0, got {value}")
+    return dec
+
+
+def read_decoding_file(path: str | Path) -> DecodingConfig:
+    """The decoding settings in ``path``; fields it lacks keep their defaults.
+    Raises ``ConfigError`` (naming the file) for unreadable JSON, a non-object
+    or a value that is not a valid number."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable decoding file ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object of decoding settings, got {type(raw).__name__}")
+    values = {}
+    for name in _FIELDS:
+        if raw.get(name) is not None:  # null (a drum model's frame_threshold): the default stays
+            value = raw[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{path}: {name} must be a number, got {value!r}")
+            values[name] = float(value)
+    return check_decoding(DecodingConfig(**values), str(path))
+
+
+def read_model_decoding(checkpoint: str | Path) -> DecodingConfig:
+    """Decoding settings of the model at ``checkpoint``: its ``decoding.json`` when
+    present, else ``DecodingConfig()``."""
+    path = decoding_path(checkpoint)
+    return read_decoding_file(path) if path.is_file() else DecodingConfig()
+
+
+def with_overrides(base: DecodingConfig, **overrides: float | None) -> DecodingConfig:
+    """``base`` with each override that is not ``None`` applied (and checked)."""
+    unknown = sorted(set(overrides) - set(_FIELDS))
+    if unknown:
+        raise TypeError(f"unknown decoding setting(s): {', '.join(unknown)}")
+    changed = {k: float(v) for k, v in overrides.items() if v is not None}
+    return check_decoding(replace(base, **changed), "decoding override") if changed else base

@@ -1,0 +1,151 @@
+"""Decoding travels with the model: the same file gives the same notes through
+transcribe(), the command line run from another folder, and transcribe_array
+with the model's decoding.json; plus device choice and one load per model."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from midi_extractor import transcribe
+from midi_extractor.cli import main
+from midi_extractor.config import ConfigError, DecodingConfig, FrontEndConfig, ModelConfig
+from midi_extractor.infer import engine
+from midi_extractor.infer.outputs import read_note_events
+from midi_extractor.infer.settings import read_model_decoding
+from midi_extractor.model.checkpoint import save_checkpoint
+from midi_extractor.model.transcriber import create_model
+
+FE = FrontEndConfig(sample_rate_hz=8000, hop_length=256, n_fft=512, n_mels=32, f_max_hz=3800.0)
+DECODING = {"onset_threshold": 0.018, "frame_threshold": 0.012, "min_note_s": 0.1, "drum_note_s": 0.1,
+            "chosen_on": "validation", "validation_onset_f1": 0.5}
+
+
+def tiny_models(root, stem="bass", seed=0):
+    """``root/<stem>/best.pt``: a randomly initialised small model (contract-2 checkpoint)."""
+    torch.manual_seed(seed)
+    model = create_model(FE, ModelConfig(size="small", conv_channels=8, rnn_units=8), FE.n_pitches, {})
+    model.train()
+    model(torch.randn(2, 4000))  # BatchNorm statistics off their defaults
+    model.eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": {}, "scaler": {},
+            "step": 1, "epoch": 0, "best_metric": 0.0,
+            "config": {**model.config_dict(), "drum_classes": None, "train": {}},
+            "stem": stem, "role": "melodic", "taxonomy_version": 1}
+    save_checkpoint(root / stem / "best.pt", ckpt)
+    return root
+
+
+def noisy_file(path, seconds=3.0, seed=1):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 22050)) / 22050
+    x = 0.3 * np.sin(2 * np.pi * 110 * t) * (np.sin(2 * np.pi * 2 * t) > 0) + 0.05 * rng.standard_normal(t.size)
+    sf.write(path, x.astype(np.float32), 22050)
+    return path
+
+
+@pytest.fixture
+def models(tmp_path):
+    engine.clear_model_cache()
+    root = tiny_models(tmp_path / "models")
+    (root / "bass" / "decoding.json").write_text(json.dumps(DECODING))
+    yield root
+    engine.clear_model_cache()
+
+
+def test_api_cli_and_engine_give_identical_notes(models, tmp_path, monkeypatch):
+    from midi_extractor.audio import load_audio
+
+    audio = noisy_file(tmp_path / "bass.wav")
+    notes, _ = transcribe(audio, models_dir=models)  # stem from the file name
+
+    loaded = engine.load_model(models / "bass" / "best.pt")
+    x = load_audio(audio, FE.sample_rate_hz)
+    keys = ("onset_threshold", "frame_threshold", "min_note_s", "drum_note_s")
+    direct = engine.transcribe_array(loaded, x, **{k: DECODING[k] for k in keys})
+    defaults = engine.transcribe_array(loaded, x, **{k: getattr(DecodingConfig(), k) for k in keys})
+    assert len(notes) >= 3 and notes == direct
+    assert defaults != direct  # the decoding.json values matter for this file
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "params.yaml").write_text("decoding:\n  onset_threshold: 0.9\n  frame_threshold: 0.9\n")
+    monkeypatch.chdir(elsewhere)  # a params.yaml here must not be read
+    out = tmp_path / "out"
+    assert main(["transcribe", str(audio), "--models-dir", str(models), "-o", str(out), "--no-tempo",
+                 "--save-note-events"]) == 0
+    from_cli = [n for _, n in read_note_events(out / "bass.notes.csv")]
+    assert len(from_cli) == len(notes)
+    for a, b in zip(from_cli, notes):
+        assert (a.pitch, a.velocity) == (b.pitch, b.velocity)
+        assert abs(a.start_s - b.start_s) < 1e-6 and abs(a.end_s - b.end_s) < 1e-6
+
+    folder = tmp_path / "song"
+    folder.mkdir()
+    noisy_file(folder / "bass.flac")
+    tracks, _, _ = __import__("midi_extractor").transcribe_folder(folder, models)
+    assert tracks == {"bass": notes}
+
+
+def test_caller_overrides_win_and_defaults_without_a_file(models, tmp_path):
+    audio = noisy_file(tmp_path / "bass.wav")
+    loud, _ = transcribe(audio, "bass", models, onset_threshold=0.016)
+    kept, _ = transcribe(audio, "bass", models)
+    assert loud != kept
+    (models / "bass" / "decoding.json").unlink()
+    assert read_model_decoding(models / "bass" / "best.pt") == DecodingConfig()
+    plain, _ = transcribe(audio, "bass", models)
+    loaded = engine.load_model(models / "bass" / "best.pt")
+    assert plain == engine.transcribe_array(loaded, engine.load_input(audio, None, FE.sample_rate_hz)[0],
+                                            onset_threshold=0.5, frame_threshold=0.5, min_note_s=0.05)
+
+
+def test_a_bad_decoding_file_is_named(models, tmp_path, capsys):
+    audio = noisy_file(tmp_path / "bass.wav")
+    path = models / "bass" / "decoding.json"
+    path.write_text(json.dumps({"onset_threshold": 1.5}))
+    with pytest.raises(ConfigError, match="decoding.json: onset_threshold must lie between 0 and 1"):
+        transcribe(audio, "bass", models)
+    path.write_text("{not json")
+    assert main(["transcribe", str(audio), "--models-dir", str(models), "-o", str(tmp_path / "o")]) == 1
+    assert f"{path}: not a readable decoding file" in capsys.readouterr().err
+    path.write_text(json.dumps({"onset_threshold": 0.4, "frame_threshold": None}))  # null: the default
+    assert read_model_decoding(models / "bass" / "best.pt") == DecodingConfig(onset_threshold=0.4)
+
+
+def test_each_model_is_loaded_once_for_many_files(models, tmp_path, monkeypatch):
+    calls = []
+    real = engine._load_checkpoint
+    monkeypatch.setattr(engine, "_load_checkpoint", lambda path: calls.append(path) or real(path))
+    files = [noisy_file(tmp_path / f"bass_{i}.wav", seconds=1.0, seed=i) for i in range(3)]
+    out = tmp_path / "out"
+    assert main(["transcribe", *map(str, files), "--models-dir", str(models), "-o", str(out), "--no-tempo"]) == 0
+    assert len(calls) == 1 and sorted(p.name for p in out.iterdir()) == ["bass_0.mid", "bass_1.mid", "bass_2.mid"]
+
+
+def test_device_choice(models, tmp_path, capsys, monkeypatch):
+    assert engine.resolve_device(None) == "cpu" and engine.resolve_device("CPU") == "cpu"
+    with pytest.raises(ValueError, match="expected cpu, cuda or cuda:N"):
+        engine.resolve_device("gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        engine.resolve_device("cuda:0")
+    audio = noisy_file(tmp_path / "bass.wav", seconds=1.0)
+    out = tmp_path / "out"
+    assert main(["transcribe", str(audio), "--models-dir", str(models), "-o", str(out), "--device", "cuda"]) == 2
+    assert "transcribe: device 'cuda': CUDA is not available" in capsys.readouterr().err
+    assert not out.exists()
+    notes, _ = transcribe(audio, "bass", models, device="cpu")
+    assert notes == transcribe(audio, "bass", models)[0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_gives_the_cpu_notes(models, tmp_path):
+    audio = noisy_file(tmp_path / "bass.wav")
+    cpu, _ = transcribe(audio, "bass", models, device="cpu")
+    gpu, _ = transcribe(audio, "bass", models, device="cuda")
+    assert [(n.pitch, round(n.start_s, 3)) for n in gpu] == [(n.pitch, round(n.start_s, 3)) for n in cpu]
