@@ -223,11 +223,12 @@ def scan_audio(path: str | Path, block_s: float = 0.5, chunk_s: float = 10.0) ->
         block = max(int(f.samplerate * block_s), 1)
         chunk = max(int(f.samplerate * chunk_s) // block, 1) * block
         while done < f.frames:
+            want = min(chunk, f.frames - done)
             try:
-                data = f.read(min(chunk, f.frames - done), dtype="float32", always_2d=True)
+                data = f.read(want, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-                raise AudioError(path, f"corrupt or truncated audio: decoding failed at frame {done} "
-                                       f"of {f.frames} ({exc})") from None
+                raise AudioError(path, f"corrupt or truncated audio: decoding frames {done}-{done + want} "
+                                       f"of {f.frames} failed ({exc})") from None
             if len(data) == 0:
                 break
             a, b = nonfinite_counts(data)

@@ -152,7 +152,7 @@ def test_flac_truncated_halfway_fails_where_it_is_decoded(tmp_path):
     assert load_audio(path, 16000, 0.5, 1.0).shape == (16000,)
     with pytest.raises(AudioError, match=r"S01\.flac: corrupt audio.*lost sync"):
         load_audio(path, 16000)
-    with pytest.raises(AudioError, match=r"S01\.flac: corrupt or truncated audio: decoding failed at frame"):
+    with pytest.raises(AudioError, match=r"S01\.flac: corrupt or truncated audio: decoding frames .* of 128000 failed"):
         scan_audio(path)
 
 
