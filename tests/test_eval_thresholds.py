@@ -49,11 +49,23 @@ def test_fixed_numbers_are_kept_and_drums_sweep_onsets_only():
     custom = replace(DecodingConfig(), onset_threshold=None)
     custom.onset_grid = [0.1, 0.6]
     assert th.grid_from_decoding(custom, True).onset == (0.1, 0.6)
+    one = DecodingConfig(onset_threshold=0.3, frame_threshold=0.4)
+    one.onset_grid, one.frame_grid = [0.6], [0.45]  # a one-value grid fixes the threshold
+    assert th.grid_from_decoding(one, False).points == [(0.6, 0.45)] and not th.grid_from_decoding(one, False).swept
     with pytest.raises(ValueError, match="decoding.onset_threshold: expected a number or 'auto', got 'high'"):
         th.grid_from_decoding(replace(DecodingConfig(), onset_threshold="high"), False)
     custom.onset_grid = [0.0, 1.5]
     with pytest.raises(ValueError, match="between 0 and 1"):
         th.grid_from_decoding(custom, False)
+
+
+def test_a_grid_in_params_is_swept_and_its_number_is_the_fallback():
+    dec = DecodingConfig(onset_threshold=0.3, frame_threshold=0.4)
+    dec.onset_grid, dec.frame_grid = [0.2, 0.5], [0.3, 0.5]
+    grid = th.grid_from_decoding(dec, False)
+    assert grid.swept and grid.points == [(0.2, 0.3), (0.2, 0.5), (0.5, 0.3), (0.5, 0.5)]
+    fallback = th.decide([], FE, None, grid)
+    assert (fallback["onset_threshold"], fallback["frame_threshold"], fallback["chosen_on"]) == (0.3, 0.4, "default")
 
 
 def test_no_validation_track_falls_back_to_the_grid_middle(tmp_path):

@@ -1,11 +1,14 @@
 """Decoding thresholds chosen on the validation split, and ``models/<stem>/decoding.json``.
 
-Policy (params section ``decoding``):
-    * ``onset_threshold`` / ``frame_threshold``: a number is used as given; ``auto``
-      (or null) is chosen on the stem's validation split from ``onset_grid`` /
-      ``frame_grid`` (defaults :data:`DEFAULT_ONSET_GRID`, :data:`DEFAULT_FRAME_GRID`
-      when the params have no grid). Drum models have no frame threshold to choose.
-    * ``min_note_s`` and ``drum_note_s`` are copied as they are.
+Policy (params section ``decoding``), per threshold (onset, frame):
+    * a grid in params (``onset_grid`` / ``frame_grid``, a list) -> chosen on the stem's
+      validation split from that list; a one-value list fixes it;
+    * no grid and the threshold ``auto`` (or null) -> chosen from :data:`DEFAULT_ONSET_GRID`
+      / :data:`DEFAULT_FRAME_GRID`;
+    * no grid and a number -> that number (today's ``params.yaml``).
+    When there is no validation track, a numeric threshold from params is used, else the
+    grid's middle value. Drum models have no frame threshold to choose (0.5 is recorded
+    unless params give a number). ``min_note_s`` and ``drum_note_s`` are copied as they are.
 
 The sweep runs the model once per validation track (:func:`sweep` takes frame
 probabilities) and decodes every grid point from them. It keeps the point with the
@@ -19,9 +22,9 @@ by grid order (lower onset, then lower frame threshold first).
      "validation_tracks": 4,
      "grid": [{"onset_threshold": .., "frame_threshold": .., "onset_f1": .., "onset_offset_f1": ..}, ...]}
 
-``chosen_on``: ``validation`` when a threshold was swept; ``params`` when both were
-fixed numbers (the validation score of that point is still measured); ``default``
-when there was no validation track to choose on (the grid's middle is used).
+``chosen_on``: ``validation`` when a threshold was chosen from two or more values;
+``params`` when both were fixed (the validation score of that point is still measured);
+``default`` when there was no validation track to choose on.
 """
 from __future__ import annotations
 
@@ -53,41 +56,57 @@ class Grid:
     min_note_s: float = 0.05
     drum_note_s: float = 0.1
     swept: bool = True
+    fallback: tuple[float, float] | None = None  # (onset, frame) without validation tracks
     points: list[tuple[float, float]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.points = [(float(o), float(f)) for o in self.onset for f in self.frame]
+        if self.fallback is None:
+            self.fallback = (self.onset[len(self.onset) // 2], self.frame[len(self.frame) // 2])
 
 
 def _is_auto(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() == AUTO)
 
 
-def _axis(value: Any, grid: Any, default: Sequence[float], name: str) -> tuple[tuple[float, ...], bool]:
-    if not _is_auto(value):
-        try:
-            return (float(value),), False
-        except (TypeError, ValueError):
-            raise ValueError(f"decoding.{name}: expected a number or '{AUTO}', got {value!r}") from None
-    values = tuple(float(v) for v in (grid if grid else default))
-    if not values or any(not 0.0 < v < 1.0 for v in values):
+def _number(value: Any, name: str) -> float | None:
+    """A threshold from params as a float; None for ``auto``/null."""
+    if _is_auto(value):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"decoding.{name}: expected a number or '{AUTO}', got {value!r}") from None
+
+
+def _axis(value: float | None, grid: Any, default: Sequence[float], name: str) -> tuple[float, ...]:
+    if grid:
+        values = tuple(float(v) for v in grid)
+    elif value is None:
+        values = tuple(default)
+    else:
+        return (value,)
+    if any(not 0.0 < v < 1.0 for v in values):
         raise ValueError(f"decoding grid for {name}: expected thresholds between 0 and 1, got {list(values)}")
-    return values, True
+    return values
 
 
 def grid_from_decoding(decoding: Any, drums: bool) -> Grid:
     """The :class:`Grid` of a ``decoding`` section (a ``config.DecodingConfig`` or any
-    object with its fields, plus optional ``onset_grid`` / ``frame_grid``)."""
-    onset, swept_on = _axis(getattr(decoding, "onset_threshold", AUTO), getattr(decoding, "onset_grid", None),
-                            DEFAULT_ONSET_GRID, "onset_threshold")
-    frame_value = getattr(decoding, "frame_threshold", AUTO)
+    object with its fields, plus optional ``onset_grid`` / ``frame_grid``); see the
+    module docstring."""
+    onset_value = _number(getattr(decoding, "onset_threshold", AUTO), "onset_threshold")
+    frame_value = _number(getattr(decoding, "frame_threshold", AUTO), "frame_threshold")
+    onset = _axis(onset_value, getattr(decoding, "onset_grid", None), DEFAULT_ONSET_GRID, "onset_threshold")
     if drums:  # drum hits have no sustain: nothing to choose
-        frame, swept_fr = ((0.5,) if _is_auto(frame_value) else (float(frame_value),)), False
+        frame = (0.5 if frame_value is None else frame_value,)
     else:
-        frame, swept_fr = _axis(frame_value, getattr(decoding, "frame_grid", None), DEFAULT_FRAME_GRID,
-                                "frame_threshold")
-    return Grid(onset, frame, float(getattr(decoding, "min_note_s", 0.05)),
-                float(getattr(decoding, "drum_note_s", 0.1)), swept_on or swept_fr)
+        frame = _axis(frame_value, getattr(decoding, "frame_grid", None), DEFAULT_FRAME_GRID, "frame_threshold")
+    grid = Grid(onset, frame, float(getattr(decoding, "min_note_s", 0.05)),
+                float(getattr(decoding, "drum_note_s", 0.1)), len(onset) > 1 or len(frame) > 1)
+    grid.fallback = (onset_value if onset_value is not None else grid.fallback[0],
+                     frame_value if frame_value is not None else grid.fallback[1])
+    return grid
 
 
 def _note_counts(ref: Sequence[Note], est: Sequence[Note]) -> np.ndarray:
@@ -134,7 +153,7 @@ def decide(tracks: Sequence[tuple[Sequence[Note], dict[str, np.ndarray]]], front
     """The ``decoding.json`` content (module docstring) from the validation ``tracks``."""
     base = {"min_note_s": grid.min_note_s, "drum_note_s": grid.drum_note_s}
     if not tracks:
-        onset_t, frame_t = grid.onset[len(grid.onset) // 2], grid.frame[len(grid.frame) // 2]
+        onset_t, frame_t = grid.fallback
         log.warning("no validation track to choose decoding thresholds on; using onset %.2f, frame %.2f",
                     onset_t, frame_t)
         return {"onset_threshold": onset_t, "frame_threshold": frame_t, **base,

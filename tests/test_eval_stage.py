@@ -1,0 +1,47 @@
+"""stages/evaluate.py as dvc.yaml runs it, on a tiny untrained checkpoint: every output path on its
+command line is written (decoding.json included) and the closing line names the metrics file."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from midi_extractor.config import FrontEndConfig, ModelConfig
+from midi_extractor.model.checkpoint import save_checkpoint
+from midi_extractor.model.transcriber import create_model
+from test_eval_run import PITCHED, _index
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_stage_writes_every_output(tmp_path):
+    torch.manual_seed(0)
+    fe = FrontEndConfig()
+    model = create_model(fe, ModelConfig(size="small", conv_channels=8, rnn_units=4), fe.n_pitches, {})
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    save_checkpoint(tmp_path / "models" / "bass" / "best.pt",
+                    {"model": model.state_dict(), "config": {**model.config_dict(), "drum_classes": None},
+                     "stem": "bass", "role": "melodic", "taxonomy_version": 1, "step": 0, "epoch": 0,
+                     "best_metric": 0.0, "optimizer": opt.state_dict(),
+                     "scheduler": torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1.0).state_dict(),
+                     "scaler": torch.amp.GradScaler("cuda", enabled=False).state_dict()})
+    index = _index(tmp_path, PITCHED)
+    (tmp_path / "params.yaml").write_text("decoding:\n  onset_threshold: 0.3\n  frame_threshold: 0.4\n")
+    cmd = [sys.executable, str(REPO / "stages" / "evaluate.py"), "--params", "params.yaml", "--stem", "bass",
+           "--index", str(index), "--data", "data", "--model", "models/bass/best.pt",
+           "--summary", "models/bass/summary.json", "--split", "test", "--out", "metrics/bass.json",
+           "--tracks-out", "metrics/bass_tracks.csv", "--plots-dir", "plots/bass",
+           "--decoding-out", "models/bass/decoding.json", "--max-plots", "2"]
+    env = {**os.environ, "MIDI_EXTRACTOR_TRACKING": "0"}
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    decoding = json.loads((tmp_path / "models" / "bass" / "decoding.json").read_text())
+    assert (decoding["onset_threshold"], decoding["chosen_on"], decoding["validation_tracks"]) == (0.3, "params", 1)
+    metrics = json.loads((tmp_path / "metrics" / "bass.json").read_text())
+    assert metrics["n_tracks"] == 4 and set(metrics) >= {"in_domain", "out_of_domain", "decoding"}
+    assert len((tmp_path / "metrics" / "bass_tracks.csv").read_text().splitlines()) == 5
+    assert len(list((tmp_path / "plots" / "bass").glob("*.png"))) == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert "evaluate bass: onset threshold 0.30, frame threshold 0.40" in last and "metrics/bass.json" in last
