@@ -35,13 +35,13 @@ class DatasetConfig:
 
     kind: str = "generated"  # generated | slakh2100 | redux | babyslakh | folder
     root: str = "data/generated"
-    tracks: int = 48          # generated only
+    tracks: int = 56          # generated only: 32 train + 4 validation + 20 test
     seconds: float = 24.0     # generated only: length of each song
     seed: int = 0             # generated only
     sf2: str | None = None    # generated only: one SoundFont file replacing sound_sources
     sample_rate_hz: int = 16000  # generated only: rate the stems are rendered at
     validation_tracks: int | None = 4   # generated only
-    test_tracks: int | None = 12        # generated only: half in-domain, half out-of-domain
+    test_tracks: int | None = 20        # generated only: half in-domain, half out-of-domain
     sound_sources: list[str] = field(default_factory=lambda: ["TimGM6mb", "FluidR3_GM", "OPL3_FM",
                                                               "AVL_BlackPearl"])
     ood_sources: list[str] = field(default_factory=lambda: ["csound_GMbank", "AVL_RedZeppelin"])

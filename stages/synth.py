@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from midi_extractor.config import ConfigError, load_params
-from midi_extractor.dataset.synth import generate_dataset
+from midi_extractor.dataset.synth import generate_from_config
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--params", default="params.yaml")
@@ -22,5 +22,4 @@ elif Path(ds.root).resolve() != args.out.resolve():
     raise ConfigError(f"{args.params}: dataset.root is {ds.root!r}, but a generated data set is written "
                       f"to {args.out}; set dataset.root: {args.out}")
 else:
-    generate_dataset(args.out, tracks=ds.tracks, seconds=ds.seconds, seed=ds.seed, sf2=ds.sf2,
-                     sample_rate_hz=ds.sample_rate_hz)
+    generate_from_config(args.out, ds)

@@ -6,6 +6,11 @@ instrument, each aimed at one stem of :mod:`taxonomy`. Programs come from
 :func:`taxonomy.stem_programs` and drum pitches from
 :data:`taxonomy.DRUM_CLASSES`, so nothing here knows a GM range of its own.
 
+Variety (cheap, all from the one generator): tempo changes (a new tempo from a
+bar on, or a ritardando at the end), dynamics curves (crescendo, decrescendo,
+swell), registers (bass down to B0, piano down to A0), densities, legato and
+staccato articulation, rolled and pulsed chords, repeated notes.
+
 Every song has a core drum kit (kick/snare/toms/other percussion) and a bass;
 the other stems (hats/cymbals/shakers, piano, guitar, strings, synth lead, pad
 or effect, an ``other`` instrument such as brass or reeds) occur in most songs,
@@ -90,10 +95,10 @@ class _Ctx:
         self.rng = rng
         self.seconds = seconds
         self.bpm = float(rng.uniform(70, 160))
-        self.beat = 60.0 / self.bpm
+        self.beat = 60.0 / self.bpm          # nominal beat (note lengths); bar_beat_s: per bar
         self.beats_per_bar = 3 if rng.random() < 0.15 else 4
         self.bar = self.beat * self.beats_per_bar
-        self.n_bars = max(1, math.ceil(seconds / self.bar))
+        self._tempo_map(rng, seconds)
         self.key = int(rng.integers(12))
         self.mode = str(rng.choice(list(MODES)))
         self.scale = MODES[self.mode]
@@ -107,6 +112,27 @@ class _Ctx:
             start = int(rng.integers(1, self.n_bars - 1))
             self.break_bars = set(range(start, min(self.n_bars, start + int(rng.integers(1, 3)))))
         self.break_players: set[str] = set()
+
+    def _tempo_map(self, rng: np.random.Generator, seconds: float) -> None:
+        """Bar start times and beat lengths: steady, a tempo change from a bar on, or a
+        ritardando over the last bars."""
+        kind = rng.choice(["steady", "change", "ritardando"], p=[0.6, 0.25, 0.15])
+        change_bar = int(rng.integers(2, 6)) if kind == "change" else -1
+        ratio = float(rng.uniform(0.8, 1.25))
+        n_plain = max(1, math.ceil(seconds / self.bar))
+        self.bar_start_s: list[float] = []
+        self.bar_beat_s: list[float] = []
+        start, b = 0.0, 0
+        while start < seconds:
+            beat = self.beat * (ratio if 0 <= change_bar <= b else 1.0)
+            if kind == "ritardando" and b >= n_plain - 2:
+                beat = self.beat * (1.0 + 0.15 * (b - n_plain + 3))
+            self.bar_start_s.append(start)
+            self.bar_beat_s.append(beat)
+            start += beat * self.beats_per_bar
+            b += 1
+        self.n_bars = max(1, len(self.bar_start_s))
+        self.dynamics = str(rng.choice(["flat", "crescendo", "decrescendo", "swell"], p=[0.4, 0.2, 0.2, 0.2]))
 
     # harmony
     def degree_pitch(self, degree: int, octave: int) -> int:
@@ -124,9 +150,14 @@ class _Ctx:
 
     # time and dynamics
     def t(self, bar: int, beat: float) -> float:
-        return bar * self.bar + beat * self.beat
+        """Time in seconds of a beat (may be fractional or past the bar) of a bar."""
+        bar = min(max(bar, 0), self.n_bars - 1)
+        return self.bar_start_s[bar] + beat * self.bar_beat_s[bar]
 
     def velocity(self, base: float, bar: int, spread: float = 10.0) -> int:
+        x = bar / max(1, self.n_bars - 1)
+        base *= {"flat": 1.0, "crescendo": 0.7 + 0.4 * x, "decrescendo": 1.1 - 0.4 * x,
+                 "swell": 0.75 + 0.4 * math.sin(math.pi * x)}[self.dynamics]
         if bar in self.break_bars:
             base = min(base, 40.0)
         v = base + self.rng.normal(0.0, spread)
@@ -175,14 +206,15 @@ def _clip_notes(notes: list, seconds: float) -> list[tuple[float, float, int, in
 # ------------------------------------------------------------------ pitched parts
 def _bass(ctx: _Ctx, active: list[bool], program: int) -> list:
     rng, notes = ctx.rng, []
-    style = str(rng.choice(["roots", "eighths", "syncopated", "walking"]))
+    style = str(rng.choice(["roots", "eighths", "syncopated", "walking", "pulse"]))
     base = float(rng.uniform(70, 110))
-    up = rng.random() < 0.5
+    low = 23 if rng.random() < 0.25 else 28  # B0 (five-string) or E1
+    up = rng.random() < 0.4
     for bar in range(ctx.n_bars):
         if not active[bar]:
             continue
-        root = ctx.degree_pitch(ctx.chords[bar], 1)  # E1-B2: the bass register
-        while root < 28:
+        root = ctx.degree_pitch(ctx.chords[bar], 0)  # B0/E1-B2: the bass register
+        while root < low:
             root += 12
         if up and root + 12 <= 52:
             root += 12
@@ -192,13 +224,16 @@ def _bass(ctx: _Ctx, active: list[bool], program: int) -> list:
         elif style == "eighths":
             hits = [(k / 2, 0.45, root + (12 if k % 4 == 3 and root < 48 else 0))
                     for k in range(ctx.beats_per_bar * 2)]
+        elif style == "pulse":  # repeated notes on the root
+            sub = 4 if ctx.bpm < 110 and rng.random() < 0.5 else 2
+            hits = [(k / sub, 0.8 / sub, root) for k in range(ctx.beats_per_bar * sub)]
         elif style == "syncopated":
             hits = [(0, 0.7, root), (1.5, 0.4, root), (2, 0.45, fifth), (3.5, 0.4, root + 12)]
             hits = [h for h in hits if h[0] < ctx.beats_per_bar]
         else:  # walking: scale steps towards the next chord
-            nxt = ctx.degree_pitch(ctx.chords[(bar + 1) % ctx.n_bars], 1) + (12 if up else 0)
+            nxt = root + (ctx.degree_pitch(ctx.chords[(bar + 1) % ctx.n_bars], 0) - ctx.degree_pitch(ctx.chords[bar], 0))
             steps = np.linspace(root, nxt, ctx.beats_per_bar + 1)[:-1]
-            scale = ctx.scale_pitches(28, 60)
+            scale = ctx.scale_pitches(low, 60)
             hits = [(b, 0.85, min(scale, key=lambda p: abs(p - x))) for b, x in enumerate(steps)]
         for beat, dur, pitch in hits:
             if rng.random() < 0.1 and beat > 0:
@@ -217,10 +252,12 @@ def _chords(ctx: _Ctx, active: list[bool], low: int, high: int, style: str, base
             continue
         pcs = ctx.chord_pcs(bar, sevenths=rng.random() < 0.3)
         chord = voicing(pcs, low, high, rng, n_voices)
-        if style == "sustain":  # legato whole-bar chords, slightly overlapping the next bar
-            s = ctx.t(bar, 0)
-            for p in chord:
-                notes.append((s, s + ctx.bar + 0.06, p, ctx.velocity(base, bar, 6)))
+        if style in ("sustain", "sustain2"):  # legato chords, slightly overlapping the next one
+            step = ctx.beats_per_bar if style == "sustain" or ctx.beats_per_bar == 3 else 2
+            for beat in range(0, ctx.beats_per_bar, step):
+                s = ctx.t(bar, beat)
+                for p in chord:
+                    notes.append((s, ctx.t(bar, beat + step) + 0.06, p, ctx.velocity(base, bar, 6)))
         elif style == "block":
             step = float(rng.choice([1.0, 2.0])) if ctx.beats_per_bar == 4 else 1.0
             for beat in np.arange(0, ctx.beats_per_bar, step):
@@ -238,6 +275,12 @@ def _chords(ctx: _Ctx, active: list[bool], low: int, high: int, style: str, base
                 s = ctx.t(bar, k / 2)
                 p = order[k % len(order)]
                 notes.append((s, s + ctx.beat * float(rng.uniform(0.5, 1.6)), p, ctx.velocity(base, bar)))
+        elif style == "pulse":  # repeated chords on every eighth
+            for k in range(ctx.beats_per_bar * 2):
+                s = ctx.t(bar, k / 2)
+                v = ctx.velocity(base + (8 if k % 2 == 0 else 0), bar, 6)
+                for p in chord:
+                    notes.append((s, s + 0.45 * ctx.beat, p, v))
         elif style == "strum":  # notes staggered by a few ms, down and up strokes
             pattern = [0, 1, 1.5, 2.5, 3] if ctx.beats_per_bar == 4 else [0, 1, 2]
             for beat in pattern:
@@ -253,8 +296,10 @@ def _chords(ctx: _Ctx, active: list[bool], low: int, high: int, style: str, base
 
 
 def _melody(ctx: _Ctx, active: list[bool], low: int, high: int, base: float, density: float = 1.0) -> list:
-    """A scale melody: chord tones on strong beats, rests, varied lengths, a few legato overlaps."""
+    """A scale melody: chord tones on strong beats, rests, varied lengths, repeated
+    notes, a few legato overlaps."""
     rng, notes = ctx.rng, []
+    repeat_p = float(rng.choice([0.0, 0.15, 0.35]))
     scale = ctx.scale_pitches(low, high)
     idx = len(scale) // 2
     durations = np.array([0.5, 1.0, 1.5, 2.0, 0.25])
@@ -267,11 +312,15 @@ def _melody(ctx: _Ctx, active: list[bool], low: int, high: int, base: float, den
         pcs = ctx.chord_pcs(bar)
         while beat < ctx.beats_per_bar:
             d = float(rng.choice(durations, p=weights)) / density
-            if rng.random() < 0.2:  # rest
+            if rng.random() < 0.15:  # rest
                 beat += d
                 continue
-            idx = int(np.clip(idx + rng.integers(-3, 4), 0, len(scale) - 1))
-            if beat % 1 == 0:  # strong beat: move to the nearest chord tone
+            if notes and rng.random() < repeat_p:
+                pass  # the same pitch again
+            else:
+                idx = int(np.clip(idx + rng.integers(-3, 4), 0, len(scale) - 1))
+            # strong beat: move to the nearest chord tone (unless repeating a note)
+            if beat % 1 == 0 and not (notes and notes[-1][2] == scale[idx]):
                 near = [i for i in range(len(scale)) if scale[i] % 12 in pcs]
                 if near:
                     idx = min(near, key=lambda i: abs(i - idx))
@@ -283,15 +332,17 @@ def _melody(ctx: _Ctx, active: list[bool], low: int, high: int, base: float, den
 
 
 def _fx(ctx: _Ctx, active: list[bool], base: float) -> list:
-    """Sparse long notes for GM sound-effect patches."""
+    """Long, overlapping notes for GM sound-effect patches (never two of one pitch at once)."""
     rng, notes = ctx.rng, []
     scale = ctx.scale_pitches(48, 84)
     for bar in range(ctx.n_bars):
-        for beat in (0, 2) if ctx.beats_per_bar == 4 else (0,):
-            if active[bar] and rng.random() < 0.7:
-                s = ctx.t(bar, beat + float(rng.choice([0, 0.5, 1])))
-                notes.append((s, s + ctx.beat * float(rng.uniform(0.5, 4.0)), int(rng.choice(scale)),
-                              ctx.velocity(base, bar)))
+        for beat in range(ctx.beats_per_bar):
+            if active[bar] and rng.random() < 0.8:
+                s = ctx.t(bar, beat + float(rng.choice([0, 0.5])))
+                pitch = int(rng.choice(scale))
+                if any(p == pitch and e > s for _, e, p, _ in notes[-4:]):
+                    continue
+                notes.append((s, s + ctx.beat * float(rng.uniform(0.5, 2.5)), pitch, ctx.velocity(base, bar)))
     return notes
 
 
@@ -315,7 +366,7 @@ def _kit(ctx: _Ctx, active: list[bool]) -> list:
     if ctx.beats_per_bar == 3:
         kick_steps, snare_steps = {0}, {4, 8}
     base = float(rng.uniform(80, 115))
-    use_perc = rng.random() < 0.6
+    use_perc = rng.random() < 0.7
     for bar in range(ctx.n_bars):
         if not active[bar]:
             continue
@@ -333,7 +384,7 @@ def _kit(ctx: _Ctx, active: list[bool]) -> list:
                 notes.append((s, s + 0.1, snare, ctx.velocity(base, bar)))
             elif k % 2 == 1 and rng.random() < 0.06:  # ghost note
                 notes.append((s, s + 0.08, snare, ctx.velocity(45, bar, 6)))
-            if use_perc and k % 2 == 0 and rng.random() < 0.18:
+            if use_perc and k % 2 == 0 and rng.random() < 0.25:
                 notes.append((s, s + 0.1, perc[k // 2 % len(perc)], ctx.velocity(base - 15, bar)))
     return notes
 
@@ -367,6 +418,31 @@ def _high(ctx: _Ctx, active: list[bool]) -> list:
                 key = open_ if rng.random() < 0.08 else (pedal if rng.random() < 0.05 else closed)
             if rng.random() < 0.92:
                 notes.append((s, s + 0.08, key, ctx.velocity(base + accent, bar, 8)))
+    return notes
+
+
+def articulate(notes: list, style: str, rng: np.random.Generator) -> list:
+    """``staccato``: every note cut to 60-150 ms; ``legato``: a note held until the next
+    onset of the part (plus 20 ms) when that comes within 0.6 s; else unchanged."""
+    if style == "staccato":
+        cut = float(rng.uniform(0.06, 0.15))
+        return [(s, min(e, s + cut), p, v) for s, e, p, v in notes]
+    if style == "legato":
+        notes = sorted(notes)
+        onsets = sorted({n[0] for n in notes})
+        same: dict[int, list[float]] = {}
+        for s, _, p, _ in notes:
+            same.setdefault(p, []).append(s)
+        out = []
+        for s, e, p, v in notes:
+            k = int(np.searchsorted(onsets, s, side="right"))
+            if k < len(onsets) and onsets[k] - s < 0.6:
+                e = max(e, onsets[k] + 0.02)
+            j = int(np.searchsorted(same[p], s, side="right"))
+            if j < len(same[p]):  # never into the next note of the same pitch
+                e = min(e, same[p][j] - 0.005)
+            out.append((s, e, p, v))
+        return out
     return notes
 
 
@@ -411,23 +487,26 @@ def compose_song(rng: np.random.Generator, seconds: float, stems: list[str]) -> 
             program = _pick(rng, tx.stem_programs("bass"))
             part = Part(stem, program, False, _bass(ctx, active, program))
         elif stem == "piano":
-            low = int(rng.choice([36, 45, 52]))
+            low = int(rng.choice([21, 28, 36, 45, 52], p=[0.1, 0.15, 0.3, 0.25, 0.2]))  # down to A0 sometimes
+            style = str(rng.choice(["block", "broken", "pulse", "strum"], p=[0.35, 0.35, 0.15, 0.15]))
             part = Part(stem, _pick(rng, tx.stem_programs("piano")), False,
-                        _chords(ctx, active, low, low + 36, str(rng.choice(["block", "broken"])), base))
+                        _chords(ctx, active, low, low + 36, style, base))
         elif stem == "guitar":
             part = Part(stem, _pick(rng, tx.stem_programs("guitar")), False,
                         _chords(ctx, active, 40, 76, str(rng.choice(["strum", "broken", "block"])), base))
         elif stem == "strings_ensemble":
             program = _pick(rng, tx.stem_programs("strings_ensemble"))
-            style = "sustain" if rng.random() < 0.7 else "broken"
+            style = str(rng.choice(["sustain", "sustain2", "broken"], p=[0.35, 0.35, 0.3]))
             part = Part(stem, program, False, _chords(ctx, active, 48, 84, style, base))
         elif stem == "synth_lead":
+            low = int(rng.choice([48, 55, 60]))
             part = Part(stem, _pick(rng, tx.stem_programs("synth_lead")), False,
-                        _melody(ctx, active, 60, 90, base))
+                        _melody(ctx, active, low, low + 30, base, density=float(rng.choice([0.5, 1.0, 1.5, 2.0], p=[0.05, 0.3, 0.35, 0.3]))))
         elif stem == "synth_pad_fx":
             program = _pick(rng, tx.stem_programs("synth_pad_fx"))
             if pretty_midi.program_to_instrument_class(program) == "Synth Pad" or rng.random() < 0.4:
-                notes = _chords(ctx, active, 48, 80, "sustain", base)
+                notes = _chords(ctx, active, 48, 80, str(rng.choice(["sustain", "sustain2", "broken"],
+                                                                     p=[0.1, 0.5, 0.4])), base)
             else:
                 notes = _fx(ctx, active, base)
             part = Part(stem, program, False, notes)
@@ -445,6 +524,9 @@ def compose_song(rng: np.random.Generator, seconds: float, stems: list[str]) -> 
         else:
             raise ValueError(f"no part generator for stem {stem!r}")
         part.reverb = (round(float(rng.uniform(0.1, 0.8)), 3), round(float(rng.uniform(0.0, 0.6)), 3))
+        if not part.is_drum:
+            part.notes = articulate(part.notes, str(rng.choice(["as_written", "staccato", "legato"],
+                                                                p=[0.6, 0.2, 0.2])), rng)
         part.notes = _clip_notes(part.notes, seconds)
         if not part.notes:  # a part always has something to learn from
             s = min(0.5, seconds / 4)

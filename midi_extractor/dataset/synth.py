@@ -1,299 +1,300 @@
-"""The generated Slakh-format data set: procedural songs rendered stem by stem.
+"""The generated Slakh-format data set: procedural songs rendered stem by stem
+through a pool of sound sources, with an out-of-domain test split.
 
-``midi-extractor synth --out DIR --tracks N --seconds S --seed K [--sf2 PATH] [--sample-rate HZ]``
+``midi-extractor synth --out DIR --tracks N --seconds S --seed K`` (options below)
 and :func:`generate_dataset` write::
 
     DIR/{train,validation,test}/TrackNNNNN/
-        metadata.yaml     Slakh's keys (UUID, audio_dir, midi_dir, stems: {Sxx: ...}, ...)
+        metadata.yaml     Slakh's keys (UUID, audio_dir, midi_dir, stems: {Sxx: ...}, ...); each stem
+                          also has plugin_name "<source>:bank<B>:prog<P>", domain, effects
         MIDI/Sxx.mid      one instrument per file (drums: is_drum, program_num 128 in metadata)
         stems/Sxx.flac    mono, 16-bit, sample_rate_hz, exactly seconds * rate samples
         mix.flac          overall_gain * sum of the stems
         all_src.mid       every stem's instrument in one file
+    DIR/synth_report.json tracks per split and domain, stems per source, reference notes per
+                          stem and domain, and every skipped stem with its reason
 
-Songs come from :mod:`songs` (composition); this module renders each stem with
-FluidSynth from one SoundFont (pretty_midi's TimGM6mb.sf2 unless ``sf2`` names
-another), peak-normalises it to :data:`TARGET_PEAK_DB`, and writes the files.
-Track ``k`` of seed ``K`` depends only on (K, k, seconds, rate, SoundFont), so
-the same call writes byte-identical files, and a larger set starts with the
-same songs. Splits are the folder: the last ~10% of tracks are ``test``, the
-~10% before them ``validation`` (at least one each from 3 tracks on).
+Songs come from :mod:`songs`; each part is rendered (:mod:`render`) with a
+source of :mod:`sources` and an effect chain of :mod:`effects`. Domains: train
+and validation tracks, and the first half of the test tracks, are ``in_domain``
+(``sound_sources``); the rest of the test tracks are ``out_of_domain``, rendered
+only with ``ood_sources``, which no other track uses. Sources rotate per stem
+over the tracks of a domain (a seeded offset per stem), so every source of a
+pool is heard once a domain has as many tracks as the pool has sources.
+
+Track ``k`` of seed ``K`` depends only on (K, k, seconds, rate, pools, effects,
+split sizes), so the same call writes byte-identical files.
 """
 from __future__ import annotations
 
 import argparse
-import ctypes
 import hashlib
-import math
-import os
+import logging
 import shutil
 import sys
 import time
+import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
-import soundfile as sf
-import yaml
 
+from midi_extractor import taxonomy as tx
+from midi_extractor.atomic import write_json
 from midi_extractor.dataset import songs
+from midi_extractor.dataset import sources as src
+from midi_extractor.dataset.fluid import Renderer, RenderError, SynthError
+from midi_extractor.dataset.render import (IN_DOMAIN, OUT_OF_DOMAIN, TARGET_PEAK_DB, SourceCache,  # noqa: F401
+                                           StemSkipped, integrated_loudness_db, peak_normalise,
+                                           render_part, write_track)
 
-DEFAULT_SF2 = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
-TARGET_PEAK_DB = -1.0    # every stem, and the mix, peak at this level (dBFS)
-SLAKH_DRUM_PROGRAM = 128
+log = logging.getLogger(__name__)
+DEFAULT_SF2 = src.SOURCES["TimGM6mb"].bundled
 SPLIT_NAMES = ("train", "validation", "test")
-_INSTALL_HINT = ("FluidSynth's system library was not found; install it "
-                 "(Debian/Ubuntu: apt-get update && apt-get install -y libfluidsynth3; "
-                 "macOS: brew install fluid-synth) and pyfluidsynth (pip install pyfluidsynth)")
+REPORT_NAME = "synth_report.json"
 
 
-class SynthError(RuntimeError):
-    """The data set cannot be rendered (no FluidSynth, unreadable SoundFont, bad arguments)."""
+# --------------------------------------------------------------------- layout
+def split_counts(tracks: int, validation: int | None = None, test: int | None = None) -> dict[str, int]:
+    """Tracks per split: given sizes, or ~80/10/10 with at least one validation and
+    one test track from 3 tracks on."""
+    if validation is None and test is None:
+        if tracks < 3:
+            return {"train": tracks, "validation": 0, "test": 0} if tracks < 2 else \
+                {"train": tracks - 1, "validation": 0, "test": 1}
+        validation = test = max(1, int(round(0.1 * tracks)))
+    validation = max(1, int(round(0.1 * tracks))) if validation is None else int(validation)
+    test = max(1, int(round(0.1 * tracks))) if test is None else int(test)
+    if validation < 0 or test < 0 or validation + test >= tracks:
+        raise SynthError(f"validation ({validation}) + test ({test}) tracks must leave train tracks "
+                         f"out of {tracks}")
+    return {"train": tracks - validation - test, "validation": validation, "test": test}
 
 
-# ------------------------------------------------------------------ rendering
-def _import_fluidsynth():
-    try:
-        import fluidsynth  # pyfluidsynth; raises ImportError when libfluidsynth is missing
-    except (ImportError, OSError) as exc:
-        raise SynthError(f"{_INSTALL_HINT} ({exc})") from None
-    return fluidsynth
-
-
-class Renderer:
-    """One FluidSynth instance with one SoundFont loaded, rendering a part at a time
-    to float32 mono (the mean of FluidSynth's two channels, reverb and chorus included)."""
-
-    def __init__(self, sf2: str | Path | None, sample_rate_hz: int):
-        self.sf2 = Path(sf2) if sf2 else DEFAULT_SF2
-        if not self.sf2.is_file():
-            raise SynthError(f"SoundFont not found: {self.sf2}")
-        if not os.access(self.sf2, os.R_OK):
-            raise SynthError(f"SoundFont not readable: {self.sf2}")
-        fluidsynth = _import_fluidsynth()
-        self.sample_rate_hz = int(sample_rate_hz)
-        # the C library pyfluidsynth loaded: float output straight into numpy buffers
-        self._fl = getattr(fluidsynth, "_fl", None) or ctypes.CDLL(fluidsynth.find_libfluidsynth())
-        self._fl.fluid_synth_write_float.restype = ctypes.c_int
-        self._fl.fluid_synth_write_float.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
-                                                     ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-        self.synth = fluidsynth.Synth(gain=0.5, samplerate=float(self.sample_rate_hz))
-        self.sfid = self.synth.sfload(str(self.sf2))
-        if self.sfid == -1:
-            self.synth.delete()
-            raise SynthError(f"FluidSynth could not load the SoundFont {self.sf2} (not a valid .sf2 file?)")
-
-    def close(self) -> None:
-        if self.synth is not None:
-            self.synth.delete()
-            self.synth = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _select(self, part: songs.Part) -> int:
-        channel, bank = (9, 128) if part.is_drum else (0, 0)
-        for program in (part.program, 0):
-            if self.synth.program_select(channel, self.sfid, bank, program) == 0:
-                return channel
-        raise SynthError(f"SoundFont {self.sf2} has no preset for bank {bank} program {part.program} (nor 0)")
-
-    def render(self, part: songs.Part, n_samples: int) -> np.ndarray:
-        """The part's notes as exactly ``n_samples`` float32 mono samples."""
-        self._flush()
-        room, level = part.reverb
-        self.synth.set_reverb(roomsize=room, damping=0.3, width=0.8, level=level)
-        channel = self._select(part)
-        events = []
-        for start, end, pitch, velocity in part.notes:
-            events.append((int(round(start * self.sample_rate_hz)), 1, pitch, velocity))
-            events.append((int(round(end * self.sample_rate_hz)), 0, pitch, 0))
-        events.sort()  # note-offs (0) before note-ons (1) at the same sample
-        left = np.zeros(n_samples, np.float32)
-        right = np.zeros(n_samples, np.float32)
-        pos = 0
-        for when, is_on, pitch, velocity in events:
-            when = min(when, n_samples)
-            if when > pos:
-                self._write(left, right, pos, when - pos)
-                pos = when
-            if is_on:
-                self.synth.noteon(channel, pitch, velocity)
-            else:
-                self.synth.noteoff(channel, pitch)
-        if pos < n_samples:
-            self._write(left, right, pos, n_samples - pos)
-        return (left + right) * np.float32(0.5)
-
-    def _flush(self, block: int = 4096, max_blocks: int = 200) -> None:
-        """Silence the last part: kill its voices, then render (and drop) audio
-        until the reverb and chorus tails have died away."""
-        for channel in (0, 9):
-            self.synth.all_sounds_off(channel)
-        self.synth.system_reset()
-        left = np.zeros(block, np.float32)
-        right = np.zeros(block, np.float32)
-        for _ in range(max_blocks):
-            self._write(left, right, 0, block)
-            if max(float(np.max(np.abs(left))), float(np.max(np.abs(right)))) < 1e-7:
-                return
-
-    def _write(self, left: np.ndarray, right: np.ndarray, offset: int, n: int) -> None:
-        lp = left.ctypes.data + 4 * offset
-        rp = right.ctypes.data + 4 * offset
-        if self._fl.fluid_synth_write_float(self.synth.synth, n, lp, 0, 1, rp, 0, 1) != 0:
-            raise SynthError("FluidSynth failed to render audio")
-
-
-# -------------------------------------------------------------------- helpers
-def peak_normalise(x: np.ndarray, peak_db: float = TARGET_PEAK_DB) -> np.ndarray:
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if peak <= 1e-9:
-        return np.zeros_like(x, dtype=np.float32)
-    return (x * (10.0 ** (peak_db / 20.0) / peak)).astype(np.float32)
-
-
-def integrated_loudness_db(x: np.ndarray, sample_rate_hz: int) -> float | None:
-    """An RMS-based stand-in for Slakh's integrated loudness: mean power of the
-    400 ms blocks above -70 dBFS (BS.1770's absolute gate, without its K-weighting
-    and relative gate), in dB. ``None`` for silence (Slakh omits the key then)."""
-    block = max(1, int(0.4 * sample_rate_hz))
-    n = len(x) // block
-    if n == 0:
-        powers = np.array([np.mean(np.square(x, dtype=np.float64))]) if len(x) else np.array([0.0])
-    else:
-        powers = np.mean(np.square(x[: n * block].reshape(n, block), dtype=np.float64), axis=1)
-    gated = powers[powers > 10.0 ** (-70.0 / 10.0)]
-    if gated.size == 0:
-        return None
-    return round(float(10.0 * math.log10(np.mean(gated))), 4)
-
-
-def split_counts(tracks: int) -> dict[str, int]:
-    """Tracks per split: ~80/10/10, at least one validation and one test track from 3 tracks on."""
-    if tracks < 3:
-        return {"train": tracks, "validation": 0, "test": 0} if tracks < 2 else \
-            {"train": tracks - 1, "validation": 0, "test": 1}
-    n_val = n_test = max(1, int(round(0.1 * tracks)))
-    return {"train": tracks - n_val - n_test, "validation": n_val, "test": n_test}
-
-
-def track_split(index: int, tracks: int) -> str:
+def track_split(index: int, tracks: int, validation: int | None = None, test: int | None = None) -> str:
     """Split of track ``index`` (0-based): train first, then validation, then test."""
-    counts = split_counts(tracks)
+    counts = split_counts(tracks, validation, test)
     if index < counts["train"]:
         return "train"
     return "validation" if index < counts["train"] + counts["validation"] else "test"
 
 
-def _track_rng(seed: int, index: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index)]))
+def track_layout(counts: dict[str, int], with_ood: bool) -> list[tuple[str, str, int]]:
+    """(split, domain, position within the domain) of every track: the second half of
+    the test split (rounded down) is out-of-domain when there is an OOD pool."""
+    n_ood = counts["test"] // 2 if with_ood else 0
+    n_in = counts["train"] + counts["validation"] + counts["test"] - n_ood
+    out = []
+    for k in range(n_in + n_ood):
+        split = "train" if k < counts["train"] else "validation" if k < counts["train"] + counts["validation"] \
+            else "test"
+        out.append((split, IN_DOMAIN, k) if k < n_in else (split, OUT_OF_DOMAIN, k - n_in))
+    return out
 
 
-# --------------------------------------------------------------------- writing
-def render_track(track_dir: Path, song: songs.Song, renderer: Renderer, uuid: str) -> Path:
-    """Write one track folder (MIDI, stems, mix, metadata) for ``song``."""
-    sr = renderer.sample_rate_hz
-    n_samples = int(round(song.seconds * sr))
-    (track_dir / "MIDI").mkdir(parents=True, exist_ok=True)
-    (track_dir / "stems").mkdir(parents=True, exist_ok=True)
-    all_src = pretty_midi.PrettyMIDI(initial_tempo=song.bpm)
-    mix = np.zeros(n_samples, np.float64)
-    stems_meta = {}
-    for k, part in enumerate(song.parts):
-        stem_id = f"S{k:02d}"
-        pm = pretty_midi.PrettyMIDI(initial_tempo=song.bpm)
-        pm.instruments.append(part.to_instrument())
-        pm.write(str(track_dir / "MIDI" / f"{stem_id}.mid"))
-        all_src.instruments.append(part.to_instrument())
-        audio = peak_normalise(renderer.render(part, n_samples))
-        sf.write(str(track_dir / "stems" / f"{stem_id}.flac"), audio, sr, format="FLAC", subtype="PCM_16")
-        mix += audio
-        meta = {
-            "audio_rendered": True,
-            "inst_class": part.inst_class,
-            "integrated_loudness": integrated_loudness_db(audio, sr),
-            "is_drum": part.is_drum,
-            "midi_program_name": part.name,
-            "midi_saved": True,
-            "plugin_name": renderer.sf2.name,
-            "program_num": SLAKH_DRUM_PROGRAM if part.is_drum else part.program,
-        }
-        if meta["integrated_loudness"] is None:
-            del meta["integrated_loudness"]
-        stems_meta[stem_id] = meta
-    all_src.write(str(track_dir / "all_src.mid"))
-    peak = float(np.max(np.abs(mix))) if n_samples else 0.0
-    overall_gain = 10.0 ** (TARGET_PEAK_DB / 20.0) / peak if peak > 0 else 1.0
-    sf.write(str(track_dir / "mix.flac"), (mix * overall_gain).astype(np.float32), sr,
-             format="FLAC", subtype="PCM_16")
-    metadata = {
-        "UUID": uuid,
-        "audio_dir": f"{track_dir.name}/stems",   # relative to the split folder, as in Slakh2100
-        "lmd_midi_dir": None,                    # no Lakh MIDI source: the song is procedural
-        "midi_dir": f"{track_dir.name}/MIDI",
-        "normalization_factor": TARGET_PEAK_DB,  # stems are peak-normalised to this many dBFS
-        "normalized": True,
-        "overall_gain": round(overall_gain, 10),
-        "stems": stems_meta,
-        "target_peak": TARGET_PEAK_DB,
-    }
-    (track_dir / "metadata.yaml").write_text(yaml.safe_dump(metadata, sort_keys=True))
-    return track_dir
+def _track_rng(seed: int, index: int, stream: int = 0) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index), int(stream)]))
 
 
-def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int,
-                     sf2: str | Path | None = None, sample_rate_hz: int = 16000,
-                     progress: bool = True) -> list[Path]:
-    """Write ``tracks`` procedural songs of ``seconds`` each under
-    ``out_dir/{train,validation,test}/TrackNNNNN`` and return the track folders.
+def pick_source(pool: list[src.SoundSource], part: songs.Part, position: int, seed: int) -> src.SoundSource | None:
+    """The source of ``part`` in the ``position``-th track of its domain: the pool's
+    sources that can render it, in turn, from a seeded offset per stem name."""
+    able = [s for s in pool if s.can_render(part.is_drum)]
+    if not able:
+        return None
+    offset = zlib.crc32(f"{seed}|{part.stem}".encode()) % len(able)
+    return able[(position + offset) % len(able)]
 
-    Raises :class:`SynthError` for a missing or unreadable SoundFont (naming it),
-    a missing FluidSynth library (saying what to install) or bad arguments."""
+
+def _pools(sf2, sound_sources, ood_sources) -> tuple[list[src.SoundSource], list[src.SoundSource]]:
+    try:
+        pool = [src.custom_source(sf2)] if sf2 else src.resolve(sound_sources, "dataset.sound_sources")
+        ood = src.resolve(ood_sources, "dataset.ood_sources")
+    except src.SourceError as exc:
+        raise SynthError(str(exc)) from None
+    shared = {s.name for s in pool} & {s.name for s in ood}
+    if shared:
+        raise SynthError(f"dataset.ood_sources must be held out of dataset.sound_sources; both list "
+                         f"{', '.join(sorted(shared))}")
+    if not pool:
+        raise SynthError("dataset.sound_sources is empty")
+    for is_drum, what in ((False, "pitched"), (True, "drum")):
+        if not any(s.can_render(is_drum) for s in pool):
+            raise SynthError(f"dataset.sound_sources has no source for {what} stems")
+    return pool, ood
+
+
+def _locate_all(sources_: list[src.SoundSource], cache: SourceCache) -> None:
+    """Find every source's file up front (a missing one stops the run, naming its package);
+    a user-supplied file (``--sf2``) must also read as a SoundFont."""
+    for s in sources_:
+        try:
+            cache.paths[s.name] = s.locate()
+            if s.package is None:
+                src.read_presets(cache.paths[s.name])
+                cache.renderer.load(cache.paths[s.name])
+        except (src.SourceError, RenderError) as exc:
+            raise SynthError(str(exc)) from None
+
+
+# ------------------------------------------------------------------- report
+class Report:
+    """What the run made and skipped (written as ``synth_report.json``)."""
+
+    def __init__(self):
+        self.tracks: Counter = Counter()
+        self.stems_by_source: Counter = Counter()
+        self.notes: dict[str, Counter] = {IN_DOMAIN: Counter(), OUT_OF_DOMAIN: Counter()}
+        self.skipped: list[dict] = []
+        self.dropped_notes = 0
+
+    def add_track(self, split: str, domain: str) -> None:
+        self.tracks[f"{split}/{domain}"] += 1
+
+    def add_stem(self, rp, split: str, domain: str) -> None:
+        self.stems_by_source[rp.plugin_name.split(":")[0]] += 1
+        self.dropped_notes += rp.dropped_notes
+        if split == "test":
+            part = rp.part
+            stem = part.stem if part.is_drum else tx.stem_for_program(part.program)
+            self.notes[domain][stem] += len(part.notes)
+
+    def skip(self, track: str, stem_id: str, part: songs.Part, source: str, exc: StemSkipped) -> None:
+        log.warning("synth: %s %s (%s, %s): %s; stem skipped", track, stem_id, part.stem, source, exc)
+        self.skipped.append({"track": track, "stem_id": stem_id, "stem": part.stem, "source": source,
+                             "reason": exc.reason, "message": str(exc)})
+
+    def as_dict(self) -> dict:
+        return {"tracks": dict(sorted(self.tracks.items())),
+                "stems_by_source": dict(sorted(self.stems_by_source.items())),
+                "test_reference_notes": {d: dict(sorted(c.items())) for d, c in self.notes.items()},
+                "dropped_notes": self.dropped_notes,
+                "skipped_stems": len(self.skipped),
+                "skipped_by_reason": dict(sorted(Counter(s["reason"] for s in self.skipped).items())),
+                "skipped": self.skipped}
+
+
+# --------------------------------------------------------------- generation
+def _check_arguments(tracks, seconds, sample_rate_hz, effects) -> None:
     if int(tracks) < 1:
         raise SynthError(f"--tracks must be at least 1, got {tracks}")
     if not float(seconds) >= 0.5:
         raise SynthError(f"--seconds must be at least 0.5, got {seconds}")
     if not 8000 <= int(sample_rate_hz) <= 96000:
         raise SynthError(f"--sample-rate must be 8000-96000 Hz (FluidSynth's range), got {sample_rate_hz}")
-    tracks, seconds, sample_rate_hz = int(tracks), float(seconds), int(sample_rate_hz)
+    if not 0.0 <= float(effects) <= 1.0:
+        raise SynthError(f"--effects (dataset.effects) must be within 0-1, got {effects}")
+
+
+def _song_for(seed: int, k: int, seconds: float, split: str, dropped: set[str]) -> tuple[songs.Song, set[str]]:
+    """Track ``k``'s song; test tracks carry every optional stem (more reference notes per stem)."""
+    rng = _track_rng(seed, k)
+    stems, dropped = songs.choose_stems(rng, dropped)
+    organ = rng.random() < 0.45
+    if split == "test":
+        stems, dropped = [*songs.CORE_STEMS, *songs.OPTIONAL_STEMS], set()
+    return songs.compose_song(rng, seconds, stems + (["organ"] if organ else [])), dropped
+
+
+def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int,
+                     sf2: str | Path | None = None, sample_rate_hz: int = 16000, progress: bool = True, *,
+                     sound_sources=src.DEFAULT_POOL, ood_sources=src.DEFAULT_OOD, effects: float = 1.0,
+                     validation_tracks: int | None = None, test_tracks: int | None = None) -> list[Path]:
+    """Write ``tracks`` procedural songs of ``seconds`` each under
+    ``out_dir/{train,validation,test}/TrackNNNNN`` plus ``synth_report.json``; return the track folders.
+
+    ``sf2`` replaces the training pool by that one file. Raises :class:`SynthError`
+    for bad arguments, an unknown or missing sound source (naming the package that
+    provides it) or a missing FluidSynth library. A stem that cannot be heard is
+    skipped with a warning and counted in the report."""
+    _check_arguments(tracks, seconds, sample_rate_hz, effects)
+    tracks, seconds, sample_rate_hz, effects = int(tracks), float(seconds), int(sample_rate_hz), float(effects)
+    counts = split_counts(tracks, validation_tracks, test_tracks)
+    pool, ood = _pools(sf2, sound_sources, ood_sources)
+    layout = track_layout(counts, with_ood=bool(ood))
     out_dir = Path(out_dir)
+    n_samples = int(round(seconds * sample_rate_hz))
+    pools = {IN_DOMAIN: pool, OUT_OF_DOMAIN: ood}
+    ident = f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
     from tqdm import tqdm
 
     written: list[Path] = []
-    with Renderer(sf2, sample_rate_hz) as renderer:
+    report = Report()
+    with Renderer(sample_rate_hz) as renderer:
+        cache = SourceCache(renderer)
+        _locate_all(pool + (ood if any(d == OUT_OF_DOMAIN for _, d, _ in layout) else []), cache)
         dropped: set[str] = set()
         for k in tqdm(range(tracks), desc="synth", unit="track", file=sys.stderr, disable=not progress):
-            rng = _track_rng(seed, k)
-            stems, dropped = songs.choose_stems(rng, dropped)
-            if rng.random() < 0.45:
-                stems.append("organ")
-            song = songs.compose_song(rng, seconds, stems)
+            split, domain, position = layout[k]
+            song, dropped = _song_for(seed, k, seconds, split, dropped)
             name = f"Track{k + 1:05d}"
-            track_dir = out_dir / track_split(k, tracks) / name
-            for split in SPLIT_NAMES:  # a track of an earlier run in another split
-                if (out_dir / split / name).is_dir():
-                    shutil.rmtree(out_dir / split / name)
-            key = f"midi-extractor synth|{seed}|{k}|{seconds}|{sample_rate_hz}|{renderer.sf2.name}"
-            uuid = hashlib.md5(key.encode()).hexdigest()
-            written.append(render_track(track_dir, song, renderer, uuid))
-    stale = sorted(str(d) for split in SPLIT_NAMES for d in (out_dir / split).glob("Track*")
-                   if d.is_dir() and d not in written)
-    if stale:
-        print(f"synth: warning: {len(stale)} track folder(s) in {out_dir} were not written by this run "
-              f"(an earlier, larger run?) and will be read with this set: {', '.join(stale[:3])}"
-              f"{' ...' if len(stale) > 3 else ''}; use an empty --out", file=sys.stderr)
+            rng_source, rng_fx = _track_rng(seed, k, 1), _track_rng(seed, k, 2)
+            rendered = {}
+            for i, part in enumerate(song.parts):
+                source = pick_source(pools[domain], part, position, seed)
+                try:
+                    if source is None:
+                        raise StemSkipped("no_source", f"no {domain} sound source renders "
+                                                       f"{'drum' if part.is_drum else 'pitched'} stems")
+                    rendered[f"S{i:02d}"] = render_part(part, source, cache, n_samples, rng_source, rng_fx,
+                                                        effects)
+                except StemSkipped as exc:
+                    report.skip(name, f"S{i:02d}", part, source.name if source else "-", exc)
+            for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
+                if (out_dir / split_name / name).is_dir():
+                    shutil.rmtree(out_dir / split_name / name)
+            uuid = hashlib.md5(f"midi-extractor synth|{k}|{ident}".encode()).hexdigest()
+            written.append(write_track(out_dir / split / name, song.bpm, rendered, sample_rate_hz, n_samples,
+                                       uuid, domain))
+            report.add_track(split, domain)
+            for rp in rendered.values():
+                report.add_stem(rp, split, domain)
+    _warn_stale(out_dir, written)
+    settings = {"tracks": tracks, "seconds": seconds, "seed": seed, "sample_rate_hz": sample_rate_hz,
+                "effects": effects, "sound_sources": [s.name for s in pool], "ood_sources": [s.name for s in ood],
+                "licences": {s.name: s.licence for s in pool + ood}}
+    write_json(out_dir / REPORT_NAME, {"settings": settings, **report.as_dict()})
+    if report.skipped:
+        log.warning("synth: %d stem(s) skipped (%s); see %s", len(report.skipped),
+                    ", ".join(f"{r} {n}" for r, n in report.as_dict()["skipped_by_reason"].items()),
+                    out_dir / REPORT_NAME)
     return written
 
 
+def generate_from_config(out_dir: str | Path, ds, progress: bool | None = None) -> list[Path]:
+    """:func:`generate_dataset` with the settings of a ``config.DatasetConfig``
+    (progress bar: only on a terminal, unless ``progress`` says)."""
+    progress = sys.stderr.isatty() if progress is None else progress
+    return generate_dataset(out_dir, ds.tracks, ds.seconds, ds.seed, sf2=ds.sf2, sample_rate_hz=ds.sample_rate_hz,
+                            progress=progress, sound_sources=ds.sound_sources, ood_sources=ds.ood_sources,
+                            effects=ds.effects, validation_tracks=ds.validation_tracks,
+                            test_tracks=ds.test_tracks)
+
+
+def _warn_stale(out_dir: Path, written: list[Path]) -> None:
+    stale = sorted(str(d) for split in SPLIT_NAMES for d in (out_dir / split).glob("Track*")
+                   if d.is_dir() and d not in written)
+    if stale:
+        log.warning("synth: %d track folder(s) in %s were not written by this run (an earlier, larger run?) "
+                    "and will be read with this set: %s%s; use an empty --out", len(stale), out_dir,
+                    ", ".join(stale[:3]), " ..." if len(stale) > 3 else "")
+
+
 # ------------------------------------------------------------------------ CLI
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
     try:
         dirs = generate_dataset(args.out, args.tracks, args.seconds, args.seed, sf2=args.sf2,
-                                sample_rate_hz=args.sample_rate, progress=not args.quiet)
+                                sample_rate_hz=args.sample_rate, progress=not args.quiet,
+                                sound_sources=_names(args.sources), ood_sources=_names(args.ood_sources),
+                                effects=args.effects, validation_tracks=args.validation_tracks,
+                                test_tracks=args.test_tracks)
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)
         return 2
@@ -301,7 +302,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     counts = {s: sum(d.parent.name == s for d in dirs) for s in SPLIT_NAMES}
     split_text = ", ".join(f"{s} {n}" for s, n in counts.items() if n)
     print(f"synth: wrote {len(dirs)} tracks x {args.seconds:g} s ({split_text}) to {args.out} "
-          f"in {elapsed:.1f} s ({elapsed / max(1, len(dirs)):.2f} s/track)")
+          f"in {elapsed:.1f} s ({elapsed / max(1, len(dirs)):.2f} s/track); report: {args.out / REPORT_NAME}")
     return 0
 
 
@@ -309,11 +310,20 @@ def add_cli(subparsers) -> None:
     p = subparsers.add_parser("synth", help="write the generated Slakh-format data set",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, type=Path, help="output folder (train/ validation/ test/ inside)")
-    p.add_argument("--tracks", type=int, default=40, help="number of songs (default 40)")
+    p.add_argument("--tracks", type=int, default=56, help="number of songs (default 56)")
     p.add_argument("--seconds", type=float, default=24.0, help="length of each song (default 24)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--sf2", default=None, help=f"SoundFont to render with (default {DEFAULT_SF2.name} "
-                                               "bundled with pretty_midi)")
+    p.add_argument("--validation-tracks", type=int, default=None, help="validation tracks (default ~10%%)")
+    p.add_argument("--test-tracks", type=int, default=None,
+                   help="test tracks, half of them out-of-domain (default ~10%%)")
+    p.add_argument("--sources", default=",".join(src.DEFAULT_POOL),
+                   help=f"training pool, comma-separated (default {','.join(src.DEFAULT_POOL)}; "
+                        f"known: {','.join(src.SOURCES)})")
+    p.add_argument("--ood-sources", default=",".join(src.DEFAULT_OOD),
+                   help=f"held-out sources of the out-of-domain test tracks (default {','.join(src.DEFAULT_OOD)}; "
+                        "empty: no out-of-domain tracks)")
+    p.add_argument("--effects", type=float, default=1.0, help="effect strength 0-1 (0: none; default 1)")
+    p.add_argument("--sf2", default=None, help="one SoundFont file as the whole training pool")
     p.add_argument("--sample-rate", type=int, default=16000, help="audio sample rate in Hz (default 16000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)

@@ -1,0 +1,213 @@
+"""One track of the generated data set: every part rendered through its drawn sound
+source and effect chain, then written in Slakh's layout.
+
+:func:`render_part` turns a :class:`songs.Part` plus a :class:`sources.SoundSource`
+into audio (or raises :class:`StemSkipped` with a reason: the SoundFont fails to
+load, lacks the program, leaves no note playable, or renders silence);
+:func:`write_track` writes the folder (see :mod:`synth` for the layout). A part
+is heard as written in its MIDI file: drum notes on keys a kit lacks are moved
+to a key of the same drum class (or dropped), pitched notes outside the
+preset's key range are dropped, before the MIDI file is written.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import soundfile as sf
+import yaml
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.atomic import write_text
+from midi_extractor.dataset import effects, songs
+from midi_extractor.dataset import sources as src
+from midi_extractor.dataset.fluid import Renderer, RenderError
+
+log = logging.getLogger(__name__)
+
+TARGET_PEAK_DB = -1.0     # every stem, and the mix, peak at this level (dBFS)
+SILENT_PEAK = 1e-4        # a render whose peak stays below this (-80 dBFS) counts as silent
+IN_DOMAIN, OUT_OF_DOMAIN = "in_domain", "out_of_domain"
+
+
+class StemSkipped(Exception):
+    """A part that is left out of its track; ``reason`` is a short key for the report."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class RenderedPart:
+    part: songs.Part          # with the notes actually heard
+    audio: np.ndarray         # float32 mono, peak-normalised
+    plugin_name: str
+    effects: str
+    dropped_notes: int = 0
+
+
+@dataclass
+class SourceCache:
+    """Per-run lookups: each source's file, presets and FluidSynth id (or load error)."""
+
+    renderer: Renderer
+    paths: dict[str, Path] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def presets(self, source: src.SoundSource) -> tuple[int, dict]:
+        if source.name in self.failed:
+            raise StemSkipped("load_failed", self.failed[source.name])
+        try:
+            path = self.paths.get(source.name) or source.locate()
+            presets = src.read_presets(path)
+            sfid = self.renderer.load(path)
+        except (src.SourceError, RenderError, OSError) as exc:
+            self.failed[source.name] = f"sound source {source.name} failed to load: {exc}"
+            raise StemSkipped("load_failed", self.failed[source.name]) from None
+        self.paths[source.name] = path
+        return sfid, presets
+
+
+# -------------------------------------------------------------------- helpers
+def peak_normalise(x: np.ndarray, peak_db: float = TARGET_PEAK_DB) -> np.ndarray:
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak <= 1e-9:
+        return np.zeros_like(x, dtype=np.float32)
+    return (x * (10.0 ** (peak_db / 20.0) / peak)).astype(np.float32)
+
+
+def integrated_loudness_db(x: np.ndarray, sample_rate_hz: int) -> float | None:
+    """An RMS-based stand-in for Slakh's integrated loudness: mean power of the
+    400 ms blocks above -70 dBFS (BS.1770's absolute gate, without its K-weighting
+    and relative gate), in dB. ``None`` for silence (Slakh omits the key then)."""
+    block = max(1, int(0.4 * sample_rate_hz))
+    n = len(x) // block
+    if n == 0:
+        powers = np.array([np.mean(np.square(x, dtype=np.float64))]) if len(x) else np.array([0.0])
+    else:
+        powers = np.mean(np.square(x[: n * block].reshape(n, block), dtype=np.float64), axis=1)
+    gated = powers[powers > 10.0 ** (-70.0 / 10.0)]
+    if gated.size == 0:
+        return None
+    return round(float(10.0 * math.log10(np.mean(gated))), 4)
+
+
+def _preset_for(part: songs.Part, source: src.SoundSource, presets: dict,
+                rng: np.random.Generator) -> tuple[int, int, list, int]:
+    """(bank, program, playable notes, dropped) of ``part`` on ``source``."""
+    if part.is_drum:
+        kits = src.drum_presets(source, presets)
+        if not kits:
+            raise StemSkipped("program_missing", f"sound source {source.name} has no drum kit")
+        bank, program = kits[int(rng.integers(len(kits)))]
+        keys = src.drum_keys_of(source, presets[(bank, program)])
+        notes, dropped = src.remap_drum_notes(part.notes, keys)
+        return bank, program, notes, dropped
+    banks = src.melodic_banks(part.program, presets)
+    if not banks:
+        raise StemSkipped("program_missing", f"sound source {source.name} has no preset for GM program "
+                                             f"{part.program} ({part.name})")
+    bank = banks[0] if len(banks) == 1 or rng.random() < 0.6 else banks[1 + int(rng.integers(len(banks) - 1))]
+    keys = presets[(bank, part.program)].keys
+    notes = _fit_octave(part.notes, keys)
+    return bank, part.program, notes, len(part.notes) - len(notes)
+
+
+def _fit_octave(notes: list, keys: frozenset[int]) -> list:
+    """The part moved by whole octaves (0 preferred) so most of its notes fall on keys
+    the preset plays (a contrabass preset that stops at A3), minus those that still do not."""
+    def playable(shift: int) -> list:
+        return [(s, e, p + shift, v) for s, e, p, v in notes
+                if p + shift in keys and songs.MIN_PITCH <= p + shift <= songs.MAX_PITCH]
+    best = playable(0)
+    if len(best) < len(notes):
+        for shift in (-12, 12, -24, 24):
+            moved = playable(shift)
+            if len(moved) > len(best):
+                best = moved
+    return best
+
+
+def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n_samples: int,
+                rng_source: np.random.Generator, rng_fx: np.random.Generator,
+                effects_strength: float) -> RenderedPart:
+    """``part`` through ``source`` (a preset drawn with ``rng_source``) and a chain drawn
+    with ``rng_fx``; :class:`StemSkipped` when it cannot be heard."""
+    sfid, presets = cache.presets(source)
+    bank, program, notes, dropped = _preset_for(part, source, presets, rng_source)
+    chain = effects.random_chain(part.stem, rng_fx, effects_strength, cache.renderer.sample_rate_hz)
+    if not notes:
+        raise StemSkipped("no_playable_notes", f"sound source {source.name} plays none of the part's notes")
+    try:
+        audio = cache.renderer.render(notes, n_samples, sfid, bank, program, part.is_drum, part.reverb)
+    except RenderError as exc:
+        raise StemSkipped("render_failed", f"sound source {source.name}: {exc}") from None
+    if not np.isfinite(audio).all() or float(np.max(np.abs(audio), initial=0.0)) < SILENT_PEAK:
+        raise StemSkipped("silent", f"sound source {source.name} bank {bank} program {program} rendered silence")
+    audio = peak_normalise(effects.apply_chain(peak_normalise(audio), cache.renderer.sample_rate_hz, chain))
+    heard = songs.Part(part.stem, part.program, part.is_drum, notes, part.reverb)
+    return RenderedPart(heard, audio, src.plugin_name(source, bank, program), chain.label, dropped)
+
+
+# --------------------------------------------------------------------- writing
+def stem_metadata(rp: RenderedPart, sample_rate_hz: int, domain: str) -> dict:
+    """One ``stems: Sxx:`` entry: Slakh's keys plus ``domain`` and ``effects``."""
+    part = rp.part
+    meta = {
+        "audio_rendered": True,
+        "domain": domain,
+        "effects": rp.effects,
+        "inst_class": part.inst_class,
+        "integrated_loudness": integrated_loudness_db(rp.audio, sample_rate_hz),
+        "is_drum": part.is_drum,
+        "midi_program_name": part.name,
+        "midi_saved": True,
+        "plugin_name": rp.plugin_name,
+        "program_num": tx.SLAKH_DRUM_PROGRAM if part.is_drum else part.program,
+    }
+    if meta["integrated_loudness"] is None:
+        del meta["integrated_loudness"]
+    return meta
+
+
+def write_track(track_dir: Path, bpm: float, rendered: dict[str, RenderedPart], sample_rate_hz: int,
+                n_samples: int, uuid: str, domain: str) -> Path:
+    """Write one track folder (MIDI, stems, mix, metadata) from its rendered parts
+    (stem id -> part); metadata.yaml is written last, atomically."""
+    sr = sample_rate_hz
+    (track_dir / "MIDI").mkdir(parents=True, exist_ok=True)
+    (track_dir / "stems").mkdir(parents=True, exist_ok=True)
+    all_src = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    mix = np.zeros(n_samples, np.float64)
+    stems_meta = {}
+    for stem_id, rp in rendered.items():
+        pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+        pm.instruments.append(rp.part.to_instrument())
+        pm.write(str(track_dir / "MIDI" / f"{stem_id}.mid"))
+        all_src.instruments.append(rp.part.to_instrument())
+        sf.write(str(track_dir / "stems" / f"{stem_id}.flac"), rp.audio, sr, format="FLAC", subtype="PCM_16")
+        mix += rp.audio
+        stems_meta[stem_id] = stem_metadata(rp, sr, domain)
+    all_src.write(str(track_dir / "all_src.mid"))
+    peak = float(np.max(np.abs(mix))) if n_samples else 0.0
+    overall_gain = 10.0 ** (TARGET_PEAK_DB / 20.0) / peak if peak > 0 else 1.0
+    sf.write(str(track_dir / "mix.flac"), (mix * overall_gain).astype(np.float32), sr,
+             format="FLAC", subtype="PCM_16")
+    metadata = {
+        "UUID": uuid,
+        "audio_dir": f"{track_dir.name}/stems",   # relative to the split folder, as in Slakh2100
+        "lmd_midi_dir": None,                    # no Lakh MIDI source: the song is procedural
+        "midi_dir": f"{track_dir.name}/MIDI",
+        "normalization_factor": TARGET_PEAK_DB,  # stems are peak-normalised to this many dBFS
+        "normalized": True,
+        "overall_gain": round(overall_gain, 10),
+        "stems": stems_meta,
+        "target_peak": TARGET_PEAK_DB,
+    }
+    write_text(track_dir / "metadata.yaml", yaml.safe_dump(metadata, sort_keys=True))
+    return track_dir

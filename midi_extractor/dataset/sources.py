@@ -1,0 +1,239 @@
+"""The sound-source pool of the generated data set: which SoundFonts render which stems.
+
+A :class:`SoundSource` is one SoundFont file, the Debian package that installs it,
+its licence, and what it can render: General MIDI melodic programs (bank 0, plus
+GS/XG variation banks where the file has them) and/or drum kits. GM SoundFonts
+hold their kits in bank 128; the AVL drum kits hold a single kit in bank 0
+preset 0 (:attr:`SoundSource.drum_bank`), and map some keys off the GM drum
+map (:attr:`SoundSource.drum_keys` lists the keys whose sound matches their GM
+class; :func:`remap_drum_notes` moves the others to a key of the same class).
+
+Source names (``params.yaml`` ``dataset.sound_sources`` / ``dataset.ood_sources``):
+see :data:`SOURCES`. A SoundFont file is looked for in ``$MIDI_EXTRACTOR_SF2_PATH``
+(folders separated by ``:``), then in the places the packages install it.
+
+What a preset of a file holds is read from the file itself (:func:`read_presets`:
+the RIFF ``pdta`` chunk's preset, instrument and generator records), so a
+program the file lacks and a key no zone covers are known before rendering.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pretty_midi
+
+from midi_extractor import taxonomy as tx
+
+SYSTEM_SF2_DIRS = (Path("/usr/share/sounds/sf2"), Path("/usr/share/soundfonts"),
+                   Path("/usr/local/share/soundfonts"), Path("/opt/homebrew/share/soundfonts"))
+ENV_PATH = "MIDI_EXTRACTOR_SF2_PATH"
+#: GS kit numbers worth rendering (56 is GS's sound-effects kit, 127 the CM-64 map)
+GS_KIT_MAX = 55
+#: GS/XG variation banks considered for melodic programs (bank 0 is the GM capital)
+VARIATION_BANKS = range(1, 64)
+
+
+class SourceError(RuntimeError):
+    """A sound source that cannot be used (unknown name, missing or unreadable file)."""
+
+
+@dataclass(frozen=True)
+class SoundSource:
+    """One SoundFont of the pool.
+
+    ``drum_bank``/``drum_programs``: where its drum kits are (None: bank 128, every
+    kit number the file has up to :data:`GS_KIT_MAX`). ``drum_keys``: GM drum keys
+    that sound as their GM class (None: every key a zone covers)."""
+
+    name: str
+    file: str
+    package: str | None          # Debian package that installs the file (None: user-supplied)
+    licence: str
+    melodic: bool = True
+    drums: bool = True
+    drum_bank: int | None = None
+    drum_programs: tuple[int, ...] | None = None
+    drum_keys: frozenset[int] | None = None
+    bundled: Path | None = None  # a copy shipped inside a Python package (looked at first)
+    path_override: Path | None = field(default=None, compare=False)
+
+    def can_render(self, is_drum: bool) -> bool:
+        return self.drums if is_drum else self.melodic
+
+    def locate(self) -> Path:
+        """The SoundFont file on this machine; :class:`SourceError` naming the package otherwise."""
+        if self.path_override is not None:
+            if not self.path_override.is_file():
+                raise SourceError(f"SoundFont not found: {self.path_override}")
+            return self.path_override
+        candidates = [self.bundled] if self.bundled else []
+        candidates += [Path(d) / self.file for d in os.environ.get(ENV_PATH, "").split(":") if d]
+        candidates += [d / self.file for d in SYSTEM_SF2_DIRS]
+        for path in candidates:
+            if path.is_file():
+                return path
+        hint = (f"install the Debian package {self.package} (apt-get install -y {self.package}), "
+                if self.package else "")
+        raise SourceError(f"sound source {self.name}: SoundFont {self.file} not found (looked in "
+                          f"{', '.join(str(c.parent) for c in candidates)}); {hint}point ${ENV_PATH} at the "
+                          f"folder holding it, or remove {self.name} from dataset.sound_sources/ood_sources")
+
+
+# AVL kits: keys whose samples match the GM class (their 48/50/58/60/61 are hat swish,
+# cymbal chokes and a china, not toms or bongos; no 35, no Latin percussion but cowbell).
+_AVL_KEYS = frozenset({36, 37, 38, 39, 40, 41, 43, 45, 47, 42, 44, 46, 49, 51, 52, 53, 55, 57, 59, 54, 56})
+
+SOURCES: dict[str, SoundSource] = {s.name: s for s in (
+    SoundSource("TimGM6mb", "TimGM6mb.sf2", "timgm6mb-soundfont", "GPL-2 (Tim Brechbill)",
+                bundled=Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"),
+    SoundSource("FluidR3_GM", "FluidR3_GM.sf2", "fluid-soundfont-gm", "MIT (Frank Wen)"),
+    SoundSource("OPL3_FM", "OPL-3_FM_128M.sf2", "opl3-soundfont", "CC-BY-SA-4.0 (Zandro Reveille)"),
+    SoundSource("csound_GMbank", "sf_GMbank.sf2", "csound-soundfont", "public domain (csound)"),
+    SoundSource("AVL_BlackPearl", "Black_Pearl_4_LV2.sf2", "avldrums.lv2-soundfont",
+                "CC-BY-SA-3.0 (Glen MacArthur)", melodic=False, drum_bank=0, drum_programs=(0,),
+                drum_keys=_AVL_KEYS),
+    SoundSource("AVL_RedZeppelin", "Red_Zeppelin_4_LV2.sf2", "avldrums.lv2-soundfont",
+                "CC-BY-SA-3.0 (Glen MacArthur)", melodic=False, drum_bank=0, drum_programs=(0,),
+                drum_keys=_AVL_KEYS),
+)}
+DEFAULT_POOL = ("TimGM6mb", "FluidR3_GM", "OPL3_FM", "AVL_BlackPearl")
+DEFAULT_OOD = ("csound_GMbank", "AVL_RedZeppelin")
+DEBIAN_PACKAGES = tuple(sorted({s.package for s in SOURCES.values() if s.package}))
+
+
+def custom_source(path: str | Path) -> SoundSource:
+    """A user-supplied GM SoundFont (``--sf2``/``dataset.sf2``), named after its file."""
+    path = Path(path)
+    return SoundSource(path.name, path.name, None, "user-supplied", path_override=path)
+
+
+def resolve(names, what: str = "dataset.sound_sources") -> list[SoundSource]:
+    """Source names -> :class:`SoundSource` (in the given order); unknown names are an error naming them."""
+    names = [names] if isinstance(names, str) else list(names or [])
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        raise SourceError(f"{what}: unknown sound source(s) {', '.join(map(str, unknown))}; "
+                          f"known: {', '.join(SOURCES)}")
+    return [SOURCES[n] for n in dict.fromkeys(names)]
+
+
+# ----------------------------------------------------------- SoundFont reading
+@dataclass(frozen=True)
+class Preset:
+    bank: int
+    program: int
+    name: str
+    keys: frozenset[int]   # MIDI keys some zone of the preset plays
+
+
+def _pdta(path: Path) -> dict[bytes, bytes]:
+    """The sub-chunks of the ``pdta`` list of a SoundFont 2 file (sample data skipped)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+            raise SourceError(f"{path}: not a SoundFont 2 file (no RIFF sfbk header)")
+        end = 8 + struct.unpack("<I", head[4:8])[0]
+        while f.tell() < end:
+            hdr = f.read(8)
+            if len(hdr) < 8:
+                break
+            cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+            if cid == b"LIST" and f.read(4) == b"pdta":
+                data, stop = {}, f.tell() + size - 4
+                while f.tell() + 8 <= stop:
+                    sid, ssize = struct.unpack("<4sI", f.read(8))
+                    data[sid] = f.read(ssize)
+                return data
+            f.seek(size - (4 if cid == b"LIST" else 0) + (size & 1), 1)
+    raise SourceError(f"{path}: SoundFont has no preset data (pdta chunk)")
+
+
+def _records(data: bytes, size: int, fmt: str) -> list[tuple]:
+    return [struct.unpack(fmt, data[i:i + struct.calcsize(fmt)]) for i in range(0, len(data) - size + 1, size)]
+
+
+def _zone_keys(bags: list[tuple], gens: list[tuple], first: int, last: int) -> list[tuple[range, int | None]]:
+    """(key range, instrument-or-sample index) of the zones ``first..last-1``; a zone
+    without a key-range generator (43) covers every key."""
+    out = []
+    for z in range(first, last):
+        g = {op: amount for op, amount in gens[bags[z][0]:bags[z + 1][0]]}
+        kr = g.get(43)
+        keys = range(kr & 0xFF, (kr >> 8) + 1) if kr is not None else range(128)
+        out.append((keys, g.get(41, g.get(53))))
+    return out
+
+
+@lru_cache(maxsize=16)
+def read_presets(path: str | Path) -> dict[tuple[int, int], Preset]:
+    """(bank, program) -> :class:`Preset` of a SoundFont, with the keys it plays
+    (preset zone ranges intersected with its instruments' sample zone ranges)."""
+    d = _pdta(Path(path))
+    try:
+        phdr = _records(d[b"phdr"], 38, "<20sHHH")
+        pbag, pgen = _records(d[b"pbag"], 4, "<HH"), _records(d[b"pgen"], 4, "<HH")
+        inst = _records(d[b"inst"], 22, "<20sH")
+        ibag, igen = _records(d[b"ibag"], 4, "<HH"), _records(d[b"igen"], 4, "<HH")
+    except (KeyError, struct.error) as exc:
+        raise SourceError(f"{path}: broken SoundFont preset data ({exc})") from None
+    inst_keys: dict[int, set[int]] = {}
+    for i in range(len(inst) - 1):
+        keys: set[int] = set()
+        for kr, sample in _zone_keys(ibag, igen, inst[i][1], inst[i + 1][1]):
+            if sample is not None:
+                keys.update(kr)
+        inst_keys[i] = keys
+    presets = {}
+    for k in range(len(phdr) - 1):
+        name, program, bank, bag0 = phdr[k]
+        keys = set()
+        for kr, instrument in _zone_keys(pbag, pgen, bag0, phdr[k + 1][3]):
+            if instrument is not None:
+                keys.update(set(kr) & inst_keys.get(instrument, set()))
+        label = name.split(b"\0")[0].decode("latin-1").strip()
+        presets[(bank, program)] = Preset(bank, program, label, frozenset(keys))
+    return presets
+
+
+# ---------------------------------------------------------------- choosing
+def drum_presets(source: SoundSource, presets: dict[tuple[int, int], Preset]) -> list[tuple[int, int]]:
+    """(bank, program) of the drum kits of ``source`` present in its file."""
+    if source.drum_bank is not None:
+        wanted = [(source.drum_bank, p) for p in (source.drum_programs or (0,))]
+    else:
+        wanted = sorted(k for k in presets if k[0] == 128 and k[1] <= GS_KIT_MAX)
+    return [k for k in wanted if k in presets]
+
+
+def melodic_banks(program: int, presets: dict[tuple[int, int], Preset]) -> list[int]:
+    """Banks holding ``program``: 0 first, then GS/XG variation banks of the file."""
+    return [b for b in (0, *VARIATION_BANKS) if (b, program) in presets]
+
+
+def drum_keys_of(source: SoundSource, preset: Preset) -> frozenset[int]:
+    keys = preset.keys
+    return keys & source.drum_keys if source.drum_keys is not None else keys
+
+
+def remap_drum_notes(notes: list[tuple], keys: frozenset[int]) -> tuple[list[tuple], int]:
+    """Move each drum note whose key the kit lacks to the nearest key of the same GM
+    drum class the kit has; drop it when the kit has none. Returns (notes, dropped)."""
+    out, dropped = [], 0
+    for s, e, p, v in notes:
+        if p not in keys:
+            same = [k for k in tx.DRUM_CLASSES.get(tx.drum_class(p), ()) if k in keys]
+            if not same:
+                dropped += 1
+                continue
+            p = min(same, key=lambda k: (abs(k - p), k))
+        out.append((s, e, p, v))
+    return sorted(set(out)), dropped
+
+
+def plugin_name(source: SoundSource, bank: int, program: int) -> str:
+    """What metadata.yaml records per stem, e.g. ``FluidR3_GM:bank0:prog33``."""
+    return f"{source.name}:bank{bank}:prog{program}"

@@ -1,0 +1,91 @@
+"""The sound-source pool (midi_extractor.dataset.sources): files, presets, drum kits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.dataset import fluid, render, songs
+from midi_extractor.dataset import sources as src
+
+SR = 16000
+
+
+def test_every_source_is_installed_and_reads_as_a_soundfont():
+    for source in src.SOURCES.values():
+        path = source.locate()
+        presets = src.read_presets(path)
+        assert presets, source.name
+        if source.melodic:  # every GM program in bank 0, every stem range covered
+            assert all((0, p) in presets for p in range(128)), source.name
+            assert all(presets[(0, p)].keys for p in range(128)), source.name
+        assert src.drum_presets(source, presets), source.name
+    assert src.DEBIAN_PACKAGES == ("avldrums.lv2-soundfont", "csound-soundfont", "fluid-soundfont-gm",
+                                   "opl3-soundfont", "timgm6mb-soundfont")
+
+
+def test_avl_kits_select_their_own_preset_and_are_not_silent():
+    """The AVL kits have no bank-128 preset: their kit is bank 0 preset 0, and it plays."""
+    for name in ("AVL_BlackPearl", "AVL_RedZeppelin"):
+        source = src.SOURCES[name]
+        presets = src.read_presets(source.locate())
+        assert set(presets) == {(0, 0)} and src.drum_presets(source, presets) == [(0, 0)]
+        assert not [k for k in presets if k[0] == 128]
+        keys = src.drum_keys_of(source, presets[(0, 0)])
+        assert {36, 38, 42, 49} <= keys and 48 not in keys  # key 48 is a hat swish there, not a tom
+        with fluid.Renderer(SR) as r:
+            sfid = r.load(source.locate())
+            notes = [(0.1 + 0.3 * i, 0.2 + 0.3 * i, k, 100) for i, k in enumerate((36, 38, 42, 49))]
+            y = r.render(notes, SR * 2, sfid, 0, 0, True)
+            assert r.synth.program_select(fluid.DRUM_CHANNEL, sfid, 128, 0) != 0  # what a GM kit select gets
+        for s, _, _, _ in notes:  # each hit is heard
+            assert np.sqrt(np.mean(y[int(s * SR):int(s * SR) + 1600] ** 2)) > 1e-3, (name, s)
+
+
+def test_remap_drum_notes_keeps_the_drum_class():
+    keys = src.SOURCES["AVL_BlackPearl"].drum_keys
+    notes = [(0.0, 0.1, 35, 90), (0.5, 0.6, 48, 90), (1.0, 1.1, 62, 90), (1.5, 1.6, 70, 90), (2.0, 2.1, 38, 90)]
+    out, dropped = src.remap_drum_notes(notes, keys)
+    assert dropped == 0
+    assert [p for _, _, p, _ in out] == [36, 47, 56, 54, 38]
+    assert [tx.drum_class(a[2]) for a in out] == [tx.drum_class(b[2]) for b in notes]
+    out, dropped = src.remap_drum_notes(notes, frozenset({36, 38}))  # no toms, percussion or shakers
+    assert dropped == 3 and [p for _, _, p, _ in out] == [36, 38]
+
+
+def test_missing_file_names_the_package_and_the_env_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(src, "SYSTEM_SF2_DIRS", (tmp_path,))
+    monkeypatch.delenv(src.ENV_PATH, raising=False)
+    with pytest.raises(src.SourceError, match=r"OPL-3_FM_128M.sf2 not found.*apt-get install -y opl3-soundfont"
+                                              r".*MIDI_EXTRACTOR_SF2_PATH"):
+        src.SOURCES["OPL3_FM"].locate()
+    (tmp_path / "mine").mkdir()
+    copy = tmp_path / "mine" / "OPL-3_FM_128M.sf2"
+    copy.write_bytes(b"x")
+    monkeypatch.setenv(src.ENV_PATH, str(tmp_path / "mine"))
+    assert src.SOURCES["OPL3_FM"].locate() == copy
+    with pytest.raises(src.SourceError, match="not a SoundFont 2 file"):
+        src.read_presets(copy)
+    with pytest.raises(src.SourceError, match="unknown sound source.*Nope.*known: TimGM6mb"):
+        src.resolve(["TimGM6mb", "Nope"])
+
+
+def test_program_a_soundfont_lacks_is_skipped_with_its_reason():
+    source = src.SOURCES["TimGM6mb"]
+    presets = {k: v for k, v in src.read_presets(source.locate()).items() if k != (0, 33)}
+    part = songs.Part("bass", 33, False, [(0.0, 0.5, 40, 90)])
+    with pytest.raises(render.StemSkipped, match="no preset for GM program 33") as info:
+        render._preset_for(part, source, presets, np.random.default_rng(0))
+    assert info.value.reason == "program_missing"
+
+
+def test_variation_banks_and_octave_fit():
+    presets = src.read_presets(src.SOURCES["FluidR3_GM"].locate())
+    assert src.melodic_banks(0, presets)[0] == 0
+    assert any(len(src.melodic_banks(p, presets)) > 1 for p in range(128))  # FluidR3 has GS bank 8
+    contrabass = presets[(0, 43)].keys  # stops below C5
+    high = [(0.0, 0.5, 72, 90), (0.5, 1.0, 76, 90)]
+    assert [p for _, _, p, _ in render._fit_octave(high, contrabass)] in ([60, 64], [48, 52])
+
