@@ -8,27 +8,58 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-# ---- FluidSynth (renders the embedded generated data set) -------------------
+# ---- FluidSynth and the SoundFonts (render the embedded generated data set) ---
+# The sound-source pool (midi_extractor/dataset/sources.py): file -> Debian package.
+SF2_DIR=/usr/share/sounds/sf2
+SOUNDFONTS="FluidR3_GM.sf2:fluid-soundfont-gm OPL-3_FM_128M.sf2:opl3-soundfont sf_GMbank.sf2:csound-soundfont
+Black_Pearl_4_LV2.sf2:avldrums.lv2-soundfont Red_Zeppelin_4_LV2.sf2:avldrums.lv2-soundfont"
 have_fluidsynth() {
   local py; py="$(command -v python3 || command -v python)" || return 1
   "$py" -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("fluidsynth") is None)'
 }
-if ! have_fluidsynth; then
+have_sf2() {  # a SoundFont file in $MIDI_EXTRACTOR_SF2_PATH or where the packages put it
+  local d extra="${MIDI_EXTRACTOR_SF2_PATH:-}"
+  for d in ${extra//:/ } "$SF2_DIR" /usr/share/soundfonts; do
+    [ -f "$d/$1" ] && return 0
+  done
+  return 1
+}
+MISSING_PKGS=""
+have_fluidsynth || MISSING_PKGS="libfluidsynth3"
+MISSING_SF2=""
+for entry in $SOUNDFONTS; do
+  if ! have_sf2 "${entry%%:*}"; then
+    MISSING_SF2="$MISSING_SF2 ${entry%%:*}"
+    case " $MISSING_PKGS " in *" ${entry#*:} "*) ;; *) MISSING_PKGS="$MISSING_PKGS ${entry#*:}";; esac
+  fi
+done
+MISSING_PKGS="${MISSING_PKGS# }"
+if [ -n "$MISSING_PKGS" ]; then
   if [ "$(uname)" = "Darwin" ] && command -v brew >/dev/null; then
-    say "installing FluidSynth with Homebrew"; brew install fluid-synth
+    if ! have_fluidsynth; then say "installing FluidSynth with Homebrew"; brew install fluid-synth; fi
+    if [ -n "$MISSING_SF2" ]; then
+      say "SoundFonts of the generated data set not found:$MISSING_SF2"
+      say "(Debian packages: ${MISSING_PKGS#libfluidsynth3 }). Copy them from a Debian/Ubuntu machine"
+      say "($SF2_DIR) into a folder and export MIDI_EXTRACTOR_SF2_PATH=<folder>, or list only the sources"
+      say "you have in params.yaml dataset.sound_sources / ood_sources."
+    fi
   elif command -v apt-get >/dev/null; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
-    say "installing libfluidsynth3 with apt-get"
-    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libfluidsynth3; } >&2; then
-      say "could not install libfluidsynth3. Install it yourself, then run this again:"
-      say "  sudo apt-get update && sudo apt-get install -y libfluidsynth3   (Debian/Ubuntu)"
+    say "installing $MISSING_PKGS with apt-get"
+    # shellcheck disable=SC2086
+    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $MISSING_PKGS; } >&2; then
+      say "could not install $MISSING_PKGS. Install them yourself, then run this again:"
+      say "  sudo apt-get update && sudo apt-get install -y $MISSING_PKGS   (Debian/Ubuntu)"
       exit 1
     fi
-  else
+  elif ! have_fluidsynth; then
     say "FluidSynth's library is missing and no package manager I know is here. Install it"
     say "(Debian/Ubuntu: apt-get install libfluidsynth3; macOS: brew install fluid-synth;"
     say " Fedora: dnf install fluidsynth-libs), then run this again."
     exit 1
+  else
+    say "SoundFonts of the generated data set not found:$MISSING_SF2 (Debian packages: $MISSING_PKGS);"
+    say "put them in a folder and export MIDI_EXTRACTOR_SF2_PATH=<folder>."
   fi
 fi
 
