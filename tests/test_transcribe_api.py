@@ -4,6 +4,7 @@ with the model's decoding.json; plus device choice and one load per model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,10 +49,18 @@ def noisy_file(path, seconds=3.0, seed=1):
     return path
 
 
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory):
+    return tiny_models(tmp_path_factory.mktemp("template") / "models")
+
+
 @pytest.fixture
-def models(tmp_path):
+def models(tmp_path, _template):
+    """A fresh copy of one tiny model with DECODING in its decoding.json."""
+    import shutil
+
     engine.clear_model_cache()
-    root = tiny_models(tmp_path / "models")
+    root = Path(shutil.copytree(_template, tmp_path / "models"))
     (root / "bass" / "decoding.json").write_text(json.dumps(DECODING))
     yield root
     engine.clear_model_cache()
