@@ -1,5 +1,6 @@
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -233,7 +234,7 @@ def damaged(tmp_path):
     (root / "Empty" / "stems" / "S00.flac").write_bytes(b"")  # 0-length stem
     sf.write(str(root / "Header" / "stems" / "S00.wav"), np.zeros((0, 1), np.float32), SR)  # header, 0 frames
     y = sf.read(str(root / "Nan" / "stems" / "S00.wav"), dtype="float32")[0]
-    y[SR * 6: SR * 6 + 100] = np.nan
+    y[SR * 4: SR * 6] = np.nan
     sf.write(str(root / "Nan" / "stems" / "S00.wav"), y, SR, subtype="FLOAT")
     audio = {"Good": "stems/S00.flac", "Cut": "stems/S00.flac", "Empty": "stems/S00.flac",
              "Header": "stems/S00.wav", "NoMidi": "stems/S00.wav", "Nan": "stems/S00.wav"}
@@ -260,7 +261,7 @@ def test_one_bad_file_never_stops_training(damaged, caplog):
     cut, nan = str(root / "Cut/stems/S00.flac"), str(root / "Nan/stems/S00.wav")
     assert set(bad) == {cut, nan, str(root / "Empty/stems/S00.flac"), str(root / "Header/stems/S00.wav"),
                         str(root / "NoMidi/stems/S00.wav")}
-    assert "lost sync" in bad[cut] and "100 NaN and 0 infinite samples" in bad[nan]
+    assert "lost sync" in bad[cut] and re.search(r"^\d+ NaN and 0 infinite samples in frames \d+-\d+", bad[nan])
     assert "empty file (0 bytes)" in bad[str(root / "Empty/stems/S00.flac")]
     assert "no audio frames" in bad[str(root / "Header/stems/S00.wav")]
     assert "needs both audio and midi" in bad[str(root / "NoMidi/stems/S00.wav")]
