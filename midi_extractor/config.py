@@ -42,9 +42,9 @@ class DatasetConfig:
     sample_rate_hz: int = 16000  # generated only: rate the stems are rendered at
     validation_tracks: int | None = 4   # generated only
     test_tracks: int | None = 20        # generated only: half in-domain, half out-of-domain
-    sound_sources: list[str] = field(default_factory=lambda: ["TimGM6mb", "FluidR3_GM", "OPL3_FM",
+    sound_sources: list[str] = field(default_factory=lambda: ["TimGM6mb", "csound_GMbank", "OPL3_FM",
                                                               "AVL_BlackPearl"])
-    ood_sources: list[str] = field(default_factory=lambda: ["csound_GMbank", "AVL_RedZeppelin"])
+    ood_sources: list[str] = field(default_factory=lambda: ["FluidR3_GM", "AVL_RedZeppelin"])
     effects: float = 1.0      # generated only
 
     def __post_init__(self) -> None:

@@ -293,7 +293,7 @@ def test_silent_and_unloadable_sources_are_skipped_and_counted(tmp_path, monkeyp
     assert {s["source"] for s in report["skipped"] if s["reason"] == "load_failed"} == {"OPL3_FM"}
     assert "OPL3_FM" in caplog.text and "stem skipped" in caplog.text
     written = {s["plugin_name"].split(":")[0] for d in dirs for s in _meta(d)["stems"].values()}
-    assert written == {"TimGM6mb", "FluidR3_GM"}  # the rest of the set is made
+    assert written == {"TimGM6mb", "csound_GMbank"}  # the rest of the set is made
     for d in dirs:
         stems = _meta(d)["stems"]
         assert sorted(p.stem for p in (d / "stems").glob("*.flac")) == sorted(stems)
@@ -302,7 +302,7 @@ def test_silent_and_unloadable_sources_are_skipped_and_counted(tmp_path, monkeyp
 def test_missing_soundfont_names_its_package(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "SYSTEM_SF2_DIRS", (tmp_path / "none",))
     monkeypatch.delenv(sources.ENV_PATH, raising=False)
-    with pytest.raises(synth.SynthError, match=r"FluidR3_GM.sf2 not found.*apt-get install -y fluid-soundfont-gm"):
+    with pytest.raises(synth.SynthError, match=r"sf_GMbank.sf2 not found.*apt-get install -y csound-soundfont"):
         synth.generate_dataset(tmp_path / "x", 2, 2.0, 0, progress=False)
     with pytest.raises(synth.SynthError, match="unknown sound source.*NoSuchFont"):
         synth.generate_dataset(tmp_path / "y", 2, 2.0, 0, progress=False, sound_sources=["NoSuchFont"])
