@@ -1,6 +1,6 @@
 """evaluate's MLflow run, read back from a real SQLite store: every evaluation is a new run nested
-under the training run; a second evaluation with other thresholds leaves the first one's metrics and
-the training run untouched."""
+under the training run (standalone when the store lacks it); a second evaluation with other
+thresholds leaves the first one's metrics and the training run untouched."""
 import json
 from dataclasses import replace
 
@@ -52,19 +52,12 @@ def test_re_evaluation_is_a_new_run_and_keeps_the_first(tmp_path, monkeypatch):
     names = {a.path for a in client.list_artifacts(ids[0], "evaluation")}
     assert {"evaluation/bass0.3.json", "evaluation/decoding.json", "evaluation/bass0.3_tracks.csv"} <= names
 
-
-def test_a_training_run_missing_from_the_store_gives_a_standalone_run(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MIDI_EXTRACTOR_TRACKING", raising=False)
-    monkeypatch.setattr(engine, "load_model",
-                        lambda path: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
-    (tmp_path / "summary.json").write_text(json.dumps({"mlflow_run_id": "0123456789abcdef"}))
-    params = replace(Params(), tracking=replace(Params().tracking, experiment="x"))
-    evaluate("bass", _index(tmp_path, PITCHED[:2]), tmp_path / "best.pt", "test", None, params)
-    client = mlflow.tracking.MlflowClient(uri)
-    (run,) = client.search_runs([client.get_experiment_by_name("x").experiment_id])
-    assert "mlflow.parentRunId" not in run.data.tags and run.data.tags["training_run_id"] == "0123456789abcdef"
+    # a training run this store does not hold: a standalone evaluation run
+    (tmp_path / "other.json").write_text(json.dumps({"mlflow_run_id": "0123456789abcdef"}))
+    evaluate("bass", index, tmp_path / "models" / "best.pt", "test", None, Params(),
+             summary_path=tmp_path / "other.json")
+    (alone,) = [r for r in client.search_runs([exp_id], "tags.kind = 'evaluate'") if r.info.run_id not in ids]
+    assert "mlflow.parentRunId" not in alone.data.tags and alone.data.tags["training_run_id"] == "0123456789abcdef"
 
 
 def test_metric_items_flatten_numbers_and_intervals():
