@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,3 +212,40 @@ def write_track(track_dir: Path, bpm: float, rendered: dict[str, RenderedPart], 
     }
     write_text(track_dir / "metadata.yaml", yaml.safe_dump(metadata, sort_keys=True))
     return track_dir
+
+
+# ------------------------------------------------------------------- report
+class Report:
+    """What the run made and skipped (written as ``synth_report.json``)."""
+
+    def __init__(self):
+        self.tracks: Counter = Counter()
+        self.stems_by_source: Counter = Counter()
+        self.notes: dict[str, Counter] = {IN_DOMAIN: Counter(), OUT_OF_DOMAIN: Counter()}
+        self.skipped: list[dict] = []
+        self.dropped_notes = 0
+
+    def add_track(self, split: str, domain: str) -> None:
+        self.tracks[f"{split}/{domain}"] += 1
+
+    def add_stem(self, rp, split: str, domain: str) -> None:
+        self.stems_by_source[rp.plugin_name.split(":")[0]] += 1
+        self.dropped_notes += rp.dropped_notes
+        if split == "test":
+            part = rp.part
+            stem = part.stem if part.is_drum else tx.stem_for_program(part.program)
+            self.notes[domain][stem] += len(part.notes)
+
+    def skip(self, track: str, stem_id: str, part: songs.Part, source: str, exc: StemSkipped) -> None:
+        log.warning("synth: %s %s (%s, %s): %s; stem skipped", track, stem_id, part.stem, source, exc)
+        self.skipped.append({"track": track, "stem_id": stem_id, "stem": part.stem, "source": source,
+                             "reason": exc.reason, "message": str(exc)})
+
+    def as_dict(self) -> dict:
+        return {"tracks": dict(sorted(self.tracks.items())),
+                "stems_by_source": dict(sorted(self.stems_by_source.items())),
+                "test_reference_notes": {d: dict(sorted(c.items())) for d, c in self.notes.items()},
+                "dropped_notes": self.dropped_notes,
+                "skipped_stems": len(self.skipped),
+                "skipped_by_reason": dict(sorted(Counter(s["reason"] for s in self.skipped).items())),
+                "skipped": self.skipped}

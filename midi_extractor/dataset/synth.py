@@ -34,18 +34,16 @@ import shutil
 import sys
 import time
 import zlib
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_json
 from midi_extractor.dataset import songs
 from midi_extractor.dataset import sources as src
 from midi_extractor.dataset.fluid import Renderer, RenderError, SynthError
-from midi_extractor.dataset.render import (IN_DOMAIN, OUT_OF_DOMAIN, TARGET_PEAK_DB, SourceCache,  # noqa: F401
-                                           StemSkipped, integrated_loudness_db, peak_normalise,
+from midi_extractor.dataset.render import (IN_DOMAIN, OUT_OF_DOMAIN, TARGET_PEAK_DB, Report,  # noqa: F401
+                                           SourceCache, StemSkipped, integrated_loudness_db, peak_normalise,
                                            render_part, write_track)
 
 log = logging.getLogger(__name__)
@@ -137,43 +135,6 @@ def _locate_all(sources_: list[src.SoundSource], cache: SourceCache) -> None:
             raise SynthError(str(exc)) from None
 
 
-# ------------------------------------------------------------------- report
-class Report:
-    """What the run made and skipped (written as ``synth_report.json``)."""
-
-    def __init__(self):
-        self.tracks: Counter = Counter()
-        self.stems_by_source: Counter = Counter()
-        self.notes: dict[str, Counter] = {IN_DOMAIN: Counter(), OUT_OF_DOMAIN: Counter()}
-        self.skipped: list[dict] = []
-        self.dropped_notes = 0
-
-    def add_track(self, split: str, domain: str) -> None:
-        self.tracks[f"{split}/{domain}"] += 1
-
-    def add_stem(self, rp, split: str, domain: str) -> None:
-        self.stems_by_source[rp.plugin_name.split(":")[0]] += 1
-        self.dropped_notes += rp.dropped_notes
-        if split == "test":
-            part = rp.part
-            stem = part.stem if part.is_drum else tx.stem_for_program(part.program)
-            self.notes[domain][stem] += len(part.notes)
-
-    def skip(self, track: str, stem_id: str, part: songs.Part, source: str, exc: StemSkipped) -> None:
-        log.warning("synth: %s %s (%s, %s): %s; stem skipped", track, stem_id, part.stem, source, exc)
-        self.skipped.append({"track": track, "stem_id": stem_id, "stem": part.stem, "source": source,
-                             "reason": exc.reason, "message": str(exc)})
-
-    def as_dict(self) -> dict:
-        return {"tracks": dict(sorted(self.tracks.items())),
-                "stems_by_source": dict(sorted(self.stems_by_source.items())),
-                "test_reference_notes": {d: dict(sorted(c.items())) for d, c in self.notes.items()},
-                "dropped_notes": self.dropped_notes,
-                "skipped_stems": len(self.skipped),
-                "skipped_by_reason": dict(sorted(Counter(s["reason"] for s in self.skipped).items())),
-                "skipped": self.skipped}
-
-
 # --------------------------------------------------------------- generation
 def _check_arguments(tracks, seconds, sample_rate_hz, effects) -> None:
     if int(tracks) < 1:
@@ -194,6 +155,25 @@ def _song_for(seed: int, k: int, seconds: float, split: str, dropped: set[str]) 
     if split == "test":
         stems, dropped = [*songs.CORE_STEMS, *songs.OPTIONAL_STEMS], set()
     return songs.compose_song(rng, seconds, stems + (["organ"] if organ else [])), dropped
+
+
+def _render_song(song: songs.Song, name: str, pool: list[src.SoundSource], domain: str, position: int,
+                 seed: int, k: int, cache: SourceCache, n_samples: int, effects: float,
+                 report: Report) -> dict:
+    """Stem id -> rendered part of every part of ``song`` that can be heard; the others
+    are skipped with a warning and counted in ``report``."""
+    rng_source, rng_fx = _track_rng(seed, k, 1), _track_rng(seed, k, 2)
+    rendered = {}
+    for i, part in enumerate(song.parts):
+        source = pick_source(pool, part, position, seed)
+        try:
+            if source is None:
+                raise StemSkipped("no_source", f"no {domain} sound source renders "
+                                               f"{'drum' if part.is_drum else 'pitched'} stems")
+            rendered[f"S{i:02d}"] = render_part(part, source, cache, n_samples, rng_source, rng_fx, effects)
+        except StemSkipped as exc:
+            report.skip(name, f"S{i:02d}", part, source.name if source else "-", exc)
+    return rendered
 
 
 def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int,
@@ -228,18 +208,8 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
             split, domain, position = layout[k]
             song, dropped = _song_for(seed, k, seconds, split, dropped)
             name = f"Track{k + 1:05d}"
-            rng_source, rng_fx = _track_rng(seed, k, 1), _track_rng(seed, k, 2)
-            rendered = {}
-            for i, part in enumerate(song.parts):
-                source = pick_source(pools[domain], part, position, seed)
-                try:
-                    if source is None:
-                        raise StemSkipped("no_source", f"no {domain} sound source renders "
-                                                       f"{'drum' if part.is_drum else 'pitched'} stems")
-                    rendered[f"S{i:02d}"] = render_part(part, source, cache, n_samples, rng_source, rng_fx,
-                                                        effects)
-                except StemSkipped as exc:
-                    report.skip(name, f"S{i:02d}", part, source.name if source else "-", exc)
+            rendered = _render_song(song, name, pools[domain], domain, position, seed, k, cache, n_samples,
+                                    effects, report)
             for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
                 if (out_dir / split_name / name).is_dir():
                     shutil.rmtree(out_dir / split_name / name)
