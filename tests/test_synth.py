@@ -163,6 +163,26 @@ def test_same_seed_identical_bytes_other_seed_differs(tmp_path):
     assert all(da[k] != dc[k] for k in da.keys() & dc.keys() if k.endswith((".mid", ".flac")))
 
 
+def test_songs_have_tempo_changes_low_registers_and_articulations():
+    """Composition only (cheap): 80 songs of 12 s hold every kind of variety."""
+    found = {"tempo_change": 0, "bass_below_E1": 0, "piano_below_C1": 0, "staccato": 0, "repeated": 0}
+    for k in range(80):
+        song = songs.compose_song(np.random.default_rng(k), 12.0, list(songs.CORE_STEMS + songs.OPTIONAL_STEMS))
+        found["tempo_change"] += bool(song.tempo_changes)
+        for part in song.parts:
+            pitches = [p for _, _, p, _ in part.notes]
+            found["bass_below_E1"] += part.stem == "bass" and min(pitches) < 28
+            found["piano_below_C1"] += part.stem == "piano" and min(pitches) < 24
+            if not part.is_drum and len(part.notes) > 8:
+                lengths = [e - s for s, e, _, _ in part.notes]
+                found["staccato"] += max(lengths) <= 0.15
+                found["repeated"] += part.stem == "synth_lead" and sum(
+                    a[2] == b[2] for a, b in zip(part.notes, part.notes[1:])) >= 3
+    assert all(n >= 3 for n in found.values()), found
+    assert all(60 <= bpm <= 210 for s in [songs.compose_song(np.random.default_rng(3), 30.0, ["bass"])]
+               for _, bpm in s.tempo_changes)
+
+
 def test_songs_compose_is_seeded():
     one = songs.compose_song(np.random.default_rng(1), 6.0, ["bass", "drums"])
     two = songs.compose_song(np.random.default_rng(1), 6.0, ["bass", "drums"])

@@ -76,6 +76,7 @@ class Song:
     beats_per_bar: int
     seconds: float
     parts: list[Part]
+    tempo_changes: list[tuple[float, float]] = field(default_factory=list)  # (time_s, bpm) after the first
 
 
 def _clip_notes(notes: list, seconds: float) -> list[tuple[float, float, int, int]]:
@@ -207,4 +208,6 @@ def compose_song(rng: np.random.Generator, seconds: float, stems: list[str]) -> 
                      else ctx.degree_pitch(0, 4))
             part.notes = [(s, min(seconds - 0.05, s + 0.5), pitch, 90)]
         parts.append(part)
-    return Song(ctx.bpm, ctx.key, ctx.mode, ctx.beats_per_bar, seconds, parts)
+    changes = [(round(s, 4), round(60.0 / b, 3)) for k, (s, b) in enumerate(zip(ctx.bar_start_s, ctx.bar_beat_s))
+               if k and b != ctx.bar_beat_s[k - 1]]
+    return Song(ctx.bpm, ctx.key, ctx.mode, ctx.beats_per_bar, seconds, parts, changes)
