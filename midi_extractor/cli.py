@@ -24,8 +24,8 @@ COMMANDS: dict[str, str] = {
     "synth": "midi_extractor.dataset.synth",
     "build-index": "midi_extractor.dataset.indexing",
     "filter-index": "midi_extractor.dataset.filtering",
-    "train": "midi_extractor.train.run",
-    "train-per-stem": "midi_extractor.train.run",
+    "train": "midi_extractor.train.cli",
+    "train-per-stem": "midi_extractor.train.cli",
     "evaluate": "midi_extractor.evaluate.scoring",
     "transcribe": "midi_extractor.infer.cli",
 }

@@ -11,12 +11,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 PKG = REPO / "midi_extractor"
 # Imported only by commands the stage does not run (train-per-stem, `python -m`).
-NOT_USED_BY_STAGE = {"train": {"cli", "dataset.indexing", "dataset.filtering"}}
+NOT_USED_BY_STAGE: dict[str, set[str]] = {}
 # subpackage -> subpackages it may import (top-level modules are open to all)
 LAYERS = {
     "dataset": set(),
     "model": set(),
-    "train": {"model", "dataset"},   # dataset: only train-per-stem's index+filter convenience
+    "train": {"model", "dataset"},   # dataset: only train/cli.py (train-per-stem indexes and filters first)
     "infer": {"model"},
     "evaluate": {"infer", "model"},
 }
@@ -70,8 +70,9 @@ STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 def test_stage_deps_cover_the_modules_it_imports(name):
     stage = STAGES[name].get("do", STAGES[name])
     deps = set(stage["deps"])
-    assert f"stages/{name}.py" in deps
-    needed = _closure(REPO / "stages" / f"{name}.py", NOT_USED_BY_STAGE.get(name, set()))
+    script = name.split("-")[0]  # pretrain-pitched runs stages/pretrain.py
+    assert f"stages/{script}.py" in deps
+    needed = _closure(REPO / "stages" / f"{script}.py", NOT_USED_BY_STAGE.get(name, set()))
     missing = sorted(m for m in needed if not _covered(m, deps))
     assert not missing, f"{name}: deps lack {missing}"
     listed = {d for d in deps if d.startswith("midi_extractor/")}
@@ -114,3 +115,14 @@ def test_stem_stages_depend_on_their_stem_and_role_only():
         params = STAGES[name]["do"]["params"]
         assert "stems.${key}" in params and "roles.${item.role}" in params
         assert "stems" not in params and "roles" not in params
+
+
+def test_each_base_depends_on_exactly_its_stems_indexes():
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for base, cfg in params["pretrain"].items():
+        stage = STAGES[f"pretrain-{base}"]
+        indexes = {d for d in stage["deps"] if d.startswith("data/index/")}
+        assert indexes == {f"data/index/filtered_dataset_{s}.json" for s in cfg["stems"]}, base
+        assert f"pretrain.{base}" in stage["params"] and f"roles.{cfg['role']}" in stage["params"]
+    for stem, cfg in params["stems"].items():
+        assert cfg.get("base") in params["pretrain"], f"stems.{stem}.base must name a pretrain entry"

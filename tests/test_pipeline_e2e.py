@@ -23,16 +23,30 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
+_TINY_TRAIN = {"lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 3, "batch_size": 2, "clip_seconds": 2.0,
+               "val_interval": 3}
 TINY_PARAMS_OVERRIDES = {
-    "dataset": {"kind": "generated", "root": "data/generated", "tracks": 5, "seconds": 6.0, "seed": 3,
-                "sf2": None, "sample_rate_hz": 16000},
+    "dataset": {"kind": "generated", "root": "data/generated", "tracks": 6, "seconds": 6.0, "seed": 3,
+                "validation_tracks": 1, "test_tracks": 2, "effects": 0.5},
+    "pretrain": {
+        "pitched": {"stems": ["bass"], "role": "harmonic", **_TINY_TRAIN},
+        "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", **_TINY_TRAIN},
+    },
     "stems": {
-        "bass": {"role": "melodic", "lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 3, "batch_size": 2,
-                 "clip_seconds": 2.0, "val_interval": 3},
-        "drums": {"role": "percussive", "lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 3, "batch_size": 2,
-                  "clip_seconds": 2.0, "val_interval": 3},
+        "bass": {"role": "melodic", "base": "pitched", **_TINY_TRAIN},
+        "drums": {"role": "percussive", "base": "percussive", **_TINY_TRAIN},
     },
 }
+
+
+def _tiny_dvc_yaml(text: str) -> str:
+    """The real dvc.yaml with each base's deps cut to the tiny params' stems."""
+    data = yaml.safe_load(text)
+    for base, cfg in TINY_PARAMS_OVERRIDES["pretrain"].items():
+        stage = data["stages"][f"pretrain-{base}"]
+        stage["deps"] = [d for d in stage["deps"] if not d.startswith("data/index/")] + [
+            f"data/index/filtered_dataset_{s}.json" for s in cfg["stems"]]
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def _free_port() -> int:
@@ -84,8 +98,8 @@ def mlflow_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, mlflow_server):
     work = tmp_path_factory.mktemp("project")
-    for name in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(REPO / name, work / name)
+    shutil.copy(REPO / ".dvcignore", work / ".dvcignore")
+    (work / "dvc.yaml").write_text(_tiny_dvc_yaml((REPO / "dvc.yaml").read_text()))
     for folder in ("stages", "midi_extractor"):
         shutil.copytree(REPO / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -109,7 +123,8 @@ def project(tmp_path_factory, mlflow_server):
 
 def test_repro_runs_every_stage_and_writes_metrics(project):
     work, _, first = project
-    expected = {"synth"} | {f"{s}@{k}" for s in ("index", "filter", "train", "evaluate") for k in ("bass", "drums")}
+    expected = ({"synth", "pretrain-pitched", "pretrain-percussive"}
+                | {f"{s}@{k}" for s in ("index", "filter", "train", "evaluate") for k in ("bass", "drums")})
     assert _stages_run(first) == expected
     for stem in ("bass", "drums"):
         metrics = json.loads((work / "metrics" / f"{stem}.json").read_text())
@@ -162,8 +177,7 @@ def test_exp_run_with_one_stem_param_reruns_that_stem_only(project, mlflow_serve
 def test_adding_a_stem_runs_only_that_stems_stages(project):
     work, env, _ = project
     params = yaml.safe_load((work / "params.yaml").read_text())
-    params["stems"]["guitar"] = {"role": "harmonic", "lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 2,
-                                 "batch_size": 2, "clip_seconds": 2.0, "val_interval": 2}
+    params["stems"]["guitar"] = {"role": "harmonic", "base": "pitched", **_TINY_TRAIN}
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = _run(["dvc", "repro"], work, env)
     assert _stages_run(out) == {f"{s}@guitar" for s in ("index", "filter", "train", "evaluate")}

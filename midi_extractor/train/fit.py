@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from midi_extractor.atomic import write_json
+from midi_extractor.atomic import clean_stale_tmp, write_json
 from midi_extractor.model.checkpoint import save_checkpoint
 from midi_extractor.train import distributed as ddp
 from midi_extractor.train.loop import (Job, State, build_state, checkpoint, loss_row, seed_everything,
@@ -108,6 +108,11 @@ def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every
     info, dev = ddp.setup(device)
     if info.is_main:
         job.out_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("last.pt", "best.pt", "history.csv", "summary.json"):
+            clean_stale_tmp(job.out_dir / name)  # left by a write that was killed
+    # Trained GRUs produce subnormal floats that slow CPU arithmetic ~9x; flush them to zero
+    # (a process-wide switch, set once here and in inference's model loading).
+    torch.set_flush_denormal(True)
     seed_everything(job.settings.seed)
     train_ds, val_ds = datasets(job, val_clips_per_track)
     use_amp = dev.type == "cuda" and (amp is None or bool(amp))
@@ -124,8 +129,8 @@ def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every
     tracker = _tracker(job, state, info, dev, amp_dtype, Path(job.data_root or train_ds.root))
     state.run_id = tracker.run_id
     _loop(state, job, train_ds, val_loader, info, dev, amp_dtype, tracker, log_every, progress)
-    result = summary(state, job, dev, amp_dtype, info.world_size, info.rank, time.time() - t0,
-                     sorted(getattr(train_ds, "bad_files", {}) or ()))
+    skipped = {**dict(getattr(train_ds, "bad_files", {}) or {}), **dict(getattr(val_ds, "bad_files", {}) or {})}
+    result = summary(state, job, dev, amp_dtype, info.world_size, info.rank, time.time() - t0, skipped)
     if weights_out is not None:
         inner = state.model.module if hasattr(state.model, "module") else state.model
         torch.save(inner.state_dict(), str(weights_out).format(rank=info.rank))

@@ -15,7 +15,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -255,7 +255,7 @@ def validate_and_save(state: State, job: Job, val_loader, device, amp_dtype, tra
 
 
 def summary(state: State, job: Job, device: torch.device, amp_dtype, world_size: int, rank: int,
-            wall_s: float, bad_files: Sequence[str] = ()) -> dict[str, Any]:
+            wall_s: float, bad_files: dict[str, str] | None = None) -> dict[str, Any]:
     """What ``summary.json`` says about the run."""
     inner = state.model.module if hasattr(state.model, "module") else state.model
     final = {k: float(v) for k, v in state.history[-1].items() if k.startswith("loss_")} if state.history else {}
@@ -272,6 +272,6 @@ def summary(state: State, job: Job, device: torch.device, amp_dtype, world_size:
             "world_size": world_size, "amp": str(amp_dtype) if amp_dtype else None,
             "resumed_from_step": state.resumed_from, "base": str(job.init_from) if job.init_from else None,
             "n_parameters": sum(p.numel() for p in inner.parameters()), "mlflow_run_id": state.run_id,
-            "rank": rank, "skipped_files": list(bad_files),
+            "rank": rank, "skipped_files": {str(k): str(v) for k, v in (bad_files or {}).items()},
             "checkpoints": {"best": str(job.best_path), "last": str(job.last_path)},
             "params": {**dataclasses.asdict(job.settings), "model": dataclasses.asdict(job.params.model)}}

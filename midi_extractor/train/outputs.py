@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from midi_extractor.atomic import write_text
 
 HISTORY_FIELDS = ("step", "epoch", "lr", "loss_total", "loss_onset", "loss_offset", "loss_frame", "loss_velocity",
                   "grad_norm", "clips_per_s", "val_loss_total", "val_onset_precision", "val_onset_recall",
@@ -27,9 +28,7 @@ def write_history(path: Path, rows: list[dict]) -> None:
     w.writeheader()
     for row in rows:
         w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
+    write_text(path, buf.getvalue())
 
 
 def read_history(path: Path, up_to_step: int) -> list[dict]:
