@@ -60,8 +60,18 @@ def test_re_evaluation_is_a_new_run_and_keeps_the_first(tmp_path, monkeypatch):
     assert "mlflow.parentRunId" not in alone.data.tags and alone.data.tags["training_run_id"] == "0123456789abcdef"
 
 
-def test_metric_items_flatten_numbers_and_intervals():
-    got = metric_items({"stem": "bass", "onset_f1": 0.5, "in_domain": {"onset_f1_ci95": [0.4, 0.6],
-                        "by_source": {"Fluid R3 (GM)": {"n_tracks": 2}}, "x": None}})
-    assert got == pytest.approx({"onset_f1": 0.5, "in_domain.onset_f1_ci95_low": 0.4,
-                                 "in_domain.onset_f1_ci95_high": 0.6, "in_domain.by_source.Fluid R3 _GM_.n_tracks": 2})
+def test_metric_items_name_every_number_for_mlflow():
+    block = {"n_tracks": 2, "onset_f1": 0.5, "onset_f1_by_class": {"kick": 1.0}, "ci95": {"onset_f1": [0.4, 0.6]},
+             "precision_recall": {"onset": [0.7, 0.3]}, "by_class": [{"class": "kick", "recall": 0.9}],
+             "by_octave": [{"octave": "1", "recall": 0.2}],
+             "by_source": [{"source": "Fluid R3 (GM)", "n_tracks": 2, "onset_f1": 0.5, "frame_f1": 0.1}]}
+    got = metric_items({"stem": "bass", "onset_f1": 0.5, "n_tracks": 2,
+                        "decoding": {"onset_threshold": 0.3, "chosen_on": "validation", "validation_onset_f1": 0.8},
+                        "in_domain": block, "out_of_domain": {"n_tracks": 0}})
+    assert got == pytest.approx({
+        "onset_f1": 0.5, "n_tracks": 2, "decoding.onset_threshold": 0.3, "validation_onset_f1": 0.8,
+        "in_domain.n_tracks": 2, "in_domain.onset_f1": 0.5, "in_domain.onset_f1_kick": 1.0,
+        "in_domain.onset_f1_ci95_low": 0.4, "in_domain.onset_f1_ci95_high": 0.6, "in_domain.onset_precision": 0.7,
+        "in_domain.onset_recall": 0.3, "in_domain.recall_kick": 0.9, "in_domain.recall_octave_1": 0.2,
+        "in_domain.source.Fluid R3 _GM_.onset_f1": 0.5, "in_domain.source.Fluid R3 _GM_.frame_f1": 0.1,
+        "in_domain.source.Fluid R3 _GM_.n_tracks": 2, "out_of_domain.n_tracks": 0})

@@ -7,18 +7,21 @@ whole tracks with replacement (:data:`N_RESAMPLES` times, seeded with :data:`SEE
 recomputes the pooled F1 of each resample and keeps the 2.5th and 97.5th percentiles.
 One track gives an interval of zero width: there is nothing to resample.
 
-A block (:func:`summarize`) as written to ``metrics/<stem>.json``::
+A block (:func:`summarize`) as written to ``metrics/<stem>.json``. ``dvc metrics show``
+and ``dvc exp show`` show numbers and hide lists, so the scores a user compares are
+numbers and the details are lists (still in the JSON, and in the MLflow run)::
 
     {"n_tracks": 12, "n_ref_notes": 840,
-     "onset_f1": 0.91, "onset_f1_ci95": [0.88, 0.94], "onset_precision": .., "onset_recall": ..,
-     "onset_offset_f1": .., "onset_offset_f1_ci95": [..], "onset_offset_velocity_f1": ..,
-     "frame_f1": .., "frame_f1_ci95": [..], "frame_precision": .., "frame_recall": ..,
-     "by_class":  {"kick": {"n_ref_notes", "onset_f1", "recall", "precision", "onset_f1_ci95"}}  # drums
-     "by_octave": {"1": {"n_ref_notes", "recall"}, ...}                                     # pitched
-     "by_source": {"<plugin_name>": {"n_tracks", "n_ref_notes", "onset_f1", "frame_f1"}}}
+     "onset_f1": 0.91, "onset_offset_f1": 0.62, "onset_offset_velocity_f1": 0.3, "frame_f1": 0.88,
+     "onset_f1_by_class": {"kick": 0.97, "hihat": 0.0},          # drums: classes in the reference
+     "ci95": {"onset_f1": [0.88, 0.94], "onset_offset_f1": [..], "frame_f1": [..]},
+     "precision_recall": {"onset": [p, r], "frame": [p, r]},
+     "by_class": [{"class": "kick", "n_ref_notes", "onset_f1", "ci95": [lo, hi], "precision", "recall"}],
+     "by_octave": [{"octave": "1", "pitches": "C1-B1", "n_ref_notes", "recall"}],   # pitched
+     "by_source": [{"source": "<plugin_name>", "n_tracks", "n_ref_notes", "onset_f1", "frame_f1"}]}
 
 An empty block is ``{"n_tracks": 0, "n_ref_notes": 0}``. Figures are rounded to 4
-decimals. ``dvc metrics show`` hides the lists (the intervals) and shows the numbers.
+decimals.
 """
 from __future__ import annotations
 
@@ -82,37 +85,46 @@ def summarize(rows: Sequence[dict[str, Any]], *, drums: bool, n_resamples: int =
         return {"n_tracks": 0, "n_ref_notes": 0}
     onset = _figure(rows, "onset")
     block: dict[str, Any] = {"n_tracks": len(rows), "n_ref_notes": int(onset[:, 1].sum())}
+    ci95, pr = {}, {}
     for name in ("onset", "onset_offset", "onset_offset_velocity", "frame"):
         counts = _figure(rows, name)
-        p, r, _ = prf(*counts.sum(axis=0))
         block[f"{name}_f1"] = _r(f1_from_counts(*counts.sum(axis=0)))
         if name != "onset_offset_velocity":
-            block[f"{name}_f1_ci95"] = bootstrap_f1(counts, n_resamples=n_resamples, seed=seed)
+            ci95[f"{name}_f1"] = bootstrap_f1(counts, n_resamples=n_resamples, seed=seed)
         if name in ("onset", "frame"):
-            block[f"{name}_precision"], block[f"{name}_recall"] = _r(p), _r(r)
-    groups = _groups(rows)
+            pr[name] = [_r(x) for x in prf(*counts.sum(axis=0))[:2]]
+    groups = {g: c for g, c in _groups(rows).items() if c[:, 1].sum() > 0}  # groups the reference has
     if drums:
-        block["by_class"] = {g: _class_block(c, n_resamples, seed) for g, c in groups.items() if c[:, 1].sum() > 0}
+        classes = [_class_record(g, c, n_resamples, seed) for g, c in groups.items()]
+        block["onset_f1_by_class"] = {c["class"]: c["onset_f1"] for c in classes}
+    block["ci95"], block["precision_recall"] = ci95, pr
+    if drums:
+        block["by_class"] = classes
     else:
-        block["by_octave"] = {g: {"n_ref_notes": int(c[:, 1].sum()), "recall": _r(c[:, 0].sum() / c[:, 1].sum())}
-                              for g, c in groups.items() if c[:, 1].sum() > 0}
+        block["by_octave"] = [{"octave": g, "pitches": octave_range(g), "n_ref_notes": int(c[:, 1].sum()),
+                               "recall": _r(c[:, 0].sum() / c[:, 1].sum())} for g, c in groups.items()]
     block["by_source"] = by_source(rows)
     return block
 
 
-def _class_block(counts: np.ndarray, n_resamples: int, seed: int) -> dict[str, Any]:
+def octave_range(octave: str) -> str:
+    """``"0"`` -> ``"A0-B0"`` (the lowest MIDI octave starts at A0), ``"3"`` -> ``"C3-B3"``."""
+    return f"A{octave}-B{octave}" if octave == "0" else f"C{octave}-B{octave}"
+
+
+def _class_record(name: str, counts: np.ndarray, n_resamples: int, seed: int) -> dict[str, Any]:
     tp, n_ref, n_est = counts.sum(axis=0)
     p, r, _ = prf(tp, n_ref, n_est)
-    return {"n_ref_notes": int(n_ref), "onset_f1": _r(f1_from_counts(tp, n_ref, n_est)), "recall": _r(r),
-            "precision": _r(p), "onset_f1_ci95": bootstrap_f1(counts, n_resamples=n_resamples, seed=seed)}
+    return {"class": name, "n_ref_notes": int(n_ref), "onset_f1": _r(f1_from_counts(tp, n_ref, n_est)),
+            "ci95": bootstrap_f1(counts, n_resamples=n_resamples, seed=seed), "precision": _r(p), "recall": _r(r)}
 
 
-def by_source(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Pooled onset and frame F1 per ``plugin_name`` (``"unknown"`` when missing)."""
-    out: dict[str, dict[str, Any]] = {}
+def by_source(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pooled onset and frame F1 per ``plugin_name`` (``"unknown"`` when missing), by name."""
+    out = []
     for name in sorted({str(row.get("plugin_name") or "unknown") for row in rows}):
         mine = [row for row in rows if str(row.get("plugin_name") or "unknown") == name]
         onset, frame = _figure(mine, "onset").sum(axis=0), _figure(mine, "frame").sum(axis=0)
-        out[name] = {"n_tracks": len(mine), "n_ref_notes": int(onset[1]),
-                     "onset_f1": _r(f1_from_counts(*onset)), "frame_f1": _r(f1_from_counts(*frame))}
+        out.append({"source": name, "n_tracks": len(mine), "n_ref_notes": int(onset[1]),
+                    "onset_f1": _r(f1_from_counts(*onset)), "frame_f1": _r(f1_from_counts(*frame))})
     return out

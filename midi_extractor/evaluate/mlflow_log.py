@@ -8,9 +8,9 @@
   plus ``tracking.start_run``'s git commit / DVC stage / system tags.
 * Params: ``decoding.*`` (thresholds, note lengths, ``chosen_on``) and ``eval_split``.
 * Metrics (step 0): the headline ``onset_f1`` / ``onset_offset_f1`` / ``frame_f1``,
-  ``validation_onset_f1``, and every number of both domain blocks flattened with dots
-  (``in_domain.onset_f1``, ``out_of_domain.by_class.hihat.recall``, ...; the
-  intervals as ``..._ci95_low`` / ``..._ci95_high``).
+  ``validation_onset_f1``, and both domain blocks flattened (``outputs.flat_metrics``:
+  ``in_domain.onset_f1``, ``out_of_domain.onset_f1_ci95_low``, ``out_of_domain.recall_hihat``,
+  ``in_domain.recall_octave_1``, ``in_domain.source.<name>.onset_f1``, ...).
 * Artifacts under ``evaluation/``: the metrics JSON, the per-track CSV,
   ``decoding.json`` and the piano rolls.
 
@@ -36,20 +36,12 @@ def run_name(stem: str) -> str:
     return f"evaluate-{stem}-{suffix}" if suffix else f"evaluate-{stem}"
 
 
-def metric_items(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Every number of ``metrics`` flattened with dots; ``[lo, hi]`` intervals become
-    ``<key>_low`` / ``<key>_high``; strings and None are left out; characters MLflow
-    refuses in a key (from source names) become ``_``."""
-    out: dict[str, float] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{re.sub(r'[^A-Za-z0-9_./ -]+', '_', str(key))}"  # MLflow's allowed characters
-        if isinstance(value, Mapping):
-            out.update(metric_items(value, f"{name}."))
-        elif isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-            out[f"{name}_low"], out[f"{name}_high"] = float(value[0]), float(value[1])
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[name] = float(value)
-    return out
+def metric_items(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """``outputs.flat_metrics`` with characters MLflow refuses in a key (from source
+    names) replaced by ``_``."""
+    from midi_extractor.evaluate.outputs import flat_metrics
+
+    return {re.sub(r"[^A-Za-z0-9_./ -]+", "_", k): v for k, v in flat_metrics(dict(metrics)).items()}
 
 
 def _parent_exists(run_id: str | None) -> bool:
@@ -87,10 +79,7 @@ def log_evaluation(stem: str, metrics: Mapping[str, Any], decoding: Mapping[str,
             return None
         tracker.log_params({"decoding": {k: v for k, v in decoding.items() if k != "grid"},
                             "eval_split": metrics.get("split", "")})
-        values = metric_items({k: v for k, v in metrics.items() if k != "decoding"})
-        if decoding.get("validation_onset_f1") is not None:
-            values["validation_onset_f1"] = float(decoding["validation_onset_f1"])
-        tracker.log_metrics(values, step=0, flush=True)
+        tracker.log_metrics(metric_items(metrics), step=0, flush=True)
         for path in map(Path, artifacts):
             for file in sorted(path.iterdir()) if path.is_dir() else [path]:
                 if file.is_file():

@@ -26,7 +26,7 @@ def build_metrics(stem: str, used_split: str, requested: str, rows: list[dict], 
         metrics["requested_split"] = requested
     metrics["domain"] = headline
     metrics.update({k: blocks[headline].get(k, 0.0) for k in HEADLINE})
-    metrics.update(n_tracks=len(rows), n_ref_notes=sum(r["n_ref_notes"] for r in rows), n_skipped=skipped)
+    metrics.update(n_tracks=len(rows), n_skipped=skipped)
     metrics["decoding"] = {k: decoding.get(k) for k in
                            ("onset_threshold", "frame_threshold", "chosen_on", "validation_onset_f1")}
     metrics.update(blocks)
@@ -61,7 +61,7 @@ def write_tracks_csv(path: str | Path, rows: list[dict], drum_classes: tuple[str
 def _interval(block: dict) -> str:
     if not block.get("n_tracks"):
         return "no tracks"
-    low, high = block["onset_f1_ci95"]
+    low, high = block["ci95"]["onset_f1"]
     return (f"{block['onset_f1']:.3f} [{low:.3f}, {high:.3f}] "
             f"({block['n_tracks']} tracks, {block['n_ref_notes']} notes)")
 
@@ -74,3 +74,30 @@ def closing_line(stem: str, metrics: dict, decoding: dict, out_path: Any) -> str
             f"{decoding['frame_threshold']:.2f} ({chosen}); {metrics['split']} onset F1 in-domain "
             f"{_interval(metrics['in_domain'])}, out-of-domain {_interval(metrics['out_of_domain'])}; "
             f"metrics -> {out_path if out_path is not None else '(not written)'}")
+
+
+def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Every number of a metrics dict under one flat name, for MLflow: the headline
+    (``onset_f1``...), ``validation_onset_f1``, and per domain ``<domain>.onset_f1``,
+    ``<domain>.onset_f1_ci95_low``/``_high``, ``<domain>.onset_precision``,
+    ``<domain>.onset_f1_<class>``, ``<domain>.recall_<class>``, ``<domain>.recall_octave_<k>``,
+    ``<domain>.source.<name>.onset_f1`` ..."""
+    out: dict[str, float] = {k: float(metrics[k]) for k in (*HEADLINE, "n_tracks", "n_skipped") if k in metrics}
+    dec = metrics.get("decoding", {})
+    for key in ("onset_threshold", "frame_threshold", "validation_onset_f1"):
+        if isinstance(dec.get(key), (int, float)):
+            out[key if key.startswith("validation") else f"decoding.{key}"] = float(dec[key])
+    for domain in DOMAINS:
+        block, pre = metrics.get(domain, {}), f"{domain}."
+        out.update({pre + k: float(v) for k, v in block.items() if isinstance(v, (int, float))})
+        out.update({f"{pre}onset_f1_{c}": float(v) for c, v in block.get("onset_f1_by_class", {}).items()})
+        for fig, (low, high) in block.get("ci95", {}).items():
+            out[f"{pre}{fig}_ci95_low"], out[f"{pre}{fig}_ci95_high"] = float(low), float(high)
+        for fig, (p, r) in block.get("precision_recall", {}).items():
+            out[f"{pre}{fig}_precision"], out[f"{pre}{fig}_recall"] = float(p), float(r)
+        out.update({f"{pre}recall_{c['class']}": float(c["recall"]) for c in block.get("by_class", [])})
+        out.update({f"{pre}recall_octave_{o['octave']}": float(o["recall"]) for o in block.get("by_octave", [])})
+        for src in block.get("by_source", []):
+            out.update({f"{pre}source.{src['source']}.{k}": float(src[k])
+                        for k in ("onset_f1", "frame_f1", "n_tracks")})
+    return out

@@ -10,9 +10,15 @@
 
        {"stem", "split", "domain": headline domain,
         "onset_f1", "onset_offset_f1", "frame_f1",      # headline = out_of_domain when it
-        "n_tracks", "n_ref_notes", "n_skipped",          #   has tracks, else in_domain
+        "n_tracks", "n_skipped",                         #   has tracks, else in_domain
         "decoding": {"onset_threshold", "frame_threshold", "chosen_on", "validation_onset_f1"},
         "in_domain": {block}, "out_of_domain": {block}}  # blocks: intervals.summarize
+
+   The headline is the out-of-domain score when the test split has out-of-domain tracks
+   (the number the issue targets and the one that tells models apart), else in-domain;
+   ``domain`` says which. Every F1 is pooled over tracks (summed counts) with a bootstrap
+   95 % interval over tracks (``intervals.py``). ``dvc metrics show`` shows the numbers and
+   hides the lists (intervals, per-class / per-octave / per-source details).
 
    An index entry's ``domain`` (``in_domain`` | ``out_of_domain``; missing = in_domain)
    and ``plugin_name`` (the sound source) are read from the entry or its ``metadata``.
