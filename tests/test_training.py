@@ -233,3 +233,16 @@ def test_early_stopping_on_validation_f1(sine_index, tmp_path, monkeypatch):
     from midi_extractor.model.checkpoint import load_checkpoint
 
     assert load_checkpoint(out / "best.pt")["step"] == 2 and load_checkpoint(out / "last.pt")["step"] == 4
+
+
+def test_same_params_and_seed_give_identical_weights(sine_index, reference_run, tmp_path):
+    """Determinism on one machine: a second run of the reference settings ends bit-identical."""
+    import torch
+
+    from midi_extractor.model.checkpoint import load_checkpoint
+    from midi_extractor.train.run import train
+
+    ref_dir, _ = reference_run
+    train(sine_index, "bass", tmp_path / "again", tiny_params(), log_every=1, progress=False)
+    a, b = load_checkpoint(ref_dir / "last.pt")["model"], load_checkpoint(tmp_path / "again" / "last.pt")["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
