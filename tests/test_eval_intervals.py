@@ -1,6 +1,5 @@
 """evaluate.intervals: pooled F1, seeded bootstrap intervals over tracks, domain blocks."""
 import numpy as np
-import pytest
 
 from midi_extractor.evaluate.intervals import bootstrap_f1, summarize
 

@@ -31,7 +31,7 @@ def _track(pitch=60, start=10, length=8):
 def test_sweep_picks_the_best_onset_then_offset_point():
     grid = th.grid_from_decoding(replace(DecodingConfig(), onset_threshold="auto", frame_threshold="auto"), False)
     assert grid.swept and len(grid.points) == 12
-    decision = th.decide([_track(), _track(64)], FE, None, grid)
+    decision = th.decide((t for t in (_track(), _track(64))), FE, None, grid)  # one track at a time
     assert (decision["onset_threshold"], decision["frame_threshold"]) == (0.3, 0.4)
     assert decision["chosen_on"] == "validation" and decision["validation_onset_f1"] == 1.0
     by_point = {(g["onset_threshold"], g["frame_threshold"]): g for g in decision["grid"]}

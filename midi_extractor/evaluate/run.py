@@ -114,13 +114,15 @@ def model_activations(loaded: Any, audio: Any) -> dict[str, Any]:
 
 def choose_decoding(entries: list[dict], root: Path, loaded: Any, grid: thresholds.Grid,
                     source: str) -> dict[str, Any]:
-    """Run the model once per validation entry and pick thresholds (``thresholds.decide``)."""
-    tracks = []
-    for entry in entries:
-        got = _load_track(entry, root, loaded, source)
-        if got is not None:
-            tracks.append((got[1], model_activations(loaded, got[0])))
-    return thresholds.decide(tracks, loaded.front_end, loaded.drum_classes, grid)
+    """Run the model once per validation entry and pick thresholds (``thresholds.decide``);
+    one track's activations are held at a time."""
+    def tracks():
+        for entry in entries:
+            got = _load_track(entry, root, loaded, source)
+            if got is not None:
+                yield got[1], model_activations(loaded, got[0])
+
+    return thresholds.decide(tracks(), loaded.front_end, loaded.drum_classes, grid)
 
 
 def score_entries(entries: list[dict], root: Path, loaded: Any, decoding: dict, source: str,
@@ -186,7 +188,7 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
             log.warning("%s: thresholds are chosen on the tracks being scored (no test split)", index_path)
         decoding = choose_decoding(validation, root, loaded, grid, str(index_path))
     else:
-        decoding = thresholds.decide([], loaded.front_end, loaded.drum_classes, grid)
+        decoding = thresholds.unchosen(grid)  # fixed thresholds, nothing to record: no validation pass
     rows, skipped = score_entries(entries, root, loaded, decoding, str(index_path))
     if not rows:
         raise ValueError(f"no track of split {used_split!r} in {index_path} could be evaluated")

@@ -11,7 +11,7 @@ Policy (params section ``decoding``), per threshold (onset, frame):
     unless params give a number). ``min_note_s`` and ``drum_note_s`` are copied as they are.
 
 The sweep runs the model once per validation track (:func:`sweep` takes frame
-probabilities) and decodes every grid point from them. It keeps the point with the
+probabilities, one track at a time) and decodes every grid point from them. It keeps the point with the
 best pooled onset F1 over the validation tracks, ties broken by onset+offset F1, then
 by grid order (lower onset, then lower frame threshold first).
 
@@ -32,7 +32,7 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -124,20 +124,25 @@ def _note_counts(ref: Sequence[Note], est: Sequence[Note]) -> np.ndarray:
     return np.array([[len(on), len(ref), len(est)], [len(off), len(ref), len(est)]], dtype=float)
 
 
-def sweep(tracks: Sequence[tuple[Sequence[Note], dict[str, np.ndarray]]], front_end: Any,
-          drum_classes: Sequence[str] | None, grid: Grid) -> list[dict[str, float]]:
+def sweep(tracks: Iterable[tuple[Sequence[Note], dict[str, np.ndarray]]], front_end: Any,
+          drum_classes: Sequence[str] | None, grid: Grid) -> tuple[list[dict[str, float]], int]:
     """Pooled onset and onset+offset F1 of every grid point over ``tracks``
-    (``(reference notes, frame probabilities {head: (T, N)})``), in grid order."""
-    results = []
-    for onset_t, frame_t in grid.points:
-        total = np.zeros((2, 3))
-        for ref, probs in tracks:
+    (``(reference notes, frame probabilities {head: (T, N)})``, consumed one at a time,
+    so a generator keeps one track's activations in memory), in grid order, and the
+    number of tracks."""
+    total = np.zeros((len(grid.points), 2, 3))
+    n_tracks = 0
+    for ref, probs in tracks:
+        n_tracks += 1
+        for i, (onset_t, frame_t) in enumerate(grid.points):
             est = decode(probs, front_end, drum_classes, onset_t, frame_t, grid.min_note_s, grid.drum_note_s)
-            total += _note_counts(ref, est)
-        f1 = [0.0 if t[1] + t[2] == 0 else 2 * t[0] / (t[1] + t[2]) for t in total]
+            total[i] += _note_counts(ref, est)
+    results = []
+    for (onset_t, frame_t), t in zip(grid.points, total):
+        f1 = [0.0 if c[1] + c[2] == 0 else 2 * c[0] / (c[1] + c[2]) for c in t]
         results.append({"onset_threshold": onset_t, "frame_threshold": frame_t,
                         "onset_f1": round(float(f1[0]), 4), "onset_offset_f1": round(float(f1[1]), 4)})
-    return results
+    return results, n_tracks
 
 
 def choose(results: Sequence[dict[str, float]]) -> dict[str, float]:
@@ -148,22 +153,27 @@ def choose(results: Sequence[dict[str, float]]) -> dict[str, float]:
     return results[best]
 
 
-def decide(tracks: Sequence[tuple[Sequence[Note], dict[str, np.ndarray]]], front_end: Any,
+def decide(tracks: Iterable[tuple[Sequence[Note], dict[str, np.ndarray]]], front_end: Any,
            drum_classes: Sequence[str] | None, grid: Grid) -> dict[str, Any]:
     """The ``decoding.json`` content (module docstring) from the validation ``tracks``."""
-    base = {"min_note_s": grid.min_note_s, "drum_note_s": grid.drum_note_s}
-    if not tracks:
-        onset_t, frame_t = grid.fallback
+    results, n_tracks = sweep(tracks, front_end, drum_classes, grid)
+    if not n_tracks:
         log.warning("no validation track to choose decoding thresholds on; using onset %.2f, frame %.2f",
-                    onset_t, frame_t)
-        return {"onset_threshold": onset_t, "frame_threshold": frame_t, **base,
-                "chosen_on": "default" if grid.swept else "params", "validation_onset_f1": None,
-                "validation_tracks": 0, "grid": []}
-    results = sweep(tracks, front_end, drum_classes, grid)
+                    *grid.fallback)
+        return unchosen(grid)
     best = choose(results)
-    return {"onset_threshold": best["onset_threshold"], "frame_threshold": best["frame_threshold"], **base,
+    return {"onset_threshold": best["onset_threshold"], "frame_threshold": best["frame_threshold"],
+            "min_note_s": grid.min_note_s, "drum_note_s": grid.drum_note_s,
             "chosen_on": "validation" if grid.swept else "params", "validation_onset_f1": best["onset_f1"],
-            "validation_tracks": len(tracks), "grid": results}
+            "validation_tracks": n_tracks, "grid": results}
+
+
+def unchosen(grid: Grid) -> dict[str, Any]:
+    """The ``decoding.json`` content without a validation score: the fixed thresholds
+    (``chosen_on: params``) or the grid's fallback (``chosen_on: default``)."""
+    return {"onset_threshold": grid.fallback[0], "frame_threshold": grid.fallback[1], "min_note_s": grid.min_note_s,
+            "drum_note_s": grid.drum_note_s, "chosen_on": "default" if grid.swept else "params",
+            "validation_onset_f1": None, "validation_tracks": 0, "grid": []}
 
 
 def write_decoding(path: str | Path, decoding: dict[str, Any]) -> Path:
