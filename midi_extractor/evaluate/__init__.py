@@ -1,2 +1,8 @@
-"""Evaluation: mir_eval scoring of a model on an index split (``scoring``) and the metrics
-table (``report``)."""
+"""Evaluation of a stem's model (stage ``evaluate@<stem>``, command ``midi-extractor evaluate``).
+
+``run`` (the entry point: thresholds on validation, then the test split), ``thresholds``
+(the decoding sweep and ``decoding.json``), ``scoring`` (one track's mir_eval counts and
+figures), ``intervals`` (pooled F1 with bootstrap intervals; the per-domain blocks),
+``outputs`` (metrics dict, per-track CSV, closing line, flat names for MLflow), ``plots``
+(piano rolls), ``mlflow_log`` (a new MLflow run per evaluation) and ``report`` (the
+per-stem table of ``metrics/``)."""
