@@ -128,3 +128,16 @@ def test_overdriven_input_is_scaled_with_a_warning(standin, caplog):
         hot, _ = transcribe(x * 8, "bass", standin, sample_rate_hz=SR)
     assert "peak 4.00 is above full scale" in caplog.text
     assert [n.pitch for n in hot] == [57]
+
+
+def test_sonified_single_file_lines_up_with_its_input(standin, tmp_path):
+    path = tmp_path / "in.wav"
+    sf.write(path, sine(57, 0.3, 0.9, 1.7, sr=44100), 44100)
+    target = tmp_path / "o" / "named.mid"
+    assert main(["transcribe", str(path), "--stem", "bass", "--models-dir", str(standin), "-o", str(target),
+                 "--no-tempo", "--sonify"]) == 0
+    audio, rate = sf.read(tmp_path / "o" / "named.sonified.wav")
+    assert len(audio) == round(1.7 * rate)
+    loud = np.flatnonzero(np.abs(audio) > 0.05)
+    assert loud.size and abs(loud[0] / rate - 0.3) < 0.05  # the rendered note starts where the sine does
+    assert path.read_bytes()[:4] == b"RIFF" and sf.info(path).samplerate == 44100  # the input is untouched
