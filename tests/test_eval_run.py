@@ -156,11 +156,20 @@ def test_a_broken_track_is_skipped_and_counted(tmp_path, stand_in, caplog):
     (tmp_path / "data" / "Track00002" / "stems" / "S01.wav").write_bytes(b"not audio")
     data = json.loads(index.read_text())
     data["entries"].append({**data["entries"][2], "track": "Track00009", "domain": "elsewhere"})
+    nan = np.full(SR, np.nan, dtype=np.float32)
+    (tmp_path / "data" / "Track00010" / "stems").mkdir(parents=True)
+    sf.write(tmp_path / "data" / "Track00010" / "stems" / "S01.wav", nan, SR, subtype="FLOAT")
+    data["entries"].append({**data["entries"][2], "track": "Track00010", "audio": "Track00010/stems/S01.wav",
+                            "midi": "Track00003/MIDI/S01.mid"})
     index.write_text(json.dumps(data))
     metrics = evaluate("bass", index, tmp_path / "best.pt", "test", None, _auto())
-    assert metrics["n_tracks"] == 1 and metrics["n_skipped"] == 2
+    assert metrics["n_tracks"] == 1 and metrics["n_skipped"] == 3
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "Track00002/S01" in messages and "domain 'elsewhere' is not one of in_domain, out_of_domain" in messages
+    assert "skipping Track00010/S01" in messages and "NaN" in messages
+    index.write_text("{not json")
+    with pytest.raises(ValueError, match="filtered_dataset_bass.json: not valid JSON"):
+        evaluate("bass", index, tmp_path / "best.pt", "test", None, _auto())
 
 
 def test_evaluate_decodes_exactly_as_transcribe_array(tmp_path):

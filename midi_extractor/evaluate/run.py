@@ -145,8 +145,13 @@ def score_entries(entries: list[dict], root: Path, loaded: Any, decoding: dict, 
             skipped += 1
             continue
         audio, ref = got
-        est = transcribe_array(loaded, audio, **{k: decoding[k] for k in (
-            "onset_threshold", "frame_threshold", "min_note_s", "drum_note_s")})
+        try:
+            est = transcribe_array(loaded, audio, **{k: decoding[k] for k in (
+                "onset_threshold", "frame_threshold", "min_note_s", "drum_note_s")})
+        except ValueError as exc:  # e.g. non-finite samples, named by the engine
+            log.warning("%s: skipping %s: %s", source, name, exc)
+            skipped += 1
+            continue
         counts = track_counts(ref, est, hop_s=loaded.front_end.hop_s, drums=drums)
         rows.append({"track": name, "domain": domain, "plugin_name": plugin, "counts": counts,
                      "n_ref_notes": len(ref), "n_est_notes": len(est), **figures_from_counts(counts),
@@ -173,7 +178,12 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
 
     params = resolve_params(params)
     index_path = Path(index_path)
-    index = json.loads(index_path.read_text())
+    try:
+        index = json.loads(index_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{index_path}: not valid JSON ({exc})") from None
+    if not isinstance(index, dict) or not isinstance(index.get("entries"), list):
+        raise ValueError(f"{index_path}: not an index (no 'entries' list)")
     if index.get("stem", stem) != stem:
         raise ValueError(f"{index_path} indexes stem {index.get('stem')!r}, not {stem!r}")
     root = resolve_dataset_root(index_path, data_root if data_root is not None else index.get("dataset_root", "."),
