@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "train-per-stem": "midi_extractor.train.cli",
     "evaluate": "midi_extractor.evaluate.scoring",
     "transcribe": "midi_extractor.infer.cli",
+    "export": "midi_extractor.infer.onnx_export",
 }
 
 #: old option spelling -> the one shown in help (the old one keeps working); per command, "*" for all

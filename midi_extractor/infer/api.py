@@ -42,7 +42,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
                sample_rate_hz: int | None = None, onset_threshold: float | None = None,
                frame_threshold: float | None = None, min_note_s: float | None = None,
                drum_note_s: float | None = None, tempo: Tempo = None, quantize: str | None = None,
-               device: str | None = None, params: Any = None, window_s: float = WINDOW_S,
+               device: str | None = None, runtime: str = "auto", params: Any = None, window_s: float = WINDOW_S,
                context_s: float = CONTEXT_S) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
     """Transcribe one stem recording into notes and a one-track MIDI file.
 
@@ -77,6 +77,10 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
             ``"1/8t"``: note starts snap to that grid at the written tempo.
         device: ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``; ``ValueError``
             when CUDA is asked for and absent.
+        runtime: ``"auto"`` (default: the ONNX export beside the checkpoint,
+            made by ``midi-extractor export``, when it matches the checkpoint,
+            onnxruntime is installed and the device is the CPU; else torch),
+            ``"torch"`` or ``"onnx"``.
         params: a ``config.Params`` for the taxonomy switches (bass role,
             organs as keys); decoding never comes from it.
         window_s, context_s: the engine's window and its context either side
@@ -101,7 +105,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
         midi.write("bass.mid")
     """
     result = transcribe_file(audio, stem, models_dir, sample_rate_hz=sample_rate_hz, tempo=tempo,
-                             quantize=quantize, device=device, params=params, window_s=window_s,
+                             quantize=quantize, device=device, runtime=runtime, params=params, window_s=window_s,
                              context_s=context_s, onset_threshold=onset_threshold,
                              frame_threshold=frame_threshold, min_note_s=min_note_s, drum_note_s=drum_note_s)
     return next(iter(result.tracks.values())), result.midi
@@ -124,12 +128,13 @@ def transcribe_folder(folder: str | Path, models_dir: str | Path = "models", *, 
 # ------------------------------------------------------------------ one file
 def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path = "models", *,
                     sample_rate_hz: int | None = None, tempo: Tempo = None, quantize: str | None = None,
-                    device: str | None = None, params: Any = None, **decode_kwargs: Any) -> Transcription:
+                    device: str | None = None, runtime: str = "auto", params: Any = None,
+                    **decode_kwargs: Any) -> Transcription:
     """:func:`transcribe` returning a :class:`Transcription` (what the CLI writes from)."""
     from midi_extractor.midi_io import notes_to_midi
 
     stem_name, notes, x, rate, program = _notes(audio, stem, models_dir, sample_rate_hz=sample_rate_hz,
-                                                device=device, params=params, **decode_kwargs)
+                                                device=device, runtime=runtime, params=params, **decode_kwargs)
     name = str(audio) if isinstance(audio, (str, Path)) else "audio array"
     bpm = _tempo_of(tempo, x, rate, name)
     notes = _quantized(notes, bpm, quantize)
@@ -138,7 +143,7 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
 
 
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path, *, sample_rate_hz: int | None,
-           device: str | None = None, params: Any = None, window_s: float = WINDOW_S, context_s: float = CONTEXT_S,
+           device: str | None = None, runtime: str = "auto", params: Any = None, window_s: float = WINDOW_S, context_s: float = CONTEXT_S,
            **overrides: float | None) -> tuple[str, list[Note], np.ndarray, int, int]:
     """``(stem, notes, audio at the model's rate, that rate, GM program)`` of one input."""
     from midi_extractor.infer.routing import resolve_model
@@ -154,7 +159,8 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
             raise ValueError("stem='auto' needs a file name to read the stem from; pass stem=")
         stem = stem_from_filename(audio, switches)
     route = resolve_model(stem, models_dir, switches)  # logs a fallback
-    loaded = engine.load_model(route.checkpoint, device) if device else engine.load_model(route.checkpoint)
+    options = {k: v for k, v in (("device", device), ("runtime", runtime)) if v not in (None, "auto")}
+    loaded = engine.load_model(route.checkpoint, **options)
     dec = with_overrides(loaded.decoding, **overrides)
     x, name = engine.load_input(audio, sample_rate_hz, loaded.front_end.sample_rate_hz)
     is_drum = tx.STEMS[route.stem].is_drum

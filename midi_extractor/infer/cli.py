@@ -80,13 +80,13 @@ def _run_one(args: argparse.Namespace, source: Path, params, tempo, device: str)
                   min_note_s=args.min_note_s, drum_note_s=args.drum_note_s)
     if source.is_dir():
         result = api.transcribe_stems(source, args.models_dir, params=params, tempo=tempo,
-                                      quantize=args.quantize, device=device,
+                                      quantize=args.quantize, device=device, runtime=args.runtime,
                                       on_message=lambda m: print(m, file=sys.stderr), **decode)
         if not result.tracks:
             raise ValueError(f"{source}: nothing transcribed")
     else:
         result = api.transcribe_file(source, args.stem, args.models_dir, params=params, tempo=tempo,
-                                     quantize=args.quantize, device=device, **decode)
+                                     quantize=args.quantize, device=device, runtime=args.runtime, **decode)
     rendered = None
     if args.sonify:
         from midi_extractor.infer.outputs import sonify
@@ -145,6 +145,9 @@ def add_cli(subparsers) -> None:
                    help="output folder (default: .), or a .mid file name when there is one input")
     p.add_argument("--out", dest="out", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old spelling
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"),
+                   help="auto (default): the model's ONNX export (midi-extractor export) when it matches the "
+                        "checkpoint and the device is the CPU, else torch")
     g = p.add_argument_group("decoding (default: the model's decoding.json, else 0.5 / 0.5 / 0.05 s / 0.1 s)")
     g.add_argument("--onset-threshold", type=float, default=None, help="onset probability that starts a note")
     g.add_argument("--frame-threshold", type=float, default=None, help="frame probability that sustains a note")

@@ -73,12 +73,19 @@ def resolve_device(device: str | None = None) -> str:
     return f"cuda:{index}"
 
 
-def load_model(path: str | Path, device: str | None = None) -> LoadedModel:
+RUNTIMES = ("auto", "torch", "onnx")
+
+
+def load_model(path: str | Path, device: str | None = None, runtime: str = "auto") -> LoadedModel:
     """Load a checkpoint for inference on ``device`` (default CPU): once per
-    process per file version and device. The decoding settings beside it
-    (``decoding.json``) are re-read on every call, so a re-evaluation is seen
-    without reloading weights. Raises ``FileNotFoundError``, ``ValueError``
-    (device) or ``config.ConfigError`` (a bad ``decoding.json``)."""
+    process per file version, device and runtime. ``runtime``: ``"torch"``,
+    ``"onnx"`` (``model.onnx`` beside the checkpoint, made from it by
+    ``midi-extractor export``; CPU only, torch is not imported) or ``"auto"``
+    (ONNX when such an export and onnxruntime are there and the device is the
+    CPU, else torch). The decoding settings beside it (``decoding.json``) are
+    re-read on every call, so a re-evaluation is seen without reloading
+    weights. Raises ``FileNotFoundError``, ``ValueError`` (device, runtime) or
+    ``config.ConfigError`` (a bad ``decoding.json``)."""
     from midi_extractor.infer.settings import read_model_decoding
 
     path = Path(path)
@@ -86,19 +93,50 @@ def load_model(path: str | Path, device: str | None = None) -> LoadedModel:
         stat = path.stat()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: checkpoint not found") from None
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
     dev = resolve_device(device)
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, dev)
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, f"{dev}/{runtime}")
     if key not in _CACHE:
-        ckpt, model = _load_checkpoint(path)
-        config = ckpt.get("config", {})
-        classes = config.get("drum_classes")
-        _CACHE[key] = LoadedModel(model.eval().to(dev), FrontEndConfig(**config.get("front_end", {})),
-                                  tuple(classes) if classes else None, ckpt.get("stem"), path, dev)
-        log.debug("loaded %s (stem %s) on %s", path, ckpt.get("stem"), dev)
+        _CACHE[key] = _load_onnx(path, dev, runtime) or _load_torch(path, dev)
+        log.debug("loaded %s (stem %s) on %s with %s", path, _CACHE[key].stem, dev,
+                  type(_CACHE[key].model).__name__)
     decoding = read_model_decoding(path)
     if decoding != _CACHE[key].decoding:
         _CACHE[key] = replace(_CACHE[key], decoding=decoding)
     return _CACHE[key]
+
+
+def _load_torch(path: Path, device: str) -> LoadedModel:
+    ckpt, model = _load_checkpoint(path)
+    config = ckpt.get("config", {})
+    classes = config.get("drum_classes")
+    return LoadedModel(model.eval().to(device), FrontEndConfig(**config.get("front_end", {})),
+                       tuple(classes) if classes else None, ckpt.get("stem"), path, device)
+
+
+def _load_onnx(path: Path, device: str, runtime: str) -> LoadedModel | None:
+    """The ONNX export of ``path`` when ``runtime`` allows and one matches it; ``None`` for torch."""
+    if runtime == "torch" or (runtime == "auto" and device != "cpu"):
+        return None
+    if device != "cpu":
+        raise ValueError(f"runtime 'onnx' runs on the CPU, not {device}")
+    from midi_extractor.infer.onnx_runtime import OnnxModel, export_paths, find_export
+
+    meta = find_export(path)
+    if meta is None:
+        if runtime == "onnx":
+            raise ValueError(f"{path}: no matching ONNX export beside it; run midi-extractor export")
+        return None
+    try:
+        model = OnnxModel(export_paths(path)[0], meta)
+    except ImportError:
+        if runtime == "onnx":
+            raise ValueError("runtime 'onnx' needs onnxruntime (pip install onnxruntime)") from None
+        return None
+    classes = meta.get("drum_classes")
+    return LoadedModel(model, FrontEndConfig(**meta["front_end"]), tuple(classes) if classes else None,
+                       meta.get("stem"), path, "cpu")
 
 
 def _load_checkpoint(path: Path) -> tuple[dict, Any]:
@@ -157,7 +195,12 @@ def cut(audio: np.ndarray, window: Window) -> np.ndarray:
 
 
 def run_model(model: Any, chunks: Sequence[np.ndarray], device: str = "cpu") -> list[dict[str, np.ndarray]]:
-    """Probabilities ``(T, N)`` per head for equal-length chunks, one forward pass on ``device``."""
+    """Probabilities ``(T, N)`` per head for equal-length chunks, one forward pass on ``device``
+    (a numpy model, such as ``onnx_runtime.OnnxModel``, runs without torch)."""
+    if getattr(model, "is_numpy", False):
+        logits = model(np.stack(chunks).astype(np.float32))
+        probs = {k: (1.0 / (1.0 + np.exp(-v))).astype(np.float32) for k, v in logits.items() if k in HEADS}
+        return [{k: v[i] for k, v in probs.items()} for i in range(len(chunks))]
     import torch
 
     # Trained recurrent layers drift into subnormal floats, which x86 computes ~10x slower
