@@ -113,7 +113,8 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
 
 def transcribe_folder(folder: str | Path, models_dir: str | Path = "models", *, params: Any = None,
                       on_message: Callable[[str], None] | None = None, tempo: Tempo = None,
-                      quantize: str | None = None, **kwargs: Any) -> tuple[dict[str, list[Note]], "pretty_midi.PrettyMIDI", list[str]]:  # noqa: F821,E501
+                      quantize: str | None = None,
+                      **kwargs: Any) -> tuple[dict[str, list[Note]], "pretty_midi.PrettyMIDI", list[str]]:  # noqa: F821
     """One multi-track MIDI from a folder of separated stems (``bass.wav``,
     ``drums.wav``, ``piano.wav``, ...). A stem with no model (vocals!), an
     unreadable file or an unknown name is skipped with a message (to
@@ -143,8 +144,8 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
 
 
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path, *, sample_rate_hz: int | None,
-           device: str | None = None, runtime: str = "auto", params: Any = None, window_s: float = WINDOW_S, context_s: float = CONTEXT_S,
-           **overrides: float | None) -> tuple[str, list[Note], np.ndarray, int, int]:
+           device: str | None = None, runtime: str = "auto", params: Any = None, window_s: float = WINDOW_S,
+           context_s: float = CONTEXT_S, **overrides: float | None) -> tuple[str, list[Note], np.ndarray, int, int]:
     """``(stem, notes, audio at the model's rate, that rate, GM program)`` of one input."""
     from midi_extractor.infer.routing import resolve_model
     from midi_extractor.infer.settings import with_overrides
@@ -259,7 +260,8 @@ def track_program(name: str | int, stem: str) -> int:
     return tx.default_program(stem)
 
 
-def stem_files(folder: str | Path, switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> tuple[dict[str, Path], list[str]]:
+def stem_files(folder: str | Path,
+               switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> tuple[dict[str, Path], list[str]]:
     """``{stem: file}`` of a folder of separated stems, in taxonomy order, and
     a message for each audio file whose name names no stem (or a second file of a stem)."""
     from midi_extractor.audio import AUDIO_EXTENSIONS

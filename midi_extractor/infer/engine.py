@@ -22,6 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from midi_extractor.config import DecodingConfig, FrontEndConfig
+from midi_extractor.infer.audio_in import (PEAK_LEVEL, SILENCE_DB, condition, is_silent, load_input,  # noqa: F401
+                                           to_mono)
 from midi_extractor.model.decoding import Note, decode
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,6 @@ log = logging.getLogger(__name__)
 WINDOW_S = 10.0   # audio the model sees at once
 CONTEXT_S = 1.0   # of which this much either side is context, not kept
 BATCH_WINDOWS = 8  # windows per forward pass
-SILENCE_DB = -90.0  # RMS below this is treated as silence
-PEAK_LEVEL = 1.0  # input peaking above full scale (overdriven float audio) is scaled to this peak
 HEADS = ("onset", "offset", "frame", "velocity")
 
 
@@ -239,63 +239,6 @@ def activations(model: Any, audio: np.ndarray, front_end: FrontEndConfig, window
         batch = windows[i:i + max(1, batch_windows)]
         pieces.extend(zip(batch, run_model(model, [cut(audio, w) for w in batch], device)))
     return unwrap(pieces, front_end.n_frames(len(audio)))
-
-
-# ------------------------------------------------------------------ audio in
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    """Mono float32 from ``(S,)``, ``(S, C)`` or ``(C, S)`` (channels = the shorter axis)."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 1:
-        return audio
-    if audio.ndim != 2:
-        raise ValueError(f"audio array must be 1-D or 2-D, got shape {audio.shape}")
-    return audio.mean(axis=0 if audio.shape[0] < audio.shape[1] else 1).astype(np.float32)
-
-
-def condition(audio: np.ndarray, name: str = "audio array") -> np.ndarray:
-    """The signal the model sees: mono float32, finite, peak at most :data:`PEAK_LEVEL`.
-
-    Raises ``ValueError`` naming ``name`` for NaN or infinite samples. A peak
-    above 1.0 (overdriven float audio) is scaled down to :data:`PEAK_LEVEL`
-    with a logged warning; anything else passes unchanged."""
-    x = to_mono(audio)
-    if not np.all(np.isfinite(x)):
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{name}: contains NaN or infinite samples ({bad} of {x.size}); refusing to transcribe")
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if peak > 1.0:
-        log.warning("%s: peak %.2f is above full scale (clipped or overdriven); scaled to peak %.2f",
-                    name, peak, PEAK_LEVEL)
-        x = (x * (PEAK_LEVEL / peak)).astype(np.float32)
-    return x
-
-
-def load_input(audio: str | Path | np.ndarray, sample_rate_hz: int | None, target_hz: int) -> tuple[np.ndarray, str]:
-    """Mono float32 at ``target_hz`` and a name for messages. Raises ``audio.AudioError``
-    (path + problem) or ``ValueError`` for an array without a rate, an empty input or
-    non-finite samples."""
-    from midi_extractor.audio import AudioError, load_audio, resample
-
-    if isinstance(audio, (str, Path)):
-        x = load_audio(audio, target_hz)
-        if x.size == 0:
-            raise AudioError(audio, "no audio samples")
-        if not np.all(np.isfinite(x)):
-            raise AudioError(audio, "contains NaN or infinite samples; refusing to transcribe")
-        return x, str(audio)
-    if sample_rate_hz is None:
-        raise ValueError("an audio array needs sample_rate_hz")
-    x = to_mono(audio)
-    if x.size == 0:
-        raise ValueError("audio array: no samples")
-    condition(x)  # non-finite samples are refused before resampling smears them
-    return resample(x, int(sample_rate_hz), target_hz), "audio array"
-
-
-def is_silent(x: np.ndarray) -> bool:
-    from midi_extractor.audio import rms_db
-
-    return rms_db(x) < SILENCE_DB
 
 
 # --------------------------------------------------------------------- notes
