@@ -105,8 +105,9 @@ def build_parser(commands: list[str] | None = None) -> argparse.ArgumentParser:
         importlib.import_module(module).add_cli(sub)
     helps = {a.dest: a.help for a in sub._choices_actions}
     for name, command_parser in sub.choices.items():
-        if not any("--verbose" in a.option_strings for a in command_parser._actions):
-            command_parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+        free = [o for o in ("-v", "--verbose") if o not in command_parser._option_string_actions]
+        if "--verbose" in free:  # a command's own -v/--verbose wins
+            command_parser.add_argument(*free, dest="verbose", action="count", default=argparse.SUPPRESS,
                                         help="more log lines (debug)")
         _tidy(command_parser, name, helps.get(name))
     for action in sub._choices_actions:
