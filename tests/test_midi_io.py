@@ -1,5 +1,6 @@
 """midi_io: notes <-> pretty_midi and mir_eval arrays."""
 import numpy as np
+import pytest
 import pretty_midi
 
 from midi_extractor import taxonomy as tx
@@ -49,3 +50,13 @@ def test_reference_drums_fold_to_class_keys():
     assert [n.pitch for n in drums] == [36, 38, 45]
     highs = notes_from_midi(midi, tx.STEM_DRUM_CLASSES["high_percs"])
     assert [n.pitch for n in highs] == [42, 49]
+
+
+def test_tempo_and_bar_survive_a_file_and_note_times_do_not_move(tmp_path):
+    path = tmp_path / "t.mid"
+    tracks_to_midi({"bass": NOTES}, tempo_bpm=137.5).write(str(path))
+    midi = pretty_midi.PrettyMIDI(str(path))
+    assert midi.resolution == 480 and midi.get_tempo_changes()[1][0] == pytest.approx(137.5, abs=0.01)
+    assert [(t.numerator, t.denominator, t.time) for t in midi.time_signature_changes] == [(4, 4, 0.0)]
+    back = notes_from_midi(path)
+    np.testing.assert_allclose([[n.start_s, n.end_s] for n in back], [[0.0, 0.25], [0.5, 1.0]], atol=1e-3)
