@@ -75,3 +75,17 @@ def test_metric_items_name_every_number_for_mlflow():
         "in_domain.onset_recall": 0.3, "in_domain.recall_kick": 0.9, "in_domain.recall_octave_1": 0.2,
         "in_domain.source.Fluid R3 _GM_.onset_f1": 0.5, "in_domain.source.Fluid R3 _GM_.frame_f1": 0.1,
         "in_domain.source.Fluid R3 _GM_.n_tracks": 2, "out_of_domain.n_tracks": 0})
+
+
+def test_an_unreachable_server_leaves_the_evaluation_standing(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.delenv("MIDI_EXTRACTOR_TRACKING", raising=False)
+    monkeypatch.setattr(engine, "load_model",
+                        lambda path: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
+    (tmp_path / "summary.json").write_text(json.dumps({"mlflow_run_id": "0123456789abcdef"}))
+    start = time.monotonic()
+    metrics = evaluate("bass", _index(tmp_path, PITCHED[:2]), tmp_path / "best.pt", "test", tmp_path / "m.json",
+                       Params(), summary_path=tmp_path / "summary.json")
+    assert time.monotonic() - start < 30 and json.loads((tmp_path / "m.json").read_text()) == metrics

@@ -44,15 +44,11 @@ def metric_items(metrics: Mapping[str, Any]) -> dict[str, float]:
     return {re.sub(r"[^A-Za-z0-9_./ -]+", "_", k): v for k, v in flat_metrics(dict(metrics)).items()}
 
 
-def _parent_exists(run_id: str | None) -> bool:
+def _parent_exists(client: Any, run_id: str | None) -> bool:
     if not run_id:
         return False
     try:
-        from mlflow.tracking import MlflowClient
-
-        from midi_extractor import tracking
-
-        MlflowClient(tracking_uri=tracking.tracking_uri()).get_run(run_id)
+        client.get_run(run_id)
         return True
     except Exception as exc:  # noqa: BLE001 - a missing parent only means a standalone run
         log.warning("training run %s is not in this MLflow store (%s); the evaluation run stands alone",
@@ -72,11 +68,11 @@ def log_evaluation(stem: str, metrics: Mapping[str, Any], decoding: Mapping[str,
     try:
         tags = {"stem": stem, "role": role or "", "kind": "evaluate", "eval_split": str(metrics.get("split", "")),
                 "training_run_id": training_run_id or ""}
-        if _parent_exists(training_run_id):
-            tags["mlflow.parentRunId"] = training_run_id
-        tracker = tracking.start_run(experiment, run_name(stem), tags=tags)
+        tracker = tracking.start_run(experiment, run_name(stem), tags=tags)  # probes the server once
         if not tracker.active:
             return None
+        if _parent_exists(tracker.client, training_run_id):
+            tracker.set_tags({"mlflow.parentRunId": training_run_id})
         tracker.log_params({"decoding": {k: v for k, v in decoding.items() if k != "grid"},
                             "eval_split": metrics.get("split", "")})
         tracker.log_metrics(metric_items(metrics), step=0, flush=True)
