@@ -1,8 +1,6 @@
 """The sound-source pool (midi_extractor.dataset.sources): files, presets, drum kits."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
