@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "filter-index": "midi_extractor.dataset.filtering",
     "train": "midi_extractor.train.cli",
     "train-per-stem": "midi_extractor.train.cli",
-    "evaluate": "midi_extractor.evaluate.scoring",
+    "evaluate": "midi_extractor.evaluate.run",
     "transcribe": "midi_extractor.infer.cli",
     "export": "midi_extractor.infer.onnx_export",
 }

@@ -118,6 +118,30 @@ class ModelConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Training augmentation of one role (section ``roles.<role>.augment``); every field is a
+    maximum drawn per clip (see :mod:`midi_extractor.train.augment`). 0 / None = off."""
+
+    gain_db: float = 0.0
+    pitch_shift_semitones: int = 0
+    time_stretch: float = 0.0
+    noise_db: float | None = None
+    eq_db: float = 0.0
+    stretch_prob: float = 0.5
+    noise_prob: float = 0.5
+
+    def check(self, where: str) -> None:
+        for name in ("gain_db", "pitch_shift_semitones", "time_stretch", "eq_db"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{where}.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("stretch_prob", "noise_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{where}.{name} must be within 0-1, got {getattr(self, name)}")
+        if self.time_stretch >= 1.0:
+            raise ConfigError(f"{where}.time_stretch must be < 1 (a fraction of the tempo), got {self.time_stretch}")
+
+
+@dataclass
 class RoleConfig:
     """Loss weights and augmentation policy of one role (section ``roles.<role>``)."""
 
@@ -125,7 +149,13 @@ class RoleConfig:
     offset_weight: float = 1.0
     frame_weight: float = 1.0
     velocity_weight: float = 1.0
-    augment: dict[str, Any] = field(default_factory=dict)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def check(self, where: str) -> None:
+        for name in ("onset_weight", "offset_weight", "frame_weight", "velocity_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{where}.{name} must be >= 0, got {getattr(self, name)}")
+        self.augment.check(f"{where}.augment")
 
 
 @dataclass
@@ -191,10 +221,12 @@ class IndexConfig:
 class DecodingConfig:
     """Activation-to-note thresholds (section ``decoding``)."""
 
-    onset_threshold: float = 0.3
+    onset_threshold: float = 0.3     # used as given when no grid; the fallback without validation
     frame_threshold: float = 0.4
     min_note_s: float = 0.05
     drum_note_s: float = 0.1
+    onset_grid: list[float] = field(default_factory=list)   # evaluate picks from these on validation
+    frame_grid: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -349,7 +381,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         if base.drum_stem and base.drum_stem not in tx.MODEL_DRUM_CLASSES:
             raise ConfigError(f"{path}: pretrain.{name}.drum_stem must be one of "
                               f"{', '.join(tx.MODEL_DRUM_CLASSES)}")
-    for role in params.roles:
+    for role, config in params.roles.items():
         if role not in tx.ROLES:
             raise ConfigError(f"{path}: roles.{role}: unknown role; known: {', '.join(tx.ROLES)}")
+        config.check(f"{path}: roles.{role}")
     return params

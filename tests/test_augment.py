@@ -1,3 +1,5 @@
+import dataclasses
+from pathlib import Path
 import numpy as np
 import pretty_midi
 import pytest
@@ -48,12 +50,12 @@ def test_speed_change_and_stretch_lengths_and_pitch():
 
 
 def test_policies_per_role_from_params():
-    params = load_params("params.yaml")
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
     rng = np.random.default_rng(0)
     melodic = AugmentPolicy.from_params(params.roles["melodic"].augment, "melodic")
     shifts = {melodic.draw(rng).transpose for _ in range(200)}
     assert shifts == set(range(-melodic.pitch_shift_semitones, melodic.pitch_shift_semitones + 1))
-    perc = AugmentPolicy.from_params({**params.roles["percussive"].augment, "pitch_shift_semitones": 3,
+    perc = AugmentPolicy.from_params({**dataclasses.asdict(params.roles["percussive"].augment), "pitch_shift_semitones": 3,
                                       "time_stretch": 0.05}, "percussive")
     draws = [perc.draw(rng) for _ in range(200)]
     assert all(d.transpose == 0 and d.stretch_rate == 1.0 for d in draws)   # never pitch-shifted/vocoded

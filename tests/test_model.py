@@ -1,4 +1,5 @@
 import time
+from pathlib import Path
 
 import numpy as np
 import pretty_midi
@@ -41,7 +42,7 @@ def test_sizes():
 
 
 def test_role_weights_reach_the_loss():
-    params = load_params("params.yaml")
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
     role = params.role("bass")
     weights = loss_weights_from_role(role)
     assert weights == {"onset": role.onset_weight, "offset": role.offset_weight,

@@ -130,13 +130,17 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
         metrics = json.loads((work / "metrics" / f"{stem}.json").read_text())
         assert metrics["stem"] == stem
         assert metrics["n_tracks"] >= 1
-        for key in ("onset_precision", "onset_recall", "onset_f1", "onset_offset_f1",
-                    "onset_offset_velocity_f1", "frame_precision", "frame_recall", "frame_f1"):
-            assert 0.0 <= metrics[key] <= 1.0, (stem, key, metrics[key])
+        for domain in ("in_domain", "out_of_domain"):
+            block = metrics[domain]
+            assert block["n_tracks"] >= 1, (stem, domain)
+            for key in ("onset_f1", "onset_offset_f1", "frame_f1"):
+                assert 0.0 <= block[key] <= 1.0, (stem, domain, key, block[key])
         rows = (work / "metrics" / f"{stem}_tracks.csv").read_text().splitlines()
         assert len(rows) == metrics["n_tracks"] + 1
+        decoding = json.loads((work / "models" / stem / "decoding.json").read_text())
+        assert decoding["chosen_on"] == "validation" and 0.0 < decoding["onset_threshold"] < 1.0
     drums = json.loads((work / "metrics" / "drums.json").read_text())
-    assert {"onset_f1_kick", "onset_f1_snare"} <= set(drums)
+    assert {"kick", "snare"} <= {c["class"] for c in drums["in_domain"]["by_class"]}
     index = json.loads((work / "data" / "index" / "filtered_dataset_bass.json").read_text())
     assert index["stem"] == "bass" and index["entries"]
     assert all(32 <= e["metadata"]["program_num"] <= 39 for e in index["entries"])
@@ -161,16 +165,19 @@ def test_exp_run_with_one_stem_param_reruns_that_stem_only(project, mlflow_serve
     experiment = client.get_experiment_by_name("midi-extractor")
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id])
-    bass = [r for r in runs if r.data.tags.get("stem") == "bass"]
-    drums = [r for r in runs if r.data.tags.get("stem") == "drums"]
+    training = [r for r in runs if r.data.tags.get("kind") != "evaluate"]
+    evaluations = [r for r in runs if r.data.tags.get("kind") == "evaluate"]
+    bass = [r for r in training if r.data.tags.get("stem") == "bass"]
+    drums = [r for r in training if r.data.tags.get("stem") == "drums"]
     assert len(bass) == 2 and len(drums) == 1
     lrs = sorted(float(r.data.params[k]) for r in bass for k in r.data.params if k.endswith("lr"))
     assert lrs == pytest.approx([3e-5, 1e-3])
     for run in bass + drums:
-        assert "onset_f1" in run.data.metrics and "frame_f1" in run.data.metrics
         assert run.data.tags.get("role") in ("melodic", "percussive")
-        history = client.get_metric_history(run.info.run_id, "loss_total")
-        assert len(history) >= 1
+        assert len(client.get_metric_history(run.info.run_id, "loss_total")) >= 1
+    assert len([r for r in evaluations if r.data.tags.get("stem") == "bass"]) == 2
+    for run in evaluations:
+        assert "onset_f1" in run.data.metrics and "frame_f1" in run.data.metrics
 
 
 

@@ -35,6 +35,8 @@ transpose=draw.transpose)``.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import math
 from dataclasses import dataclass, field
@@ -96,7 +98,10 @@ class AugmentPolicy:
 
     @classmethod
     def from_params(cls, augment: Mapping[str, Any] | None, role: str) -> "AugmentPolicy":
-        """From ``roles.<role>.augment``. Unknown keys raise ``ValueError``."""
+        """From ``roles.<role>.augment`` (a :class:`~midi_extractor.config.AugmentConfig`, or
+        a mapping of its fields). Unknown keys raise ``ValueError``."""
+        if dataclasses.is_dataclass(augment):
+            augment = dataclasses.asdict(augment)
         augment = dict(augment or {})
         unknown = sorted(set(augment) - set(KNOWN_KEYS))
         if unknown:

@@ -58,7 +58,7 @@ def datasets(job: Job, val_clips_per_track: int):
     from midi_extractor.train.clips import TranscriptionDataset
 
     s, fe = job.settings, job.params.features
-    policy = AugmentPolicy.from_params(job.role_config.augment, job.role) if job.role_config.augment else None
+    policy = AugmentPolicy.from_params(job.role_config.augment, job.role)
     train_ds = TranscriptionDataset(job.index_path, "train", fe, s.clip_seconds, job.drum_classes, policy, s.seed,
                                     deterministic=False, dataset_root=job.data_root)
     try:
