@@ -44,6 +44,7 @@ def _tiny_dvc_yaml(text: str) -> str:
     data = yaml.safe_load(text)
     for base, cfg in TINY_PARAMS_OVERRIDES["pretrain"].items():
         stage = data["stages"][f"pretrain-{base}"]
+        stage.pop("frozen", None)  # the real bases ship in git; the tiny project trains its own
         stage["deps"] = [d for d in stage["deps"] if not d.startswith("data/index/")] + [
             f"data/index/filtered_dataset_{s}.json" for s in cfg["stems"]]
     return yaml.safe_dump(data, sort_keys=False)

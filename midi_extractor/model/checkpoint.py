@@ -89,6 +89,15 @@ def build_model(ckpt: Mapping[str, Any]):
     return model.eval()
 
 
+def export_weights(src: str | Path, out: str | Path) -> Path:
+    """A weights-only copy of checkpoint ``src`` at ``out`` (optimizer, scheduler, scaler and
+    RNG state dropped; the config that rebuilds the model kept): what a shipped base is."""
+    ckpt = load_checkpoint(src)
+    slim = {**{k: ckpt[k] for k in REQUIRED_KEYS}, "optimizer": {}, "scheduler": {}, "scaler": {},
+            "train_state": {}}
+    return save_checkpoint(out, slim)
+
+
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file (the checkpoint reference logged to MLflow)."""
     h = hashlib.sha256()

@@ -101,9 +101,10 @@ def merge_indexes(index_paths: Sequence[str | Path], out: str | Path) -> Path:
 
 
 def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, params: Params, *,
-             data_root: str | Path | None = None, **run: Any) -> dict[str, Any]:
+             data_root: str | Path | None = None, export: str | Path | None = None, **run: Any) -> dict[str, Any]:
     """Train the shared base ``params.pretrain[name]`` on the union of ``index_paths`` (its
-    stems' filtered indexes) into ``out_dir`` (``best.pt``, ``index.json`` = the union)."""
+    stems' filtered indexes) into ``out_dir`` (``best.pt``, ``index.json`` = the union);
+    ``export``: also write best.pt's weights-only copy there (the shipped ``bases/<name>.pt``)."""
     from midi_extractor.train.fit import fit
     from midi_extractor.train.loop import Job
 
@@ -117,4 +118,10 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
     classes = tx.MODEL_DRUM_CLASSES.get(cfg.drum_stem)
     job = Job(f"base-{name}", cfg.role, cfg, role_config, params, index, out_dir,
               list(classes) if classes else None, data_root)
-    return fit(job, **run)
+    result = fit(job, **run)
+    if export is not None and result.get("rank", 0) == 0:
+        from midi_extractor.model.checkpoint import export_weights
+
+        export_weights(job.best_path, export)
+        log.info("base %s exported to %s", name, export)
+    return result
