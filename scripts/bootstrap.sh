@@ -90,7 +90,7 @@ fi
 STAMP=.venv/.midi-extractor-installed
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   say "installing midi-extractor and its dependencies into .venv"
-  "$VPY" -m pip install -q -e '.[test]' >&2
+  "$VPY" -m pip install -q -e '.[all,test]' >&2   # core + train, track, synth, onnx extras
   touch "$STAMP"
 fi
 "$VPY" -c 'import fluidsynth' 2>/dev/null || { say "pyfluidsynth cannot load the FluidSynth library"; exit 1; }
