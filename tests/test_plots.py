@@ -1,0 +1,113 @@
+"""DVC plots render what a user compares: in a throwaway git + DVC repository holding a copy of
+dvc.yaml's plot definitions (stage plots of train/evaluate, the top-level `plots:`), the
+repository's templates and tiny fake CSVs for every stem of params.yaml, `dvc plots show --json`
+gives per-track scores on a nominal axis and a validation onset F1 curve per stem, and the
+offline HTML page (`--html-template dvc_plots_templates/offline.html`) loads nothing from a network."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DVC = [sys.executable, "-m", "dvc"]
+HISTORY = "step,loss_total,val_loss_total,val_onset_f1\n1,0.9,,\n2,0.8,0.85,0.25\n3,0.7,,\n4,0.6,0.65,0.5\n"
+TRACKS = "track,n_ref_notes,onset_f1,frame_f1\nTrack00037/S01,21,0.75,0.8\nTrack00038/S03,27,0.125,0.5\n"
+
+
+def _stems() -> list[str]:
+    return list(yaml.safe_load((REPO / "params.yaml").read_text())["stems"])
+
+
+def _plots_only_dvc_yaml() -> dict:
+    """dvc.yaml with every stage reduced to its plot definitions (cmd `true`, no deps/outs)."""
+    full = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    stages = {}
+    for name, stage in full["stages"].items():
+        body = stage.get("do", stage)
+        if body.get("plots"):
+            slim = {"cmd": "true", "plots": body["plots"]}
+            stages[name] = {"foreach": stage["foreach"], "do": slim} if "foreach" in stage else slim
+    return {"stages": stages, "plots": full.get("plots", [])}
+
+
+def _run(args, cwd):
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"{args}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def plots_repo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("plots_repo")
+    _run(["git", "init", "-q"], root)
+    _run(DVC + ["init", "-q"], root)
+    _run(DVC + ["config", "core.analytics", "false"], root)
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    shutil.copytree(REPO / ".dvc" / "plots", root / ".dvc" / "plots")
+    (root / "dvc.yaml").write_text(yaml.safe_dump(_plots_only_dvc_yaml(), sort_keys=False))
+    for stem in _stems():
+        (root / "models" / stem).mkdir(parents=True)
+        (root / "models" / stem / "history.csv").write_text(HISTORY)
+        (root / "metrics").mkdir(exist_ok=True)
+        (root / "metrics" / f"{stem}_tracks.csv").write_text(TRACKS.replace("S01", stem))
+    return root
+
+
+@pytest.fixture(scope="module")
+def shown(plots_repo):
+    return json.loads(_run(DVC + ["plots", "show", "--json"], plots_repo))
+
+
+def test_no_plot_fails(shown):
+    assert "errors" not in shown, shown.get("errors")
+
+
+def test_per_track_scores_on_a_nominal_axis(shown):
+    for stem in _stems():
+        (plot,) = shown["data"][f"metrics/{stem}_tracks.csv"]
+        spec = plot["content"]
+        y = spec["encoding"]["y"]
+        assert y["field"] == "track" and y["type"] in ("nominal", "ordinal")
+        assert spec["encoding"]["x"]["type"] == "quantitative"
+        rows = {r["track"]: float(r["onset_f1"]) for r in spec["data"]["values"]}
+        assert rows == {f"Track00037/{stem}": 0.75, "Track00038/S03": 0.125}
+        assert stem in spec["title"]["text"]
+
+
+def test_a_validation_curve_per_stem(shown):
+    for stem in _stems():
+        (plot,) = shown["data"][f"models/{stem}/history.csv"]
+        spec = plot["content"]
+        text = json.dumps(spec)
+        assert "val_onset_f1" in text and "<DVC_METRIC" not in text
+        assert spec["encoding"]["y"]["type"] == "quantitative"
+        # the template keeps validation rows only (the others have an empty val_onset_f1)
+        assert any(t.get("filter", "").startswith("isValid(datum.value)") for t in spec["transform"])
+        points = [(int(r["step"]), r["val_onset_f1"]) for r in spec["data"]["values"] if r["val_onset_f1"] != ""]
+        assert points == [(2, "0.25"), (4, "0.5")]
+
+
+def test_the_loss_chart_holds_every_stem(shown):
+    (plot,) = shown["data"]["training loss"]
+    series = {(r["filename"], r["field"]) for r in plot["content"]["data"]["values"]}
+    for stem in _stems():
+        assert {(f"{stem}/history.csv", "loss_total"), (f"{stem}/history.csv", "val_loss_total")} <= series
+    assert "datum.filename" in json.dumps(plot["content"]["transform"])  # the template names lines by them
+
+
+def test_the_offline_page_loads_nothing_from_a_network(plots_repo, tmp_path):
+    template = REPO / "dvc_plots_templates" / "offline.html"
+    _run(DVC + ["plots", "show", "--html-template", str(template), "-o", str(tmp_path / "out")], plots_repo)
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert not re.search(r"<script[^>]+src=", page)
+    assert "cdn.jsdelivr" not in page
+    assert "vegaEmbed" in page and "Track00038/S03" in page
+    for lib in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js"):
+        assert f"/* {lib} */" in page
