@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,22 @@ from midi_extractor.train.loop import (Job, State, build_state, checkpoint, loss
                                        start_from_base, summary, train_step, try_resume, validate_and_save)
 
 log = logging.getLogger(__name__)
+
+
+class OutDirError(ValueError):
+    """The output folder cannot be created or written to; the message names it."""
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` and write and remove a probe file in it; raise :class:`OutDirError` if either fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe.{os.getpid()}.tmp"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutDirError(f"{folder}: output folder cannot be created or written ({exc.strerror or exc}); "
+                          "nothing was trained") from exc
 
 
 class _Keyed(torch.utils.data.Dataset):
@@ -107,7 +124,7 @@ def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every
     t0 = time.time()
     info, dev = ddp.setup(device)
     if info.is_main:
-        job.out_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(job.out_dir)  # before any data is loaded: fail in seconds, not at the first validation
         for name in ("last.pt", "best.pt", "history.csv", "summary.json"):
             clean_stale_tmp(job.out_dir / name)  # left by a write that was killed
     # Trained GRUs produce subnormal floats that slow CPU arithmetic ~9x; flush them to zero
