@@ -164,8 +164,6 @@ def test_sigkill_under_dvc_repro_resumes_to_the_same_best_and_curve(project, tmp
     assert _stages_run(_run(["dvc", "repro"], work, env)) == set()
 
 
-@pytest.mark.xfail(strict=True, reason="loop.summary takes the first row with the best F1 and ignores the "
-                   "val-loss tie-break that chose best.pt")
 def test_summary_best_step_is_best_pt_step(project):
     _, _, ref = project
     assert ref["summary"]["best_step"] == ref["best_step"]

@@ -88,6 +88,18 @@ def datasets(job: Job, val_clips_per_track: int):
     return train_ds, val_ds
 
 
+def _cpu_threads(device: torch.device, workers: int) -> None:
+    """On a CPU, one intra-op thread per core the loader workers leave free: a GRU step with
+    more threads than free cores waits on busy ones (about 10x slower on a loaded 2-core box).
+    OMP_NUM_THREADS, when set, wins."""
+    if device.type != "cpu" or os.environ.get("OMP_NUM_THREADS"):
+        return
+    threads = max(1, (os.cpu_count() or 1) - workers)
+    if threads != torch.get_num_threads():
+        log.info("CPU training on %d thread(s) (%d core(s), %d loader worker(s))", threads, os.cpu_count(), workers)
+        torch.set_num_threads(threads)
+
+
 def _tracker(job: Job, state: State, info: ddp.DistInfo, device, amp_dtype, root: Path):
     from midi_extractor import tracking
 
@@ -130,6 +142,7 @@ def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every
     # Trained GRUs produce subnormal floats that slow CPU arithmetic ~9x; flush them to zero
     # (a process-wide switch, set once here and in inference's model loading).
     torch.set_flush_denormal(True)
+    _cpu_threads(dev, job.settings.num_workers)
     seed_everything(job.settings.seed)
     train_ds, val_ds = datasets(job, val_clips_per_track)
     use_amp = dev.type == "cuda" and (amp is None or bool(amp))

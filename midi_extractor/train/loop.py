@@ -75,6 +75,7 @@ class State:
     step: int = 0
     best_key: tuple | None = None
     best_metric: float | None = None
+    best_step: int | None = None
     bad_validations: int = 0
     history: list[dict] = field(default_factory=list)
     resumed_from: int | None = None
@@ -167,7 +168,7 @@ def try_resume(state: State, job: Job) -> bool:
     if ck["scaler"]:
         state.scaler.load_state_dict(ck["scaler"])
     state.step = state.resumed_from = int(ck["step"])
-    state.best_metric, state.best_key = ck["best_metric"], ts.get("best_key")
+    state.best_metric, state.best_key, state.best_step = ck["best_metric"], ts.get("best_key"), ts.get("best_step")
     state.bad_validations, state.run_id = int(ts.get("bad_validations", 0)), ts.get("mlflow_run_id")
     outputs.set_rng_state(ts["rng"])
     state.history = outputs.read_history(job.out_dir / "history.csv", state.step)
@@ -183,6 +184,7 @@ def checkpoint(state: State, job: Job, world_size: int) -> dict:
             "epoch": state.step // job.settings.steps_per_epoch, "best_metric": state.best_metric,
             "config": state.config, "stem": job.name, "role": job.role, "taxonomy_version": tx.TAXONOMY_VERSION,
             "train_state": {"fingerprint": state.fingerprint, "rng": outputs.rng_state(), "best_key": state.best_key,
+                            "best_step": state.best_step,
                             "bad_validations": state.bad_validations, "mlflow_run_id": state.run_id,
                             "stopped": state.stopped, "global_batch": job.settings.batch_size * world_size}}
 
@@ -236,7 +238,7 @@ def validate_and_save(state: State, job: Job, val_loader, device, amp_dtype, tra
     else:
         state.last_val, improved, key = {}, True, None
     if improved:
-        state.best_key, state.bad_validations = key, 0
+        state.best_key, state.bad_validations, state.best_step = key, 0, state.step
         state.best_metric = state.last_val.get("val_onset_f1")
     else:
         state.bad_validations += 1
@@ -259,12 +261,9 @@ def summary(state: State, job: Job, device: torch.device, amp_dtype, world_size:
     """What ``summary.json`` says about the run."""
     inner = state.model.module if hasattr(state.model, "module") else state.model
     final = {k: float(v) for k, v in state.history[-1].items() if k.startswith("loss_")} if state.history else {}
-    best_step = next((int(float(r["step"])) for r in state.history
-                      if r.get("val_onset_f1") is not None and state.best_metric is not None
-                      and abs(float(r["val_onset_f1"]) - state.best_metric) < 1e-12), None)
     return {"stem": job.name, "role": job.role, "steps": state.step, "total_steps": job.total_steps,
             "epochs_completed": state.step / job.settings.steps_per_epoch, "stopped_early": state.stopped,
-            "best_metric_name": "val_onset_f1", "best_metric": state.best_metric, "best_step": best_step,
+            "best_metric_name": "val_onset_f1", "best_metric": state.best_metric, "best_step": state.best_step,
             "final_losses": final, "final_validation": state.last_val,
             "throughput_clips_per_s": state.clips_done * world_size / state.train_time_s if state.train_time_s else 0.0,
             "wall_time_s": wall_s, "device": str(device),
