@@ -74,6 +74,23 @@ def test_transcribe_without_the_extras(tmp_path):
     assert out_mid.stat().st_size > 0
 
 
+def test_the_command_line_transcribes_without_the_extras(tmp_path):
+    _tiny_logfreq_checkpoint(tmp_path / "models")
+    sr = 8000
+    t = np.arange(sr) / sr
+    sf.write(tmp_path / "bass.wav", (0.5 * np.sin(2 * np.pi * 110.0 * t)).astype(np.float32), sr)
+    code = (CHILD.split("from midi_extractor")[0] + "sys.argv = sys.argv[1:]\n"
+            "from midi_extractor.cli import main\nrc = main(sys.argv[1:])\n"
+            "print(json.dumps({'rc': rc, 'loaded': sorted(m for m in BLOCKED if m in sys.modules)}))\n")
+    proc = subprocess.run([sys.executable, "-c", code, ",".join(EXTRAS_ONLY), "transcribe", "bass.wav",
+                           "--models-dir", "models", "--onset-threshold", "1e-6", "--frame-threshold", "1e-6",
+                           "--no-tempo", "-o", "out.mid"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "MIDI_EXTRACTOR_TRACKING": "0"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "loaded": []}
+    assert (tmp_path / "out.mid").stat().st_size > 0
+
+
 def test_the_blocker_blocks(tmp_path):
     """The child's finder really makes a blocked package unimportable (else the test above proves nothing)."""
     code = CHILD.split("from midi_extractor")[0] + "import mlflow\n"
