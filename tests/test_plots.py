@@ -19,6 +19,35 @@ REPO = Path(__file__).resolve().parents[1]
 DVC = [sys.executable, "-m", "dvc"]
 HISTORY = "step,loss_total,val_loss_total,val_onset_f1\n1,0.9,,\n2,0.8,0.85,0.25\n3,0.7,,\n4,0.6,0.65,0.5\n"
 TRACKS = "track,n_ref_notes,onset_f1,frame_f1\nTrack00037/S01,21,0.75,0.8\nTrack00038/S03,27,0.125,0.5\n"
+# Renders each spec of `dvc plots show --json` with the vega/vega-lite inlined in offline.html (node,
+# headless) and counts what was drawn: line series, and items of other data marks (axes/legends not counted).
+RENDER_JS = r"""// usage: node render.js offline.html shown.json  -> {plot id: {marktype: count of items, "line": series}}
+const fs = require('fs'), vm = require('vm');
+const page = fs.readFileSync(process.argv[2], 'utf8');
+for (const m of page.matchAll(/<script type="text\/javascript">\/\* (vega(?:-lite)?\.min\.js) \*\/\n([\s\S]*?)\n    <\/script>/g)) {
+  vm.runInThisContext(m[2], {filename: m[1]});
+}
+const vega = globalThis.vega, vl = globalThis.vegaLite;
+const shown = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
+function walk(node, acc) {
+  if (node.marktype && node.role === 'mark') {
+    if (node.marktype === 'line') acc.line = (acc.line || 0) + 1;
+    else acc[node.marktype] = (acc[node.marktype] || 0) + node.items.length;
+  }
+  for (const item of node.items || []) for (const child of item.items || []) walk(child, acc);
+}
+(async () => {
+  const out = {};
+  for (const [id, plots] of Object.entries(shown.data)) {
+    const view = new vega.View(vega.parse(vl.compile(plots[0].content).spec), {renderer: 'none'});
+    await view.runAsync();
+    const acc = {};
+    walk(view.scenegraph().root, acc);
+    out[id] = acc;
+  }
+  console.log(JSON.stringify(out));
+})().catch(e => { console.error(e); process.exit(1); });
+"""
 
 
 def _stems() -> list[str]:
@@ -111,3 +140,26 @@ def test_the_offline_page_loads_nothing_from_a_network(plots_repo, tmp_path):
     assert "vegaEmbed" in page and "Track00038/S03" in page
     for lib in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js"):
         assert f"/* {lib} */" in page
+
+
+def test_every_stem_of_params_has_its_loss_curves_in_dvc_yaml():
+    top = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
+    (loss,) = [entry["training loss"] for entry in top if "training loss" in entry]
+    missing = [s for s in _stems() if sorted(loss["y"].get(f"models/{s}/history.csv", [])) !=
+               ["loss_total", "val_loss_total"]]
+    assert not missing, f"dvc.yaml plots: 'training loss' lacks models/<stem>/history.csv for {missing}"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+def test_the_offline_libraries_draw_every_chart(plots_repo, shown, tmp_path):
+    (tmp_path / "render.js").write_text(RENDER_JS)
+    (tmp_path / "shown.json").write_text(json.dumps(shown))
+    proc = subprocess.run(["node", str(tmp_path / "render.js"), str(REPO / "dvc_plots_templates" / "offline.html"),
+                           str(tmp_path / "shown.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    drawn = json.loads(proc.stdout)
+    n = len(_stems())
+    assert drawn["training loss"] == {"line": 2 * n, "symbol": n * (4 + 2)}  # 4 training + 2 validation points
+    for stem in _stems():
+        assert drawn[f"models/{stem}/history.csv"] == {"line": 1, "symbol": 2}  # validation rows only
+        assert drawn[f"metrics/{stem}_tracks.csv"] == {"rect": 2}
