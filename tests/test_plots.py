@@ -20,11 +20,12 @@ DVC = [sys.executable, "-m", "dvc"]
 HISTORY = "step,loss_total,val_loss_total,val_onset_f1\n1,0.9,,\n2,0.8,0.85,0.25\n3,0.7,,\n4,0.6,0.65,0.5\n"
 TRACKS = "track,n_ref_notes,onset_f1,frame_f1\nTrack00037/S01,21,0.75,0.8\nTrack00038/S03,27,0.125,0.5\n"
 # Renders each spec of `dvc plots show --json` with the vega/vega-lite inlined in offline.html (node,
-# headless) and counts what was drawn: line series, and items of other data marks (axes/legends not counted).
-RENDER_JS = r"""// usage: node render.js offline.html shown.json  -> {plot id: {marktype: count of items, "line": series}}
+# headless) and counts what was drawn: line series and items of other data marks (not axes, legends).
+RENDER_JS = r"""// node render.js offline.html shown.json -> {plot id: {marktype: items, "line": series}}
 const fs = require('fs'), vm = require('vm');
 const page = fs.readFileSync(process.argv[2], 'utf8');
-for (const m of page.matchAll(/<script type="text\/javascript">\/\* (vega(?:-lite)?\.min\.js) \*\/\n([\s\S]*?)\n    <\/script>/g)) {
+const SCRIPT = /<script type="text\/javascript">\/\* (vega(?:-lite)?\.min\.js) \*\/\n([\s\S]*?)\n    <\/script>/g;
+for (const m of page.matchAll(SCRIPT)) {
   vm.runInThisContext(m[2], {filename: m[1]});
 }
 const vega = globalThis.vega, vl = globalThis.vegaLite;
