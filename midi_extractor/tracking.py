@@ -278,7 +278,9 @@ def start_run(experiment: str, run_name: str, tags: Mapping[str, Any] | None = N
             else:  # a local store keeps artifacts beside it, not under a (DVC temp) working copy
                 local = tracking_uri().startswith(("sqlite:", "file:")) or "://" not in tracking_uri()
                 exp_id = client.create_experiment(
-                    experiment, artifact_location=(repo_root() / "mlartifacts").as_uri() if local else None)
+                    experiment, artifact_location=(repo_root() / "mlartifacts").as_uri() if local else None,
+                    # MLflow 3's UI then opens this experiment on its runs table, not the GenAI traces page
+                    tags={"mlflow.experimentKind": "custom_model_development"})
             run = client.create_run(exp_id, run_name=run_name)
         tracker = Tracker(client, run.info.run_id, flush_every)
     except Exception as exc:  # noqa: BLE001

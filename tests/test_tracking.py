@@ -52,6 +52,8 @@ def test_run_logs_params_metrics_tags_and_resumes(store, tmp_path):
     assert run.data.params["train.lr"] == "3e-05" and run.data.params["train.batch_size"] == "16"
     assert run.data.tags["stem"] == "bass" and run.data.tags["role"] == "melodic"
     assert run.data.tags["dvc_stage"] == "train@bass" and "sys.cpu" in run.data.tags
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"  # UI opens on runs
     import hashlib
 
     assert run.data.tags["checkpoint.best.sha256"] == hashlib.sha256(b"weights").hexdigest()
