@@ -1,0 +1,65 @@
+"""A full drum kit comes back whole: a rendered kit (kick + snare + closed hi-hat) through the
+shipped percussive base (bases/percussive.pt, the model every drum stem fine-tunes from) with
+`transcribe --stem drums` gives each class's hits where they are, each on its GM key."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+
+from midi_extractor import taxonomy as tx
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = REPO / "bases" / "percussive.pt"
+SR = 16000
+PATTERN = {"kick": 36, "snare": 38, "hihat": 42}
+
+
+def kit_song(seconds: float = 8.0, bpm: float = 110.0) -> pretty_midi.PrettyMIDI:
+    """Kick on beats 1 and 3, snare on 2 and 4, closed hat on every eighth."""
+    beat = 60.0 / bpm
+    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    kit = pretty_midi.Instrument(program=0, is_drum=True, name="Drums")
+    for k in range(int(seconds / beat * 2) - 1):
+        t = 0.25 + k * beat / 2
+        kit.notes.append(pretty_midi.Note(70, PATTERN["hihat"], t, t + 0.1))
+        if k % 2 == 0:
+            kit.notes.append(pretty_midi.Note(100, PATTERN["kick" if k % 4 == 0 else "snare"], t, t + 0.1))
+    pm.instruments.append(kit)
+    return pm
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kit")
+    pm = kit_song()
+    sf2 = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+    audio = pm.fluidsynth(fs=SR, synthesizer=str(sf2))
+    sf.write(tmp / "drums.wav", 0.5 * audio / np.abs(audio).max(), SR)
+    models = tmp / "models" / "drums"
+    models.mkdir(parents=True)
+    shutil.copy(BASE, models / "best.pt")
+    return tmp, pm
+
+
+def test_the_kit_model_outputs_every_drum_class():
+    from midi_extractor.model.checkpoint import load_checkpoint
+
+    assert load_checkpoint(BASE)["config"]["drum_classes"] == list(tx.MODEL_DRUM_CLASSES["drums"])
+
+
+def test_a_rendered_kit_comes_back_with_kick_snare_and_hats_where_they_are(kit):
+    from midi_extractor import transcribe
+
+    tmp, pm = kit
+    notes, midi = transcribe(tmp / "drums.wav", stem="drums", models_dir=tmp / "models")
+    for cls, key in PATTERN.items():
+        ref = np.array([n.start for n in pm.instruments[0].notes if n.pitch == key])
+        est = np.array([n.start_s for n in notes if n.pitch == tx.DRUM_CLASS_PITCH[cls]])
+        found = sum(bool(len(est)) and float(np.abs(est - r).min()) <= 0.05 for r in ref)
+        assert found >= 0.8 * len(ref), f"{cls}: {found} of {len(ref)} hits found ({len(est)} estimated)"
+    assert midi.instruments and all(i.is_drum for i in midi.instruments)
