@@ -13,11 +13,13 @@ from midi_extractor.config import load_params
 from midi_extractor.train.run import pretrain
 
 parser = argparse.ArgumentParser(description=__doc__)
-for flag in ("--params", "--base", "--index-dir", "--data", "--out-dir", "--export", "--summary-out"):
+for flag in ("--params", "--base", "--index-dir", "--data", "--out-dir", "--export"):
     parser.add_argument(flag, required=True)
+parser.add_argument("--summary-out", default=None, help="a copy of the run's summary.json (bases/<base>.json)")
 args = parser.parse_args()
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 params = load_params(args.params)
 indexes = [Path(args.index_dir) / f"filtered_dataset_{stem}.json" for stem in params.pretrain[args.base].stems]
 pretrain(args.base, indexes, args.out_dir, params, data_root=args.data, export=args.export)
-write_text(args.summary_out, (Path(args.out_dir) / "summary.json").read_text())
+if args.summary_out:
+    write_text(args.summary_out, (Path(args.out_dir) / "summary.json").read_text())
