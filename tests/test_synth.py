@@ -346,3 +346,20 @@ def test_default_test_split_has_300_notes_per_stem_and_domain():
     for domain, per_stem in notes.items():
         short = {s: per_stem.get(s, 0) for s in tx.TRAINABLE_STEMS if per_stem.get(s, 0) < 300}
         assert not short, (domain, short)
+
+
+def test_every_other_song_has_the_whole_kit_in_its_drums_stem():
+    import numpy as np
+
+    from midi_extractor import taxonomy as tx
+    from midi_extractor.dataset import songs
+
+    rng = np.random.default_rng(5)
+    song = songs.compose_song(rng, 8.0, ["drums", "high_percs", "bass"])
+    before = {p.stem: list(p.notes) for p in song.parts}
+    songs.merge_kit(song)
+    parts = {p.stem: p for p in song.parts}
+    classes = {tx.drum_class(n[2]) for n in parts["drums"].notes}
+    assert {"kick", "snare"} <= classes and classes & {"hihat", "cymbal", "shaker"}
+    assert parts["high_percs"].notes == before["high_percs"] and parts["bass"].notes == before["bass"]
+    assert sorted(before["drums"] + before["high_percs"]) == parts["drums"].notes

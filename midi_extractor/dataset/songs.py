@@ -211,3 +211,14 @@ def compose_song(rng: np.random.Generator, seconds: float, stems: list[str]) -> 
     changes = [(round(s, 4), round(60.0 / b, 3)) for k, (s, b) in enumerate(zip(ctx.bar_start_s, ctx.bar_beat_s))
                if k and b != ctx.bar_beat_s[k - 1]]
     return Song(ctx.bpm, ctx.key, ctx.mode, ctx.beats_per_bar, seconds, parts, changes)
+
+
+def merge_kit(song: Song) -> Song:
+    """Give the ``drums`` part the ``high_percs`` part's hats, cymbals and shakers too: a whole
+    kit in one stem, as most Slakh songs have it (the ``high_percs`` stem stays, so every other
+    stem of the song is unchanged). Uses no randomness."""
+    drums = next((p for p in song.parts if p.stem == "drums"), None)
+    high = next((p for p in song.parts if p.stem == "high_percs"), None)
+    if drums is not None and high is not None:
+        drums.notes = sorted(drums.notes + high.notes)
+    return song

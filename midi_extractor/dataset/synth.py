@@ -154,7 +154,10 @@ def _song_for(seed: int, k: int, seconds: float, split: str, dropped: set[str]) 
     organ = rng.random() < 0.45
     if split == "test":
         stems, dropped = [*songs.CORE_STEMS, *songs.OPTIONAL_STEMS], set()
-    return songs.compose_song(rng, seconds, stems + (["organ"] if organ else [])), dropped
+    song = songs.compose_song(rng, seconds, stems + (["organ"] if organ else []))
+    if k % 2 == 1:  # every other song: the whole kit in its drums stem (Slakh's usual layout)
+        songs.merge_kit(song)
+    return song, dropped
 
 
 def _render_song(song: songs.Song, name: str, pool: list[src.SoundSource], domain: str, position: int,
