@@ -2,7 +2,7 @@
 indexes (params: pretrain.<base>, roles.<its role>, features, model, tracking). Every stem
 whose `base` names it fine-tunes from the weights-only copy bases/<base>.pt (in git, shipped) in
 its own train stage; bases/<base>.json is the run's summary. The stage is frozen in dvc.yaml, so a
-fresh clone uses the shipped files: `dvc unfreeze pretrain-<base>` to rebuild them. Its working
+fresh clone uses the shipped files: set `frozen: false` in dvc.yaml to rebuild them. Its working
 folder (last.pt, best.pt, history.csv) is not a DVC output, so a killed run still resumes."""
 import argparse
 import logging
