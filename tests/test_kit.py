@@ -56,10 +56,13 @@ def test_a_rendered_kit_comes_back_with_kick_snare_and_hats_where_they_are(kit):
     from midi_extractor import transcribe
 
     tmp, pm = kit
-    notes, midi = transcribe(tmp / "drums.wav", stem="drums", models_dir=tmp / "models")
+    # The base has no decoding.json of its own; 0.2 lies inside the range evaluate's validation
+    # sweep picks for percussive models (0.1-0.3), and nothing off the pattern is estimated at it.
+    notes, midi = transcribe(tmp / "drums.wav", stem="drums", models_dir=tmp / "models", onset_threshold=0.2)
     for cls, key in PATTERN.items():
         ref = np.array([n.start for n in pm.instruments[0].notes if n.pitch == key])
         est = np.array([n.start_s for n in notes if n.pitch == tx.DRUM_CLASS_PITCH[cls]])
         found = sum(bool(len(est)) and float(np.abs(est - r).min()) <= 0.05 for r in ref)
         assert found >= 0.8 * len(ref), f"{cls}: {found} of {len(ref)} hits found ({len(est)} estimated)"
+        assert len(est) <= len(ref) + 2, f"{cls}: {len(est)} estimated for {len(ref)} hits"
     assert midi.instruments and all(i.is_drum for i in midi.instruments)
