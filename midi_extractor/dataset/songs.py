@@ -219,6 +219,16 @@ def merge_kit(song: Song) -> Song:
     stem of the song is unchanged). Uses no randomness."""
     drums = next((p for p in song.parts if p.stem == "drums"), None)
     high = next((p for p in song.parts if p.stem == "high_percs"), None)
-    if drums is not None and high is not None:
-        drums.notes = sorted(drums.notes + high.notes)
+    if drums is None or high is None:
+        return song
+    merged = sorted(drums.notes + high.notes)
+    high_classes = set(tx.STEM_DRUM_CLASSES["high_percs"])
+    n_high = sum(tx.drum_class(n[2]) in high_classes for n in merged)
+    if n_high < KIT_HIGH_SHARE * len(merged):  # still a kit by the index's MIDI rule (drum_split)
+        drums.notes = merged
     return song
+
+
+#: merge_kit keeps a song's kit apart when hats would outnumber the kit this much (a short song
+#: whose kit is mostly a break): such a stem would read as ``high_percs`` (drum_split's 90 % rule)
+KIT_HIGH_SHARE = 0.9
