@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything midi-extractor needs on a fresh machine, idempotently:
 #   the FluidSynth system library, a Python >= 3.11 virtual environment in .venv,
-#   torch + torchaudio, and the package with its test extras.
+#   torch + torchaudio, and the package with all its extras (all,test).
 # Sourced by scripts/repro.sh and scripts/test.sh; safe to run again (fast when done).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
