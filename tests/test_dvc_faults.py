@@ -11,6 +11,7 @@ model: 40 steps, a validation (and a history row) every 10.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
 import shutil
@@ -25,7 +26,12 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
+from helpers_dvc import init_committed_repo, project_env
+from helpers_dvc import run
+from helpers_dvc import stages_run as _stages_run
 from test_training import TINY_FE, TINY_MODEL, write_sine_set
+
+_run = functools.partial(run, timeout=300)
 
 STEPS, VAL_INTERVAL = 40, 10
 # lr 0.03: here the best validation is step 20 (val onset F1 0 throughout, so the lowest val loss wins),
@@ -64,17 +70,6 @@ def _dvc_yaml() -> dict:
     return {"stages": {"data": data, "train": train}}
 
 
-def _run(cmd, cwd, env, timeout=300) -> str:
-    proc = subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-4000:]}"
-    return out
-
-
-def _stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
-
-
 def _history(path: Path) -> list[dict]:
     with path.open() as f:
         return list(csv.DictReader(f))
@@ -107,15 +102,8 @@ def project(tmp_path_factory):
     params.update(features=dict(TINY_FE), model=dict(TINY_MODEL), stems={"bass": dict(_STEM)})
     params["dataset"]["root"] = "data/sines"
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = dict(os.environ, MIDI_EXTRACTOR_TRACKING="0", OMP_NUM_THREADS="1", PYTHONPATH=str(work))
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "test"
-    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "test@example.com"
-    _run(["git", "init", "-q", "-b", "main"], work, env)
-    _run(["dvc", "init", "-q"], work, env)
-    _run(["dvc", "config", "core.analytics", "false"], work, env)
-    _run(["git", "add", "-A"], work, env)
-    _run(["git", "commit", "-qm", "tiny project"], work, env)
+    env = project_env(MIDI_EXTRACTOR_TRACKING="0", OMP_NUM_THREADS="1", PYTHONPATH=str(work))
+    init_committed_repo(work, env)
     assert _stages_run(_run(["dvc", "repro"], work, env)) == {"data", "train@bass"}
     reference = _snapshot(work)
     assert [int(r["step"]) for r in reference["history"]] == [10, 20, 30, 40]

@@ -8,8 +8,6 @@ reruns exactly train@bass and evaluate@bass, and reads the MLflow runs back from
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +17,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from helpers_dvc import init_committed_repo, project_env
+from helpers_dvc import run as _run
+from helpers_dvc import stages_run as _stages_run
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -54,17 +56,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _run(cmd, cwd, env, timeout=900):
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-6000:]}"
-    return out
-
-
-def _stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +98,9 @@ def project(tmp_path_factory, mlflow_server):
     params.update(TINY_PARAMS_OVERRIDES)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (work / ".gitignore").write_text((REPO / ".gitignore").read_text())
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["MLFLOW_TRACKING_URI"] = mlflow_server
+    env = project_env(MLFLOW_TRACKING_URI=mlflow_server)
     env.pop("MIDI_EXTRACTOR_TRACKING", None)
-    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "test"
-    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "test@example.com"
-    _run(["git", "init", "-q", "-b", "main"], work, env)
-    _run(["dvc", "init", "-q"], work, env)
-    _run(["dvc", "config", "core.analytics", "false"], work, env)
-    _run(["git", "add", "-A"], work, env)
-    _run(["git", "commit", "-qm", "tiny project"], work, env)
+    init_committed_repo(work, env)
     first = _run(["dvc", "repro"], work, env)
     return work, env, first
 
