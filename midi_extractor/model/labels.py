@@ -28,37 +28,15 @@ frames (and an offset) but no onset; parts outside ``0 .. n_frames - 1`` are cut
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.config import FrontEndConfig
+from midi_extractor.midi_notes import MidiError, load_notes  # noqa: F401
 
 KEYS = ("onset", "offset", "frame", "velocity")
-
-
-class MidiError(ValueError):
-    """A MIDI file that cannot be read; the message names the file."""
-
-
-def load_notes(midi) -> np.ndarray:
-    """All notes of a MIDI file (path or ``PrettyMIDI``) as a float64 array
-    ``(N, 4)``: ``start_s, end_s, pitch, velocity``, sorted by start. Every
-    instrument is included (a Slakh stem file holds one)."""
-    if isinstance(midi, np.ndarray):
-        return midi
-    if isinstance(midi, (str, Path)):
-        import pretty_midi
-
-        try:
-            midi = pretty_midi.PrettyMIDI(str(midi))
-        except Exception as exc:  # pretty_midi/mido raise many kinds
-            raise MidiError(f"{midi}: unreadable MIDI file ({type(exc).__name__}: {exc})") from None
-    rows = [(n.start, n.end, n.pitch, n.velocity) for inst in midi.instruments for n in inst.notes]
-    notes = np.array(rows, dtype=np.float64).reshape(-1, 4)
-    return notes[np.argsort(notes[:, 0], kind="stable")] if len(notes) else notes
 
 
 def n_outputs(front_end: FrontEndConfig, drum_classes: Sequence[str] | None = None) -> int:
