@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "synth": "midi_extractor.dataset.synth",
     "build-index": "midi_extractor.dataset.indexing",
     "filter-index": "midi_extractor.dataset.filtering",
+    "prepare": "midi_extractor.dataset.prepare",
     "train": "midi_extractor.train.cli",
     "train-per-stem": "midi_extractor.train.cli",
     "evaluate": "midi_extractor.evaluate.run",

@@ -1,0 +1,314 @@
+"""Prepare an index for fast training reads: each stem resampled once, its notes parsed once.
+
+``prepare_index(index, out_dir, sample_rate_hz)`` decodes every stem of the chosen splits
+whole (:func:`midi_extractor.audio.load_audio`: soxr resampling, NaN/inf refused), stores
+it as int16 mono at ``sample_rate_hz`` and its notes as a float64 ``(N, 4)`` array, and
+writes ``<out_dir>/index.json``: the layout of :mod:`midi_extractor.prepared`, whose
+readers give a 20 s training window in well under a millisecond (decoding 44.1 kHz FLAC
+and resampling costs about 35 ms, parsing the MIDI with pretty_midi about 45 ms).
+
+Splits: the union of :func:`midi_extractor.index_io.select_split` for each split asked
+(so the validation hold-out of an index without a validation split is kept, and the
+prepared index gives the same split again); entries keep their ``split``.
+
+Bad input never stops the run: a missing, empty, truncated (libsndfile "lost sync",
+short read) or non-finite audio file, 0 samples at the new rate, an entry without MIDI
+or an unreadable MIDI file gets one warning naming the file and the problem; its entry
+is left out, listed in the report and the index's ``bad_files``. When nothing is left,
+:class:`~midi_extractor.index_io.DataError` names the index.
+
+Every file is written atomically (temporary name in the same folder, then
+``os.replace``); an entry is complete once its marker (``audio/<track>/<stem_id>.json``)
+is written, after both arrays. A rerun skips complete entries whose marker matches the
+rate, the arrays' headers and the source audio's size, so a killed run continues where
+it stopped; ``index.json`` is written last. One run per out folder at a time.
+
+Memory: one stem at a time per process (a 5-minute 44.1 kHz stereo stem: about
+0.2 GB while it is decoded). ``jobs`` > 1 prepares entries in that many processes
+(same outputs, same order).
+
+Command: ``midi-extractor prepare --index X --out-dir Y [--sample-rate 16000]
+[--splits train,validation] [--jobs N]``; prints the report as one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from midi_extractor import prepared
+from midi_extractor.atomic import atomic_open, clean_stale_tmp, write_json
+from midi_extractor.audio import AudioError, load_audio
+from midi_extractor.index_io import SPLITS, DataError, load_index, select_split
+from midi_extractor.midi_notes import MidiError, load_notes
+
+log = logging.getLogger(__name__)
+
+#: log a progress line at most this often (seconds)
+PROGRESS_EVERY_S = 30.0
+
+
+# --------------------------------------------------------------- one entry
+def _safe_part(value: Any) -> bool:
+    """A track / stem id usable as one path component."""
+    s = str(value)
+    return bool(s) and s not in (".", "..") and "/" not in s and "\\" not in s and "\0" not in s
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    clean_stale_tmp(path)
+    with atomic_open(path, "wb") as f:
+        np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def _to_int16(y: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(int16 samples, scale)`` with ``scale = max(1, peak)`` (see :mod:`midi_extractor.prepared`)."""
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    scale = max(1.0, peak)
+    q = np.rint(y * np.float32(prepared.INT16_SCALE / scale))
+    np.clip(q, -32768, 32767, out=q)
+    return q.astype(np.int16), scale
+
+
+def _complete(out_dir: Path, track: str, stem_id: str, sample_rate_hz: int, source_bytes: int) -> dict | None:
+    """The marker of an entry whose outputs are all there and match, else None."""
+    try:
+        marker = json.loads((out_dir / prepared.marker_relpath(track, stem_id)).read_text())
+        if (marker.get("format") != prepared.FORMAT or int(marker["sample_rate_hz"]) != sample_rate_hz
+                or int(marker["source_bytes"]) != source_bytes):
+            return None
+        if prepared.n_frames(out_dir / prepared.audio_relpath(track, stem_id)) != int(marker["frames"]):
+            return None
+        shape, dtype, offset = prepared.read_header(out_dir / prepared.notes_relpath(track, stem_id))
+        notes_file = out_dir / prepared.notes_relpath(track, stem_id)
+        if (shape != (int(marker["notes"]), 4) or dtype.kind != "f"
+                or notes_file.stat().st_size < offset + dtype.itemsize * 4 * shape[0]):
+            return None
+        return marker
+    except (OSError, ValueError, KeyError, TypeError, EOFError, AudioError):
+        return None
+
+
+def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
+                  sample_rate_hz: int) -> dict:
+    """Prepare one entry (decode, resample, write its arrays and marker). Returns
+    ``{"status": "prepared" | "skipped", "frames", "scale", "notes"}`` or
+    ``{"status": "bad", "file": <source path, relative to the root when it was>,
+    "path": <its full path>, "reason": <problem>}``. Never raises for bad input."""
+    source_root, out_dir = Path(source_root), Path(out_dir)
+    track, stem_id = entry.get("track"), entry.get("stem_id")
+    audio_rel, midi_rel = entry.get("audio"), entry.get("midi")
+
+    def bad(rel: Any, reason: str) -> dict:
+        rel = str(rel) if rel else f"{track}/{stem_id}"
+        return {"status": "bad", "file": rel, "path": str(source_root / rel), "reason": reason}
+
+    if not _safe_part(track) or not _safe_part(stem_id):
+        return bad(audio_rel, f"entry needs a track and stem_id usable as file names "
+                              f"(track={track!r}, stem_id={stem_id!r})")
+    if not audio_rel:
+        return bad(midi_rel, "entry has no audio file")
+    audio_path = source_root / audio_rel
+    if not audio_path.is_file():
+        return bad(audio_rel, "audio file not found" if not audio_path.exists() else "audio path is not a file")
+    if not midi_rel:
+        return bad(audio_rel, "entry has no MIDI file (audio without MIDI)")
+    midi_path = source_root / midi_rel
+    if not midi_path.is_file():
+        return bad(midi_rel, "MIDI file not found")
+    source_bytes = audio_path.stat().st_size
+
+    marker = _complete(out_dir, track, stem_id, sample_rate_hz, source_bytes)
+    if marker is not None:
+        return {"status": "skipped", "frames": int(marker["frames"]), "scale": float(marker["scale"]),
+                "notes": int(marker["notes"])}
+
+    try:
+        notes = load_notes(midi_path)
+    except MidiError as exc:
+        return bad(midi_rel, str(exc).removeprefix(f"{midi_path}: "))
+    try:
+        y = load_audio(audio_path, sample_rate_hz)
+    except AudioError as exc:
+        return bad(audio_rel, exc.problem)
+    if y.size == 0:
+        return bad(audio_rel, f"no audio samples at {sample_rate_hz} Hz (0-length stem)")
+    q, scale = _to_int16(y)
+    del y
+    marker_path = out_dir / prepared.marker_relpath(track, stem_id)
+    marker_path.unlink(missing_ok=True)  # incomplete until the arrays are written
+    _write_npy(out_dir / prepared.audio_relpath(track, stem_id), q)
+    _write_npy(out_dir / prepared.notes_relpath(track, stem_id), np.asarray(notes, dtype=np.float64))
+    marker = {"format": prepared.FORMAT, "sample_rate_hz": int(sample_rate_hz), "frames": len(q),
+              "scale": scale, "notes": len(notes), "source_bytes": int(source_bytes)}
+    clean_stale_tmp(marker_path)
+    write_json(marker_path, marker)
+    return {"status": "prepared", "frames": marker["frames"], "scale": scale, "notes": marker["notes"]}
+
+
+def _prepare_star(args: tuple) -> dict:
+    return prepare_entry(*args)
+
+
+# ------------------------------------------------------------- the index
+def _chosen(entries: Sequence[Mapping], splits: Sequence[str], source: str) -> list[Mapping]:
+    """Entries of the union of ``splits`` (``select_split`` each), in index order."""
+    picked: set[int] = set()
+    for split in splits:
+        picked |= {id(e) for e in select_split(entries, split, source)}
+    return [e for e in entries if id(e) in picked]
+
+
+def _parse_splits(splits: str | Sequence[str]) -> tuple[str, ...]:
+    names = [s.strip() for s in (splits.split(",") if isinstance(splits, str) else splits) if str(s).strip()]
+    unknown = [s for s in names if s not in SPLITS]
+    if not names or unknown:
+        raise ValueError(f"splits must be some of {', '.join(SPLITS)}, got {','.join(map(str, names)) or 'none'}")
+    return tuple(dict.fromkeys(names))
+
+
+def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: int,
+                  splits: str | Sequence[str] = ("train", "validation"), jobs: int = 1,
+                  dataset_root: str | Path | None = None) -> dict:
+    """Prepare the entries of ``splits`` of ``index_path`` into ``out_dir`` (see the
+    module docstring) and write ``out_dir/index.json`` last. Returns the report:
+    ``index`` (the written file), ``sample_rate_hz``, ``entries`` (chosen), ``prepared``,
+    ``skipped`` (already there), ``bad``, ``bad_files`` ``{path: reason}``,
+    ``audio_s`` (seconds of audio in the prepared index), ``prepared_audio_s`` (of the
+    entries prepared now), ``wall_s``. ``dataset_root`` overrides the source index's.
+    Raises :class:`~midi_extractor.index_io.DataError` naming the index when it
+    cannot be read or no entry could be prepared; ``ValueError`` for bad arguments."""
+    t0 = time.perf_counter()
+    sample_rate_hz = int(sample_rate_hz)
+    if sample_rate_hz <= 0:
+        raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz}")
+    jobs = int(jobs)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    splits = _parse_splits(splits)
+    index_path, out_dir = Path(index_path), Path(out_dir)
+    source_root, entries = load_index(index_path, dataset_root)
+    header = json.loads(index_path.read_text())  # load_index has checked it parses
+    if prepared.is_prepared(header):
+        raise DataError(f"{index_path}: already a prepared index; prepare its source index instead")
+    chosen = _chosen(entries, splits, str(index_path))
+    if not chosen:
+        raise DataError(f"{index_path}: no entries in split(s) {', '.join(splits)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    work = [(dict(e), source_root, out_dir, sample_rate_hz) for e in chosen]
+    seen: set[tuple[str, str]] = set()
+    results: list[dict | None] = []
+    for e in chosen:  # two entries writing the same files: the second is bad
+        key = (str(e.get("track")), str(e.get("stem_id")))
+        results.append({"status": "bad", "file": str(e.get("audio") or key), "path": str(source_root / str(e.get("audio"))),
+                        "reason": f"duplicate entry (track {key[0]}, stem_id {key[1]} already prepared)"}
+                       if key in seen else None)
+        seen.add(key)
+    todo = [i for i, r in enumerate(results) if r is None]
+    n_proc = min(jobs, max(len(todo), 1))
+    log.info("%s: preparing %d entries of split(s) %s at %d Hz into %s (%d process%s)", index_path, len(todo),
+             ",".join(splits), sample_rate_hz, out_dir, n_proc, "es" if n_proc > 1 else "")
+    last = time.perf_counter()
+
+    def progress(done: int) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        if now - last >= PROGRESS_EVERY_S:
+            last = now
+            log.info("%s: %d/%d entries (%.0f s)", out_dir, done, len(todo), now - t0)
+
+    if n_proc > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(todo))) as pool:
+            for k, (i, r) in enumerate(zip(todo, pool.map(_prepare_star, [work[i] for i in todo]))):
+                results[i] = r
+                progress(k + 1)
+    else:
+        for k, i in enumerate(todo):
+            results[i] = prepare_entry(*work[i])
+            progress(k + 1)
+
+    out_entries, bad_files = [], {}
+    counts = {"prepared": 0, "skipped": 0, "bad": 0}
+    audio_s = prepared_audio_s = 0.0
+    for e, r in zip(chosen, results):
+        counts[r["status"]] += 1
+        if r["status"] == "bad":
+            log.warning("%s: %s (entry %s/%s left out)", r["path"], r["reason"], e.get("track"), e.get("stem_id"))
+            bad_files[r["file"]] = r["reason"]
+            continue
+        seconds = r["frames"] / sample_rate_hz
+        audio_s += seconds
+        if r["status"] == "prepared":
+            prepared_audio_s += seconds
+        track, stem_id = str(e["track"]), str(e["stem_id"])
+        out_entries.append({**e, "audio": prepared.audio_relpath(track, stem_id),
+                            "midi": prepared.notes_relpath(track, stem_id),
+                            "source_audio": e.get("audio"), "source_midi": e.get("midi"),
+                            "frames": r["frames"], "scale": r["scale"]})
+    if not out_entries:
+        raise DataError(f"{index_path}: no entry of split(s) {', '.join(splits)} could be prepared "
+                        f"({counts['bad']} bad: " + "; ".join(f"{k}: {v}" for k, v in list(bad_files.items())[:5])
+                        + ")")
+    out = {k: v for k, v in header.items() if k not in ("entries", "dataset_root", "bad_files")}
+    out["dataset_root"] = "."
+    out["prepared"] = {"format": prepared.FORMAT, "sample_rate_hz": sample_rate_hz,
+                       "source_index": str(index_path), "splits": list(splits)}
+    out["bad_files"] = dict(sorted(bad_files.items()))
+    out["entries"] = out_entries
+    dst = out_dir / "index.json"
+    clean_stale_tmp(dst)
+    write_json(dst, out)
+    report = {"index": str(dst), "sample_rate_hz": sample_rate_hz, "entries": len(chosen), **counts,
+              "bad_files": out["bad_files"], "audio_s": round(audio_s, 3),
+              "prepared_audio_s": round(prepared_audio_s, 3), "wall_s": round(time.perf_counter() - t0, 3)}
+    log.info("%s: prepared %d, skipped %d (already there), bad %d; %.1f h of audio -> %s", index_path,
+             counts["prepared"], counts["skipped"], counts["bad"], audio_s / 3600.0, dst)
+    return report
+
+
+# ---------------------------------------------------------------------- CLI
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from midi_extractor.config import ConfigError, resolve_params
+
+    try:
+        rate = args.sample_rate
+        if rate is None:
+            rate = resolve_params(args.params).features.sample_rate_hz
+        report = prepare_index(args.index, args.out_dir, rate, splits=args.splits, jobs=args.jobs,
+                               dataset_root=args.dataset_root)
+    except (ConfigError, DataError, ValueError, FileNotFoundError) as exc:
+        print(f"prepare: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report))
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("prepare", help="resample an index's stems once and parse their notes once, "
+                                              "for fast training reads",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--index", required=True, help="the (filtered) index JSON to prepare")
+    p.add_argument("--out-dir", required=True, help="folder for index.json, audio/ and notes/")
+    p.add_argument("--sample-rate", type=int, default=None,
+                   help="rate (Hz) to store at: the model's; default features.sample_rate_hz of --params")
+    p.add_argument("--params", default=None,
+                   help="params file for the default --sample-rate; default: ./params.yaml if present")
+    p.add_argument("--splits", default="train,validation",
+                   help="comma-separated splits to prepare (default train,validation)")
+    p.add_argument("--dataset-root", default=None,
+                   help="resolve entry paths against this folder instead of the index's dataset_root")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="processes preparing stems in parallel (default 1; about 0.3-1 s per 4-minute "
+                        "44.1 kHz stem each)")
+    p.set_defaults(func=_cmd_prepare)
+

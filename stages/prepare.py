@@ -1,0 +1,18 @@
+"""Stage `prepare@<stem>`: resample each stem of a filtered index once to the model's rate
+(params: features.sample_rate_hz) and parse its notes once, for fast training reads."""
+import argparse
+import json
+
+from midi_extractor.config import load_params
+from midi_extractor.dataset.prepare import prepare_index
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--params", required=True)
+parser.add_argument("--index", required=True)
+parser.add_argument("--out", required=True, help="folder: index.json, audio/, notes/")
+parser.add_argument("--splits", default="train,validation")
+parser.add_argument("--jobs", type=int, default=1)
+args = parser.parse_args()
+report = prepare_index(args.index, args.out, load_params(args.params).features.sample_rate_hz,
+                       splits=args.splits, jobs=args.jobs)
+print(json.dumps(report))
