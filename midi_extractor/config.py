@@ -178,6 +178,7 @@ class StemConfig:
     early_stop_patience: int = 0     # validations without improvement; 0 = off
     grad_clip: float = 1.0
     loss_weights: dict[str, float] = field(default_factory=dict)  # overrides the role's
+    augment_on: str = "auto"         # loader (per clip, CPU) | device (per batch) | auto: device on CUDA
 
     def check(self, where: str) -> None:
         """Raise :class:`ConfigError` naming ``where`` for values no training can use."""
@@ -190,6 +191,8 @@ class StemConfig:
         for name in ("num_workers", "early_stop_patience", "grad_clip"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{where}.{name} must be >= 0, got {getattr(self, name)}")
+        if self.augment_on not in ("auto", "loader", "device"):
+            raise ConfigError(f"{where}.augment_on must be auto, loader or device, got {self.augment_on!r}")
         unknown = set(self.loss_weights) - {"onset", "offset", "frame", "velocity"}
         if unknown:
             raise ConfigError(f"{where}.loss_weights: unknown head(s) {', '.join(sorted(unknown))}; "

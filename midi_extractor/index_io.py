@@ -73,6 +73,16 @@ def load_index(index_path: str | Path, dataset_root: str | Path | None = None) -
     return root, data["entries"]
 
 
+def read_index_header(index_path: str | Path) -> dict:
+    """An index's top-level fields other than ``entries`` (e.g. ``prepared``,
+    ``bad_files``); ``{}`` when the file cannot be read (:func:`load_index` says why)."""
+    try:
+        data = json.loads(Path(index_path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if k != "entries"} if isinstance(data, dict) else {}
+
+
 def _in_holdout(track: str) -> bool:
     return zlib.crc32(str(track).encode()) % 100 < VALIDATION_FRACTION * 100
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -246,3 +247,33 @@ def test_same_params_and_seed_give_identical_weights(sine_index, reference_run, 
     train(sine_index, "bass", tmp_path / "again", tiny_params(), log_every=1, progress=False)
     a, b = load_checkpoint(ref_dir / "last.pt")["model"], load_checkpoint(tmp_path / "again" / "last.pt")["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_augmentation_on_the_device_trains_and_renders_every_batch(sine_index, tmp_path, monkeypatch):
+    """``augment_on: device`` (the CUDA default) on a CPU: the loader hands source audio and
+    draws, ``batch_augment`` renders each batch to the clip length before the model sees it."""
+    from midi_extractor.train import loop
+    from midi_extractor.train.run import train
+
+    seen = []
+
+    def spy(audio, rows, sample_rate_hz, n_out, generator=None):
+        out = real(audio, rows, sample_rate_hz, n_out, generator)
+        seen.append((tuple(audio.shape), tuple(out.shape)))
+        return out
+
+    real = loop.augment_batch
+    monkeypatch.setattr(loop, "augment_batch", spy)
+    summary = train(sine_index, "bass", tmp_path / "m", tiny_params(augment_on="device"), progress=False)
+    assert summary["steps"] == 6 and len(seen) == 6
+    assert all(src[1] > 8000 and out == (2, 8000) for src, out in seen)  # 1-s clips at 8 kHz
+    rows = _history(tmp_path / "m" / "history.csv")
+    losses = [float(r["loss_total"]) for r in rows if r["loss_total"]]
+    assert losses and all(math.isfinite(v) for v in losses)
+
+
+def test_augment_on_is_checked_at_load(tmp_path):
+    from midi_extractor.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"stems.bass.augment_on must be auto, loader or device, got 'gpu'"):
+        load_params(tiny_params_yaml(tmp_path / "params.yaml", augment_on="gpu"))

@@ -60,24 +60,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from midi_extractor import prepared
 from midi_extractor.audio import AudioError, audio_info, load_audio
-from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.index_io import DataError, entry_paths, load_index, select_split
+from midi_extractor.index_io import DataError, entry_paths, load_index, read_index_header, select_split
 from midi_extractor.model.labels import KEYS, MidiError, load_notes, rolls_from_midi
+from midi_extractor.train import batch_augment
+from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio
+from midi_extractor.train.bad_files import BadFileBook
 
 log = logging.getLogger(__name__)
 
-#: bytes per entry of the shared bad-file table (kind byte + reason)
-_REASON_BYTES = 256
-
-
-def _problem(exc: Exception, path: str) -> str:
-    """An exception's message without the leading ``path: `` it usually carries."""
-    if isinstance(exc, AudioError):
-        return exc.problem
-    text = str(exc)
-    return text[len(path) + 2:] if text.startswith(f"{path}: ") else text
 
 def full_track(entry: Mapping, dataset_root: str | Path, front_end: FrontEndConfig,
                drum_classes: Sequence[str] | None = None) -> dict[str, Any]:
@@ -94,7 +87,7 @@ def full_track(entry: Mapping, dataset_root: str | Path, front_end: FrontEndConf
 
 
 # ----------------------------------------------------------------- dataset
-class TranscriptionDataset(torch.utils.data.Dataset):
+class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
     """Clips of one split of a filtered index; see the module docstring.
 
     ``augment_policy``: an :class:`~midi_extractor.train.augment.AugmentPolicy`, the
@@ -105,8 +98,11 @@ class TranscriptionDataset(torch.utils.data.Dataset):
     Keyword-only: ``max_clips_per_track`` (deterministic mode; None = all
     whole clips), ``clips_per_epoch`` (random mode ``len()``),
     ``cache_audio`` (True / False / ``"auto"``: cache when the decoded set fits
-    in ``cache_mb`` MiB), ``empty_retries``, ``dataset_root`` (overrides the
-    index's root).
+    in ``cache_mb`` MiB; a prepared index is never cached), ``empty_retries``,
+    ``dataset_root`` (overrides the index's root), ``augment_on_device``
+    (random mode: yield the source audio and an ``augment`` row for
+    :func:`~midi_extractor.train.batch_augment.augment_batch` instead of
+    augmenting here).
     """
 
     def __init__(self, index_path: str | Path, split: str, front_end: FrontEndConfig,
@@ -115,7 +111,7 @@ class TranscriptionDataset(torch.utils.data.Dataset):
                  deterministic: bool | None = None, *, max_clips_per_track: int | None = None,
                  clips_per_epoch: int | None = None, cache_audio: bool | str = "auto",
                  cache_mb: float = 1024.0, empty_retries: int = 2,
-                 dataset_root: str | Path | None = None):
+                 dataset_root: str | Path | None = None, augment_on_device: bool = False):
         self.index_path = str(index_path)
         self.split = split
         self.front_end = front_end
@@ -135,13 +131,19 @@ class TranscriptionDataset(torch.utils.data.Dataset):
         self.n_samples = int(round(self.clip_seconds * self.sr))
         self.n_frames = front_end.n_frames(self.n_samples)
 
+        self.on_device = bool(augment_on_device) and self.augment is not None
+        self.n_source = batch_augment.source_samples(self.augment, self.clip_seconds, self.sr)
+
+        self.prepared = self._prepared_rate(index_path)
         self.root, all_entries = load_index(index_path, dataset_root)
         chosen = select_split(all_entries, split, self.index_path)
-        self._bad_at_start: dict[str, str] = {}
+        self._start_book()
         self.entries, self.durations = self._usable(chosen)
         self._notes: dict[int, np.ndarray] = {}
         total_mb = sum(self.durations) * self.sr * 4 / 2**20
-        if cache_audio == "auto":
+        if self.prepared:
+            cache_audio = False  # windows of a memory-mapped array are as cheap as a cache
+        elif cache_audio == "auto":
             cache_audio = total_mb <= cache_mb
         self._audio: dict[int, np.ndarray] | None = None
         if cache_audio:
@@ -153,107 +155,33 @@ class TranscriptionDataset(torch.utils.data.Dataset):
                 return n if max_clips_per_track is None else min(n, int(max_clips_per_track))
 
             # decode now what validation will read, so a bad file is dropped once, not mid-run
-            self._keep(lambda i, e: (self.notes(i), self._audio is not None or load_audio(
-                e["_audio"], self.sr, 0.0, n_clips(self.durations[i]) * self.clip_seconds)))
+            self._keep(lambda i, e: (self.notes(i), self.read(i, 0.0, n_clips(self.durations[i]) * self.clip_seconds)))
             self.clips: list[tuple[int, float]] = [(i, k * self.clip_seconds)
                                                    for i, d in enumerate(self.durations) for k in range(n_clips(d))]
             self.length = len(self.clips)
         else:
             self.length = int(clips_per_epoch) if clips_per_epoch else \
                 max(len(self.entries), int(sum(self.durations) // self.clip_seconds))
-        # files found bad while drawing clips, shared with DataLoader workers (shared memory):
-        # row i = [kind (0 ok, 1 audio, 2 MIDI), UTF-8 reason, NUL-padded]
-        self._bad_rows = torch.zeros((len(self.entries), _REASON_BYTES), dtype=torch.uint8).share_memory_()
+        self._share_book()
         self._weights = np.asarray(self.durations, dtype=np.float64) / sum(self.durations)
 
+    def _prepared_rate(self, index_path) -> bool:
+        """Whether the index is a prepared layout (:mod:`midi_extractor.prepared`); refuses
+        one prepared at another rate than the front end's."""
+        info = read_index_header(index_path).get("prepared")
+        if not info:
+            return False
+        if int(info.get("sample_rate_hz", 0)) != self.sr:
+            raise DataError(f"{index_path}: prepared at {info.get('sample_rate_hz')} Hz but the model reads "
+                            f"{self.sr} Hz; prepare it again with --sample-rate {self.sr}")
+        return True
 
-    # ------------------------------------------------------- bad files
-    def _usable(self, chosen: Sequence[Mapping]) -> tuple[list[dict], list[float]]:
-        """Entries whose files exist, whose MIDI is given and whose audio header
-        declares frames; the others go to ``bad_files`` (one warning each)."""
-        entries, durations = [], []
-        for e in chosen:
-            given = e.get("audio") or e.get("midi")
-            key = str(self.root / given) if given else f"{e.get('track')}/{e.get('stem_id')}"
-            try:
-                audio_path, midi_path = entry_paths(e, self.root)
-                key = str(midi_path)
-                if not midi_path.is_file():
-                    raise DataError(f"{midi_path}: MIDI file not found")
-                key = str(audio_path)
-                rate, frames, _ = audio_info(audio_path)
-                if frames <= 0:
-                    raise AudioError(audio_path, "no audio frames (0-length stem)")
-            except (DataError, AudioError) as exc:
-                self._note_bad(key, _problem(exc, key))
-                continue
-            entries.append({**e, "_audio": str(audio_path), "_midi": str(midi_path)})
-            durations.append(frames / rate)
-        self._check_some_left(entries, len(chosen))
-        return entries, durations
-
-    def _keep(self, probe) -> None:
-        """Run ``probe(i, entry)`` on every entry; drop those whose files fail
-        (AudioError / MidiError) into ``bad_files``, renumbering the rest."""
-        keep = []
-        for i, e in enumerate(self.entries):
-            try:
-                probe(i, e)
-                keep.append(i)
-            except (AudioError, MidiError) as exc:
-                key = exc.path if isinstance(exc, AudioError) else e["_midi"]
-                self._note_bad(key, _problem(exc, key))
-        if len(keep) == len(self.entries):
-            return
-        self._check_some_left(keep, len(self.entries))
-        notes = {new: self._notes[old] for new, old in enumerate(keep) if old in self._notes}
-        audio = None if self._audio is None else {new: self._audio[old] for new, old in enumerate(keep)
-                                                  if old in self._audio}
-        self.entries = [self.entries[i] for i in keep]
-        self.durations = [self.durations[i] for i in keep]
-        self._notes, self._audio = notes, audio
-
-    def _note_bad(self, key: str, reason: str) -> None:
-        if key not in self._bad_at_start:
-            log.warning("%s: skipping %s: %s", self.index_path, key, reason)
-        self._bad_at_start[key] = reason
-
-    def _check_some_left(self, left: Sequence, listed: int) -> None:
-        if not left:
-            raise DataError(f"{self.index_path}: no usable entries in split {self.split!r} "
-                            f"({listed} listed, {len(self._bad_at_start)} bad files, e.g. "
-                            f"{next(iter(self._bad_at_start.items()), ('-', '-'))[0]})")
-
-    @property
-    def bad_files(self) -> dict[str, str]:
-        """``{file path: reason}`` of every file this dataset skipped: at
-        construction and, in random mode, while drawing clips (in any
-        DataLoader worker of this process). For the run's summary."""
-        out = dict(self._bad_at_start)
-        rows = self._bad_rows.numpy()
-        for i in np.flatnonzero(rows[:, 0]):
-            key = self.entries[i]["_audio" if rows[i, 0] == 1 else "_midi"]
-            out[key] = bytes(rows[i, 1:]).rstrip(b"\0").decode("utf-8", "replace")
-        return out
-
-    def _is_bad(self, i: int) -> bool:
-        return bool(self._bad_rows[i, 0])
-
-    def _mark_bad(self, i: int, exc: Exception) -> None:
-        """Record entry ``i`` as bad (shared with the other workers); one warning per file."""
-        if self._is_bad(i):
-            return
-        kind = 1 if isinstance(exc, AudioError) else 2
-        key = self.entries[i]["_audio" if kind == 1 else "_midi"]
-        reason = _problem(exc, key)
-        log.warning("%s: skipping %s for the rest of the run: %s", self.index_path, key, reason)
-        data = reason.encode("utf-8")[: _REASON_BYTES - 1]
-        self._bad_rows[i, 1:1 + len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-        self._bad_rows[i, 0] = kind
-        n_bad = int(torch.count_nonzero(self._bad_rows[:, 0]))
-        if n_bad >= len(self.entries):
-            raise DataError(f"{self.index_path}: every entry of split {self.split!r} is unreadable "
-                            f"({n_bad} files; last: {key}: {reason})") from exc
+    def _frames_of(self, entry: Mapping, audio_path: Path) -> tuple[int, int]:
+        """``(rate_hz, frames)`` of an entry's audio, from its header."""
+        if self.prepared:
+            return self.sr, prepared.n_frames(audio_path)
+        rate, frames, _ = audio_info(audio_path)
+        return rate, frames
 
     # ------------------------------------------------------------ helpers
     @property
@@ -268,7 +196,9 @@ class TranscriptionDataset(torch.utils.data.Dataset):
         return self.length
 
     def notes(self, i: int) -> np.ndarray:
-        """Cached note array of entry ``i`` (``labels.load_notes``)."""
+        """Note array of entry ``i`` (``labels.load_notes``; cached unless prepared)."""
+        if self.prepared:
+            return prepared.load_note_array(self.entries[i]["_midi"])
         if i not in self._notes:
             self._notes[i] = load_notes(self.entries[i]["_midi"])
         return self._notes[i]
@@ -276,6 +206,9 @@ class TranscriptionDataset(torch.utils.data.Dataset):
     def read(self, i: int, offset_s: float, duration_s: float) -> np.ndarray:
         """``duration_s`` seconds of entry ``i`` from ``offset_s`` (zero-padded)."""
         n = int(round(duration_s * self.sr))
+        if self.prepared:
+            e = self.entries[i]
+            return prepared.read_window(e["_audio"], int(round(offset_s * self.sr)), n, float(e.get("scale", 1.0)))
         if self._audio is None:
             return load_audio(self.entries[i]["_audio"], self.sr, offset_s, duration_s)
         full = self._audio[i]
@@ -293,6 +226,14 @@ class TranscriptionDataset(torch.utils.data.Dataset):
 
     def _finish(self, item: dict) -> dict[str, torch.Tensor]:
         i, draw = item["i"], item["draw"]
+        if self.on_device:  # source audio + what to do with it (batch_augment.augment_batch)
+            x = self.read(i, item["offset_s"], item["src_s"])
+            audio = np.zeros(self.n_source, dtype=np.float32)
+            audio[: len(x)] = x[: self.n_source]
+            out = {"audio": torch.from_numpy(audio),
+                   "augment": torch.from_numpy(batch_augment.encode(draw, min(len(x), self.n_source)))}
+            out.update({k: torch.from_numpy(item["rolls"][k]) for k in KEYS})
+            return out
         if draw.is_identity:
             audio = self.read(i, item["offset_s"], self.clip_seconds)
         else:

@@ -67,9 +67,16 @@ def epoch_loader(dataset, epoch: int, first_step: int, steps: int, batch: int, i
     return loader, skip
 
 
-def datasets(job: Job, val_clips_per_track: int):
+def augment_on_device(job: Job, device: torch.device) -> bool:
+    """Whether the role's augmentation runs per batch on the device (``augment_on``;
+    ``auto``: on CUDA, where a loader worker could not augment fast enough)."""
+    return job.settings.augment_on == "device" or (job.settings.augment_on == "auto" and device.type == "cuda")
+
+
+def datasets(job: Job, val_clips_per_track: int, on_device: bool = False):
     """Random augmented train clips and deterministic validation clips (None when the
-    index has no validation tracks: best.pt then follows last.pt)."""
+    index has no validation tracks: best.pt then follows last.pt). ``on_device``: the
+    train clips carry their augmentation for ``batch_augment`` instead."""
     from midi_extractor.index_io import DataError
     from midi_extractor.train.augment import AugmentPolicy
     from midi_extractor.train.clips import TranscriptionDataset
@@ -77,7 +84,7 @@ def datasets(job: Job, val_clips_per_track: int):
     s, fe = job.settings, job.params.features
     policy = AugmentPolicy.from_params(job.role_config.augment, job.role)
     train_ds = TranscriptionDataset(job.index_path, "train", fe, s.clip_seconds, job.drum_classes, policy, s.seed,
-                                    deterministic=False, dataset_root=job.data_root)
+                                    deterministic=False, dataset_root=job.data_root, augment_on_device=on_device)
     try:
         val_ds = TranscriptionDataset(job.index_path, "validation", fe, s.clip_seconds, job.drum_classes, None,
                                       s.seed, deterministic=True, max_clips_per_track=val_clips_per_track,
@@ -144,7 +151,7 @@ def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every
     torch.set_flush_denormal(True)
     _cpu_threads(dev, job.settings.num_workers)
     seed_everything(job.settings.seed)
-    train_ds, val_ds = datasets(job, val_clips_per_track)
+    train_ds, val_ds = datasets(job, val_clips_per_track, augment_on_device(job, dev))
     use_amp = dev.type == "cuda" and (amp is None or bool(amp))
     amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
     state = build_state(job, dev, amp_dtype)

@@ -25,6 +25,7 @@ from midi_extractor.config import Params, RoleConfig, StemConfig
 from midi_extractor.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from midi_extractor.model.transcriber import create_model
 from midi_extractor.train import outputs
+from midi_extractor.train.batch_augment import augment_batch
 from midi_extractor.train.validation import is_better, validate
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,11 @@ def train_step(state: State, job: Job, batch: dict, device: torch.device, amp_dt
     """One optimiser step; losses accumulate (as tensors, no device sync) in ``state.window``."""
     inner = state.model.module if hasattr(state.model, "module") else state.model
     batch = {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+    if "augment" in batch:  # the role's augmentation, drawn by the loader, rendered here on the device
+        sr = job.params.features.sample_rate_hz
+        noise = torch.Generator(device=device).manual_seed(job.settings.seed * 1_000_003 + state.step)
+        batch["audio"] = augment_batch(batch["audio"], batch["augment"], sr,
+                                       int(round(job.settings.clip_seconds * sr)), noise)
     with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         logits = state.model(batch["audio"])
         losses = inner.compute_losses(logits, batch)
