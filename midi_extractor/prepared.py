@@ -41,6 +41,8 @@ memory and open files do not grow with the number of tracks (a 20 s window at
 from __future__ import annotations
 
 from collections.abc import Mapping
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -121,34 +123,64 @@ def n_frames(path: str | Path) -> int:
     return _audio_header(path)[0]
 
 
-def read_window(path: str | Path, start_frame: int, n_frames: int, scale: float = 1.0) -> np.ndarray:
+_SHAPE = re.compile(rb"'shape':\s*\(([0-9, ]*)\)")
+
+
+def _quick_header(f, path, descr: bytes) -> tuple[tuple[int, ...], int]:
+    """``(shape, data offset)`` of an open ``.npy`` file written by prepare (C order, dtype
+    ``descr``), parsed without ``ast`` (the cost that dominated a 20-s read). Raises
+    ``ValueError`` for anything else (the caller names the file)."""
+    head = f.read(10)
+    if len(head) < 10 or head[:6] != b"\x93NUMPY":
+        raise ValueError("not a .npy file")
+    if head[6] == 1:
+        length, offset = int.from_bytes(head[8:10], "little"), 10
+    else:
+        head += f.read(2)
+        length, offset = int.from_bytes(head[8:12], "little"), 12
+    text = f.read(length)
+    shape = _SHAPE.search(text)
+    if len(text) < length or shape is None or b"'fortran_order': False" not in text or \
+            (b"'descr': '%s'" % descr) not in text:
+        raise ValueError(f"unexpected .npy header {text[:80]!r} (want {np.dtype(descr.decode()).name}, C order)")
+    return tuple(int(v) for v in shape.group(1).split(b",") if v.strip()), offset + length
+
+
+def read_window(path: str | Path, start_frame: int, n_frames: int, scale: float = 1.0,
+                raw: bool = False) -> np.ndarray:
     """``n_frames`` samples from ``start_frame`` of a prepared audio array as float32
-    ``(n_frames,)``, ``q * scale / 32768``; samples outside the file (a negative
-    start, past the end) are zeros. The file is memory-mapped for the read and
-    released after (nothing stays open). Raises
-    :class:`~midi_extractor.audio.AudioError` naming the file when it is missing
-    or not a (whole) prepared array; ``ValueError`` for a negative ``n_frames``."""
+    ``(n_frames,)``, ``q * scale / 32768`` (``raw``: the int16 ``q`` as stored, for a
+    conversion on the training device); samples outside the file (a negative start,
+    past the end) are zeros. Reads only the window's bytes; nothing stays open.
+    Raises :class:`~midi_extractor.audio.AudioError` naming the file when it is
+    missing or not a (whole) prepared array; ``ValueError`` for a negative ``n_frames``."""
     start, n = int(start_frame), int(n_frames)
     if n < 0:
         raise ValueError(f"{path}: n_frames must be >= 0, got {n_frames}")
-    out = np.zeros(n, dtype=np.float32)
+    out = np.zeros(n, dtype=np.int16 if raw else np.float32)
     try:
-        mm = np.load(path, mmap_mode="r", allow_pickle=False)
+        with open(path, "rb") as f:
+            shape, offset = _quick_header(f, path, b"<i2")
+            if len(shape) != 1:
+                raise ValueError(f"prepared audio must be 1-D (frames,), found shape {shape}")
+            if os.fstat(f.fileno()).st_size < offset + 2 * shape[0]:
+                raise ValueError(f"truncated: the header declares {shape[0]} frames")
+            lo, hi = max(start, 0), min(start + n, shape[0])
+            if hi <= lo:
+                return out
+            f.seek(offset + 2 * lo)
+            data = np.fromfile(f, dtype="<i2", count=hi - lo)
     except FileNotFoundError:
         raise AudioError(path, "prepared audio file not found (run prepare again)") from None
-    except (OSError, ValueError, EOFError) as exc:  # truncated: "mmap length is greater than file size"
-        raise AudioError(path, f"not a (whole) prepared audio array ({exc}); run prepare again") from None
-    try:
-        if mm.dtype != np.dtype(np.int16) or mm.ndim != 1:
-            raise AudioError(path, f"prepared audio must be int16 (frames,), found {mm.dtype} {mm.shape}")
-        lo, hi = max(start, 0), min(start + n, mm.shape[0])
-        if hi <= lo:
-            return out
-        dst = out[lo - start: hi - start]
-        dst[...] = mm[lo:hi]  # int16 -> float32: one copy out of the map
-    finally:
-        del mm  # unmapped (and its file closed) now: nothing is kept per track
-    dst *= np.float32(float(scale) / INT16_SCALE)
+    except (OSError, ValueError) as exc:
+        raise AudioError(path, f"not a prepared audio array ({exc}); run prepare again") from None
+    if len(data) < hi - lo:
+        raise AudioError(path, f"truncated prepared audio: {len(data)} of {hi - lo} frames from frame {lo} "
+                               "could be read; run prepare again")
+    dst = out[lo - start: hi - start]
+    dst[...] = data
+    if not raw:
+        dst *= np.float32(float(scale) / INT16_SCALE)
     return out
 
 
@@ -157,11 +189,14 @@ def load_note_array(path: str | Path) -> np.ndarray:
     velocity). Raises :class:`~midi_extractor.midi_notes.MidiError` whose
     message starts with the path when it is missing or not such an array."""
     try:
-        notes = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            shape, _ = _quick_header(f, path, b"<f8")
+            notes = np.fromfile(f, dtype="<f8")
     except FileNotFoundError:
         raise MidiError(f"{path}: prepared notes file not found (run prepare again)") from None
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError) as exc:
         raise MidiError(f"{path}: not a prepared notes array ({exc})") from None
-    if notes.ndim != 2 or notes.shape[1] != 4 or notes.dtype.kind != "f":
-        raise MidiError(f"{path}: prepared notes must be a float (N, 4) array, found {notes.dtype} {notes.shape}")
-    return notes.astype(np.float64, copy=False)
+    if len(shape) != 2 or shape[1] != 4 or notes.size != shape[0] * 4:
+        raise MidiError(f"{path}: prepared notes must be a whole float64 (N, 4) array, found shape {shape} "
+                        f"with {notes.size} values")
+    return notes.reshape(shape)

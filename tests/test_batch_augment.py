@@ -14,7 +14,7 @@ import torch
 
 from midi_extractor.config import FrontEndConfig
 from midi_extractor.train.augment import AugmentPolicy, Draw, _tilt
-from midi_extractor.train.batch_augment import augment_batch, encode, source_samples
+from midi_extractor.train.batch_augment import augment_batch, encode, expand_rolls, source_samples
 from midi_extractor.train.clips import TranscriptionDataset
 
 SR = 16000
@@ -112,6 +112,8 @@ def test_device_mode_gives_the_cpu_paths_labels_and_audio(sine_set):
     batch = torch.utils.data.default_collate([dev[i] for i in range(8)])
     assert batch["audio"].shape == (8, source_samples(policy, 2.0, fe.sample_rate_hz))
     rendered = augment_batch(batch["audio"], batch["augment"], fe.sample_rate_hz, 2 * fe.sample_rate_hz)
+    assert batch["onset"].dtype == torch.uint8  # compact labels through the loader
+    batch.update(expand_rolls(batch))
     moved = 0
     for i in range(8):
         ref = cpu[i]

@@ -11,11 +11,17 @@ renders the audio in the training process, on the batch's device.
 Batch contract (what :class:`~midi_extractor.train.clips.TranscriptionDataset`
 yields in device mode, stacked by the default collate):
 
-* ``audio``: ``(B, S_src)`` float32 source audio, zero-padded to the policy's
-  longest source clip (:func:`source_samples`);
+* ``audio``: ``(B, S_src)`` source audio, zero-padded to the policy's longest
+  source clip (:func:`source_samples`): float32, or int16 as stored in a
+  prepared layout (half the bytes through the loader; the float conversion
+  happens here);
 * ``augment``: ``(B, N_FIELDS)`` float32 rows of :func:`encode`:
-  ``[n_src, stretch_rate, resample_rate, gain_db, noise_db, eq_hz, eq_low_db, eq_high_db]``,
-  ``noise_db``/``eq_hz`` NaN when off.
+  ``[n_src, stretch_rate, resample_rate, gain_db, noise_db, eq_hz, eq_low_db, eq_high_db, scale]``,
+  ``noise_db``/``eq_hz`` NaN when off; int16 audio reads as ``q * scale / 32768``;
+* ``onset``, ``offset``, ``frame``: ``(B, T, N)`` uint8 0/1 and ``velocity`` uint8
+  MIDI velocity (:func:`compact_rolls`; a quarter of float32's bytes to collate
+  and pass between processes): :func:`expand_rolls` gives back the float32 rolls
+  of :mod:`midi_extractor.model.labels` exactly.
 
 :func:`augment_batch` returns ``(B, n_out)``. Per clip: phase-vocoder tempo
 change (``stretch_rate``, torch; the same transform as the CPU path), then in
@@ -37,7 +43,8 @@ import torch
 from midi_extractor.train.augment import AugmentPolicy, Draw
 
 #: columns of an ``augment`` row
-FIELDS = ("n_src", "stretch_rate", "resample_rate", "gain_db", "noise_db", "eq_hz", "eq_low_db", "eq_high_db")
+FIELDS = ("n_src", "stretch_rate", "resample_rate", "gain_db", "noise_db", "eq_hz", "eq_low_db", "eq_high_db",
+          "scale")
 N_FIELDS = len(FIELDS)
 
 
@@ -50,12 +57,27 @@ def source_samples(policy: AugmentPolicy | None, clip_seconds: float, sample_rat
     return int(math.ceil(clip_seconds * scale * sample_rate_hz)) + 1
 
 
-def encode(draw: Draw, n_src: int) -> np.ndarray:
-    """One clip's :class:`Draw` as an ``augment`` row (float32, ``N_FIELDS``)."""
+def encode(draw: Draw, n_src: int, scale: float = 1.0) -> np.ndarray:
+    """One clip's :class:`Draw` as an ``augment`` row (float32, ``N_FIELDS``); ``scale``:
+    of int16 audio (a prepared entry's ``scale``)."""
     corner, low, high = draw.eq if draw.eq is not None else (math.nan, 0.0, 0.0)
     noise = math.nan if draw.noise_db is None else draw.noise_db
-    return np.array([n_src, draw.stretch_rate, draw.resample_rate, draw.gain_db, noise, corner, low, high],
+    return np.array([n_src, draw.stretch_rate, draw.resample_rate, draw.gain_db, noise, corner, low, high, scale],
                     dtype=np.float32)
+
+
+def compact_rolls(rolls: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """float32 label rolls as uint8: 0/1 rolls as they are, velocity as ``round(v * 127)``."""
+    out = {k: torch.from_numpy(rolls[k].astype(np.uint8)) for k in ("onset", "offset", "frame")}
+    out["velocity"] = torch.from_numpy(np.rint(rolls["velocity"] * 127.0).astype(np.uint8))
+    return out
+
+
+def expand_rolls(batch: dict) -> dict[str, torch.Tensor]:
+    """The float32 rolls of a batch of :func:`compact_rolls` (identical to ``labels``'s)."""
+    out = {k: batch[k].float() for k in ("onset", "offset", "frame")}
+    out["velocity"] = (batch["velocity"].double() / 127.0).float()
+    return out
 
 
 def _stretch(x: torch.Tensor, rate: float, n_fft: int = 1024, hop: int = 256) -> torch.Tensor:
@@ -106,8 +128,10 @@ def augment_batch(audio: torch.Tensor, augment: torch.Tensor, sample_rate_hz: in
     rows = augment.detach().cpu().double().numpy()
     out = []
     for x, row in zip(audio, rows):
-        n_src, stretch, rate, gain_db, noise_db, eq_hz, eq_low, eq_high = row.tolist()
+        n_src, stretch, rate, gain_db, noise_db, eq_hz, eq_low, eq_high, scale = row.tolist()
         y = x[: int(n_src)].float()
+        if x.dtype == torch.int16:
+            y = y * (scale / 32768.0)
         if stretch != 1.0:
             y = _stretch(y, stretch)
         eq = None if math.isnan(eq_hz) else (eq_hz, eq_low, eq_high)

@@ -226,14 +226,17 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
 
     def _finish(self, item: dict) -> dict[str, torch.Tensor]:
         i, draw = item["i"], item["draw"]
-        if self.on_device:  # source audio + what to do with it (batch_augment.augment_batch)
-            x = self.read(i, item["offset_s"], item["src_s"])
-            audio = np.zeros(self.n_source, dtype=np.float32)
-            audio[: len(x)] = x[: self.n_source]
-            out = {"audio": torch.from_numpy(audio),
-                   "augment": torch.from_numpy(batch_augment.encode(draw, min(len(x), self.n_source)))}
-            out.update({k: torch.from_numpy(item["rolls"][k]) for k in KEYS})
-            return out
+        if self.on_device:  # source audio (int16 when prepared) + what to do with it (batch_augment)
+            n = min(int(round(item["src_s"] * self.sr)), self.n_source)
+            scale = float(self.entries[i].get("scale", 1.0)) if self.prepared else 1.0
+            if self.prepared:
+                x = prepared.read_window(self.entries[i]["_audio"], int(round(item["offset_s"] * self.sr)),
+                                         self.n_source, raw=True)
+            else:
+                x = np.zeros(self.n_source, dtype=np.float32)
+                x[:n] = self.read(i, item["offset_s"], item["src_s"])[:n]
+            return {"audio": torch.from_numpy(x), "augment": torch.from_numpy(batch_augment.encode(draw, n, scale)),
+                    **batch_augment.compact_rolls(item["rolls"])}
         if draw.is_identity:
             audio = self.read(i, item["offset_s"], self.clip_seconds)
         else:

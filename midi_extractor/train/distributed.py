@@ -76,3 +76,8 @@ def teardown(info: DistInfo) -> None:
     if info.initialised_here and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a ``DistributedDataParallel`` wrapper (the model itself otherwise)."""
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model

@@ -115,7 +115,7 @@ def _tracker(job: Job, state: State, info: ddp.DistInfo, device, amp_dtype, root
     tags = {"stem": job.name, "role": job.role, "dataset": str(job.index_path), "dataset_root": str(root),
             "device": str(device), "world_size": info.world_size}
     tracker = tracking.start_run(job.params.tracking.experiment, f"train-{job.name}", tags, run_id=state.run_id)
-    inner = state.model.module if hasattr(state.model, "module") else state.model
+    inner = ddp.unwrap(state.model)
     tracker.log_params({"stem": job.name, "role": job.role, "train": dataclasses.asdict(job.settings),
                         "features": dataclasses.asdict(job.params.features),
                         "model": dataclasses.asdict(job.params.model), "loss_weights": inner.loss_weights,
@@ -169,7 +169,7 @@ def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every
     skipped = {**dict(getattr(train_ds, "bad_files", {}) or {}), **dict(getattr(val_ds, "bad_files", {}) or {})}
     result = summary(state, job, dev, amp_dtype, info.world_size, info.rank, time.time() - t0, skipped)
     if weights_out is not None:
-        inner = state.model.module if hasattr(state.model, "module") else state.model
+        inner = ddp.unwrap(state.model)
         torch.save(inner.state_dict(), str(weights_out).format(rank=info.rank))
     if info.is_main:
         _finish(job, result, tracker)

@@ -24,8 +24,9 @@ from midi_extractor import taxonomy as tx
 from midi_extractor.config import Params, RoleConfig, StemConfig
 from midi_extractor.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from midi_extractor.model.transcriber import create_model
+from midi_extractor.train import distributed as ddp
 from midi_extractor.train import outputs
-from midi_extractor.train.batch_augment import augment_batch
+from midi_extractor.train.batch_augment import augment_batch, expand_rolls
 from midi_extractor.train.validation import is_better, validate
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def try_resume(state: State, job: Job) -> bool:
 
 def checkpoint(state: State, job: Job, world_size: int) -> dict:
     """Contract 2: everything :func:`try_resume` and inference need."""
-    model = state.model.module if hasattr(state.model, "module") else state.model
+    model = ddp.unwrap(state.model)
     return {"model": model.state_dict(), "optimizer": state.optimizer.state_dict(),
             "scheduler": state.scheduler.state_dict(), "scaler": state.scaler.state_dict(), "step": state.step,
             "epoch": state.step // job.settings.steps_per_epoch, "best_metric": state.best_metric,
@@ -193,13 +194,14 @@ def checkpoint(state: State, job: Job, world_size: int) -> dict:
 # ---------------------------------------------------------------------- step
 def train_step(state: State, job: Job, batch: dict, device: torch.device, amp_dtype) -> None:
     """One optimiser step; losses accumulate (as tensors, no device sync) in ``state.window``."""
-    inner = state.model.module if hasattr(state.model, "module") else state.model
+    inner = ddp.unwrap(state.model)
     batch = {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
     if "augment" in batch:  # the role's augmentation, drawn by the loader, rendered here on the device
         sr = job.params.features.sample_rate_hz
         noise = torch.Generator(device=device).manual_seed(job.settings.seed * 1_000_003 + state.step)
         batch["audio"] = augment_batch(batch["audio"], batch["augment"], sr,
                                        int(round(job.settings.clip_seconds * sr)), noise)
+        batch.update(expand_rolls(batch))
     with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         logits = state.model(batch["audio"])
         losses = inner.compute_losses(logits, batch)
@@ -237,7 +239,7 @@ def validate_and_save(state: State, job: Job, val_loader, device, amp_dtype, tra
                       world_size: int) -> bool:
     """Rank 0: validate, append the history row, write last.pt (and best.pt when better).
     Returns whether early stopping says stop."""
-    inner = state.model.module if hasattr(state.model, "module") else state.model
+    inner = ddp.unwrap(state.model)
     if val_loader is not None:
         state.last_val = validate(inner, val_loader, device, amp_dtype, job.drum_classes)
         improved, key = is_better(state.last_val, state.best_key)
@@ -265,7 +267,7 @@ def validate_and_save(state: State, job: Job, val_loader, device, amp_dtype, tra
 def summary(state: State, job: Job, device: torch.device, amp_dtype, world_size: int, rank: int,
             wall_s: float, bad_files: dict[str, str] | None = None) -> dict[str, Any]:
     """What ``summary.json`` says about the run."""
-    inner = state.model.module if hasattr(state.model, "module") else state.model
+    inner = ddp.unwrap(state.model)
     final = {k: float(v) for k, v in state.history[-1].items() if k.startswith("loss_")} if state.history else {}
     return {"stem": job.name, "role": job.role, "steps": state.step, "total_steps": job.total_steps,
             "epochs_completed": state.step / job.settings.steps_per_epoch, "stopped_early": state.stopped,

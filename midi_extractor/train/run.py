@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import logging
 import typing
 from pathlib import Path
@@ -88,16 +89,36 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
 
 
 def merge_indexes(index_paths: Sequence[str | Path], out: str | Path) -> Path:
-    """One index holding every entry of ``index_paths`` (which must share a dataset_root),
-    written atomically to ``out``: the training set of a shared base model."""
-    entries, roots = [], set()
+    """One index holding every entry of ``index_paths``, written atomically to ``out``: the
+    training set of a shared base model. Source indexes must share a dataset_root;
+    prepared ones (``midi-extractor prepare``, each relative to its own folder) must share
+    a sample rate, and their entry paths are rewritten relative to ``out``'s folder."""
+    from midi_extractor import prepared
+
+    out = Path(out)
+    entries, roots, layouts = [], set(), []
     for path in index_paths:
         data = json.loads(Path(path).read_text())
-        roots.add(data.get("dataset_root", "."))
-        entries += [{**e, "source_index": Path(path).name} for e in data.get("entries", [])]
+        rows = [{**e, "source_index": Path(path).name} for e in data.get("entries", [])]
+        if prepared.is_prepared(data):
+            layouts.append(data["prepared"])
+            root = prepared.root_of(path)
+            rel = lambda p: os.path.relpath(root / p, out.resolve().parent)  # noqa: E731
+            rows = [{**e, "audio": rel(e["audio"]), "midi": rel(e["midi"])} for e in rows]
+        else:
+            roots.add(data.get("dataset_root", "."))
+        entries += rows
+    header: dict[str, Any] = {}
+    if layouts:
+        rates = {int(x["sample_rate_hz"]) for x in layouts}
+        if len(layouts) != len(index_paths) or len(rates) > 1:
+            raise ConfigError(f"indexes {', '.join(map(str, index_paths))} mix prepared and source layouts or "
+                              f"sample rates; prepare every stem at one rate")
+        header = {"prepared": {**layouts[0], "source_index": [str(p) for p in index_paths]}}
+        roots = {"."}
     if len(roots) > 1:
         raise ConfigError(f"indexes {', '.join(map(str, index_paths))} point at different data sets: {sorted(roots)}")
-    return write_json(out, {"dataset_root": roots.pop() if roots else ".", "entries": entries}, indent=1)
+    return write_json(out, {"dataset_root": roots.pop() if roots else ".", **header, "entries": entries}, indent=1)
 
 
 def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, params: Params, *,
@@ -105,13 +126,14 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
     """Train the shared base ``params.pretrain[name]`` on the union of ``index_paths`` (its
     stems' filtered indexes) into ``out_dir`` (``best.pt``, ``index.json`` = the union);
     ``export``: also write best.pt's weights-only copy there (the shipped ``bases/<name>.pt``)."""
-    from midi_extractor.train.fit import fit
+    from midi_extractor.train.fit import check_writable, fit
     from midi_extractor.train.loop import Job
 
     if name not in params.pretrain:
         raise ConfigError(f"pretrain base {name!r} is not in params (listed: {', '.join(params.pretrain) or 'none'})")
     cfg: PretrainConfig = params.pretrain[name]
     out_dir = Path(out_dir)
+    check_writable(out_dir)  # before the merged index is written there
     index = merge_indexes(index_paths, out_dir / "index.json")
     role_config = dataclasses.replace(params.roles.get(cfg.role, RoleConfig()),
                                       **{f"{k}_weight": float(v) for k, v in cfg.loss_weights.items()})
