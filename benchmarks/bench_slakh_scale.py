@@ -119,8 +119,13 @@ def loader_probe(index: str, role: str, mode: str, items: int) -> dict:
     stem = ROLE_STEMS[role]
     drums = list(tx.MODEL_DRUM_CLASSES) if role == "percussive" else None
     policy = AugmentPolicy.from_params(params.roles[role].augment, role)
+    import tracemalloc
+
+    tracemalloc.start()
     ds = TranscriptionDataset(index, "train", params.features, CLIP_S, drums, policy, seed=0, deterministic=False,
                               cache_audio=False, augment_on_device=(mode == "device"), clips_per_epoch=items + 1)
+    index_bytes = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
     ds[0]
     t0 = time.perf_counter()
     for i in range(1, items + 1):
@@ -139,7 +144,7 @@ def loader_probe(index: str, role: str, mode: str, items: int) -> dict:
     del it, loader  # the worker exits: its peak RSS is now the children's
     return {"stem": stem, "role": role, "mode": mode, "clips_per_s": rate, "dataloader_clips_per_s": loader_rate,
             "peak_rss_mb": rss_mb, "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-            "entries": len(ds.entries)}
+            "entries": len(ds.entries), "dataset_bytes_per_entry": index_bytes / max(1, len(ds.entries))}
 
 
 def loader_rates(work: Path, items: int) -> list[dict]:
@@ -158,6 +163,19 @@ def loader_rates(work: Path, items: int) -> list[dict]:
                   f"({row['dataloader_clips_per_s']:.1f} through a 1-worker DataLoader)  "
                   f"peak RSS {row['peak_rss_mb']:.0f} MiB (DataLoader worker {row['worker_peak_rss_mb']:.0f})", flush=True)
     return rows
+
+
+def trainer_rss(work: Path, steps: int = 4) -> dict:
+    """Peak RSS of a training process (small model, CPU) on the prepared bass layout at 20-s
+    clips with one loader worker, augmentation per batch: the host side of a GPU run
+    (on a GPU the activations live on the device)."""
+    out = work / "trainer-probe"
+    wall, rss, _ = run_measured([sys.executable, "-m", "midi_extractor", "train", str(work / "prepared" / "bass" /
+                                 "index.json"), "--stem", "bass", "--out-dir", str(out), "--no-resume",
+                                 "--clip-seconds", str(CLIP_S), "--batch-size", "16", "--epochs", "1",
+                                 "--steps-per-epoch", str(steps), "--val-interval", str(steps), "--num-workers", "1",
+                                 "--augment-on", "device", "--device", "cpu", "--no-progress"])
+    return {"steps": steps, "batch": 16, "wall_s": wall, "peak_rss_mb": rss}
 
 
 # ---------------------------------------------------------------- GPU side
@@ -232,6 +250,7 @@ def main(argv=None) -> int:
         return 0
     from midi_extractor.config import load_params
 
+    os.environ.setdefault("MIDI_EXTRACTOR_TRACKING", "0")  # probes are not experiments
     work = args.work or args.root.parent / "work"
     work.mkdir(parents=True, exist_ok=True)
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
@@ -250,6 +269,9 @@ def main(argv=None) -> int:
         print(f"  {name:8s} {step['wall_s']:7.1f} s for {n_tracks} tracks, peak RSS {step['peak_rss_mb']:.0f} MiB;"
               f" redux on 16 cores (linear): {step['redux_16_cores_min']:.1f} min", flush=True)
     result["loader"] = loader_rates(work, args.items)
+    result["trainer"] = trainer_rss(work)
+    print(f"  trainer (CPU, small, 16 x 20 s, 1 worker): peak RSS {result['trainer']['peak_rss_mb']:.0f} MiB",
+          flush=True)
     result["paper_model"] = paper_flops()
     result["gpu"] = gpu_estimates(result["paper_model"]["gflop_per_clip"])
     result["epoch"] = epoch_estimates(result["gpu"], result["loader"], args.seconds)

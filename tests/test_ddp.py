@@ -50,3 +50,32 @@ def test_two_process_gloo_ddp_ends_with_identical_weights(tmp_path):
     ckpt = torch.load(out / "last.pt", weights_only=True)
     assert ckpt["train_state"]["global_batch"] == 4
     assert all(torch.equal(ckpt["model"][n], a[n]) for n in names)
+
+
+def test_torchrun_trains_two_cpu_ranks_on_a_prepared_layout(tmp_path):
+    """The GPU box's command on CPUs: ``torchrun --nproc_per_node 2 ... train`` (gloo) on a
+    prepared layout, one loader worker per rank, augmentation rendered per batch."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from midi_extractor.dataset.prepare import prepare_index
+    from test_training import tiny_params_yaml, write_sine_set
+
+    index = write_sine_set(tmp_path / "set", n_tracks=3, seconds=2.0)
+    prepare_index(index, tmp_path / "prepared", 8000)
+    params = tiny_params_yaml(tmp_path / "params.yaml", epochs=1, steps_per_epoch=3, val_interval=3,
+                              augment_on="device", num_workers=1)
+    out = tmp_path / "models" / "bass"
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    env = {**os.environ, "MIDI_EXTRACTOR_TRACKING": "0", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "midi_extractor", "train",
+                           str(tmp_path / "prepared" / "index.json"), "--stem", "bass", "--out-dir", str(out),
+                           "--params", str(params), "--device", "cpu", "--no-progress"],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 3 and summary["skipped_files"] == {}
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert ckpt["train_state"]["global_batch"] == 4 and ckpt["config"]["train"]["augment_on"] == "device"

@@ -121,8 +121,8 @@ def test_each_base_depends_on_exactly_its_stems_indexes():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for base, cfg in params["pretrain"].items():
         stage = STAGES[f"pretrain-{base}"]
-        indexes = {d for d in stage["deps"] if d.startswith("data/index/")}
-        assert indexes == {f"data/index/filtered_dataset_{s}.json" for s in cfg["stems"]}, base
+        indexes = {d for d in stage["deps"] if d.startswith("data/")}
+        assert indexes == {f"data/prepared/{s}" for s in cfg["stems"]}, base
         assert f"pretrain.{base}" in stage["params"] and f"roles.{cfg['role']}" in stage["params"]
     for stem, cfg in params["stems"].items():
         assert cfg.get("base") in params["pretrain"], f"stems.{stem}.base must name a pretrain entry"

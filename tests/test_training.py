@@ -277,3 +277,18 @@ def test_augment_on_is_checked_at_load(tmp_path):
 
     with pytest.raises(ConfigError, match=r"stems.bass.augment_on must be auto, loader or device, got 'gpu'"):
         load_params(tiny_params_yaml(tmp_path / "params.yaml", augment_on="gpu"))
+
+
+@pytest.mark.parametrize("script", ["train", "pretrain"])
+def test_stage_scripts_report_user_errors_in_one_line(tmp_path, script):
+    """Under ``dvc repro`` a missing index is one line naming the file, rc 2, no traceback."""
+    params = tiny_params_yaml(tmp_path / "params.yaml")
+    args = (["--stem", "bass", "--index", str(tmp_path / "missing.json")] if script == "train" else
+            ["--base", "pitched", "--prepared-dir", str(tmp_path / "prepared"), "--export", str(tmp_path / "b.pt")])
+    proc = subprocess.run([sys.executable, str(REPO / "stages" / f"{script}.py"), "--params", str(params), *args,
+                           "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "MIDI_EXTRACTOR_TRACKING": "0"}, timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert lines[-1].startswith(f"{script}") and "not found" in lines[-1]
+    assert ("missing.json" if script == "train" else "prepared") in lines[-1]
