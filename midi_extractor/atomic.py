@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -130,3 +131,12 @@ def clean_stale_tmp_in(folder: str | Path, older_than_s: float = 0.0) -> list[Pa
 def glob_escape(name: str) -> str:
     """``name`` with glob metacharacters escaped (``[*]`` style)."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in ``chunk``-byte blocks (checkpoint references, exports)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

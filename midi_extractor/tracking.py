@@ -225,7 +225,7 @@ class Tracker:
         """Log a small JSON naming a checkpoint (absolute path, size, sha256), not the file."""
         if not self.active or not Path(path).is_file():
             return
-        from midi_extractor.model.checkpoint import file_sha256
+        from midi_extractor.atomic import file_sha256
 
         path = Path(path).resolve()
         ref = {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}

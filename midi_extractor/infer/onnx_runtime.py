@@ -10,13 +10,14 @@ the checkpoint, so a retrained model is never shadowed by a stale export.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from midi_extractor.atomic import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,6 @@ def export_paths(checkpoint: str | Path) -> tuple[Path, Path]:
     """``(model.onnx, model.onnx.json)`` beside a checkpoint."""
     onnx_path = Path(checkpoint).parent / ONNX_NAME
     return onnx_path, onnx_path.with_name(onnx_path.name + META_SUFFIX)
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def find_export(checkpoint: str | Path) -> dict[str, Any] | None:

@@ -11,13 +11,14 @@ exact resumption; readers may ignore it.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
+
+from midi_extractor.atomic import file_sha256  # noqa: F401  (the checkpoint reference; re-exported)
 
 REQUIRED_KEYS = ("model", "optimizer", "scheduler", "scaler", "step", "epoch", "best_metric", "config",
                  "stem", "role", "taxonomy_version")
@@ -96,12 +97,3 @@ def export_weights(src: str | Path, out: str | Path) -> Path:
     slim = {**{k: ckpt[k] for k in REQUIRED_KEYS}, "optimizer": {}, "scheduler": {}, "scaler": {},
             "train_state": {}}
     return save_checkpoint(out, slim)
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file (the checkpoint reference logged to MLflow)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()

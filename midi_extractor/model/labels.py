@@ -28,6 +28,8 @@ frames (and an offset) but no onset; parts outside ``0 .. n_frames - 1`` are cut
 """
 from __future__ import annotations
 
+import functools
+
 from typing import Sequence
 
 import numpy as np
@@ -42,6 +44,13 @@ KEYS = ("onset", "offset", "frame", "velocity")
 def n_outputs(front_end: FrontEndConfig, drum_classes: Sequence[str] | None = None) -> int:
     """Columns of the rolls: drum classes for percussive stems, else pitches."""
     return len(drum_classes) if drum_classes else front_end.n_pitches
+
+
+@functools.lru_cache(maxsize=16)
+def _drum_columns(drum_classes: tuple[str, ...]) -> np.ndarray:
+    """Roll column of every MIDI key 0-127 for ``drum_classes`` (-1: a class not in it)."""
+    index = {c: i for i, c in enumerate(drum_classes)}
+    return np.array([index.get(tx.drum_class(key), -1) for key in range(128)], dtype=np.int64)
 
 
 def rolls_from_midi(midi, n_frames: int, front_end: FrontEndConfig,
@@ -69,9 +78,8 @@ def rolls_from_midi(midi, n_frames: int, front_end: FrontEndConfig,
     vel = (notes[:, 3] / 127.0).astype(np.float32)
 
     if drum_classes:
-        index = {c: i for i, c in enumerate(drum_classes)}
-        col = np.array([index.get(tx.drum_class(p), -1) for p in pitch], dtype=np.int64)
-        keep = (col >= 0) & (on >= 0) & (on < n_frames)
+        col = _drum_columns(tuple(drum_classes))[np.clip(pitch, 0, 127)]
+        keep = (col >= 0) & (on >= 0) & (on < n_frames)  # keys outside 0-127 read as other_perc, as drum_class says
         on, col, vel = on[keep], col[keep], vel[keep]
         rolls["onset"][on, col] = 1.0
         rolls["frame"][on, col] = 1.0

@@ -39,15 +39,16 @@ import dataclasses
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
+from midi_extractor.config import AugmentConfig
+
 log = logging.getLogger(__name__)
 
-KNOWN_KEYS = ("gain_db", "pitch_shift_semitones", "time_stretch", "noise_db", "eq_db",
-              "stretch_prob", "noise_prob")
+KNOWN_KEYS = tuple(f.name for f in dataclasses.fields(AugmentConfig))
 
 
 @dataclass(frozen=True)
@@ -82,26 +83,19 @@ class Draw:
         return self == Draw()
 
 
-@dataclass(frozen=True)
-class AugmentPolicy:
-    """What may be changed for a role; build with :meth:`from_params`."""
+@dataclass
+class AugmentPolicy(AugmentConfig):
+    """A role's :class:`~midi_extractor.config.AugmentConfig` (the same fields, one
+    definition) and the role it is for; build with :meth:`from_params`."""
 
     role: str = "melodic"
-    gain_db: float = 0.0
-    pitch_shift_semitones: int = 0
-    time_stretch: float = 0.0
-    noise_db: float | None = None
-    eq_db: float = 0.0
-    stretch_prob: float = 0.5
-    noise_prob: float = 0.5
-    extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_params(cls, augment: Mapping[str, Any] | None, role: str) -> "AugmentPolicy":
+    def from_params(cls, augment: Mapping[str, Any] | AugmentConfig | None, role: str) -> "AugmentPolicy":
         """From ``roles.<role>.augment`` (a :class:`~midi_extractor.config.AugmentConfig`, or
         a mapping of its fields). Unknown keys raise ``ValueError``."""
         if dataclasses.is_dataclass(augment):
-            augment = dataclasses.asdict(augment)
+            augment = {f.name: getattr(augment, f.name) for f in dataclasses.fields(AugmentConfig)}
         augment = dict(augment or {})
         unknown = sorted(set(augment) - set(KNOWN_KEYS))
         if unknown:

@@ -62,7 +62,9 @@ def format_table(results: dict[str, dict]) -> str:
 # ----------------------------------------------------------------------- CLI
 _FLAG_HELP = {"num_workers": "DataLoader worker processes", "val_interval": "steps between validations",
               "early_stop_patience": "validations without improvement; 0 = off",
-              "grad_clip": "max gradient norm; 0 = off"}
+              "grad_clip": "max gradient norm; 0 = off",
+              "augment_on": "loader (per clip, CPU), device (per batch on the training device) or auto "
+                            "(device on CUDA)"}
 
 
 def _add_overrides(p: argparse.ArgumentParser) -> None:
@@ -111,7 +113,7 @@ def _cmd_train_per_stem(args) -> int:
 
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser("train", help="train one stem's model from its filtered index")
-    p.add_argument("index", help="data/index/filtered_dataset_<stem>.json")
+    p.add_argument("index", help="data/prepared/<stem>/index.json (or a filtered index, read from the source audio)")
     p.add_argument("--stem", required=True, choices=tx.TRAINABLE_STEMS)
     p.add_argument("--out-dir", required=True, help="models/<stem>")
     p.add_argument("--data", default=None, help="dataset root (default: the index's dataset_root)")
