@@ -123,7 +123,7 @@ def loader_probe(index: str, role: str, mode: str, items: int) -> dict:
 
     tracemalloc.start()
     ds = TranscriptionDataset(index, "train", params.features, CLIP_S, drums, policy, seed=0, deterministic=False,
-                              cache_audio=False, augment_on_device=(mode == "device"), clips_per_epoch=items + 1)
+                              cache_audio=False, augment_on_device=(mode == "device"), clips_per_epoch=4 * items + 64)
     index_bytes = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     ds[0]
@@ -132,15 +132,18 @@ def loader_probe(index: str, role: str, mode: str, items: int) -> dict:
         ds[i]
     rate = items / (time.perf_counter() - t0)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # the same through a DataLoader with one worker process at the seed's batch (collate + IPC)
-    batch = min(BATCH, items)
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=1, prefetch_factor=2)
+    # the same through a DataLoader with one worker process (collate + IPC): after the worker's
+    # first batch, the batches it had prefetched (prefetch_factor) are not counted as made in the
+    # timed span, so the rate is not inflated by a short run
+    batch, prefetch = (BATCH if mode == "device" else 16), 2
+    n_batches = max(prefetch + 2, items // batch)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=1, prefetch_factor=prefetch)
     it = iter(loader)
     next(it)  # worker start-up
-    t0, n = time.perf_counter(), 0
-    for _ in range(max(1, items // batch)):
-        n += len(next(it)["onset"])
-    loader_rate = n / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for _ in range(n_batches):
+        next(it)
+    loader_rate = (n_batches - prefetch) * batch / (time.perf_counter() - t0)
     del it, loader  # the worker exits: its peak RSS is now the children's
     return {"stem": stem, "role": role, "mode": mode, "clips_per_s": rate, "dataloader_clips_per_s": loader_rate,
             "peak_rss_mb": rss_mb, "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
@@ -153,7 +156,7 @@ def loader_rates(work: Path, items: int) -> list[dict]:
         for mode, index in (("source+cpu", work / f"filtered_dataset_{stem}.json"),
                             ("prepared+cpu", work / "prepared" / stem / "index.json"),
                             ("device", work / "prepared" / stem / "index.json")):
-            n = items if mode == "device" else max(8, items // 10)
+            n = items if mode == "device" else max(8, items // 6)
             _, _, out = run_measured([sys.executable, __file__, "--probe", str(index), role,
                                       "cpu" if mode != "device" else "device", str(n)])
             row = json.loads(out.strip().splitlines()[-1])
@@ -232,6 +235,42 @@ def epoch_estimates(gpu: dict, loader: list[dict], seconds: float) -> dict:
     return out
 
 
+def render_markdown(r: dict) -> str:
+    """The RESULTS.md tables of one run's JSON."""
+    n, scale = r["tracks"], REDUX_TRACKS / r["tracks"]
+    lines = [f"| step (nine stems, one process per stem as `dvc repro` runs them) | {n} tracks | peak RSS | "
+             f"redux, {REDUX_TRACKS} tracks, 16 cores (linear estimate) |", "|---|---|---|---|"]
+    for name, step in r["steps"].items():
+        how = "one process per stem: x%.1f" % scale if name == "index" else f"x{scale:.1f} x {r['jobs']}/16 cores"
+        lines.append(f"| {name} | {step['wall_s']:.1f} s | {step['peak_rss_mb']:.0f} MiB | "
+                     f"{step['redux_16_cores_min']:.1f} min ({how}) |")
+    lines += ["", "| stem (role) | reads | augmentation | clips/s, one worker | through a 1-worker DataLoader "
+              "(batch 64; 16 for CPU augmentation) | worker peak RSS | dataset bytes per entry |", "|---|---|---|---|---|---|---|"]
+    where = {"source+cpu": ("source FLAC 44.1 kHz + resample", "per clip, CPU"),
+             "prepared+cpu": ("prepared int16", "per clip, CPU"),
+             "device": ("prepared int16", "drawn; rendered per batch on the device")}
+    for row in r["loader"]:
+        reads, aug = where[row["mode"]]
+        lines.append(f"| {row['stem']} ({row['role']}) | {reads} | {aug} | {row['clips_per_s']:.0f} | "
+                     f"{row['dataloader_clips_per_s']:.0f} | {row['worker_peak_rss_mb']:.0f} MiB | "
+                     f"{row['dataset_bytes_per_entry']:.0f} |")
+    m, g = r["paper_model"], r["gpu"]
+    lines += ["", f"`paper` model ({m['parameters_m']:.1f} M parameters, 88 pitches): "
+              f"{m['gflop_per_clip']:.0f} GFLOP forward+backward per 20-s clip ({m['frames']} frames; "
+              f"{m['counted_gflop']:.0f} counted by FlopCounterMode + {m['lstm_gflop']:.0f} for the LSTMs).", "",
+              "| GPU | assumed sustained | clips/s one GPU consumes | loader need per worker (5x, "
+              f"{g['workers_per_gpu']} workers per GPU) | epoch, one GPU | epoch, two GPUs |", "|---|---|---|---|---|---|"]
+    e = r["epoch"]
+    for name in GPUS:
+        lines.append(f"| {name} | {g[name]['assumed_tflops']:.0f} TFLOPS | {g[name]['clips_per_s']:.0f} | "
+                     f"{g[name]['target_per_worker']:.0f} clips/s | {e[name]['one_gpu_s']:.0f} s | "
+                     f"{e[name]['two_gpus_s']:.0f} s |")
+    t = r["trainer"]
+    lines += ["", f"Trainer process (CPU, `small`, {t['batch']} x 20 s, one worker, {t['steps']} steps): peak RSS "
+              f"{t['peak_rss_mb']:.0f} MiB."]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", type=Path, default=Path("/tmp/slakh-scale/data"))
@@ -239,14 +278,20 @@ def main(argv=None) -> int:
     ap.add_argument("--tracks", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=240.0)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--items", type=int, default=640, help="clips per loader probe (device mode; CPU modes /10)")
+    ap.add_argument("--items", type=int, default=640, help="clips per loader probe (device mode; CPU modes /6)")
     ap.add_argument("--stems", default="bass,piano,drums,high_percs,guitar,strings_ensemble,synth_lead,"
                                         "synth_pad_fx,other")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "slakh_scale.json")
+    ap.add_argument("--only-loader", action="store_true",
+                    help="rerun the loader probes only, into the saved JSON (--out) of a run on the same --work")
+    ap.add_argument("--render", type=Path, default=None, help="print the tables of a saved run's JSON and stop")
     ap.add_argument("--probe", nargs=4, metavar=("INDEX", "ROLE", "MODE", "ITEMS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.probe:
         print(json.dumps(loader_probe(args.probe[0], args.probe[1], args.probe[2], int(args.probe[3]))))
+        return 0
+    if args.render:
+        print(render_markdown(json.loads(args.render.read_text())))
         return 0
     from midi_extractor.config import load_params
 
@@ -255,6 +300,14 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} cores", "tracks": args.tracks, "seconds": args.seconds, "jobs": args.jobs}
+    if args.only_loader:
+        result = json.loads(args.out.read_text())
+        result["loader"] = loader_rates(work, args.items)
+        result["loader_date"] = time.strftime("%Y-%m-%d %H:%M")
+        result["epoch"] = epoch_estimates(result["gpu"], result["loader"], args.seconds)
+        args.out.write_text(json.dumps(result, indent=1))
+        print(render_markdown(result))
+        return 0
     result["generate"] = generate(args.root, args.tracks, args.seconds)
     n_tracks = len(list(args.root.glob("*/Track*")))
     result["tracks"] = n_tracks
@@ -276,7 +329,7 @@ def main(argv=None) -> int:
     result["gpu"] = gpu_estimates(result["paper_model"]["gflop_per_clip"])
     result["epoch"] = epoch_estimates(result["gpu"], result["loader"], args.seconds)
     args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: result[k] for k in ("paper_model", "gpu", "epoch")}, indent=1))
+    print(render_markdown(result))
     return 0
 
 

@@ -58,8 +58,10 @@ index.write_text(json.dumps({"stem": "bass", "taxonomy_version": 1, "dataset_roo
 
 
 def _dvc_yaml() -> dict:
-    """A `data` stage plus the real dvc.yaml's `train` stage (no base to fine-tune from)."""
-    train = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["train"]
+    """A `data` stage plus the real dvc.yaml's `prepare` and `train` stages (no base to
+    fine-tune from)."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    train = stages["train"]
     init = " --init-from bases/${item.base}.pt"
     assert init in train["do"]["cmd"] and "bases/${item.base}.pt" in train["do"]["deps"], "dvc.yaml's train changed"
     train["do"]["cmd"] = train["do"]["cmd"].replace(init, "")
@@ -67,7 +69,7 @@ def _dvc_yaml() -> dict:
     data = {"cmd": "python make_data.py data/sines data/index/filtered_dataset_bass.json",
             "deps": ["make_data.py", "helpers_data.py"],
             "outs": ["data/sines", "data/index/filtered_dataset_bass.json"]}
-    return {"stages": {"data": data, "train": train}}
+    return {"stages": {"data": data, "prepare": stages["prepare"], "train": train}}
 
 
 def _history(path: Path) -> list[dict]:
@@ -104,7 +106,7 @@ def project(tmp_path_factory):
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = project_env(MIDI_EXTRACTOR_TRACKING="0", OMP_NUM_THREADS="1", PYTHONPATH=str(work))
     init_committed_repo(work, env)
-    assert _stages_run(_run(["dvc", "repro"], work, env)) == {"data", "train@bass"}
+    assert _stages_run(_run(["dvc", "repro"], work, env)) == {"data", "prepare@bass", "train@bass"}
     reference = _snapshot(work)
     assert [int(r["step"]) for r in reference["history"]] == [10, 20, 30, 40]
     return work, env, reference

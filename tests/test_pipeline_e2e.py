@@ -47,8 +47,8 @@ def _tiny_dvc_yaml(text: str) -> str:
     for base, cfg in TINY_PARAMS_OVERRIDES["pretrain"].items():
         stage = data["stages"][f"pretrain-{base}"]
         stage.pop("frozen", None)  # the real bases ship in git; the tiny project trains its own
-        stage["deps"] = [d for d in stage["deps"] if not d.startswith("data/index/")] + [
-            f"data/index/filtered_dataset_{s}.json" for s in cfg["stems"]]
+        stage["deps"] = [d for d in stage["deps"] if not d.startswith("data/")] + [
+            f"data/prepared/{s}" for s in cfg["stems"]]
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -108,7 +108,7 @@ def project(tmp_path_factory, mlflow_server):
 def test_repro_runs_every_stage_and_writes_metrics(project):
     work, _, first = project
     expected = ({"synth", "pretrain-pitched", "pretrain-percussive"}
-                | {f"{s}@{k}" for s in ("index", "filter", "train", "evaluate") for k in ("bass", "drums")})
+                | {f"{s}@{k}" for s in ("index", "filter", "prepare", "train", "evaluate") for k in ("bass", "drums")})
     assert _stages_run(first) == expected
     for stem in ("bass", "drums"):
         metrics = json.loads((work / "metrics" / f"{stem}.json").read_text())
@@ -128,6 +128,9 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
     index = json.loads((work / "data" / "index" / "filtered_dataset_bass.json").read_text())
     assert index["stem"] == "bass" and index["entries"]
     assert all(32 <= e["metadata"]["program_num"] <= 39 for e in index["entries"])
+    prepared = json.loads((work / "data" / "prepared" / "bass" / "index.json").read_text())
+    assert prepared["prepared"]["sample_rate_hz"] == 16000 and prepared["bad_files"] == {}
+    assert {e["split"] for e in prepared["entries"]} <= {"train", "validation"} and prepared["entries"]
 
 
 def test_second_repro_runs_nothing(project):
@@ -171,6 +174,6 @@ def test_adding_a_stem_runs_only_that_stems_stages(project):
     params["stems"]["guitar"] = {"role": "harmonic", "base": "pitched", **_TINY_TRAIN}
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = _run(["dvc", "repro"], work, env)
-    assert _stages_run(out) == {f"{s}@guitar" for s in ("index", "filter", "train", "evaluate")}
+    assert _stages_run(out) == {f"{s}@guitar" for s in ("index", "filter", "prepare", "train", "evaluate")}
     metrics = json.loads((work / "metrics" / "guitar.json").read_text())
     assert metrics["stem"] == "guitar" and metrics["n_tracks"] >= 1
