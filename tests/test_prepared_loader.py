@@ -85,7 +85,8 @@ def test_a_prepared_file_gone_bad_mid_run_is_skipped(prepared_index, tmp_path, c
     with caplog.at_level(logging.WARNING, logger="midi_extractor.train.clips"):
         items = [ds[i] for i in range(20)]
     assert len(items) == 20
-    assert list(ds.bad_files) == [str(victim)]
+    found_now = {k: v for k, v in ds.bad_files.items() if not v.startswith("left out by prepare")}
+    assert list(found_now) == [str(victim)]
     warnings = [r.getMessage() for r in caplog.records if str(victim) in r.getMessage()]
     assert len(warnings) == 1 and "skipping" in warnings[0]
 
@@ -143,3 +144,19 @@ def test_a_base_merges_prepared_indexes_of_several_stems(source, prepared_index,
                                                                                              single[0]["audio"])
     with pytest.raises(ConfigError, match="mix prepared and source"):
         merge_indexes([prepared_index, source], tmp_path / "mixed.json")
+
+
+def test_the_run_summary_lists_what_prepare_left_out(prepared_index, tmp_path, monkeypatch):
+    """A training run on the prepared layout counts the truncated FLAC prepare skipped."""
+    from midi_extractor.config import ModelConfig, Params, StemConfig
+    from midi_extractor.train.run import train
+
+    monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
+    params = Params(features=FE, model=ModelConfig(size="small", conv_channels=8, rnn_units=8),
+                    stems={"bass": StemConfig(role="melodic", epochs=1, steps_per_epoch=2, batch_size=2,
+                                              clip_seconds=1.0, val_interval=2)})
+    summary = train(prepared_index, "bass", tmp_path / "m", params, progress=False)
+    skipped = summary["skipped_files"]
+    assert summary["steps"] == 2 and len(skipped) == 1
+    path, reason = next(iter(skipped.items()))
+    assert "Track00004" in path and reason.startswith("left out by prepare:")

@@ -138,6 +138,7 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
         self.root, all_entries = load_index(index_path, dataset_root)
         chosen = select_split(all_entries, split, self.index_path)
         self._start_book()
+        self._bad_at_start.update(self._left_out_by_prepare)
         self.entries, self.durations = self._usable(chosen)
         self._notes: dict[int, np.ndarray] = {}
         total_mb = sum(self.durations) * self.sr * 4 / 2**20
@@ -167,8 +168,16 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
 
     def _prepared_rate(self, index_path) -> bool:
         """Whether the index is a prepared layout (:mod:`midi_extractor.prepared`); refuses
-        one prepared at another rate than the front end's."""
-        info = read_index_header(index_path).get("prepared")
+        one prepared at another rate than the front end's. The files prepare left out (its
+        ``bad_files``) count among this dataset's :attr:`bad_files`, so the run's summary
+        lists every file the run could not use."""
+        header = read_index_header(index_path)
+        info = header.get("prepared")
+        self._left_out_by_prepare = {str(k): f"left out by prepare: {v}" for k, v in
+                                     dict(header.get("bad_files") or {}).items()}
+        if self._left_out_by_prepare:
+            log.warning("%s: %d file(s) were left out by prepare (they are in this run's skipped_files)",
+                        index_path, len(self._left_out_by_prepare))
         if not info:
             return False
         if int(info.get("sample_rate_hz", 0)) != self.sr:
