@@ -1,6 +1,7 @@
 """Stage `index@<stem>`: index the data set for one stem
 (params: dataset.kind, dataset.root, taxonomy, index.drum_split)."""
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,8 @@ parser.add_argument("--params", required=True)
 parser.add_argument("--dataset-root", required=True)
 parser.add_argument("--stem", required=True)
 parser.add_argument("--out", required=True, type=Path, help="<dir>/dataset_<stem>.json")
+parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="processes (default: every core; the output does not depend on it)")
 args = parser.parse_args()
 if args.out.name != f"dataset_{args.stem}.json":
     sys.exit(f"index: --out must be named dataset_{args.stem}.json, got {args.out}")
@@ -20,6 +23,6 @@ if args.out.name != f"dataset_{args.stem}.json":
 params = load_params(args.params)
 problems: list = []
 index = build_indices(args.dataset_root, [args.stem], args.out.parent, switches=params.switches,
-                      drum_split=dict(params.index.drum_split), problems=problems)[args.stem]
+                      drum_split=dict(params.index.drum_split), problems=problems, jobs=args.jobs)[args.stem]
 slakh.print_problems(problems)
 print(f"{args.stem}: {len(index['entries'])} entries, {len(problems)} problems -> {args.out}")

@@ -1,6 +1,7 @@
 """Stage `prepare@<stem>`: resample each stem of a filtered index once to the model's rate
 (params: features.sample_rate_hz) and parse its notes once, for fast training reads."""
 import argparse
+import os
 import json
 
 from midi_extractor.config import load_params
@@ -11,7 +12,8 @@ parser.add_argument("--params", required=True)
 parser.add_argument("--index", required=True)
 parser.add_argument("--out", required=True, help="folder: index.json, audio/, notes/")
 parser.add_argument("--splits", default="train,validation")
-parser.add_argument("--jobs", type=int, default=1)
+parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="processes (default: every core; the output does not depend on it)")
 parser.add_argument("--dataset-root", default=None, help="the data folder the index's paths are relative to")
 args = parser.parse_args()
 report = prepare_index(args.index, args.out, load_params(args.params).features.sample_rate_hz,

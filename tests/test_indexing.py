@@ -255,3 +255,16 @@ def test_metadata_paths_cannot_leave_the_track(tmp_path):
                    str(tmp_path / "idx3"), "--allow-outside-links"])
     on_disk = json.loads((tmp_path / "idx3" / "dataset_bass.json").read_text())["entries"]
     assert rc == 0 and len(on_disk) == len(linked) == 5
+
+
+def test_jobs_give_the_same_indexes_and_problems(generated, bad, tmp_path):
+    """Tracks read in two processes: byte-identical index files, the same problems in order."""
+    for root, stems in ((generated, "drums,high_percs,bass"), (bad, "bass,piano")):
+        one, two = [], []
+        indexing.build_indices(root, stems, tmp_path / "one", problems=one)
+        indexing.build_indices(root, stems, tmp_path / "two", problems=two, jobs=2)
+        for stem in stems.split(","):
+            name = f"dataset_{stem}.json"
+            assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), stem
+        assert [str(p) for p in one] == [str(p) for p in two]
+    assert one  # the bad set has problems to compare

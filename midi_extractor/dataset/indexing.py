@@ -67,75 +67,85 @@ def route(record: slakh.StemRecord, switches: tx.TaxonomySwitches, drum_config: 
     return stem, extra
 
 
+def _index_track(folder: Path, split: str, root: Path, stems: list[str], switches: tx.TaxonomySwitches,
+                 drum_config: ds.DrumSplitConfig, allow_outside_links: bool
+                 ) -> tuple[dict[str, list[dict]], list[slakh.Problem]]:
+    """The entries one track gives each of ``stems`` and the problems it has (a worker's job)."""
+    problems: list[slakh.Problem] = []
+    entries: dict[str, list[dict]] = {s: [] for s in stems}
+    want_drums = any(s in ("drums", "high_percs") for s in stems)
+    try:
+        track = slakh.read_track(folder, split, problems, check_files=False, allow_outside_links=allow_outside_links)
+    except Exception as exc:  # noqa: BLE001 - one broken track must not stop the rest
+        problems.append(slakh.Problem(str(folder), f"track skipped: {type(exc).__name__}: {exc}", "error"))
+        return entries, problems
+    for rec in track.stems:
+        try:
+            coarse = tx.stem_for_program(rec.metadata["program_num"], rec.metadata["is_drum"], switches)
+        except tx.UnknownProgramError as exc:
+            problems.append(slakh.Problem(str(folder / "metadata.yaml"),
+                                          f"stem {rec.stem_id}: unknown program: {exc}; stem skipped", "error"))
+            continue
+        drum_record = coarse == "drums" and rec.metadata["is_drum"]
+        if (drum_record and not want_drums) or (not drum_record and coarse not in entries):
+            continue
+        slakh.check_stem_files(rec, problems)  # only the files of stems we index
+        stem, extra = route(rec, switches, drum_config, want_drums)
+        if stem not in entries:
+            continue
+        meta = rec.metadata
+        entry_meta = {"program_num": meta["program_num"], "inst_class": meta.get("inst_class"),
+                      "midi_program_name": meta.get("midi_program_name"), "is_drum": meta["is_drum"],
+                      "role": tx.role_of(stem, switches), **{k: meta[k] for k in _EXTRA_META if k in meta}, **extra}
+        entries[stem].append({"track": rec.track, "stem_id": rec.stem_id, "split": rec.split,
+                              "audio": _rel(rec.audio, root), "midi": _rel(rec.midi, root), "metadata": entry_meta})
+    return entries, problems
+
+
+def _index_track_star(args: tuple) -> tuple[dict[str, list[dict]], list[slakh.Problem]]:
+    return _index_track(*args)
+
+
 def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str | Path,
                   switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES,
                   drum_split: dict | ds.DrumSplitConfig | None = None,
                   problems: list[slakh.Problem] | None = None,
-                  allow_outside_links: bool = False) -> dict[str, dict]:
+                  allow_outside_links: bool = False, jobs: int = 1) -> dict[str, dict]:
     """Index ``dataset_root`` and write ``out_dir/dataset_<stem>.json`` for each
     requested stem; returns ``{stem: index}``. Problems with the input are
     appended to ``problems`` (and never stop the rest of the dataset); a
     missing or track-less root raises (FileNotFoundError / ValueError).
     Paths from metadata.yaml that leave a track folder are rejected (see
     :mod:`slakh`); ``allow_outside_links`` accepts stem files that are
-    symlinks to elsewhere."""
+    symlinks to elsewhere. ``jobs`` > 1 reads tracks in that many processes
+    (the drum split decodes drum audio); the output is the same, in the same order."""
     stems = parse_stems(stems)
     problems = [] if problems is None else problems
     drum_config = ds.config_from_params(drum_split)
     root = Path(dataset_root)
     layout = slakh.detect_layout(root)
-    want_drums = any(s in ("drums", "high_percs") for s in stems)
+    work = [(folder, split, root, stems, switches, drum_config, allow_outside_links)
+            for folder, split in slakh.track_dirs(root, layout)]
     entries: dict[str, list[dict]] = {s: [] for s in stems}
-    for folder, split in slakh.track_dirs(root, layout):
-        try:
-            track = slakh.read_track(folder, split, problems, check_files=False,
-                                     allow_outside_links=allow_outside_links)
-        except Exception as exc:  # noqa: BLE001 - one broken track must not stop the rest
-            problems.append(slakh.Problem(str(folder), f"track skipped: {type(exc).__name__}: {exc}", "error"))
-            continue
-        for rec in track.stems:
-            try:
-                coarse = tx.stem_for_program(rec.metadata["program_num"], rec.metadata["is_drum"], switches)
-            except tx.UnknownProgramError as exc:
-                problems.append(slakh.Problem(str(folder / "metadata.yaml"),
-                                              f"stem {rec.stem_id}: unknown program: {exc}; stem skipped", "error"))
-                continue
-            if coarse == "drums" and rec.metadata["is_drum"]:
-                if not want_drums:
-                    continue
-            elif coarse not in entries:
-                continue
-            slakh.check_stem_files(rec, problems)  # only the files of stems we index
-            stem, extra = route(rec, switches, drum_config, want_drums)
-            if stem not in entries:
-                continue
-            meta = rec.metadata
-            entry_meta = {
-                "program_num": meta["program_num"],
-                "inst_class": meta.get("inst_class"),
-                "midi_program_name": meta.get("midi_program_name"),
-                "is_drum": meta["is_drum"],
-                "role": tx.role_of(stem, switches),
-                **{k: meta[k] for k in _EXTRA_META if k in meta},
-                **extra,
-            }
-            entries[stem].append({
-                "track": rec.track, "stem_id": rec.stem_id, "split": rec.split,
-                "audio": _rel(rec.audio, root), "midi": _rel(rec.midi, root),
-                "metadata": entry_meta,
-            })
+    if jobs > 1 and len(work) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(work))) as pool:
+            results = list(pool.map(_index_track_star, work, chunksize=max(1, len(work) // (8 * jobs))))
+    else:
+        results = [_index_track(*w) for w in work]
+    for track_entries, track_problems in results:
+        problems.extend(track_problems)
+        for stem in stems:
+            entries[stem].extend(track_entries[stem])
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {}
     for stem in stems:
-        index = {
-            "stem": stem,
-            "taxonomy_version": tx.TAXONOMY_VERSION,
-            "dataset_root": str(dataset_root),
-            "layout": layout,
-            "switches": {"organs_as_keys": switches.organs_as_keys, "bass_role": switches.bass_role},
-            "entries": entries[stem],
-        }
+        index = {"stem": stem, "taxonomy_version": tx.TAXONOMY_VERSION, "dataset_root": str(dataset_root),
+                 "layout": layout,
+                 "switches": {"organs_as_keys": switches.organs_as_keys, "bass_role": switches.bass_role},
+                 "entries": entries[stem]}
         clean_stale_tmp(out_dir / f"dataset_{stem}.json")
         write_json(out_dir / f"dataset_{stem}.json", index)
         result[stem] = index
@@ -155,9 +165,11 @@ def _cmd_build_index(args: argparse.Namespace) -> int:
         return 2
     problems: list[slakh.Problem] = []
     try:
+        if args.jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
         result = build_indices(args.dataset_root, stems, args.out_dir, switches=switches,
                                drum_split=drum_cfg, problems=problems,
-                               allow_outside_links=args.allow_outside_links)
+                               allow_outside_links=args.allow_outside_links, jobs=args.jobs)
     except (FileNotFoundError, ValueError) as exc:
         print(f"build-index: {exc}", file=sys.stderr)
         return 2
@@ -187,4 +199,6 @@ def add_cli(subparsers) -> None:
     p.add_argument("--allow-outside-links", action="store_true",
                    help="accept stem files that are symlinks resolving outside their track folder "
                         "(e.g. a DVC cache with cache.type symlink); rejected by default")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="processes reading tracks in parallel (default 1; the drum split decodes drum stems)")
     p.set_defaults(func=_cmd_build_index)
