@@ -91,7 +91,7 @@ def index_filter_prepare(root: Path, work: Path, stems: list[str], jobs: int, sa
     steps: dict[str, dict] = {"index": {}, "filter": {}, "prepare": {}}
     for stem in stems:
         steps["index"][stem] = timed([*py, "build-index", "--dataset-root", str(root), "--stems", stem,
-                                      "--out-dir", str(work), "--params", str(params)])[:2]
+                                      "--out-dir", str(work), "--params", str(params), "--jobs", str(jobs)])[:2]
         steps["filter"][stem] = timed([*py, "filter-index", "--index-dir", str(work), "--stems", stem,
                                        "--params", str(params), "--jobs", str(jobs)])[:2]
         steps["prepare"][stem] = timed([*py, "prepare", "--index", str(work / f"filtered_dataset_{stem}.json"),
@@ -238,10 +238,10 @@ def epoch_estimates(gpu: dict, loader: list[dict], seconds: float) -> dict:
 def render_markdown(r: dict) -> str:
     """The RESULTS.md tables of one run's JSON."""
     n, scale = r["tracks"], REDUX_TRACKS / r["tracks"]
-    lines = [f"| step (nine stems, one process per stem as `dvc repro` runs them) | {n} tracks | peak RSS | "
+    lines = [f"| step (nine stems, one stage per stem as `dvc repro` runs them, --jobs {r['jobs']}) | {n} tracks | peak RSS | "
              f"redux, {REDUX_TRACKS} tracks, 16 cores (linear estimate) |", "|---|---|---|---|"]
     for name, step in r["steps"].items():
-        how = "one process per stem: x%.1f" % scale if name == "index" else f"x{scale:.1f} x {r['jobs']}/16 cores"
+        how = f"x{scale:.1f} x {r['jobs']}/16 cores"
         lines.append(f"| {name} | {step['wall_s']:.1f} s | {step['peak_rss_mb']:.0f} MiB | "
                      f"{step['redux_16_cores_min']:.1f} min ({how}) |")
     lines += ["", "| stem (role) | reads | augmentation | clips/s, one worker | through a 1-worker DataLoader "
@@ -317,8 +317,7 @@ def main(argv=None) -> int:
     result["steps"] = index_filter_prepare(args.root, work, stems, args.jobs, sr)
     scale = REDUX_TRACKS / n_tracks
     for name, step in result["steps"].items():
-        step["redux_16_cores_min"] = step["wall_s"] * scale * args.jobs / 16 / 60 if name != "index" \
-            else step["wall_s"] * scale / 60  # index runs in one process per stem
+        step["redux_16_cores_min"] = step["wall_s"] * scale * args.jobs / 16 / 60
         print(f"  {name:8s} {step['wall_s']:7.1f} s for {n_tracks} tracks, peak RSS {step['peak_rss_mb']:.0f} MiB;"
               f" redux on 16 cores (linear): {step['redux_16_cores_min']:.1f} min", flush=True)
     result["loader"] = loader_rates(work, args.items)
