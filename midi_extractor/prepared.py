@@ -82,54 +82,23 @@ def marker_relpath(track: str, stem_id: str) -> str:
     return f"audio/{track}/{stem_id}.json"
 
 
-def read_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype, int]:
-    """``(shape, dtype, data offset in bytes)`` of a ``.npy`` file from its header only.
-    Raises ``OSError`` (missing) or ``ValueError`` (not a ``.npy`` file)."""
-    with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:  # pragma: no cover - read_magic accepts only the versions above
-            raise ValueError(f"unknown .npy version {version}")
-        if fortran and len(shape) > 1:
-            raise ValueError("Fortran-ordered array")
-        return tuple(int(s) for s in shape), np.dtype(dtype), f.tell()
-
-
-def _audio_header(path: str | Path) -> tuple[int, int]:
-    """``(frames, data offset)`` of a prepared audio array; checks dtype, shape and file size."""
-    try:
-        shape, dtype, offset = read_header(path)
-        size = Path(path).stat().st_size
-    except FileNotFoundError:
-        raise AudioError(path, "prepared audio file not found (run prepare again)") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise AudioError(path, f"not a prepared audio array ({exc})") from None
-    if dtype != np.dtype(np.int16):
-        raise AudioError(path, f"prepared audio must be int16, found {dtype}")
-    if len(shape) != 1:
-        raise AudioError(path, f"prepared audio must be 1-D (frames,), found shape {shape}")
-    if size < offset + 2 * shape[0]:
-        raise AudioError(path, f"truncated prepared audio: {size} bytes, the header declares {shape[0]} "
-                               f"frames ({offset + 2 * shape[0]} bytes); run prepare again")
-    return shape[0], offset
-
-
-def n_frames(path: str | Path) -> int:
-    """Samples in a prepared audio array (header only; checks it against the file size).
-    Raises :class:`~midi_extractor.audio.AudioError` naming the file."""
-    return _audio_header(path)[0]
+def encode(y: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(q, scale)``: float samples as stored, int16 ``q = round(y / scale * 32768)``
+    (clipped) with ``scale = max(1, peak |y|)``; :func:`read_window` gives back ``q * scale / 32768``."""
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    scale = max(1.0, peak)
+    q = np.rint(y * np.float32(INT16_SCALE / scale))
+    np.clip(q, -32768, 32767, out=q)
+    return q.astype(np.int16), scale
 
 
 _SHAPE = re.compile(rb"'shape':\s*\(([0-9, ]*)\)")
 
 
-def _quick_header(f, path, descr: bytes) -> tuple[tuple[int, ...], int]:
+def _quick_header(f, descr: bytes) -> tuple[tuple[int, ...], int]:
     """``(shape, data offset)`` of an open ``.npy`` file written by prepare (C order, dtype
-    ``descr``), parsed without ``ast`` (the cost that dominated a 20-s read). Raises
-    ``ValueError`` for anything else (the caller names the file)."""
+    ``descr``), parsed without ``ast`` (numpy's parser was the dearest part of a 20-s read).
+    Raises ``ValueError`` for anything else (the caller names the file)."""
     head = f.read(10)
     if len(head) < 10 or head[:6] != b"\x93NUMPY":
         raise ValueError("not a .npy file")
@@ -146,6 +115,34 @@ def _quick_header(f, path, descr: bytes) -> tuple[tuple[int, ...], int]:
     return tuple(int(v) for v in shape.group(1).split(b",") if v.strip()), offset + length
 
 
+def _audio_header(f) -> tuple[int, int]:
+    """``(frames, data offset)`` of an open prepared audio array: int16, 1-D, and as many
+    bytes as its header declares. Raises ``ValueError`` (the caller names the file)."""
+    shape, offset = _quick_header(f, b"<i2")
+    if len(shape) != 1:
+        raise ValueError(f"prepared audio must be 1-D (frames,), found shape {shape}")
+    if os.fstat(f.fileno()).st_size < offset + 2 * shape[0]:
+        raise ValueError(f"truncated: the header declares {shape[0]} frames")
+    return shape[0], offset
+
+
+def _audio_error(path, exc: Exception) -> AudioError:
+    """The :class:`AudioError` naming ``path`` for a failed open or header check."""
+    if isinstance(exc, FileNotFoundError):
+        return AudioError(path, "prepared audio file not found (run prepare again)")
+    return AudioError(path, f"not a prepared audio array ({exc}); run prepare again")
+
+
+def n_frames(path: str | Path) -> int:
+    """Samples in a prepared audio array (header only; checks it against the file size).
+    Raises :class:`~midi_extractor.audio.AudioError` naming the file."""
+    try:
+        with open(path, "rb") as f:
+            return _audio_header(f)[0]
+    except (OSError, ValueError) as exc:
+        raise _audio_error(path, exc) from None
+
+
 def read_window(path: str | Path, start_frame: int, n_frames: int, scale: float = 1.0,
                 raw: bool = False) -> np.ndarray:
     """``n_frames`` samples from ``start_frame`` of a prepared audio array as float32
@@ -160,20 +157,14 @@ def read_window(path: str | Path, start_frame: int, n_frames: int, scale: float 
     out = np.zeros(n, dtype=np.int16 if raw else np.float32)
     try:
         with open(path, "rb") as f:
-            shape, offset = _quick_header(f, path, b"<i2")
-            if len(shape) != 1:
-                raise ValueError(f"prepared audio must be 1-D (frames,), found shape {shape}")
-            if os.fstat(f.fileno()).st_size < offset + 2 * shape[0]:
-                raise ValueError(f"truncated: the header declares {shape[0]} frames")
-            lo, hi = max(start, 0), min(start + n, shape[0])
+            frames, offset = _audio_header(f)
+            lo, hi = max(start, 0), min(start + n, frames)
             if hi <= lo:
                 return out
             f.seek(offset + 2 * lo)
             data = np.fromfile(f, dtype="<i2", count=hi - lo)
-    except FileNotFoundError:
-        raise AudioError(path, "prepared audio file not found (run prepare again)") from None
     except (OSError, ValueError) as exc:
-        raise AudioError(path, f"not a prepared audio array ({exc}); run prepare again") from None
+        raise _audio_error(path, exc) from None
     if len(data) < hi - lo:
         raise AudioError(path, f"truncated prepared audio: {len(data)} of {hi - lo} frames from frame {lo} "
                                "could be read; run prepare again")
@@ -190,7 +181,7 @@ def load_note_array(path: str | Path) -> np.ndarray:
     message starts with the path when it is missing or not such an array."""
     try:
         with open(path, "rb") as f:
-            shape, _ = _quick_header(f, path, b"<f8")
+            shape, _ = _quick_header(f, b"<f8")
             notes = np.fromfile(f, dtype="<f8")
     except FileNotFoundError:
         raise MidiError(f"{path}: prepared notes file not found (run prepare again)") from None

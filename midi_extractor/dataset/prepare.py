@@ -46,7 +46,7 @@ import numpy as np
 from midi_extractor import prepared
 from midi_extractor.atomic import atomic_open, clean_stale_tmp, write_json
 from midi_extractor.audio import AudioError, load_audio
-from midi_extractor.index_io import SPLITS, DataError, load_index, select_split
+from midi_extractor.index_io import SPLITS, DataError, load_index, read_index_header, select_split
 from midi_extractor.midi_notes import MidiError, load_notes
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,6 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
         np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def _to_int16(y: np.ndarray) -> tuple[np.ndarray, float]:
-    """``(int16 samples, scale)`` with ``scale = max(1, peak)`` (see :mod:`midi_extractor.prepared`)."""
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    scale = max(1.0, peak)
-    q = np.rint(y * np.float32(prepared.INT16_SCALE / scale))
-    np.clip(q, -32768, 32767, out=q)
-    return q.astype(np.int16), scale
-
-
 def _complete(out_dir: Path, track: str, stem_id: str, sample_rate_hz: int, source_bytes: int) -> dict | None:
     """The marker of an entry whose outputs are all there and match, else None."""
     try:
@@ -86,13 +77,9 @@ def _complete(out_dir: Path, track: str, stem_id: str, sample_rate_hz: int, sour
             return None
         if prepared.n_frames(out_dir / prepared.audio_relpath(track, stem_id)) != int(marker["frames"]):
             return None
-        shape, dtype, offset = prepared.read_header(out_dir / prepared.notes_relpath(track, stem_id))
-        notes_file = out_dir / prepared.notes_relpath(track, stem_id)
-        if (shape != (int(marker["notes"]), 4) or dtype.kind != "f"
-                or notes_file.stat().st_size < offset + dtype.itemsize * 4 * shape[0]):
-            return None
-        return marker
-    except (OSError, ValueError, KeyError, TypeError, EOFError, AudioError):
+        notes = prepared.load_note_array(out_dir / prepared.notes_relpath(track, stem_id))  # whole (N, 4)
+        return marker if len(notes) == int(marker["notes"]) else None
+    except (OSError, ValueError, KeyError, TypeError):  # AudioError, MidiError: ValueErrors
         return None
 
 
@@ -140,7 +127,7 @@ def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
         return bad(audio_rel, exc.problem)
     if y.size == 0:
         return bad(audio_rel, f"no audio samples at {sample_rate_hz} Hz (0-length stem)")
-    q, scale = _to_int16(y)
+    q, scale = prepared.encode(y)
     del y
     marker_path = out_dir / prepared.marker_relpath(track, stem_id)
     marker_path.unlink(missing_ok=True)  # incomplete until the arrays are written
@@ -174,69 +161,50 @@ def _parse_splits(splits: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: int,
-                  splits: str | Sequence[str] = ("train", "validation"), jobs: int = 1,
-                  dataset_root: str | Path | None = None) -> dict:
-    """Prepare the entries of ``splits`` of ``index_path`` into ``out_dir`` (see the
-    module docstring) and write ``out_dir/index.json`` last. Returns the report:
-    ``index`` (the written file), ``sample_rate_hz``, ``entries`` (chosen), ``prepared``,
-    ``skipped`` (already there), ``bad``, ``bad_files`` ``{path: reason}``,
-    ``audio_s`` (seconds of audio in the prepared index), ``prepared_audio_s`` (of the
-    entries prepared now), ``wall_s``. ``dataset_root`` overrides the source index's.
-    Raises :class:`~midi_extractor.index_io.DataError` naming the index when it
-    cannot be read or no entry could be prepared; ``ValueError`` for bad arguments."""
-    t0 = time.perf_counter()
-    sample_rate_hz = int(sample_rate_hz)
-    if sample_rate_hz <= 0:
-        raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz}")
-    jobs = int(jobs)
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, got {jobs}")
-    splits = _parse_splits(splits)
-    index_path, out_dir = Path(index_path), Path(out_dir)
-    source_root, entries = load_index(index_path, dataset_root)
-    header = json.loads(index_path.read_text())  # load_index has checked it parses
-    if prepared.is_prepared(header):
-        raise DataError(f"{index_path}: already a prepared index; prepare its source index instead")
-    chosen = _chosen(entries, splits, str(index_path))
-    if not chosen:
-        raise DataError(f"{index_path}: no entries in split(s) {', '.join(splits)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    work = [(dict(e), source_root, out_dir, sample_rate_hz) for e in chosen]
+def _mark_duplicates(chosen: Sequence[Mapping], source_root: Path) -> list[dict | None]:
+    """One result slot per entry: ``None`` (to prepare), or a "bad" result for an entry
+    whose (track, stem_id) an earlier one already writes."""
     seen: set[tuple[str, str]] = set()
     results: list[dict | None] = []
-    for e in chosen:  # two entries writing the same files: the second is bad
+    for e in chosen:
         key = (str(e.get("track")), str(e.get("stem_id")))
-        results.append({"status": "bad", "file": str(e.get("audio") or key), "path": str(source_root / str(e.get("audio"))),
+        results.append({"status": "bad", "file": str(e.get("audio") or key),
+                        "path": str(source_root / str(e.get("audio"))),
                         "reason": f"duplicate entry (track {key[0]}, stem_id {key[1]} already prepared)"}
                        if key in seen else None)
         seen.add(key)
+    return results
+
+
+def _run(work: list[tuple], results: list[dict | None], jobs: int, label: str, t0: float) -> None:
+    """Fill the ``None`` slots of ``results`` with :func:`prepare_entry` of ``work`` (in
+    ``jobs`` processes; same order), logging progress every :data:`PROGRESS_EVERY_S`."""
     todo = [i for i, r in enumerate(results) if r is None]
     n_proc = min(jobs, max(len(todo), 1))
-    log.info("%s: preparing %d entries of split(s) %s at %d Hz into %s (%d process%s)", index_path, len(todo),
-             ",".join(splits), sample_rate_hz, out_dir, n_proc, "es" if n_proc > 1 else "")
+    log.info("%s: preparing %d entries (%d process%s)", label, len(todo), n_proc, "es" if n_proc > 1 else "")
     last = time.perf_counter()
-
-    def progress(done: int) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        if now - last >= PROGRESS_EVERY_S:
-            last = now
-            log.info("%s: %d/%d entries (%.0f s)", out_dir, done, len(todo), now - t0)
-
     if n_proc > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(min(jobs, len(todo))) as pool:
-            for k, (i, r) in enumerate(zip(todo, pool.map(_prepare_star, [work[i] for i in todo]))):
-                results[i] = r
-                progress(k + 1)
+        pool = ProcessPoolExecutor(n_proc)
+        done = pool.map(_prepare_star, [work[i] for i in todo])
     else:
-        for k, i in enumerate(todo):
-            results[i] = prepare_entry(*work[i])
-            progress(k + 1)
+        pool, done = None, (prepare_entry(*work[i]) for i in todo)
+    try:
+        for k, (i, r) in enumerate(zip(todo, done)):
+            results[i] = r
+            if time.perf_counter() - last >= PROGRESS_EVERY_S:
+                last = time.perf_counter()
+                log.info("%s: %d/%d entries (%.0f s)", label, k + 1, len(todo), last - t0)
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
+
+def _prepared_entries(chosen: Sequence[Mapping], results: Sequence[dict], sample_rate_hz: int
+                      ) -> tuple[list[dict], dict[str, str], dict[str, int], float, float]:
+    """``(entries, bad_files, counts, audio_s, prepared_audio_s)`` of the prepared index;
+    one warning per bad file."""
     out_entries, bad_files = [], {}
     counts = {"prepared": 0, "skipped": 0, "bad": 0}
     audio_s = prepared_audio_s = 0.0
@@ -255,11 +223,46 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
                             "midi": prepared.notes_relpath(track, stem_id),
                             "source_audio": e.get("audio"), "source_midi": e.get("midi"),
                             "frames": r["frames"], "scale": r["scale"]})
+    return out_entries, bad_files, counts, audio_s, prepared_audio_s
+
+
+def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: int,
+                  splits: str | Sequence[str] = ("train", "validation"), jobs: int = 1,
+                  dataset_root: str | Path | None = None) -> dict:
+    """Prepare the entries of ``splits`` of ``index_path`` into ``out_dir`` (see the
+    module docstring) and write ``out_dir/index.json`` last. Returns the report:
+    ``index`` (the written file), ``sample_rate_hz``, ``entries`` (chosen), ``prepared``,
+    ``skipped`` (already there), ``bad``, ``bad_files`` ``{path: reason}``,
+    ``audio_s`` (seconds of audio in the prepared index), ``prepared_audio_s`` (of the
+    entries prepared now), ``wall_s``. ``dataset_root`` overrides the source index's.
+    Raises :class:`~midi_extractor.index_io.DataError` naming the index when it
+    cannot be read or no entry could be prepared; ``ValueError`` for bad arguments."""
+    t0 = time.perf_counter()
+    sample_rate_hz, jobs = int(sample_rate_hz), int(jobs)
+    if sample_rate_hz <= 0:
+        raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    splits = _parse_splits(splits)
+    index_path, out_dir = Path(index_path), Path(out_dir)
+    source_root, entries = load_index(index_path, dataset_root)
+    header = read_index_header(index_path)  # load_index has checked it parses
+    if prepared.is_prepared(header):
+        raise DataError(f"{index_path}: already a prepared index; prepare its source index instead")
+    chosen = _chosen(entries, splits, str(index_path))
+    if not chosen:
+        raise DataError(f"{index_path}: no entries in split(s) {', '.join(splits)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    results = _mark_duplicates(chosen, source_root)
+    work = [(dict(e), source_root, out_dir, sample_rate_hz) for e in chosen]
+    _run(work, results, jobs, f"{index_path} ({','.join(splits)} at {sample_rate_hz} Hz -> {out_dir})", t0)
+    out_entries, bad_files, counts, audio_s, prepared_audio_s = _prepared_entries(chosen, results, sample_rate_hz)
     if not out_entries:
         raise DataError(f"{index_path}: no entry of split(s) {', '.join(splits)} could be prepared "
                         f"({counts['bad']} bad: " + "; ".join(f"{k}: {v}" for k, v in list(bad_files.items())[:5])
                         + ")")
-    out = {k: v for k, v in header.items() if k not in ("entries", "dataset_root", "bad_files")}
+    out = {k: v for k, v in header.items() if k not in ("dataset_root", "bad_files")}
     out["dataset_root"] = "."
     out["prepared"] = {"format": prepared.FORMAT, "sample_rate_hz": sample_rate_hz,
                        "source_index": str(index_path), "splits": list(splits)}
