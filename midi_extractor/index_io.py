@@ -53,9 +53,11 @@ def resolve_dataset_root(index_path: str | Path, dataset_root: str | Path,
                     f"({Path.cwd()}) nor to the index's folder or its parents")
 
 
-def load_index(index_path: str | Path, dataset_root: str | Path | None = None) -> tuple[Path, list[dict]]:
-    """``(resolved dataset_root, entries)`` of an index JSON; ``dataset_root``
-    overrides the index's own (a moved data folder, ``--data``)."""
+def read_index(index_path: str | Path, dataset_root: str | Path | None = None
+               ) -> tuple[Path, list[dict], dict]:
+    """``(resolved dataset_root, entries, header)`` of an index JSON, parsed once; the
+    header is every top-level field but ``entries`` (``prepared``, ``bad_files``...).
+    ``dataset_root`` overrides the index's own (a moved data folder, ``--data``)."""
     try:
         data = json.loads(Path(index_path).read_text())
     except FileNotFoundError:
@@ -64,23 +66,20 @@ def load_index(index_path: str | Path, dataset_root: str | Path | None = None) -
         raise DataError(f"{index_path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise DataError(f"{index_path}: not an index (no 'entries' list)")
+    header = {k: v for k, v in data.items() if k != "entries"}
     if dataset_root is not None:
         root = Path(dataset_root)
         if not root.is_dir():
             raise DataError(f"{index_path}: dataset root {root} (given) does not exist")
-        return root.resolve(), data["entries"]
+        return root.resolve(), data["entries"], header
     root = resolve_dataset_root(index_path, data.get("dataset_root", "."), data["entries"])
-    return root, data["entries"]
+    return root, data["entries"], header
 
 
-def read_index_header(index_path: str | Path) -> dict:
-    """An index's top-level fields other than ``entries`` (e.g. ``prepared``,
-    ``bad_files``); ``{}`` when the file cannot be read (:func:`load_index` says why)."""
-    try:
-        data = json.loads(Path(index_path).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {k: v for k, v in data.items() if k != "entries"} if isinstance(data, dict) else {}
+def load_index(index_path: str | Path, dataset_root: str | Path | None = None) -> tuple[Path, list[dict]]:
+    """``(resolved dataset_root, entries)`` of an index JSON (:func:`read_index` without the header)."""
+    root, entries, _ = read_index(index_path, dataset_root)
+    return root, entries
 
 
 def _in_holdout(track: str) -> bool:

@@ -46,7 +46,7 @@ import numpy as np
 from midi_extractor import prepared
 from midi_extractor.atomic import atomic_open, clean_stale_tmp, write_json
 from midi_extractor.audio import AudioError, load_audio
-from midi_extractor.index_io import SPLITS, DataError, load_index, read_index_header, select_split
+from midi_extractor.index_io import SPLITS, DataError, read_index, select_split
 from midi_extractor.midi_notes import MidiError, load_notes
 
 log = logging.getLogger(__name__)
@@ -245,8 +245,7 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     splits = _parse_splits(splits)
     index_path, out_dir = Path(index_path), Path(out_dir)
-    source_root, entries = load_index(index_path, dataset_root)
-    header = read_index_header(index_path)  # load_index has checked it parses
+    source_root, entries, header = read_index(index_path, dataset_root)
     if prepared.is_prepared(header):
         raise DataError(f"{index_path}: already a prepared index; prepare its source index instead")
     chosen = _chosen(entries, splits, str(index_path))

@@ -63,7 +63,7 @@ import torch
 from midi_extractor import prepared
 from midi_extractor.audio import AudioError, audio_info, load_audio
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.index_io import DataError, entry_paths, load_index, read_index_header, select_split
+from midi_extractor.index_io import DataError, entry_paths, read_index, select_split
 from midi_extractor.model.labels import KEYS, MidiError, load_notes, rolls_from_midi
 from midi_extractor.train import batch_augment
 from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio
@@ -134,11 +134,11 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
         self.on_device = bool(augment_on_device) and self.augment is not None
         self.n_source = batch_augment.source_samples(self.augment, self.clip_seconds, self.sr)
 
-        self.prepared = self._prepared_rate(index_path)
-        self.root, all_entries = load_index(index_path, dataset_root)
+        self.root, all_entries, header = read_index(index_path, dataset_root)
+        self.prepared = self._check_prepared(header)
         chosen = select_split(all_entries, split, self.index_path)
         self._start_book()
-        self._bad_at_start.update(self._left_out_by_prepare)
+        self._bad_at_start.update(self._left_out_by_prepare(header))
         self.entries, self.durations = self._usable(chosen)
         self._notes: dict[int, np.ndarray] = {}
         total_mb = sum(self.durations) * self.sr * 4 / 2**20
@@ -166,24 +166,25 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
         self._share_book()
         self._weights = np.asarray(self.durations, dtype=np.float64) / sum(self.durations)
 
-    def _prepared_rate(self, index_path) -> bool:
+    def _check_prepared(self, header: Mapping) -> bool:
         """Whether the index is a prepared layout (:mod:`midi_extractor.prepared`); refuses
-        one prepared at another rate than the front end's. The files prepare left out (its
-        ``bad_files``) count among this dataset's :attr:`bad_files`, so the run's summary
-        lists every file the run could not use."""
-        header = read_index_header(index_path)
+        one prepared at another rate than the front end's."""
         info = header.get("prepared")
-        self._left_out_by_prepare = {str(k): f"left out by prepare: {v}" for k, v in
-                                     dict(header.get("bad_files") or {}).items()}
-        if self._left_out_by_prepare:
-            log.warning("%s: %d file(s) were left out by prepare (they are in this run's skipped_files)",
-                        index_path, len(self._left_out_by_prepare))
         if not info:
             return False
         if int(info.get("sample_rate_hz", 0)) != self.sr:
-            raise DataError(f"{index_path}: prepared at {info.get('sample_rate_hz')} Hz but the model reads "
+            raise DataError(f"{self.index_path}: prepared at {info.get('sample_rate_hz')} Hz but the model reads "
                             f"{self.sr} Hz; prepare it again with --sample-rate {self.sr}")
         return True
+
+    def _left_out_by_prepare(self, header: Mapping) -> dict[str, str]:
+        """The files prepare left out (the index's ``bad_files``): they count among this
+        dataset's :attr:`bad_files`, so the run's summary lists every file it could not use."""
+        left_out = {str(k): f"left out by prepare: {v}" for k, v in dict(header.get("bad_files") or {}).items()}
+        if left_out:
+            log.warning("%s: %d file(s) were left out by prepare (they are in this run's skipped_files)",
+                        self.index_path, len(left_out))
+        return left_out
 
     def _frames_of(self, entry: Mapping, audio_path: Path) -> tuple[int, int]:
         """``(rate_hz, frames)`` of an entry's audio, from its header."""
@@ -237,12 +238,11 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
         i, draw = item["i"], item["draw"]
         if self.on_device:  # source audio (int16 when prepared) + what to do with it (batch_augment)
             n = min(int(round(item["src_s"] * self.sr)), self.n_source)
-            scale = float(self.entries[i].get("scale", 1.0)) if self.prepared else 1.0
-            if self.prepared:
-                x = prepared.read_window(self.entries[i]["_audio"], int(round(item["offset_s"] * self.sr)),
-                                         self.n_source, raw=True)
+            if self.prepared:  # the padded width straight from the file; augment_batch uses the first n
+                e, scale = self.entries[i], float(self.entries[i].get("scale", 1.0))
+                x = prepared.read_window(e["_audio"], int(round(item["offset_s"] * self.sr)), self.n_source, raw=True)
             else:
-                x = np.zeros(self.n_source, dtype=np.float32)
+                x, scale = np.zeros(self.n_source, dtype=np.float32), 1.0
                 x[:n] = self.read(i, item["offset_s"], item["src_s"])[:n]
             return {"audio": torch.from_numpy(x), "augment": torch.from_numpy(batch_augment.encode(draw, n, scale)),
                     **batch_augment.compact_rolls(item["rolls"])}
