@@ -137,6 +137,7 @@ def test_a_base_merges_prepared_indexes_of_several_stems(source, prepared_index,
     merged = merge_indexes([prepared_index, other / "index.json"], tmp_path / "base" / "index.json")
     data = json.loads(merged.read_text())
     assert data["prepared"]["sample_rate_hz"] == FE.sample_rate_hz
+    assert [k for k in data["bad_files"] if "Track00004" in k]  # what prepare left out stays listed
     assert not any(Path(e["audio"]).is_absolute() for e in data["entries"])
     ds = TranscriptionDataset(merged, "validation", FE, 2.0, max_clips_per_track=1)
     single = TranscriptionDataset(prepared_index, "validation", FE, 2.0, max_clips_per_track=1)

@@ -92,16 +92,18 @@ def merge_indexes(index_paths: Sequence[str | Path], out: str | Path) -> Path:
     """One index holding every entry of ``index_paths``, written atomically to ``out``: the
     training set of a shared base model. Source indexes must share a dataset_root;
     prepared ones (``midi-extractor prepare``, each relative to its own folder) must share
-    a sample rate, and their entry paths are rewritten relative to ``out``'s folder."""
+    a sample rate, and their entry paths are rewritten relative to ``out``'s folder (and the
+    files prepare left out, ``bad_files``, are kept, so the base's summary lists them)."""
     from midi_extractor import prepared
 
     out = Path(out)
-    entries, roots, layouts = [], set(), []
+    entries, roots, layouts, bad_files = [], set(), [], {}
     for path in index_paths:
         data = json.loads(Path(path).read_text())
         rows = [{**e, "source_index": Path(path).name} for e in data.get("entries", [])]
         if prepared.is_prepared(data):
             layouts.append(data["prepared"])
+            bad_files.update(data.get("bad_files") or {})
             root = prepared.root_of(path)
             rel = lambda p: os.path.relpath(root / p, out.resolve().parent)  # noqa: E731
             rows = [{**e, "audio": rel(e["audio"]), "midi": rel(e["midi"])} for e in rows]
@@ -114,7 +116,8 @@ def merge_indexes(index_paths: Sequence[str | Path], out: str | Path) -> Path:
         if len(layouts) != len(index_paths) or len(rates) > 1:
             raise ConfigError(f"indexes {', '.join(map(str, index_paths))} mix prepared and source layouts or "
                               f"sample rates; prepare every stem at one rate")
-        header = {"prepared": {**layouts[0], "source_index": [str(p) for p in index_paths]}}
+        header = {"prepared": {**layouts[0], "source_index": [str(p) for p in index_paths]},
+                  "bad_files": dict(sorted(bad_files.items()))}
         roots = {"."}
     if len(roots) > 1:
         raise ConfigError(f"indexes {', '.join(map(str, index_paths))} point at different data sets: {sorted(roots)}")
