@@ -160,13 +160,26 @@ def speed_change(x: np.ndarray, rate: float, sample_rate_hz: int) -> np.ndarray:
     return soxr.resample(x, sample_rate_hz * rate, sample_rate_hz, quality="HQ").astype(np.float32, copy=False)
 
 
+def stretch_tensor(t, rate: float, n_fft: int = 1024, hop: int = 256):
+    """Tempo ``rate`` times faster, pitch kept: a phase vocoder on a 1-D float tensor (any
+    device); ``round(len / rate)`` samples. The one implementation for both the per-clip
+    CPU path (:func:`time_stretch`) and the per-batch device path (``batch_augment``)."""
+    import torch
+    import torchaudio.functional as AF
+
+    window = torch.hann_window(n_fft, device=t.device)
+    spec = torch.stft(t, n_fft, hop, window=window, return_complex=True)
+    advance = torch.linspace(0, math.pi * hop, n_fft // 2 + 1, device=t.device)[..., None]
+    stretched = AF.phase_vocoder(spec, rate, advance)
+    return torch.istft(stretched, n_fft, hop, window=window, length=int(round(len(t) / rate)))
+
+
 def time_stretch(x: np.ndarray, rate: float, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
-    """Tempo ``rate`` times faster, pitch kept (phase vocoder, torch); about
-    ``len(x) / rate`` samples."""
+    """Tempo ``rate`` times faster, pitch kept (:func:`stretch_tensor` on one CPU thread);
+    about ``len(x) / rate`` samples."""
     if rate == 1.0:
         return x
     import torch
-    import torchaudio.functional as AF
 
     # one intra-op thread: these small ops gain little from two, and on a shared
     # 2-core machine two OpenMP threads waiting on a busy core run ~10x slower
@@ -174,12 +187,7 @@ def time_stretch(x: np.ndarray, rate: float, n_fft: int = 1024, hop: int = 256) 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        window = torch.hann_window(n_fft)
-        spec = torch.stft(t, n_fft, hop, window=window, return_complex=True)
-        advance = torch.linspace(0, math.pi * hop, n_fft // 2 + 1)[..., None]
-        stretched = AF.phase_vocoder(spec, rate, advance)
-        y = torch.istft(stretched, n_fft, hop, window=window, length=int(round(len(x) / rate)))
+        y = stretch_tensor(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), rate, n_fft, hop)
     finally:
         torch.set_num_threads(threads)
     return y.numpy().astype(np.float32, copy=False)

@@ -24,7 +24,7 @@ yields in device mode, stacked by the default collate):
   of :mod:`midi_extractor.model.labels` exactly.
 
 :func:`augment_batch` returns ``(B, n_out)``. Per clip: phase-vocoder tempo
-change (``stretch_rate``, torch; the same transform as the CPU path), then in
+change (``stretch_rate``: ``augment.stretch_tensor``, the CPU path's own transform), then in
 one FFT a band-limited speed change (``resample_rate``: the spectrum is cut or
 zero-extended, so any real rate is exact) and the EQ tilt (the one-pole split's
 complex response, as ``augment._tilt``), then gain and white noise (from
@@ -40,7 +40,8 @@ import math
 import numpy as np
 import torch
 
-from midi_extractor.train.augment import AugmentPolicy, Draw
+from midi_extractor.prepared import INT16_SCALE
+from midi_extractor.train.augment import AugmentPolicy, Draw, stretch_tensor
 
 #: columns of an ``augment`` row
 FIELDS = ("n_src", "stretch_rate", "resample_rate", "gain_db", "noise_db", "eq_hz", "eq_low_db", "eq_high_db",
@@ -78,17 +79,6 @@ def expand_rolls(batch: dict) -> dict[str, torch.Tensor]:
     out = {k: batch[k].float() for k in ("onset", "offset", "frame")}
     out["velocity"] = (batch["velocity"].double() / 127.0).float()
     return out
-
-
-def _stretch(x: torch.Tensor, rate: float, n_fft: int = 1024, hop: int = 256) -> torch.Tensor:
-    """Tempo ``rate`` times faster, pitch kept (phase vocoder); ``round(len / rate)`` samples."""
-    import torchaudio.functional as AF
-
-    window = torch.hann_window(n_fft, device=x.device)
-    spec = torch.stft(x, n_fft, hop, window=window, return_complex=True)
-    advance = torch.linspace(0, math.pi * hop, n_fft // 2 + 1, device=x.device)[..., None]
-    stretched = AF.phase_vocoder(spec, rate, advance)
-    return torch.istft(stretched, n_fft, hop, window=window, length=int(round(len(x) / rate)))
 
 
 def _tilt_response(n_out: int, sample_rate_hz: int, corner_hz: float, low_db: float, high_db: float,
@@ -131,9 +121,9 @@ def augment_batch(audio: torch.Tensor, augment: torch.Tensor, sample_rate_hz: in
         n_src, stretch, rate, gain_db, noise_db, eq_hz, eq_low, eq_high, scale = row.tolist()
         y = x[: int(n_src)].float()
         if x.dtype == torch.int16:
-            y = y * (scale / 32768.0)
+            y = y * (scale / INT16_SCALE)
         if stretch != 1.0:
-            y = _stretch(y, stretch)
+            y = stretch_tensor(y, stretch)
         eq = None if math.isnan(eq_hz) else (eq_hz, eq_low, eq_high)
         y = _speed_and_tilt(y, rate, n_out, sample_rate_hz, eq)
         if gain_db:
