@@ -59,17 +59,15 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
     return wall, rss, proc.stdout
 
 
-timed = run_measured
-
-
 # ---------------------------------------------------------------- pipeline steps
 def generate(root: Path, tracks: int, seconds: float) -> dict:
     if list(root.glob("*/Track*")):
         return {"generated_s": None, "note": "reused"}
     n_test = max(2, tracks // 10)
-    wall, rss, _ = timed([sys.executable, "-m", "midi_extractor", "synth", "--out-dir", str(root), "--tracks",
-                          str(tracks), "--seconds", str(seconds), "--sample-rate", "44100", "--validation-tracks",
-                          str(n_test), "--test-tracks", str(n_test), "--seed", "7", "--quiet"])
+    wall, rss, _ = run_measured([sys.executable, "-m", "midi_extractor", "synth", "--out-dir", str(root), "--tracks",
+                                 str(tracks), "--seconds", str(seconds), "--sample-rate", "44100",
+                                 "--validation-tracks", str(n_test), "--test-tracks", str(n_test), "--seed", "7",
+                                 "--quiet"])
     return {"generated_s": wall, "peak_rss_mb": rss}
 
 
@@ -90,13 +88,13 @@ def index_filter_prepare(root: Path, work: Path, stems: list[str], jobs: int, sa
     py = [sys.executable, "-m", "midi_extractor"]
     steps: dict[str, dict] = {"index": {}, "filter": {}, "prepare": {}}
     for stem in stems:
-        steps["index"][stem] = timed([*py, "build-index", "--dataset-root", str(root), "--stems", stem,
-                                      "--out-dir", str(work), "--params", str(params), "--jobs", str(jobs)])[:2]
-        steps["filter"][stem] = timed([*py, "filter-index", "--index-dir", str(work), "--stems", stem,
-                                       "--params", str(params), "--jobs", str(jobs)])[:2]
-        steps["prepare"][stem] = timed([*py, "prepare", "--index", str(work / f"filtered_dataset_{stem}.json"),
-                                        "--out-dir", str(work / "prepared" / stem), "--sample-rate",
-                                        str(sample_rate_hz), "--jobs", str(jobs)])[:2]
+        steps["index"][stem] = run_measured([*py, "build-index", "--dataset-root", str(root), "--stems", stem,
+                                             "--out-dir", str(work), "--params", str(params), "--jobs", str(jobs)])[:2]
+        steps["filter"][stem] = run_measured([*py, "filter-index", "--index-dir", str(work), "--stems", stem,
+                                              "--params", str(params), "--jobs", str(jobs)])[:2]
+        steps["prepare"][stem] = run_measured([*py, "prepare", "--index", str(work / f"filtered_dataset_{stem}.json"),
+                                               "--out-dir", str(work / "prepared" / stem), "--sample-rate",
+                                               str(sample_rate_hz), "--jobs", str(jobs)])[:2]
     return {name: {"wall_s": sum(w for w, _ in per.values()), "peak_rss_mb": max(r for _, r in per.values()),
                    "per_stem": {s: {"wall_s": round(w, 2), "peak_rss_mb": round(r, 1)} for s, (w, r) in per.items()}}
             for name, per in steps.items()}
