@@ -24,9 +24,6 @@ logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(messag
 params = load_params(args.params)
 indexes = [Path(args.prepared_dir) / stem / "index.json" for stem in params.pretrain[args.base].stems]
 try:
-    missing = [str(p) for p in indexes if not p.is_file()]
-    if missing:
-        raise DataError(f"{', '.join(missing)}: prepared index not found (run the prepare stages first)")
     pretrain(args.base, indexes, args.out_dir, params, export=args.export)
 except (ConfigError, DataError, OutDirError) as exc:
     print(f"pretrain-{args.base}: {exc}", file=sys.stderr)

@@ -30,7 +30,6 @@ DistributedDataParallel and each rank draws its own shard of the step's items
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import logging
 import typing
@@ -93,14 +92,16 @@ def merge_indexes(index_paths: Sequence[str | Path], out: str | Path) -> Path:
     training set of a shared base model. Source indexes must share a dataset_root;
     prepared ones (``midi-extractor prepare``, each relative to its own folder) must share
     a sample rate, and their entry paths are rewritten relative to ``out``'s folder (and the
-    files prepare left out, ``bad_files``, are kept, so the base's summary lists them)."""
+    files prepare left out, ``bad_files``, are kept, so the base's summary lists them). An
+    index that cannot be read raises :class:`~midi_extractor.index_io.DataError` naming it."""
     from midi_extractor import prepared
+    from midi_extractor.index_io import read_index
 
     out = Path(out)
     entries, roots, layouts, bad_files = [], set(), [], {}
     for path in index_paths:
-        data = json.loads(Path(path).read_text())
-        rows = [{**e, "source_index": Path(path).name} for e in data.get("entries", [])]
+        _, index_entries, data = read_index(path)
+        rows = [{**e, "source_index": Path(path).name} for e in index_entries]
         if prepared.is_prepared(data):
             layouts.append(data["prepared"])
             bad_files.update(data.get("bad_files") or {})
