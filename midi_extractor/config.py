@@ -23,6 +23,29 @@ class ConfigError(ValueError):
 
 
 # ------------------------------------------------------------------ sections
+#: values of ``dataset.kind``
+DATASET_KINDS = ("generated", "slakh2100", "redux", "babyslakh", "folder")
+#: the real Slakh2100 releases: rendered with Kontakt, whose bass patches sound an octave
+#: below their General MIDI notes, so these kinds' bass labels are moved down by default
+SLAKH_KINDS = ("slakh2100", "redux", "babyslakh")
+
+
+def bass_octave_switch(value: Any, kind: str, where: str = "dataset") -> bool:
+    """``dataset.bass_labels_octave_down`` resolved to a bool: ``auto`` (or null) is on for
+    :data:`SLAKH_KINDS` and off otherwise; ``true``/``false`` as given. On for ``generated``
+    is refused: that set's MIDI is the score its audio was rendered from."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return kind in SLAKH_KINDS
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        value = value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.bass_labels_octave_down must be auto, true or false, got {value!r}")
+    if value and kind == "generated":
+        raise ConfigError(f"{where}.bass_labels_octave_down is true but dataset.kind is generated, whose MIDI "
+                          f"sounds where it is written; the octave fix is for real Slakh ({', '.join(SLAKH_KINDS)})")
+    return value
+
+
 @dataclass
 class DatasetConfig:
     """Where the training data comes from (section ``dataset``).
@@ -31,7 +54,15 @@ class DatasetConfig:
     in-domain half of test are rendered with; ``ood_sources`` (held out, disjoint)
     renders the out-of-domain half of test (names: ``dataset.sources.SOURCES``,
     checked when the set is made). ``effects``: effect-chain strength 0-1 (0 = none).
-    ``validation_tracks``/``test_tracks``: None = about 10% each."""
+    ``validation_tracks``/``test_tracks``: None = about 10% each.
+
+    ``bass_labels_octave_down`` (``auto`` | ``true`` | ``false``; a bool once loaded, see
+    :func:`bass_octave_switch`): real Slakh's bass stems (GM programs 32-39) sound an octave
+    below their MIDI (Kontakt's bass patches; slakh-generation#2, slakh-utils#18), so the index
+    marks their entries ``label_shift_semitones: -12`` and every reader of their notes
+    (training labels, prepared notes, evaluation references) moves them down an octave
+    (:func:`midi_extractor.index_io.label_notes`). ``auto``: on for slakh2100, redux and
+    babyslakh, off for generated and folder."""
 
     kind: str = "generated"  # generated | slakh2100 | redux | babyslakh | folder
     root: str = "data/generated"
@@ -46,8 +77,12 @@ class DatasetConfig:
                                                               "AVL_BlackPearl"])
     ood_sources: list[str] = field(default_factory=lambda: ["FluidR3_GM", "AVL_RedZeppelin"])
     effects: float = 1.0      # generated only
+    bass_labels_octave_down: Any = "auto"  # auto: on for real Slakh kinds, off for generated / folder
 
     def __post_init__(self) -> None:
+        if self.kind not in DATASET_KINDS:
+            raise ConfigError(f"dataset.kind must be one of {', '.join(DATASET_KINDS)}, got {self.kind!r}")
+        self.bass_labels_octave_down = bass_octave_switch(self.bass_labels_octave_down, self.kind)
         if self.tracks < 1:
             raise ConfigError(f"dataset.tracks must be >= 1, got {self.tracks}")
         if not 0.0 <= self.effects <= 1.0:
@@ -354,7 +389,10 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ConfigError(f"{path}: params file not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    params = from_dict(Params, raw, where=str(path))
+    try:
+        params = from_dict(Params, raw, where=str(path))
+    except ConfigError as exc:  # a section's own check (__post_init__) does not know the file
+        raise (exc if str(exc).startswith(str(path)) else ConfigError(f"{path}: {exc}")) from None
     for name, stem in params.stems.items():
         if name not in tx.STEMS:
             raise ConfigError(f"{path}: stems.{name}: unknown stem; known: {', '.join(tx.STEM_NAMES)}")

@@ -8,6 +8,13 @@ Splits: ``train``/``validation``/``test`` as in the index. An empty ``validation
 becomes a deterministic 10 % of the train *tracks* (CRC32 of the track name), and ``train``
 then leaves those tracks out; an empty ``test`` split falls back to validation. Each fallback
 is logged.
+
+Labels: :func:`label_notes` is the one place an entry's notes are corrected before anything
+learns from or is scored against them: the entry's ``label_shift_semitones`` (the index
+writes -12 on real Slakh's bass entries, whose audio sounds an octave below the MIDI) is
+added to every pitch, and a pitched stem's notes outside the model's range are dropped and
+counted. Prepare stores the corrected notes and renames the field
+``label_shift_applied_semitones``, so a prepared entry is never shifted twice.
 """
 from __future__ import annotations
 
@@ -17,10 +24,16 @@ import zlib
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
+
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 VALIDATION_FRACTION = 0.1
+#: entry field: semitones added to the pitches of the entry's MIDI (real Slakh bass: -12)
+LABEL_SHIFT_KEY = "label_shift_semitones"
+#: what prepare renames it to once its stored notes carry the shift
+LABEL_SHIFT_APPLIED_KEY = "label_shift_applied_semitones"
 
 
 class DataError(ValueError):
@@ -125,3 +138,33 @@ def entry_paths(entry: Mapping, dataset_root: str | Path) -> tuple[Path, Path]:
                         f"(audio={entry.get('audio')!r}, midi={entry.get('midi')!r})")
     root = Path(dataset_root)
     return root / entry["audio"], root / entry["midi"]
+
+
+# ------------------------------------------------------------------- labels
+def label_shift(entry: Mapping) -> int:
+    """The entry's ``label_shift_semitones`` (0 when absent). Raises :class:`DataError`
+    naming the entry for a value that is not a whole number of semitones."""
+    value = entry.get(LABEL_SHIFT_KEY, 0) or 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise DataError(f"entry {entry.get('track')}/{entry.get('stem_id')}: {LABEL_SHIFT_KEY} must be a whole "
+                        f"number of semitones, got {value!r}")
+    return int(value)
+
+
+def label_notes(notes: np.ndarray, entry: Mapping, min_midi: int, max_midi: int,
+                pitched: bool = True) -> tuple[np.ndarray, int]:
+    """``(notes, n_dropped)``: an entry's note array (``(N, 4)`` start_s, end_s, pitch,
+    velocity, as ``midi_notes.load_notes`` gives it) with :func:`label_shift` added to
+    every pitch and, for a ``pitched`` stem, the notes outside ``min_midi..max_midi`` (the
+    model's range) left out and counted. Drum keys are neither shifted nor dropped (they
+    name classes, not pitches). The input array is not changed; order is kept."""
+    notes = np.asarray(notes, dtype=np.float64).reshape(-1, 4)
+    if not pitched:
+        return notes, 0
+    shift = label_shift(entry)
+    if shift:
+        notes = notes.copy()
+        notes[:, 2] += shift
+    keep = (notes[:, 2] >= min_midi) & (notes[:, 2] <= max_midi)
+    n_dropped = int(len(notes) - keep.sum())
+    return (notes[keep] if n_dropped else notes), n_dropped

@@ -1,5 +1,6 @@
 """Stage `index@<stem>`: index the data set for one stem
-(params: dataset.kind, dataset.root, taxonomy, index.drum_split)."""
+(params: dataset.kind, dataset.root, taxonomy, index.drum_split; dataset.bass_labels_octave_down,
+whose default follows dataset.kind)."""
 import argparse
 import os
 import sys
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from midi_extractor.dataset import slakh
 from midi_extractor.config import load_params
-from midi_extractor.dataset.indexing import build_indices
+from midi_extractor.dataset.indexing import build_indices, shift_note
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--params", required=True)
@@ -23,6 +24,8 @@ if args.out.name != f"dataset_{args.stem}.json":
 params = load_params(args.params)
 problems: list = []
 index = build_indices(args.dataset_root, [args.stem], args.out.parent, switches=params.switches,
-                      drum_split=dict(params.index.drum_split), problems=problems, jobs=args.jobs)[args.stem]
+                      drum_split=dict(params.index.drum_split), problems=problems, jobs=args.jobs,
+                      bass_octave_down=params.dataset.bass_labels_octave_down)[args.stem]
 slakh.print_problems(problems)
-print(f"{args.stem}: {len(index['entries'])} entries, {len(problems)} problems -> {args.out}")
+print(f"{args.stem}: {len(index['entries'])} entries{shift_note(index['entries'])}, {len(problems)} problems "
+      f"-> {args.out}")

@@ -9,6 +9,13 @@ filter counts them. A stem whose program the taxonomy does not know is left
 out, with an error naming the file. ``vocals`` (a reserved slot) gets an
 empty index.
 
+Real Slakh's bass octave: with ``bass_octave_down`` (``dataset.bass_labels_octave_down``,
+on by default for the real Slakh kinds) every pitched entry of a bass-class program
+(GM 32-39) gets ``"label_shift_semitones": -12`` and the index header
+``"bass_labels_octave_down": true``; the readers apply it
+(:func:`midi_extractor.index_io.label_notes`). Off, nothing is written (the generated
+set's indexes are as before).
+
 Command: ``midi-extractor build-index --dataset-root ROOT --stems bass,piano
 --out-dir DIR [--params params.yaml]``.
 """
@@ -24,6 +31,10 @@ from midi_extractor.dataset import drum_split as ds
 from midi_extractor.dataset import slakh
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import clean_stale_tmp, write_json
+
+#: semitones real Slakh's bass labels are moved by: Kontakt renders bass an octave below General
+#: MIDI (slakh-generation#2, slakh-utils#18; YourMT3+ shifts them the same way)
+SLAKH_BASS_SHIFT_SEMITONES = -12
 
 #: per-entry metadata keys copied from the track's stem record (beyond the contract's five)
 _EXTRA_META = ("plugin_name", "integrated_loudness", "audio_rendered", "midi_saved",
@@ -67,8 +78,30 @@ def route(record: slakh.StemRecord, switches: tx.TaxonomySwitches, drum_config: 
     return stem, extra
 
 
+def label_shift_semitones(metadata: dict, bass_octave_down: bool) -> int:
+    """Semitones a stem's MIDI labels are moved by: :data:`SLAKH_BASS_SHIFT_SEMITONES` for a
+    pitched bass-class program (GM 32-39) when ``bass_octave_down``, else 0."""
+    bass = not metadata.get("is_drum") and metadata.get("program_num") in tx.STEMS["bass"].programs
+    return SLAKH_BASS_SHIFT_SEMITONES if bass_octave_down and bass else 0
+
+
+def _entry(rec: slakh.StemRecord, stem: str, extra: dict, root: Path, switches: tx.TaxonomySwitches,
+           bass_octave_down: bool) -> dict:
+    """The index entry of one routed stem record."""
+    meta = rec.metadata
+    entry_meta = {"program_num": meta["program_num"], "inst_class": meta.get("inst_class"),
+                  "midi_program_name": meta.get("midi_program_name"), "is_drum": meta["is_drum"],
+                  "role": tx.role_of(stem, switches), **{k: meta[k] for k in _EXTRA_META if k in meta}, **extra}
+    entry = {"track": rec.track, "stem_id": rec.stem_id, "split": rec.split,
+             "audio": _rel(rec.audio, root), "midi": _rel(rec.midi, root), "metadata": entry_meta}
+    shift = label_shift_semitones(meta, bass_octave_down)
+    if shift:
+        entry["label_shift_semitones"] = shift
+    return entry
+
+
 def _index_track(folder: Path, split: str, root: Path, stems: list[str], switches: tx.TaxonomySwitches,
-                 drum_config: ds.DrumSplitConfig, allow_outside_links: bool
+                 drum_config: ds.DrumSplitConfig, allow_outside_links: bool, bass_octave_down: bool = False
                  ) -> tuple[dict[str, list[dict]], list[slakh.Problem]]:
     """The entries one track gives each of ``stems`` and the problems it has (a worker's job)."""
     problems: list[slakh.Problem] = []
@@ -93,12 +126,7 @@ def _index_track(folder: Path, split: str, root: Path, stems: list[str], switche
         stem, extra = route(rec, switches, drum_config, want_drums)
         if stem not in entries:
             continue
-        meta = rec.metadata
-        entry_meta = {"program_num": meta["program_num"], "inst_class": meta.get("inst_class"),
-                      "midi_program_name": meta.get("midi_program_name"), "is_drum": meta["is_drum"],
-                      "role": tx.role_of(stem, switches), **{k: meta[k] for k in _EXTRA_META if k in meta}, **extra}
-        entries[stem].append({"track": rec.track, "stem_id": rec.stem_id, "split": rec.split,
-                              "audio": _rel(rec.audio, root), "midi": _rel(rec.midi, root), "metadata": entry_meta})
+        entries[stem].append(_entry(rec, stem, extra, root, switches, bass_octave_down))
     return entries, problems
 
 
@@ -110,7 +138,8 @@ def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str
                   switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES,
                   drum_split: dict | ds.DrumSplitConfig | None = None,
                   problems: list[slakh.Problem] | None = None,
-                  allow_outside_links: bool = False, jobs: int = 1) -> dict[str, dict]:
+                  allow_outside_links: bool = False, jobs: int = 1,
+                  bass_octave_down: bool = False) -> dict[str, dict]:
     """Index ``dataset_root`` and write ``out_dir/dataset_<stem>.json`` for each
     requested stem; returns ``{stem: index}``. Problems with the input are
     appended to ``problems`` (and never stop the rest of the dataset); a
@@ -118,13 +147,15 @@ def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str
     Paths from metadata.yaml that leave a track folder are rejected (see
     :mod:`slakh`); ``allow_outside_links`` accepts stem files that are
     symlinks to elsewhere. ``jobs`` > 1 reads tracks in that many processes
-    (the drum split decodes drum audio); the output is the same, in the same order."""
+    (the drum split decodes drum audio); the output is the same, in the same order.
+    ``bass_octave_down``: mark bass-class entries ``label_shift_semitones: -12`` (real Slakh;
+    the module docstring)."""
     stems = parse_stems(stems)
     problems = [] if problems is None else problems
     drum_config = ds.config_from_params(drum_split)
     root = Path(dataset_root)
     layout = slakh.detect_layout(root)
-    work = [(folder, split, root, stems, switches, drum_config, allow_outside_links)
+    work = [(folder, split, root, stems, switches, drum_config, allow_outside_links, bass_octave_down)
             for folder, split in slakh.track_dirs(root, layout)]
     entries: dict[str, list[dict]] = {s: [] for s in stems}
     if jobs > 1 and len(work) > 1:
@@ -145,6 +176,7 @@ def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str
         index = {"stem": stem, "taxonomy_version": tx.TAXONOMY_VERSION, "dataset_root": str(dataset_root),
                  "layout": layout,
                  "switches": {"organs_as_keys": switches.organs_as_keys, "bass_role": switches.bass_role},
+                 **({"bass_labels_octave_down": True} if bass_octave_down else {}),
                  "entries": entries[stem]}
         clean_stale_tmp(out_dir / f"dataset_{stem}.json")
         write_json(out_dir / f"dataset_{stem}.json", index)
@@ -153,6 +185,12 @@ def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str
 
 
 # ---------------------------------------------------------------------- CLI
+def shift_note(entries: list[dict]) -> str:
+    """``"; 12 with labels shifted -12 semitones (Slakh bass octave)"`` or ``""``."""
+    n = sum(bool(e.get("label_shift_semitones")) for e in entries)
+    return f"; {n} with labels shifted {SLAKH_BASS_SHIFT_SEMITONES} semitones (Slakh bass octave)" if n else ""
+
+
 def _cmd_build_index(args: argparse.Namespace) -> int:
     from midi_extractor.config import ConfigError, resolve_params
 
@@ -169,7 +207,8 @@ def _cmd_build_index(args: argparse.Namespace) -> int:
             raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
         result = build_indices(args.dataset_root, stems, args.out_dir, switches=switches,
                                drum_split=drum_cfg, problems=problems,
-                               allow_outside_links=args.allow_outside_links, jobs=args.jobs)
+                               allow_outside_links=args.allow_outside_links, jobs=args.jobs,
+                               bass_octave_down=params.dataset.bass_labels_octave_down)
     except (FileNotFoundError, ValueError) as exc:
         print(f"build-index: {exc}", file=sys.stderr)
         return 2
@@ -179,8 +218,8 @@ def _cmd_build_index(args: argparse.Namespace) -> int:
         no_audio = sum(e["audio"] is None for e in entries)
         splits = {s: sum(e["split"] == s for e in entries) for s in slakh.SPLITS}
         split_text = ", ".join(f"{s} {n}" for s, n in splits.items() if n)
-        print(f"{stem}: {len(entries)} entries ({split_text or 'none'}; {no_audio} without audio) "
-              f"-> {Path(args.out_dir) / f'dataset_{stem}.json'}")
+        print(f"{stem}: {len(entries)} entries ({split_text or 'none'}; {no_audio} without audio"
+              f"{shift_note(entries)}) -> {Path(args.out_dir) / f'dataset_{stem}.json'}")
     n_err = sum(p.severity == "error" for p in problems)
     print(f"problems: {len(problems)} ({n_err} errors, {len(problems) - n_err} warnings)"
           + (" -- listed on stderr" if problems else ""))
@@ -194,7 +233,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--stems", required=True, help="comma-separated stem names (or 'all')")
     p.add_argument("--out-dir", required=True, help="where dataset_<stem>.json files go")
     p.add_argument("--params", default=None,
-                   help="params file (sections taxonomy, stems.bass.role, index.drum_split); "
+                   help="params file (sections taxonomy, stems.bass.role, index.drum_split, dataset.kind and "
+                        "dataset.bass_labels_octave_down); "
                         "default: ./params.yaml if present, else built-in defaults")
     p.add_argument("--allow-outside-links", action="store_true",
                    help="accept stem files that are symlinks resolving outside their track folder "
