@@ -168,7 +168,8 @@ def test_index_fields_and_splits(prep, src):
     data = json.loads((out / "index.json").read_text())
     assert prepared.is_prepared(data) and not prepared.is_prepared(json.loads(src.read_text()))
     assert data["prepared"] == {"format": prepared.FORMAT, "sample_rate_hz": HZ, "source_index": str(src),
-                                "splits": ["train", "validation"]}
+                                "splits": ["train", "validation"], "min_midi": 21, "max_midi": 108}
+    assert report["out_of_range_notes"] == 0
     assert data["dataset_root"] == "." and data["stem"] == "bass" and data["dropped"] == {}
     assert report["index"] == str(out / "index.json")
     e = data["entries"][0]

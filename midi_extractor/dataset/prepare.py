@@ -17,6 +17,13 @@ or an unreadable MIDI file gets one warning naming the file and the problem; its
 is left out, listed in the report and the index's ``bad_files``. When nothing is left,
 :class:`~midi_extractor.index_io.DataError` names the index.
 
+Labels: the stored notes are the corrected ones (:func:`midi_extractor.index_io.label_notes`):
+an entry's ``label_shift_semitones`` (real Slakh bass: -12) is applied and renamed
+``label_shift_applied_semitones`` in the prepared entry; a pitched stem's notes outside
+``pitch_range`` (the model's ``features.min_midi..max_midi``, recorded in the header's
+``prepared``) are dropped, counted per entry (``out_of_range_notes``, when any), in the
+report and in one log line per stem.
+
 Every file is written atomically (temporary name in the same folder, then
 ``os.replace``); an entry is complete once its marker (``audio/<track>/<stem_id>.json``)
 is written, after both arrays. A rerun skips complete entries whose marker matches the
@@ -44,15 +51,20 @@ from typing import Any
 import numpy as np
 
 from midi_extractor import prepared
+from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import atomic_open, clean_stale_tmp, write_json
 from midi_extractor.audio import AudioError, load_audio
-from midi_extractor.index_io import SPLITS, DataError, read_index, select_split
+from midi_extractor.config import FrontEndConfig
+from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, label_notes,
+                                     label_shift, read_index, select_split)
 from midi_extractor.midi_notes import MidiError, load_notes
 
 log = logging.getLogger(__name__)
 
 #: log a progress line at most this often (seconds)
 PROGRESS_EVERY_S = 30.0
+#: the model's pitch range when none is given (``features.min_midi``, ``features.max_midi``)
+DEFAULT_PITCH_RANGE = (FrontEndConfig.min_midi, FrontEndConfig.max_midi)
 
 
 # --------------------------------------------------------------- one entry
@@ -68,12 +80,21 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
         np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def _complete(out_dir: Path, track: str, stem_id: str, sample_rate_hz: int, source_bytes: int) -> dict | None:
-    """The marker of an entry whose outputs are all there and match, else None."""
+def pitched_entry(entry: Mapping, stem: Any) -> bool:
+    """Whether an entry's notes are pitches (not drum keys): not a drum stem's, not ``is_drum``."""
+    meta = entry.get("metadata") if isinstance(entry.get("metadata"), Mapping) else {}
+    return stem not in tx.STEM_DRUM_CLASSES and not meta.get("is_drum")
+
+
+def _complete(out_dir: Path, track: str, stem_id: str, sample_rate_hz: int, source_bytes: int,
+              labels: dict) -> dict | None:
+    """The marker of an entry whose outputs are all there and match (rate, source size and
+    the label correction ``labels``), else None."""
     try:
         marker = json.loads((out_dir / prepared.marker_relpath(track, stem_id)).read_text())
         if (marker.get("format") != prepared.FORMAT or int(marker["sample_rate_hz"]) != sample_rate_hz
-                or int(marker["source_bytes"]) != source_bytes):
+                or int(marker["source_bytes"]) != source_bytes
+                or any(marker.get(k) != v for k, v in labels.items())):
             return None
         if prepared.n_frames(out_dir / prepared.audio_relpath(track, stem_id)) != int(marker["frames"]):
             return None
@@ -84,9 +105,11 @@ def _complete(out_dir: Path, track: str, stem_id: str, sample_rate_hz: int, sour
 
 
 def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
-                  sample_rate_hz: int) -> dict:
-    """Prepare one entry (decode, resample, write its arrays and marker). Returns
-    ``{"status": "prepared" | "skipped", "frames", "scale", "notes"}`` or
+                  sample_rate_hz: int, pitch_range: tuple[int, int] = DEFAULT_PITCH_RANGE,
+                  pitched: bool = True) -> dict:
+    """Prepare one entry (decode, resample, correct its notes with
+    :func:`~midi_extractor.index_io.label_notes`, write its arrays and marker). Returns
+    ``{"status": "prepared" | "skipped", "frames", "scale", "notes", "out_of_range_notes"}`` or
     ``{"status": "bad", "file": <source path, relative to the root when it was>,
     "path": <its full path>, "reason": <problem>}``. Never raises for bad input."""
     source_root, out_dir = Path(source_root), Path(out_dir)
@@ -111,14 +134,19 @@ def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
     if not midi_path.is_file():
         return bad(midi_rel, "MIDI file not found")
     source_bytes = audio_path.stat().st_size
+    try:
+        labels = {"label_shift_semitones": label_shift(entry) if pitched else 0,
+                  "pitch_range": [int(pitch_range[0]), int(pitch_range[1])] if pitched else None}
+    except DataError as exc:
+        return bad(midi_rel, str(exc))
 
-    marker = _complete(out_dir, track, stem_id, sample_rate_hz, source_bytes)
+    marker = _complete(out_dir, track, stem_id, sample_rate_hz, source_bytes, labels)
     if marker is not None:
         return {"status": "skipped", "frames": int(marker["frames"]), "scale": float(marker["scale"]),
-                "notes": int(marker["notes"])}
+                "notes": int(marker["notes"]), "out_of_range_notes": int(marker.get("out_of_range_notes", 0))}
 
     try:
-        notes = load_notes(midi_path)
+        notes, n_dropped = label_notes(load_notes(midi_path), entry, *pitch_range, pitched=pitched)
     except MidiError as exc:
         return bad(midi_rel, str(exc).removeprefix(f"{midi_path}: "))
     try:
@@ -134,10 +162,12 @@ def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
     _write_npy(out_dir / prepared.audio_relpath(track, stem_id), q)
     _write_npy(out_dir / prepared.notes_relpath(track, stem_id), np.asarray(notes, dtype=np.float64))
     marker = {"format": prepared.FORMAT, "sample_rate_hz": int(sample_rate_hz), "frames": len(q),
-              "scale": scale, "notes": len(notes), "source_bytes": int(source_bytes)}
+              "scale": scale, "notes": len(notes), "source_bytes": int(source_bytes), **labels,
+              "out_of_range_notes": n_dropped}
     clean_stale_tmp(marker_path)
     write_json(marker_path, marker)
-    return {"status": "prepared", "frames": marker["frames"], "scale": scale, "notes": marker["notes"]}
+    return {"status": "prepared", "frames": marker["frames"], "scale": scale, "notes": marker["notes"],
+            "out_of_range_notes": n_dropped}
 
 
 def _prepare_star(args: tuple) -> dict:
@@ -218,23 +248,42 @@ def _prepared_entries(chosen: Sequence[Mapping], results: Sequence[dict], sample
         audio_s += seconds
         if r["status"] == "prepared":
             prepared_audio_s += seconds
-        track, stem_id = str(e["track"]), str(e["stem_id"])
-        out_entries.append({**e, "audio": prepared.audio_relpath(track, stem_id),
-                            "midi": prepared.notes_relpath(track, stem_id),
-                            "source_audio": e.get("audio"), "source_midi": e.get("midi"),
-                            "frames": r["frames"], "scale": r["scale"]})
+        out_entries.append(_prepared_entry(e, r))
     return out_entries, bad_files, counts, audio_s, prepared_audio_s
+
+
+def _prepared_entry(e: Mapping, r: Mapping) -> dict:
+    """The prepared index's entry for source entry ``e`` prepared as ``r``: paths into the
+    prepared layout, and the label shift marked as applied (its notes carry it)."""
+    track, stem_id = str(e["track"]), str(e["stem_id"])
+    out = {k: v for k, v in e.items() if k != LABEL_SHIFT_KEY}
+    if e.get(LABEL_SHIFT_KEY):
+        out[LABEL_SHIFT_APPLIED_KEY] = e[LABEL_SHIFT_KEY]
+    if r.get("out_of_range_notes"):
+        out["out_of_range_notes"] = int(r["out_of_range_notes"])
+    return {**out, "audio": prepared.audio_relpath(track, stem_id), "midi": prepared.notes_relpath(track, stem_id),
+            "source_audio": e.get("audio"), "source_midi": e.get("midi"), "frames": r["frames"], "scale": r["scale"]}
+
+
+def _log_out_of_range(index_path: Path, entries: Sequence[Mapping], pitch_range: tuple[int, int]) -> None:
+    """One warning for the notes outside the model's range that prepare left out, if any."""
+    n_notes = sum(e.get("out_of_range_notes", 0) for e in entries)
+    if n_notes:
+        log.warning("%s: %d notes outside MIDI %d-%d (the model's range) left out, from %d of %d entries",
+                    index_path, n_notes, *pitch_range, sum("out_of_range_notes" in e for e in entries), len(entries))
 
 
 def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: int,
                   splits: str | Sequence[str] = ("train", "validation"), jobs: int = 1,
-                  dataset_root: str | Path | None = None) -> dict:
+                  dataset_root: str | Path | None = None,
+                  pitch_range: tuple[int, int] = DEFAULT_PITCH_RANGE) -> dict:
     """Prepare the entries of ``splits`` of ``index_path`` into ``out_dir`` (see the
     module docstring) and write ``out_dir/index.json`` last. Returns the report:
     ``index`` (the written file), ``sample_rate_hz``, ``entries`` (chosen), ``prepared``,
     ``skipped`` (already there), ``bad``, ``bad_files`` ``{path: reason}``,
     ``audio_s`` (seconds of audio in the prepared index), ``prepared_audio_s`` (of the
-    entries prepared now), ``wall_s``. ``dataset_root`` overrides the source index's.
+    entries prepared now), ``out_of_range_notes`` (pitched notes outside ``pitch_range``, the
+    model's MIDI range, left out), ``wall_s``. ``dataset_root`` overrides the source index's.
     Raises :class:`~midi_extractor.index_io.DataError` naming the index when it
     cannot be read or no entry could be prepared; ``ValueError`` for bad arguments."""
     t0 = time.perf_counter()
@@ -254,7 +303,9 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
     out_dir.mkdir(parents=True, exist_ok=True)
 
     results = _mark_duplicates(chosen, source_root)
-    work = [(dict(e), source_root, out_dir, sample_rate_hz) for e in chosen]
+    pitch_range = (int(pitch_range[0]), int(pitch_range[1]))
+    work = [(dict(e), source_root, out_dir, sample_rate_hz, pitch_range, pitched_entry(e, header.get("stem")))
+            for e in chosen]
     _run(work, results, jobs, f"{index_path} ({','.join(splits)} at {sample_rate_hz} Hz -> {out_dir})", t0)
     out_entries, bad_files, counts, audio_s, prepared_audio_s = _prepared_entries(chosen, results, sample_rate_hz)
     if not out_entries:
@@ -264,7 +315,8 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
     out = {k: v for k, v in header.items() if k not in ("dataset_root", "bad_files")}
     out["dataset_root"] = "."
     out["prepared"] = {"format": prepared.FORMAT, "sample_rate_hz": sample_rate_hz,
-                       "source_index": str(index_path), "splits": list(splits)}
+                       "source_index": str(index_path), "splits": list(splits),
+                       "min_midi": pitch_range[0], "max_midi": pitch_range[1]}
     out["bad_files"] = dict(sorted(bad_files.items()))
     out["entries"] = out_entries
     dst = out_dir / "index.json"
@@ -272,7 +324,10 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
     write_json(dst, out)
     report = {"index": str(dst), "sample_rate_hz": sample_rate_hz, "entries": len(chosen), **counts,
               "bad_files": out["bad_files"], "audio_s": round(audio_s, 3),
-              "prepared_audio_s": round(prepared_audio_s, 3), "wall_s": round(time.perf_counter() - t0, 3)}
+              "prepared_audio_s": round(prepared_audio_s, 3),
+              "out_of_range_notes": sum(e.get("out_of_range_notes", 0) for e in out_entries),
+              "wall_s": round(time.perf_counter() - t0, 3)}
+    _log_out_of_range(index_path, out_entries, pitch_range)
     log.info("%s: prepared %d, skipped %d (already there), bad %d; %.1f h of audio -> %s", index_path,
              counts["prepared"], counts["skipped"], counts["bad"], audio_s / 3600.0, dst)
     return report
@@ -283,11 +338,10 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     from midi_extractor.config import ConfigError, resolve_params
 
     try:
-        rate = args.sample_rate
-        if rate is None:
-            rate = resolve_params(args.params).features.sample_rate_hz
+        features = resolve_params(args.params).features
+        rate = features.sample_rate_hz if args.sample_rate is None else args.sample_rate
         report = prepare_index(args.index, args.out_dir, rate, splits=args.splits, jobs=args.jobs,
-                               dataset_root=args.dataset_root)
+                               dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
     except (ConfigError, DataError, ValueError, FileNotFoundError) as exc:
         print(f"prepare: {exc}", file=sys.stderr)
         return 2
@@ -304,7 +358,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--sample-rate", type=int, default=None,
                    help="rate (Hz) to store at: the model's; default features.sample_rate_hz of --params")
     p.add_argument("--params", default=None,
-                   help="params file for the default --sample-rate; default: ./params.yaml if present")
+                   help="params file for the default --sample-rate and the model's pitch range "
+                        "(features.min_midi..max_midi); default: ./params.yaml if present")
     p.add_argument("--splits", default="train,validation",
                    help="comma-separated splits to prepare (default train,validation)")
     p.add_argument("--dataset-root", default=None,

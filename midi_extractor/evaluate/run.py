@@ -5,7 +5,10 @@
    (``--decoding-out``, normally ``models/<stem>/decoding.json``, beside the model).
 2. Every test track is transcribed with them (``infer.engine.transcribe_array``, the
    public path) and scored against its MIDI (``scoring.py``). Drum references keep
-   every drum class (``taxonomy.DRUM_CLASSES``), not only the model's.
+   every drum class (``taxonomy.DRUM_CLASSES``), not only the model's. Pitched references
+   are the corrected notes training learnt from (``index_io.label_notes``: the entry's
+   ``label_shift_semitones``, real Slakh bass -12; notes outside the model's MIDI range
+   left out, logged with their count).
 3. ``metrics/<stem>.json`` (atomic)::
 
        {"stem", "split", "domain": headline domain,
@@ -86,18 +89,38 @@ def entry_info(entry: dict, source: str) -> tuple[str, str, str | None]:
 
 
 # ---------------------------------------------------------------- per track
+def reference_notes(midi_path: Path, entry: dict, front_end: Any, drums: bool) -> tuple[list, int]:
+    """``(reference notes, how many were left out)`` of an entry's MIDI: drum keys folded to
+    their classes (every class); pitched notes corrected by ``index_io.label_notes`` (the
+    entry's label shift; outside ``front_end.min_midi..max_midi`` left out), as training sees them."""
+    import numpy as np
+
+    from midi_extractor.index_io import label_notes
+    from midi_extractor.midi_io import notes_from_midi
+    from midi_extractor.model.decoding import Note
+
+    if drums:
+        return notes_from_midi(midi_path, ALL_DRUM_CLASSES), 0
+    rows = [(n.start_s, n.end_s, n.pitch, n.velocity) for n in notes_from_midi(midi_path)]
+    kept, n_dropped = label_notes(np.array(rows, dtype=np.float64), entry, front_end.min_midi, front_end.max_midi)
+    return [Note(float(s), float(e), int(p), int(v)) for s, e, p, v in kept], n_dropped
+
+
 def _load_track(entry: dict, root: Path, loaded: Any, source: str) -> tuple[Any, list] | None:
     """``(audio at the model's rate, reference notes)``, or None (logged) when unreadable."""
     from midi_extractor.audio import load_audio
-    from midi_extractor.midi_io import notes_from_midi
 
     name = f"{entry.get('track', '?')}/{entry.get('stem_id', '?')}"
+    fe = loaded.front_end
     try:
-        audio = load_audio(root / entry["audio"], loaded.front_end.sample_rate_hz)
-        ref = notes_from_midi(root / entry["midi"], ALL_DRUM_CLASSES if loaded.drum_classes else None)
+        audio = load_audio(root / entry["audio"], fe.sample_rate_hz)
+        ref, n_dropped = reference_notes(root / entry["midi"], entry, fe, bool(loaded.drum_classes))
     except Exception as exc:  # noqa: BLE001 - one bad track must not stop the evaluation
         log.warning("%s: skipping %s: %s", source, name, exc)
         return None
+    if n_dropped:
+        log.info("%s: %s: %d reference notes outside MIDI %d-%d (the model's range) left out", source, name,
+                 n_dropped, fe.min_midi, fe.max_midi)
     return audio, ref
 
 

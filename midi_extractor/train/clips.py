@@ -41,6 +41,12 @@ in which case every track is decoded once at construction and clips are
 slices (``cache_audio="auto"``). Parsed MIDI is cached per track as a
 compact note array.
 
+Labels: the notes of a source index go through
+:func:`~midi_extractor.index_io.label_notes` (the entry's ``label_shift_semitones``, real
+Slakh bass -12; a pitched stem's notes outside ``front_end.min_midi..max_midi`` left out, one
+log line per entry that has any); a prepared index's notes were corrected by ``prepare``, and
+one prepared for another pitch range than the model's is refused.
+
 Bad files never stop a run: an entry without MIDI, with a missing, empty or
 0-frame audio file is left out at construction; one whose audio or MIDI fails
 to decode (truncated FLAC "lost sync", NaN/inf samples, unreadable MIDI) is
@@ -63,7 +69,7 @@ import torch
 from midi_extractor import prepared
 from midi_extractor.audio import AudioError, audio_info, load_audio
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.index_io import DataError, entry_paths, read_index, select_split
+from midi_extractor.index_io import DataError, entry_paths, label_notes, read_index, select_split
 from midi_extractor.model.labels import KEYS, MidiError, load_notes, rolls_from_midi
 from midi_extractor.train import batch_augment
 from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio
@@ -77,13 +83,14 @@ def full_track(entry: Mapping, dataset_root: str | Path, front_end: FrontEndConf
     """A whole track for evaluation: ``audio`` ``(S,)`` float32 at the front
     end's rate, the four rolls ``(front_end.n_frames(S), n_outputs)`` float32,
     ``notes`` (``labels.load_notes``: ``(N, 4)`` start_s, end_s, pitch,
-    velocity) and ``track``. Raises ``AudioError``/``MidiError``/``DataError``
-    naming the file."""
+    velocity, corrected by ``index_io.label_notes``), ``out_of_range_notes`` (how many it
+    left out) and ``track``. Raises ``AudioError``/``MidiError``/``DataError`` naming the file."""
     audio_path, midi_path = entry_paths(entry, dataset_root)
     audio = load_audio(audio_path, front_end.sample_rate_hz)
-    notes = load_notes(midi_path)
+    notes, n_dropped = label_notes(load_notes(midi_path), entry, front_end.min_midi, front_end.max_midi,
+                                   pitched=not drum_classes)
     rolls = rolls_from_midi(notes, front_end.n_frames(len(audio)), front_end, drum_classes)
-    return {"audio": audio, **rolls, "notes": notes, "track": entry.get("track")}
+    return {"audio": audio, **rolls, "notes": notes, "out_of_range_notes": n_dropped, "track": entry.get("track")}
 
 
 # ----------------------------------------------------------------- dataset
@@ -175,6 +182,10 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
         if int(info.get("sample_rate_hz", 0)) != self.sr:
             raise DataError(f"{self.index_path}: prepared at {info.get('sample_rate_hz')} Hz but the model reads "
                             f"{self.sr} Hz; prepare it again with --sample-rate {self.sr}")
+        fe = self.front_end
+        if "min_midi" in info and (int(info["min_midi"]), int(info["max_midi"])) != (fe.min_midi, fe.max_midi):
+            raise DataError(f"{self.index_path}: notes prepared for MIDI {info['min_midi']}-{info['max_midi']} but "
+                            f"the model reads {fe.min_midi}-{fe.max_midi}; prepare it again with these features")
         return True
 
     def _left_out_by_prepare(self, header: Mapping) -> dict[str, str]:
@@ -206,11 +217,18 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
         return self.length
 
     def notes(self, i: int) -> np.ndarray:
-        """Note array of entry ``i`` (``labels.load_notes``; cached unless prepared)."""
+        """Note array of entry ``i`` (``labels.load_notes`` corrected by ``index_io.label_notes``;
+        cached unless prepared, whose notes prepare corrected)."""
         if self.prepared:
             return prepared.load_note_array(self.entries[i]["_midi"])
         if i not in self._notes:
-            self._notes[i] = load_notes(self.entries[i]["_midi"])
+            e, fe = self.entries[i], self.front_end
+            notes, n_dropped = label_notes(load_notes(e["_midi"]), e, fe.min_midi, fe.max_midi,
+                                           pitched=self.drum_classes is None)
+            if n_dropped:
+                log.info("%s: %d notes outside MIDI %d-%d (the model's range) left out", e["_midi"], n_dropped,
+                         fe.min_midi, fe.max_midi)
+            self._notes[i] = notes
         return self._notes[i]
 
     def read(self, i: int, offset_s: float, duration_s: float) -> np.ndarray:
