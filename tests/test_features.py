@@ -71,3 +71,20 @@ def test_old_mel_checkpoints_keep_their_front_end():
     from midi_extractor.model.features import LogMel, make_front_end
 
     assert isinstance(make_front_end(FrontEndConfig()), LogMel)
+
+
+def test_the_exported_stft_is_torch_stft(monkeypatch):
+    """While exported to ONNX the STFT is a DFT-basis conv1d over the bins the front end reads;
+    it matches torch.stft to float32 rounding, for both front ends."""
+    from midi_extractor.model.features import PowerSpectrogram, make_front_end
+
+    audio = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 16000 + 77)).astype(np.float32)) * 0.1
+    stft = PowerSpectrogram(1024, 64, lo=3, hi=131)
+    reference = stft(audio)
+    fronts = {fe.kind: (make_front_end(fe), make_front_end(fe)(audio)) for fe in (FrontEndConfig(), LOGFREQ)}
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+    conv = stft(audio)
+    assert conv.shape == reference.shape == (2, 128, (16000 + 77) // 64 + 1)
+    assert float((conv - reference).abs().max()) <= 1e-5 * float(reference.max())
+    for kind, (front, features) in fronts.items():
+        assert float((front(audio) - features).abs().max()) < 1e-3, kind  # log power

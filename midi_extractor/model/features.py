@@ -16,6 +16,12 @@ uses. Values are ``log(power + LOG_EPS)``.
   1.95 Hz bins, so B0 = 30.9 Hz and C1 = 32.7 Hz fall in different bins), the rest read the
   ``n_fft`` STFT (sharp onsets). Every triangle is at least one FFT
   bin wide either side, so no band is empty; each has unit area.
+
+Both are one definition for torch and ONNX: ``infer.onnx_export`` traces these very modules.
+The STFT is :class:`PowerSpectrogram`: ``torch.stft`` in torch; while exported
+(``torch.onnx.is_in_onnx_export()``) the same transform as a strided ``conv1d`` with the DFT
+basis of the bins the front end reads (ONNX has no complex tensors); the two agree to float32
+rounding. Audio in, features out, so an export holds the decimation filter and filterbanks too.
 """
 from __future__ import annotations
 
@@ -31,12 +37,39 @@ from midi_extractor.config import FrontEndConfig
 LOG_EPS = 1e-6
 
 
-def _power_stft(audio: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
-    """``(B, n_fft // 2 + 1, T)`` power spectrogram, float32 even under autocast."""
-    with torch.autocast(device_type=audio.device.type, enabled=False):
-        spec = torch.stft(audio.float(), n_fft, hop, window=window, center=True, pad_mode="constant",
-                          return_complex=True)
-        return spec.real ** 2 + spec.imag ** 2
+class PowerSpectrogram(nn.Module):
+    """``forward(audio (B, S)) -> (B, hi - lo, S // hop + 1)`` float32 power ``|X|^2`` of FFT bins
+    ``lo .. hi - 1`` (bin ``k`` is ``k * sample_rate / n_fft`` Hz) of the ``n_fft``-point STFT:
+    periodic Hann window, frame ``t`` centred on sample ``t * hop`` (zero padding of
+    ``n_fft // 2`` either side), float32 even under autocast. No trainable parameters."""
+
+    def __init__(self, n_fft: int, hop: int, lo: int = 0, hi: int | None = None):
+        super().__init__()
+        self.n_fft, self.hop, self.lo = int(n_fft), int(hop), int(lo)
+        self.hi = int(n_fft // 2 + 1 if hi is None else hi)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+
+    def dft_basis(self) -> torch.Tensor:
+        """``(2 * (hi - lo), 1, n_fft)`` conv1d kernels: window x cos, then window x -sin, per bin."""
+        k = torch.arange(self.lo, self.hi, dtype=torch.float64)[:, None]
+        n = torch.arange(self.n_fft, dtype=torch.float64)[None, :]
+        angle = (2 * math.pi / self.n_fft) * torch.remainder(k * n, self.n_fft)
+        window = self.window.detach().to("cpu", torch.float64)
+        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])
+        return basis.float().unsqueeze(1)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=audio.device.type, enabled=False):
+            audio = audio.float()
+            if torch.onnx.is_in_onnx_export():
+                padded = torch.nn.functional.pad(audio.unsqueeze(1), (self.n_fft // 2, self.n_fft // 2))
+                spec = torch.nn.functional.conv1d(padded, self.dft_basis().to(audio.device), stride=self.hop)
+                real, imag = spec.chunk(2, dim=1)                       # (B, hi - lo, T) each
+            else:
+                spec = torch.stft(audio, self.n_fft, self.hop, window=self.window, center=True,
+                                  pad_mode="constant", return_complex=True)[:, self.lo:self.hi]
+                real, imag = spec.real, spec.imag
+            return real ** 2 + imag ** 2
 
 
 def _as_batch(audio: torch.Tensor) -> torch.Tensor:
@@ -64,15 +97,17 @@ class LogMel(nn.Module):
                 hop_length=front_end.hop_length, f_min=front_end.f_min_hz, f_max=front_end.f_max_hz,
                 n_mels=front_end.n_mels, power=2.0, center=True, pad_mode="constant",
                 norm="slaney", mel_scale="htk")
+        # The STFT is ours (exportable; the same periodic Hann); the filterbank is mel_scale's.
+        self.stft = PowerSpectrogram(front_end.n_fft, front_end.hop_length)
 
     @property
     def n_features(self) -> int:
         return self.front_end.n_mels
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        audio = _as_batch(audio)
-        with torch.autocast(device_type=audio.device.type, enabled=False):
-            mel = self.mel(audio.float())            # (B, n_mels, T)
+        power = self.stft(_as_batch(audio))             # (B, n_fft // 2 + 1, T)
+        with torch.autocast(device_type=power.device.type, enabled=False):
+            mel = self.mel.mel_scale(power)             # (B, n_mels, T)
         return torch.log(mel + LOG_EPS).transpose(1, 2)  # (B, T, n_mels)
 
 
@@ -142,8 +177,8 @@ class LogFreq(nn.Module):
         self.register_buffer("low_filters", low_f[:, :self._low_bins].contiguous(), persistent=False)
         self.register_buffer("high_filters", high_f[:, self._high_from:].contiguous(), persistent=False)
         self.register_buffer("lowpass", lowpass_taps(d).view(1, 1, -1), persistent=False)
-        self.register_buffer("low_window", torch.hann_window(front_end.n_fft_low // d), persistent=False)
-        self.register_buffer("high_window", torch.hann_window(front_end.n_fft), persistent=False)
+        self.low_stft = PowerSpectrogram(front_end.n_fft_low // d, front_end.hop_length // d, 0, self._low_bins)
+        self.high_stft = PowerSpectrogram(front_end.n_fft, front_end.hop_length, self._high_from)
         self._n = len(centres)
 
     @property
@@ -160,13 +195,9 @@ class LogFreq(nn.Module):
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         audio = _as_batch(audio)
-        fe, d = self.front_end, self._decimate
-        n_frames = fe.n_frames(audio.shape[-1])
-        low_power = _power_stft(self._low_audio(audio), fe.n_fft_low // d, fe.hop_length // d, self.low_window)
-        low = self.low_filters @ low_power[:, :self._low_bins, :n_frames]
-        high = self.high_filters @ _power_stft(audio, fe.n_fft, fe.hop_length, self.high_window)[:, self._high_from:]
-        if low.shape[-1] < n_frames:  # a length not divisible by d: pad the last frame
-            low = torch.nn.functional.pad(low, (0, n_frames - low.shape[-1]), mode="replicate")
+        high = self.high_filters @ self.high_stft(audio)     # (B, n_high, T), T = S // hop + 1
+        # The decimated audio has ceil(S / d) samples, so its STFT has T or T + 1 frames, never fewer.
+        low = self.low_filters @ self.low_stft(self._low_audio(audio))[..., :high.shape[-1]]
         return torch.log(torch.cat([low, high], dim=1) + LOG_EPS).transpose(1, 2)  # (B, T, F)
 
 
