@@ -1,5 +1,6 @@
-"""ONNX export: the exported model gives torch's notes, runs without importing torch,
-and a stale export (the checkpoint changed) is never used."""
+"""ONNX export: the exported model (traced from the torch model, front end included) gives
+torch's notes for every front end and model family on real audio, runs without importing
+torch, and a stale export (the checkpoint changed, or an older export format) is never used."""
 from __future__ import annotations
 
 import logging
@@ -7,12 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("onnxruntime")
 
 from midi_extractor.cli import main  # noqa: E402
+from midi_extractor.config import FrontEndConfig, ModelConfig  # noqa: E402
 from midi_extractor.infer import api, engine  # noqa: E402
+from midi_extractor.model.checkpoint import save_checkpoint  # noqa: E402
+from midi_extractor.model.transcriber import create_model  # noqa: E402
 from test_transcribe_api import DECODING, FE, models, noisy_file, tiny_models, _template  # noqa: E402,F401
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,3 +59,119 @@ def test_a_stale_export_is_not_used(models, tmp_path, caplog):
     engine.clear_model_cache()
     with pytest.raises(ValueError, match="no matching ONNX export beside it; run midi-extractor export"):
         engine.load_model(models / "bass" / "best.pt", runtime="onnx")
+
+
+# ------------------------------------------------ parity per front end and model family, real audio
+FIXTURES = REPO / "tests" / "fixtures"
+SLAKH_STEMS = FIXTURES / "slakh_sample" / "babyslakh_16k" / "Track00001" / "stems"
+REAL_AUDIO = (FIXTURES / "golden" / "bass_clip.flac", SLAKH_STEMS / "S03.wav", SLAKH_STEMS / "S02.wav",
+              SLAKH_STEMS / "S01.wav", FIXTURES / "golden" / "bass_clip.flac")  # bass, bass, piano, drums
+LOGFREQ = FrontEndConfig(kind="logfreq", f_min_hz=26.0)  # params.yaml's front end
+DRUMS = ("kick", "snare", "toms", "hihat", "cymbal", "shaker", "other_perc")
+
+
+def real_audio(sample_rate_hz: int) -> np.ndarray:
+    """14 s at ``sample_rate_hz``: the FluidSynth bass clip of the golden test, real Slakh2100 bass,
+    piano and drum stems (2 s each), the bass clip again: two 10-s windows, one batch of two."""
+    from midi_extractor.audio import load_audio
+
+    return np.concatenate([load_audio(p, sample_rate_hz) for p in REAL_AUDIO])
+
+
+def calibrate_heads(model, audio: np.ndarray) -> None:
+    """Scale each head's last layer of an untrained ``model`` so its logits on ``audio`` spread
+    (standard deviation 3) and shift its bias to put a quantile of them at 0 (a few per cent of
+    onsets, 15 % of frames on): notes that follow the audio instead of a flat prior."""
+    x = torch.from_numpy(audio[None, : 10 * model.front_end.sample_rate_hz])
+    for head, quantile in (("onset", 0.97), ("offset", 0.9), ("velocity", 0.5), ("frame", 0.85)):
+        layer, = [m for n, m in model.named_modules() if n.rpartition(".")[2] == f"{head}_head"]
+        with torch.no_grad():
+            logits = model(x)[head]  # the frame head reads sigmoid(onset, offset): recomputed after them
+            scale = 3.0 / logits.std()
+            layer.weight.mul_(scale)
+            layer.bias.mul_(scale).sub_(torch.quantile(logits * scale, quantile))
+
+
+def untrained(root: Path, stem: str, front_end: FrontEndConfig, size: str, drum_classes=None, **sizes) -> Path:
+    """``root/<stem>/best.pt``: an untrained model of ``size`` (seed 0), pitched or drums, its
+    heads calibrated on :func:`real_audio`."""
+    torch.manual_seed(0)
+    n_outputs = len(drum_classes) if drum_classes else front_end.n_pitches
+    model = create_model(front_end, ModelConfig(size=size, **sizes), n_outputs, {}).eval()
+    calibrate_heads(model, real_audio(front_end.sample_rate_hz))
+    ckpt = {"model": model.state_dict(), "optimizer": {}, "scheduler": {}, "scaler": {}, "step": 0, "epoch": 0,
+            "best_metric": 0.0, "config": {**model.config_dict(), "drum_classes": drum_classes, "train": {}},
+            "stem": stem, "role": "percussive" if drum_classes else "melodic", "taxonomy_version": 1}
+    return save_checkpoint(root / stem / "best.pt", ckpt)
+
+
+def clear_threshold(probs: np.ndarray, lo_q: float, hi_q: float, gap: float = 1e-4) -> float:
+    """A threshold between the ``lo_q`` and ``hi_q`` quantiles of ``probs``, in the middle of the
+    lowest gap wider than ``gap`` between neighbouring values there: an untrained model's
+    probabilities crowd together, and the runtimes differ by ~1e-6, so no probability may lie
+    close to a threshold."""
+    band = np.unique(probs[(probs >= np.quantile(probs, lo_q)) & (probs <= np.quantile(probs, hi_q))])
+    wide = np.flatnonzero(np.diff(band) > gap)
+    assert wide.size, "no clear threshold: the test needs another quantile band"
+    return float(band[wide[0]] + band[wide[0] + 1]) / 2
+
+
+def torch_and_onnx_notes(checkpoint: Path, audio: np.ndarray, clear: bool = True):
+    """``(torch notes, ONNX notes)`` of ``audio`` after ``export_onnx(checkpoint)``, decoded with
+    thresholds clear of the torch model's probabilities (:func:`clear_threshold`), or with the
+    model's own decoding settings (``clear=False``, for trained models)."""
+    from midi_extractor.infer.onnx_export import export_onnx
+    from midi_extractor.infer.onnx_runtime import OnnxModel
+
+    export_onnx(checkpoint)
+    engine.clear_model_cache()
+    on_torch = engine.load_model(checkpoint, runtime="torch")
+    on_onnx = engine.load_model(checkpoint, runtime="onnx")
+    assert isinstance(on_onnx.model, OnnxModel)
+    keys = {}
+    if clear:
+        probs = engine.activations(on_torch.model, audio, on_torch.front_end)
+        keys = {"onset_threshold": clear_threshold(probs["onset"], 0.95, 0.999),
+                "frame_threshold": clear_threshold(probs["frame"], 0.80, 0.97), "min_note_s": 0.0}
+    return [engine.transcribe_array(m, audio, **keys) for m in (on_torch, on_onnx)]
+
+
+def assert_same_notes(torch_notes, onnx_notes, hop_s: float, at_least: int) -> None:
+    """Same count, pitch and velocity (within 1), start and end within one frame."""
+    assert len(torch_notes) >= at_least, f"only {len(torch_notes)} notes: the test would test little"
+    assert len(onnx_notes) == len(torch_notes)
+    for a, b in zip(onnx_notes, torch_notes):
+        assert a.pitch == b.pitch and abs(a.velocity - b.velocity) <= 1, (a, b)
+        assert abs(a.start_s - b.start_s) <= hop_s + 1e-9 and abs(a.end_s - b.end_s) <= hop_s + 1e-9, (a, b)
+
+
+FAMILIES = {  # case -> (front end, model.size, drum classes, size overrides)
+    "logfreq-small": (LOGFREQ, "small", None, {"conv_channels": 16, "rnn_units": 16}),
+    "logfreq-paper": (LOGFREQ, "paper", None, {"conv_channels": 4, "rnn_units": 8}),
+    "logfreq-harmonic": (LOGFREQ, "harmonic", None, {}),
+    "logfreq-harmonic-large-drums": (LOGFREQ, "harmonic-large", DRUMS, {"conv_channels": 8, "rnn_units": 8}),
+    "mel-small-drums": (FrontEndConfig(), "small", DRUMS, {"conv_channels": 16, "rnn_units": 16}),
+}
+
+
+@pytest.mark.parametrize("case", list(FAMILIES))
+def test_onnx_gives_torch_notes_for_every_front_end_and_family(case, tmp_path):
+    front_end, size, drums, sizes = FAMILIES[case]
+    checkpoint = untrained(tmp_path / "models", "drums" if drums else "bass", front_end, size, drums, **sizes)
+    torch_notes, onnx_notes = torch_and_onnx_notes(checkpoint, real_audio(front_end.sample_rate_hz))
+    assert_same_notes(torch_notes, onnx_notes, front_end.hop_s, at_least=5)
+
+
+@pytest.mark.parametrize("source", ["tests/fixtures/golden/models/bass/best.pt", "bases/pitched.pt"])
+def test_onnx_gives_torch_notes_for_trained_models(source, tmp_path):
+    """The golden test's overfitted checkpoint (an old `mel` one) and the shipped pitched base."""
+    import shutil
+
+    from midi_extractor.model.checkpoint import load_checkpoint
+
+    checkpoint = tmp_path / "models" / "bass" / "best.pt"
+    checkpoint.parent.mkdir(parents=True)
+    shutil.copy(REPO / source, checkpoint)
+    fe = FrontEndConfig(**load_checkpoint(checkpoint)["config"]["front_end"])
+    torch_notes, onnx_notes = torch_and_onnx_notes(checkpoint, real_audio(fe.sample_rate_hz), clear=False)
+    assert_same_notes(torch_notes, onnx_notes, fe.hop_s, at_least=5)

@@ -1,13 +1,15 @@
 """``midi-extractor export``: a stem's checkpoint as ONNX, for a torch-free runtime.
 
-The STFT is not exportable (complex tensors), so the exported graph starts at
-the power spectrogram(s): inputs ``power_0`` (and ``power_1`` for the
-two-resolution ``logfreq`` front end), ``(B, n_fft // 2 + 1, T)`` float32; it
-applies the front end's filterbank and log, then the network, and returns the
-logits ``onset``, ``offset``, ``frame``, ``velocity`` ``(B, T, N)``.
-``infer.onnx_runtime`` computes the spectrograms in numpy. After writing, the
-export is checked against the checkpoint on random audio (largest probability
-difference below :data:`MAX_PROB_DIFF`) or nothing is kept.
+The graph is traced from the checkpoint's own torch model, front end included (its STFT, the
+low band's decimation filter and the filterbanks are the modules of
+:mod:`midi_extractor.model.features`, which switch their STFT to a DFT-basis ``conv1d`` while
+exported; nothing here re-states them). Input ``audio`` ``(B, S)`` float32 in [-1, 1] at the
+model's ``sample_rate_hz``, any ``B`` and ``S``; outputs the logits ``onset``, ``offset``,
+``frame``, ``velocity`` ``(B, T, N)`` with ``T = S // hop_length + 1``, as the torch model's
+``forward``. After writing, the export is run on audio of another shape than the one traced
+and checked against the checkpoint (largest probability difference below
+:data:`MAX_PROB_DIFF`), or nothing is kept. ``model.onnx.json`` beside it names the
+checkpoint's size and SHA-256 (see :func:`~midi_extractor.infer.onnx_runtime.find_export`).
 """
 from __future__ import annotations
 
@@ -21,73 +23,105 @@ from pathlib import Path
 import numpy as np
 
 from midi_extractor.atomic import atomic_open, write_json
-from midi_extractor.infer.onnx_runtime import FORMAT, HEADS, OnnxModel, export_paths, file_sha256
+from midi_extractor.infer.onnx_runtime import FORMAT, HEADS, INPUT, OnnxModel, export_paths, file_sha256
 
 log = logging.getLogger(__name__)
 
 MAX_PROB_DIFF = 1e-3
 OPSET = 17
+#: (batch, seconds) of the traced example and of the check run on the written file
+TRACE_SHAPE, CHECK_SHAPE = (2, 3.0), (3, 10.3)
+
+
+def check_audio(sample_rate_hz: int, batch: int, seconds: float, seed: int = 0) -> np.ndarray:
+    """``(batch, round(seconds * sample_rate_hz))`` float32: harmonic tones switching on and off
+    (A1 to A5) over noise at -26 dBFS, so every head sees notes and silence."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * sample_rate_hz))
+    t = np.arange(n) / sample_rate_hz
+    out = 0.05 * rng.standard_normal((batch, n))
+    for b in range(batch):
+        for k, hz in enumerate((55.0, 110.0, 220.0, 440.0, 880.0)):
+            gate = np.sin(2 * np.pi * (0.5 + 0.3 * k + 0.2 * b) * t) > 0.3
+            out[b] += sum(0.15 / h * np.sin(2 * np.pi * hz * h * t) for h in (1, 2, 3)) * gate
+    return out.astype(np.float32)
 
 
 def _graph(model):
-    """``(torch module power spectrogram(s) -> logits tuple, [n_fft per input])`` of a model."""
+    """``model`` as a module ``audio (B, S) -> tuple of logits (B, T, N)`` in :data:`HEADS` order,
+    in eval mode, with the layers ONNX cannot express swapped for exact equivalents
+    (:func:`_exportable`)."""
     import torch
 
-    features = model.features
-    fe = features.front_end
-    kind = type(features).__name__
-
-    class FromPower(torch.nn.Module):
+    class Logits(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.model = model
+            self.model = _exportable(model)
 
-        def forward(self, *powers):
-            if kind == "LogMel":
-                filtered = features.mel.mel_scale(powers[0])
-            else:  # LogFreq: low-resolution bands, then high
-                filtered = torch.cat([features.low_filters @ powers[0], features.high_filters @ powers[1]], dim=1)
-            feats = torch.log(filtered + 1e-6).transpose(1, 2)
-            logits = self.model.logits_from_features(feats)
+        def forward(self, audio):
+            logits = self.model(audio)
             return tuple(logits[h] for h in HEADS)
 
-    if kind == "LogMel":
-        return FromPower().eval(), [fe.n_fft]
-    if kind == "LogFreq":
-        return FromPower().eval(), [fe.n_fft_low, fe.n_fft]
-    raise ValueError(f"front end {kind} cannot be exported (mel and logfreq can)")
+    return Logits().eval()
+
+
+def _exportable(model):
+    """``model`` with each ``AdaptiveAvgPool2d`` whose output size leaves the time axis free
+    (``(None, k)``, as the harmonic drum head's band pooling) replaced by an exact equivalent
+    in slices and means: the ONNX exporter takes only constant output sizes."""
+    import torch
+
+    class PoolLastAxis(torch.nn.Module):
+        """``AdaptiveAvgPool2d((None, n_out))`` of ``(B, C, T, S)``: bin ``i`` averages columns
+        ``floor(i * S / n_out)`` to ``ceil((i + 1) * S / n_out) - 1``, torch's bins."""
+
+        def __init__(self, n_out: int):
+            super().__init__()
+            self.n_out = n_out
+
+        def forward(self, x):
+            n = int(x.shape[-1])  # the pitch axis: fixed by the model, a constant in the graph
+            bins = [(i * n // self.n_out, -(-(i + 1) * n // self.n_out)) for i in range(self.n_out)]
+            return torch.stack([x[..., lo:hi].mean(-1) for lo, hi in bins], dim=-1)
+
+    for name, module in list(model.named_modules()):
+        size = getattr(module, "output_size", None)
+        if isinstance(module, torch.nn.AdaptiveAvgPool2d) and isinstance(size, tuple) and size[0] is None:
+            parent, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(parent), attr, PoolLastAxis(int(size[1])))
+    return model
+
+
+def _trace(graph, audio: np.ndarray, onnx_path: Path) -> None:
+    """Write the ONNX file of ``graph`` traced on ``audio``; batch and sample axes stay free."""
+    import torch
+
+    with warnings.catch_warnings(), atomic_open(onnx_path, "wb") as f:
+        warnings.simplefilter("ignore")
+        torch.onnx.export(graph, (torch.from_numpy(audio),), f, input_names=[INPUT], output_names=list(HEADS),
+                          opset_version=OPSET, dynamo=False,
+                          dynamic_axes={INPUT: {0: "batch", 1: "samples"}} | {h: {0: "batch", 1: "frames"} for h in HEADS})
 
 
 def export_onnx(checkpoint: str | Path) -> Path:
     """Write ``model.onnx`` and ``model.onnx.json`` beside ``checkpoint``; returns the ONNX path.
-    Raises ``ValueError`` when the export does not reproduce the checkpoint's probabilities."""
-    import torch
-
-    from midi_extractor.infer.onnx_runtime import power_stft
+    Raises ``ValueError`` when the export does not reproduce the checkpoint's probabilities
+    (then neither file is left), ``RuntimeError`` when torch cannot export a layer."""
     from midi_extractor.model.checkpoint import build_model, load_checkpoint
-    from midi_extractor.model.features import LOG_EPS
 
-    assert LOG_EPS == 1e-6, "the exported graph hard-codes the front end's log floor"
     checkpoint = Path(checkpoint)
     ckpt = load_checkpoint(checkpoint)
     model = build_model(ckpt).eval()
-    graph, n_ffts = _graph(model)
     fe = model.features.front_end
-    audio = np.random.default_rng(0).standard_normal((2, fe.sample_rate_hz * 3)).astype(np.float32) * 0.1
-    powers = tuple(torch.from_numpy(power_stft(audio, n, fe.hop_length)) for n in n_ffts)
     onnx_path, meta_path = export_paths(checkpoint)
-    names = [f"power_{i}" for i in range(len(n_ffts))]
-    with warnings.catch_warnings(), atomic_open(onnx_path, "wb") as f:
-        warnings.simplefilter("ignore")
-        torch.onnx.export(graph, powers, f, input_names=names, output_names=list(HEADS), opset_version=OPSET,
-                          dynamo=False, dynamic_axes={n: {0: "batch", 2: "frames"} for n in names} |
-                          {h: {0: "batch", 1: "frames"} for h in HEADS})
+    meta_path.unlink(missing_ok=True)  # no metadata vouches for a half-written export
+    _trace(_graph(build_model(ckpt)), check_audio(fe.sample_rate_hz, *TRACE_SHAPE), onnx_path)
     meta = {"format": FORMAT, "stem": ckpt.get("stem"), "front_end": dataclasses.asdict(fe),
-            "drum_classes": ckpt["config"].get("drum_classes"), "stft_n_fft": n_ffts,
+            "drum_classes": ckpt["config"].get("drum_classes"), "model_size": ckpt["config"]["model"].get("size"),
             "checkpoint": checkpoint.name, "checkpoint_size": checkpoint.stat().st_size,
             "checkpoint_sha256": file_sha256(checkpoint), "opset": OPSET}
-    diff = _max_prob_diff(model, OnnxModel(onnx_path, meta), audio)
-    if diff > MAX_PROB_DIFF:
+    diff = max_prob_diff(model, OnnxModel(onnx_path, meta), check_audio(fe.sample_rate_hz, *CHECK_SHAPE, seed=1))
+    if not diff <= MAX_PROB_DIFF:
         onnx_path.unlink()
         raise ValueError(f"{checkpoint}: the ONNX export differs from the checkpoint by {diff:.2e} in probability")
     write_json(meta_path, meta, indent=2)
@@ -95,12 +129,16 @@ def export_onnx(checkpoint: str | Path) -> Path:
     return onnx_path
 
 
-def _max_prob_diff(model, exported: OnnxModel, audio: np.ndarray) -> float:
+def max_prob_diff(model, exported: OnnxModel, audio: np.ndarray) -> float:
+    """Largest ``|sigmoid(torch logits) - sigmoid(ONNX logits)|`` over every head, frame and
+    output of ``audio (B, S)``; ``inf`` when the shapes differ."""
     import torch
 
     with torch.inference_mode():
         ref = {k: torch.sigmoid(v).numpy() for k, v in model(torch.from_numpy(audio)).items() if k in HEADS}
     out = {k: 1 / (1 + np.exp(-v)) for k, v in exported(audio).items()}
+    if any(out[h].shape != ref[h].shape for h in HEADS):
+        return float("inf")
     return max(float(np.abs(out[h] - ref[h]).max()) for h in HEADS)
 
 
@@ -125,9 +163,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser(
         "export", help="write each stem's model as ONNX for the fast, torch-free runtime",
-        description="Export models/<stem>/best.pt as models/<stem>/model.onnx (+ model.onnx.json). "
-                    "transcribe then runs it with onnxruntime, without importing torch, while the export "
-                    "matches the checkpoint.")
+        description="Export models/<stem>/best.pt as models/<stem>/model.onnx (+ model.onnx.json): audio in, "
+                    "logits out, traced from the torch model itself. transcribe then runs it with onnxruntime, "
+                    "without importing torch, while the export matches the checkpoint.")
     p.add_argument("--models-dir", default="models", help="folder of <stem>/best.pt (default: models)")
     p.add_argument("--stem", action="append", help="a stem to export (repeatable; default: every trained stem)")
     p.set_defaults(func=_cmd_export)
