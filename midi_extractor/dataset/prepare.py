@@ -157,17 +157,22 @@ def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
         return bad(audio_rel, f"no audio samples at {sample_rate_hz} Hz (0-length stem)")
     q, scale = prepared.encode(y)
     del y
+    marker = {"format": prepared.FORMAT, "sample_rate_hz": int(sample_rate_hz), "frames": len(q),
+              "scale": scale, "notes": len(notes), "source_bytes": int(source_bytes), **labels,
+              "out_of_range_notes": n_dropped}
+    _write_entry(out_dir, track, stem_id, q, notes, marker)
+    return {"status": "prepared", "frames": marker["frames"], "scale": scale, "notes": marker["notes"],
+            "out_of_range_notes": n_dropped}
+
+
+def _write_entry(out_dir: Path, track: str, stem_id: str, q: np.ndarray, notes: np.ndarray, marker: dict) -> None:
+    """Write an entry's audio and note arrays, then its marker (complete once the marker is there)."""
     marker_path = out_dir / prepared.marker_relpath(track, stem_id)
     marker_path.unlink(missing_ok=True)  # incomplete until the arrays are written
     _write_npy(out_dir / prepared.audio_relpath(track, stem_id), q)
     _write_npy(out_dir / prepared.notes_relpath(track, stem_id), np.asarray(notes, dtype=np.float64))
-    marker = {"format": prepared.FORMAT, "sample_rate_hz": int(sample_rate_hz), "frames": len(q),
-              "scale": scale, "notes": len(notes), "source_bytes": int(source_bytes), **labels,
-              "out_of_range_notes": n_dropped}
     clean_stale_tmp(marker_path)
     write_json(marker_path, marker)
-    return {"status": "prepared", "frames": marker["frames"], "scale": scale, "notes": marker["notes"],
-            "out_of_range_notes": n_dropped}
 
 
 def _prepare_star(args: tuple) -> dict:
