@@ -20,7 +20,7 @@ def test_re_evaluation_is_a_new_run_and_keeps_the_first(tmp_path, monkeypatch):
     monkeypatch.setenv("DVC_EXP_NAME", "lucky-lr")
     monkeypatch.delenv("MIDI_EXTRACTOR_TRACKING", raising=False)
     monkeypatch.setattr(engine, "load_model",
-                        lambda path: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
+                        lambda path, *_, **__: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
     client = mlflow.tracking.MlflowClient(uri)
     exp_id = client.create_experiment("midi-extractor", artifact_location=(tmp_path / "artifacts").as_uri())
     train = client.create_run(exp_id, run_name="train-bass", tags={"stem": "bass"})
@@ -83,7 +83,7 @@ def test_an_unreachable_server_leaves_the_evaluation_standing(tmp_path, monkeypa
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens on the discard port
     monkeypatch.delenv("MIDI_EXTRACTOR_TRACKING", raising=False)
     monkeypatch.setattr(engine, "load_model",
-                        lambda path: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
+                        lambda path, *_, **__: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
     (tmp_path / "summary.json").write_text(json.dumps({"mlflow_run_id": "0123456789abcdef"}))
     start = time.monotonic()
     metrics = evaluate("bass", _index(tmp_path, PITCHED[:2]), tmp_path / "best.pt", "test", tmp_path / "m.json",

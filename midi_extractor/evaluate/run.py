@@ -212,7 +212,9 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     root = resolve_dataset_root(index_path, data_root if data_root is not None else index.get("dataset_root", "."),
                                 index.get("entries", []))
     used_split, entries = select_entries(index, split)
-    loaded = load_model(model_path) if device is None else load_model(model_path, device)
+    # The checkpoint itself, never a model.onnx beside it: the metrics do not depend on whether
+    # export@<stem> ran first (tests/test_onnx.py holds the export to the checkpoint's notes).
+    loaded = load_model(model_path, device, runtime="torch")
     drums = bool(loaded.drum_classes)
     grid = thresholds.grid_from_decoding(params.decoding, drums)
     if grid.swept or decoding_out is not None:
