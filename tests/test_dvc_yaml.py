@@ -126,3 +126,16 @@ def test_each_base_depends_on_exactly_its_stems_indexes():
         assert f"pretrain.{base}" in stage["params"] and f"roles.{cfg['role']}" in stage["params"]
     for stem, cfg in params["stems"].items():
         assert cfg.get("base") in params["pretrain"], f"stems.{stem}.base must name a pretrain entry"
+
+
+def test_every_trained_stem_is_exported_beside_its_checkpoint():
+    """export@<stem> rebuilds models/<stem>/model.onnx (+ .json) from the checkpoint train@<stem>
+    writes, where transcribe looks for it."""
+    from midi_extractor.infer.onnx_runtime import export_paths
+
+    export, train = STAGES["export"], STAGES["train"]
+    assert export["foreach"] == train["foreach"] == "${stems}"
+    best = "models/${key}/best.pt"
+    assert best in export["do"]["deps"] and best in [next(iter(o)) for o in train["do"]["outs"]]
+    outs = [next(iter(o)) if isinstance(o, dict) else o for o in export["do"]["outs"]]
+    assert outs == [str(p) for p in export_paths(best)]

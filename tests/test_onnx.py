@@ -61,6 +61,37 @@ def test_a_stale_export_is_not_used(models, tmp_path, caplog):
         engine.load_model(models / "bass" / "best.pt", runtime="onnx")
 
 
+def test_an_export_of_an_older_format_is_not_used(models, caplog):
+    """Format 1 took power spectrograms computed outside the graph; its files are not run."""
+    import json
+
+    from midi_extractor.infer.onnx_export import export_onnx
+    from midi_extractor.infer.onnx_runtime import export_paths, find_export
+
+    export_onnx(models / "bass" / "best.pt")
+    meta_path = export_paths(models / "bass" / "best.pt")[1]
+    assert find_export(models / "bass" / "best.pt") is not None
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "format": 1}))
+    with caplog.at_level(logging.WARNING):
+        assert find_export(models / "bass" / "best.pt") is None
+    assert "export format 1" in caplog.text
+
+
+def test_the_export_stage_writes_where_transcribe_looks(models, tmp_path):
+    from midi_extractor.infer.onnx_runtime import export_paths, find_export
+
+    checkpoint = models / "bass" / "best.pt"
+    cmd = [sys.executable, str(REPO / "stages" / "export.py"), "--model", str(checkpoint)]
+    elsewhere = subprocess.run(cmd + ["--out", str(tmp_path / "m.onnx"), "--meta-out", str(tmp_path / "m.json")],
+                               capture_output=True, text=True, cwd=REPO)
+    assert elsewhere.returncode == 1 and "not " + str(tmp_path / "m.onnx") in elsewhere.stderr
+    onnx_path, meta_path = export_paths(checkpoint)
+    done = subprocess.run(cmd + ["--out", str(onnx_path), "--meta-out", str(meta_path)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert find_export(checkpoint) is not None
+
+
 # ------------------------------------------------ parity per front end and model family, real audio
 FIXTURES = REPO / "tests" / "fixtures"
 SLAKH_STEMS = FIXTURES / "slakh_sample" / "babyslakh_16k" / "Track00001" / "stems"

@@ -2,7 +2,7 @@
 
 Runs `dvc repro` (generate -> index -> filter -> train -> evaluate for two stems), checks the
 metrics files, that a second `dvc repro` runs nothing, that `dvc exp run -S stems.bass.lr=3e-5`
-reruns exactly train@bass and evaluate@bass, and reads the MLflow runs back from a real
+reruns exactly train@bass, evaluate@bass and export@bass, and reads the MLflow runs back from a real
 `mlflow server` on loopback.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from helpers_dvc import init_committed_repo, project_env
+from midi_extractor.infer.onnx_runtime import find_export
 from helpers_dvc import run as _run
 from helpers_dvc import stages_run as _stages_run
 
@@ -108,7 +109,8 @@ def project(tmp_path_factory, mlflow_server):
 def test_repro_runs_every_stage_and_writes_metrics(project):
     work, _, first = project
     expected = ({"synth", "pretrain-pitched", "pretrain-percussive"}
-                | {f"{s}@{k}" for s in ("index", "filter", "prepare", "train", "evaluate") for k in ("bass", "drums")})
+                | {f"{s}@{k}" for s in ("index", "filter", "prepare", "train", "evaluate", "export")
+                   for k in ("bass", "drums")})
     assert _stages_run(first) == expected
     for stem in ("bass", "drums"):
         metrics = json.loads((work / "metrics" / f"{stem}.json").read_text())
@@ -122,6 +124,7 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
         rows = (work / "metrics" / f"{stem}_tracks.csv").read_text().splitlines()
         assert len(rows) == metrics["n_tracks"] + 1
         decoding = json.loads((work / "models" / stem / "decoding.json").read_text())
+        assert find_export(work / "models" / stem / "best.pt") is not None  # export@<stem>: current
         assert decoding["chosen_on"] == "validation" and 0.0 < decoding["onset_threshold"] < 1.0
     drums = json.loads((work / "metrics" / "drums.json").read_text())
     assert {"kick", "snare"} <= {c["class"] for c in drums["in_domain"]["by_class"]}
@@ -144,7 +147,7 @@ def test_exp_run_with_one_stem_param_reruns_that_stem_only(project, mlflow_serve
     _run(["git", "add", "-A"], work, env)
     _run(["git", "commit", "-qm", "baseline", "--allow-empty"], work, env)
     out = _run(["dvc", "exp", "run", "-S", "stems.bass.lr=3e-5"], work, env)
-    assert _stages_run(out) == {"train@bass", "evaluate@bass"}
+    assert _stages_run(out) == {"train@bass", "evaluate@bass", "export@bass"}
 
     from mlflow.tracking import MlflowClient
 
@@ -174,6 +177,6 @@ def test_adding_a_stem_runs_only_that_stems_stages(project):
     params["stems"]["guitar"] = {"role": "harmonic", "base": "pitched", **_TINY_TRAIN}
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = _run(["dvc", "repro"], work, env)
-    assert _stages_run(out) == {f"{s}@guitar" for s in ("index", "filter", "prepare", "train", "evaluate")}
+    assert _stages_run(out) == {f"{s}@guitar" for s in ("index", "filter", "prepare", "train", "evaluate", "export")}
     metrics = json.loads((work / "metrics" / "guitar.json").read_text())
     assert metrics["stem"] == "guitar" and metrics["n_tracks"] >= 1
