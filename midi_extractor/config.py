@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from midi_extractor import taxonomy as tx
 
 
@@ -382,6 +380,8 @@ def resolve_params(value: "Params | str | Path | None" = None) -> Params:
 
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate a params file."""
+    import yaml  # here, not at the top: transcribe's start-up need not pay for it
+
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
