@@ -96,11 +96,11 @@ def _trace(graph, audio: np.ndarray, onnx_path: Path) -> None:
     """Write the ONNX file of ``graph`` traced on ``audio``; batch and sample axes stay free."""
     import torch
 
+    axes = {INPUT: {0: "batch", 1: "samples"}} | {h: {0: "batch", 1: "frames"} for h in HEADS}
     with warnings.catch_warnings(), atomic_open(onnx_path, "wb") as f:
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # the tracer's notes on shapes it keeps free (dynamic_axes)
         torch.onnx.export(graph, (torch.from_numpy(audio),), f, input_names=[INPUT], output_names=list(HEADS),
-                          opset_version=OPSET, dynamo=False,
-                          dynamic_axes={INPUT: {0: "batch", 1: "samples"}} | {h: {0: "batch", 1: "frames"} for h in HEADS})
+                          opset_version=OPSET, dynamo=False, dynamic_axes=axes)
 
 
 def export_onnx(checkpoint: str | Path) -> Path:
