@@ -118,7 +118,7 @@ def bench_train(params: Params, device: str, batch: int, clip_s: float, steps: i
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    ap.add_argument("--size", default="small", choices=("small", "paper"))
+    ap.add_argument("--size", default="small", choices=("small", "paper", "harmonic", "harmonic-large"))
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--clip-seconds", type=float, default=4.0)
     ap.add_argument("--steps", type=int, default=10, help="timed steps")

@@ -49,47 +49,19 @@ def check_audio(sample_rate_hz: int, batch: int, seconds: float, seed: int = 0) 
 
 def _graph(model):
     """``model`` as a module ``audio (B, S) -> tuple of logits (B, T, N)`` in :data:`HEADS` order,
-    in eval mode, with the layers ONNX cannot express swapped for exact equivalents
-    (:func:`_exportable`)."""
+    in eval mode."""
     import torch
 
     class Logits(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.model = _exportable(model)
+            self.model = model
 
         def forward(self, audio):
             logits = self.model(audio)
             return tuple(logits[h] for h in HEADS)
 
     return Logits().eval()
-
-
-def _exportable(model):
-    """``model`` with each ``AdaptiveAvgPool2d`` whose output size leaves the time axis free
-    (``(None, k)``, as the harmonic drum head's band pooling) replaced by an exact equivalent
-    in slices and means: the ONNX exporter takes only constant output sizes."""
-    import torch
-
-    class PoolLastAxis(torch.nn.Module):
-        """``AdaptiveAvgPool2d((None, n_out))`` of ``(B, C, T, S)``: bin ``i`` averages columns
-        ``floor(i * S / n_out)`` to ``ceil((i + 1) * S / n_out) - 1``, torch's bins."""
-
-        def __init__(self, n_out: int):
-            super().__init__()
-            self.n_out = n_out
-
-        def forward(self, x):
-            n = int(x.shape[-1])  # the pitch axis: fixed by the model, a constant in the graph
-            bins = [(i * n // self.n_out, -(-(i + 1) * n // self.n_out)) for i in range(self.n_out)]
-            return torch.stack([x[..., lo:hi].mean(-1) for lo, hi in bins], dim=-1)
-
-    for name, module in list(model.named_modules()):
-        size = getattr(module, "output_size", None)
-        if isinstance(module, torch.nn.AdaptiveAvgPool2d) and isinstance(size, tuple) and size[0] is None:
-            parent, _, attr = name.rpartition(".")
-            setattr(model.get_submodule(parent), attr, PoolLastAxis(int(size[1])))
-    return model
 
 
 def _trace(graph, audio: np.ndarray, onnx_path: Path) -> None:

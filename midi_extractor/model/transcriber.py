@@ -298,12 +298,21 @@ class PaperTranscriber(Transcriber):
 ARCHITECTURES: dict[str, type[Transcriber]] = {"small": SmallTranscriber, "paper": PaperTranscriber}
 
 
+def architectures() -> dict[str, type[Transcriber]]:
+    """``model.size`` -> class: :data:`ARCHITECTURES` plus the harmonic family
+    (:mod:`midi_extractor.model.harmonic`, imported here as it subclasses :class:`Transcriber`)."""
+    from midi_extractor.model.harmonic import HARMONIC_SIZES, HarmonicTranscriber
+
+    return {**ARCHITECTURES, **{size: HarmonicTranscriber for size in HARMONIC_SIZES}}
+
+
 def create_model(front_end: FrontEndConfig, model_config: ModelConfig, n_outputs: int,
                  loss_weights: Mapping[str, float] | RoleConfig | None = None) -> Transcriber:
-    """The architecture ``model_config.size`` names (see :data:`ARCHITECTURES`)."""
-    if model_config.size not in ARCHITECTURES:
-        raise ValueError(f"model.size must be one of {', '.join(ARCHITECTURES)}, got {model_config.size!r}")
-    return ARCHITECTURES[model_config.size](front_end, model_config, n_outputs, loss_weights)
+    """The architecture ``model_config.size`` names (see :func:`architectures`)."""
+    known = architectures()
+    if model_config.size not in known:
+        raise ValueError(f"model.size must be one of {', '.join(known)}, got {model_config.size!r}")
+    return known[model_config.size](front_end, model_config, n_outputs, loss_weights)
 
 
 

@@ -1,6 +1,8 @@
 """Validation during training: mean losses over the deterministic validation clips and a
 micro onset P/R/F1 (activations and labels decoded to notes the same way inference does,
-matched with mir_eval at 50 ms)."""
+matched with mir_eval at 50 ms). The F1 is the best over :data:`ONSET_THRESHOLDS` (the
+shipped ``decoding.onset_grid``), i.e. the score the checkpoint would ship with once
+``evaluate`` picks its threshold; ``val_onset_threshold`` says which one it was."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -11,20 +13,31 @@ from midi_extractor.midi_io import notes_to_arrays
 from midi_extractor.model.decoding import decode
 
 ONSET_TOLERANCE_S = 0.05
+#: onset thresholds validated (params.yaml's decoding.onset_grid)
+ONSET_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 
 
-def onset_counts(pred: dict, ref: dict, front_end, drum_classes: Sequence[str] | None) -> tuple[int, int, int]:
+def onset_counts(pred: dict, ref: dict, front_end, drum_classes: Sequence[str] | None,
+                 onset_threshold: float = 0.5) -> tuple[int, int, int]:
     """``(matched, n_ref, n_est)`` onset-only note matches of one clip; ``pred`` and ``ref``
-    hold ``onset``/``frame``/``velocity`` arrays ``(T, n_outputs)`` in [0, 1]."""
+    hold ``onset``/``frame``/``velocity`` arrays ``(T, n_outputs)`` in [0, 1]; ``pred`` is
+    decoded at ``onset_threshold``."""
     import mir_eval
 
     ri, rp, _ = notes_to_arrays(decode(ref, front_end, drum_classes))
-    ei, ep, _ = notes_to_arrays(decode(pred, front_end, drum_classes))
+    ei, ep, _ = notes_to_arrays(decode(pred, front_end, drum_classes, onset_threshold=onset_threshold))
     if len(ri) == 0 or len(ei) == 0:
         return 0, len(ri), len(ei)
     matched = mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=ONSET_TOLERANCE_S,
                                                  offset_ratio=None)
     return len(matched), len(ri), len(ei)
+
+
+def _best_f1(counts: dict[float, list[int]]) -> dict[str, float]:
+    """The threshold with the highest F1 (ties: the higher threshold) and its P/R/F1."""
+    scored = [(_f1(*c), t) for t, c in counts.items()]
+    best, threshold = max(scored, key=lambda s: (s[0]["val_onset_f1"], s[1]))
+    return {**best, "val_onset_threshold": threshold}
 
 
 def _f1(tp: int, n_ref: int, n_est: int) -> dict[str, float]:
@@ -37,10 +50,12 @@ def _f1(tp: int, n_ref: int, n_est: int) -> dict[str, float]:
 def validate(model, loader, device: torch.device, amp_dtype=None, drum_classes=None,
              with_f1: bool = True) -> dict[str, float]:
     """Mean losses (``val_loss_*``) over ``loader`` plus ``val_onset_precision/recall/f1``
-    (micro, over all clips) when ``with_f1``. Leaves the model in train mode."""
+    (micro, over all clips, at the best of :data:`ONSET_THRESHOLDS`) and
+    ``val_onset_threshold`` when ``with_f1``. Leaves the model in train mode."""
     model.eval()
     sums: dict[str, float] = {}
-    n = tp = n_ref = n_est = 0
+    n = 0
+    counts = {t: [0, 0, 0] for t in ONSET_THRESHOLDS}
     heads = ("onset", "frame", "velocity")
     with torch.no_grad():
         for batch in loader:
@@ -54,11 +69,12 @@ def validate(model, loader, device: torch.device, amp_dtype=None, drum_classes=N
             for i in range(b if with_f1 else 0):
                 p = {k: preds[k][i].float().cpu().numpy() for k in heads}
                 r = {k: batch[k][i].float().cpu().numpy() for k in heads}
-                c = onset_counts(p, r, model.front_end, drum_classes)
-                tp, n_ref, n_est = tp + c[0], n_ref + c[1], n_est + c[2]
+                for t, acc in counts.items():
+                    c = onset_counts(p, r, model.front_end, drum_classes, t)
+                    acc[:] = [a + x for a, x in zip(acc, c)]
     model.train()
     out = {f"val_loss_{k}": v / max(n, 1) for k, v in sums.items()}
-    return {**out, **_f1(tp, n_ref, n_est)} if with_f1 else out
+    return {**out, **_best_f1(counts)} if with_f1 else out
 
 
 def is_better(new: dict, best_key: Sequence[float] | None) -> tuple[bool, tuple[float, float]]:

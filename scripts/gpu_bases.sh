@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One device run (the `device` tool; carry .gpu): train both shared bases (params.yaml pretrain.*) on the GPU,
+# then time the models. Before: `python scripts/gpu_pack.py` (data/prepared -> .gpu/prepared, Vorbis, 32 MB) and
+# the wheels in .gpu/whl (the device README). How the shipped bases of 2026-12-04 were made.
+# PARAMS / T_PITCHED / T_PERC / SKIP_SETUP override for a local dry run.
+set -u
+PARAMS=${PARAMS:-params.yaml}; T_PITCHED=${T_PITCHED:-330}; T_PERC=${T_PERC:-120}
+export MIDI_EXTRACTOR_TRACKING=0 PYTHONUNBUFFERED=1
+if [ -z "${SKIP_SETUP:-}" ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+  nproc
+  t0=$(date +%s); python3 scripts/gpu_unpack.py || exit 1; echo "unpack $(( $(date +%s) - t0 )) s"
+fi
+PY=${PY:-python3}
+for base in pitched percussive; do
+  T=$T_PITCHED; [ $base = percussive ] && T=$T_PERC
+  t0=$(date +%s)
+  timeout $T $PY stages/pretrain.py --params $PARAMS --base $base --prepared-dir data/prepared \
+    --out-dir models/_base/$base --export $OUT/$base.pt --summary-out $OUT/$base.json > $OUT/$base.log 2>&1
+  echo "pretrain $base rc $? in $(( $(date +%s) - t0 )) s"
+  if [ ! -f $OUT/$base.pt ] && [ -f models/_base/$base/best.pt ]; then
+    $PY -c "from midi_extractor.model.checkpoint import export_weights as e; e('models/_base/$base/best.pt', '$OUT/$base.pt')"
+    echo "exported best.pt of the stopped run"
+  fi
+  cat models/_base/$base/history.csv >> $OUT/$base.log
+  grep -E "step|done|Error|error" $OUT/$base.log | tail -8
+done
+{
+for spec in "harmonic-large 64 20" "harmonic 64 20" "harmonic 16 4" "paper 64 20"; do
+  set -- $spec
+  timeout 25 $PY benchmarks/bench_training.py --device ${DEV:-cuda} --size $1 --batch-size $2 --clip-seconds $3 --skip-train --steps 10 --warmup 3 2>&1 | tail -12
+done
+} > $OUT/bench.log 2>&1
+cat $OUT/bench.log | grep -E "clips_per_s|s_per_step|size|peak" 

@@ -1,0 +1,93 @@
+"""The pitch-equivariant harmonic model: shapes, sizes, the harmonic layer and equivariance."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from midi_extractor.config import FrontEndConfig, ModelConfig
+from midi_extractor.model.harmonic import HARMONIC_SHIFTS, HarmonicMix, semitone_layout
+from midi_extractor.model.transcriber import HEADS, count_parameters, create_model
+
+FE = FrontEndConfig(kind="logfreq", f_min_hz=26.0)
+SR = FE.sample_rate_hz
+
+
+def harmonic_tone(midi: int, seconds: float = 2.0, onset_s: float = 0.5, n_harmonics: int = 6) -> torch.Tensor:
+    """A decaying harmonic tone (1/k amplitudes) starting at onset_s."""
+    t = np.arange(int(seconds * SR)) / SR
+    hz = 440.0 * 2 ** ((midi - 69) / 12)
+    env = np.where(t >= onset_s, np.exp(-(t - onset_s) * 2.0), 0.0)
+    y = sum(np.sin(2 * np.pi * k * hz * t) / k for k in range(1, n_harmonics + 1) if k * hz < SR / 2)
+    return torch.tensor(0.3 * env * y, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("size,n_out", [("harmonic", 88), ("harmonic", 7), ("harmonic-large", 88)])
+def test_forward_shapes(size, n_out):
+    model = create_model(FE, ModelConfig(size=size), n_out, {}).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(2, 12345))
+    assert set(out) == set(HEADS)
+    assert all(v.shape == (2, FE.n_frames(12345), n_out) for v in out.values())
+
+
+def test_sizes_and_front_end():
+    small = count_parameters(create_model(FE, ModelConfig(size="harmonic"), 88, {}))
+    large = count_parameters(create_model(FE, ModelConfig(size="harmonic-large"), 88, {}))
+    assert small < 60_000 < 200_000 < large
+    with pytest.raises(ValueError, match="features.kind: logfreq"):
+        create_model(FrontEndConfig(kind="mel"), ModelConfig(size="harmonic"), 88, {})
+
+
+def test_semitone_layout_puts_min_midi_on_column_zero():
+    first, pad, n = semitone_layout(FE)
+    # MIDI 21 (27.5 Hz) sits 1.94 bands above 26 Hz at 2 bands a semitone: band 2, window 1..3
+    assert (first, pad) == (1, 0)
+    assert n == 98  # MIDI 21 .. 118 (7.5 kHz): whole semitone windows end below 8 kHz
+    first30, pad30, _ = semitone_layout(FrontEndConfig(kind="logfreq", f_min_hz=30.0))
+    assert pad30 == 4 and first30 == 0    # 27.5 Hz is below 30 Hz: padded, not dropped
+
+
+def test_harmonic_mix_reads_the_harmonics():
+    mix = HarmonicMix(1, 1)
+    with torch.no_grad():
+        mix.mix.weight.zero_()
+        mix.mix.bias.zero_()
+        mix.mix.weight[0, HARMONIC_SHIFTS.index(19), 0, 0] = 1.0   # the third harmonic
+    x = torch.zeros(1, 1, 1, 60)
+    x[..., 40] = 1.0
+    with torch.no_grad():
+        y = mix(x)
+    assert int(y[0, 0, 0].argmax()) == 40 - 19 and float(y.sum()) == 1.0
+    assert HARMONIC_SHIFTS[:8] == (0, 12, 19, 24, 28, 31, 34, 36)
+
+
+def test_the_network_is_pitch_equivariant():
+    """Features moved up one semitone (bins_per_semitone bands) give every head's logits
+    one pitch column higher. Not bit-exact: the edges of the pitch axis (zero padding) reach
+    every column through the harmonic layers and the norms' statistics, so the interior
+    columns agree to within a tenth of the response to the patch."""
+    torch.manual_seed(0)
+    model = create_model(FE, ModelConfig(size="harmonic"), 88, {}).eval()
+    n_bands = model.features.n_features
+    feats = torch.full((1, 60, n_bands), -13.8)
+    g = torch.Generator().manual_seed(1)
+    feats[:, 20:40, 80:120] = torch.randn(1, 20, 40, generator=g) * 3 - 2   # a note-like patch
+    moved = torch.roll(feats, FE.bins_per_semitone, dims=-1)
+    with torch.no_grad():
+        a, b = model.logits_from_features(feats), model.logits_from_features(moved)
+        quiet = model.logits_from_features(torch.full_like(feats, -13.8))
+    for head in HEADS:
+        response = float((a[head] - quiet[head]).abs().max())
+        moved_error = (b[head][..., 1:] - a[head][..., :-1])[..., 20:70].abs().max()
+        assert response > 1.0 and float(moved_error) < 0.1 * response, head
+        unmoved_error = (b[head] - a[head])[..., 20:70].abs().max()   # the test can fail
+        assert float(unmoved_error) > 0.2 * response, head
+
+
+def test_drum_band_pooling_is_adaptive_average_pooling():
+    from midi_extractor.model.harmonic import band_average_matrix
+
+    x = torch.randn(2, 3, 5, 98)
+    expected = torch.nn.AdaptiveAvgPool2d((None, 8))(x)
+    torch.testing.assert_close(x @ band_average_matrix(98, 8), expected)
