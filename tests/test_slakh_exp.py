@@ -44,7 +44,7 @@ def test_one_command_sets_the_seed_settings_on_every_base_and_stem(tmp_path, cap
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert got["dataset.kind"] == "slakh2100" and got["dataset.root"] == str(tmp_path)
     assert got["model.size"] == "harmonic-large" and got["index.drum_split.method"] == "audio"
-    assert got["+dataset.bass_labels_octave_down"] == "auto"  # not in params.yaml: Hydra's + adds it
+    assert got["dataset.bass_labels_octave_down"] == "auto"  # in params.yaml: no + needed
     for section, epochs in (("pretrain", 100), ("stems", 10)):
         for name in params[section]:
             for key, value in {**SEED, "epochs": epochs}.items():
