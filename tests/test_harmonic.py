@@ -91,3 +91,28 @@ def test_drum_band_pooling_is_adaptive_average_pooling():
     x = torch.randn(2, 3, 5, 98)
     expected = torch.nn.AdaptiveAvgPool2d((None, 8))(x)
     torch.testing.assert_close(x @ band_average_matrix(98, 8), expected)
+
+
+def test_the_shipped_pitched_base_follows_a_tone_up_a_semitone():
+    """The issue's check on the trained base (bases/pitched.pt, a harmonic model): a harmonic
+    tone moved up a semitone is decoded one pitch higher, with the same onset within a hop."""
+    from pathlib import Path
+
+    from midi_extractor.model.checkpoint import build_model, load_checkpoint
+    from midi_extractor.model.decoding import decode
+
+    ckpt = load_checkpoint(Path(__file__).resolve().parents[1] / "bases" / "pitched.pt")
+    assert ckpt["config"]["model"]["size"] == "harmonic"
+    model = build_model(ckpt)
+    fe = model.front_end
+    for midi in (45, 57, 69):
+        notes = []
+        for m in (midi, midi + 1):
+            with torch.no_grad():
+                probs = {k: torch.sigmoid(v[0]).numpy() for k, v in model(harmonic_tone(m).unsqueeze(0)).items()}
+            notes.append(decode(probs, fe, None, onset_threshold=0.3, frame_threshold=0.4))
+        low, high = ([n for n in ns if n.end_s - n.start_s >= 0.1] for ns in notes)   # held notes
+        assert [n.pitch for n in low] == [midi] and [n.pitch for n in high] == [midi + 1], (low, high)
+        assert abs(low[0].start_s - 0.5) <= fe.hop_s and abs(high[0].start_s - low[0].start_s) <= fe.hop_s
+        # every note, blips included, moves up one pitch with the same onset
+        assert [(n.pitch + 1, n.start_s) for n in notes[0]] == [(n.pitch, n.start_s) for n in notes[1]]
