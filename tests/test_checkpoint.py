@@ -82,3 +82,13 @@ def test_unsafe_pickles_are_refused(tmp_path):
     torch.save({**_ckpt(_model()), "extra": argparse.Namespace(a=1)}, path)
     with pytest.raises(CheckpointError, match="evil.pt"):
         load_checkpoint(path)
+
+
+def test_checkpoints_get_the_umask_mode_like_every_other_output(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    os.umask(old)
+    path = save_checkpoint(tmp_path / "best.pt", _ckpt(_model()))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old  # was 0600 (mkstemp's mode)

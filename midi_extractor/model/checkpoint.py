@@ -12,13 +12,10 @@ exact resumption; readers may ignore it.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-import torch
-
-from midi_extractor.atomic import file_sha256  # noqa: F401  (the checkpoint reference; re-exported)
+from midi_extractor.atomic import atomic_open, file_sha256  # noqa: F401  (file_sha256: the checkpoint reference)
 
 REQUIRED_KEYS = ("model", "optimizer", "scheduler", "scaler", "step", "epoch", "best_metric", "config",
                  "stem", "role", "taxonomy_version")
@@ -30,24 +27,15 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | Path, ckpt: Mapping[str, Any]) -> Path:
-    """Write ``ckpt`` to ``path`` atomically: a temporary file in the same
-    folder, flushed and fsync'ed, then ``os.replace``. A failure at any point
-    leaves an existing ``path`` untouched. Returns the path."""
+    """Write ``ckpt`` to ``path`` atomically (``atomic.atomic_open``: a temporary file in
+    the same folder, fsync'ed, given the umask's mode like every other output, then
+    ``os.replace``; the folder is fsync'ed after). A failure at any point leaves an
+    existing ``path`` untouched. Returns the path."""
+    import torch
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(dict(ckpt), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(dict(ckpt), f)
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -63,6 +51,8 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     """Load a checkpoint with ``torch.load(weights_only=True)``. Raises
     :class:`CheckpointError` naming the file when it is missing, corrupt or
     lacks contract keys."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
