@@ -92,3 +92,72 @@ def test_checkpoints_get_the_umask_mode_like_every_other_output(tmp_path):
     os.umask(old)
     path = save_checkpoint(tmp_path / "best.pt", _ckpt(_model()))
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old  # was 0600 (mkstemp's mode)
+
+
+# ------------------------------------------------- a checkpoint knows what it is
+def _params(**stems):
+    from midi_extractor.config import Params, PretrainConfig, StemConfig
+
+    return Params(stems={s: StemConfig(base=b) for s, b in stems.items()},
+                  pretrain={"pitched": PretrainConfig(stems=["bass", "piano"]),
+                            "percussive": PretrainConfig(stems=["drums"], drum_stem="drums"),
+                            "pitched2": PretrainConfig(stems=["guitar"])})
+
+
+def test_a_checkpoint_of_another_stem_or_role_is_refused_naming_both(tmp_path):
+    from midi_extractor.model.checkpoint import CheckpointMismatch, Identity, check_fits
+
+    drums = Identity("drums", "percussive", ("kick", "snare"))
+    with pytest.raises(CheckpointMismatch) as err:
+        check_fits(drums, "models/bass/best.pt", "bass")
+    assert str(err.value) == ("models/bass/best.pt: checkpoint of stem 'drums' (percussive), "
+                              "asked for stem 'bass' (pitched)")
+    with pytest.raises(CheckpointMismatch, match=r"best.pt: checkpoint of stem 'piano' \(harmonic\), asked for "
+                                                 r"stem 'other' \(harmonic; the fallback for 'guitar'\)$"):
+        check_fits(Identity("piano", "harmonic"), "m/other/best.pt", "other", role="harmonic", fallback_for="guitar")
+    with pytest.raises(CheckpointMismatch, match=r"stem 'bass' \(harmonic\), asked for stem 'bass' \(melodic\)$"):
+        check_fits(Identity("bass", "harmonic"), "b.pt", "bass", role="melodic")
+    with pytest.raises(CheckpointMismatch, match=r"stem 'bass' \(melodic, percussive outputs\)"):
+        check_fits(Identity("bass", "melodic", ("kick",)), "b.pt", "bass")  # says bass, outputs drum classes
+    check_fits(Identity.of(_ckpt(_model())), tmp_path / "best.pt", "bass", role="melodic")  # its own stem
+    check_fits(Identity("bass", "harmonic"), "b.pt", "bass")  # no role asked: bass_role not compared
+
+
+def test_a_base_serves_the_stems_of_its_kind_params_give_it(caplog):
+    import logging
+
+    from midi_extractor.model.checkpoint import CheckpointMismatch, Identity, check_fits
+
+    pitched, kit = Identity("base-pitched", "harmonic"), Identity("base-percussive", "percussive", ("kick",))
+    params = _params(bass="pitched", drums="percussive", guitar="pitched2", other="")
+    with caplog.at_level(logging.WARNING, logger="midi_extractor.model.checkpoint"):
+        for _ in range(2):
+            check_fits(pitched, "bases/pitched.pt", "bass", role="melodic", params=params)  # role: not a base's
+    assert caplog.text.count("bases/pitched.pt is the shared base 'pitched', not a model fine-tuned on bass") == 1
+    check_fits(kit, "bases/percussive.pt", "high_percs", params=params)  # no base named for it: by kind
+    check_fits(pitched, "bases/pitched.pt", "other", params=params)
+    check_fits(pitched, "bases/pitched.pt", "piano")  # no params: by kind
+    with pytest.raises(CheckpointMismatch, match=r"^bases/percussive.pt: checkpoint of shared base 'percussive' "
+                                                 r"\(percussive\), asked for stem 'bass' \(melodic\)$"):
+        check_fits(kit, "bases/percussive.pt", "bass", role="melodic", params=params)
+    with pytest.raises(CheckpointMismatch, match="shared base 'pitched' .*asked for stem 'drums'"):
+        check_fits(pitched, "bases/pitched.pt", "drums")
+    with pytest.raises(CheckpointMismatch, match=r"asked for stem 'guitar' \(pitched\), whose params base is "
+                                                 r"'pitched2'$"):
+        check_fits(pitched, "bases/pitched.pt", "guitar", params=params)
+
+
+def test_another_front_end_or_model_size_is_refused_naming_both():
+    from midi_extractor.model.checkpoint import CheckpointMismatch, Identity, check_fits
+
+    it = Identity.of(_ckpt(_model()))
+    check_fits(it, "b.pt", "bass", front_end=FE, model_size="small")
+    with pytest.raises(CheckpointMismatch, match=r"^b.pt: checkpoint of stem 'bass' \(melodic\) has front end "
+                                                 r"sample_rate_hz=8000, n_mels=32, asked for stem 'bass' "
+                                                 r"\(pitched\) with sample_rate_hz=16000, n_mels=64 "
+                                                 r"\(params features\)$"):
+        check_fits(it, "b.pt", "bass", front_end=dataclasses.replace(FE, sample_rate_hz=16000, n_mels=64))
+    with pytest.raises(CheckpointMismatch, match=r"^b.pt: checkpoint of stem 'bass' \(melodic\) is model size "
+                                                 r"'small', asked for stem 'bass' \(pitched\) at model size "
+                                                 r"'harmonic' \(params model.size\)$"):
+        check_fits(it, "b.pt", "bass", model_size="harmonic")

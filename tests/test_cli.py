@@ -85,3 +85,76 @@ def test_logging_is_configured_once_and_third_party_info_is_quiet(capsys):
     logging.getLogger("midi_extractor.infer.api").debug("our detail")
     assert "our detail" in capsys.readouterr().err
     configure_logging(0)
+
+
+# ------------------------------------------------- a checkpoint knows what it is
+def test_evaluate_refuses_another_stems_checkpoint_and_takes_the_base_of_its_stem(tmp_path, capsys, monkeypatch):
+    """``evaluate --stem bass`` with a drums checkpoint: one line, rc 2, nothing written (was: bass metrics
+    scored by drum classes, rc 0). The shared base params give bass (benchmarks/compare_peers.py) is scored."""
+    import json
+
+    from test_eval_run import PITCHED, _index
+    from test_transcribe_api import KIT, checkpoint_saying
+
+    monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(
+        "pretrain:\n  pitched: {stems: [bass], role: harmonic}\n  percussive: {stems: [drums], role: percussive}\n"
+        "stems:\n  bass: {role: melodic, base: pitched}\n"
+        "decoding: {onset_threshold: 0.02, frame_threshold: 0.02}\n")
+    index = _index(tmp_path, PITCHED[:3])
+    drums = checkpoint_saying(tmp_path / "models" / "bass" / "best.pt", "drums", "percussive", KIT)
+    kit = checkpoint_saying(tmp_path / "bases" / "percussive.pt", "base-percussive", "percussive", KIT)
+    pitched = checkpoint_saying(tmp_path / "bases" / "pitched.pt", "base-pitched", "harmonic")
+    for model, what in ((drums, "stem 'drums' (percussive)"), (kit, "shared base 'percussive' (percussive)")):
+        out = tmp_path / f"{model.stem}.json"
+        assert main(["evaluate", "--stem", "bass", "--index", str(index), "--model", str(model),
+                     "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.splitlines()[-1] == f"evaluate: {model}: checkpoint of {what}, asked for stem 'bass' (melodic)"
+        assert "Traceback" not in err and not out.exists()
+    assert main(["evaluate", "--stem", "bass", "--index", str(index), "--model", str(pitched),
+                 "--out", "base.json"]) == 0
+    assert json.loads((tmp_path / "base.json").read_text())["stem"] == "bass"
+    assert f"{pitched} is the shared base 'pitched', not a model fine-tuned on bass" in capsys.readouterr().err
+
+
+def test_train_init_from_a_wrong_checkpoint_is_one_line_rc_2_before_any_data(tmp_path, capsys, monkeypatch):
+    """``train --init-from``: missing, random bytes, another stem's base, another front end: one line, rc 2,
+    before the data is read (was: a traceback, rc 1, after loading)."""
+    import dataclasses
+
+    from midi_extractor.config import FrontEndConfig, ModelConfig
+    from midi_extractor.model.checkpoint import save_checkpoint
+    from midi_extractor.model.transcriber import create_model
+    from midi_extractor.train import fit
+    from test_training import TINY_FE, TINY_MODEL, tiny_params_yaml
+    from test_transcribe_api import KIT, checkpoint_saying
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read before the base was checked")
+
+    monkeypatch.setattr(fit, "datasets", no_data)
+    monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
+    params = tiny_params_yaml(tmp_path / "params.yaml")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00random" * 64)
+    kit = checkpoint_saying(tmp_path / "percussive.pt", "base-percussive", "percussive", KIT)
+    fe = dataclasses.replace(FrontEndConfig(**TINY_FE), n_mels=48)
+    model = create_model(fe, ModelConfig(**TINY_MODEL), fe.n_pitches, {})
+    other_fe = save_checkpoint(tmp_path / "pitched48.pt", {
+        "model": model.state_dict(), "optimizer": {}, "scheduler": {}, "scaler": {}, "step": 1, "epoch": 0,
+        "best_metric": 0.0, "config": {**model.config_dict(), "drum_classes": None}, "stem": "base-pitched",
+        "role": "harmonic", "taxonomy_version": 1})
+    cases = [(tmp_path / "missing.pt", "checkpoint not found"),
+             (garbage, "not a readable checkpoint (UnpicklingError: Unsupported operand 0)"),  # was pages
+             (kit, "checkpoint of shared base 'percussive' (percussive), asked for stem 'bass' (melodic)"),
+             (other_fe, "checkpoint of shared base 'pitched' (harmonic) has front end n_mels=48, asked for stem "
+                        "'bass' (melodic) with n_mels=32 (params features)")]
+    for path, message in cases:
+        rc = main(["train", str(tmp_path / "index.json"), "--stem", "bass", "--out-dir", str(tmp_path / "m"),
+                   "--params", str(params), "--init-from", str(path), "--no-progress"])
+        lines = capsys.readouterr().err.splitlines()
+        assert rc == 2 and lines[-1] == f"midi-extractor train: error: {path}: {message}", lines
+        assert not any("Traceback" in line for line in lines)
+    assert not (tmp_path / "m" / "best.pt").exists()

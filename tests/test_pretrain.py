@@ -58,7 +58,8 @@ def test_drum_rows_are_mapped_by_class_from_a_kit_base(tmp_path):
     kit, high = list(tx.MODEL_DRUM_CLASSES["drums"]), list(tx.MODEL_DRUM_CLASSES["high_percs"])
     index = tmp_path / "i.json"
     index.write_text("{}")
-    base_job = Job("base", "percussive", params.stems["bass"], params.role("bass"), params, index, tmp_path, kit)
+    base_job = Job("base-percussive", "percussive", params.stems["bass"], params.role("bass"), params, index, tmp_path,
+                   kit)  # a shared base's checkpoint says so (model.checkpoint.check_fits)
     base = build_state(base_job, torch.device("cpu"), None)
     with torch.no_grad():
         base.model.onset_head.bias.copy_(torch.arange(len(kit), dtype=torch.float32))

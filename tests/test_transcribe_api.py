@@ -158,3 +158,82 @@ def test_cuda_gives_the_cpu_notes(models, tmp_path):
     cpu, _ = transcribe(audio, "bass", models, device="cpu")
     gpu, _ = transcribe(audio, "bass", models, device="cuda")
     assert [(n.pitch, round(n.start_s, 3)) for n in gpu] == [(n.pitch, round(n.start_s, 3)) for n in cpu]
+
+
+# ------------------------------------------------- a checkpoint knows what it is
+def checkpoint_saying(path, stem, role, drum_classes=None):
+    """A tiny untrained checkpoint at ``path`` whose ``stem``/``role``/drum classes are as given."""
+    torch.manual_seed(0)
+    n_outputs = len(drum_classes) if drum_classes else FE.n_pitches
+    model = create_model(FE, ModelConfig(size="small", conv_channels=8, rnn_units=8), n_outputs, {}).eval()
+    ckpt = {"model": model.state_dict(), "optimizer": {}, "scheduler": {}, "scaler": {}, "step": 1, "epoch": 0,
+            "best_metric": 0.0, "config": {**model.config_dict(), "drum_classes": drum_classes, "train": {}},
+            "stem": stem, "role": role, "taxonomy_version": 1}
+    return save_checkpoint(path, ckpt)
+
+
+KIT = ["kick", "snare", "toms", "hihat", "cymbal", "shaker", "other_perc"]
+
+
+def test_a_drums_checkpoint_in_the_bass_slot_is_refused_naming_both(tmp_path, capsys):
+    from midi_extractor.model.checkpoint import CheckpointMismatch
+
+    models = tmp_path / "models"
+    wrong = checkpoint_saying(models / "bass" / "best.pt", "drums", "percussive", KIT)
+    audio = noisy_file(tmp_path / "bass.wav", seconds=1.0)
+    line = f"{wrong}: checkpoint of stem 'drums' (percussive), asked for stem 'bass' (pitched)"
+    with pytest.raises(CheckpointMismatch) as err:
+        transcribe(audio, "bass", models)  # was: a "bass" track of GM drum keys
+    assert str(err.value) == line
+    out = tmp_path / "out"
+    assert main(["transcribe", str(audio), "--models-dir", str(models), "-o", str(out), "--no-tempo"]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"transcribe: {line}"]
+    song = tmp_path / "song"
+    song.mkdir()
+    noisy_file(song / "bass.wav", seconds=1.0)
+    assert main(["transcribe", str(song), "--models-dir", str(models), "-o", str(out), "--no-tempo"]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"transcribe: {line}"]  # not skipped with rc 0
+    assert not out.exists()
+    engine.clear_model_cache()
+
+
+def test_a_fallback_is_said_once_and_must_be_the_model_routing_chose(tmp_path, caplog):
+    import logging
+
+    from midi_extractor.model.checkpoint import CheckpointMismatch
+
+    audio = noisy_file(tmp_path / "guitar.wav", seconds=1.0)
+    good = tmp_path / "good"
+    checkpoint_saying(good / "other" / "best.pt", "other", "harmonic")
+    with caplog.at_level(logging.WARNING):
+        transcribe(audio, models_dir=good)
+        transcribe(audio, models_dir=good)
+    assert caplog.text.count("falling back to 'other'") == 1
+    bad = checkpoint_saying(tmp_path / "bad" / "other" / "best.pt", "drums", "percussive", KIT)
+    with pytest.raises(CheckpointMismatch, match=f"^{bad}: checkpoint of stem 'drums' \\(percussive\\), asked for "
+                                                 f"stem 'other' \\(pitched; the fallback for 'guitar'\\)$"):
+        transcribe(audio, models_dir=tmp_path / "bad")
+    engine.clear_model_cache()
+
+
+def test_a_shared_base_in_a_slot_serves_its_kind_and_a_role_is_compared_with_params(tmp_path, caplog):
+    import logging
+
+    from midi_extractor.config import Params, StemConfig
+    from midi_extractor.model.checkpoint import CheckpointMismatch
+
+    audio = noisy_file(tmp_path / "bass.wav", seconds=1.0)
+    base = checkpoint_saying(tmp_path / "a" / "bass" / "best.pt", "base-pitched", "harmonic")
+    with caplog.at_level(logging.WARNING, logger="midi_extractor.model.checkpoint"):
+        transcribe(audio, "bass", tmp_path / "a")
+    assert f"{base} is the shared base 'pitched', not a model fine-tuned on bass" in caplog.text
+    kit = checkpoint_saying(tmp_path / "b" / "bass" / "best.pt", "base-percussive", "percussive", KIT)
+    with pytest.raises(CheckpointMismatch, match=f"^{kit}: checkpoint of shared base 'percussive'"):
+        transcribe(audio, "bass", tmp_path / "b")
+    own = checkpoint_saying(tmp_path / "c" / "bass" / "best.pt", "bass", "melodic")
+    transcribe(audio, "bass", tmp_path / "c")  # no params: bass_role is not compared
+    harmonic_bass = Params(stems={"bass": StemConfig(role="harmonic")})
+    with pytest.raises(CheckpointMismatch, match=f"^{own}: checkpoint of stem 'bass' \\(melodic\\), asked for "
+                                                 f"stem 'bass' \\(harmonic\\)$"):
+        transcribe(audio, "bass", tmp_path / "c", params=harmonic_bass)
+    engine.clear_model_cache()

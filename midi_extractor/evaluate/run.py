@@ -44,9 +44,9 @@ from midi_extractor.config import resolve_params
 from midi_extractor.evaluate import intervals, plots, thresholds
 from midi_extractor.evaluate.outputs import DOMAINS, build_metrics, closing_line, write_tracks_csv
 from midi_extractor.evaluate.scoring import ALL_DRUM_CLASSES, figures_from_counts, track_counts
+from midi_extractor.model.checkpoint import CheckpointError, check_fits
 
 log = logging.getLogger(__name__)
-
 
 
 # --------------------------------------------------------------------- splits
@@ -215,6 +215,7 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     # The checkpoint itself, never a model.onnx beside it: the metrics do not depend on whether
     # export@<stem> ran first (tests/test_onnx.py holds the export to the checkpoint's notes).
     loaded = load_model(model_path, device, runtime="torch")
+    check_fits(loaded.identity, model_path, stem, role=tx.role_of(stem, params.switches), params=params)
     drums = bool(loaded.drum_classes)
     grid = thresholds.grid_from_decoding(params.decoding, drums)
     if grid.swept or decoding_out is not None:
@@ -271,7 +272,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                            device=args.device)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, CheckpointError) else 1  # a model that is not this stem's: the user's error
     print(json.dumps(metrics, indent=2))
     return 0
 

@@ -97,7 +97,9 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
         ``routing.NoModelError`` when no checkpoint fits (vocals!), ``KeyError``
         for an unknown name, ``audio.AudioError`` / ``ValueError`` for bad
         audio, a bad device or a bad option, ``config.ConfigError`` for a bad
-        ``decoding.json``.
+        ``decoding.json``, ``model.checkpoint.CheckpointMismatch`` when the
+        checkpoint is another stem's (``stem: drums`` at ``models/bass/best.pt``;
+        its role is compared too when ``params`` are given).
 
     Example::
 
@@ -149,6 +151,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     """``(stem, notes, audio at the model's rate, that rate, GM program)`` of one input."""
     from midi_extractor.infer.routing import resolve_model
     from midi_extractor.infer.settings import with_overrides
+    from midi_extractor.model.checkpoint import check_fits
 
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
     if isinstance(audio, (str, Path)):
@@ -162,6 +165,9 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     route = resolve_model(stem, models_dir, switches)  # logs a fallback
     options = {k: v for k, v in (("device", device), ("runtime", runtime)) if v not in (None, "auto")}
     loaded = engine.load_model(route.checkpoint, **options)
+    role = tx.role_of(route.used_stem, switches) if params is not None else None  # switches given: bass_role
+    check_fits(loaded.identity, route.checkpoint, route.used_stem, role=role, params=params,
+               fallback_for=route.stem if route.is_fallback else None)
     dec = with_overrides(loaded.decoding, **overrides)
     x, name = engine.load_input(audio, sample_rate_hz, loaded.front_end.sample_rate_hz)
     is_drum = tx.STEMS[route.stem].is_drum
@@ -205,6 +211,7 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path = "models", *, p
     from midi_extractor.infer.outputs import mix
     from midi_extractor.infer.routing import NoModelError
     from midi_extractor.midi_io import tracks_to_midi
+    from midi_extractor.model.checkpoint import CheckpointMismatch
 
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
     files, messages = stem_files(folder, switches)
@@ -216,6 +223,8 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path = "models", *, p
     for stem, path in files.items():
         try:
             _, notes, x, x_rate, _ = _notes(path, stem, models_dir, params=params, sample_rate_hz=None, **kwargs)
+        except CheckpointMismatch:
+            raise  # a model that is not the stem's: the user's setup, not this file
         except (NoModelError, AudioError, ConfigError, ValueError, KeyError) as exc:
             messages.append(f"{path}: skipped: {exc.args[0] if isinstance(exc, KeyError) else exc}")
             continue

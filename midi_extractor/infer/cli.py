@@ -101,6 +101,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from midi_extractor.infer.engine import resolve_device
     from midi_extractor.infer.outputs import write_midi, write_note_events, write_wav
     from midi_extractor.infer.routing import NoModelError
+    from midi_extractor.model.checkpoint import CheckpointMismatch
 
     try:
         plan = plan_outputs(args.audio, args.out)
@@ -114,6 +115,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     for source, target in plan:
         try:
             result, rendered = _run_one(args, source, params, tempo, device)
+        except CheckpointMismatch as exc:  # the models folder is wrong for every input of that stem: stop
+            print(f"transcribe: {exc}", file=sys.stderr)
+            return 2
         except (AudioError, NoModelError, ConfigError, KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:
             _fail(source, exc)
             failures += 1

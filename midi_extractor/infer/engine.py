@@ -48,6 +48,14 @@ class LoadedModel:
     path: Path | None = None
     device: str = "cpu"
     decoding: DecodingConfig = field(default_factory=DecodingConfig)  # from decoding.json, else defaults
+    role: str | None = None
+
+    @property
+    def identity(self):
+        """What the checkpoint says it is (``model.checkpoint.Identity``, for ``check_fits``)."""
+        from midi_extractor.model.checkpoint import Identity
+
+        return Identity(self.stem, self.role, self.drum_classes)
 
 
 _CACHE: dict[tuple[str, int, int, str], LoadedModel] = {}
@@ -112,7 +120,7 @@ def _load_torch(path: Path, device: str) -> LoadedModel:
     config = ckpt.get("config", {})
     classes = config.get("drum_classes")
     return LoadedModel(model.eval().to(device), FrontEndConfig(**config.get("front_end", {})),
-                       tuple(classes) if classes else None, ckpt.get("stem"), path, device)
+                       tuple(classes) if classes else None, ckpt.get("stem"), path, device, role=ckpt.get("role"))
 
 
 def _load_onnx(path: Path, device: str, runtime: str) -> LoadedModel | None:
@@ -136,7 +144,7 @@ def _load_onnx(path: Path, device: str, runtime: str) -> LoadedModel | None:
         return None
     classes = meta.get("drum_classes")
     return LoadedModel(model, FrontEndConfig(**meta["front_end"]), tuple(classes) if classes else None,
-                       meta.get("stem"), path, "cpu")
+                       meta.get("stem"), path, "cpu", role=meta.get("role"))
 
 
 def _load_checkpoint(path: Path) -> tuple[dict, Any]:

@@ -88,8 +88,9 @@ def export_onnx(checkpoint: str | Path) -> Path:
     onnx_path, meta_path = export_paths(checkpoint)
     meta_path.unlink(missing_ok=True)  # no metadata vouches for a half-written export
     _trace(_graph(build_model(ckpt)), check_audio(fe.sample_rate_hz, *TRACE_SHAPE), onnx_path)
-    meta = {"format": FORMAT, "stem": ckpt.get("stem"), "front_end": dataclasses.asdict(fe),
-            "drum_classes": ckpt["config"].get("drum_classes"), "model_size": ckpt["config"]["model"].get("size"),
+    meta = {"format": FORMAT, "stem": ckpt.get("stem"), "role": ckpt.get("role"),
+            "front_end": dataclasses.asdict(fe), "drum_classes": ckpt["config"].get("drum_classes"),
+            "model_size": ckpt["config"]["model"].get("size"),
             "checkpoint": checkpoint.name, "checkpoint_size": checkpoint.stat().st_size,
             "checkpoint_sha256": file_sha256(checkpoint), "opset": OPSET}
     diff = max_prob_diff(model, OnnxModel(onnx_path, meta), check_audio(fe.sample_rate_hz, *CHECK_SHAPE, seed=1))

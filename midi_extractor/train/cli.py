@@ -86,13 +86,14 @@ def _overrides(args) -> dict:
 def _cmd_train(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from midi_extractor.index_io import DataError
+    from midi_extractor.model.checkpoint import CheckpointError
     from midi_extractor.train.fit import OutDirError
 
     try:
         summary = train(args.index, args.stem, args.out_dir, resolve_params(args.params), device=args.device,
                         data_root=args.data, init_from=args.init_from, resume=not args.no_resume,
                         progress=not args.no_progress, log_every=args.log_every, **_overrides(args))
-    except (ConfigError, DataError, FileNotFoundError, OutDirError) as exc:
+    except (ConfigError, DataError, FileNotFoundError, OutDirError, CheckpointError) as exc:
         if getattr(args, "verbose", False):
             raise
         print(f"midi-extractor train: error: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ import torch
 from midi_extractor.atomic import clean_stale_tmp, write_json
 from midi_extractor.model.checkpoint import save_checkpoint
 from midi_extractor.train import distributed as ddp
-from midi_extractor.train.loop import (Job, State, build_state, checkpoint, loss_row, seed_everything,
+from midi_extractor.train.loop import (Job, State, build_state, checkpoint, load_base, loss_row, seed_everything,
                                        start_from_base, summary, train_step, try_resume, validate_and_save)
 
 log = logging.getLogger(__name__)
@@ -151,12 +151,13 @@ def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every
     torch.set_flush_denormal(True)
     _cpu_threads(dev, job.settings.num_workers)
     seed_everything(job.settings.seed)
+    base = load_base(job) if job.init_from else None  # a wrong or unreadable base: refused before any data
     train_ds, val_ds = datasets(job, val_clips_per_track, augment_on_device(job, dev))
     use_amp = dev.type == "cuda" and (amp is None or bool(amp))
     amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
     state = build_state(job, dev, amp_dtype)
-    if not (resume and try_resume(state, job)) and job.init_from:
-        start_from_base(state, job)
+    if not (resume and try_resume(state, job)) and base is not None:
+        start_from_base(state, job, base)
     if info.enabled:  # a 0-weight head gets no gradient
         state.model = torch.nn.parallel.DistributedDataParallel(
             state.model, device_ids=[dev.index] if dev.type == "cuda" else None,

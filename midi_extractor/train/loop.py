@@ -22,7 +22,7 @@ import torch
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.config import Params, RoleConfig, StemConfig
-from midi_extractor.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from midi_extractor.model.checkpoint import CheckpointError, Identity, check_fits, load_checkpoint, save_checkpoint
 from midi_extractor.model.transcriber import create_model
 from midi_extractor.train import distributed as ddp
 from midi_extractor.train import outputs
@@ -119,11 +119,21 @@ def build_state(job: Job, device: torch.device, amp_dtype) -> State:
     return State(model, optimizer, scheduler, scaler, config, outputs.fingerprint(config, job.index_path))
 
 
-def start_from_base(state: State, job: Job) -> None:
-    """Fine-tuning: load the base checkpoint's weights. Output rows are mapped by drum
-    class name when the base's classes differ from this model's (a kit base feeding a
-    ``high_percs`` model); pitched bases map one to one."""
+def load_base(job: Job) -> dict:
+    """The checkpoint ``job.init_from``, refused (``CheckpointMismatch``, one line) unless it
+    fits the job (``checkpoint.check_fits``): the stem's own checkpoint of its role, or a
+    shared base of its kind that params do not rule out, at params' front end and model size."""
     ck = load_checkpoint(job.init_from)
+    check_fits(Identity.of(ck), job.init_from, job.name, role=job.role, front_end=job.params.features,
+               model_size=job.params.model.size, params=job.params, say_base=False)
+    return ck
+
+
+def start_from_base(state: State, job: Job, ck: dict | None = None) -> None:
+    """Fine-tuning: load the base checkpoint's weights (``ck``, else :func:`load_base`). Output
+    rows are mapped by drum class name when the base's classes differ from this model's (a
+    kit base feeding a ``high_percs`` model); pitched bases map one to one."""
+    ck = ck if ck is not None else load_base(job)
     weights = dict(ck["model"])
     base_classes = ck.get("config", {}).get("drum_classes")
     own = state.model.state_dict()
