@@ -15,7 +15,9 @@ Non-finite samples (NaN, +-inf) are refused, never repaired: every read checks
 the frames it decoded and raises :class:`NonFiniteAudioError` (an
 ``AudioError``) with how many NaN and inf samples it found. :func:`scan_audio`
 decodes a whole file once (the filter's check: truncation, corruption,
-non-finite samples and the loudest block in one pass).
+non-finite samples and the loudest block in one pass). A WAV cut short, which
+libsndfile reads as a shorter file, is named with a warning once
+(``wav_header.warn_if_truncated``).
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from midi_extractor.wav_header import warn_if_truncated
 
 try:  # soxr ships with librosa; fall back to librosa's own call if absent
     import soxr as _soxr
@@ -38,6 +42,9 @@ _CONTEXT_OUT = 512
 
 #: floor of :func:`rms_db` (digital silence)
 SILENCE_DB = -200.0
+
+#: a sample this loud sits at full scale: int16's largest (32767 / 32768), or beyond it
+FULL_SCALE = 32767 / 32768
 
 
 class AudioError(ValueError):
@@ -80,12 +87,15 @@ def _open(path: str | Path) -> sf.SoundFile:
         raise AudioError(path, "audio file not found")
     if path.is_dir():
         raise AudioError(path, "is a folder, not an audio file")
-    if path.stat().st_size == 0:
+    stat = path.stat()
+    if stat.st_size == 0:
         raise AudioError(path, "empty file (0 bytes)")
     try:
-        return sf.SoundFile(str(path))
+        f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
         raise AudioError(path, f"unreadable or corrupt audio ({exc})") from None
+    warn_if_truncated(path, stat)  # libsndfile reads a cut-short WAV as a shorter file, silently
+    return f
 
 
 def audio_info(path: str | Path) -> tuple[int, int, int]:
@@ -108,9 +118,10 @@ def resample(x: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     return librosa.resample(x, orig_sr=from_hz, target_sr=to_hz, res_type="soxr_hq").astype(np.float32)
 
 
-def _read(f: sf.SoundFile, path: str | Path, start: int, n: int) -> np.ndarray:
+def _read(f: sf.SoundFile, path: str | Path, start: int, n: int, stats: dict | None = None) -> np.ndarray:
     """Read ``n`` frames from ``start`` as mono float32; frames past the end are
-    zeros (so are frames before 0)."""
+    zeros (so are frames before 0). ``stats``: add ``samples`` read and how many sat at
+    ``full_scale`` (:data:`FULL_SCALE`, in any channel, before the mono mix)."""
     out = np.zeros(max(n, 0), dtype=np.float32)
     lo, hi = max(start, 0), min(start + n, f.frames)
     if hi <= lo:
@@ -124,13 +135,16 @@ def _read(f: sf.SoundFile, path: str | Path, start: int, n: int) -> np.ndarray:
         raise AudioError(path, f"truncated audio: header declares {f.frames} frames, "
                                f"decoding stopped at frame {lo + len(data)}")
     check_finite(data, path, f"in frames {lo}-{hi}")
+    if stats is not None:
+        stats["samples"] = stats.get("samples", 0) + data.size
+        stats["full_scale"] = stats.get("full_scale", 0) + int(np.count_nonzero(np.abs(data) >= FULL_SCALE))
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     out[lo - start: lo - start + len(mono)] = mono
     return out
 
 
 def load_audio(path: str | Path, sample_rate_hz: int, offset_s: float = 0.0,
-               duration_s: float | None = None) -> np.ndarray:
+               duration_s: float | None = None, stats: dict | None = None) -> np.ndarray:
     """Read ``duration_s`` seconds from ``offset_s`` (the rest of the file if
     None) as float32 mono at ``sample_rate_hz``.
 
@@ -139,7 +153,7 @@ def load_audio(path: str | Path, sample_rate_hz: int, offset_s: float = 0.0,
     samples. A full read has ``round(n_frames * sample_rate_hz / file_rate)``
     samples. Raises :class:`AudioError` (message: path and problem) for a
     missing, empty, corrupt or unreadable file; ``ValueError`` for a negative
-    offset or duration.
+    offset or duration. ``stats`` (a dict): counts of the file's own samples, see :func:`_read`.
     """
     if offset_s < 0 or (duration_s is not None and duration_s < 0):
         raise ValueError(f"{path}: offset_s and duration_s must be >= 0 "
@@ -156,7 +170,7 @@ def load_audio(path: str | Path, sample_rate_hz: int, offset_s: float = 0.0,
         if n_out == 0:
             return np.zeros(0, dtype=np.float32)
         if native == sample_rate_hz:
-            return _read(f, path, o0, n_out)
+            return _read(f, path, o0, n_out, stats)
         # start on a sample shared by both grids, with context either side
         g = math.gcd(native, sample_rate_hz)
         step_out, step_in = sample_rate_hz // g, native // g
@@ -167,7 +181,7 @@ def load_audio(path: str | Path, sample_rate_hz: int, offset_s: float = 0.0,
         # never read past what a full read would read: trailing zeros are
         # padding, and the full read ends at the file's end too
         n_in_real = min(n_in, max(f.frames - start_in, 0))
-        x = _read(f, path, start_in, n_in_real)
+        x = _read(f, path, start_in, n_in_real, stats)
     y = resample(x, native, sample_rate_hz)
     lo = o0 - ctx_start
     out = np.zeros(n_out, dtype=np.float32)

@@ -166,3 +166,24 @@ def test_scan_audio_level_matches_block_by_block(tmp_path):
     level, frames = scan_audio(path, 0.5, chunk_s=1.0)
     assert frames == 44100 * 3 + 1234
     assert level == pytest.approx(max(rms_db(b) for b in iter_blocks(path, 0.5)), abs=1e-4)
+
+
+@pytest.mark.parametrize("subtype,channels", [("PCM_16", 1), ("FLOAT", 2), ("PCM_24", 2)])
+def test_a_truncated_wav_is_named_once_with_what_its_header_declares(tmp_path, caplog, subtype, channels):
+    """libsndfile reads a WAV cut short as a shorter file; the header's frame count says otherwise."""
+    import logging
+
+    sr = 8000
+    data = np.tile((0.3 * np.sin(np.arange(5 * sr) / 7.0))[:, None], (1, channels)).astype(np.float32)
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, data, sr, subtype=subtype)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 5])
+    with caplog.at_level(logging.WARNING, logger="midi_extractor.audio"):
+        assert len(load_audio(whole, sr)) == 5 * sr
+        held = audio_info(cut)[1]
+        assert held < sr and len(load_audio(cut, sr)) == held  # read as what is there
+        load_audio(cut, sr, offset_s=0.1, duration_s=0.2)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{cut}: truncated WAV: the header declares {5 * sr} frames (5.00 s) but the file holds {held} "
+        f"({held / sr:.2f} s); reading what is there"]  # once, and nothing for the whole file

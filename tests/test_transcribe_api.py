@@ -237,3 +237,28 @@ def test_a_shared_base_in_a_slot_serves_its_kind_and_a_role_is_compared_with_par
                                                  f"stem 'bass' \\(harmonic\\)$"):
         transcribe(audio, "bass", tmp_path / "c", params=harmonic_bass)
     engine.clear_model_cache()
+
+
+def test_heavy_clipping_and_a_truncated_wav_are_said(models, tmp_path, caplog, capsys):
+    """int16 audio clipped on most of its samples, and a WAV cut short: transcribed, with a warning
+    naming the file (was: no message, rc 0)."""
+    import logging
+
+    sr = 22050
+    t = np.arange(3 * sr) / sr
+    sf.write(tmp_path / "clean.wav", np.sin(2 * np.pi * 110 * t).astype(np.float32), sr, subtype="PCM_16")
+    clipped = np.clip(2.0 * np.sin(2 * np.pi * 110 * t), -1, 1).astype(np.float32)
+    sf.write(tmp_path / "clipped.wav", clipped, sr, subtype="PCM_16")
+    with caplog.at_level(logging.WARNING):
+        transcribe(tmp_path / "clean.wav", "bass", models)  # full scale, 0.6 % of samples on it: not clipped
+        assert "heavily clipped" not in caplog.text
+        transcribe(tmp_path / "clipped.wav", "bass", models)
+        transcribe(clipped, "bass", models, sample_rate_hz=sr)
+    assert f"{tmp_path / 'clipped.wav'}: heavily clipped: 66.7% of its samples sit at full scale" in caplog.text
+    assert "audio array: heavily clipped: 66.7%" in caplog.text
+
+    whole = noisy_file(tmp_path / "whole.wav", seconds=3.0)
+    cut = tmp_path / "bass.wav"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
+    assert main(["transcribe", str(cut), "--models-dir", str(models), "-o", str(tmp_path / "o"), "--no-tempo"]) == 0
+    assert f"{cut}: truncated WAV: the header declares {3 * 22050} frames (3.00 s)" in capsys.readouterr().err

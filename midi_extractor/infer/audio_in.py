@@ -13,6 +13,7 @@ log = logging.getLogger("midi_extractor.infer.engine")  # messages read as the e
 
 SILENCE_DB = -90.0  # RMS below this is treated as silence
 PEAK_LEVEL = 1.0  # input peaking above full scale (overdriven float audio) is scaled to this peak
+CLIPPED_FRACTION = 0.02  # warn when this share of the samples sits at full scale (a full-scale sine: 0.6 %)
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
@@ -47,14 +48,16 @@ def load_input(audio: str | Path | np.ndarray, sample_rate_hz: int | None, targe
     """Mono float32 at ``target_hz`` and a name for messages. Raises ``audio.AudioError``
     (path + problem) or ``ValueError`` for an array without a rate, an empty input or
     non-finite samples."""
-    from midi_extractor.audio import AudioError, load_audio, resample
+    from midi_extractor.audio import FULL_SCALE, AudioError, load_audio, resample
 
     if isinstance(audio, (str, Path)):
-        x = load_audio(audio, target_hz)
+        stats: dict = {}
+        x = load_audio(audio, target_hz, stats=stats)
         if x.size == 0:
             raise AudioError(audio, "no audio samples")
         if not np.all(np.isfinite(x)):
             raise AudioError(audio, "contains NaN or infinite samples; refusing to transcribe")
+        warn_if_clipped(stats.get("full_scale", 0), stats.get("samples", 0), str(audio))
         return x, str(audio)
     if sample_rate_hz is None:
         raise ValueError("an audio array needs sample_rate_hz")
@@ -62,7 +65,18 @@ def load_input(audio: str | Path | np.ndarray, sample_rate_hz: int | None, targe
     if x.size == 0:
         raise ValueError("audio array: no samples")
     condition(x)  # non-finite samples are refused before resampling smears them
+    warn_if_clipped(int(np.count_nonzero(np.abs(x) >= FULL_SCALE)), x.size, "audio array")
     return resample(x, int(sample_rate_hz), target_hz), "audio array"
+
+
+def warn_if_clipped(n_full_scale: int, n_samples: int, name: str) -> None:
+    """Log a warning when at least :data:`CLIPPED_FRACTION` of an input's samples (counted at
+    its own rate, before resampling rounds the flat tops off) sit at full scale: clipped
+    audio has lost the peaks the model reads, and its notes change."""
+    if n_samples and n_full_scale >= CLIPPED_FRACTION * n_samples:
+        log.warning("%s: heavily clipped: %.1f%% of its samples sit at full scale; the notes may be wrong "
+                    "(transcribe a copy from before the clipping if there is one)", name,
+                    100.0 * n_full_scale / n_samples)
 
 
 def is_silent(x: np.ndarray) -> bool:
