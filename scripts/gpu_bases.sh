@@ -2,7 +2,8 @@
 # One device run (the `device` tool; carry .gpu): train both shared bases (params.yaml pretrain.*) on the GPU,
 # then time the models. Before: `python scripts/gpu_pack.py` (data/prepared -> .gpu/prepared, Vorbis, 32 MB) and
 # the wheels in .gpu/whl (the device README). How the shipped bases of 2026-12-04 were made.
-# PARAMS / T_PITCHED / T_PERC / SKIP_SETUP override for a local dry run.
+# BASES (default: pitched percussive) / BENCH=0 / PARAMS / T_PITCHED / T_PERC / SKIP_SETUP: for one base,
+# no timing, a local dry run.
 set -u
 PARAMS=${PARAMS:-params.yaml}; T_PITCHED=${T_PITCHED:-330}; T_PERC=${T_PERC:-120}
 export MIDI_EXTRACTOR_TRACKING=0 PYTHONUNBUFFERED=1
@@ -14,7 +15,7 @@ if [ -z "${SKIP_SETUP:-}" ]; then
   t0=$(date +%s); python3 scripts/gpu_unpack.py || exit 1; echo "unpack $(( $(date +%s) - t0 )) s"
 fi
 PY=${PY:-python3}
-for base in pitched percussive; do
+for base in ${BASES:-pitched percussive}; do
   T=$T_PITCHED; [ $base = percussive ] && T=$T_PERC
   t0=$(date +%s)
   timeout $T $PY stages/pretrain.py --params $PARAMS --base $base --prepared-dir data/prepared \
@@ -27,6 +28,7 @@ for base in pitched percussive; do
   cat models/_base/$base/history.csv >> $OUT/$base.log
   grep -E "step|done|Error|error" $OUT/$base.log | tail -8
 done
+[ "${BENCH:-1}" = 0 ] && exit 0
 {
 for spec in "harmonic-large 64 20" "harmonic 64 20" "harmonic 16 4" "paper 64 20"; do
   set -- $spec

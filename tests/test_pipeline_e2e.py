@@ -30,7 +30,7 @@ _TINY_TRAIN = {"lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 3, "batch_size": 2,
                "val_interval": 3}
 TINY_PARAMS_OVERRIDES = {
     "dataset": {"kind": "generated", "root": "data/generated", "tracks": 6, "seconds": 6.0, "seed": 3,
-                "validation_tracks": 1, "test_tracks": 2, "effects": 0.5},
+                "validation_tracks": 1, "test_tracks": 2, "effects": 0.5, "bass_labels_octave_down": "auto"},
     "pretrain": {
         "pitched": {"stems": ["bass"], "role": "harmonic", **_TINY_TRAIN},
         "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", **_TINY_TRAIN},

@@ -22,7 +22,10 @@ semitone, ``S`` semitones, ``P = front_end.n_pitches``):
 5. heads: :class:`TemporalHead`, dilated Conv2d ``(3 x 1)`` over time only, with weights
    shared by every pitch column. Pitched models read columns ``0 .. P-1`` (one output a
    column); drum models (``n_outputs != P``) pool the semitone axis into ``DRUM_BANDS`` bands
-   and give ``n_outputs`` classes from all of them (drum classes have no pitch order).
+   (``DRUM_HEAD_WIDTH`` x the pitched head's channels: one head serves every class), read
+   beside them the input's level and its rise from the frame before (spectral flux) in
+   ``RAW_DRUM_BANDS`` bands of the whole range (a hi-hat under a kick shows there), and give
+   ``n_outputs`` classes from all of them (drum classes have no pitch order).
 
 Every layer before the heads commutes with a shift along the pitch axis (up to the edges), and
 the heads are the same at every pitch, so a tone a semitone higher yields the same output one
@@ -44,7 +47,12 @@ HARMONIC_SIZES = {"harmonic": (16, 16, 2), "harmonic-large": (48, 64, 4)}
 #: semitone distances read by HarmonicMix: harmonics 1-8 above, one octave below
 HARMONIC_SHIFTS = tuple(round(12 * math.log2(k)) for k in range(1, 9)) + (-12,)
 #: bands the semitone axis is pooled into for drum classes
-DRUM_BANDS = 8
+DRUM_BANDS = 16
+#: the drum head's channels as a multiple of the pitched head's (its channels serve every class,
+#: where a pitched head's serve one pitch: 16 channels for 7 classes missed most closed hats)
+DRUM_HEAD_WIDTH = 4
+#: bands of the input's level and flux the drum head reads beside the trunk
+RAW_DRUM_BANDS = 32
 #: fixed input scaling of the log power (about -14 .. 4): (x - LOG_CENTRE) / LOG_SPREAD
 LOG_CENTRE, LOG_SPREAD = -6.0, 4.0
 #: dilations of the onset stack and of the frame stack (frames)
@@ -176,7 +184,9 @@ class HarmonicTranscriber(_transcriber_base()):
         else:
             self.register_buffer("band_average", band_average_matrix(self.n_semitones, DRUM_BANDS),
                                  persistent=False)
-            self.head = TemporalHead(c * DRUM_BANDS, hidden, self.n_outputs)
+            self.register_buffer("raw_average", band_average_matrix(self.features.n_features, RAW_DRUM_BANDS),
+                                 persistent=False)
+            self.head = TemporalHead(c * DRUM_BANDS + 2 * RAW_DRUM_BANDS, DRUM_HEAD_WIDTH * hidden, self.n_outputs)
         for name in ("onset", "offset", "frame"):
             nn.init.constant_(getattr(self.head, f"{name}_head").bias,
                               math.log(self.prior_rate / (1.0 - self.prior_rate)))
@@ -196,7 +206,16 @@ class HarmonicTranscriber(_transcriber_base()):
         if self.pitched:
             out = self.head(h[..., :self.n_outputs])                        # (B, 1, T, P) each
             return {k: v[:, 0] for k, v in out.items()}                      # (B, T, P)
+        return self._drum_logits(x, h)
+
+    def _drum_logits(self, x: torch.Tensor, h: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Drum classes from the trunk ``h (B, C, T, S)`` pooled into bands, plus the scaled
+        input ``x (B, 1, T, F)``'s level and positive flux in :data:`RAW_DRUM_BANDS` bands."""
         pooled = h @ self.band_average.to(h.dtype)                           # (B, C, T, bands)
         b, c, t, n = pooled.shape
-        out = self.head(pooled.permute(0, 1, 3, 2).reshape(b, c * n, t, 1))  # (B, n_out, T, 1)
+        level = (x @ self.raw_average.to(x.dtype))[:, 0]                     # (B, T, raw bands)
+        flux = F.relu(level - F.pad(level, (0, 0, 1, 0))[:, :-1])            # rise from frame t-1
+        raw = torch.cat([level, flux], dim=-1).transpose(1, 2)               # (B, 2 raw, T)
+        trunk = pooled.permute(0, 1, 3, 2).reshape(b, c * n, t)
+        out = self.head(torch.cat([trunk, raw.to(trunk.dtype)], dim=1).unsqueeze(-1))  # (B, n_out, T, 1)
         return {k: v[..., 0].transpose(1, 2) for k, v in out.items()}       # (B, T, n_out)
