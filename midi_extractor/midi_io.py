@@ -1,4 +1,4 @@
-"""Notes <-> pretty_midi objects and mir_eval arrays.
+"""Notes <-> pretty_midi objects.
 
 * :func:`notes_to_instrument`, :func:`notes_to_midi`: one track.
 * :func:`tracks_to_midi`: several stems into one multi-track file, each with
@@ -6,8 +6,8 @@
 * :func:`new_midi`: an empty file at a tempo (``tempo_bpm``, 480 ticks per
   quarter note, 4/4): note times stay in seconds, the tempo only decides where
   a DAW draws the bars.
-* :func:`notes_to_arrays`: ``(intervals (N, 2) s, pitches (N,) Hz, velocities (N,))``
-  as mir_eval wants them.
+* mir_eval arrays (``notes_to_arrays``) and note matching live in
+  :mod:`midi_extractor.matching`.
 * :func:`notes_from_midi`: reference notes from a MIDI file (all tracks), with
   drum keys folded to their class's key when ``drum_classes`` is given.
 """
@@ -22,7 +22,7 @@ import pretty_midi
 from midi_extractor import taxonomy as tx
 from midi_extractor.model.decoding import Note, note_key
 
-#: Shortest interval handed to mir_eval (it rejects zero-length notes).
+#: Shortest note written or handed to mir_eval (it rejects zero-length notes).
 MIN_DURATION_S = 1e-3
 #: ticks per quarter note of written files (what DAWs use; pretty_midi's default is 220)
 RESOLUTION = 480
@@ -70,19 +70,6 @@ def tracks_to_midi(tracks: Mapping[str, Sequence[Note]] | Iterable[tuple[str, Se
     for stem, notes in items:
         midi.instruments.append(stem_instrument(stem, notes))
     return midi
-
-
-def notes_to_arrays(notes: Sequence[Note]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """mir_eval arrays: intervals ``(N, 2)`` seconds (at least :data:`MIN_DURATION_S`
-    long), pitches ``(N,)`` Hz, velocities ``(N,)`` MIDI 1..127."""
-    if not notes:
-        return np.zeros((0, 2)), np.zeros(0), np.zeros(0)
-    starts = np.array([n.start_s for n in notes], dtype=float)
-    ends = np.maximum(np.array([n.end_s for n in notes], dtype=float), starts + MIN_DURATION_S)
-    intervals = np.stack([starts, ends], axis=1)
-    pitches = pretty_midi.note_number_to_hz(np.array([n.pitch for n in notes], dtype=float))
-    velocities = np.array([n.velocity for n in notes], dtype=float)
-    return intervals, np.asarray(pitches, dtype=float), velocities
 
 
 def notes_from_instruments(instruments: Iterable[pretty_midi.Instrument],

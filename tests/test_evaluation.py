@@ -11,7 +11,7 @@ from midi_extractor.model.decoding import Note
 from midi_extractor.evaluate.run import select_entries
 from midi_extractor.evaluate.scoring import (METRIC_KEYS, mean_metrics, notes_to_frames, octave_of, score_notes,
                                              track_counts)
-from midi_extractor.midi_io import notes_to_arrays
+from midi_extractor.matching import notes_to_arrays
 
 rng = np.random.default_rng(0)
 REF = sorted(Note(float(s), float(s + d), int(p), int(v)) for s, d, p, v in zip(

@@ -1,12 +1,11 @@
-"""midi_io: notes <-> pretty_midi and mir_eval arrays."""
+"""midi_io: notes <-> pretty_midi."""
 import numpy as np
 import pytest
 import pretty_midi
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.model.decoding import Note
-from midi_extractor.midi_io import (midi_to_notes_by_track, notes_from_midi, notes_to_arrays, notes_to_midi,
-                                    tracks_to_midi)
+from midi_extractor.midi_io import midi_to_notes_by_track, notes_from_midi, notes_to_midi, tracks_to_midi
 
 NOTES = [Note(0.5, 1.0, 69, 90), Note(0.0, 0.25, 60, 100)]
 
@@ -19,17 +18,6 @@ def test_round_trip_through_a_midi_file(tmp_path):
     back = notes_from_midi(path)
     assert [(n.pitch, n.velocity) for n in back] == [(60, 100), (69, 90)]
     np.testing.assert_allclose([[n.start_s, n.end_s] for n in back], [[0.0, 0.25], [0.5, 1.0]], atol=2e-3)
-
-
-def test_mir_eval_arrays():
-    intervals, pitches, velocities = notes_to_arrays(NOTES)
-    np.testing.assert_allclose(intervals, [[0.5, 1.0], [0.0, 0.25]])
-    np.testing.assert_allclose(pitches, [440.0, pretty_midi.note_number_to_hz(60)])
-    np.testing.assert_allclose(velocities, [90, 100])
-    i, p, v = notes_to_arrays([])
-    assert i.shape == (0, 2) and p.shape == (0,) and v.shape == (0,)
-    zero = notes_to_arrays([Note(1.0, 1.0, 60, 80)])[0]
-    assert zero[0, 1] > zero[0, 0]  # mir_eval needs positive durations
 
 
 def test_multi_track_programs_and_drum_channel():

@@ -1,7 +1,7 @@
 """A set of tracks' scores with bootstrap 95 % intervals over tracks (pure numpy).
 
 Every F1 here is *pooled*: matched, reference and estimated counts are summed over the
-tracks, then ``F1 = 2 TP / (n_ref + n_est)`` (``scoring.f1_from_counts``), so a track
+tracks, then ``F1 = 2 TP / (n_ref + n_est)`` (``matching.f1_from_counts``), so a track
 weighs by its notes and a 3-note track cannot swing the score. The interval resamples
 whole tracks with replacement (:data:`N_RESAMPLES` times, seeded with :data:`SEED`),
 recomputes the pooled F1 of each resample and keeps the 2.5th and 97.5th percentiles.
@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from midi_extractor.evaluate.scoring import f1_from_counts, prf
+from midi_extractor.matching import f1_from_counts, prf
 
 N_RESAMPLES = 1000
 SEED = 0

@@ -36,7 +36,8 @@ def build_metrics(stem: str, used_split: str, requested: str, rows: list[dict], 
 def write_tracks_csv(path: str | Path, rows: list[dict], drum_classes: tuple[str, ...] = ()) -> Path:
     """One row a track (module docstring), atomically; drum stems add ``onset_f1_<class>``
     for each class the reference or the estimate of some track has."""
-    from midi_extractor.evaluate.scoring import METRIC_KEYS, prf
+    from midi_extractor.evaluate.scoring import METRIC_KEYS
+    from midi_extractor.matching import prf
 
     fields = ["track", "domain", "plugin_name", "n_ref_notes", "n_est_notes", *METRIC_KEYS,
               *(f"onset_f1_{c}" for c in drum_classes)]

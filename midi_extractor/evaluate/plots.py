@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.midi_io import notes_to_arrays
+from midi_extractor.matching import ONSET_TOLERANCE_S, match_notes
 from midi_extractor.model.decoding import Note
 
 log = logging.getLogger(__name__)
@@ -27,19 +26,10 @@ COLOURS = {"reference": "0.55", "estimate": "tab:red", "match": "tab:green"}
 DRUM_ROWS = tuple(tx.DRUM_CLASSES)
 
 
-def matched_estimates(ref: Sequence[Note], est: Sequence[Note], onset_tolerance: float = 0.05) -> set[int]:
-    """Indices of estimated notes whose onset matches a reference note."""
-    if not ref or not est:
-        return set()
-    import mir_eval
-
-    ri, rp, _ = notes_to_arrays(ref)
-    ei, ep, _ = notes_to_arrays(est)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pairs = mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=onset_tolerance,
-                                                   offset_ratio=None)
-    return {j for _, j in pairs}
+def matched_estimates(ref: Sequence[Note], est: Sequence[Note],
+                      onset_tolerance: float = ONSET_TOLERANCE_S) -> set[int]:
+    """Indices of estimated notes whose onset matches a reference note (``matching.match_notes``)."""
+    return {j for _, j in match_notes(ref, est, ("onset",), onset_tolerance)["onset"]}
 
 
 def _row(note: Note, drums: bool) -> float:

@@ -8,11 +8,9 @@
 * :func:`score_notes` (pure): mir_eval's precision / recall / F1 of one track
   from those counts; the trainer and the benchmarks use it.
 
-Figures (mir_eval, onset tolerance 50 ms, pitch tolerance 50 cents):
-    ``onset``: ``transcription.match_notes(offset_ratio=None)``;
-    ``onset_offset``: the same with ``offset_ratio=0.2``;
-    ``onset_offset_velocity``: ``transcription_velocity.match_notes``;
-    ``frame``: active (frame, pitch) cells on a grid of ``hop_s`` (the model's
+Figures: the note figures ``onset``, ``onset_offset`` and ``onset_offset_velocity``
+    as :func:`midi_extractor.matching.match_notes` matches them (mir_eval, onset
+    tolerance 50 ms, pitch tolerance 50 cents); ``frame``: active (frame, pitch) cells on a grid of ``hop_s`` (the model's
     hop), as ``mir_eval.multipitch`` counts them for exact MIDI pitches.
 
 Drum notes carry the class's GM key (``taxonomy.DRUM_CLASS_PITCH``); the
@@ -24,18 +22,16 @@ A0-B0, ``"1"``: C1-B1, ...).
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.midi_io import notes_to_arrays
+from midi_extractor.matching import NOTE_FIGURES, ONSET_TOLERANCE_S, match_notes, midi_to_hz, prf
 from midi_extractor.model.decoding import Note
 
-ONSET_TOLERANCE_S = 0.05
 #: Figures counted per track, in file order.
-FIGURES = ("onset", "onset_offset", "onset_offset_velocity", "frame")
+FIGURES = (*NOTE_FIGURES, "frame")
 #: The per-track keys of :func:`score_notes`, in file order.
 METRIC_KEYS = ("onset_precision", "onset_recall", "onset_f1", "onset_offset_f1", "onset_offset_velocity_f1",
                "frame_precision", "frame_recall", "frame_f1")
@@ -46,19 +42,6 @@ _PITCH_CLASS = {p: c for c, p in tx.DRUM_CLASS_PITCH.items()}
 def octave_of(pitch: int) -> str:
     """C-octave name of a MIDI pitch: 21 (A0) -> ``"0"``, 24 (C1) -> ``"1"``, 60 (C4) -> ``"4"``."""
     return str(int(pitch) // 12 - 1)
-
-
-def f1_from_counts(tp: float, n_ref: float, n_est: float) -> float:
-    """``2 TP / (n_ref + n_est)``; 0 when both are 0."""
-    return 0.0 if n_ref + n_est == 0 else 2.0 * tp / (n_ref + n_est)
-
-
-def prf(tp: float, n_ref: float, n_est: float) -> tuple[float, float, float]:
-    """mir_eval's precision, recall and F1 (0 for all three when either side is empty)."""
-    if n_ref == 0 or n_est == 0:
-        return 0.0, 0.0, 0.0
-    p, r = float(tp) / n_est, float(tp) / n_ref
-    return p, r, 0.0 if p == 0 and r == 0 else 2 * p * r / (p + r)
 
 
 def notes_to_roll(notes: Sequence[Note], hop_s: float, n_frames: int) -> np.ndarray:
@@ -76,23 +59,8 @@ def notes_to_roll(notes: Sequence[Note], hop_s: float, n_frames: int) -> np.ndar
 def notes_to_frames(notes: Sequence[Note], hop_s: float, n_frames: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """Frame times (s) and the active frequencies (Hz) per frame for ``mir_eval.multipitch``."""
     roll = notes_to_roll(notes, hop_s, n_frames)
-    midi_hz = 440.0 * 2.0 ** ((np.arange(128) - 69) / 12.0)
+    midi_hz = midi_to_hz(np.arange(128))
     return np.arange(n_frames) * hop_s, [midi_hz[np.flatnonzero(row)] for row in roll]
-
-
-def _matches(ref: Sequence[Note], est: Sequence[Note], onset_tolerance: float) -> dict[str, list]:
-    """mir_eval matchings ``[(ref_i, est_i)]`` per note figure."""
-    import mir_eval
-
-    if not ref or not est:
-        return {"onset": [], "onset_offset": [], "onset_offset_velocity": []}
-    ri, rp, rv = notes_to_arrays(ref)
-    ei, ep, ev = notes_to_arrays(est)
-    t = mir_eval.transcription
-    return {"onset": t.match_notes(ri, rp, ei, ep, onset_tolerance=onset_tolerance, offset_ratio=None),
-            "onset_offset": t.match_notes(ri, rp, ei, ep, onset_tolerance=onset_tolerance),
-            "onset_offset_velocity": mir_eval.transcription_velocity.match_notes(
-                ri, rp, rv, ei, ep, ev, onset_tolerance=onset_tolerance)}
 
 
 def _group_counts(ref: Sequence[Note], est: Sequence[Note], matching: list, key) -> dict[str, list[int]]:
@@ -113,9 +81,7 @@ def track_counts(ref_notes: Sequence[Note], est_notes: Sequence[Note], *, hop_s:
     (frame counts are (frame, pitch) cells), and ``groups``: ``{class: [tp, n_ref, n_est]}``
     of onset matches per drum class (``drums=True``; a note's class is read from its
     pitch, a folded GM key) or per octave (pitched)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mir_eval warns on empty references/estimates
-        matches = _matches(ref_notes, est_notes, onset_tolerance)
+    matches = match_notes(ref_notes, est_notes, NOTE_FIGURES, onset_tolerance)
     n_ref, n_est = len(ref_notes), len(est_notes)
     out: dict[str, Any] = {k: (len(m), n_ref, n_est) for k, m in matches.items()}
     end = max([n.end_s for n in [*ref_notes, *est_notes]], default=0.0)
@@ -163,9 +129,3 @@ def mean_metrics(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[st
         means[key] = round(float(values.mean()), 6) if values.size else None
     return means
 
-
-def add_cli(subparsers) -> None:
-    """``midi-extractor evaluate`` (kept here for ``cli.py``'s module map; see ``run.py``)."""
-    from midi_extractor.evaluate.run import add_cli as _add_cli
-
-    _add_cli(subparsers)

@@ -29,7 +29,6 @@ by grid order (lower onset, then lower frame threshold first).
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -37,7 +36,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from midi_extractor.atomic import write_json
-from midi_extractor.midi_io import notes_to_arrays
+from midi_extractor.matching import f1_from_counts, match_counts
 from midi_extractor.model.decoding import Note, decode
 
 log = logging.getLogger(__name__)
@@ -111,17 +110,8 @@ def grid_from_decoding(decoding: Any, drums: bool) -> Grid:
 
 def _note_counts(ref: Sequence[Note], est: Sequence[Note]) -> np.ndarray:
     """``[[tp, n_ref, n_est] onset, [..] onset+offset]`` of one track."""
-    import mir_eval
-
-    if not ref or not est:
-        return np.array([[0, len(ref), len(est)]] * 2, dtype=float)
-    ri, rp, _ = notes_to_arrays(ref)
-    ei, ep, _ = notes_to_arrays(est)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        on = mir_eval.transcription.match_notes(ri, rp, ei, ep, offset_ratio=None)
-        off = mir_eval.transcription.match_notes(ri, rp, ei, ep)
-    return np.array([[len(on), len(ref), len(est)], [len(off), len(ref), len(est)]], dtype=float)
+    counts = match_counts(ref, est, ("onset", "onset_offset"))
+    return np.array([counts["onset"], counts["onset_offset"]], dtype=float)
 
 
 def sweep(tracks: Iterable[tuple[Sequence[Note], dict[str, np.ndarray]]], front_end: Any,
@@ -139,7 +129,7 @@ def sweep(tracks: Iterable[tuple[Sequence[Note], dict[str, np.ndarray]]], front_
             total[i] += _note_counts(ref, est)
     results = []
     for (onset_t, frame_t), t in zip(grid.points, total):
-        f1 = [0.0 if c[1] + c[2] == 0 else 2 * c[0] / (c[1] + c[2]) for c in t]
+        f1 = [f1_from_counts(*c) for c in t]
         results.append({"onset_threshold": onset_t, "frame_threshold": frame_t,
                         "onset_f1": round(float(f1[0]), 4), "onset_offset_f1": round(float(f1[1]), 4)})
     return results, n_tracks

@@ -1,18 +1,19 @@
 """Validation during training: mean losses over the deterministic validation clips and a
 micro onset P/R/F1 (activations and labels decoded to notes the same way inference does,
-matched with mir_eval at 50 ms). The F1 is the best over :data:`ONSET_THRESHOLDS` (the
-shipped ``decoding.onset_grid``), i.e. the score the checkpoint would ship with once
-``evaluate`` picks its threshold; ``val_onset_threshold`` says which one it was."""
+matched and scored by :mod:`midi_extractor.matching`, as evaluation does). The F1 is the
+best over :data:`ONSET_THRESHOLDS` (the shipped ``decoding.onset_grid``), i.e. the score
+the checkpoint would ship with once ``evaluate`` picks its threshold;
+``val_onset_threshold`` says which one it was."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import torch
 
-from midi_extractor.midi_io import notes_to_arrays
+from midi_extractor.matching import match_counts, prf
 from midi_extractor.model.decoding import decode
 
-ONSET_TOLERANCE_S = 0.05
+_KEYS = ("val_onset_precision", "val_onset_recall", "val_onset_f1")
 #: onset thresholds validated (params.yaml's decoding.onset_grid)
 ONSET_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 
@@ -22,29 +23,16 @@ def onset_counts(pred: dict, ref: dict, front_end, drum_classes: Sequence[str] |
     """``(matched, n_ref, n_est)`` onset-only note matches of one clip; ``pred`` and ``ref``
     hold ``onset``/``frame``/``velocity`` arrays ``(T, n_outputs)`` in [0, 1]; ``pred`` is
     decoded at ``onset_threshold``."""
-    import mir_eval
-
-    ri, rp, _ = notes_to_arrays(decode(ref, front_end, drum_classes))
-    ei, ep, _ = notes_to_arrays(decode(pred, front_end, drum_classes, onset_threshold=onset_threshold))
-    if len(ri) == 0 or len(ei) == 0:
-        return 0, len(ri), len(ei)
-    matched = mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=ONSET_TOLERANCE_S,
-                                                 offset_ratio=None)
-    return len(matched), len(ri), len(ei)
+    ref_notes = decode(ref, front_end, drum_classes)
+    est_notes = decode(pred, front_end, drum_classes, onset_threshold=onset_threshold)
+    return match_counts(ref_notes, est_notes)["onset"]
 
 
 def _best_f1(counts: dict[float, list[int]]) -> dict[str, float]:
     """The threshold with the highest F1 (ties: the higher threshold) and its P/R/F1."""
-    scored = [(_f1(*c), t) for t, c in counts.items()]
+    scored = [(dict(zip(_KEYS, prf(*c))), t) for t, c in counts.items()]
     best, threshold = max(scored, key=lambda s: (s[0]["val_onset_f1"], s[1]))
     return {**best, "val_onset_threshold": threshold}
-
-
-def _f1(tp: int, n_ref: int, n_est: int) -> dict[str, float]:
-    p = tp / n_est if n_est else 0.0
-    r = tp / n_ref if n_ref else 0.0
-    return {"val_onset_precision": p, "val_onset_recall": r,
-            "val_onset_f1": (2 * p * r / (p + r)) if p + r else 0.0}
 
 
 def validate(model, loader, device: torch.device, amp_dtype=None, drum_classes=None,
