@@ -20,6 +20,7 @@ import numpy as np
 import pretty_midi
 
 from midi_extractor import taxonomy as tx
+from midi_extractor.midi_notes import read_midi
 from midi_extractor.model.decoding import Note, note_key
 
 #: Shortest note written or handed to mir_eval (it rejects zero-length notes).
@@ -92,9 +93,9 @@ def notes_from_instruments(instruments: Iterable[pretty_midi.Instrument],
 
 def notes_from_midi(source: str | Path | pretty_midi.PrettyMIDI,
                     drum_classes: Sequence[str] | None = None) -> list[Note]:
-    """Reference notes from a MIDI file or object (see :func:`notes_from_instruments`)."""
-    midi = source if isinstance(source, pretty_midi.PrettyMIDI) else pretty_midi.PrettyMIDI(str(source))
-    return notes_from_instruments(midi.instruments, drum_classes)
+    """Reference notes from a MIDI file or object (read by ``midi_notes.read_midi``; see
+    :func:`notes_from_instruments`)."""
+    return notes_from_instruments(read_midi(source).instruments, drum_classes)
 
 
 def midi_to_notes_by_track(midi: pretty_midi.PrettyMIDI) -> list[tuple[str, int, bool, list[Note]]]:

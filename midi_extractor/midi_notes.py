@@ -1,8 +1,13 @@
-"""Notes of a MIDI file as one numpy array: the one MIDI -> note-array reader.
+"""Reading MIDI files: the one place a MIDI file is opened.
 
-Torch-free (numpy and pretty_midi only), so the data preparation step
-(:mod:`midi_extractor.dataset.prepare`) and the training labels
-(:mod:`midi_extractor.model.labels`, which re-exports both names) share it.
+* :func:`read_midi`: a path (or a ``PrettyMIDI``, returned as is) as a ``PrettyMIDI``;
+  every reader of a MIDI file goes through it (``midi_io.notes_from_midi``, the drum
+  split's MIDI truth, the filter's note count, Slakh's instrument inference).
+* :func:`load_notes`: all notes of a file as one numpy array, the MIDI -> note-array
+  reader of the data preparation step (:mod:`midi_extractor.dataset.prepare`) and the
+  training labels (:mod:`midi_extractor.model.labels`, which re-exports it).
+
+Torch-free (numpy and pretty_midi only); pretty_midi is imported on the first read.
 """
 from __future__ import annotations
 
@@ -15,6 +20,17 @@ class MidiError(ValueError):
     """A MIDI file that cannot be read; the message names the file."""
 
 
+def read_midi(source):
+    """A MIDI file (path) as a ``pretty_midi.PrettyMIDI``; a ``PrettyMIDI`` is returned as is.
+    Errors are pretty_midi's / mido's own (:func:`load_notes` names the file in a
+    :class:`MidiError`)."""
+    if not isinstance(source, (str, Path)):
+        return source
+    import pretty_midi
+
+    return pretty_midi.PrettyMIDI(str(source))
+
+
 def load_notes(midi) -> np.ndarray:
     """All notes of a MIDI file (path or ``PrettyMIDI``) as a float64 array
     ``(N, 4)``: ``start_s, end_s, pitch, velocity``, sorted by start. Every
@@ -24,10 +40,8 @@ def load_notes(midi) -> np.ndarray:
     if isinstance(midi, np.ndarray):
         return midi
     if isinstance(midi, (str, Path)):
-        import pretty_midi
-
         try:
-            midi = pretty_midi.PrettyMIDI(str(midi))
+            midi = read_midi(midi)
         except Exception as exc:  # noqa: BLE001 - pretty_midi/mido raise many kinds
             raise MidiError(f"{midi}: unreadable MIDI file ({type(exc).__name__}: {exc})") from None
     rows = [(n.start, n.end, n.pitch, n.velocity) for inst in midi.instruments for n in inst.notes]

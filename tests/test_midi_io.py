@@ -48,3 +48,19 @@ def test_tempo_and_bar_survive_a_file_and_note_times_do_not_move(tmp_path):
     assert [(t.numerator, t.denominator, t.time) for t in midi.time_signature_changes] == [(4, 4, 0.0)]
     back = notes_from_midi(path)
     np.testing.assert_allclose([[n.start_s, n.end_s] for n in back], [[0.0, 0.25], [0.5, 1.0]], atol=1e-3)
+
+
+def test_every_reader_opens_midi_through_read_midi(tmp_path):
+    from midi_extractor.dataset.drum_split import high_share
+    from midi_extractor.dataset.filtering import count_notes
+    from midi_extractor.dataset.slakh import midi_instruments
+    from midi_extractor.midi_notes import load_notes, read_midi
+
+    path = tmp_path / "x.mid"
+    notes_to_midi(NOTES, program=33).write(str(path))
+    midi = read_midi(path)
+    assert read_midi(midi) is midi and isinstance(midi, pretty_midi.PrettyMIDI)
+    assert [n.pitch for n in notes_from_midi(path)] == [60, 69]
+    assert load_notes(path)[:, 2].tolist() == [60, 69]
+    assert count_notes(path, "bass") == 2 and midi_instruments(path) == [(33, False)]
+    assert high_share(path) == high_share(midi) == 0.5  # 69 (cabasa) of 60 and 69 is a high-perc class

@@ -33,6 +33,7 @@ import numpy as np
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.audio import AudioError, audio_info, load_audio
+from midi_extractor.midi_notes import read_midi
 
 DRUMS, HIGH_PERCS = "drums", "high_percs"
 
@@ -169,11 +170,7 @@ def classify_file(path: str | Path, config: DrumSplitConfig | None = None) -> tu
 
 # --------------------------------------------------------------------- MIDI
 def _notes(midi: Any) -> list[int]:
-    if isinstance(midi, (str, Path)):
-        import pretty_midi
-
-        midi = pretty_midi.PrettyMIDI(str(midi))
-    instruments = midi.instruments
+    instruments = read_midi(midi).instruments
     drums = [i for i in instruments if i.is_drum] or instruments  # Slakh drum MIDI may lack channel 10
     return [n.pitch for i in drums for n in i.notes]
 

@@ -43,6 +43,7 @@ from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_json
 from midi_extractor.atomic import clean_stale_tmp
 from midi_extractor.audio import AudioError, NonFiniteAudioError, iter_blocks, rms_db, scan_audio
+from midi_extractor.midi_notes import read_midi
 
 REASONS = ("outside_root", "missing_audio", "missing_midi", "unreadable_midi", "empty_midi", "too_few_notes",
            "unreadable_audio", "nonfinite_audio", "silent_audio")
@@ -74,9 +75,7 @@ def config_from_params(values: dict[str, Any] | FilterConfig | None) -> FilterCo
 # ------------------------------------------------------------------ checks
 def count_notes(midi_path: str | Path, stem: str) -> int:
     """Notes of a MIDI file that ``stem`` transcribes (raises on unreadable MIDI)."""
-    import pretty_midi
-
-    pm = pretty_midi.PrettyMIDI(str(midi_path))
+    pm = read_midi(midi_path)
     if stem in tx.STEM_DRUM_CLASSES:
         classes = set(tx.STEM_DRUM_CLASSES[stem])
         return sum(tx.drum_class(n.pitch) in classes for i in pm.instruments for n in i.notes)

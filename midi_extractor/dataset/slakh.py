@@ -43,6 +43,7 @@ import yaml
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.audio import AUDIO_EXTENSIONS, AudioError, audio_info
+from midi_extractor.midi_notes import read_midi
 
 #: split folders of Slakh2100 (``omitted`` exists in the redux release only)
 SPLITS = ("train", "validation", "test", "omitted")
@@ -181,9 +182,7 @@ def check_midi(path: str | Path) -> str | None:
 def midi_instruments(path: str | Path) -> list[tuple[int, bool]]:
     """``(program, is_drum)`` of each instrument with notes in a MIDI file
     (used when a track has no usable metadata.yaml)."""
-    import pretty_midi
-
-    pm = pretty_midi.PrettyMIDI(str(path))
+    pm = read_midi(path)
     return [(int(i.program), bool(i.is_drum)) for i in pm.instruments if i.notes]
 
 
