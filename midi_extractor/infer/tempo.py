@@ -1,7 +1,8 @@
 """Tempo and beat grid of a stem (or a folder's mix), and quantisation of note starts.
 
 :func:`estimate_tempo` computes a spectral-flux onset envelope (128-sample
-hop) and a tempo prior from its autocorrelation, tracks beats with Ellis's
+hop; :class:`OnsetStream` computes it block by block, so a long file's envelope
+costs a block of memory, as its transcription streams) and a tempo prior from its autocorrelation, tracks beats with Ellis's
 dynamic programme (:func:`track_beats`: the algorithm of
 ``librosa.beat.beat_track``, in numpy, because importing librosa's numba code
 and compiling its beat tracker cost 5-7 s in every new process here) and fits
@@ -33,6 +34,7 @@ MIN_BPM, MAX_BPM = 20.0, 400.0  # what the options accept
 HOP = 128             # onset-strength hop (samples) for the beat tracker
 SILENCE_DB = -90.0    # RMS below this has no tempo to estimate (the engine's silence level too)
 MIN_BEATS = 4         # fewer tracked beats than this give no estimate
+N_FFT = 1024          # onset-strength frame (samples)
 
 
 class TempoError(ValueError):
@@ -66,11 +68,17 @@ def estimate_tempo(audio: np.ndarray, sample_rate_hz: int, name: str = "audio") 
     from midi_extractor.audio import rms_db
 
     x = np.asarray(audio, dtype=np.float32)
-    if x.size == 0 or rms_db(x) < SILENCE_DB:
+    level = rms_db(x) if x.size else -np.inf
+    envelope = onset_envelope(x) if level >= SILENCE_DB else np.zeros(0)
+    return tempo_of_envelope(envelope, sample_rate_hz / HOP, level, name)
+
+
+def tempo_of_envelope(envelope: np.ndarray, fps: float, level_db: float, name: str = "audio") -> TempoEstimate:
+    """:func:`estimate_tempo` from an onset envelope at ``fps`` frames per second (a
+    whole signal's, or an :class:`OnsetStream`'s) and the signal's RMS level in dB."""
+    if len(envelope) == 0 or level_db < SILENCE_DB:
         raise TempoError(f"{name}: silent audio, no tempo to estimate (give a tempo with --tempo BPM, "
                          f"or --no-tempo for {DEFAULT_BPM:g})")
-    envelope = onset_envelope(x)
-    fps = sample_rate_hz / HOP
     prior_bpm = tempo_prior(envelope, fps)
     beats = track_beats(envelope, fps, prior_bpm) / fps if prior_bpm > 0 else np.zeros(0)
     beats = np.asarray(beats, dtype=float)
@@ -86,19 +94,51 @@ def estimate_tempo(audio: np.ndarray, sample_rate_hz: int, name: str = "audio") 
     return TempoEstimate(round(bpm, 2), tuple(float(b) for b in beats))
 
 
-def onset_envelope(x: np.ndarray, n_fft: int = 1024) -> np.ndarray:
-    """Spectral flux ``(T,)`` at :data:`HOP`: the half-wave rectified rise of the log
-    magnitude spectrum (dB, floored 80 dB under the peak) summed over frequency."""
-    pad = np.pad(np.asarray(x, dtype=np.float32), n_fft // 2)
-    n = 1 + (len(pad) - n_fft) // HOP
-    if n < 2:
-        return np.zeros(max(n, 0))
-    frames = np.lib.stride_tricks.as_strided(pad, (n, n_fft), (pad.strides[0] * HOP, pad.strides[0]))
-    mag = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1))
-    db = 20 * np.log10(np.maximum(mag, 1e-10))
-    db = np.maximum(db, db.max() - 80.0)
-    flux = np.maximum(np.diff(db, axis=0), 0.0).mean(axis=1)
-    return np.concatenate([[0.0], flux])
+def onset_envelope(x: np.ndarray, n_fft: int = N_FFT) -> np.ndarray:
+    """Spectral flux ``(T,)`` of a whole signal: :class:`OnsetStream` fed it at once."""
+    x = np.asarray(x, dtype=np.float32)
+    stream = OnsetStream(float(np.max(np.abs(x))) if x.size else 0.0, n_fft)
+    stream.feed(x)
+    return stream.finish()
+
+
+class OnsetStream:
+    """Spectral flux at :data:`HOP` of a signal fed in blocks, in memory bounded by a block:
+    the half-wave rectified rise of the log power spectrum (dB) averaged over frequency;
+    frames centred (``n_fft // 2`` zeros either side), ``1 + len(x) // HOP`` of them.
+    Power is floored 80 dB under the most a frame can hold (``peak`` times the window's
+    sum, known before the stream, unlike the loudest frame), so quiet noise adds no
+    flux. Any split of the signal into blocks gives the same envelope."""
+
+    def __init__(self, peak: float, n_fft: int = N_FFT, block_frames: int = 2048):
+        self.n_fft, self.block = n_fft, block_frames
+        self.window = np.hanning(n_fft).astype(np.float32)
+        self.floor = max((float(peak) * float(self.window.sum())) ** 2 * 1e-8, 1e-20)
+        self.tail = np.zeros(n_fft // 2, dtype=np.float32)  # samples of frames not yet complete
+        self.prev: np.ndarray | None = None  # the last frame's floored log power
+        self.parts: list[np.ndarray] = []
+
+    def feed(self, x: np.ndarray) -> None:
+        import scipy.fft
+
+        buf = np.concatenate([self.tail, np.asarray(x, dtype=np.float32)])
+        n = 1 + (len(buf) - self.n_fft) // HOP if len(buf) >= self.n_fft else 0
+        step = buf.strides[0]
+        for i in range(0, n, self.block):
+            m = min(self.block, n - i)
+            frames = np.lib.stride_tricks.as_strided(buf[i * HOP:], (m, self.n_fft), (step * HOP, step))
+            spec = scipy.fft.rfft(frames * self.window, axis=1)
+            logp = np.log(np.maximum(spec.real ** 2 + spec.imag ** 2, self.floor))
+            first = logp[:1] if self.prev is None else self.prev
+            rise = np.maximum(np.diff(np.concatenate([first, logp]), axis=0), 0.0)
+            self.parts.append(rise.mean(axis=1, dtype=np.float64) * (10.0 / np.log(10.0)))
+            self.prev = logp[-1:]
+        self.tail = buf[n * HOP:].copy()
+
+    def finish(self) -> np.ndarray:
+        """The envelope ``(T,)`` (float64); the first frame's flux is 0."""
+        self.feed(np.zeros(self.n_fft // 2, dtype=np.float32))
+        return np.concatenate(self.parts) if self.parts else np.zeros(0)
 
 
 def tempo_prior(envelope: np.ndarray, fps: float, centre_bpm: float = 120.0) -> float:
@@ -158,17 +198,7 @@ def track_beats(envelope: np.ndarray, fps: float, bpm: float, tightness: float =
     penalty = -tightness * np.log(-offsets / period) ** 2
     kernel = np.exp(-0.5 * (np.arange(-period, period + 1) * 32.0 / period) ** 2)
     local = np.convolve(env, kernel, "same")
-    cum = np.zeros_like(local)
-    back = np.full(len(local), -1, dtype=int)
-    for i in range(len(local)):
-        prev = i + offsets
-        ok = prev >= 0
-        if ok.any():
-            scores = cum[prev[ok]] + penalty[ok]
-            j = int(np.argmax(scores))
-            cum[i], back[i] = local[i] + scores[j], prev[ok][j]
-        else:
-            cum[i] = local[i]
+    cum, back = _cumulate(local, offsets, penalty)
     # last beat: the best local maximum of the cumulative score that is still strong
     peaks = np.flatnonzero((cum[1:-1] >= cum[:-2]) & (cum[1:-1] >= cum[2:])) + 1
     if peaks.size == 0:
@@ -180,6 +210,26 @@ def track_beats(envelope: np.ndarray, fps: float, bpm: float, tightness: float =
     beats = np.array(beats[::-1])
     strong_beats = np.flatnonzero(local[beats] > 0.5 * local[beats].mean())  # trim weak beats at either end
     return beats[strong_beats[0]: strong_beats[-1] + 1] if strong_beats.size else beats[:0]
+
+
+def _cumulate(local: np.ndarray, offsets: np.ndarray, penalty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The dynamic programme's cumulative score and back-pointers: frame ``i`` adds
+    ``local[i]`` to the best ``cum[i + offset] + penalty`` (the first best on ties; none
+    before frame 0). Offsets are at least ``gap`` frames back, so ``gap`` frames at a
+    time are computed at once from frames already done (same values as one by one)."""
+    cum = np.zeros_like(local)
+    back = np.full(len(local), -1, dtype=int)
+    gap = max(1, int(-offsets.max()))
+    for start in range(0, len(local), gap):
+        rows = np.arange(start, min(start + gap, len(local)))
+        prev = rows[:, None] + offsets[None, :]
+        ok = prev >= 0
+        scores = np.where(ok, cum[np.maximum(prev, 0)] + penalty[None, :], -np.inf)
+        j = np.argmax(scores, axis=1)
+        has = ok.any(axis=1)
+        cum[rows] = local[rows] + np.where(has, scores[np.arange(len(rows)), j], 0.0)
+        back[rows] = np.where(has, prev[np.arange(len(rows)), j], -1)
+    return cum, back
 
 
 def parse_grid(text: str | int) -> float:
