@@ -66,19 +66,28 @@ def resolve_dataset_root(index_path: str | Path, dataset_root: str | Path,
                     f"({Path.cwd()}) nor to the index's folder or its parents")
 
 
+def parse_index(index_path: str | Path) -> dict:
+    """An index JSON as a dict, checked to hold an ``entries`` list: the one place an index
+    file is parsed. A missing file raises ``FileNotFoundError`` (callers say what to run);
+    bad JSON or another object raises :class:`DataError` naming the file."""
+    try:
+        data = json.loads(Path(index_path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{index_path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise DataError(f"{index_path}: not an index (no 'entries' list)")
+    return data
+
+
 def read_index(index_path: str | Path, dataset_root: str | Path | None = None
                ) -> tuple[Path, list[dict], dict]:
     """``(resolved dataset_root, entries, header)`` of an index JSON, parsed once; the
     header is every top-level field but ``entries`` (``prepared``, ``bad_files``...).
     ``dataset_root`` overrides the index's own (a moved data folder, ``--data``)."""
     try:
-        data = json.loads(Path(index_path).read_text())
+        data = parse_index(index_path)
     except FileNotFoundError:
         raise DataError(f"{index_path}: index file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{index_path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        raise DataError(f"{index_path}: not an index (no 'entries' list)")
     header = {k: v for k, v in data.items() if k != "entries"}
     if dataset_root is not None:
         root = Path(dataset_root)

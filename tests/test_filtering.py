@@ -186,3 +186,16 @@ def test_parallel_filter_gives_the_same_file(index_dir, tmp_path, capsys):
     assert rc == 0 and json.loads((index_dir / "filtered_dataset_bass.json").read_text()) == serial
     assert cli.main(["filter-index", "--index-dir", str(index_dir), "--stems", "bass", "--jobs", "0"]) == 2
     assert "--jobs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_the_index_is_parsed_by_index_io(tmp_path):
+    from midi_extractor.index_io import DataError
+
+    (tmp_path / "list.json").write_text("[]")
+    with pytest.raises(DataError, match=r"list\.json: not an index \(no 'entries' list\)"):
+        filtering.filter_index_file(tmp_path / "list.json")
+    (tmp_path / "nostem.json").write_text('{"entries": []}')
+    with pytest.raises(DataError, match=r"nostem\.json: not an index file \(needs 'stem' and 'entries'\)"):
+        filtering.filter_index_file(tmp_path / "nostem.json")
+    with pytest.raises(FileNotFoundError, match=r"none\.json: index not found \(run build-index first\)"):
+        filtering.filter_index_file(tmp_path / "none.json")

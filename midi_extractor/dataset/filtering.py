@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -40,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.atomic import write_json
-from midi_extractor.atomic import clean_stale_tmp
+from midi_extractor.atomic import clean_stale_tmp, write_json
 from midi_extractor.audio import AudioError, NonFiniteAudioError, iter_blocks, rms_db, scan_audio
+from midi_extractor.index_io import DataError, parse_index
 from midi_extractor.midi_notes import read_midi
 
 REASONS = ("outside_root", "missing_audio", "missing_midi", "unreadable_midi", "empty_midi", "too_few_notes",
@@ -190,13 +189,11 @@ def filter_index_file(index_path: str | Path, out_path: str | Path | None = None
     per reason when ``verbose``."""
     src = Path(index_path)
     try:
-        index = json.loads(src.read_text())
+        index = parse_index(src)
     except FileNotFoundError:
         raise FileNotFoundError(f"{src}: index not found (run build-index first)") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{src}: not valid JSON ({exc})") from None
-    if not isinstance(index, dict) or "stem" not in index or "entries" not in index:
-        raise ValueError(f"{src}: not an index file (needs 'stem' and 'entries')")
+    if "stem" not in index:
+        raise DataError(f"{src}: not an index file (needs 'stem' and 'entries')")
     out = filter_index(index, config_from_params(thresholds), dataset_root, jobs)
     dst = Path(out_path) if out_path is not None else src.with_name(f"filtered_{src.name}")
     clean_stale_tmp(dst)

@@ -196,17 +196,12 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     ``summary_path`` (default ``summary.json`` beside the model) names the training
     run the MLflow run nests under; ``device`` (``cpu``, ``cuda[:N]``) is passed to
     ``load_model`` when given. Returns the metrics dict."""
-    from midi_extractor.index_io import resolve_dataset_root, select_split
+    from midi_extractor.index_io import parse_index, resolve_dataset_root, select_split
     from midi_extractor.infer.engine import load_model
 
     params = resolve_params(params)
     index_path = Path(index_path)
-    try:
-        index = json.loads(index_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{index_path}: not valid JSON ({exc})") from None
-    if not isinstance(index, dict) or not isinstance(index.get("entries"), list):
-        raise ValueError(f"{index_path}: not an index (no 'entries' list)")
+    index = parse_index(index_path)
     if index.get("stem", stem) != stem:
         raise ValueError(f"{index_path} indexes stem {index.get('stem')!r}, not {stem!r}")
     root = resolve_dataset_root(index_path, data_root if data_root is not None else index.get("dataset_root", "."),
