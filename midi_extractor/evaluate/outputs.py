@@ -4,11 +4,10 @@ See ``run.py`` for the layout of ``metrics/<stem>.json`` and the CSV.
 """
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 from typing import Any
 
+from midi_extractor.atomic import write_csv
 from midi_extractor.evaluate import intervals
 
 DOMAINS = ("in_domain", "out_of_domain")
@@ -41,22 +40,16 @@ def write_tracks_csv(path: str | Path, rows: list[dict], drum_classes: tuple[str
 
     fields = ["track", "domain", "plugin_name", "n_ref_notes", "n_est_notes", *METRIC_KEYS,
               *(f"onset_f1_{c}" for c in drum_classes)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        for row in sorted(rows, key=lambda r: (DOMAINS.index(r["domain"]), r["track"])):
-            out = {k: row.get(k) for k in fields[:5]}
-            out["plugin_name"] = out["plugin_name"] or ""
-            out.update({k: round(row[k], 6) for k in METRIC_KEYS})
-            for c in drum_classes:
-                tp, n_ref, n_est = row["counts"]["groups"].get(c, (0, 0, 0))
-                out[f"onset_f1_{c}"] = "" if n_ref + n_est == 0 else round(prf(tp, n_ref, n_est)[2], 6)
-            writer.writerow(out)
-    os.replace(tmp, path)
-    return path
+    out_rows = []
+    for row in sorted(rows, key=lambda r: (DOMAINS.index(r["domain"]), r["track"])):
+        out = {k: row.get(k) for k in fields[:5]}
+        out["plugin_name"] = out["plugin_name"] or ""
+        out.update({k: round(row[k], 6) for k in METRIC_KEYS})
+        for c in drum_classes:
+            tp, n_ref, n_est = row["counts"]["groups"].get(c, (0, 0, 0))
+            out[f"onset_f1_{c}"] = "" if n_ref + n_est == 0 else round(prf(tp, n_ref, n_est)[2], 6)
+        out_rows.append(out)
+    return write_csv(path, out_rows, fields)
 
 
 def _interval(block: dict) -> str:

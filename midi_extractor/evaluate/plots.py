@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from midi_extractor import taxonomy as tx
+from midi_extractor.atomic import atomic_open
 from midi_extractor.matching import ONSET_TOLERANCE_S, match_notes
 from midi_extractor.model.decoding import Note
 
@@ -78,14 +79,13 @@ def plot_piano_roll(ref_notes: Sequence[Note], est_notes: Sequence[Note], path: 
 
     fig, ax = plt.subplots(figsize=(12, 4.5))
     draw_piano_roll(ax, ref_notes, est_notes, title, drums=drums)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    try:
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, dpi=80, format="png")
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def plot_tracks(tracks: Sequence[dict[str, Any]], plots_dir: str | Path, stem: str, *, drums: bool,
