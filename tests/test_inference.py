@@ -12,7 +12,8 @@ from midi_extractor.infer import engine as inference
 from midi_extractor import taxonomy as tx
 from midi_extractor.cli import main
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.infer.engine import LoadedModel, activations, plan_windows, transcribe
+from midi_extractor.infer.api import transcribe
+from midi_extractor.infer.engine import LoadedModel, activations, plan_windows
 from midi_extractor.infer.routing import NoModelError
 
 FE = FrontEndConfig()  # 16 kHz, hop 512: 32 ms frames

@@ -130,7 +130,7 @@ def model_activations(loaded: Any, audio: Any) -> dict[str, Any]:
     decoding them gives its notes."""
     from midi_extractor.infer import engine
 
-    x = engine.condition(audio) if hasattr(engine, "condition") else audio
+    x = engine.condition(audio)
     device = getattr(loaded, "device", None)
     return engine.activations(loaded.model, x, loaded.front_end, **({"device": device} if device else {}))
 

@@ -269,14 +269,3 @@ def transcribe_array(loaded: LoadedModel, audio: np.ndarray, *, onset_threshold:
                   pick(frame_threshold, dec.frame_threshold), pick(min_note_s, dec.min_note_s),
                   pick(drum_note_s, dec.drum_note_s))
 
-
-_MOVED = {"transcribe", "transcribe_folder", "stem_from_filename", "stem_files", "track_program"}
-
-
-def __getattr__(name: str) -> Any:
-    """``engine.transcribe`` and friends moved to ``infer.api``; still reachable here."""
-    if name in _MOVED:
-        from midi_extractor.infer import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
