@@ -354,6 +354,14 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
+def coerce_fields(cls: type, values: dict[str, Any], where: str = "override") -> dict[str, Any]:
+    """``values`` (fields of dataclass ``cls``) coerced by each field's type as a params
+    file's are, e.g. for ``dataclasses.replace``; a bad value raises :class:`ConfigError`
+    naming ``<where> <field>``."""
+    hints = typing.get_type_hints(cls)
+    return {k: _coerce(v, hints[k], f"{where} {k}") for k, v in values.items()}
+
+
 def from_dict(cls: type, data: dict | None, where: str = "params") -> Any:
     """Build dataclass ``cls`` from a mapping, coercing by field type; an unknown
     key is an error that names it."""

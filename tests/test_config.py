@@ -100,3 +100,11 @@ def test_resolve_params_takes_params_a_path_or_the_local_file(tmp_path, monkeypa
     assert resolve_params(None).stems["bass"].lr == 0.5   # ./params.yaml
     path.unlink()
     assert resolve_params(None) == Params()                # no file: the defaults
+
+
+def test_coerce_fields_coerces_as_a_params_file_does():
+    from midi_extractor.config import StemConfig, coerce_fields
+
+    assert coerce_fields(StemConfig, {"epochs": "3", "lr": "1e-4"}) == {"epochs": 3, "lr": 1e-4}
+    with pytest.raises(ConfigError, match="override epochs: expected an integer"):
+        coerce_fields(StemConfig, {"epochs": 2.5})

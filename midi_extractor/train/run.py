@@ -32,13 +32,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import logging
-import typing
 from pathlib import Path
 from typing import Any, Sequence
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_json
-from midi_extractor.config import ConfigError, Params, PretrainConfig, RoleConfig, StemConfig, _coerce
+from midi_extractor.config import ConfigError, Params, PretrainConfig, RoleConfig, StemConfig, coerce_fields
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,7 @@ def stem_settings(params: Params, stem: str, **overrides: Any) -> StemConfig:
     unknown = set(overrides) - set(OVERRIDE_FIELDS)
     if unknown:
         raise TypeError(f"unknown training override(s): {', '.join(sorted(unknown))}")
-    hints = typing.get_type_hints(StemConfig)
-    values = {k: _coerce(v, hints[k], f"override {k}") for k, v in overrides.items() if v is not None}
+    values = coerce_fields(StemConfig, {k: v for k, v in overrides.items() if v is not None})
     settings = dataclasses.replace(base, **values)
     settings.check(f"stems.{stem}")
     return settings
