@@ -2,7 +2,8 @@
 the target, flushed and fsync'ed, then ``os.replace`` (atomic on POSIX and Windows).
 
 Temporary names: ``.<name>.<random>.tmp`` in the target's folder (unique, so two
-writers never share one; the same pattern as ``model.checkpoint.save_checkpoint``).
+writers never share one; ``model.checkpoint.save_checkpoint`` writes through
+:func:`atomic_open` too).
 A process killed between the write and the rename leaves that file behind:
 :func:`clean_stale_tmp` removes a target's leftovers (also the older fixed name
 ``<name>.tmp``) and :func:`clean_stale_tmp_in` every leftover in a folder.

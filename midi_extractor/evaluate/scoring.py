@@ -6,7 +6,7 @@
   split's F1 is ``2 TP / (n_ref + n_est)`` of the summed counts ("pooled"
   F1) and a bootstrap over tracks resamples rows of counts (``intervals.py``).
 * :func:`score_notes` (pure): mir_eval's precision / recall / F1 of one track
-  from those counts; the trainer and the benchmarks use it.
+  from those counts; the benchmarks use it.
 
 Figures: the note figures ``onset``, ``onset_offset`` and ``onset_offset_velocity``
     as :func:`midi_extractor.matching.match_notes` matches them (mir_eval, onset

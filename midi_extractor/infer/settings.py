@@ -7,7 +7,7 @@ writes them beside the checkpoint::
     models/bass/decoding.json   {"onset_threshold": 0.3, "frame_threshold": 0.4,
                                  "min_note_s": 0.05, "drum_note_s": 0.1, ...}
 
-Every entry point (``transcribe()``, the ``transcribe`` command from any
+Every entry point (``infer.api.transcribe()``, the ``transcribe`` command from any
 folder, the folder -> multi-track path, ``evaluate``) decodes with these values
 unless its caller overrides one; a missing file means ``config.DecodingConfig``'s
 defaults. Keys other than the four fields (provenance such as ``chosen_on``,

@@ -8,7 +8,7 @@
   ``T = front_end.n_frames(S)`` (encodings: :mod:`midi_extractor.model.labels`),
 
 which the default ``DataLoader`` collate stacks to ``(B, S)`` / ``(B, T, N)``
-for :meth:`model.Transcriber.run_on_batch`.
+for :meth:`midi_extractor.model.transcriber.Transcriber.run_on_batch`.
 
 Two modes:
 
@@ -28,7 +28,7 @@ Two modes:
 Paths: an entry's ``audio``/``midi`` are relative to the index's
 ``dataset_root``; an absolute root is used as is, a relative one is tried
 against the current directory (where it was written), then the index file's
-folder and its parents (:func:`resolve_dataset_root`).
+folder and its parents (:func:`midi_extractor.index_io.resolve_dataset_root`).
 
 Splits: ``train``/``validation``/``test`` as in the index. An empty
 ``validation`` split becomes a deterministic 10 % of the train *tracks*

@@ -1,6 +1,6 @@
 """The training loop: a :class:`Job` (what to train: settings, data, outputs), a
 :class:`State` (what a checkpoint holds, plus running counters) and small steps that read
-top to bottom in :func:`run`:
+top to bottom in :func:`midi_extractor.train.fit.fit`:
 
     build -> start from a base (fine-tuning) -> resume from last.pt -> for each step:
     train_step; every val_interval steps: validate_and_save -> summary
@@ -138,15 +138,8 @@ def start_from_base(state: State, job: Job, ck: dict | None = None) -> None:
     base_classes = ck.get("config", {}).get("drum_classes")
     own = state.model.state_dict()
     if job.drum_classes and base_classes and list(base_classes) != list(job.drum_classes):
-        n = len(base_classes)
         rows = [list(base_classes).index(c) for c in job.drum_classes]
-        for key, value in weights.items():
-            if key not in own or value.shape == own[key].shape:
-                continue
-            if value.shape[0] == n:                                 # heads: one row per class
-                weights[key] = value[rows]
-            elif value.dim() == 2 and value.shape[1] == 3 * n:      # combined RNN: [onset|offset|frame] inputs
-                weights[key] = value[:, [b * n + r for b in range(3) for r in rows]]
+        weights = state.model.map_class_weights(weights, rows, len(base_classes))
     mismatched = [k for k, v in weights.items() if k in own and v.shape != own[k].shape]
     if mismatched:
         raise CheckpointError(f"{job.init_from}: base weights do not fit {job.name}'s model ({mismatched[:3]}...)")
