@@ -127,3 +127,39 @@ def test_params_yaml_bases_exist_for_every_stem_that_names_one():
     params = load_params(REPO / "params.yaml")
     for name, stem in params.stems.items():
         assert not stem.base or stem.base in params.pretrain, name
+
+
+def test_a_harmonic_kit_base_feeds_a_high_percs_model_class_by_class(tmp_path):
+    """The harmonic drum head's class-shaped layers (output rows, the frame stack's onset and
+    offset inputs) are cut to high_percs' classes: its onset, offset and velocity logits are the
+    base's class columns (frames also read the dropped classes' onsets in the base, so only
+    their input weights are compared)."""
+    from midi_extractor.config import ModelConfig
+    from midi_extractor.model.checkpoint import save_checkpoint
+    from midi_extractor.train.loop import Job, build_state, checkpoint, start_from_base
+
+    params = tiny_params()
+    params.model = ModelConfig(size="harmonic")
+    params.features = dataclasses.replace(params.features, kind="logfreq")
+    kit, high = list(tx.MODEL_DRUM_CLASSES["drums"]), list(tx.MODEL_DRUM_CLASSES["high_percs"])
+    index = tmp_path / "i.json"
+    index.write_text("{}")
+    base_job = Job("base-percussive", "percussive", params.stems["bass"], params.role("bass"), params, index, tmp_path,
+                   kit)
+    torch.manual_seed(0)
+    base = build_state(base_job, torch.device("cpu"), None)
+    save_checkpoint(tmp_path / "base.pt", checkpoint(base, base_job, world_size=1))
+    job = dataclasses.replace(base_job, name="high_percs", drum_classes=high, init_from=tmp_path / "base.pt")
+    state = build_state(job, torch.device("cpu"), None)
+    start_from_base(state, job)
+    audio = torch.randn(1, 16000) * 0.1
+    with torch.no_grad():
+        want = base.model.eval()(audio)
+        got = state.model.eval()(audio)
+    cols = [kit.index(c) for c in high]
+    for head in ("onset", "offset", "velocity"):
+        torch.testing.assert_close(got[head], want[head][..., cols])
+    w_base, w_own = base.model.head.frame_inp.weight, state.model.head.frame_inp.weight
+    hidden, n = w_own.shape[1] - 2 * len(high), len(kit)
+    keep = list(range(hidden)) + [hidden + c for c in cols] + [hidden + n + c for c in cols]
+    assert torch.equal(w_own, w_base[:, keep])

@@ -191,6 +191,17 @@ class HarmonicTranscriber(_transcriber_base()):
             nn.init.constant_(getattr(self.head, f"{name}_head").bias,
                               math.log(self.prior_rate / (1.0 - self.prior_rate)))
 
+    def map_class_weights(self, weights: dict, rows: list[int], n_base: int) -> dict:
+        """As :meth:`Transcriber.map_class_weights`, plus the frame stack's input
+        ``[hidden | sigmoid(onset) | sigmoid(offset)]`` cut to this model's classes."""
+        out = super().map_class_weights(weights, rows, n_base)
+        key = "head.frame_inp.weight"
+        if key in out and not self.pitched and out[key].shape[1] != self.head.frame_inp.in_channels:
+            hidden = out[key].shape[1] - 2 * n_base
+            keep = list(range(hidden)) + [hidden + r for r in rows] + [hidden + n_base + r for r in rows]
+            out[key] = out[key][:, keep]
+        return out
+
     def _semitone_input(self, h: torch.Tensor) -> torch.Tensor:
         """``(B, C, T, F)`` bands -> the slice whose stride-``bps`` windows centre on MIDI
         ``min_midi``, ``min_midi + 1`` ... (zero-padded where the bands stop)."""

@@ -183,6 +183,22 @@ class Transcriber(nn.Module):
         return create_model(build(FrontEndConfig, config.get("front_end")), build(ModelConfig, config.get("model")),
                             int(config["n_outputs"]), config.get("loss_weights"))
 
+    def map_class_weights(self, weights: dict, rows: list[int], n_base: int) -> dict:
+        """``weights`` of a model whose outputs are ``n_base`` drum classes, cut to this
+        model's classes: ``rows[i]`` is the base's column of this model's class ``i``. Output
+        layers (one row a class) keep their rows; the combined RNN's ``[onset|offset|frame]``
+        inputs keep their columns. Subclasses add their own class-shaped layers."""
+        own = self.state_dict()
+        out = dict(weights)
+        for key, value in weights.items():
+            if key not in own or value.shape == own[key].shape:
+                continue
+            if value.shape[0] == n_base:                                 # heads: one row per class
+                out[key] = value[rows]
+            elif value.dim() == 2 and value.shape[1] == 3 * n_base:      # combined RNN inputs
+                out[key] = value[:, [b * n_base + r for b in range(3) for r in rows]]
+        return out
+
     # ----------------------------------------------------------- forward
     def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits ``(B, T, n_outputs)`` for ``onset``, ``offset``, ``frame``,
