@@ -136,19 +136,23 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
     """:func:`transcribe` returning a :class:`Transcription` (what the CLI writes from)."""
     from midi_extractor.midi_io import notes_to_midi
 
-    stem_name, notes, x, rate, program = _notes(audio, stem, models_dir, sample_rate_hz=sample_rate_hz,
-                                                device=device, runtime=runtime, params=params, **decode_kwargs)
+    stem_name, got, rate, program = _notes(audio, stem, models_dir, sample_rate_hz=sample_rate_hz, device=device,
+                                           runtime=runtime, params=params, onsets=_is_auto(tempo), **decode_kwargs)
     name = str(audio) if isinstance(audio, (str, Path)) else "audio array"
-    bpm = _tempo_of(tempo, x, rate, name)
-    notes = _quantized(notes, bpm, quantize)
+    bpm = _tempo_of(tempo, got, rate, name)
+    notes = _quantized(got.notes, bpm, quantize)
     midi = notes_to_midi(notes, program, tx.STEMS[stem_name].is_drum, stem_name, tempo_bpm=bpm)
-    return Transcription({stem_name: notes}, midi, len(x) / rate, bpm)
+    return Transcription({stem_name: notes}, midi, got.n_samples / rate, bpm)
 
 
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path, *, sample_rate_hz: int | None,
            device: str | None = None, runtime: str = "auto", params: Any = None, window_s: float = WINDOW_S,
-           context_s: float = CONTEXT_S, **overrides: float | None) -> tuple[str, list[Note], np.ndarray, int, int]:
-    """``(stem, notes, audio at the model's rate, that rate, GM program)`` of one input."""
+           context_s: float = CONTEXT_S, onsets: bool = False, keep_signal: bool = False,
+           **overrides: float | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
+    """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams
+    (``stream.transcribe_path``: memory bounded by the window; with ``onsets`` the tempo's
+    onset envelope too, with ``keep_signal`` the whole signal for a mix), an array is transcribed whole."""
+    from midi_extractor.infer import stream
     from midi_extractor.infer.routing import resolve_model
     from midi_extractor.infer.settings import with_overrides
     from midi_extractor.model.checkpoint import check_fits
@@ -169,27 +173,31 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     check_fits(loaded.identity, route.checkpoint, route.used_stem, role=role, params=params,
                fallback_for=route.stem if route.is_fallback else None)
     dec = with_overrides(loaded.decoding, **overrides)
-    x, name = engine.load_input(audio, sample_rate_hz, loaded.front_end.sample_rate_hz)
-    is_drum = tx.STEMS[route.stem].is_drum
-    program = 0 if is_drum else track_program(stem, route.stem)
-    rate = loaded.front_end.sample_rate_hz
-    if engine.is_silent(x):
-        log.warning("%s: audio is silent; no notes", name)
-        return route.stem, [], x, rate, program
-    notes = engine.transcribe_array(loaded, x, onset_threshold=dec.onset_threshold,
-                                    frame_threshold=dec.frame_threshold, min_note_s=dec.min_note_s,
-                                    drum_note_s=dec.drum_note_s, window_s=window_s, context_s=context_s, name=name)
-    return route.stem, notes, x, rate, program
+    program = 0 if tx.STEMS[route.stem].is_drum else track_program(stem, route.stem)
+    thresholds = dict(onset_threshold=dec.onset_threshold, frame_threshold=dec.frame_threshold,
+                      min_note_s=dec.min_note_s, drum_note_s=dec.drum_note_s, window_s=window_s, context_s=context_s)
+    if isinstance(audio, (str, Path)):
+        got = stream.transcribe_path(loaded, audio, onsets=onsets, keep_signal=keep_signal, **thresholds)
+    else:
+        got = stream.transcribe_whole(loaded, audio, sample_rate_hz, **thresholds)
+    return route.stem, got, loaded.front_end.sample_rate_hz, program
 
 
-def _tempo_of(tempo: Tempo, x: np.ndarray, rate: int, name: str) -> float:
-    """The BPM to write: 120 for ``None``, a checked number, or the estimate for ``"auto"``."""
+def _is_auto(tempo: Tempo) -> bool:
+    return isinstance(tempo, str) and tempo.strip().lower() == "auto"
+
+
+def _tempo_of(tempo: Tempo, source: Any, rate: int, name: str) -> float:
+    """The BPM to write: 120 for ``None``, a checked number, or for ``"auto"`` the estimate
+    from ``source`` (a signal, or a ``stream.Streamed`` with its onset envelope)."""
     from midi_extractor.infer import tempo as tempo_mod
 
     if tempo is None:
         return tempo_mod.DEFAULT_BPM
-    if isinstance(tempo, str) and tempo.strip().lower() == "auto":
-        return tempo_mod.estimate_tempo(x, rate, name).bpm
+    if _is_auto(tempo):
+        if isinstance(source, np.ndarray):
+            return tempo_mod.estimate_tempo(source, rate, name).bpm
+        return source.tempo(rate, name).bpm
     return tempo_mod.check_bpm(tempo, "tempo")
 
 
@@ -219,24 +227,28 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path = "models", *, p
         messages.append(f"{folder}: no audio file named like a stem (bass.wav, drums.wav, piano.wav, ...)")
     tracks: dict[str, list[Note]] = {}
     signals: list[np.ndarray] = []
+    lengths: list[int] = []
     rate = 16000  # the rate the mix is summed at (each model's own rate is resampled to it)
     for stem, path in files.items():
         try:
-            _, notes, x, x_rate, _ = _notes(path, stem, models_dir, params=params, sample_rate_hz=None, **kwargs)
+            _, got, x_rate, _ = _notes(path, stem, models_dir, params=params, sample_rate_hz=None,
+                                       keep_signal=_is_auto(tempo), **kwargs)
         except CheckpointMismatch:
             raise  # a model that is not the stem's: the user's setup, not this file
         except (NoModelError, AudioError, ConfigError, ValueError, KeyError) as exc:
             messages.append(f"{path}: skipped: {exc.args[0] if isinstance(exc, KeyError) else exc}")
             continue
-        tracks[stem] = notes
-        signals.append(resample(x, x_rate, rate))
+        tracks[stem] = got.notes
+        lengths.append(int(round(got.n_samples * rate / x_rate)))
+        if got.signal is not None:  # only for a tempo estimate
+            signals.append(resample(got.signal, x_rate, rate))
     for message in messages:
         (on_message or (lambda m: log.warning("%s", m)))(message)
     mixed = mix(signals)
     bpm = _tempo_of(tempo, mixed, rate, f"{folder} (mix of {len(signals)} stems)") if tracks else \
         _tempo_of(None if tempo == "auto" else tempo, mixed, rate, str(folder))
     tracks = {s: _quantized(n, bpm, quantize) for s, n in tracks.items()}
-    return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), len(mixed) / rate, bpm, messages)
+    return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), max(lengths, default=0) / rate, bpm, messages)
 
 
 # ------------------------------------------------------------------- names

@@ -110,7 +110,7 @@ class OnsetStream:
     sum, known before the stream, unlike the loudest frame), so quiet noise adds no
     flux. Any split of the signal into blocks gives the same envelope."""
 
-    def __init__(self, peak: float, n_fft: int = N_FFT, block_frames: int = 2048):
+    def __init__(self, peak: float, n_fft: int = N_FFT, block_frames: int = 512):
         self.n_fft, self.block = n_fft, block_frames
         self.window = np.hanning(n_fft).astype(np.float32)
         self.floor = max((float(peak) * float(self.window.sum())) ** 2 * 1e-8, 1e-20)

@@ -1,0 +1,290 @@
+"""Long files in memory bounded by the window, not the file.
+
+A file is read twice, block by block (``soundfile`` blocks, resampled by one
+``soxr.ResampleStream``: the same samples as ``audio.load_audio``'s one-shot
+resampling):
+
+1. :func:`scan_file`: its length, peak and level at the model's rate, so the
+   conditioning (``audio_in.condition``: overdriven audio scaled to full scale),
+   the silence check and the clipping warning are what the whole-file path
+   decides, and a bad file (non-finite, truncated, corrupt) fails before the model runs;
+2. :func:`transcribe_path`: the engine's windows (``engine.plan_windows``) are cut
+   as the signal arrives (:class:`WindowFeed`), run ``BATCH_WINDOWS`` at a time
+   as ``engine.activations`` runs them, and their centre frames go to a
+   :class:`NoteFeed`, which decodes up to the last frame where no note is open
+   and keeps only the frames after it. The tempo's onset envelope
+   (``tempo.OnsetStream``) is computed from the same blocks.
+
+The notes are those of ``engine.transcribe_array`` on the whole signal: the same
+samples, the same windows in the same batches, and a decoding cut only where
+every pitch's onset and frame probabilities are under their thresholds.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from midi_extractor.infer import engine
+from midi_extractor.infer.audio_in import PEAK_LEVEL, SILENCE_DB, warn_if_clipped
+from midi_extractor.model.decoding import Note, decode, note_key
+
+log = logging.getLogger("midi_extractor.infer.engine")
+
+BLOCK_FRAMES = 1 << 16  # file frames decoded per read (1.5 s at 44.1 kHz)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A file at the model's rate: samples, peak and mean square."""
+
+    n_samples: int
+    peak: float
+    mean_square: float
+
+    @property
+    def level_db(self) -> float:
+        return 10.0 * float(np.log10(self.mean_square)) if self.mean_square > 0 else -np.inf
+
+    @property
+    def silent(self) -> bool:
+        return self.level_db < SILENCE_DB
+
+
+def resampled_blocks(path: str | Path, rate_hz: int, stats: dict | None = None) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of a file at ``rate_hz``, ``round(frames * rate_hz / file rate)``
+    samples in all (as ``audio.load_audio``). Raises ``audio.AudioError``."""
+    import soxr
+
+    from midi_extractor.audio import AudioError, _open, _read
+
+    with _open(path) as f:
+        native, frames = int(f.samplerate), int(f.frames)
+        if frames <= 0:
+            raise AudioError(path, "no audio frames (empty audio stream)")
+        total = int(round(frames * rate_hz / native))
+        stream = soxr.ResampleStream(native, rate_hz, 1, dtype="float32", quality="HQ") if native != rate_hz else None
+        done, pos = 0, 0
+        while pos < frames:
+            x = _read(f, path, pos, min(BLOCK_FRAMES, frames - pos), stats)
+            pos += len(x)
+            y = x if stream is None else stream.resample_chunk(x, last=pos >= frames)
+            y = y[: total - done]
+            done += len(y)
+            if len(y):
+                yield y
+    if done < total:
+        yield np.zeros(total - done, dtype=np.float32)
+
+
+def scan_file(path: str | Path, rate_hz: int) -> Scan:
+    """Pass 1 over a file (:func:`resampled_blocks`); warns once when it is heavily clipped."""
+    from midi_extractor.audio import AudioError
+
+    stats: dict = {}
+    n, peak, sum_sq = 0, 0.0, 0.0
+    for y in resampled_blocks(path, rate_hz, stats):
+        n += len(y)
+        peak = max(peak, float(np.max(np.abs(y))))
+        sum_sq += float(np.dot(y.astype(np.float64), y.astype(np.float64)))
+    if n == 0:
+        raise AudioError(path, "no audio samples")
+    warn_if_clipped(stats.get("full_scale", 0), stats.get("samples", 0), str(path))
+    return Scan(n, peak, sum_sq / n)
+
+
+class WindowFeed:
+    """Cuts planned windows (``engine.Window``) from a signal fed in blocks, keeping
+    only the samples from the next window's start on."""
+
+    def __init__(self, windows: list[engine.Window]):
+        self.windows, self.next = windows, 0
+        self.buf, self.buf_start = np.zeros(0, dtype=np.float32), 0
+
+    def feed(self, x: np.ndarray | None) -> list[tuple[engine.Window, np.ndarray]]:
+        """Windows complete after ``x`` (``None``: the signal has ended, zeros follow)."""
+        if x is not None:
+            self.buf = np.concatenate([self.buf, x])
+        end = self.buf_start + len(self.buf)
+        ready = []
+        while self.next < len(self.windows):
+            w = self.windows[self.next]
+            if x is not None and w.start + w.length > end:
+                break
+            out = np.zeros(w.length, dtype=np.float32)
+            lo, hi = max(w.start, self.buf_start), min(w.start + w.length, end)
+            if hi > lo:
+                out[lo - w.start: hi - w.start] = self.buf[lo - self.buf_start: hi - self.buf_start]
+            ready.append((w, out))
+            self.next += 1
+        keep_from = self.windows[self.next].start if self.next < len(self.windows) else end
+        if keep_from > self.buf_start:
+            self.buf = self.buf[keep_from - self.buf_start:]
+            self.buf_start = keep_from
+        return ready
+
+
+class NoteFeed:
+    """Notes of frame probabilities that arrive in time order, decoded (``decoding.decode``)
+    up to the last frame where every onset and (pitched stems) frame probability is under
+    its threshold: no note starts before it and ends after it, so the notes are those
+    of one decoding of all frames. Only the frames after that cut are kept."""
+
+    def __init__(self, loaded: engine.LoadedModel, onset_threshold: float, frame_threshold: float,
+                 min_note_s: float, drum_note_s: float):
+        self.fe, self.classes = loaded.front_end, loaded.drum_classes
+        self.thresholds = (onset_threshold, frame_threshold, min_note_s, drum_note_s)
+        self.heads = ("onset", "velocity") if self.classes else ("onset", "frame", "velocity")
+        self.parts: list[dict[str, np.ndarray]] = []
+        self.base = 0     # global frame of the first frame kept
+        self.n_kept = 0   # frames kept
+        self.cut = 0      # global frame of the last clean frame seen (0: none yet)
+        self.notes: list[Note] = []
+
+    def feed(self, probs: dict[str, np.ndarray]) -> None:
+        part = {h: probs[h] for h in self.heads if h in probs}
+        clean = (part["onset"] < self.thresholds[0]).all(axis=1)
+        if "frame" in part:
+            clean &= (part["frame"] < self.thresholds[1]).all(axis=1)
+        hits = np.flatnonzero(clean)
+        if hits.size:
+            self.cut = self.base + self.n_kept + int(hits[-1])
+        self.parts.append(part)
+        self.n_kept += len(part["onset"])
+        if self.cut > self.base:
+            self._decode(self.cut - self.base)
+
+    def finish(self) -> list[Note]:
+        if self.n_kept:
+            self._decode(self.n_kept)
+        return sorted(self.notes, key=note_key)
+
+    def _decode(self, n: int) -> None:
+        """Decode the first ``n`` kept frames; keep the rest."""
+        whole = {h: np.concatenate([p[h] for p in self.parts]) for h in self.parts[0]}
+        on, fr, min_s, drum_s = self.thresholds
+        notes = decode({h: v[:n] for h, v in whole.items()}, self.fe, self.classes, on, fr, min_s, drum_s)
+        self.notes.extend(self._shifted(notes, self.base))
+        self.parts = [{h: v[n:] for h, v in whole.items()}]
+        self.base, self.n_kept = self.base + n, self.n_kept - n
+
+    def _shifted(self, notes: list[Note], frames: int) -> list[Note]:
+        """Notes of a decoding that began at global frame ``frames``, with the times a
+        decoding from frame 0 gives (``t * hop_s`` of the global frame)."""
+        if frames == 0:
+            return notes
+        hop = self.fe.hop_s
+        out = []
+        for n in notes:
+            t0 = int(round(n.start_s / hop)) + frames
+            end = (float(t0 * hop + self.thresholds[3]) if self.classes
+                   else float((int(round(n.end_s / hop)) + frames) * hop))
+            out.append(Note(float(t0 * hop), end, n.pitch, n.velocity))
+        return out
+
+
+def run_windows(loaded: engine.LoadedModel, blocks: Iterator[np.ndarray], n_samples: int, notes: NoteFeed,
+                window_s: float, context_s: float, batch_windows: int = engine.BATCH_WINDOWS) -> None:
+    """The model over the windows of a signal of ``n_samples`` that arrives in ``blocks``,
+    in ``engine.activations``' batches; each window's centre frames go to ``notes``."""
+    windows = engine.plan_windows(n_samples, loaded.front_end, window_s, context_s)
+    feed, pending = WindowFeed(windows), []
+    batch = max(1, batch_windows)
+    for block in _with_end(blocks):
+        pending.extend(feed.feed(block))
+        while len(pending) >= batch or (block is None and pending):
+            now, pending = pending[:batch], pending[batch:]
+            probs = engine.run_model(loaded.model, [c for _, c in now], getattr(loaded, "device", "cpu"))
+            for w, p in zip((w for w, _ in now), probs):
+                notes.feed(_kept(w, p))
+
+
+def _with_end(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray | None]:
+    yield from blocks
+    yield None
+
+
+def _kept(window: engine.Window, probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A window's centre frames per head (``engine.unwrap``'s slice and check)."""
+    out = {}
+    for head, p in probs.items():
+        kept = p[window.keep_from: window.keep_from + window.n_keep]
+        if len(kept) != window.n_keep:
+            raise ValueError(f"model returned {len(p)} frames for {window.length} samples; "
+                             f"expected at least {window.keep_from + window.n_keep}")
+        out[head] = kept
+    return out
+
+
+@dataclass
+class Streamed:
+    """Notes of one input, its length at the model's rate and its level, with what a
+    tempo estimate reads: the onset envelope (a file streamed with ``onsets``) or the signal."""
+
+    notes: list[Note]
+    n_samples: int
+    level_db: float
+    envelope: np.ndarray | None = None
+    signal: np.ndarray | None = None
+
+    def tempo(self, rate_hz: int, name: str):
+        """``tempo.TempoEstimate`` of the input (``TempoError`` for silence)."""
+        from midi_extractor.infer.tempo import HOP, estimate_tempo, tempo_of_envelope
+
+        if self.signal is not None:
+            return estimate_tempo(self.signal, rate_hz, name)
+        envelope = self.envelope if self.envelope is not None else np.zeros(0)
+        return tempo_of_envelope(envelope, rate_hz / HOP, self.level_db, name)
+
+
+def transcribe_whole(loaded: engine.LoadedModel, audio: np.ndarray, sample_rate_hz: int | None,
+                     **thresholds: float) -> Streamed:
+    """An array input, transcribed whole (``engine.transcribe_array``; it is in memory already)."""
+    from midi_extractor.audio import rms_db
+
+    x, name = engine.load_input(audio, sample_rate_hz, loaded.front_end.sample_rate_hz)
+    if engine.is_silent(x):
+        log.warning("%s: audio is silent; no notes", name)
+        return Streamed([], len(x), rms_db(x), signal=x)
+    return Streamed(engine.transcribe_array(loaded, x, name=name, **thresholds), len(x), rms_db(x), signal=x)
+
+
+def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_threshold: float,
+                    frame_threshold: float, min_note_s: float, drum_note_s: float,
+                    window_s: float = engine.WINDOW_S, context_s: float = engine.CONTEXT_S,
+                    onsets: bool = False, keep_signal: bool = False) -> Streamed:
+    """Notes of an audio file in memory bounded by the window: :func:`scan_file`, then one
+    streamed pass (model, decoding and, with ``onsets``, the tempo's onset envelope;
+    ``keep_signal``: the whole signal too, for a mix). Silent audio: no notes (a warning).
+    Raises ``audio.AudioError`` for a bad file."""
+    from midi_extractor.infer.tempo import OnsetStream
+
+    rate = loaded.front_end.sample_rate_hz
+    scan = scan_file(path, rate)
+    kept: list[np.ndarray] = []
+    whole = (lambda: np.concatenate(kept) if kept else np.zeros(0, np.float32)) if keep_signal else (lambda: None)
+    if scan.silent:
+        log.warning("%s: audio is silent; no notes", path)
+        kept.extend(resampled_blocks(path, rate) if keep_signal else ())
+        return Streamed([], scan.n_samples, scan.level_db, signal=whole())
+    scale = 1.0
+    if scan.peak > 1.0:
+        log.warning("%s: peak %.2f is above full scale (clipped or overdriven); scaled to peak %.2f",
+                    path, scan.peak, PEAK_LEVEL)
+        scale = PEAK_LEVEL / scan.peak
+    envelope = OnsetStream(scan.peak) if onsets and not keep_signal else None
+    feed = NoteFeed(loaded, onset_threshold, frame_threshold, min_note_s, drum_note_s)
+
+    def blocks() -> Iterator[np.ndarray]:
+        for y in resampled_blocks(path, rate):
+            if envelope is not None:
+                envelope.feed(y)
+            if keep_signal:
+                kept.append(y)
+            yield y if scale == 1.0 else (y * scale).astype(np.float32)
+
+    run_windows(loaded, blocks(), scan.n_samples, feed, window_s, context_s)
+    return Streamed(feed.finish(), scan.n_samples, scan.level_db, envelope.finish() if envelope else None, whole())
