@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from midi_extractor.model.features import logfreq_centres_hz
+from midi_extractor.model.transcriber import Transcriber
 
 #: size -> (channels, head channels, residual blocks)
 HARMONIC_SIZES = {"harmonic": (16, 16, 2), "harmonic-large": (48, 64, 4)}
@@ -156,12 +157,7 @@ def semitone_layout(front_end) -> tuple[int, int, int]:
     return centre0 - half + pad_left, pad_left, n_semitones
 
 
-def _transcriber_base():
-    from midi_extractor.model.transcriber import Transcriber
-    return Transcriber
-
-
-class HarmonicTranscriber(_transcriber_base()):
+class HarmonicTranscriber(Transcriber):
     """``harmonic`` / ``harmonic-large`` (see the module docstring). ``model.conv_channels``
     and ``model.rnn_units`` override the trunk's and the heads' channels."""
 
