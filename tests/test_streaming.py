@@ -133,3 +133,29 @@ def test_overdriven_file_is_scaled_as_the_whole_path_does(tmp_path, caplog):
     got = stream.transcribe_path(loaded, path, **THRESHOLDS)
     assert got.notes == engine.transcribe_array(loaded, load_audio(path, SR), **THRESHOLDS)
     assert len(got.notes) > 5 and "above full scale" in caplog.text
+
+
+class NumpyStandIn:
+    """The stand-in as a numpy model (``is_numpy``: the ONNX runtime's branch of ``run_model``)."""
+
+    is_numpy = True
+
+    def __init__(self, torch_model):
+        self.torch_model = torch_model
+
+    def __call__(self, audio: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            return {k: v.numpy() for k, v in self.torch_model(torch.from_numpy(audio)).items()}
+
+
+@pytest.mark.parametrize("stem", ["bass", "drums"])
+def test_numpy_runtime_streams_the_same_notes_as_whole(tmp_path, monkeypatch, stem):
+    monkeypatch.setattr(stream, "BLOCK_FRAMES", 20011)
+    path = tmp_path / f"{stem}.wav"
+    sf.write(path, tune(70.0, 22050, seed=2), 22050)
+    torch_loaded = standin_model(stem)
+    loaded = LoadedModel(NumpyStandIn(torch_loaded.model), FE, torch_loaded.drum_classes, stem)
+    whole = engine.transcribe_array(loaded, load_audio(path, SR), **THRESHOLDS)
+    assert len(whole) > 5 and stream.transcribe_path(loaded, path, **THRESHOLDS).notes == whole

@@ -226,8 +226,7 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path = "models", *, p
     if not files:
         messages.append(f"{folder}: no audio file named like a stem (bass.wav, drums.wav, piano.wav, ...)")
     tracks: dict[str, list[Note]] = {}
-    signals: list[np.ndarray] = []
-    lengths: list[int] = []
+    mixed, n_mixed, lengths = np.zeros(0, np.float32), 0, [0]  # the mix only for a tempo estimate
     rate = 16000  # the rate the mix is summed at (each model's own rate is resampled to it)
     for stem, path in files.items():
         try:
@@ -240,15 +239,14 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path = "models", *, p
             continue
         tracks[stem] = got.notes
         lengths.append(int(round(got.n_samples * rate / x_rate)))
-        if got.signal is not None:  # only for a tempo estimate
-            signals.append(resample(got.signal, x_rate, rate))
+        if got.signal is not None:
+            mixed, n_mixed = mix([mixed, resample(got.signal, x_rate, rate)]), n_mixed + 1
     for message in messages:
         (on_message or (lambda m: log.warning("%s", m)))(message)
-    mixed = mix(signals)
-    bpm = _tempo_of(tempo, mixed, rate, f"{folder} (mix of {len(signals)} stems)") if tracks else \
+    bpm = _tempo_of(tempo, mixed, rate, f"{folder} (mix of {n_mixed} stems)") if tracks else \
         _tempo_of(None if tempo == "auto" else tempo, mixed, rate, str(folder))
     tracks = {s: _quantized(n, bpm, quantize) for s, n in tracks.items()}
-    return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), max(lengths, default=0) / rate, bpm, messages)
+    return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), max(lengths) / rate, bpm, messages)
 
 
 # ------------------------------------------------------------------- names

@@ -28,11 +28,13 @@ from midi_extractor.model.decoding import Note, decode
 
 log = logging.getLogger(__name__)
 
-# Shorter windows batched wider keep the GRUs' sequential length down: on 2 CPU cores
-# (10 s, 1 s, 8) ran 937x real time against 649x for (20 s, 2 s, 2) (benchmarks/RESULTS.md).
+# Shorter windows keep the GRUs' sequential length down: on 2 CPU cores (10 s, 1 s, 8) ran
+# 937x real time against 649x for (20 s, 2 s, 2) (benchmarks/RESULTS.md). The harmonic model's
+# 2-D feature maps gain nothing from a wider batch and cost ~85 MB per window: 2 windows a pass
+# peak 270 MB on ONNX against 780 MB for 8, and run as fast (bench_long.py, RESULTS.md).
 WINDOW_S = 10.0   # audio the model sees at once
 CONTEXT_S = 1.0   # of which this much either side is context, not kept
-BATCH_WINDOWS = 8  # windows per forward pass
+BATCH_WINDOWS = 2  # windows per forward pass
 HEADS = ("onset", "offset", "frame", "velocity")
 
 
