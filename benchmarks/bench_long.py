@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -47,13 +48,15 @@ def long_stem(path: Path, minutes: float, rate: int, channels: int) -> Path:
     return path
 
 
-def one_run(models: Path, wav: Path, runtime: str, tempo: bool, out: Path) -> dict:
-    """Wall seconds, peak RSS (MB), notes and tempo of one ``transcribe`` process."""
+def one_run(models: Path, wav: Path, runtime: str, tempo: bool, out: Path, code: str | None = None) -> dict:
+    """Wall seconds, peak RSS (MB), notes and tempo of one ``transcribe`` process
+    (``code``: a folder holding another version's ``midi_extractor``, put first on the path)."""
     cmd = ["/usr/bin/time", "-f", "TIME %e %M", sys.executable, "-m", "midi_extractor", "transcribe", str(wav),
            "--stem", "bass", "--models-dir", str(models), "--runtime", runtime, "-o", str(out),
            "--save-note-events", *([] if tempo else ["--no-tempo"])]
     start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": code} if code else None
+    done = subprocess.run(cmd, cwd=code or REPO, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
@@ -90,6 +93,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--runtimes", default="onnx,torch")
     parser.add_argument("--out", help="write the rows as JSON here")
+    parser.add_argument("--code", help="run transcribe from this folder's midi_extractor (before/after rows: "
+                                       "git archive <commit> midi_extractor | tar -x -C DIR)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_long_"))
     try:
@@ -102,7 +107,7 @@ def main() -> None:
         rows = []
         for runtime in args.runtimes.split(","):
             for tempo in (False, True):
-                runs = [one_run(models, wav, runtime, tempo, work / "out") for _ in range(args.repeat)]
+                runs = [one_run(models, wav, runtime, tempo, work / "out", args.code) for _ in range(args.repeat)]
                 row = {"runtime": runtime, "tempo": tempo, **{k: statistics.median(r[k] for r in runs)
                                                               for k in ("wall_s", "peak_rss_mb")},
                        "notes": runs[0]["notes"], "bpm": runs[0]["bpm"]}
