@@ -159,3 +159,18 @@ def test_numpy_runtime_streams_the_same_notes_as_whole(tmp_path, monkeypatch, st
     loaded = LoadedModel(NumpyStandIn(torch_loaded.model), FE, torch_loaded.drum_classes, stem)
     whole = engine.transcribe_array(loaded, load_audio(path, SR), **THRESHOLDS)
     assert len(whole) > 5 and stream.transcribe_path(loaded, path, **THRESHOLDS).notes == whole
+
+
+def test_the_shipped_pitched_base_streams_the_same_notes_as_whole(tmp_path, monkeypatch):
+    """The real model (torch), not a stand-in: 45 s of the golden bass clip at 44.1 kHz."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setattr(stream, "BLOCK_FRAMES", 40009)
+    loaded = engine.load_model(repo / "bases" / "pitched.pt", runtime="torch")
+    clip = load_audio(repo / "tests" / "fixtures" / "golden" / "bass_clip.flac", 44100)
+    path = tmp_path / "bass.wav"
+    sf.write(path, np.resize(clip, 45 * 44100), 44100)
+    keys = dict(THRESHOLDS, onset_threshold=0.2)
+    whole = engine.transcribe_array(loaded, load_audio(path, loaded.front_end.sample_rate_hz), **keys)
+    assert len(whole) > 30 and stream.transcribe_path(loaded, path, **keys).notes == whole

@@ -1,10 +1,10 @@
 """The public transcription API: ``from midi_extractor import transcribe``.
 
-Every entry point goes through here and ends in ``engine.transcribe_array``
-with the decoding settings of the model that is used (its ``decoding.json``,
-see ``infer.settings``), unless the caller overrides one: the same file gives
-the same notes from Python, from the command line in any folder, and in
-``evaluate``.
+Every entry point goes through here and ends in ``stream.transcribe_path`` (a file,
+streamed) or ``engine.transcribe_array`` (an array; ``evaluate``), the same windows and
+decoding, with the decoding settings of the model that is used (its ``decoding.json``,
+see ``infer.settings``) unless the caller overrides one: the same file gives the same
+notes from Python, from the command line in any folder, and in ``evaluate``.
 """
 from __future__ import annotations
 
@@ -149,9 +149,8 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
            device: str | None = None, runtime: str = "auto", params: Any = None, window_s: float = WINDOW_S,
            context_s: float = CONTEXT_S, onsets: bool = False, keep_signal: bool = False,
            **overrides: float | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
-    """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams
-    (``stream.transcribe_path``: memory bounded by the window; with ``onsets`` the tempo's
-    onset envelope too, with ``keep_signal`` the whole signal for a mix), an array is transcribed whole."""
+    """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams (with
+    ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""
     from midi_extractor.infer import stream
     from midi_extractor.infer.routing import resolve_model
     from midi_extractor.infer.settings import with_overrides
@@ -183,7 +182,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     return route.stem, got, loaded.front_end.sample_rate_hz, program
 
 
-def _is_auto(tempo: Tempo) -> bool:
+def _is_auto(tempo: Tempo) -> bool:  # tempo="auto": estimate it
     return isinstance(tempo, str) and tempo.strip().lower() == "auto"
 
 

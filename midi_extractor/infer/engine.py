@@ -8,9 +8,10 @@
 :func:`load_model` loads a checkpoint once per process (per file version and
 device) and attaches the decoding settings that travel with it
 (``decoding.json`` beside ``best.pt``, see :mod:`midi_extractor.infer.settings`).
-:func:`transcribe_array` is what every entry point ends in: the Python API
-(``infer.api``), the command line (``infer.cli``) and ``evaluate``. File
-handling, routing, tempo and MIDI live in ``infer.api``.
+:func:`transcribe_array` transcribes a signal in memory (arrays given to the Python
+API, ``evaluate``); a file (the Python API, the command line) streams through the same
+windows, batches and decoding in ``infer.stream``, in memory bounded by the window, with
+the same notes. File handling, routing, tempo and MIDI live in ``infer.api``.
 """
 from __future__ import annotations
 
