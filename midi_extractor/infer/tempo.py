@@ -141,6 +141,17 @@ class OnsetStream:
         return np.concatenate(self.parts) if self.parts else np.zeros(0)
 
 
+def _autocorrelation(env: np.ndarray) -> np.ndarray:
+    """Linear autocorrelation of ``env`` at lags ``0 .. len - 1``, through an FFT zero-padded to
+    a fast length of at least twice it (a 30-min envelope's 2 x 225,001 points needed Bluestein's
+    algorithm: 0.4 s and ~60 MB of buffers per call)."""
+    import scipy.fft
+
+    n = scipy.fft.next_fast_len(2 * len(env), real=True)
+    spec = scipy.fft.rfft(env, n)
+    return scipy.fft.irfft(spec * np.conj(spec), n)[: len(env)]
+
+
 def tempo_prior(envelope: np.ndarray, fps: float, centre_bpm: float = 120.0) -> float:
     """The envelope's strongest periodicity in [MIN_BPM, MAX_BPM] (autocorrelation
     weighted by a log-normal prior around ``centre_bpm``, one octave wide), in BPM;
@@ -148,8 +159,7 @@ def tempo_prior(envelope: np.ndarray, fps: float, centre_bpm: float = 120.0) -> 
     env = np.asarray(envelope, dtype=float) - np.mean(envelope)
     if env.size < 4 or not np.any(env):
         return 0.0
-    spec = np.fft.rfft(env, 2 * len(env))
-    acf = np.fft.irfft(spec * np.conj(spec))[: len(env)]
+    acf = _autocorrelation(env)
     lags = np.arange(len(acf))
     bpm = np.where(lags > 0, 60.0 * fps / np.maximum(lags, 1), np.inf)
     ok = (bpm >= MIN_BPM) & (bpm <= MAX_BPM)
@@ -164,8 +174,7 @@ def refine_tempo(envelope: np.ndarray, fps: float, bpm: float, n_multiples: int 
     beat periods (each to a fraction of a frame by parabolic interpolation), fitted
     by a line through the origin whose slope is the period."""
     env = np.asarray(envelope, dtype=float) - np.mean(envelope)
-    spec = np.fft.rfft(env, 2 * len(env))
-    acf = np.fft.irfft(spec * np.conj(spec))[: len(env)]
+    acf = _autocorrelation(env)
     period = fps * 60.0 / bpm
     ks, lags = [], []
     for k in range(1, n_multiples + 1):
