@@ -37,7 +37,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from midi_extractor.infer import engine as inference
+from midi_extractor.infer import api as inference, engine
 from midi_extractor import taxonomy as tx  # noqa: E402
 from midi_extractor.config import Params, load_params  # noqa: E402
 from midi_extractor.infer.routing import NoModelError, resolve_model  # noqa: E402
@@ -108,7 +108,7 @@ def untrained_models_dir(folder: Path, stem: str, params: Params) -> Path:
 # --------------------------------------------------------------------- speed
 def time_ours(files: list[Path], stem: str, models_dir: Path) -> list[dict]:
     route = resolve_model(stem, models_dir)
-    loaded = inference.load_model(route.checkpoint)
+    loaded = engine.load_model(route.checkpoint)
     inference.transcribe(files[0], stem, models_dir)  # warm-up
     rows = []
     for f in files:
