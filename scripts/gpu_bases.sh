@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device run (the `device` tool; carry .gpu): train both shared bases (params.yaml pretrain.*) on the GPU,
-# then time the models. Before: `python scripts/gpu_pack.py` (data/prepared -> .gpu/prepared, Vorbis, 32 MB) and
+# then time the models. Before: `python scripts/gpu_data.py pack` (data/prepared -> .gpu/prepared, Vorbis, 32 MB) and
 # the wheels in .gpu/whl (the device README). How the shipped bases of 2026-12-04 were made.
 # BASES (default: pitched percussive) / BENCH=0 / PARAMS / T_PITCHED / T_PERC / SKIP_SETUP: for one base,
 # no timing, a local dry run.
@@ -12,7 +12,7 @@ if [ -z "${SKIP_SETUP:-}" ]; then
   export PYTHONPATH=/tmp/site:$PWD
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   nproc
-  t0=$(date +%s); python3 scripts/gpu_unpack.py || exit 1; echo "unpack $(( $(date +%s) - t0 )) s"
+  t0=$(date +%s); python3 scripts/gpu_data.py unpack || exit 1; echo "unpack $(( $(date +%s) - t0 )) s"
 fi
 PY=${PY:-python3}
 for base in ${BASES:-pitched percussive}; do

@@ -25,13 +25,16 @@ def _batch(n_out=88, b=2, seconds=1.0, seed=0):
             "velocity": onset * torch.rand(b, t, n_out, generator=g)}
 
 
-@pytest.mark.parametrize("size,n_out", [("small", 88), ("small", 4), ("paper", 3)])
-def test_forward_shapes(size, n_out):
-    model = create_model(FE, ModelConfig(size=size), n_out, {}).eval()
+@pytest.mark.parametrize("size,n_out,kind", [("small", 88, "mel"), ("small", 4, "mel"), ("paper", 3, "mel"),
+                                             ("harmonic", 88, "logfreq"), ("harmonic", 7, "logfreq"),
+                                             ("harmonic-large", 88, "logfreq")])
+def test_forward_shapes(size, n_out, kind):
+    fe = FrontEndConfig(kind=kind, f_min_hz=26.0)
+    model = create_model(fe, ModelConfig(size=size), n_out, {}).eval()
     with torch.no_grad():
         out = model(torch.zeros(2, 12345))
     assert set(out) == set(HEADS)
-    assert all(v.shape == (2, FE.n_frames(12345), n_out) for v in out.values())
+    assert all(v.shape == (2, fe.n_frames(12345), n_out) for v in out.values())
 
 
 def test_sizes():
