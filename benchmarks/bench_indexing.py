@@ -5,7 +5,7 @@ patterns, the real Slakh sample, and the real sample's drum MIDI rendered).
 
     python benchmarks/bench_indexing.py --tracks 50 --seconds 4 [--write-results]
 
-The set comes from ``midi-extractor synth`` when midi_extractor/synth.py
+The set comes from ``midi-extractor synth`` when midi_extractor/synth/generate.py
 exists (``--generator auto``), else from the hand-made Slakh-format writer in
 tests/helpers_data.py (sines + FluidSynth drums). ``--write-results`` replaces
 the ``## Indexing`` section of benchmarks/RESULTS.md.
@@ -39,7 +39,7 @@ FIXTURE = REPO / "tests" / "fixtures" / "slakh_sample"
 def generate(out: Path, tracks: int, seconds: float, seed: int, generator: str) -> str:
     if out.exists():
         shutil.rmtree(out)
-    has_synth = importlib.util.find_spec("midi_extractor.dataset.synth") is not None
+    has_synth = importlib.util.find_spec("midi_extractor.synth.generate") is not None
     if generator == "synth" or (generator == "auto" and has_synth):
         cmd = [sys.executable, "-m", "midi_extractor.cli", "synth", "--out", str(out), "--tracks", str(tracks),
                "--seconds", str(seconds), "--seed", str(seed), "--quiet"]

@@ -9,7 +9,7 @@ cd "$ROOT"
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 # ---- FluidSynth and the SoundFonts (render the embedded generated data set) ---
-# The sound-source pool (midi_extractor/dataset/sources.py): file -> Debian package.
+# The sound-source pool (midi_extractor/synth/sources.py): file -> Debian package.
 SF2_DIR=/usr/share/sounds/sf2
 SOUNDFONTS="FluidR3_GM.sf2:fluid-soundfont-gm OPL-3_FM_128M.sf2:opl3-soundfont sf_GMbank.sf2:csound-soundfont
 Black_Pearl_4_LV2.sf2:avldrums.lv2-soundfont Red_Zeppelin_4_LV2.sf2:avldrums.lv2-soundfont"

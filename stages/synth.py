@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from midi_extractor.config import ConfigError, load_params
-from midi_extractor.dataset.synth import generate_from_config
+from midi_extractor.synth.generate import generate_from_config
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--params", default="params.yaml")

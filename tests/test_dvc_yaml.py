@@ -15,6 +15,7 @@ NOT_USED_BY_STAGE: dict[str, set[str]] = {}
 # subpackage -> subpackages it may import (top-level modules are open to all)
 LAYERS = {
     "dataset": set(),
+    "synth": set(),
     "model": set(),
     "train": {"model", "dataset"},   # dataset: only train/cli.py (train-per-stem indexes and filters first)
     "infer": {"model"},

@@ -1,10 +1,10 @@
-"""Seeded pedalboard effect chains (midi_extractor.dataset.effects)."""
+"""Seeded pedalboard effect chains (midi_extractor.synth.effects)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from midi_extractor.dataset import effects
+from midi_extractor.synth import effects
 
 SR = 16000
 HOP = 256

@@ -180,7 +180,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 @pytest.fixture(scope="session")
 def synth_set(tmp_path_factory):
     """2 tracks x 4 s from `midi-extractor synth` (split folders train/validation/test)."""
-    synth = pytest.importorskip("midi_extractor.dataset.synth")
+    synth = pytest.importorskip("midi_extractor.synth.generate")
     out = tmp_path_factory.mktemp("synth") / "data"
     synth.generate_dataset(out, tracks=2, seconds=4.0, seed=0, sf2=None, sample_rate_hz=16000)
     return out

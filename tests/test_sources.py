@@ -1,12 +1,12 @@
-"""The sound-source pool (midi_extractor.dataset.sources): files, presets, drum kits."""
+"""The sound-source pool (midi_extractor.synth.sources): files, presets, drum kits."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.dataset import fluid, render, songs
-from midi_extractor.dataset import sources as src
+from midi_extractor.synth import fluid, render, songs
+from midi_extractor.synth import sources as src
 
 SR = 16000
 

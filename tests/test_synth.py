@@ -1,4 +1,4 @@
-"""The generated Slakh-format data set (midi_extractor.dataset.synth / songs)."""
+"""The generated Slakh-format data set (midi_extractor.synth.generate / songs)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +13,8 @@ import soundfile as sf
 import yaml
 
 from midi_extractor import cli, config
-from midi_extractor.dataset import songs
-from midi_extractor.dataset import fluid, sources, synth
+from midi_extractor.synth import songs
+from midi_extractor.synth import fluid, generate, sources
 from midi_extractor import taxonomy as tx
 
 FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
@@ -26,7 +26,7 @@ SECONDS = 8.0
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("generated")
-    dirs = synth.generate_dataset(root, tracks=6, seconds=SECONDS, seed=7, sample_rate_hz=SR, progress=False)
+    dirs = generate.generate_dataset(root, tracks=6, seconds=SECONDS, seed=7, sample_rate_hz=SR, progress=False)
     return root, dirs
 
 
@@ -152,7 +152,7 @@ def test_musical_content_ranges_and_variety(dataset):
 def test_same_seed_identical_bytes_other_seed_differs(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for out, seed in ((a, 3), (b, 3), (c, 4)):  # 1 train, 2 test (in- and out-of-domain), effects on
-        synth.generate_dataset(out, tracks=3, seconds=3.0, seed=seed, progress=False, validation_tracks=0,
+        generate.generate_dataset(out, tracks=3, seconds=3.0, seed=seed, progress=False, validation_tracks=0,
                                test_tracks=2)
     assert _tree_digest(a) == _tree_digest(b)
     assert "synth_report.json" in _tree_digest(a)
@@ -190,7 +190,7 @@ def test_songs_compose_is_seeded():
 def test_other_soundfont_path_and_missing_one(tmp_path, capsys):
     copy = tmp_path / "fonts" / "my font.sf2"
     copy.parent.mkdir()
-    shutil.copy(synth.DEFAULT_SF2, copy)
+    shutil.copy(generate.DEFAULT_SF2, copy)
     out = tmp_path / "set"
     rc = cli.main(["synth", "--out", str(out), "--tracks", "1", "--seconds", "2", "--seed", "1",
                    "--sf2", str(copy), "--sample-rate", "22050", "--quiet"])
@@ -202,29 +202,29 @@ def test_other_soundfont_path_and_missing_one(tmp_path, capsys):
     assert "wrote 1 tracks" in capsys.readouterr().out
 
     missing = tmp_path / "nowhere" / "gone.sf2"
-    with pytest.raises(synth.SynthError, match="gone.sf2"):
-        synth.generate_dataset(tmp_path / "x", 1, 2.0, 0, sf2=missing, progress=False)
+    with pytest.raises(generate.SynthError, match="gone.sf2"):
+        generate.generate_dataset(tmp_path / "x", 1, 2.0, 0, sf2=missing, progress=False)
     rc = cli.main(["synth", "--out", str(tmp_path / "y"), "--tracks", "1", "--seconds", "2", "--sf2", str(missing)])
     assert rc == 2 and str(missing) in capsys.readouterr().err
     bogus = tmp_path / "bogus.sf2"
     bogus.write_bytes(b"RIFF not a soundfont")
-    with pytest.raises(synth.SynthError, match="bogus.sf2"):
-        synth.generate_dataset(tmp_path / "z", 1, 2.0, 0, sf2=bogus, progress=False)
+    with pytest.raises(generate.SynthError, match="bogus.sf2"):
+        generate.generate_dataset(tmp_path / "z", 1, 2.0, 0, sf2=bogus, progress=False)
 
 
 def test_missing_fluidsynth_library_says_what_to_install(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "fluidsynth", None)  # import now raises ImportError
-    with pytest.raises(synth.SynthError, match="apt-get install -y libfluidsynth3.*brew install fluid-synth"):
+    with pytest.raises(generate.SynthError, match="apt-get install -y libfluidsynth3.*brew install fluid-synth"):
         fluid.Renderer(SR)
 
 
 def test_splits_and_bad_arguments():
-    assert synth.split_counts(1) == {"train": 1, "validation": 0, "test": 0}
-    assert synth.split_counts(3) == {"train": 1, "validation": 1, "test": 1}
-    assert synth.split_counts(40) == {"train": 32, "validation": 4, "test": 4}
-    assert [synth.track_split(k, 5) for k in range(5)] == ["train"] * 3 + ["validation", "test"]
-    with pytest.raises(synth.SynthError, match="tracks"):
-        synth.generate_dataset("/nonexistent", 0, 2.0, 0, progress=False)
+    assert generate.split_counts(1) == {"train": 1, "validation": 0, "test": 0}
+    assert generate.split_counts(3) == {"train": 1, "validation": 1, "test": 1}
+    assert generate.split_counts(40) == {"train": 32, "validation": 4, "test": 4}
+    assert [generate.track_split(k, 5) for k in range(5)] == ["train"] * 3 + ["validation", "test"]
+    with pytest.raises(generate.SynthError, match="tracks"):
+        generate.generate_dataset("/nonexistent", 0, 2.0, 0, progress=False)
 
 
 def test_build_index_reads_the_generated_set(dataset, tmp_path):
@@ -244,7 +244,7 @@ def test_build_index_reads_the_generated_set(dataset, tmp_path):
 def pooled(tmp_path_factory):
     """7 tracks x 3 s: 4 train, 1 validation, 2 test (1 in-domain, 1 out-of-domain)."""
     root = tmp_path_factory.mktemp("pooled")
-    dirs = synth.generate_dataset(root, tracks=7, seconds=3.0, seed=11, progress=False,
+    dirs = generate.generate_dataset(root, tracks=7, seconds=3.0, seed=11, progress=False,
                                   validation_tracks=1, test_tracks=2)
     return root, dirs
 
@@ -257,7 +257,7 @@ def test_every_pool_source_used_and_recorded(pooled):
     root, dirs = pooled
     used = set().union(*_sources_by_track(dirs).values())
     assert used == set(sources.DEFAULT_POOL) | set(sources.DEFAULT_OOD), used
-    report = json.loads((root / synth.REPORT_NAME).read_text())
+    report = json.loads((root / generate.REPORT_NAME).read_text())
     assert set(report["stems_by_source"]) == used and report["skipped_stems"] == 0
     assert report["tracks"] == {"train/in_domain": 4, "validation/in_domain": 1, "test/in_domain": 1,
                                 "test/out_of_domain": 1}
@@ -303,8 +303,8 @@ def test_silent_and_unloadable_sources_are_skipped_and_counted(tmp_path, monkeyp
 
     monkeypatch.setattr(fluid.Renderer, "render", render)
     out = tmp_path / "set"
-    dirs = synth.generate_dataset(out, tracks=4, seconds=2.0, seed=5, progress=False, ood_sources=[])
-    report = json.loads((out / synth.REPORT_NAME).read_text())
+    dirs = generate.generate_dataset(out, tracks=4, seconds=2.0, seed=5, progress=False, ood_sources=[])
+    report = json.loads((out / generate.REPORT_NAME).read_text())
     reasons = report["skipped_by_reason"]
     assert reasons.get("load_failed", 0) >= 1 and reasons.get("silent", 0) >= 1, reasons
     assert report["skipped_stems"] == sum(reasons.values()) == len(report["skipped"])
@@ -320,12 +320,12 @@ def test_silent_and_unloadable_sources_are_skipped_and_counted(tmp_path, monkeyp
 def test_missing_soundfont_names_its_package(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "SYSTEM_SF2_DIRS", (tmp_path / "none",))
     monkeypatch.delenv(sources.ENV_PATH, raising=False)
-    with pytest.raises(synth.SynthError, match=r"sf_GMbank.sf2 not found.*apt-get install -y csound-soundfont"):
-        synth.generate_dataset(tmp_path / "x", 2, 2.0, 0, progress=False)
-    with pytest.raises(synth.SynthError, match="unknown sound source.*NoSuchFont"):
-        synth.generate_dataset(tmp_path / "y", 2, 2.0, 0, progress=False, sound_sources=["NoSuchFont"])
-    with pytest.raises(synth.SynthError, match="held out.*TimGM6mb"):
-        synth.generate_dataset(tmp_path / "z", 2, 2.0, 0, progress=False, ood_sources=["TimGM6mb"])
+    with pytest.raises(generate.SynthError, match=r"sf_GMbank.sf2 not found.*apt-get install -y csound-soundfont"):
+        generate.generate_dataset(tmp_path / "x", 2, 2.0, 0, progress=False)
+    with pytest.raises(generate.SynthError, match="unknown sound source.*NoSuchFont"):
+        generate.generate_dataset(tmp_path / "y", 2, 2.0, 0, progress=False, sound_sources=["NoSuchFont"])
+    with pytest.raises(generate.SynthError, match="held out.*TimGM6mb"):
+        generate.generate_dataset(tmp_path / "z", 2, 2.0, 0, progress=False, ood_sources=["TimGM6mb"])
 
 
 def test_default_test_split_has_300_notes_per_stem_and_domain():
@@ -333,11 +333,11 @@ def test_default_test_split_has_300_notes_per_stem_and_domain():
     at least 300 reference notes of every trainable stem in each domain."""
     ds = config.DatasetConfig()
     assert (ds.sound_sources, ds.ood_sources) == (list(sources.DEFAULT_POOL), list(sources.DEFAULT_OOD))
-    counts = synth.split_counts(ds.tracks, ds.validation_tracks, ds.test_tracks)
+    counts = generate.split_counts(ds.tracks, ds.validation_tracks, ds.test_tracks)
     notes: dict[str, dict[str, int]] = {"in_domain": {}, "out_of_domain": {}}
     dropped: set[str] = set()
-    for k, (split, domain, _) in enumerate(synth.track_layout(counts, with_ood=True)):
-        song, dropped = synth._song_for(ds.seed, k, ds.seconds, split, dropped)
+    for k, (split, domain, _) in enumerate(generate.track_layout(counts, with_ood=True)):
+        song, dropped = generate._song_for(ds.seed, k, ds.seconds, split, dropped)
         for part in song.parts if split == "test" else ():
             stem = part.stem if part.is_drum else tx.stem_for_program(part.program)
             notes[domain][stem] = notes[domain].get(stem, 0) + len(part.notes)
@@ -350,7 +350,7 @@ def test_every_other_song_has_the_whole_kit_in_its_drums_stem():
     import numpy as np
 
     from midi_extractor import taxonomy as tx
-    from midi_extractor.dataset import songs
+    from midi_extractor.synth import songs
 
     rng = np.random.default_rng(5)
     song = songs.compose_song(rng, 8.0, ["drums", "high_percs", "bass"])

@@ -26,9 +26,9 @@ import numpy as np
 import pretty_midi
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.dataset import drum_parts as drums
-from midi_extractor.dataset import parts as gen
-from midi_extractor.dataset.parts import MAX_VELOCITY, MIN_VELOCITY
+from midi_extractor.synth import drum_parts as drums
+from midi_extractor.synth import parts as gen
+from midi_extractor.synth.parts import MAX_VELOCITY, MIN_VELOCITY
 
 MIN_PITCH, MAX_PITCH = 21, 108
 

@@ -24,9 +24,9 @@ import yaml
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_text
-from midi_extractor.dataset import effects, songs
-from midi_extractor.dataset import sources as src
-from midi_extractor.dataset.fluid import Renderer, RenderError
+from midi_extractor.synth import effects, songs
+from midi_extractor.synth import sources as src
+from midi_extractor.synth.fluid import Renderer, RenderError
 
 log = logging.getLogger(__name__)
 

@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from midi_extractor.atomic import write_json
-from midi_extractor.dataset import songs
-from midi_extractor.dataset import sources as src
-from midi_extractor.dataset.fluid import Renderer, RenderError, SynthError
-from midi_extractor.dataset.render import (IN_DOMAIN, OUT_OF_DOMAIN, TARGET_PEAK_DB, Report,  # noqa: F401
+from midi_extractor.synth import songs
+from midi_extractor.synth import sources as src
+from midi_extractor.synth.fluid import Renderer, RenderError, SynthError
+from midi_extractor.synth.render import (IN_DOMAIN, OUT_OF_DOMAIN, TARGET_PEAK_DB, Report,  # noqa: F401
                                            SourceCache, StemSkipped, integrated_loudness_db, peak_normalise,
                                            render_part, write_track)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.dataset.parts import Ctx
+from midi_extractor.synth.parts import Ctx
 
 
 def drum_keys(rng: np.random.Generator, cls: str, n: int = 1) -> list[int]:
