@@ -10,11 +10,22 @@ A process killed between the write and the rename leaves that file behind:
 Callers run them once on start, before they write (build-index and
 filter-index do; training should for its out-dir, evaluation for its
 report folder).
+
+Failures: an ``OSError`` while writing (a full disk, a read-only folder, no permission) is
+raised as :class:`OutputError` (an ``OSError`` with the same ``errno``) whose message is one
+line naming the target, not the temporary file; the target is as it was. The CLI prints it
+as ``COMMAND: <message>``, rc 2 (``midi_extractor.cli``). :func:`check_writable` probes a
+folder before the compute that will write there.
+
+Concurrent writers: :func:`exclusive_output` holds ``.<name>.lock`` beside an output (created
+with ``O_EXCL``, holding the writer's pid; removed on exit, and taken over when that pid is
+gone), so a second writer is refused with ``OutputBusy`` naming the file and the pid.
 """
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import json
 import logging
@@ -31,6 +42,39 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
+class OutputError(OSError):
+    """An output that cannot be written; ``str()`` is one line naming it (``errno`` kept)."""
+
+    def __init__(self, path: str | Path, exc: OSError, what: str = "cannot be written"):
+        super().__init__(exc.errno, exc.strerror or str(exc), str(path))
+        self.message = f"{path}: {what} ({_reason(exc)}); nothing was half-written"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class OutputBusy(OutputError):
+    """Another live process holds the output's lock file."""
+
+    def __init__(self, path: str | Path, pid: int):
+        OSError.__init__(self, errno.EBUSY, "being written by another run", str(path))
+        who = f"pid {pid}" if pid else "pid unknown"
+        self.message = f"{path} is being written by another run ({who}); wait for it or write elsewhere"
+
+
+class OutputExists(OutputError):
+    """An output that is there already, and overwriting was not asked for."""
+
+    def __init__(self, path: str | Path, flag: str = "--overwrite"):
+        OSError.__init__(self, errno.EEXIST, "exists", str(path))
+        self.message = f"{path} exists; pass {flag} to replace it"
+
+
+def _reason(exc: OSError) -> str:
+    text = exc.strerror or str(exc)
+    return f"{text}, errno {exc.errno}" if exc.errno else f"{text}; a full disk?"
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[Any]:
     """``with atomic_open(path, "w") as f: ...``: ``f`` is a temporary file in
@@ -41,8 +85,11 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[Any]:
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(path, exc) from exc
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
@@ -50,10 +97,79 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[Any]:
             os.fsync(f.fileno())
             os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(path, exc) from exc
         raise
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Create ``folder`` (and its parents) and write and remove a probe file in it, before
+    compute whose results go there; raises :class:`OutputError` naming the folder."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(folder, exc, "output folder cannot be created or written") from exc
+    return folder
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def exclusive_output(path: str | Path) -> Iterator[Path]:
+    """Hold ``.<name>.lock`` beside ``path`` while the block writes it (see the module
+    docstring). Raises :class:`OutputBusy` when a live process holds it, :class:`OutputError`
+    when the lock cannot be created (a read-only folder)."""
+    path = Path(path)
+    lock = path.with_name(f".{path.name}.lock")
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _pid_alive(pid):
+                raise OutputBusy(path, pid) from None
+            if not pid and time.time() - _mtime(lock) < 5.0:  # being created right now
+                raise OutputBusy(path, pid) from None
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()  # a killed writer's: take it over
+            continue
+        except OSError as exc:
+            raise OutputError(path, exc) from exc
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        break
+    else:
+        raise OutputBusy(path, 0)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

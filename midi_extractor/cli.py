@@ -12,6 +12,7 @@ command, and one spelling per option (old spellings still parse, hidden).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import re
@@ -35,6 +36,9 @@ COMMANDS: dict[str, str] = {
 #: old option spelling -> the one shown in help (the old one keeps working); per command, "*" for all
 OPTION_ALIASES = {"*": {"--outdir": "--out-dir", "--output-dir": "--out-dir"},
                   "synth": {"--out": "--out-dir"}}  # synth's --out is a folder (evaluate's is a file)
+
+#: errnos of a write that failed for want of room or rights: one line and rc 2, never a traceback
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG})
 
 #: libraries whose INFO lines are noise in our logs
 QUIET_LOGGERS = ("matplotlib", "mlflow", "urllib3", "PIL", "numba", "fsspec", "git", "alembic", "httpx",
@@ -127,7 +131,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        line = write_error_line(exc)
+        if line is None or getattr(args, "verbose", 0):
+            raise
+        print(f"{args.command}: {line}", file=sys.stderr)
+        return 2
     return int(result or 0)
+
+
+def write_error_line(exc: OSError) -> str | None:
+    """The one line for an output that could not be written (``atomic.OutputError``, or an
+    ``OSError`` of :data:`WRITE_ERRNOS` naming its file), else None (a bug: the traceback)."""
+    from midi_extractor.atomic import OutputError
+
+    if isinstance(exc, OutputError):
+        return str(exc)
+    if exc.errno in WRITE_ERRNOS:
+        return f"{exc.filename or '(unnamed file)'}: {exc.strerror or exc} (errno {exc.errno})"
+    return None
 
 
 if __name__ == "__main__":

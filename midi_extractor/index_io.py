@@ -15,11 +15,23 @@ writes -12 on real Slakh's bass entries, whose audio sounds an octave below the 
 added to every pitch, and a pitched stem's notes outside the model's range are dropped and
 counted. Prepare stores the corrected notes and renames the field
 ``label_shift_applied_semitones``, so a prepared entry is never shifted twice.
+:func:`fit_labels` is the one rule for notes that do not fit their audio (prepare, filter-index
+and evaluate call it): notes ending more than :data:`LABEL_OVERRUN_TOLERANCE_S` past the audio's
+end, or more onsets than :data:`MAX_MEAN_ONSETS_PER_S` a second over the stem or
+:data:`MAX_ONSETS_IN_1S` in any 1-s window, refuse the stem (:class:`LabelFitError`, with the
+filter's drop reason); notes ending less than the tolerance past the end are trimmed to it.
+
+Roots: :func:`inside_root` is the one check that an entry's path stays inside the root it was
+given (``..`` past the top, an absolute path elsewhere, or a folder on the way that is a symlink
+to elsewhere are refused with :class:`OutsideRootError`); every reader of an entry's files goes
+through it (:func:`entry_paths`: training; prepare, filter-index, evaluate; build-index for track
+folders).
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import zlib
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -36,8 +48,29 @@ LABEL_SHIFT_KEY = "label_shift_semitones"
 LABEL_SHIFT_APPLIED_KEY = "label_shift_applied_semitones"
 
 
+#: notes may end this far past their audio's end (trimmed to it); further, the stem is refused
+LABEL_OVERRUN_TOLERANCE_S = 1.0
+#: more onsets than this a second, averaged over the stem (at least 1 s), is not music but a broken file
+MAX_MEAN_ONSETS_PER_S = 50.0
+#: ... or more than this many onsets within any 1-s window
+MAX_ONSETS_IN_1S = 100
+
+
 class DataError(ValueError):
     """An index or data set that cannot give clips; the message names the file."""
+
+
+class OutsideRootError(DataError):
+    """An entry path that leaves the root it is relative to; the message names the path and the root."""
+
+
+class LabelFitError(DataError):
+    """Notes that do not fit their audio; ``reason`` is the filter's drop reason
+    (``labels_past_audio`` | ``implausible_density``), the message names the file."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 # --------------------------------------------------------------- the index
@@ -139,14 +172,33 @@ def select_split(entries: Sequence[Mapping], split: str, source: str = "index") 
     return by["test"]
 
 
+def inside_root(root: str | Path, rel: str | Path, *, final_link_ok: bool = True) -> Path:
+    """``root / rel``, checked to stay inside ``root``: lexically (no ``..`` past the top, no
+    absolute path elsewhere) and once symlinks are resolved, for every folder on the way (a
+    track folder linked to elsewhere is refused); the last component may be a symlink to
+    elsewhere when ``final_link_ok`` (a DVC cache of ``cache.type: symlink`` links files).
+    Raises :class:`OutsideRootError` naming the path and the root. Nothing is opened."""
+    root = Path(root)
+    path = root / rel
+    top = Path(os.path.abspath(root))
+    lexical = Path(os.path.abspath(path))
+    if lexical != top and top not in lexical.parents:
+        raise OutsideRootError(f"{path}: path {str(rel)!r} leaves the dataset root {root}; not opened")
+    real_top = top.resolve()
+    real = lexical.resolve() if not final_link_ok or lexical == top else lexical.parent.resolve() / lexical.name
+    if real != real_top and real_top not in real.parents:
+        raise OutsideRootError(f"{path}: resolves outside the dataset root {root} (to {real}; a symlinked "
+                               "folder); not opened")
+    return path
+
+
 def entry_paths(entry: Mapping, dataset_root: str | Path) -> tuple[Path, Path]:
-    """Absolute ``(audio, midi)`` paths of an entry. Raises :class:`DataError`
-    when either is missing from the entry."""
+    """Absolute ``(audio, midi)`` paths of an entry, each checked by :func:`inside_root`.
+    Raises :class:`DataError` when either is missing from the entry or leaves the root."""
     if not entry.get("audio") or not entry.get("midi"):
         raise DataError(f"entry {entry.get('track')}/{entry.get('stem_id')}: needs both audio and midi "
                         f"(audio={entry.get('audio')!r}, midi={entry.get('midi')!r})")
-    root = Path(dataset_root)
-    return root / entry["audio"], root / entry["midi"]
+    return inside_root(dataset_root, entry["audio"]), inside_root(dataset_root, entry["midi"])
 
 
 # ------------------------------------------------------------------- labels
@@ -177,3 +229,34 @@ def label_notes(notes: np.ndarray, entry: Mapping, min_midi: int, max_midi: int,
     keep = (notes[:, 2] >= min_midi) & (notes[:, 2] <= max_midi)
     n_dropped = int(len(notes) - keep.sum())
     return (notes[keep] if n_dropped else notes), n_dropped
+
+
+def fit_labels(notes: np.ndarray, duration_s: float, source: str | Path) -> tuple[np.ndarray, int]:
+    """``(notes, n_trimmed)``: ``(N, 4)`` notes (start_s, end_s, pitch, velocity) of a stem whose
+    audio lasts ``duration_s``, with the ends of notes running past it by less than
+    :data:`LABEL_OVERRUN_TOLERANCE_S` trimmed to ``duration_s`` (notes starting at or past it
+    left out), both counted in ``n_trimmed``. Raises :class:`LabelFitError` naming ``source``
+    (the MIDI file) when the notes end further past the audio, or are implausibly dense
+    (module docstring). The input array is not changed."""
+    notes = np.asarray(notes, dtype=np.float64).reshape(-1, 4)
+    if not len(notes):
+        return notes, 0
+    overrun_s = float(notes[:, 1].max()) - float(duration_s)
+    if overrun_s > LABEL_OVERRUN_TOLERANCE_S:
+        raise LabelFitError("labels_past_audio", f"{source}: notes run to {notes[:, 1].max():.2f} s but the audio "
+                            f"lasts {duration_s:.2f} s ({overrun_s:.2f} s past its end > "
+                            f"{LABEL_OVERRUN_TOLERANCE_S:g} s tolerance)")
+    onsets = np.sort(notes[:, 0])
+    mean = len(onsets) / max(float(duration_s), 1.0)
+    densest = int((np.searchsorted(onsets, onsets + 1.0) - np.arange(len(onsets))).max())
+    if mean > MAX_MEAN_ONSETS_PER_S or densest > MAX_ONSETS_IN_1S:
+        raise LabelFitError("implausible_density", f"{source}: implausible note density ({len(onsets)} onsets in "
+                            f"{duration_s:.2f} s, {mean:.1f} a second, {densest} in the densest second; "
+                            f"limits {MAX_MEAN_ONSETS_PER_S:g} a second, {MAX_ONSETS_IN_1S} in any second)")
+    past = notes[:, 1] > duration_s
+    if not past.any():
+        return notes, 0
+    keep = notes[:, 0] < duration_s
+    out = notes[keep].copy()
+    out[:, 1] = np.minimum(out[:, 1], duration_s)
+    return out, int(past.sum())

@@ -8,7 +8,8 @@ copied untouched, and so are unknown top-level fields.
 Reasons, checked in this order (cheap checks first):
 
 ``outside_root``      the entry's audio or MIDI path leaves the dataset root
-                      (``..`` or an absolute path elsewhere): never opened
+                      (``..``, an absolute path elsewhere, or a track folder that is
+                      a symlink to elsewhere; ``index_io.inside_root``): never opened
 ``missing_audio``     no audio file (``"audio": null``) or the file is gone
 ``missing_midi``      no MIDI file
 ``unreadable_midi``   the MIDI file does not parse (truncated, not MIDI)
@@ -19,6 +20,10 @@ Reasons, checked in this order (cheap checks first):
                       truncated FLAC "lost sync", empty, 0 frames)
 ``nonfinite_audio``   it holds NaN or infinite samples (refused, not repaired)
 ``silent_audio``      its loudest ``block_s`` block is below ``silence_db``
+``labels_past_audio`` its notes end more than 1 s past the audio's end
+                      (``index_io.fit_labels``, the rule prepare and evaluate apply too)
+``implausible_density`` more than 50 onsets a second over the stem, or 100 in
+                      any 1-s window (a broken or generated-garbage MIDI)
 
 The audio is decoded whole, once (``full_decode: 1``, the default; about
 0.3 s per 4-minute 44.1 kHz stereo FLAC on one core), so truncation and
@@ -32,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +44,14 @@ from typing import Any
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import clean_stale_tmp, write_json
-from midi_extractor.audio import AudioError, NonFiniteAudioError, iter_blocks, rms_db, scan_audio
-from midi_extractor.index_io import DataError, parse_index
+import numpy as np
+
+from midi_extractor.audio import AudioError, NonFiniteAudioError, audio_info, iter_blocks, rms_db, scan_audio
+from midi_extractor.index_io import DataError, LabelFitError, OutsideRootError, fit_labels, inside_root, parse_index
 from midi_extractor.midi_notes import read_midi
 
 REASONS = ("outside_root", "missing_audio", "missing_midi", "unreadable_midi", "empty_midi", "too_few_notes",
-           "unreadable_audio", "nonfinite_audio", "silent_audio")
+           "unreadable_audio", "nonfinite_audio", "silent_audio", "labels_past_audio", "implausible_density")
 
 
 @dataclass
@@ -72,13 +78,19 @@ def config_from_params(values: dict[str, Any] | FilterConfig | None) -> FilterCo
 
 
 # ------------------------------------------------------------------ checks
+def stem_notes(midi_path: str | Path, stem: str) -> np.ndarray:
+    """``(N, 4)`` start_s, end_s, pitch, velocity of the notes of a MIDI file that ``stem``
+    transcribes (a percussive stem: its own drum classes); raises on unreadable MIDI."""
+    pm = read_midi(midi_path)
+    classes = set(tx.STEM_DRUM_CLASSES.get(stem, ()))
+    rows = [(n.start, n.end, n.pitch, n.velocity) for i in pm.instruments for n in i.notes
+            if not classes or tx.drum_class(n.pitch) in classes]
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
 def count_notes(midi_path: str | Path, stem: str) -> int:
     """Notes of a MIDI file that ``stem`` transcribes (raises on unreadable MIDI)."""
-    pm = read_midi(midi_path)
-    if stem in tx.STEM_DRUM_CLASSES:
-        classes = set(tx.STEM_DRUM_CLASSES[stem])
-        return sum(tx.drum_class(n.pitch) in classes for i in pm.instruments for n in i.notes)
-    return sum(len(i.notes) for i in pm.instruments)
+    return len(stem_notes(midi_path, stem))
 
 
 def loudest_block_db(audio_path: str | Path, block_s: float = 0.5, stop_at_db: float | None = None) -> float:
@@ -94,39 +106,31 @@ def loudest_block_db(audio_path: str | Path, block_s: float = 0.5, stop_at_db: f
     return loudest
 
 
-def outside_root(rel: str | None, root: Path) -> bool:
-    """True when an entry path (relative to ``root``, or absolute) leaves ``root``
-    lexically: ``..`` past the top, or an absolute path elsewhere."""
-    if not rel:
-        return False
-    joined = Path(os.path.normpath(root / rel))
-    base = Path(os.path.normpath(root if root.is_absolute() else Path.cwd() / root))
-    joined = joined if joined.is_absolute() else Path(os.path.normpath(Path.cwd() / joined))
-    return joined != base and base not in joined.parents
-
-
-def _audio_check(audio: Path, config: FilterConfig) -> tuple[str | None, str]:
+def _audio_check(audio: Path, config: FilterConfig) -> tuple[str | None, str, float]:
+    """``(reason or None, detail, duration_s)`` of a stem's audio (frames decoded, or the header's)."""
     try:
         if config.full_decode:
-            level = scan_audio(audio, config.block_s)[0]
+            level, frames = scan_audio(audio, config.block_s)
+            rate = audio_info(audio)[0]
         else:
             level = loudest_block_db(audio, config.block_s, stop_at_db=config.silence_db)
+            rate, frames, _ = audio_info(audio)
     except NonFiniteAudioError as exc:
-        return "nonfinite_audio", str(exc)
+        return "nonfinite_audio", str(exc), 0.0
     except AudioError as exc:
-        return "unreadable_audio", str(exc)
+        return "unreadable_audio", str(exc), 0.0
     if level < config.silence_db:
-        return "silent_audio", f"{audio}: loudest block {level:.1f} dB < silence_db {config.silence_db:g}"
-    return None, ""
+        return "silent_audio", f"{audio}: loudest block {level:.1f} dB < silence_db {config.silence_db:g}", 0.0
+    return None, "", frames / rate
 
 
 def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tuple[str | None, str]:
     """``(reason or None, detail)`` for one index entry."""
-    for key in ("audio", "midi"):
-        if outside_root(entry.get(key), root):
-            return "outside_root", f"{key} path {entry[key]!r} leaves the dataset root {root}; not opened"
-    audio = root / entry["audio"] if entry.get("audio") else None
-    midi = root / entry["midi"] if entry.get("midi") else None
+    try:
+        audio = inside_root(root, entry["audio"]) if entry.get("audio") else None
+        midi = inside_root(root, entry["midi"]) if entry.get("midi") else None
+    except OutsideRootError as exc:
+        return "outside_root", str(exc)
     if audio is None:
         return "missing_audio", "no audio file for this stem"
     if not audio.is_file():
@@ -136,14 +140,21 @@ def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tup
     if not midi.is_file():
         return "missing_midi", f"{midi}: MIDI file not found"
     try:
-        n_notes = count_notes(midi, stem)
+        notes = stem_notes(midi, stem)
     except Exception as exc:  # noqa: BLE001 - mido/pretty_midi raise many kinds
         return "unreadable_midi", f"{midi}: {type(exc).__name__}: {exc}"
-    if n_notes == 0:
+    if len(notes) == 0:
         return "empty_midi", f"{midi}: no notes for stem {stem}"
-    if n_notes < config.min_notes:
-        return "too_few_notes", f"{midi}: {n_notes} notes < min_notes {config.min_notes}"
-    return _audio_check(audio, config)
+    if len(notes) < config.min_notes:
+        return "too_few_notes", f"{midi}: {len(notes)} notes < min_notes {config.min_notes}"
+    reason, detail, duration_s = _audio_check(audio, config)
+    if reason is not None:
+        return reason, detail
+    try:
+        fit_labels(notes, duration_s, midi)
+    except LabelFitError as exc:
+        return exc.reason, str(exc)
+    return None, ""
 
 
 def _check_star(args: tuple) -> tuple[str | None, str]:

@@ -107,6 +107,8 @@ def _index_track(folder: Path, split: str, root: Path, stems: list[str], switche
     problems: list[slakh.Problem] = []
     entries: dict[str, list[dict]] = {s: [] for s in stems}
     want_drums = any(s in ("drums", "high_percs") for s in stems)
+    if not slakh.track_inside_root(folder, root, problems, allow_outside_links):
+        return entries, problems
     try:
         track = slakh.read_track(folder, split, problems, check_files=False, allow_outside_links=allow_outside_links)
     except Exception as exc:  # noqa: BLE001 - one broken track must not stop the rest
@@ -237,8 +239,9 @@ def add_cli(subparsers) -> None:
                         "dataset.bass_labels_octave_down); "
                         "default: ./params.yaml if present, else built-in defaults")
     p.add_argument("--allow-outside-links", action="store_true",
-                   help="accept stem files that are symlinks resolving outside their track folder "
-                        "(e.g. a DVC cache with cache.type symlink); rejected by default")
+                   help="accept stem files that are symlinks resolving outside their track folder, and track "
+                        "folders resolving outside the dataset root (e.g. a DVC cache with cache.type symlink); "
+                        "rejected by default")
     p.add_argument("--jobs", type=int, default=1,
                    help="processes reading tracks in parallel (default 1; the drum split decodes drum stems)")
     p.set_defaults(func=_cmd_build_index)

@@ -22,13 +22,19 @@ an entry's ``label_shift_semitones`` (real Slakh bass: -12) is applied and renam
 ``label_shift_applied_semitones`` in the prepared entry; a pitched stem's notes outside
 ``pitch_range`` (the model's ``features.min_midi..max_midi``, recorded in the header's
 ``prepared``) are dropped, counted per entry (``out_of_range_notes``, when any), in the
-report and in one log line per stem.
+report and in one log line per stem. Then the rule of :func:`midi_extractor.index_io.fit_labels`
+(the filter's): notes ending a little past the audio are trimmed to it (``trimmed_notes`` per
+entry, when any); notes running more than 1 s past it, or implausibly dense, leave the entry out
+as a bad file. An entry path leaving the index's root (``..``, absolute, a symlinked track
+folder; :func:`midi_extractor.index_io.inside_root`) is a bad file, never opened.
 
 Every file is written atomically (temporary name in the same folder, then
 ``os.replace``); an entry is complete once its marker (``audio/<track>/<stem_id>.json``)
 is written, after both arrays. A rerun skips complete entries whose marker matches the
 rate, the arrays' headers and the source audio's size, so a killed run continues where
-it stopped; ``index.json`` is written last. One run per out folder at a time.
+it stopped; ``index.json`` is written last. One run per out folder at a time. The out folder is
+checked writable before anything is decoded; a full disk or a read-only folder met while writing
+is an ``OSError`` naming the file (the CLI: one line, rc 2), the file being written left as it was.
 
 Memory: one stem at a time per process (a 5-minute 44.1 kHz stereo stem: about
 0.2 GB while it is decoded). ``jobs`` > 1 prepares entries in that many processes
@@ -52,11 +58,11 @@ import numpy as np
 
 from midi_extractor import prepared
 from midi_extractor import taxonomy as tx
-from midi_extractor.atomic import atomic_open, clean_stale_tmp, write_json
+from midi_extractor.atomic import OutputError, atomic_open, check_writable, clean_stale_tmp, write_json
 from midi_extractor.audio import AudioError, load_audio
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, label_notes,
-                                     label_shift, read_index, select_split)
+from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, fit_labels,
+                                     inside_root, label_notes, label_shift, read_index, select_split)
 from midi_extractor.midi_notes import MidiError, load_notes
 
 log = logging.getLogger(__name__)
@@ -125,12 +131,14 @@ def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
                               f"(track={track!r}, stem_id={stem_id!r})")
     if not audio_rel:
         return bad(midi_rel, "entry has no audio file")
-    audio_path = source_root / audio_rel
-    if not audio_path.is_file():
-        return bad(audio_rel, "audio file not found" if not audio_path.exists() else "audio path is not a file")
     if not midi_rel:
         return bad(audio_rel, "entry has no MIDI file (audio without MIDI)")
-    midi_path = source_root / midi_rel
+    try:
+        audio_path, midi_path = inside_root(source_root, audio_rel), inside_root(source_root, midi_rel)
+    except DataError as exc:
+        return bad(audio_rel, str(exc).split(": ", 1)[1])
+    if not audio_path.is_file():
+        return bad(audio_rel, "audio file not found" if not audio_path.exists() else "audio path is not a file")
     if not midi_path.is_file():
         return bad(midi_rel, "MIDI file not found")
     source_bytes = audio_path.stat().st_size
@@ -143,7 +151,8 @@ def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
     marker = _complete(out_dir, track, stem_id, sample_rate_hz, source_bytes, labels)
     if marker is not None:
         return {"status": "skipped", "frames": int(marker["frames"]), "scale": float(marker["scale"]),
-                "notes": int(marker["notes"]), "out_of_range_notes": int(marker.get("out_of_range_notes", 0))}
+                "notes": int(marker["notes"]), "out_of_range_notes": int(marker.get("out_of_range_notes", 0)),
+                "trimmed_notes": int(marker.get("trimmed_notes", 0))}
 
     try:
         notes, n_dropped = label_notes(load_notes(midi_path), entry, *pitch_range, pitched=pitched)
@@ -155,14 +164,18 @@ def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
         return bad(audio_rel, exc.problem)
     if y.size == 0:
         return bad(audio_rel, f"no audio samples at {sample_rate_hz} Hz (0-length stem)")
+    try:
+        notes, n_trimmed = fit_labels(notes, y.size / sample_rate_hz, midi_path)
+    except DataError as exc:
+        return bad(midi_rel, str(exc).removeprefix(f"{midi_path}: "))
     q, scale = prepared.encode(y)
     del y
     marker = {"format": prepared.FORMAT, "sample_rate_hz": int(sample_rate_hz), "frames": len(q),
               "scale": scale, "notes": len(notes), "source_bytes": int(source_bytes), **labels,
-              "out_of_range_notes": n_dropped}
+              "out_of_range_notes": n_dropped, **({"trimmed_notes": n_trimmed} if n_trimmed else {})}
     _write_entry(out_dir, track, stem_id, q, notes, marker)
     return {"status": "prepared", "frames": marker["frames"], "scale": scale, "notes": marker["notes"],
-            "out_of_range_notes": n_dropped}
+            "out_of_range_notes": n_dropped, "trimmed_notes": n_trimmed}
 
 
 def _write_entry(out_dir: Path, track: str, stem_id: str, q: np.ndarray, notes: np.ndarray, marker: dict) -> None:
@@ -264,8 +277,9 @@ def _prepared_entry(e: Mapping, r: Mapping) -> dict:
     out = {k: v for k, v in e.items() if k != LABEL_SHIFT_KEY}
     if e.get(LABEL_SHIFT_KEY):
         out[LABEL_SHIFT_APPLIED_KEY] = e[LABEL_SHIFT_KEY]
-    if r.get("out_of_range_notes"):
-        out["out_of_range_notes"] = int(r["out_of_range_notes"])
+    for key in ("out_of_range_notes", "trimmed_notes"):
+        if r.get(key):
+            out[key] = int(r[key])
     return {**out, "audio": prepared.audio_relpath(track, stem_id), "midi": prepared.notes_relpath(track, stem_id),
             "source_audio": e.get("audio"), "source_midi": e.get("midi"), "frames": r["frames"], "scale": r["scale"]}
 
@@ -305,7 +319,7 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
     chosen = _chosen(entries, splits, str(index_path))
     if not chosen:
         raise DataError(f"{index_path}: no entries in split(s) {', '.join(splits)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(out_dir)  # before anything is decoded
 
     results = _mark_duplicates(chosen, source_root)
     pitch_range = (int(pitch_range[0]), int(pitch_range[1]))
@@ -331,6 +345,7 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
               "bad_files": out["bad_files"], "audio_s": round(audio_s, 3),
               "prepared_audio_s": round(prepared_audio_s, 3),
               "out_of_range_notes": sum(e.get("out_of_range_notes", 0) for e in out_entries),
+              "trimmed_notes": sum(e.get("trimmed_notes", 0) for e in out_entries),
               "wall_s": round(time.perf_counter() - t0, 3)}
     _log_out_of_range(index_path, out_entries, pitch_range)
     log.info("%s: prepared %d, skipped %d (already there), bad %d; %.1f h of audio -> %s", index_path,
@@ -347,7 +362,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         rate = features.sample_rate_hz if args.sample_rate is None else args.sample_rate
         report = prepare_index(args.index, args.out_dir, rate, splits=args.splits, jobs=args.jobs,
                                dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
-    except (ConfigError, DataError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, DataError, ValueError, FileNotFoundError, OutputError) as exc:
         print(f"prepare: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report))

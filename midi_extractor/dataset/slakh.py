@@ -22,7 +22,10 @@ a plain name (``../../outside/S01``, ``a/b``), an absolute ``audio_dir`` /
 naming the metadata file and the value (the stem is skipped, or the default
 ``stems/`` / ``MIDI/`` folder is used); a stem file that is a symlink
 resolving outside the track folder is skipped unless ``allow_outside_links``
-(e.g. a DVC cache of ``cache.type: symlink``).
+(e.g. a DVC cache of ``cache.type: symlink``). A track folder (or split folder)
+that is a symlink resolving outside the dataset root is skipped the same way,
+with an error naming it and the root (:func:`track_inside_root`, through
+:func:`midi_extractor.index_io.inside_root`).
 
 Nothing here raises for one bad track or stem: every problem becomes a
 :class:`Problem` (file + what is wrong) collected in a list, printed to
@@ -395,6 +398,21 @@ def check_stem_files(rec: StemRecord, problems: list[Problem]) -> None:
             m["midi_error"] = trouble
 
 
+def track_inside_root(folder: Path, root: str | Path, problems: list[Problem], allow_outside_links: bool) -> bool:
+    """Whether a track folder stays inside the dataset root once symlinks are resolved (or
+    ``allow_outside_links``); when not, an error naming it and the root is appended."""
+    from midi_extractor.index_io import OutsideRootError, inside_root
+
+    if allow_outside_links:
+        return True
+    try:
+        inside_root(root, os.path.relpath(folder, root), final_link_ok=False)
+    except OutsideRootError as exc:
+        problems.append(Problem(str(folder), f"{str(exc).split(': ', 1)[1].removesuffix('; not opened')}; track skipped", "error"))
+        return False
+    return True
+
+
 def read_dataset(root: str | Path, problems: list[Problem] | None = None, check_files: bool = True,
                  allow_outside_links: bool = False) -> tuple[str, list[Track], list[Problem]]:
     """``(layout, tracks, problems)`` for a whole dataset root."""
@@ -402,6 +420,8 @@ def read_dataset(root: str | Path, problems: list[Problem] | None = None, check_
     layout = detect_layout(root)
     tracks = []
     for folder, split in track_dirs(root, layout):
+        if not track_inside_root(folder, root, problems, allow_outside_links):
+            continue
         try:
             tracks.append(read_track(folder, split, problems, check_files=check_files,
                                      allow_outside_links=allow_outside_links))

@@ -52,6 +52,40 @@ def write_tracks_csv(path: str | Path, rows: list[dict], drum_classes: tuple[str
     return write_csv(path, out_rows, fields)
 
 
+def check_outputs_writable(out_path: Any, tracks_out: Any, decoding_out: Any, plots_dir: Any) -> None:
+    """Probe the folder of each file output given (``plots_dir``: the folder itself) with
+    ``atomic.check_writable``, before the model runs; raises ``atomic.OutputError`` naming
+    the first that fails."""
+    from midi_extractor.atomic import check_writable
+
+    folders = [Path(p).parent for p in (out_path, tracks_out, decoding_out) if p is not None]
+    for folder in dict.fromkeys(folders + ([Path(plots_dir)] if plots_dir is not None else [])):
+        check_writable(folder)
+
+
+def write_outputs(metrics: dict, rows: list[dict], decoding: dict, out_path: Any, tracks_out: Any,
+                  decoding_out: Any, plots_dir: Any, max_plots: int, drums: bool) -> list[Path]:
+    """Write whichever outputs were asked for; returns their paths (for MLflow)."""
+    from midi_extractor.atomic import write_json
+    from midi_extractor.evaluate import plots, thresholds
+    from midi_extractor.evaluate.scoring import ALL_DRUM_CLASSES
+
+    artifacts: list[Path] = []
+    if decoding_out is not None:
+        artifacts.append(thresholds.write_decoding(decoding_out, decoding))
+    if out_path is not None:
+        artifacts.append(write_json(out_path, metrics, indent=2))
+        if tracks_out is None:
+            tracks_out = Path(out_path).with_name(f"{Path(out_path).stem}_tracks.csv")
+    if tracks_out is not None:
+        classes = tuple(c for c in ALL_DRUM_CLASSES if any(c in r["counts"]["groups"] for r in rows)) if drums else ()
+        artifacts.append(write_tracks_csv(tracks_out, rows, classes))
+    if plots_dir is not None:
+        plots.plot_tracks(rows, plots_dir, metrics["stem"], drums=drums, max_plots=max_plots)
+        artifacts.append(Path(plots_dir))
+    return artifacts
+
+
 def _interval(block: dict) -> str:
     if not block.get("n_tracks"):
         return "no tracks"

@@ -8,7 +8,10 @@
    every drum class (``taxonomy.DRUM_CLASSES``), not only the model's. Pitched references
    are the corrected notes training learnt from (``index_io.label_notes``: the entry's
    ``label_shift_semitones``, real Slakh bass -12; notes outside the model's MIDI range
-   left out, logged with their count).
+   left out, logged with their count), under the filter's rule for labels that fit their
+   audio (``index_io.fit_labels``: a track whose notes run over 1 s past its audio, or are
+   implausibly dense, is skipped with a warning; ends a little past are trimmed). An entry
+   path leaving the index's root (``index_io.inside_root``) is skipped with a warning too.
 3. ``metrics/<stem>.json`` (atomic)::
 
        {"stem", "split", "domain": headline domain,
@@ -40,9 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from midi_extractor import taxonomy as tx
+from midi_extractor.atomic import OutputError
 from midi_extractor.config import resolve_params
 from midi_extractor.evaluate import intervals, plots, thresholds
-from midi_extractor.evaluate.outputs import DOMAINS, build_metrics, closing_line, write_tracks_csv
+from midi_extractor.evaluate.outputs import (DOMAINS, build_metrics, check_outputs_writable, closing_line,
+                                             write_outputs)
 from midi_extractor.evaluate.scoring import ALL_DRUM_CLASSES, figures_from_counts, track_counts
 from midi_extractor.model.checkpoint import CheckpointError, check_fits
 
@@ -106,15 +111,33 @@ def reference_notes(midi_path: Path, entry: dict, front_end: Any, drums: bool) -
     return [Note(float(s), float(e), int(p), int(v)) for s, e, p, v in kept], n_dropped
 
 
+def fitted_notes(ref: list, duration_s: float, midi_path: Path) -> list:
+    """Reference notes under ``index_io.fit_labels`` (ends a little past the audio trimmed);
+    raises its ``LabelFitError`` for notes that do not fit the audio."""
+    import numpy as np
+
+    from midi_extractor.index_io import fit_labels
+    from midi_extractor.model.decoding import Note
+
+    rows = np.array([(n.start_s, n.end_s, n.pitch, n.velocity) for n in ref], dtype=np.float64)
+    kept, n_trimmed = fit_labels(rows, duration_s, midi_path)
+    if not n_trimmed:
+        return ref
+    return [Note(float(s), float(e), int(p), int(v)) for s, e, p, v in kept]
+
+
 def _load_track(entry: dict, root: Path, loaded: Any, source: str) -> tuple[Any, list] | None:
     """``(audio at the model's rate, reference notes)``, or None (logged) when unreadable."""
     from midi_extractor.audio import load_audio
+    from midi_extractor.index_io import entry_paths
 
     name = f"{entry.get('track', '?')}/{entry.get('stem_id', '?')}"
     fe = loaded.front_end
     try:
-        audio = load_audio(root / entry["audio"], fe.sample_rate_hz)
-        ref, n_dropped = reference_notes(root / entry["midi"], entry, fe, bool(loaded.drum_classes))
+        audio_path, midi_path = entry_paths(entry, root)
+        audio = load_audio(audio_path, fe.sample_rate_hz)
+        ref, n_dropped = reference_notes(midi_path, entry, fe, bool(loaded.drum_classes))
+        ref = fitted_notes(ref, len(audio) / fe.sample_rate_hz, midi_path)
     except Exception as exc:  # noqa: BLE001 - one bad track must not stop the evaluation
         log.warning("%s: skipping %s: %s", source, name, exc)
         return None
@@ -207,6 +230,7 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     root = resolve_dataset_root(index_path, data_root if data_root is not None else index.get("dataset_root", "."),
                                 index.get("entries", []))
     used_split, entries = select_entries(index, split)
+    check_outputs_writable(out_path, tracks_out, decoding_out, plots_dir)  # before the model runs
     # The checkpoint itself, never a model.onnx beside it: the metrics do not depend on whether
     # export@<stem> ran first (tests/test_onnx.py holds the export to the checkpoint's notes).
     loaded = load_model(model_path, device, runtime="torch")
@@ -224,8 +248,8 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     if not rows:
         raise ValueError(f"no track of split {used_split!r} in {index_path} could be evaluated")
     metrics = build_metrics(stem, used_split, split, rows, skipped, decoding, drums=drums, n_resamples=n_resamples)
-    artifacts = _write_outputs(metrics, rows, decoding, out_path, tracks_out, decoding_out, plots_dir, max_plots,
-                               drums)
+    artifacts = write_outputs(metrics, rows, decoding, out_path, tracks_out, decoding_out, plots_dir, max_plots,
+                              drums)
     from midi_extractor.evaluate.mlflow_log import log_evaluation
     from midi_extractor.tracking import run_id_from_summary
 
@@ -236,27 +260,6 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     return metrics
 
 
-def _write_outputs(metrics: dict, rows: list[dict], decoding: dict, out_path: Any, tracks_out: Any,
-                   decoding_out: Any, plots_dir: Any, max_plots: int, drums: bool) -> list[Path]:
-    """Write whichever outputs were asked for; returns their paths (for MLflow)."""
-    from midi_extractor.atomic import write_json
-
-    artifacts: list[Path] = []
-    if decoding_out is not None:
-        artifacts.append(thresholds.write_decoding(decoding_out, decoding))
-    if out_path is not None:
-        artifacts.append(write_json(out_path, metrics, indent=2))
-        if tracks_out is None:
-            tracks_out = Path(out_path).with_name(f"{Path(out_path).stem}_tracks.csv")
-    if tracks_out is not None:
-        classes = tuple(c for c in ALL_DRUM_CLASSES if any(c in r["counts"]["groups"] for r in rows)) if drums else ()
-        artifacts.append(write_tracks_csv(tracks_out, rows, classes))
-    if plots_dir is not None:
-        plots.plot_tracks(rows, plots_dir, metrics["stem"], drums=drums, max_plots=max_plots)
-        artifacts.append(Path(plots_dir))
-    return artifacts
-
-
 # ------------------------------------------------------------------------ CLI
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -265,9 +268,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                            data_root=args.data, tracks_out=args.tracks_out, plots_dir=args.plots_dir,
                            max_plots=args.max_plots, summary_path=args.summary, decoding_out=args.decoding_out,
                            device=args.device)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, OutputError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, CheckpointError) else 1  # a model that is not this stem's: the user's error
+        # a model that is not this stem's, an output that cannot be written: the user's error
+        return 2 if isinstance(exc, (CheckpointError, OutputError)) else 1
     print(json.dumps(metrics, indent=2))
     return 0
 
