@@ -3,7 +3,14 @@
 * URI: ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<root>/mlflow.db``
   with ``root`` = ``$DVC_ROOT`` (queued DVC experiments run in a copy, so a
   relative URI would be lost), else the git top level, else the current folder.
-  A new experiment in a local store keeps its artifacts in ``<root>/mlartifacts``.
+* Artifacts of a local store: a new experiment's location is
+  ``mlflow-artifacts:/<experiment>`` (what ``mlflow ui`` / ``mlflow server`` write
+  when they serve artifacts), and :class:`Tracker` writes those files under
+  ``<root>/mlartifacts/<experiment>/...`` of the project it runs in; ``mlflow ui``
+  started in the project root serves them from there. No absolute path is kept in
+  ``mlflow.db``: a copied or moved clone writes into its own folder.
+* Run names: ``<prefix>-<DVC_EXP_NAME or short git commit>`` (:func:`run_name`),
+  made unique in the experiment with ``-2``, ``-3``, ... (a rerun of the same commit).
 * ``MIDI_EXTRACTOR_TRACKING=0`` turns tracking off (every call is a no-op).
 * Every failure of MLflow is logged as a warning and turns the tracker into a
   no-op; training goes on.
@@ -24,6 +31,7 @@ import logging
 import math
 import os
 import platform
+import re
 import subprocess
 import time
 import urllib.error
@@ -59,6 +67,28 @@ def repo_root() -> Path:
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def run_suffix() -> str:
+    """What tells runs apart: ``$DVC_EXP_NAME`` (set by ``dvc exp run``), else the short
+    git commit, else ``""``."""
+    return os.environ.get("DVC_EXP_NAME") or (git_commit(repo_root()) or "")[:7]
+
+
+def run_name(prefix: str) -> str:
+    """``<prefix>-<run_suffix()>`` (``prefix`` alone when there is no suffix)."""
+    suffix = run_suffix()
+    return f"{prefix}-{suffix}" if suffix else prefix
+
+
+def unique_run_name(client: Any, experiment_id: str, name: str) -> str:
+    """``name``, or ``name-2``, ``name-3``, ... when a run of the experiment has it."""
+    name = name.replace("'", "_")
+    taken = {r.info.run_name for r in client.search_runs([experiment_id], f"attributes.run_name LIKE '{name}%'",
+                                                         max_results=5000)}
+    if name not in taken:
+        return name
+    return next(f"{name}-{k}" for k in range(2, len(taken) + 3) if f"{name}-{k}" not in taken)
 
 
 def unreachable(uri: str | None = None, timeout_s: float = REACH_TIMEOUT_S) -> str | None:
@@ -214,10 +244,17 @@ class Tracker:
         self._buffer.clear()
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        """Copy a file into the run's artifacts (a project-relative location: :func:`local_artifact_dir`)."""
         if not self.active or not Path(path).exists():
             return
         try:
-            self.client.log_artifact(self.run_id, str(path), artifact_path)
+            folder = local_artifact_dir(self.client.get_run(self.run_id).info.artifact_uri)
+            if folder is None:
+                self.client.log_artifact(self.run_id, str(path), artifact_path)
+            else:
+                from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
+
+                LocalArtifactRepository(str(folder)).log_artifact(str(path), artifact_path)
         except Exception as exc:  # noqa: BLE001
             self._fail("log_artifact", exc)
 
@@ -228,12 +265,14 @@ class Tracker:
         from midi_extractor.atomic import file_sha256
 
         path = Path(path).resolve()
+        import tempfile
+
         ref = {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
-        try:
-            self.client.log_dict(self.run_id, ref, f"checkpoints/{name or path.stem}.json")
-            self.set_tags({f"checkpoint.{name or path.stem}.sha256": ref["sha256"]})
-        except Exception as exc:  # noqa: BLE001
-            self._fail("log_checkpoint_ref", exc)
+        with tempfile.TemporaryDirectory() as tmp:
+            file = Path(tmp) / f"{name or path.stem}.json"
+            file.write_text(json.dumps(ref, indent=2))
+            self.log_artifact(file, "checkpoints")
+        self.set_tags({f"checkpoint.{name or path.stem}.sha256": ref["sha256"]})
 
     def end(self, status: str = "FINISHED") -> None:
         if not self.active:
@@ -245,17 +284,53 @@ class Tracker:
             self._fail("end", exc)
 
 
+#: the scheme of artifacts an MLflow server serves from its ``--artifacts-destination``
+SERVED = "mlflow-artifacts:"
+
+
+def _local_store() -> bool:
+    uri = tracking_uri()
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def local_artifact_dir(artifact_uri: str) -> Path | None:
+    """The folder of a run's ``mlflow-artifacts:/<experiment>/<run>/artifacts`` in this
+    project (``<root>/mlartifacts/...``, where ``mlflow ui`` run in the root serves them
+    from) when the store is local; None for any other URI (MLflow's own repository)."""
+    if not artifact_uri.startswith(SERVED) or not _local_store():
+        return None
+    rest = urllib.parse.urlsplit(artifact_uri).path.lstrip("/")
+    return repo_root() / "mlartifacts" / rest
+
+
+def experiment_artifact_location(experiment: str) -> str | None:
+    """Where a new experiment keeps artifacts: ``mlflow-artifacts:/<name>`` for a local
+    store (relative to the project: :func:`local_artifact_dir`), the server's choice otherwise."""
+    if not _local_store():
+        return None
+    return f"{SERVED}/" + (re.sub(r"[^A-Za-z0-9._-]+", "_", experiment) or "default")
+
+
+def _quiet_mlflow() -> None:
+    """MLflow's INFO lines on a new SQLite store ("Creating initial MLflow database tables",
+    alembic's migrations) are noise on every first run: warnings only."""
+    for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _client():
     from mlflow.tracking import MlflowClient
 
+    _quiet_mlflow()
     return MlflowClient(tracking_uri=tracking_uri())
 
 
-def start_run(experiment: str, run_name: str, tags: Mapping[str, Any] | None = None,
+def start_run(experiment: str, prefix: str, tags: Mapping[str, Any] | None = None,
               run_id: str | None = None, flush_every: int = 50) -> Tracker:
-    """Open a training run in ``experiment`` (created when missing), or continue
-    ``run_id`` when it exists in this store. Adds git commit, DVC stage/experiment
-    and system info tags. Returns a no-op tracker when tracking is off or fails."""
+    """Open a run named ``run_name(prefix)`` (made unique) in ``experiment`` (created
+    when missing), or continue ``run_id`` (its name kept) when it exists in this store.
+    Adds git commit, DVC stage/experiment and system info tags. Returns a no-op tracker
+    when tracking is off or fails."""
     if not tracking_enabled():
         log.info("MLflow tracking is off (%s=0)", ENV_SWITCH)
         return Tracker()
@@ -275,13 +350,12 @@ def start_run(experiment: str, run_name: str, tags: Mapping[str, Any] | None = N
             exp = client.get_experiment_by_name(experiment)
             if exp is not None:
                 exp_id = exp.experiment_id
-            else:  # a local store keeps artifacts beside it, not under a (DVC temp) working copy
-                local = tracking_uri().startswith(("sqlite:", "file:")) or "://" not in tracking_uri()
+            else:
                 exp_id = client.create_experiment(
-                    experiment, artifact_location=(repo_root() / "mlartifacts").as_uri() if local else None,
+                    experiment, artifact_location=experiment_artifact_location(experiment),
                     # MLflow 3's UI then opens this experiment on its runs table, not the GenAI traces page
                     tags={"mlflow.experimentKind": "custom_model_development"})
-            run = client.create_run(exp_id, run_name=run_name)
+            run = client.create_run(exp_id, run_name=unique_run_name(client, exp_id, run_name(prefix)))
         tracker = Tracker(client, run.info.run_id, flush_every)
     except Exception as exc:  # noqa: BLE001
         log.warning("MLflow unavailable at %s (non-fatal, training without tracking): %s", tracking_uri(), exc)
@@ -289,7 +363,7 @@ def start_run(experiment: str, run_name: str, tags: Mapping[str, Any] | None = N
     root = repo_root()
     all_tags = {"mlflow.source.git.commit": git_commit(root), "git_commit": git_commit(root),
                 "dvc_stage": os.environ.get("DVC_STAGE"), "dvc_exp": os.environ.get("DVC_EXP_NAME"),
-                "mlflow.runName": run_name, **system_info(), **(tags or {})}
+                **system_info(), **(tags or {})}
     tracker.set_tags(all_tags)
     return tracker
 

@@ -60,8 +60,8 @@ def test_run_logs_params_metrics_tags_and_resumes(store, tmp_path):
     history = client.get_metric_history(t.run_id, "loss_total")
     assert [m.step for m in history] == [1, 2, 3, 4, 5] and history[-1].value == pytest.approx(0.2)
     assert "nan" not in run.data.metrics and "note" not in run.data.metrics
-    names = {a.path for a in client.list_artifacts(t.run_id)} | \
-        {a.path for a in client.list_artifacts(t.run_id, "checkpoints")}
+    folder = tracking.local_artifact_dir(run.info.artifact_uri)  # <root>/mlartifacts/..., served by `mlflow ui`
+    names = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     assert "summary.json" in names and "checkpoints/best.json" in names
 
     again = tracking.resume_run(tracking.run_id_from_summary(summary))
@@ -87,7 +87,7 @@ def test_training_run_is_tracked(store, tmp_path):
     from mlflow.tracking import MlflowClient
 
     from midi_extractor.train.run import train
-    from test_training import tiny_params, write_sine_set
+    from helpers_training import tiny_params, write_sine_set
 
     index = write_sine_set(tmp_path / "set", n_tracks=2, seconds=2.0)
     params = tiny_params(epochs=1, steps_per_epoch=2, val_interval=2)

@@ -1,18 +1,24 @@
-"""An evaluation's MLflow run: always a new run, never the training run reopened.
+"""An evaluation in MLflow: a new run of its own, and its headline scores on the training run.
 
-* Name ``evaluate-<stem>-<DVC_EXP_NAME or short git commit>`` (``evaluate-<stem>``
-  when neither is known).
+* Name ``evaluate-<stem>-<DVC_EXP_NAME or short git commit>`` (``tracking.run_name``;
+  ``-2``, ``-3``, ... on a re-evaluation).
 * Nested under the training run (tag ``mlflow.parentRunId``) when ``summary.json``
   names a run that exists in this store; standalone otherwise.
 * Tags: ``stem``, ``role``, ``kind=evaluate``, ``eval_split``, ``training_run_id``,
   plus ``tracking.start_run``'s git commit / DVC stage / system tags.
-* Params: ``decoding.*`` (thresholds, note lengths, ``chosen_on``) and ``eval_split``.
+* Params: ``decoding.*`` (thresholds, note lengths, ``chosen_on``) and ``eval_split``;
+  no key is both a param and a metric (``validation_onset_f1`` is a metric only).
 * Metrics (step 0): the headline ``onset_f1`` / ``onset_offset_f1`` / ``frame_f1``,
   ``validation_onset_f1``, and both domain blocks flattened (``outputs.flat_metrics``:
   ``in_domain.onset_f1``, ``out_of_domain.onset_f1_ci95_low``, ``out_of_domain.recall_hihat``,
   ``in_domain.recall_octave_1``, ``in_domain.source.<name>.onset_f1``, ...).
 * Artifacts under ``evaluation/``: the metrics JSON, the per-track CSV,
   ``decoding.json`` and the piano rolls.
+* On the training run (when the store holds it), so that one runs-table row has the
+  training params (``train.lr``...) and the scores: the metrics :data:`ON_TRAINING_RUN`
+  under ``eval.`` (``eval.in_domain.onset_f1``, ``eval.out_of_domain.onset_f1``,
+  ``eval.onset_threshold``...) and the tags ``eval_run_id`` / ``eval_split``; a later
+  evaluation's values become the latest ones shown (step 0, a newer timestamp).
 
 Runs through ``tracking.py`` (its URI rules, ``MIDI_EXTRACTOR_TRACKING=0``); never
 raises: a failure is a warning and the evaluation's files stand.
@@ -20,7 +26,6 @@ raises: a failure is a warning and the evaluation's files stand.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -28,12 +33,11 @@ from typing import Any, Mapping, Sequence
 log = logging.getLogger(__name__)
 
 
-def run_name(stem: str) -> str:
-    """``evaluate-<stem>-<DVC_EXP_NAME or short commit>``."""
-    from midi_extractor import tracking
-
-    suffix = os.environ.get("DVC_EXP_NAME") or (tracking.git_commit(tracking.repo_root()) or "")[:7]
-    return f"evaluate-{stem}-{suffix}" if suffix else f"evaluate-{stem}"
+#: the evaluate metrics copied onto the training run (as ``eval.<key>``)
+ON_TRAINING_RUN = ("onset_f1", "onset_offset_f1", "frame_f1", "n_tracks", "validation_onset_f1",
+                   *(f"{d}.{k}" for d in ("in_domain", "out_of_domain")
+                     for k in ("onset_f1", "onset_offset_f1", "frame_f1", "n_tracks",
+                               "onset_f1_ci95_low", "onset_f1_ci95_high")))
 
 
 def metric_items(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -42,6 +46,20 @@ def metric_items(metrics: Mapping[str, Any]) -> dict[str, float]:
     from midi_extractor.evaluate.outputs import flat_metrics
 
     return {re.sub(r"[^A-Za-z0-9_./ -]+", "_", k): v for k, v in flat_metrics(dict(metrics)).items()}
+
+
+def run_params(decoding: Mapping[str, Any], split: str) -> dict[str, Any]:
+    """The evaluate run's params: the decoding settings (no grid, no score) and the split."""
+    return {"decoding": {k: v for k, v in decoding.items() if k not in ("grid", "validation_onset_f1")},
+            "eval_split": split}
+
+
+def training_run_metrics(items: Mapping[str, float], decoding: Mapping[str, Any]) -> dict[str, float]:
+    """What lands on the training run: :data:`ON_TRAINING_RUN` and the thresholds, as ``eval.<key>``."""
+    out = {f"eval.{k}": items[k] for k in ON_TRAINING_RUN if k in items}
+    out.update({f"eval.{k}": float(decoding[k]) for k in ("onset_threshold", "frame_threshold")
+                if isinstance(decoding.get(k), (int, float))})
+    return out
 
 
 def _parent_exists(client: Any, run_id: str | None) -> bool:
@@ -68,14 +86,18 @@ def log_evaluation(stem: str, metrics: Mapping[str, Any], decoding: Mapping[str,
     try:
         tags = {"stem": stem, "role": role or "", "kind": "evaluate", "eval_split": str(metrics.get("split", "")),
                 "training_run_id": training_run_id or ""}
-        tracker = tracking.start_run(experiment, run_name(stem), tags=tags)  # probes the server once
+        tracker = tracking.start_run(experiment, f"evaluate-{stem}", tags=tags)  # probes the server once
         if not tracker.active:
             return None
+        params = run_params(decoding, str(metrics.get("split", "")))
+        items = {k: v for k, v in metric_items(metrics).items() if k not in tracking.flatten(params)}
         if _parent_exists(tracker.client, training_run_id):
             tracker.set_tags({"mlflow.parentRunId": training_run_id})
-        tracker.log_params({"decoding": {k: v for k, v in decoding.items() if k != "grid"},
-                            "eval_split": metrics.get("split", "")})
-        tracker.log_metrics(metric_items(metrics), step=0, flush=True)
+            training = tracking.Tracker(tracker.client, training_run_id)  # its status and end time stay
+            training.log_metrics(training_run_metrics(items, decoding), step=0, flush=True)
+            training.set_tags({"eval_run_id": tracker.run_id, "eval_split": params["eval_split"]})
+        tracker.log_params(params)
+        tracker.log_metrics(items, step=0, flush=True)
         for path in map(Path, artifacts):
             for file in sorted(path.iterdir()) if path.is_dir() else [path]:
                 if file.is_file():
