@@ -17,9 +17,10 @@ line naming the target, not the temporary file; the target is as it was. The CLI
 as ``COMMAND: <message>``, rc 2 (``midi_extractor.cli``). :func:`check_writable` probes a
 folder before the compute that will write there.
 
-Concurrent writers: :func:`exclusive_output` holds ``.<name>.lock`` beside an output (created
-with ``O_EXCL``, holding the writer's pid; removed on exit, and taken over when that pid is
-gone), so a second writer is refused with ``OutputBusy`` naming the file and the pid.
+Concurrent writers: :func:`exclusive_output` holds ``.<name>.lock`` beside an output (an
+exclusive ``flock``, the file holding the writer's pid; removed on exit, released by the kernel
+when a writer is killed), so a second writer is refused with ``OutputBusy`` naming the file and
+the pid.
 """
 from __future__ import annotations
 
@@ -119,57 +120,43 @@ def check_writable(folder: str | Path) -> Path:
     return folder
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def exclusive_output(path: str | Path) -> Iterator[Path]:
-    """Hold ``.<name>.lock`` beside ``path`` while the block writes it (see the module
-    docstring). Raises :class:`OutputBusy` when a live process holds it, :class:`OutputError`
-    when the lock cannot be created (a read-only folder)."""
+    """Hold ``.<name>.lock`` beside ``path`` while the block writes it: an exclusive
+    ``fcntl.flock`` on that file, which holds the writer's pid (the kernel releases it when the
+    process dies, even by SIGKILL, so no stale lock outlives a killed run); removed on exit.
+    Raises :class:`OutputBusy` naming the pid when another open file holds it (another run, or
+    this process already), :class:`OutputError` when the lock cannot be created."""
+    import fcntl
+
     path = Path(path)
     lock = path.with_name(f".{path.name}.lock")
-    for _ in range(3):
+    while True:
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if pid and pid != os.getpid() and _pid_alive(pid):
-                raise OutputBusy(path, pid) from None
-            if not pid and time.time() - _mtime(lock) < 5.0:  # being created right now
-                raise OutputBusy(path, pid) from None
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()  # a killed writer's: take it over
-            continue
+            fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666 & ~_UMASK)
         except OSError as exc:
             raise OutputError(path, exc) from exc
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
-        break
-    else:
-        raise OutputBusy(path, 0)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pid = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise OutputBusy(path, int(pid) if pid.isdigit() else 0) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:  # the holder removed it between our open and our lock
+            same = False
+        if same:
+            break
+        os.close(fd)
     try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
         yield path
     finally:
         with contextlib.suppress(OSError):
             lock.unlink()
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
+        os.close(fd)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -3,11 +3,16 @@
 Everything an input needs is computed before anything is written, and every
 file is written atomically, so a failure leaves no half output. Outputs are
 planned up front: two inputs that would write the same file, or ``-o x.mid``
-with several inputs, stop the run before any work with a message naming them.
+with several inputs, stop the run before any work with a message naming them;
+so do an output folder that cannot be written, a file already there (unless
+``--overwrite``) and an output another ``transcribe`` is writing (its lock,
+``infer.outputs.claim_outputs``): one line, rc 2. A write that fails later (a
+full disk) is one line naming the file, rc 2 (``midi_extractor.cli``).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -96,12 +101,10 @@ def _run_one(args: argparse.Namespace, source: Path, params, tempo, device: str)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from midi_extractor.audio import AudioError
+    from midi_extractor.atomic import OutputError
     from midi_extractor.config import ConfigError, load_params
     from midi_extractor.infer.engine import resolve_device
-    from midi_extractor.infer.outputs import write_midi, write_note_events, write_wav
-    from midi_extractor.infer.routing import NoModelError
-    from midi_extractor.model.checkpoint import CheckpointMismatch
+    from midi_extractor.infer.outputs import claim_outputs
 
     try:
         plan = plan_outputs(args.audio, args.out)
@@ -111,6 +114,26 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         print(f"transcribe: {exc}", file=sys.stderr)
         return 2
     tempo = None if args.no_tempo else (args.tempo if args.tempo is not None else "auto")
+    groups = [[target, *(p for p, on in zip(side_paths(target), (args.save_note_events, args.sonify)) if on)]
+              for _, target in plan]
+    with contextlib.ExitStack() as stack:
+        try:
+            claim_outputs(groups, args.overwrite, stack)
+        except OutputError as exc:
+            print(f"transcribe: {exc}", file=sys.stderr)
+            return 2
+        return _transcribe_plan(args, plan, params, tempo, device)
+
+
+def _transcribe_plan(args: argparse.Namespace, plan, params, tempo, device: str) -> int:
+    """Transcribe and write each ``(input, MIDI path)``; rc 0, 1 when an input failed, 2 when
+    the models folder does not fit."""
+    from midi_extractor.audio import AudioError
+    from midi_extractor.config import ConfigError
+    from midi_extractor.infer.outputs import write_midi, write_note_events, write_wav
+    from midi_extractor.infer.routing import NoModelError
+    from midi_extractor.model.checkpoint import CheckpointMismatch
+
     failures = 0
     for source, target in plan:
         try:
@@ -148,6 +171,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("-o", "--out-dir", dest="out", default=".", metavar="PATH",
                    help="output folder (default: .), or a .mid file name when there is one input")
     p.add_argument("--out", dest="out", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old spelling
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files that are there already (default: refuse, naming the file)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"),
                    help="auto (default): the model's ONNX export (midi-extractor export) when it matches the "

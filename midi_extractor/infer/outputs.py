@@ -9,9 +9,16 @@
   General MIDI SoundFont that ships inside pretty_midi (``TimGM6mb.sf2``),
   mono 16-bit PCM at :data:`SONIFY_RATE_HZ`, padded or cut to the input's
   length so it lines up with the stem for an A/B (:func:`write_sonified`).
+
+Before any audio is read, :func:`claim_outputs` makes sure every file a run will write can be
+written: each folder is probed (``atomic.check_writable``), each MIDI file locked against a
+second ``transcribe`` writing it (``atomic.exclusive_output``: ``.<name>.lock`` beside it,
+holding the pid), and a file already there is refused (``atomic.OutputExists``: "FILE exists;
+pass --overwrite to replace it") unless ``overwrite``.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 from pathlib import Path
@@ -19,13 +26,29 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from midi_extractor.atomic import atomic_open
+from midi_extractor.atomic import OutputExists, atomic_open, check_writable, exclusive_output
 from midi_extractor.model.decoding import Note
 
 log = logging.getLogger(__name__)
 
 NOTE_EVENT_COLUMNS = ("start_s", "end_s", "pitch", "velocity", "stem")
 SONIFY_RATE_HZ = 22050
+
+
+def claim_outputs(groups: Sequence[Sequence[Path]], overwrite: bool, stack: contextlib.ExitStack) -> None:
+    """Check and lock the outputs of a run, before its compute: ``groups`` holds, per input,
+    its MIDI path first and then the files written beside it. Every folder is probed, every
+    MIDI path locked on ``stack`` (released when it closes), and an existing file refused
+    unless ``overwrite``. Raises ``atomic.OutputError`` (``OutputBusy``, ``OutputExists``)
+    naming the file."""
+    for folder in dict.fromkeys(Path(p).parent for group in groups for p in group):
+        check_writable(folder)
+    for group in groups:
+        stack.enter_context(exclusive_output(group[0]))
+    if not overwrite:
+        for path in (Path(p) for group in groups for p in group):
+            if path.exists():
+                raise OutputExists(path)
 
 
 def write_midi(midi, path: str | Path) -> Path:
