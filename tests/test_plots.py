@@ -124,12 +124,12 @@ def test_a_validation_curve_per_stem(shown):
         assert points == [(2, "0.25"), (4, "0.5")]
 
 
-def test_the_loss_chart_holds_every_stem(shown):
-    (plot,) = shown["data"]["training loss"]
-    series = {(r["filename"], r["field"]) for r in plot["content"]["data"]["values"]}
+def test_a_loss_chart_per_stem(shown):
     for stem in _stems():
-        assert {(f"{stem}/history.csv", "loss_total"), (f"{stem}/history.csv", "val_loss_total")} <= series
-    assert "datum.filename" in json.dumps(plot["content"]["transform"])  # the template names lines by them
+        (plot,) = shown["data"][f"training loss: {stem}"]
+        series = {(r["filename"], r["field"]) for r in plot["content"]["data"]["values"]}
+        assert series == {(f"models/{stem}/history.csv", "loss_total"), (f"models/{stem}/history.csv", "val_loss_total")}
+        assert "datum.field" in json.dumps(plot["content"]["transform"])  # the template names lines by them
 
 
 def test_the_offline_page_loads_nothing_from_a_network(plots_repo, tmp_path):
@@ -144,11 +144,11 @@ def test_the_offline_page_loads_nothing_from_a_network(plots_repo, tmp_path):
 
 
 def test_every_stem_of_params_has_its_loss_curves_in_dvc_yaml():
-    top = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
-    (loss,) = [entry["training loss"] for entry in top if "training loss" in entry]
-    missing = [s for s in _stems() if sorted(loss["y"].get(f"models/{s}/history.csv", [])) !=
-               ["loss_total", "val_loss_total"]]
-    assert not missing, f"dvc.yaml plots: 'training loss' lacks models/<stem>/history.csv for {missing}"
+    top = {name: body for entry in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
+           for name, body in entry.items()}
+    missing = [s for s in _stems() if top.get(f"training loss: {s}", {}).get("y") !=
+               {f"models/{s}/history.csv": ["loss_total", "val_loss_total"]}]
+    assert not missing, f"dvc.yaml plots: no 'training loss: <stem>' chart of models/<stem>/history.csv for {missing}"
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
@@ -159,8 +159,7 @@ def test_the_offline_libraries_draw_every_chart(plots_repo, shown, tmp_path):
                            str(tmp_path / "shown.json")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     drawn = json.loads(proc.stdout)
-    n = len(_stems())
-    assert drawn["training loss"] == {"line": 2 * n, "symbol": n * (4 + 2)}  # 4 training + 2 validation points
     for stem in _stems():
+        assert drawn[f"training loss: {stem}"] == {"line": 2, "symbol": 4 + 2}  # 4 training + 2 validation points
         assert drawn[f"models/{stem}/history.csv"] == {"line": 1, "symbol": 2}  # validation rows only
         assert drawn[f"metrics/{stem}_tracks.csv"] == {"rect": 2}
