@@ -1,4 +1,5 @@
-"""Small Slakh-format data built by hand for the index/filter/drum-split tests.
+"""Small Slakh-format data built by hand for the index/filter/drum-split tests, and the
+paths every test shares (``REPO``, ``FIXTURES``, the real-data sample ``SLAKH_SAMPLE``).
 
 Pitched stems are sine renders (pretty_midi.synthesize); drum stems go through
 FluidSynth with pretty_midi's bundled TimGM6mb.sf2, so the drum split sees
@@ -14,6 +15,10 @@ import pretty_midi
 import soundfile as sf
 import yaml
 
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+FIXTURES = TESTS / "fixtures"
+SLAKH_SAMPLE = FIXTURES / "slakh_sample"
 SF2 = str(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
 
 CORE_KIT = {"kick": (35, 36), "snare": (38, 40, 37), "toms": (41, 43, 45, 47, 48, 50)}

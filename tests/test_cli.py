@@ -93,8 +93,8 @@ def test_evaluate_refuses_another_stems_checkpoint_and_takes_the_base_of_its_ste
     scored by drum classes, rc 0). The shared base params give bass (benchmarks/compare_peers.py) is scored."""
     import json
 
-    from test_eval_run import PITCHED, _index
-    from test_transcribe_api import KIT, checkpoint_saying
+    from helpers_standin import PITCHED, eval_index
+    from helpers_models import KIT, checkpoint_saying
 
     monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
     monkeypatch.chdir(tmp_path)
@@ -102,7 +102,7 @@ def test_evaluate_refuses_another_stems_checkpoint_and_takes_the_base_of_its_ste
         "pretrain:\n  pitched: {stems: [bass], role: harmonic}\n  percussive: {stems: [drums], role: percussive}\n"
         "stems:\n  bass: {role: melodic, base: pitched}\n"
         "decoding: {onset_threshold: 0.02, frame_threshold: 0.02}\n")
-    index = _index(tmp_path, PITCHED[:3])
+    index = eval_index(tmp_path, PITCHED[:3])
     drums = checkpoint_saying(tmp_path / "models" / "bass" / "best.pt", "drums", "percussive", KIT)
     kit = checkpoint_saying(tmp_path / "bases" / "percussive.pt", "base-percussive", "percussive", KIT)
     pitched = checkpoint_saying(tmp_path / "bases" / "pitched.pt", "base-pitched", "harmonic")
@@ -128,8 +128,8 @@ def test_train_init_from_a_wrong_checkpoint_is_one_line_rc_2_before_any_data(tmp
     from midi_extractor.model.checkpoint import save_checkpoint
     from midi_extractor.model.transcriber import create_model
     from midi_extractor.train import fit
-    from test_training import TINY_FE, TINY_MODEL, tiny_params_yaml
-    from test_transcribe_api import KIT, checkpoint_saying
+    from helpers_training import TINY_FE, TINY_MODEL, tiny_params_yaml
+    from helpers_models import KIT, checkpoint_saying
 
     def no_data(*args, **kwargs):
         raise AssertionError("the data was read before the base was checked")

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from helpers_dvc import init_committed_repo, project_env
 from helpers_dvc import run
 from helpers_dvc import stages_run as _stages_run
-from test_training import TINY_FE, TINY_MODEL, write_sine_set
+from helpers_training import TINY_FE, TINY_MODEL, write_sine_set
 
 _run = functools.partial(run, timeout=300)
 

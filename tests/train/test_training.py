@@ -12,58 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from midi_extractor.config import FrontEndConfig, ModelConfig, Params, StemConfig, load_params
-
-REPO = Path(__file__).resolve().parents[1]
-TINY_FE = {"sample_rate_hz": 8000, "hop_length": 256, "n_fft": 512, "n_mels": 32, "f_min_hz": 30.0,
-           "f_max_hz": 3800.0, "min_midi": 21, "max_midi": 108}
-TINY_MODEL = {"size": "small", "conv_channels": 16, "rnn_units": 8}
-
-
-def tiny_params(**stem) -> Params:
-    settings = {"role": "melodic", "lr": 3e-3, "epochs": 2, "steps_per_epoch": 3, "batch_size": 2,
-                "clip_seconds": 1.0, "val_interval": 2, **stem}
-    return Params(features=FrontEndConfig(**TINY_FE), model=ModelConfig(**TINY_MODEL),
-                  stems={"bass": StemConfig(**settings)})
-
-
-def tiny_params_yaml(path: Path, **stem) -> Path:
-    """The same tiny settings as a params.yaml (roles from the repository's file)."""
-    import yaml
-
-    base = yaml.safe_load((REPO / "params.yaml").read_text())
-    base["features"] = dict(TINY_FE)
-    base["model"] = dict(TINY_MODEL)
-    base["stems"] = {"bass": {"role": "melodic", "lr": 3e-3, "epochs": 2, "steps_per_epoch": 3, "batch_size": 2,
-                              "clip_seconds": 1.0, "val_interval": 2, **stem}}
-    path.write_text(yaml.safe_dump(base, sort_keys=False))
-    return path
-
-
-def write_sine_set(root: Path, n_tracks: int = 3, seconds: float = 3.0, sr: int = 8000) -> Path:
-    """``n_tracks`` Slakh-format tracks of sine bass with matching MIDI under ``root/data``
-    and a contract-1 index ``root/filtered_dataset_bass.json`` (last track = validation)."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from helpers_data import write_track
-
-    data = root / "data"
-    entries = []
-    for k in range(n_tracks):
-        name = f"Track{k + 1:05d}"
-        write_track(data / name, {"S00": {"program_num": 33, "n_notes": 6}}, sample_rate_hz=sr, seconds=seconds,
-                    seed=k)
-        entries.append({"track": name, "stem_id": "S00", "split": "validation" if k == n_tracks - 1 else "train",
-                        "audio": f"{name}/stems/S00.wav", "midi": f"{name}/MIDI/S00.mid",
-                        "metadata": {"program_num": 33, "is_drum": False, "role": "melodic"}})
-    index = root / "filtered_dataset_bass.json"
-    index.write_text(json.dumps({"stem": "bass", "taxonomy_version": 1, "dataset_root": str(data),
-                                 "entries": entries, "dropped": {}}))
-    return index
-
-
-@pytest.fixture(scope="module")
-def sine_index(tmp_path_factory):
-    return write_sine_set(tmp_path_factory.mktemp("sines"))
+from helpers_data import TESTS
+from helpers_training import REPO, tiny_params, tiny_params_yaml, write_sine_set
+from midi_extractor.config import load_params
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +111,7 @@ def save_then_die(path, ckpt):
     if str(path).endswith("last.pt"):
         os.kill(os.getpid(), signal.SIGKILL)
 trainer.save_checkpoint = save_then_die
-from test_training import tiny_params
+from helpers_training import tiny_params
 from midi_extractor.train.run import train
 train({index!r}, "bass", {out!r}, tiny_params(num_workers={workers}), log_every=1, progress=False)
 """
@@ -173,7 +124,7 @@ def test_resume_after_sigkill_continues_with_identical_losses(sine_index, refere
     ref_dir, ref = reference_run  # num_workers does not change the data (checked by hand for 2 workers)
     out = tmp_path / "killed"
     env = {**os.environ, "MIDI_EXTRACTOR_TRACKING": "0"}
-    code = _KILLER.format(tests=str(Path(__file__).parent), index=str(sine_index), out=str(out), workers=workers)
+    code = _KILLER.format(tests=str(TESTS), index=str(sine_index), out=str(out), workers=workers)
     proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]

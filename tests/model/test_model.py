@@ -1,11 +1,11 @@
 import time
-from pathlib import Path
 
 import numpy as np
 import pretty_midi
 import pytest
 import torch
 
+from helpers_data import REPO
 from midi_extractor.config import FrontEndConfig, ModelConfig, load_params
 from midi_extractor.model.labels import rolls_from_midi
 from midi_extractor.model.transcriber import HEADS, Transcriber, count_parameters, create_model, loss_weights_from_role
@@ -45,7 +45,7 @@ def test_sizes():
 
 
 def test_role_weights_reach_the_loss():
-    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    params = load_params(REPO / "params.yaml")
     role = params.role("bass")
     weights = loss_weights_from_role(role)
     assert weights == {"onset": role.onset_weight, "offset": role.offset_weight,

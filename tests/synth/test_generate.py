@@ -12,12 +12,13 @@ import pytest
 import soundfile as sf
 import yaml
 
+from helpers_data import SLAKH_SAMPLE
 from midi_extractor import cli, config
 from midi_extractor.synth import songs
 from midi_extractor.synth import fluid, generate, sources
 from midi_extractor import taxonomy as tx
 
-FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
+FIXTURE = SLAKH_SAMPLE
 REAL_META = FIXTURE / "slakh2100_flac_redux" / "train" / "Track00001" / "metadata.yaml"
 SR = 16000
 SECONDS = 8.0

@@ -1,6 +1,6 @@
 """What transcribe writes: tempo and grid, note-event CSV, rendered WAV, and the
 messages for bad tempo, silence, non-finite and overdriven input. The stand-in
-model of test_inference turns a sine into its note, so contents are known."""
+model of helpers_standin turns a sine into its note, so contents are known."""
 from __future__ import annotations
 
 import csv
@@ -11,24 +11,11 @@ import pretty_midi
 import pytest
 import soundfile as sf
 
+from helpers_standin import FE, SR, click_track, sine
 from midi_extractor.cli import main
 from midi_extractor.infer.api import transcribe
 from midi_extractor.infer.tempo import TempoError, estimate_tempo, parse_grid, quantize_notes
 from midi_extractor.model.decoding import Note
-from test_inference import FE, SR, sine, standin  # noqa: F401  (standin is a fixture)
-
-
-def click_track(bpm, seconds=12.0, sr=SR, pitch=None):
-    """Clicks on every beat; with ``pitch``, a short sine of that MIDI note on each beat instead."""
-    beats = np.arange(0.3, seconds - 0.2, 60.0 / bpm)
-    if pitch is None:
-        x = np.zeros(int(seconds * sr), np.float32)
-        n = int(0.02 * sr)
-        click = np.sin(2 * np.pi * 1000 * np.arange(n) / sr) * np.exp(-np.arange(n) / (0.004 * sr))
-        for b in beats:
-            x[int(round(b * sr)):int(round(b * sr)) + n] += click
-        return x
-    return np.sum([sine(pitch, b, b + 0.15, seconds, sr) for b in beats], axis=0).astype(np.float32)
 
 
 @pytest.mark.parametrize("bpm", [63.0, 97.0, 123.4, 150.0])

@@ -1,17 +1,15 @@
 """drum_split.py: MIDI truth, the audio heuristic on rendered kits and hats, fallbacks, params."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pretty_midi
 import pytest
 import soundfile as sf
 
-from helpers_data import drum_midi, render_drums
+from helpers_data import SLAKH_SAMPLE, drum_midi, render_drums
 from midi_extractor.dataset import drum_split as ds
 
-FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
+FIXTURE = SLAKH_SAMPLE
 
 
 def _drum_pm(pitches):

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers_data import REPO
+from helpers_standin import FE, SR, StandIn, click_track, sine
 from midi_extractor import taxonomy as tx
 from midi_extractor.audio import load_audio
 from midi_extractor.infer import engine, stream
 from midi_extractor.infer.api import transcribe_file
+from midi_extractor.infer.engine import LoadedModel
 from midi_extractor.infer.tempo import OnsetStream, estimate_tempo, onset_envelope
 from midi_extractor.model.decoding import decode
-from test_inference import FE, SR, LoadedModel, StandIn, sine, standin  # noqa: F401  (standin is a fixture)
-from test_transcribe_outputs import click_track
 
 THRESHOLDS = dict(onset_threshold=0.5, frame_threshold=0.5, min_note_s=0.05, drum_note_s=0.1)
 
@@ -106,7 +107,7 @@ def test_a_long_file_streams_in_memory_bounded_by_the_window(tmp_path):
 
 
 @pytest.mark.parametrize("bpm", [97.0, 123.4])
-def test_streamed_click_track_tempo(standin, tmp_path, monkeypatch, bpm):  # noqa: F811
+def test_streamed_click_track_tempo(standin, tmp_path, monkeypatch, bpm):
     monkeypatch.setattr(stream, "BLOCK_FRAMES", 4099)
     path = tmp_path / "bass.wav"
     sf.write(path, click_track(bpm, seconds=60.0, sr=44100), 44100)
@@ -163,12 +164,9 @@ def test_numpy_runtime_streams_the_same_notes_as_whole(tmp_path, monkeypatch, st
 
 def test_the_shipped_pitched_base_streams_the_same_notes_as_whole(tmp_path, monkeypatch):
     """The real model (torch), not a stand-in: 45 s of the golden bass clip at 44.1 kHz."""
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[1]
     monkeypatch.setattr(stream, "BLOCK_FRAMES", 40009)
-    loaded = engine.load_model(repo / "bases" / "pitched.pt", runtime="torch")
-    clip = load_audio(repo / "tests" / "fixtures" / "golden" / "bass_clip.flac", 44100)
+    loaded = engine.load_model(REPO / "bases" / "pitched.pt", runtime="torch")
+    clip = load_audio(REPO / "tests" / "fixtures" / "golden" / "bass_clip.flac", 44100)
     path = tmp_path / "bass.wav"
     sf.write(path, np.resize(clip, 45 * 44100), 44100)
     keys = dict(THRESHOLDS, onset_threshold=0.2)

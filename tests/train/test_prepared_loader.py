@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,6 @@ FE = FrontEndConfig()
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """Three 44.1 kHz FLAC tracks (2 train, 1 validation) and one truncated halfway."""
-    sys.path.insert(0, str(Path(__file__).parent))
     from helpers_data import write_track
 
     base = tmp_path_factory.mktemp("prepsrc")

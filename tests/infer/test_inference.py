@@ -6,64 +6,15 @@ import numpy as np
 import pretty_midi
 import pytest
 import soundfile as sf
-import torch
 
-from midi_extractor.infer import engine as inference
+from helpers_data import FIXTURES
+from helpers_standin import FE, SR, StandIn, sine
 from midi_extractor import taxonomy as tx
 from midi_extractor.cli import main
-from midi_extractor.config import FrontEndConfig
+from midi_extractor.infer import engine as inference
 from midi_extractor.infer.api import transcribe
-from midi_extractor.infer.engine import LoadedModel, activations, plan_windows
+from midi_extractor.infer.engine import activations, plan_windows
 from midi_extractor.infer.routing import NoModelError
-
-FE = FrontEndConfig()  # 16 kHz, hop 512: 32 ms frames
-SR = FE.sample_rate_hz
-
-
-class StandIn(torch.nn.Module):
-    """Frame f is on at pitch round(midi(STFT peak)) when the peak is loud; onset = first on frame."""
-
-    def __init__(self, front_end, n_outputs, drums=False):
-        super().__init__()
-        self.fe, self.n, self.drums, self.n_fft = front_end, n_outputs, drums, 1024
-
-    def forward(self, audio):
-        spec = torch.stft(audio, self.n_fft, self.fe.hop_length, window=torch.hann_window(self.n_fft),
-                          center=True, return_complex=True).abs()  # (B, F, T)
-        peak, bin_ = spec.max(dim=1)
-        hz = bin_.clamp(min=1) * self.fe.sample_rate_hz / self.n_fft
-        midi = torch.round(69 + 12 * torch.log2(hz / 440.0)).long()
-        col = torch.zeros_like(midi) if self.drums else (midi - self.fe.min_midi).clamp(0, self.n - 1)
-        on = peak > 0.25 * self.n_fft / 4 * 0.5  # a quarter of a 0.5-amplitude sine's peak
-        frame = torch.zeros(*midi.shape, self.n)
-        frame.scatter_(2, col.unsqueeze(-1), on.unsqueeze(-1).float())
-        onset = frame * (1 - torch.nn.functional.pad(frame, (0, 0, 1, 0))[:, :-1])
-        logit = lambda x: (x * 2 - 1) * 12  # noqa: E731
-        return {"onset": logit(onset), "offset": logit(torch.zeros_like(frame)), "frame": logit(frame),
-                "velocity": torch.zeros_like(frame)}
-
-
-def sine(midi, start, end, total, sr=SR, amp=0.5):
-    t = np.arange(int(total * sr)) / sr
-    x = amp * np.sin(2 * np.pi * pretty_midi.note_number_to_hz(midi) * t)
-    return (x * ((t >= start) & (t < end))).astype(np.float32)
-
-
-@pytest.fixture
-def standin(monkeypatch, tmp_path):
-    """models/<stem>/best.pt as empty files, load_model returning stand-ins."""
-    def fake_load(path, device=None):
-        stem = path.parent.name
-        classes = tx.STEM_DRUM_CLASSES.get(stem)
-        return LoadedModel(StandIn(FE, len(classes) if classes else FE.n_pitches, bool(classes)), FE,
-                           classes, stem, path)
-
-    monkeypatch.setattr(inference, "load_model", fake_load)
-    models = tmp_path / "models"
-    for stem in ("bass", "piano", "drums", "other"):
-        (models / stem).mkdir(parents=True)
-        (models / stem / "best.pt").write_bytes(b"")
-    return models
 
 
 @pytest.mark.parametrize("n_samples", [1, 511, 512, 16000 * 3, 16000 * 3 + 1, 16000 * 10 + 77])
@@ -175,7 +126,7 @@ def test_single_input_may_name_the_midi_file(standin, tmp_path):
 
 
 # ---------------------------------------------------------------- golden output, real model
-GOLDEN = __import__("pathlib").Path(__file__).parent / "fixtures" / "golden"
+GOLDEN = FIXTURES / "golden"
 
 
 def test_golden_transcription():

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers_data import BAD_TRACKS, bad_inputs_dataset, handmade_dataset
+from helpers_data import BAD_TRACKS, REPO, SLAKH_SAMPLE, bad_inputs_dataset, handmade_dataset
 from midi_extractor import cli
 from midi_extractor.dataset import indexing
 from midi_extractor.dataset import slakh
 from midi_extractor import taxonomy as tx
 
-FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
+FIXTURE = SLAKH_SAMPLE
 BABY = FIXTURE / "babyslakh_16k"
 REDUX = FIXTURE / "slakh2100_flac_redux"
 ENTRY_KEYS = {"track", "stem_id", "split", "audio", "midi", "metadata"}
@@ -171,7 +171,7 @@ def test_cli_reads_switches_from_params(tmp_path, capsys, monkeypatch):
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
     rc = cli.main(["build-index", "--dataset-root", str(tmp_path / "nope"), "--stems", "bass",
-                   "--out-dir", str(tmp_path), "--params", str(Path(__file__).parents[1] / "params.yaml")])
+                   "--out-dir", str(tmp_path), "--params", str(REPO / "params.yaml")])
     assert rc == 2 and "nope: dataset root not found" in capsys.readouterr().err
     rc = cli.main(["build-index", "--dataset-root", str(BABY), "--stems", "bass,kazoo", "--out-dir", str(tmp_path)])
     assert rc == 2 and "unknown stem(s) kazoo" in capsys.readouterr().err

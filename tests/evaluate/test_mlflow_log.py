@@ -11,7 +11,7 @@ from midi_extractor.config import DecodingConfig, Params
 from midi_extractor.evaluate.mlflow_log import metric_items
 from midi_extractor.evaluate.run import evaluate
 from midi_extractor.infer import engine
-from test_eval_run import FE, PITCHED, Graded, _index
+from helpers_standin import FE, PITCHED, Graded, eval_index
 
 
 def test_re_evaluation_is_a_new_run_and_keeps_the_first(tmp_path, monkeypatch):
@@ -28,7 +28,7 @@ def test_re_evaluation_is_a_new_run_and_keeps_the_first(tmp_path, monkeypatch):
     client.set_terminated(train.info.run_id)
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "summary.json").write_text(json.dumps({"mlflow_run_id": train.info.run_id}))
-    index = _index(tmp_path, PITCHED)
+    index = eval_index(tmp_path, PITCHED)
     ids = []
     for onset in (0.3, 0.5):
         params = replace(Params(), decoding=DecodingConfig(onset_threshold=onset, frame_threshold=0.4))
@@ -86,6 +86,6 @@ def test_an_unreachable_server_leaves_the_evaluation_standing(tmp_path, monkeypa
                         lambda path, *_, **__: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
     (tmp_path / "summary.json").write_text(json.dumps({"mlflow_run_id": "0123456789abcdef"}))
     start = time.monotonic()
-    metrics = evaluate("bass", _index(tmp_path, PITCHED[:2]), tmp_path / "best.pt", "test", tmp_path / "m.json",
+    metrics = evaluate("bass", eval_index(tmp_path, PITCHED[:2]), tmp_path / "best.pt", "test", tmp_path / "m.json",
                        Params(), summary_path=tmp_path / "summary.json")
     assert time.monotonic() - start < 30 and json.loads((tmp_path / "m.json").read_text()) == metrics

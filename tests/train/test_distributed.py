@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
+from helpers_data import TESTS
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -23,7 +25,7 @@ def _worker(rank: int, world: int, port: int, index: str, out: str, weights: str
                       LOCAL_RANK=str(rank), MIDI_EXTRACTOR_TRACKING="0")
     torch.set_num_threads(1)
     from midi_extractor.train.run import train
-    from test_training import tiny_params
+    from helpers_training import tiny_params
 
     summary = train(index, "bass", out, tiny_params(epochs=1, steps_per_epoch=3, val_interval=3, seed=rank * 0),
                     device="cpu", log_every=1, progress=False, weights_out=weights)
@@ -31,12 +33,12 @@ def _worker(rank: int, world: int, port: int, index: str, out: str, weights: str
 
 
 def test_two_process_gloo_ddp_ends_with_identical_weights(tmp_path):
-    from test_training import write_sine_set
+    from helpers_training import write_sine_set
 
     index = write_sine_set(tmp_path / "set", n_tracks=3, seconds=2.0)
     out = tmp_path / "models" / "bass"
     weights = str(tmp_path / "rank{rank}.pt")
-    mp.spawn(_worker, args=(2, _free_port(), str(index), str(out), weights, str(Path(__file__).parent)),
+    mp.spawn(_worker, args=(2, _free_port(), str(index), str(out), weights, str(TESTS)),
              nprocs=2, join=True)
     a = torch.load(weights.format(rank=0), weights_only=True)
     b = torch.load(weights.format(rank=1), weights_only=True)
@@ -61,7 +63,7 @@ def test_torchrun_trains_two_cpu_ranks_on_a_prepared_layout(tmp_path):
     import sys
 
     from midi_extractor.dataset.prepare import prepare_index
-    from test_training import tiny_params_yaml, write_sine_set
+    from helpers_training import tiny_params_yaml, write_sine_set
 
     index = write_sine_set(tmp_path / "set", n_tracks=3, seconds=2.0)
     prepare_index(index, tmp_path / "prepared", 8000)

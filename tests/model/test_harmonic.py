@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers_data import REPO
 from midi_extractor.config import FrontEndConfig, ModelConfig
 from midi_extractor.model.harmonic import HARMONIC_SHIFTS, HarmonicMix, semitone_layout
 from midi_extractor.model.transcriber import HEADS, count_parameters, create_model
@@ -92,7 +93,7 @@ def test_the_shipped_pitched_base_follows_a_tone_up_a_semitone():
     from midi_extractor.model.checkpoint import build_model, load_checkpoint
     from midi_extractor.model.decoding import decode
 
-    ckpt = load_checkpoint(Path(__file__).resolve().parents[1] / "bases" / "pitched.pt")
+    ckpt = load_checkpoint(REPO / "bases" / "pitched.pt")
     assert ckpt["config"]["model"]["size"] == "harmonic"
     model = build_model(ckpt)
     fe = model.front_end

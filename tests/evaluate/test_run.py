@@ -8,57 +8,14 @@ import logging
 from dataclasses import replace
 
 import numpy as np
-import pretty_midi
 import pytest
 import soundfile as sf
-import torch
 
+from helpers_standin import FE, ONSET_P, PITCHED, SR, Graded, StandIn, eval_index, sine
 from midi_extractor import taxonomy as tx
 from midi_extractor.config import DecodingConfig, Params
 from midi_extractor.evaluate.run import evaluate
 from midi_extractor.infer import engine
-from test_inference import FE, SR, StandIn, sine
-
-ONSET_P = 0.35  # the graded stand-in's onset probability: thresholds above it find nothing
-
-
-class Graded(StandIn):
-    """StandIn whose onset probability is ONSET_P instead of ~1."""
-
-    def forward(self, audio):
-        out = super().forward(audio)
-        level = float(np.log(ONSET_P / (1 - ONSET_P)))
-        out["onset"] = torch.where(out["onset"] > 0, torch.full_like(out["onset"], level), out["onset"])
-        return out
-
-
-def _write_track(root, name, pitch_times, ref_notes, drum=False):
-    track = root / name
-    (track / "stems").mkdir(parents=True)
-    (track / "MIDI").mkdir()
-    audio = sum(sine(p, s, e, 2.0) for p, s, e in pitch_times)
-    sf.write(track / "stems" / "S01.wav", audio, SR)
-    midi = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(0 if drum else 33, is_drum=drum)
-    inst.notes += [pretty_midi.Note(100, p, s, e) for p, s, e in ref_notes]
-    midi.instruments.append(inst)
-    midi.write(str(track / "MIDI" / "S01.mid"))
-
-
-def _index(tmp_path, tracks, stem="bass"):
-    """``tracks``: (name, split, domain, plugin, sounding (pitch, start, end), reference notes)."""
-    root = tmp_path / "data"
-    entries = []
-    for name, split, domain, plugin, sounding, ref in tracks:
-        _write_track(root, name, sounding, ref, drum=stem == "drums")
-        entry = {"track": name, "stem_id": "S01", "split": split, "audio": f"{name}/stems/S01.wav",
-                 "midi": f"{name}/MIDI/S01.mid", "metadata": {"program_num": 33, "plugin_name": plugin}}
-        if domain:
-            entry["domain"] = domain
-        entries.append(entry)
-    index = tmp_path / f"filtered_dataset_{stem}.json"
-    index.write_text(json.dumps({"stem": stem, "dataset_root": str(root), "entries": entries}))
-    return index
 
 
 @pytest.fixture
@@ -80,18 +37,10 @@ def _auto():
     return replace(Params(), decoding=replace(DecodingConfig(), onset_threshold="auto", frame_threshold="auto"))
 
 
-A4 = [(69, 0.5, 1.2)]
-PITCHED = [
-    ("Track00001", "validation", None, "TimGM6mb", A4, A4),
-    ("Track00002", "test", "in_domain", "TimGM6mb", A4, A4),
-    ("Track00003", "test", "in_domain", "FluidR3", [(81, 0.3, 0.9)], [(81, 0.3, 0.9)]),
-    ("Track00004", "test", "out_of_domain", "OPL3", A4, A4),
-    ("Track00005", "test", "out_of_domain", "OPL3", A4, [(69, 0.5, 1.2), (28, 1.3, 1.6)]),  # E1 it never hears
-]
 
 
 def test_thresholds_chosen_on_validation_and_both_domains_scored(tmp_path, stand_in, caplog):
-    index = _index(tmp_path, PITCHED)
+    index = eval_index(tmp_path, PITCHED)
     out, dec = tmp_path / "metrics" / "bass.json", tmp_path / "models" / "bass" / "decoding.json"
     with caplog.at_level(logging.INFO, logger="midi_extractor.evaluate.run"):
         metrics = evaluate("bass", index, tmp_path / "best.pt", "test", out, _auto(), decoding_out=dec,
@@ -125,7 +74,7 @@ def test_thresholds_chosen_on_validation_and_both_domains_scored(tmp_path, stand
 
 
 def test_fixed_thresholds_are_used_as_given(tmp_path, stand_in):
-    index = _index(tmp_path, PITCHED[:3])
+    index = eval_index(tmp_path, PITCHED[:3])
     params = replace(Params(), decoding=DecodingConfig(onset_threshold=0.5, frame_threshold=0.4))
     metrics = evaluate("bass", index, tmp_path / "best.pt", "test", tmp_path / "bass.json", params,
                        decoding_out=tmp_path / "decoding.json")
@@ -140,7 +89,7 @@ def test_drums_scored_on_every_class_of_the_reference(tmp_path, stand_in):
     stand_in["kind"] = "drums"
     kick, hat = tx.DRUM_CLASS_PITCH["kick"], 42
     kit = [("Track00001", "test", None, "avl", [(60, 0.5, 0.6)], [(kick, 0.5, 0.6), (hat, 1.0, 1.1)])]
-    index = _index(tmp_path, kit, stem="drums")
+    index = eval_index(tmp_path, kit, stem="drums")
     metrics = evaluate("drums", index, tmp_path / "best.pt", "test", tmp_path / "drums.json", _auto(),
                        plots_dir=tmp_path / "plots")
     assert metrics["in_domain"]["onset_f1_by_class"] == {"kick": 1.0, "hihat": 0.0}
@@ -152,7 +101,7 @@ def test_drums_scored_on_every_class_of_the_reference(tmp_path, stand_in):
 
 
 def test_a_broken_track_is_skipped_and_counted(tmp_path, stand_in, caplog):
-    index = _index(tmp_path, PITCHED[:3])
+    index = eval_index(tmp_path, PITCHED[:3])
     (tmp_path / "data" / "Track00002" / "stems" / "S01.wav").write_bytes(b"not audio")
     data = json.loads(index.read_text())
     data["entries"].append({**data["entries"][2], "track": "Track00009", "domain": "elsewhere"})

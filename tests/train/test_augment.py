@@ -50,7 +50,7 @@ def test_speed_change_and_stretch_lengths_and_pitch():
 
 
 def test_policies_per_role_from_params():
-    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
     rng = np.random.default_rng(0)
     melodic = AugmentPolicy.from_params(params.roles["melodic"].augment, "melodic")
     shifts = {melodic.draw(rng).transpose for _ in range(200)}

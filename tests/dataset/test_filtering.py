@@ -10,12 +10,12 @@ import pretty_midi
 import pytest
 import soundfile as sf
 
-from helpers_data import pitched_midi, truncate_midi
+from helpers_data import REPO, SLAKH_SAMPLE, pitched_midi, truncate_midi
 from midi_extractor import cli
 from midi_extractor.dataset import filtering
 from midi_extractor.dataset import indexing
 
-FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
+FIXTURE = SLAKH_SAMPLE
 
 
 def _entry(name, audio, midi, **extra):
@@ -110,7 +110,7 @@ def test_percussive_stems_count_only_their_classes(tmp_path):
 def test_babyslakh_fixture_end_to_end_cli(tmp_path, capsys):
     indexing.build_indices(FIXTURE / "babyslakh_16k", "guitar,drums,synth_pad_fx", tmp_path)
     rc = cli.main(["filter-index", "--index-dir", str(tmp_path), "--stems", "guitar,drums,synth_pad_fx",
-                   "--params", str(Path(__file__).parents[1] / "params.yaml")])
+                   "--params", str(REPO / "params.yaml")])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "guitar: kept 1 of 3; dropped 2 (silent_audio 2)" in printed  # the 2-s cut keeps S00 only

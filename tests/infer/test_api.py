@@ -4,66 +4,19 @@ with the model's decoding.json; plus device choice and one load per model."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
+from helpers_models import DECODING, FE, KIT, checkpoint_saying, noisy_file
 from midi_extractor import transcribe
 from midi_extractor.cli import main
-from midi_extractor.config import ConfigError, DecodingConfig, FrontEndConfig, ModelConfig
+from midi_extractor.config import ConfigError, DecodingConfig
 from midi_extractor.infer import engine
 from midi_extractor.infer.outputs import read_note_events
 from midi_extractor.infer.settings import read_model_decoding
-from midi_extractor.model.checkpoint import save_checkpoint
-from midi_extractor.model.transcriber import create_model
-
-FE = FrontEndConfig(sample_rate_hz=8000, hop_length=256, n_fft=512, n_mels=32, f_max_hz=3800.0)
-DECODING = {"onset_threshold": 0.018, "frame_threshold": 0.012, "min_note_s": 0.1, "drum_note_s": 0.1,
-            "chosen_on": "validation", "validation_onset_f1": 0.5}
-
-
-def tiny_models(root, stem="bass", seed=0):
-    """``root/<stem>/best.pt``: a randomly initialised small model (contract-2 checkpoint)."""
-    torch.manual_seed(seed)
-    model = create_model(FE, ModelConfig(size="small", conv_channels=8, rnn_units=8), FE.n_pitches, {})
-    model.train()
-    model(torch.randn(2, 4000))  # BatchNorm statistics off their defaults
-    model.eval()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": {}, "scaler": {},
-            "step": 1, "epoch": 0, "best_metric": 0.0,
-            "config": {**model.config_dict(), "drum_classes": None, "train": {}},
-            "stem": stem, "role": "melodic", "taxonomy_version": 1}
-    save_checkpoint(root / stem / "best.pt", ckpt)
-    return root
-
-
-def noisy_file(path, seconds=3.0, seed=1):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 22050)) / 22050
-    x = 0.3 * np.sin(2 * np.pi * 110 * t) * (np.sin(2 * np.pi * 2 * t) > 0) + 0.05 * rng.standard_normal(t.size)
-    sf.write(path, x.astype(np.float32), 22050)
-    return path
-
-
-@pytest.fixture(scope="module")
-def _template(tmp_path_factory):
-    return tiny_models(tmp_path_factory.mktemp("template") / "models")
-
-
-@pytest.fixture
-def models(tmp_path, _template):
-    """A fresh copy of one tiny model with DECODING in its decoding.json."""
-    import shutil
-
-    engine.clear_model_cache()
-    root = Path(shutil.copytree(_template, tmp_path / "models"))
-    (root / "bass" / "decoding.json").write_text(json.dumps(DECODING))
-    yield root
-    engine.clear_model_cache()
 
 
 def test_api_cli_and_engine_give_identical_notes(models, tmp_path, monkeypatch):
@@ -161,20 +114,6 @@ def test_cuda_gives_the_cpu_notes(models, tmp_path):
 
 
 # ------------------------------------------------- a checkpoint knows what it is
-def checkpoint_saying(path, stem, role, drum_classes=None):
-    """A tiny untrained checkpoint at ``path`` whose ``stem``/``role``/drum classes are as given."""
-    torch.manual_seed(0)
-    n_outputs = len(drum_classes) if drum_classes else FE.n_pitches
-    model = create_model(FE, ModelConfig(size="small", conv_channels=8, rnn_units=8), n_outputs, {}).eval()
-    ckpt = {"model": model.state_dict(), "optimizer": {}, "scheduler": {}, "scaler": {}, "step": 1, "epoch": 0,
-            "best_metric": 0.0, "config": {**model.config_dict(), "drum_classes": drum_classes, "train": {}},
-            "stem": stem, "role": role, "taxonomy_version": 1}
-    return save_checkpoint(path, ckpt)
-
-
-KIT = ["kick", "snare", "toms", "hihat", "cymbal", "shaker", "other_perc"]
-
-
 def test_a_drums_checkpoint_in_the_bass_slot_is_refused_naming_both(tmp_path, capsys):
     from midi_extractor.model.checkpoint import CheckpointMismatch
 

@@ -6,16 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
 
+from helpers_data import REPO
+from helpers_standin import PITCHED, eval_index
 from midi_extractor.config import FrontEndConfig, ModelConfig
 from midi_extractor.model.checkpoint import save_checkpoint
 from midi_extractor.model.transcriber import create_model
-from test_eval_run import PITCHED, _index
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_stage_writes_every_output(tmp_path):
@@ -29,7 +27,7 @@ def test_stage_writes_every_output(tmp_path):
                      "best_metric": 0.0, "optimizer": opt.state_dict(),
                      "scheduler": torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1.0).state_dict(),
                      "scaler": torch.amp.GradScaler("cuda", enabled=False).state_dict()})
-    index = _index(tmp_path, PITCHED)
+    index = eval_index(tmp_path, PITCHED)
     # an untrained model's probabilities are low: thresholds low enough to give notes
     (tmp_path / "params.yaml").write_text("decoding:\n  onset_threshold: 0.02\n  frame_threshold: 0.02\n")
     cmd = [sys.executable, str(REPO / "stages" / "evaluate.py"), "--params", "params.yaml", "--stem", "bass",

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
+from helpers_data import SLAKH_SAMPLE
 from midi_extractor.dataset import slakh
 
-FIXTURE = Path(__file__).parent / "fixtures" / "slakh_sample"
+FIXTURE = SLAKH_SAMPLE
 BABY = FIXTURE / "babyslakh_16k"
 REDUX = FIXTURE / "slakh2100_flac_redux"
 ONE_MIDI = BABY / "Track00007"

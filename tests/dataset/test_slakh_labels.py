@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 import yaml
 
+from helpers_data import SLAKH_SAMPLE
 from midi_extractor import prepared
 from midi_extractor.cli import main
 from midi_extractor.config import ConfigError, FrontEndConfig, load_params
@@ -27,7 +28,7 @@ from midi_extractor.train.clips import TranscriptionDataset
 
 HZ, SECONDS = 16000, 3.0
 FE = FrontEndConfig()
-BABY = Path(__file__).parent / "fixtures" / "slakh_sample" / "babyslakh_16k"
+BABY = SLAKH_SAMPLE / "babyslakh_16k"
 #: MIDI pitches written; pitch 0 as in Slakh's Track01170, 110 above the model's 108
 BASS_MIDI = [0, 30, 33, 45, 60]
 PIANO_MIDI = [60, 64, 110]

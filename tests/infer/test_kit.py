@@ -11,9 +11,9 @@ import pretty_midi
 import pytest
 import soundfile as sf
 
+from helpers_data import REPO
 from midi_extractor import taxonomy as tx
 
-REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "bases" / "percussive.pt"
 SR = 16000
 PATTERN = {"kick": 36, "snare": 38, "hihat": 42}

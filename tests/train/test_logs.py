@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_training import tiny_params_yaml, write_sine_set
+from helpers_training import tiny_params_yaml, write_sine_set
 
 DONE = re.compile(r"bass: done in \d+ s, 6 steps; best validation onset F1 (\d\.\d{3}) at step (\d+) -> (\S+)$")
 PROGRESS = re.compile(r"\r|\d+%\||it/s|s/it|\|[#█▏▎▍▌▋▊▉ ]+\|")

@@ -19,9 +19,8 @@ from midi_extractor.config import FrontEndConfig, ModelConfig  # noqa: E402
 from midi_extractor.infer import api, engine  # noqa: E402
 from midi_extractor.model.checkpoint import save_checkpoint  # noqa: E402
 from midi_extractor.model.transcriber import create_model  # noqa: E402
-from test_transcribe_api import DECODING, FE, models, noisy_file, tiny_models, _template  # noqa: E402,F401
-
-REPO = Path(__file__).resolve().parents[1]
+from helpers_data import REPO  # noqa: E402
+from helpers_models import FE, noisy_file, tiny_models  # noqa: E402
 
 
 def test_export_gives_torch_notes_and_runs_without_torch(models, tmp_path, capsys):
