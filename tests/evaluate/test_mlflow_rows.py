@@ -3,12 +3,8 @@ evaluate scores, in and out of domain; run names are readable and unique; no key
 param and a metric; artifacts of a local store live in the project's own folder."""
 import json
 import logging
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared helpers in tests/
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -47,7 +43,8 @@ def _evaluate(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "load_model",
                         lambda path, *_, **__: engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", path))
     models = tmp_path / "models" / "bass"
-    return evaluate("bass", eval_index(tmp_path, PITCHED), models / "best.pt", "test", tmp_path / "bass.json", Params(),
+    index = eval_index(tmp_path, PITCHED)
+    return evaluate("bass", index, models / "best.pt", "test", tmp_path / "bass.json", Params(),
                     summary_path=models / "summary.json", decoding_out=tmp_path / "decoding.json")
 
 
