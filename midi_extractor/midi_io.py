@@ -2,7 +2,10 @@
 
 * :func:`notes_to_instrument`, :func:`notes_to_midi`: one track.
 * :func:`tracks_to_midi`: several stems into one multi-track file, each with
-  ``taxonomy.default_program(stem)``; percussive stems go on the drum channel.
+  ``taxonomy.default_program(stem)`` (the table ``taxonomy.STEM_PROGRAMS``);
+  percussive stems go on the drum channel.
+* :func:`program_overrides` / :func:`set_programs`: ``--program guitar=25``
+  (a GM number 0-127 or name) replaces a stem's program in a written file.
 * :func:`new_midi`: an empty file at a tempo (``tempo_bpm``, 480 ticks per
   quarter note, 4/4): note times stay in seconds, the tempo only decides where
   a DAW draws the bars.
@@ -70,6 +73,46 @@ def tracks_to_midi(tracks: Mapping[str, Sequence[Note]] | Iterable[tuple[str, Se
     midi = new_midi(tempo_bpm)
     for stem, notes in items:
         midi.instruments.append(stem_instrument(stem, notes))
+    return midi
+
+
+def gm_program(text: str | int) -> int | None:
+    """A GM program from a number (0-127) or an instrument name (``Electric Guitar (jazz)``,
+    any case/spacing); None when it is neither."""
+    key = " ".join(str(text).strip().lower().split())
+    if key.isdigit():
+        return int(key) if int(key) < 128 else None
+    names = [gm.lower() for gm in pretty_midi.constants.INSTRUMENT_MAP]
+    return names.index(key) if key in names else None
+
+
+def program_overrides(items: Iterable[str], switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> dict[str, int]:
+    """``["guitar=25", "keys=Electric Piano 1"]`` -> ``{"guitar": 25, "piano": 4}`` (stem names or
+    aliases, as ``taxonomy.resolve_stem_name``). Raises ValueError naming the item that is wrong."""
+    out: dict[str, int] = {}
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"--program {item!r}: expected STEM=PROGRAM, e.g. guitar=25 or 'other=Electric Piano 1'")
+        try:
+            stem = tx.resolve_stem_name(name.strip(), switches)
+        except KeyError:
+            raise ValueError(f"--program {item!r}: {name.strip()!r} is not a stem name") from None
+        if tx.STEMS[stem].is_drum:
+            raise ValueError(f"--program {item!r}: {stem} is written on the drum channel, which has no program")
+        program = gm_program(value)
+        if program is None:
+            raise ValueError(f"--program {item!r}: {value.strip()!r} is neither a GM program 0-127 nor a GM "
+                             f"instrument name")
+        out[stem] = program
+    return out
+
+
+def set_programs(midi: pretty_midi.PrettyMIDI, programs: Mapping[str, int]) -> pretty_midi.PrettyMIDI:
+    """Give each non-drum track named like a stem in ``programs`` that program (in place)."""
+    for instrument in midi.instruments:
+        if not instrument.is_drum and instrument.name in programs:
+            instrument.program = int(programs[instrument.name])
     return midi
 
 

@@ -156,13 +156,17 @@ def stem_programs(stem: str, switches: TaxonomySwitches = DEFAULT_SWITCHES) -> t
     return tuple(p for p in range(128) if stem_for_program(p, False, switches) == stem)
 
 
+#: GM program of each stem's track in a transcribed MIDI file (what a DAW loads for it): Electric Bass
+#: (finger), Acoustic Grand Piano, Electric Guitar (clean), String Ensemble 1, Lead 2 (sawtooth),
+#: Pad 2 (warm), a piano for the mixed bag in `other`, Voice Oohs; drum stems use the drum channel.
+STEM_PROGRAMS = {"bass": 33, "piano": 0, "guitar": 27, "strings_ensemble": 48, "synth_lead": 81,
+                 "synth_pad_fx": 89, "other": 0, "vocals": 53}
+
+
 def default_program(stem: str) -> int:
-    """GM program written for a stem's track in a transcribed MIDI file."""
-    defaults = {"other": 56, "vocals": 52}  # trumpet; choir aahs
-    if stem in defaults:
-        return defaults[stem]
-    programs = STEMS[stem].programs
-    return programs[0] if programs else 0
+    """:data:`STEM_PROGRAMS` of ``stem`` (0 for a stem without one); ``transcribe --program
+    STEM=N`` overrides it."""
+    return STEM_PROGRAMS.get(stem, 0)
 
 
 def fallback_order(stem: str, switches: TaxonomySwitches = DEFAULT_SWITCHES) -> list[str]:

@@ -92,6 +92,9 @@ def _run_one(args: argparse.Namespace, source: Path, params, tempo, device: str)
     else:
         result = api.transcribe_file(source, args.stem, args.models_dir, params=params, tempo=tempo,
                                      quantize=args.quantize, device=device, runtime=args.runtime, **decode)
+    from midi_extractor.midi_io import set_programs
+
+    set_programs(result.midi, args.program)  # --program STEM=N over the stems' default programs
     rendered = None
     if args.sonify:
         from midi_extractor.infer.outputs import sonify
@@ -105,11 +108,15 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from midi_extractor.config import ConfigError, load_params
     from midi_extractor.infer.engine import resolve_device
     from midi_extractor.infer.outputs import claim_outputs
+    from midi_extractor.infer.routing import default_models_dir
+    from midi_extractor.midi_io import program_overrides
 
     try:
         plan = plan_outputs(args.audio, args.out)
         device = resolve_device(args.device)
         params = load_params(args.params) if args.params else None
+        args.models_dir = args.models_dir or default_models_dir()
+        args.program = program_overrides(args.program or [], *([params.switches] if params else []))
     except (PlanError, ValueError, ConfigError) as exc:
         print(f"transcribe: {exc}", file=sys.stderr)
         return 2
@@ -167,7 +174,13 @@ def add_cli(subparsers) -> None:
     p.add_argument("audio", nargs="+", help="audio file(s) (wav/flac/mp3, any rate) or folder(s) of stems")
     p.add_argument("--stem", default="auto",
                    help="stem, alias, GM instrument name or program; auto (default): from the file name")
-    p.add_argument("--models-dir", default="models", help="folder of <stem>/best.pt (default: models)")
+    p.add_argument("--models-dir", default=None,
+                   help="folder of <stem>/best.pt (default: $MIDI_EXTRACTOR_MODELS, else models)")
+    from midi_extractor.taxonomy import STEM_PROGRAMS
+
+    p.add_argument("--program", action="append", metavar="STEM=PROGRAM",
+                   help="GM program (0-127 or name) of a stem's track, e.g. guitar=25; repeatable (default: "
+                        + ", ".join(f"{stem} {n}" for stem, n in STEM_PROGRAMS.items()) + ")")
     p.add_argument("-o", "--out-dir", dest="out", default=".", metavar="PATH",
                    help="output folder (default: .), or a .mid file name when there is one input")
     p.add_argument("--out", dest="out", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old spelling

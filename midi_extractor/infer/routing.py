@@ -8,13 +8,17 @@ then a trained stem of the same role, then ``other`` (percussive stems never
 fall back to a pitched model). A fallback is logged as a warning.
 
 Reserved slots (``vocals``) never fall back: with no
-``models/vocals/best.pt`` they raise :class:`NoModelError` saying that no
-vocals model is trained yet; once that file exists it is used, with no code
-change.
+``models/vocals/best.pt`` they raise :class:`NoModelError`, one line saying that no
+vocals model is trained yet and how to get one; once that file exists it is used,
+with no code change.
+
+The models folder: ``--models-dir``, else ``$MIDI_EXTRACTOR_MODELS``, else ``models``
+(:func:`default_models_dir`).
 """
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,8 @@ from midi_extractor import taxonomy as tx
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "best.pt"
+#: the environment variable naming the models folder when no ``--models-dir`` is given
+MODELS_ENV = "MIDI_EXTRACTOR_MODELS"
 _warned: set[str] = set()
 
 
@@ -43,6 +49,11 @@ class Route:
     @property
     def is_fallback(self) -> bool:
         return self.used_stem != self.stem
+
+
+def default_models_dir() -> str:
+    """``$MIDI_EXTRACTOR_MODELS`` when set (and not empty), else ``models``."""
+    return os.environ.get(MODELS_ENV, "").strip() or "models"
 
 
 def checkpoint_path(models_dir: str | Path, stem: str) -> Path:
@@ -70,8 +81,9 @@ def resolve_model(name: str | int, models_dir: str | Path = "models",
         return Route(requested, stem, stem, own, f"stem {stem!r} has its own model{how}")
     if tx.STEMS[stem].reserved:
         raise NoModelError(
-            f"no {stem} model is trained yet: {stem!r} is a reserved slot with no training data{how}; "
-            f"it is used as soon as {own} exists")
+            f"no {stem} model is trained yet{how}: {stem!r} is a reserved slot with no training data; to get one, "
+            f"train it on data with {stem} stems (add {stem!r} under stems: in params.yaml, README 'Experiments') "
+            f"and put its best.pt at {own}; meanwhile a pitch tracker such as Basic Pitch transcribes {stem}")
     order = tx.fallback_order(stem, switches)
     for candidate in order[1:]:
         path = checkpoint_path(models_dir, candidate)

@@ -80,7 +80,7 @@ def test_stem_folder_makes_one_multitrack_midi(standin, tmp_path, capsys):
     tracks = {i.name: i for i in midi.instruments}
     assert list(tracks) == ["bass", "piano", "guitar", "drums"]
     assert {n: (i.program, i.is_drum) for n, i in tracks.items()} == {
-        "bass": (32, False), "piano": (0, False), "guitar": (24, False), "drums": (0, True)}
+        "bass": (33, False), "piano": (0, False), "guitar": (27, False), "drums": (0, True)}  # taxonomy.STEM_PROGRAMS
     assert [n.pitch for n in tracks["bass"].notes] == [45]
     assert [n.pitch for n in tracks["drums"].notes] == [tx.DRUM_CLASS_PITCH["kick"]]
     err = capsys.readouterr().err
