@@ -207,3 +207,24 @@ def bad_inputs_dataset(base: Path, seconds: float = 2.0) -> Path:
                 ext="flac", channels=2)
     _BUILT[key] = root
     return root
+
+
+def sine_stem(root: Path, name: str, seconds: float, pitch0: int, sr: int = 16000, drums: bool = False):
+    """``root/name/stems/S00.wav`` and ``root/name/MIDI/S00.mid``: a 0.3 s note every 0.5 s from 0.25 s
+    (sines of pitch0 .. pitch0 + 4 at 0.3 amplitude, or 200 Hz sines on kick/snare keys for drums)."""
+    (root / name / "stems").mkdir(parents=True, exist_ok=True)
+    (root / name / "MIDI").mkdir(parents=True, exist_ok=True)
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(0 if drums else 33, is_drum=drums)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    y = np.zeros(n, np.float32)
+    for k, start in enumerate(np.arange(0.25, seconds - 0.3, 0.5)):
+        pitch = (36, 38)[k % 2] if drums else pitch0 + (k % 5)
+        inst.notes.append(pretty_midi.Note(90, pitch, float(start), float(start + 0.3)))
+        on = (t >= start) & (t < start + 0.3)
+        f = 200.0 if drums else pretty_midi.note_number_to_hz(pitch)
+        y += (0.3 * on * np.sin(2 * np.pi * f * t)).astype(np.float32)
+    pm.instruments.append(inst)
+    pm.write(str(root / name / "MIDI" / "S00.mid"))
+    sf.write(str(root / name / "stems" / "S00.wav"), y, sr)

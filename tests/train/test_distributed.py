@@ -81,3 +81,22 @@ def test_torchrun_trains_two_cpu_ranks_on_a_prepared_layout(tmp_path):
     assert summary["world_size"] == 2 and summary["steps"] == 3 and summary["skipped_files"] == {}
     ckpt = torch.load(out / "last.pt", weights_only=True)
     assert ckpt["train_state"]["global_batch"] == 4 and ckpt["config"]["train"]["augment_on"] == "device"
+
+
+def test_a_single_process_run_is_rank_0_of_1_and_every_collective_is_a_no_op(monkeypatch):
+    """Without torchrun (WORLD_SIZE unset or 1) no process group is joined: rank 0 is the main
+    process, the flag is its own, barrier and teardown do nothing, and unwrap returns the model."""
+    from midi_extractor.train import distributed
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    info, device = distributed.setup("cpu")
+    assert (info.rank, info.world_size, info.enabled, info.is_main, info.initialised_here) == (0, 1, False, True, False)
+    assert device == torch.device("cpu") and not torch.distributed.is_initialized()
+    assert distributed.broadcast_flag(info, True, device) is True
+    assert distributed.broadcast_flag(info, False, device) is False
+    distributed.barrier(info)
+    distributed.teardown(info)
+    model = torch.nn.Linear(2, 2)
+    assert distributed.unwrap(model) is model
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert distributed.setup("cpu")[0] == distributed.DistInfo()
