@@ -107,12 +107,16 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[Any]:
 
 
 def check_writable(folder: str | Path) -> Path:
-    """Create ``folder`` (and its parents) and write and remove a probe file in it, before
-    compute whose results go there; raises :class:`OutputError` naming the folder."""
+    """Check, before compute whose results go there, that files can be written in ``folder``:
+    a probe file is written and removed in it, or, when it does not exist yet, in its nearest
+    existing parent (nothing is created that would stay). Raises :class:`OutputError` naming
+    ``folder`` (a read-only folder, a path under a file, no permission)."""
     folder = Path(folder)
+    probe_in = next((p for p in (folder, *folder.absolute().parents) if p.exists()), Path("/"))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=folder)
+        if not probe_in.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(probe_in))
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=probe_in)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -126,11 +130,17 @@ def exclusive_output(path: str | Path) -> Iterator[Path]:
     ``fcntl.flock`` on that file, which holds the writer's pid (the kernel releases it when the
     process dies, even by SIGKILL, so no stale lock outlives a killed run); removed on exit.
     Raises :class:`OutputBusy` naming the pid when another open file holds it (another run, or
-    this process already), :class:`OutputError` when the lock cannot be created."""
+    this process already), :class:`OutputError` when the lock cannot be created. Folders it
+    creates for the lock are removed on exit when nothing was written in them."""
     import fcntl
 
     path = Path(path)
     lock = path.with_name(f".{path.name}.lock")
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]  # removed again if left empty
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(path, exc) from exc
     while True:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666 & ~_UMASK)
@@ -157,6 +167,9 @@ def exclusive_output(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             lock.unlink()
         os.close(fd)
+        for folder in made:  # innermost first; a folder the run wrote into is not empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

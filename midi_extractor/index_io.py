@@ -24,8 +24,11 @@ filter's drop reason); notes ending less than the tolerance past the end are tri
 Roots: :func:`inside_root` is the one check that an entry's path stays inside the root it was
 given (``..`` past the top, an absolute path elsewhere, or a folder on the way that is a symlink
 to elsewhere are refused with :class:`OutsideRootError`); every reader of an entry's files goes
-through it (:func:`entry_paths`: training; prepare, filter-index, evaluate; build-index for track
-folders).
+through it: :func:`read_index` leaves such entries out with one warning each (training's reader;
+prepare lists them as bad files instead), filter-index drops them (``outside_root``), evaluate
+skips them, build-index skips track folders linked outside. The exception is a base model's
+merged prepared index (``prepared.source_index`` a list: ``train.run.merge_indexes``), whose
+entries point into its stems' prepared folders by design.
 """
 from __future__ import annotations
 
@@ -112,11 +115,13 @@ def parse_index(index_path: str | Path) -> dict:
     return data
 
 
-def read_index(index_path: str | Path, dataset_root: str | Path | None = None
+def read_index(index_path: str | Path, dataset_root: str | Path | None = None, *, check_roots: bool = True
                ) -> tuple[Path, list[dict], dict]:
     """``(resolved dataset_root, entries, header)`` of an index JSON, parsed once; the
     header is every top-level field but ``entries`` (``prepared``, ``bad_files``...).
-    ``dataset_root`` overrides the index's own (a moved data folder, ``--data``)."""
+    ``dataset_root`` overrides the index's own (a moved data folder, ``--data``). With
+    ``check_roots`` an entry whose audio or MIDI path leaves the root is left out with one
+    warning naming the path and the root (:func:`entries_inside`)."""
     try:
         data = parse_index(index_path)
     except FileNotFoundError:
@@ -126,9 +131,36 @@ def read_index(index_path: str | Path, dataset_root: str | Path | None = None
         root = Path(dataset_root)
         if not root.is_dir():
             raise DataError(f"{index_path}: dataset root {root} (given) does not exist")
-        return root.resolve(), data["entries"], header
-    root = resolve_dataset_root(index_path, data.get("dataset_root", "."), data["entries"])
-    return root, data["entries"], header
+        root = root.resolve()
+    else:
+        root = resolve_dataset_root(index_path, data.get("dataset_root", "."), data["entries"])
+    entries = data["entries"]
+    if check_roots and not merged_prepared(header):
+        entries = entries_inside(entries, root, index_path)
+    return root, entries, header
+
+
+def merged_prepared(header: Mapping) -> bool:
+    """A base model's union of prepared indexes (``train.run.merge_indexes``): its entries
+    point into the prepared folders it was built from (``prepared.source_index``, a list)."""
+    layout = header.get("prepared")
+    return isinstance(layout, Mapping) and isinstance(layout.get("source_index"), list)
+
+
+def entries_inside(entries: Sequence[Mapping], root: str | Path, source: str | Path) -> list:
+    """``entries`` without those whose ``audio`` or ``midi`` path leaves ``root``
+    (:func:`inside_root`); one warning each, naming ``source``, the path and the root."""
+    kept = []
+    for e in entries:
+        try:
+            for key in ("audio", "midi"):
+                if isinstance(e, Mapping) and e.get(key):
+                    inside_root(root, e[key])
+        except OutsideRootError as exc:
+            log.warning("%s: entry %s/%s left out: %s", source, e.get("track"), e.get("stem_id"), exc)
+            continue
+        kept.append(e)
+    return kept
 
 
 def load_index(index_path: str | Path, dataset_root: str | Path | None = None) -> tuple[Path, list[dict]]:
@@ -193,12 +225,13 @@ def inside_root(root: str | Path, rel: str | Path, *, final_link_ok: bool = True
 
 
 def entry_paths(entry: Mapping, dataset_root: str | Path) -> tuple[Path, Path]:
-    """Absolute ``(audio, midi)`` paths of an entry, each checked by :func:`inside_root`.
-    Raises :class:`DataError` when either is missing from the entry or leaves the root."""
+    """Absolute ``(audio, midi)`` paths of an entry (:func:`read_index` has checked that they
+    stay inside the root). Raises :class:`DataError` when either is missing from the entry."""
     if not entry.get("audio") or not entry.get("midi"):
         raise DataError(f"entry {entry.get('track')}/{entry.get('stem_id')}: needs both audio and midi "
                         f"(audio={entry.get('audio')!r}, midi={entry.get('midi')!r})")
-    return inside_root(dataset_root, entry["audio"]), inside_root(dataset_root, entry["midi"])
+    root = Path(dataset_root)
+    return root / entry["audio"], root / entry["midi"]
 
 
 # ------------------------------------------------------------------- labels

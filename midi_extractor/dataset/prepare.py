@@ -313,7 +313,7 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     splits = _parse_splits(splits)
     index_path, out_dir = Path(index_path), Path(out_dir)
-    source_root, entries, header = read_index(index_path, dataset_root)
+    source_root, entries, header = read_index(index_path, dataset_root, check_roots=False)  # bad files below
     if prepared.is_prepared(header):
         raise DataError(f"{index_path}: already a prepared index; prepare its source index instead")
     chosen = _chosen(entries, splits, str(index_path))

@@ -129,12 +129,12 @@ def fitted_notes(ref: list, duration_s: float, midi_path: Path) -> list:
 def _load_track(entry: dict, root: Path, loaded: Any, source: str) -> tuple[Any, list] | None:
     """``(audio at the model's rate, reference notes)``, or None (logged) when unreadable."""
     from midi_extractor.audio import load_audio
-    from midi_extractor.index_io import entry_paths
+    from midi_extractor.index_io import inside_root
 
     name = f"{entry.get('track', '?')}/{entry.get('stem_id', '?')}"
     fe = loaded.front_end
     try:
-        audio_path, midi_path = entry_paths(entry, root)
+        audio_path, midi_path = (inside_root(root, entry[key]) for key in ("audio", "midi"))
         audio = load_audio(audio_path, fe.sample_rate_hz)
         ref, n_dropped = reference_notes(midi_path, entry, fe, bool(loaded.drum_classes))
         ref = fitted_notes(ref, len(audio) / fe.sample_rate_hz, midi_path)

@@ -16,7 +16,7 @@ from helpers_data import write_track
 from midi_extractor.dataset import indexing
 from midi_extractor.dataset.filtering import filter_index_file
 from midi_extractor.dataset.prepare import prepare_index
-from midi_extractor.index_io import DataError, OutsideRootError, entry_paths, inside_root
+from midi_extractor.index_io import OutsideRootError, inside_root, read_index
 
 
 @pytest.fixture(scope="module")
@@ -118,13 +118,34 @@ def test_training_and_evaluate_readers_refuse_paths_outside_the_root(layout, tmp
     from midi_extractor.evaluate.run import _load_track
 
     root, outside = layout
-    entries = {e["track"]: e for e in json.loads(_edited(tmp_path, root, outside).read_text())["entries"]}
-    assert entry_paths(entries["Track00001"], root)[0] == root / "Track00001/stems/S00.wav"
-    for name in ("Track00002", "Dotdot", "Absolute"):
-        with pytest.raises(DataError, match=f"dataset root {root}"):
-            entry_paths(entries[name], root)  # train.clips and train.bad_files read entries through it
+    index = _edited(tmp_path, root, outside)
     caplog.set_level(logging.WARNING)
+    got_root, entries, _ = read_index(index)  # training's reader (train.clips, train.run.merge_indexes)
+    assert got_root == root.resolve() and [e["track"] for e in entries] == ["Track00001"]
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 3 and all(m.startswith(f"{index}: entry ") for m in warned)
+    assert (f"{index}: entry Dotdot/S00 left out: {root / '../outside/Track00003/stems/S00.wav'}: path "
+            f"'../outside/Track00003/stems/S00.wav' leaves the dataset root {root.resolve()}; not opened") in warned
+    caplog.clear()
+    entries = {e["track"]: e for e in json.loads(index.read_text())["entries"]}
     loaded = SimpleNamespace(front_end=FrontEndConfig(), drum_classes=None)
     assert _load_track(entries["Dotdot"], root, loaded, "IDX") is None
     assert f"IDX: skipping Dotdot/S00: {root / '../outside/Track00003/stems/S00.wav'}: path" in caplog.text
+    assert _load_track(entries["Track00002"], root, loaded, "IDX") is None
+    assert "IDX: skipping Track00002/S00" in caplog.text and "resolves outside the dataset root" in caplog.text
     assert _load_track(entries["Track00001"], root, loaded, "IDX") is not None
+
+
+def test_a_base_models_merged_prepared_index_may_point_into_its_sources(tmp_path):
+    """train.run.merge_indexes writes the union of its stems' prepared indexes beside the base,
+    its entries relative to it (``../../data/prepared/piano/...``): those are its roots."""
+    (tmp_path / "base").mkdir()
+    entry = {"track": "T", "stem_id": "S", "split": "train", "audio": "../prepared/piano/audio/T/S.npy",
+             "midi": "../prepared/piano/notes/T/S.npy"}
+    merged = {"dataset_root": ".", "prepared": {"sample_rate_hz": 16000, "source_index": ["p/index.json"]},
+              "entries": [entry]}
+    (tmp_path / "base/index.json").write_text(json.dumps(merged))
+    assert read_index(tmp_path / "base/index.json")[1] == [entry]
+    merged["prepared"]["source_index"] = "p/index.json"  # one stem's own prepared index: checked
+    (tmp_path / "base/index.json").write_text(json.dumps(merged))
+    assert read_index(tmp_path / "base/index.json")[1] == []
