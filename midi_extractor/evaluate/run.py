@@ -232,7 +232,7 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     used_split, entries = select_entries(index, split)
     check_outputs_writable(out_path, tracks_out, decoding_out, plots_dir)  # before the model runs
     # The checkpoint itself, never a model.onnx beside it: the metrics do not depend on whether
-    # export@<stem> ran first (tests/test_onnx.py holds the export to the checkpoint's notes).
+    # export@<stem> ran first (tests/infer/test_onnx_export.py holds the export to the checkpoint's notes).
     loaded = load_model(model_path, device, runtime="torch")
     check_fits(loaded.identity, model_path, stem, role=tx.role_of(stem, params.switches), params=params)
     drums = bool(loaded.drum_classes)
