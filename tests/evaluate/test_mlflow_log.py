@@ -1,6 +1,7 @@
 """evaluate's MLflow run, read back from a real SQLite store: every evaluation is a new run nested
 under the training run (standalone when the store lacks it); a second evaluation with other
-thresholds leaves the first one's metrics and the training run untouched."""
+thresholds (named -2) leaves the first one's metrics and the training run's params untouched, and
+its scores become the latest eval.* values on the training run."""
 import json
 from dataclasses import replace
 
@@ -38,8 +39,8 @@ def test_re_evaluation_is_a_new_run_and_keeps_the_first(tmp_path, monkeypatch):
         ids.append(runs[0].info.run_id)
     first, second = (client.get_run(i) for i in ids)
     assert ids[0] != ids[1] != train.info.run_id
+    assert [first.info.run_name, second.info.run_name] == ["evaluate-bass-lucky-lr", "evaluate-bass-lucky-lr-2"]
     for run in (first, second):
-        assert run.info.run_name == "evaluate-bass-lucky-lr"
         assert run.data.tags["mlflow.parentRunId"] == train.info.run_id and run.data.tags["stem"] == "bass"
     assert first.data.params["decoding.onset_threshold"] == "0.3"
     assert second.data.params["decoding.onset_threshold"] == "0.5"
@@ -48,7 +49,10 @@ def test_re_evaluation_is_a_new_run_and_keeps_the_first(tmp_path, monkeypatch):
     assert first.data.metrics["out_of_domain.onset_f1_ci95_high"] >= 0.8
     assert [m.value for m in client.get_metric_history(ids[0], "onset_f1")] == [0.8]
     trained = client.get_run(train.info.run_id).data
-    assert trained.metrics == {"val_onset_f1": 0.7} and "decoding.onset_threshold" not in trained.params
+    assert trained.metrics["val_onset_f1"] == 0.7 and "decoding.onset_threshold" not in trained.params
+    assert trained.metrics["eval.onset_f1"] == 0.0 and trained.metrics["eval.onset_threshold"] == 0.5  # the latest
+    assert [m.value for m in client.get_metric_history(train.info.run_id, "eval.onset_f1")] == [0.8, 0.0]
+    assert trained.tags["eval_run_id"] == ids[1]
     names = {a.path for a in client.list_artifacts(ids[0], "evaluation")}
     assert {"evaluation/bass0.3.json", "evaluation/decoding.json", "evaluation/bass0.3_tracks.csv"} <= names
 
