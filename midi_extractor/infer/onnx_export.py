@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from midi_extractor.atomic import atomic_open, write_json
+from midi_extractor.atomic import atomic_open, check_writable, write_json
 from midi_extractor.infer.onnx_runtime import FORMAT, HEADS, INPUT, OnnxModel, export_paths, file_sha256
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def export_onnx(checkpoint: str | Path) -> Path:
     from midi_extractor.model.checkpoint import build_model, load_checkpoint
 
     checkpoint = Path(checkpoint)
+    check_writable(export_paths(checkpoint)[0].parent)  # before the trace: a read-only folder is one line (cli)
     ckpt = load_checkpoint(checkpoint)
     model = build_model(ckpt).eval()
     fe = model.features.front_end

@@ -146,3 +146,23 @@ def test_a_bug_is_still_a_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_export, "export_onnx", broken)
     with pytest.raises(OSError, match="Input/output error"):
         main(["export", "--models-dir", str(tmp_path), "--stem", "bass"])
+
+
+def test_export_checks_its_folder_before_loading_the_checkpoint(tmp_path, monkeypatch, capsys):
+    """A read-only models folder, simulated (root writes anyway): the probe file cannot be made."""
+    import tempfile
+
+    from midi_extractor.model import checkpoint
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    loaded = []
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda path: loaded.append(path))
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    (tmp_path / "bass").mkdir()
+    (tmp_path / "bass" / "best.pt").write_bytes(b"")
+    assert main(["export", "--models-dir", str(tmp_path), "--stem", "bass"]) == 2
+    assert capsys.readouterr().err == (f"export: {tmp_path / 'bass'}: output folder cannot be created or written "
+                                       "(Read-only file system, errno 30); nothing was half-written\n")
+    assert loaded == []
