@@ -6,7 +6,9 @@ dataclass field's type, so ``lr: 3e-05`` is the float 3e-05.
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +20,38 @@ from midi_extractor import taxonomy as tx
 
 class ConfigError(ValueError):
     """A params file with a missing, unknown or ill-typed value."""
+
+
+#: where the section being built sits (``params.yaml: stems.bass``), set by :func:`from_dict` and
+#: :func:`replace`; a section built in code names only its own keys
+_WHERE: contextvars.ContextVar[str] = contextvars.ContextVar("config_where", default="")
+
+
+def _key(where: str, name: str) -> str:
+    """``where`` joined to a key: ``params.yaml: `` + ``stems`` or ``stems.bass`` + ``lr``."""
+    return f"{where}{name}" if not where or where.endswith(": ") else f"{where}.{name}"
+
+
+class _Checked:
+    """A section that validates itself when it is built (from a file, in code or by
+    :func:`replace`): ``check(where)`` raises :class:`ConfigError` naming the key."""
+
+    def __post_init__(self) -> None:
+        self.check(_WHERE.get())
+
+    def check(self, where: str) -> None:  # a section without rules
+        pass
+
+
+def replace(section: Any, where: str = "", **changes: Any) -> Any:
+    """``dataclasses.replace`` with ``changes`` coerced by field type (as a params file's
+    values are) and the result validated, errors naming ``where``."""
+    values = {k: _coerce(v, typing.get_type_hints(type(section))[k], _key(where, k)) for k, v in changes.items()}
+    token = _WHERE.set(where)
+    try:
+        return dataclasses.replace(section, **values)
+    finally:
+        _WHERE.reset(token)
 
 
 # ------------------------------------------------------------------ sections
@@ -37,15 +71,15 @@ def bass_octave_switch(value: Any, kind: str, where: str = "dataset") -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         value = value.strip().lower() == "true"
     if not isinstance(value, bool):
-        raise ConfigError(f"{where}.bass_labels_octave_down must be auto, true or false, got {value!r}")
+        raise ConfigError(f"{_key(where, 'bass_labels_octave_down')} must be auto, true or false, got {value!r}")
     if value and kind == "generated":
-        raise ConfigError(f"{where}.bass_labels_octave_down is true but dataset.kind is generated, whose MIDI "
+        raise ConfigError(f"{_key(where, 'bass_labels_octave_down')} is true but dataset.kind is generated, whose MIDI "
                           f"sounds where it is written; the octave fix is for real Slakh ({', '.join(SLAKH_KINDS)})")
     return value
 
 
 @dataclass
-class DatasetConfig:
+class DatasetConfig(_Checked):
     """Where the training data comes from (section ``dataset``).
 
     Generated data set: ``sound_sources`` is the pool train, validation and the
@@ -77,26 +111,31 @@ class DatasetConfig:
     effects: float = 1.0      # generated only
     bass_labels_octave_down: Any = "auto"  # auto: on for real Slakh kinds, off for generated / folder
 
-    def __post_init__(self) -> None:
+    def check(self, where: str) -> None:
+        where = where or "dataset"
         if self.kind not in DATASET_KINDS:
-            raise ConfigError(f"dataset.kind must be one of {', '.join(DATASET_KINDS)}, got {self.kind!r}")
-        self.bass_labels_octave_down = bass_octave_switch(self.bass_labels_octave_down, self.kind)
+            raise ConfigError(f"{_key(where, 'kind')} must be one of {', '.join(DATASET_KINDS)}, got {self.kind!r}")
+        self.bass_labels_octave_down = bass_octave_switch(self.bass_labels_octave_down, self.kind, where)
         if self.tracks < 1:
-            raise ConfigError(f"dataset.tracks must be >= 1, got {self.tracks}")
+            raise ConfigError(f"{_key(where, 'tracks')} must be >= 1, got {self.tracks}")
         if not 0.0 <= self.effects <= 1.0:
-            raise ConfigError(f"dataset.effects must be within 0-1 (0 = no effects), got {self.effects}")
+            raise ConfigError(f"{_key(where, 'effects')} must be within 0-1 (0 = no effects), got {self.effects}")
         for name in ("validation_tracks", "test_tracks"):
             value = getattr(self, name)
             if value is not None and value < 0:
-                raise ConfigError(f"dataset.{name} must be >= 0, got {value}")
+                raise ConfigError(f"{_key(where, name)} must be >= 0, got {value}")
         shared = sorted(set(self.sound_sources) & set(self.ood_sources))
         if shared:
-            raise ConfigError(f"dataset.ood_sources must be held out of dataset.sound_sources; both list "
+            raise ConfigError(f"{_key(where, 'ood_sources')} must be held out of sound_sources; both list "
                               f"{', '.join(shared)}")
 
 
+#: values of ``features.kind``
+FRONT_END_KINDS = ("mel", "logfreq")
+
+
 @dataclass
-class FrontEndConfig:
+class FrontEndConfig(_Checked):
     """Signal constants, all derived from each other here (section ``features``).
 
     Frame ``t`` covers audio around ``t * hop_length / sample_rate_hz`` seconds
@@ -135,6 +174,19 @@ class FrontEndConfig:
     def n_frames(self, n_samples: int) -> int:
         return n_samples // self.hop_length + 1
 
+    def check(self, where: str) -> None:
+        if self.kind not in FRONT_END_KINDS:
+            raise ConfigError(f"{_key(where, 'kind')} must be one of {', '.join(FRONT_END_KINDS)}, got {self.kind!r}")
+        for name in ("sample_rate_hz", "hop_length", "n_fft", "n_mels", "bins_per_semitone", "n_fft_low"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{_key(where, name)} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.f_min_hz < self.f_max_hz:
+            raise ConfigError(f"{_key(where, 'f_min_hz')} .. f_max_hz must satisfy 0 < f_min_hz < f_max_hz, "
+                              f"got {self.f_min_hz} .. {self.f_max_hz}")
+        if not 0 <= self.min_midi <= self.max_midi <= 127:
+            raise ConfigError(f"{_key(where, 'min_midi')} .. max_midi must lie within 0-127 in order, "
+                              f"got {self.min_midi} .. {self.max_midi}")
+
     def frame_of(self, time_s: float) -> int:
         """Nearest frame index of a time in seconds."""
         return int(round(time_s * self.frame_rate_hz))
@@ -151,7 +203,7 @@ class ModelConfig:
 
 
 @dataclass
-class AugmentConfig:
+class AugmentConfig(_Checked):
     """Training augmentation of one role (section ``roles.<role>.augment``); every field is a
     maximum drawn per clip (see :mod:`midi_extractor.train.augment`). 0 / None = off."""
 
@@ -166,16 +218,16 @@ class AugmentConfig:
     def check(self, where: str) -> None:
         for name in ("gain_db", "pitch_shift_semitones", "time_stretch", "eq_db"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{where}.{name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"{_key(where, name)} must be >= 0, got {getattr(self, name)}")
         for name in ("stretch_prob", "noise_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{where}.{name} must be within 0-1, got {getattr(self, name)}")
+                raise ConfigError(f"{_key(where, name)} must be within 0-1, got {getattr(self, name)}")
         if self.time_stretch >= 1.0:
-            raise ConfigError(f"{where}.time_stretch must be < 1 (a fraction of the tempo), got {self.time_stretch}")
+            raise ConfigError(f"{_key(where, 'time_stretch')} must be < 1 (a fraction of the tempo), got {self.time_stretch}")
 
 
 @dataclass
-class RoleConfig:
+class RoleConfig(_Checked):
     """Loss weights and augmentation policy of one role (section ``roles.<role>``)."""
 
     onset_weight: float = 1.0
@@ -187,12 +239,12 @@ class RoleConfig:
     def check(self, where: str) -> None:
         for name in ("onset_weight", "offset_weight", "frame_weight", "velocity_weight"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{where}.{name} must be >= 0, got {getattr(self, name)}")
-        self.augment.check(f"{where}.augment")
+                raise ConfigError(f"{_key(where, name)} must be >= 0, got {getattr(self, name)}")
+        self.augment.check(_key(where, "augment"))
 
 
 @dataclass
-class StemConfig:
+class StemConfig(_Checked):
     """Training settings of one stem (section ``stems.<stem>``).
 
     ``base`` names a ``pretrain`` entry whose model this stem fine-tunes from
@@ -217,18 +269,18 @@ class StemConfig:
         """Raise :class:`ConfigError` naming ``where`` for values no training can use."""
         for name in ("epochs", "steps_per_epoch", "batch_size", "val_interval"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{where}.{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{_key(where, name)} must be >= 1, got {getattr(self, name)}")
         for name in ("lr", "clip_seconds"):
             if not getattr(self, name) > 0:
-                raise ConfigError(f"{where}.{name} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"{_key(where, name)} must be > 0, got {getattr(self, name)}")
         for name in ("num_workers", "early_stop_patience", "grad_clip"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{where}.{name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"{_key(where, name)} must be >= 0, got {getattr(self, name)}")
         if self.augment_on not in ("auto", "loader", "device"):
-            raise ConfigError(f"{where}.augment_on must be auto, loader or device, got {self.augment_on!r}")
+            raise ConfigError(f"{_key(where, 'augment_on')} must be auto, loader or device, got {self.augment_on!r}")
         unknown = set(self.loss_weights) - {"onset", "offset", "frame", "velocity"}
         if unknown:
-            raise ConfigError(f"{where}.loss_weights: unknown head(s) {', '.join(sorted(unknown))}; "
+            raise ConfigError(f"{_key(where, 'loss_weights')}: unknown head(s) {', '.join(sorted(unknown))}; "
                               f"known: onset, offset, frame, velocity")
 
 
@@ -254,15 +306,64 @@ class IndexConfig:
 
 
 @dataclass
-class DecodingConfig:
-    """Activation-to-note thresholds (section ``decoding``)."""
+class DecodingConfig(_Checked):
+    """Activation-to-note thresholds (section ``decoding``, and a model's ``decoding.json``).
+    A threshold is a number in (0, 1) or ``auto`` (chosen on validation from the default
+    grid; see :mod:`midi_extractor.evaluate.thresholds`)."""
 
-    onset_threshold: float = 0.3     # used as given when no grid; the fallback without validation
-    frame_threshold: float = 0.4
+    onset_threshold: Any = 0.3       # used as given when no grid; the fallback without validation
+    frame_threshold: Any = 0.4
     min_note_s: float = 0.05
     drum_note_s: float = 0.1
     onset_grid: list[float] = field(default_factory=list)   # evaluate picks from these on validation
     frame_grid: list[float] = field(default_factory=list)
+
+    def check(self, where: str) -> None:
+        for name in ("onset_threshold", "frame_threshold"):
+            setattr(self, name, _threshold(getattr(self, name), _key(where, name)))
+        for name in ("min_note_s", "drum_note_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ConfigError(f"{_key(where, name)} must be a length in seconds >= 0, got {value}")
+        for name in ("onset_grid", "frame_grid"):
+            if any(not 0.0 < v < 1.0 for v in getattr(self, name)):
+                raise ConfigError(f"{_key(where, name)}: thresholds must lie between 0 and 1 (exclusive), "
+                                  f"got {getattr(self, name)}")
+
+    def onset_candidates(self) -> tuple[float, ...]:
+        """The onset thresholds the shipped one is chosen from on validation (by ``evaluate``,
+        and by training's validation): the grid, else the threshold itself, else (``auto``)
+        :data:`DEFAULT_ONSET_GRID`."""
+        return _candidates(self.onset_grid, self.onset_threshold, DEFAULT_ONSET_GRID)
+
+    def frame_candidates(self) -> tuple[float, ...]:
+        """As :meth:`onset_candidates` for the frame threshold."""
+        return _candidates(self.frame_grid, self.frame_threshold, DEFAULT_FRAME_GRID)
+
+
+def _candidates(grid: list[float], value: Any, default: tuple[float, ...]) -> tuple[float, ...]:
+    if grid:
+        return tuple(float(v) for v in grid)
+    return default if value == AUTO else (float(value),)
+
+
+#: a decoding threshold chosen on validation from a default grid
+AUTO = "auto"
+DEFAULT_ONSET_GRID = (0.2, 0.3, 0.4, 0.5)
+DEFAULT_FRAME_GRID = (0.3, 0.4, 0.5)
+
+
+def _threshold(value: Any, where: str) -> float | str:
+    """A decoding threshold: ``auto`` (any case, or null), or a number strictly between 0 and 1."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == AUTO):
+        return AUTO
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected a number or '{AUTO}', got {value!r}") from None
+    if isinstance(value, bool) or not 0.0 < number < 1.0:
+        raise ConfigError(f"{where} must lie between 0 and 1 (exclusive), got {value!r}")
+    return number
 
 
 @dataclass
@@ -273,7 +374,7 @@ class TrackingConfig:
 
 
 @dataclass
-class Params:
+class Params(_Checked):
     """The whole of ``params.yaml``."""
 
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -303,6 +404,43 @@ class Params:
                               f"(listed: {', '.join(self.stems) or 'none'})")
         return self.stems[name]
 
+    def check(self, where: str) -> None:
+        """The rules across sections: known stems with the taxonomy's roles (an empty role is
+        filled in), bases that exist, pretrain entries of trainable stems, known roles."""
+        for name, stem in self.stems.items():
+            at = _key(where, f"stems.{name}")
+            if name not in tx.STEMS:
+                raise ConfigError(f"{at}: unknown stem; known: {', '.join(tx.STEM_NAMES)}")
+            if tx.STEMS[name].reserved:
+                raise ConfigError(f"{at}: '{name}' is a reserved slot with no training data yet; "
+                                  f"list it under reserved_stems")
+            expected = tx.role_of(name, tx.TaxonomySwitches(bass_role=stem.role if name == "bass" and stem.role
+                                                            else tx.MELODIC))
+            if not stem.role:
+                stem.role = expected
+            elif stem.role != expected:
+                raise ConfigError(f"{at}.role is {stem.role!r} but the taxonomy says {expected!r} "
+                                  f"(only bass may be melodic or harmonic)")
+            if stem.base and stem.base not in self.pretrain:
+                raise ConfigError(f"{at}.base is {stem.base!r}, which is not under 'pretrain' "
+                                  f"(listed: {', '.join(self.pretrain) or 'none'})")
+        for name, base in self.pretrain.items():
+            self._check_base(_key(where, f"pretrain.{name}"), base)
+        for role in self.roles:
+            if role not in tx.ROLES:
+                raise ConfigError(f"{_key(where, f'roles.{role}')}: unknown role; known: {', '.join(tx.ROLES)}")
+
+    @staticmethod
+    def _check_base(at: str, base: "PretrainConfig") -> None:
+        if base.role not in tx.ROLES:
+            raise ConfigError(f"{at}.role must be one of {', '.join(tx.ROLES)}")
+        unknown = [s for s in base.stems if s not in tx.TRAINABLE_STEMS]
+        if not base.stems or unknown:
+            raise ConfigError(f"{at}.stems must list trainable stems" + (f"; unknown: {', '.join(unknown)}"
+                                                                          if unknown else ""))
+        if base.drum_stem and base.drum_stem not in tx.MODEL_DRUM_CLASSES:
+            raise ConfigError(f"{at}.drum_stem must be one of {', '.join(tx.MODEL_DRUM_CLASSES)}")
+
     def role(self, stem: str) -> RoleConfig:
         """The role config of a stem with its per-stem ``loss_weights`` applied."""
         role_name = tx.role_of(stem, self.switches)
@@ -328,7 +466,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return {}
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return {k: _coerce(v, args[1], f"{where}.{k}") for k, v in value.items()}
+        return {k: _coerce(v, args[1], _key(where, k)) for k, v in value.items()}
     if origin is list:
         return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value or [])]
     if annotation is Any:
@@ -354,26 +492,24 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
-def coerce_fields(cls: type, values: dict[str, Any], where: str = "override") -> dict[str, Any]:
-    """``values`` (fields of dataclass ``cls``) coerced by each field's type as a params
-    file's are, e.g. for ``dataclasses.replace``; a bad value raises :class:`ConfigError`
-    naming ``<where> <field>``."""
-    hints = typing.get_type_hints(cls)
-    return {k: _coerce(v, hints[k], f"{where} {k}") for k, v in values.items()}
-
-
 def from_dict(cls: type, data: dict | None, where: str = "params") -> Any:
     """Build dataclass ``cls`` from a mapping, coercing by field type; an unknown
     key is an error that names it."""
     data = data or {}
+    at = where.rstrip(": ") or cls.__name__
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+        raise ConfigError(f"{at}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+        raise ConfigError(f"{at}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    values = {k: _coerce(v, hints[k], _key(where, k)) for k, v in data.items()}
+    token = _WHERE.set(where)
+    try:  # the section checks itself (``_Checked``), naming ``where``
+        return cls(**values)
+    finally:
+        _WHERE.reset(token)
 
 
 def resolve_params(value: "Params | str | Path | None" = None) -> Params:
@@ -398,40 +534,6 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     try:
-        params = from_dict(Params, raw, where=str(path))
-    except ConfigError as exc:  # a section's own check (__post_init__) does not know the file
+        return from_dict(Params, raw, where=f"{path}: ")
+    except ConfigError as exc:  # a value's own error may not know the file
         raise (exc if str(exc).startswith(str(path)) else ConfigError(f"{path}: {exc}")) from None
-    for name, stem in params.stems.items():
-        if name not in tx.STEMS:
-            raise ConfigError(f"{path}: stems.{name}: unknown stem; known: {', '.join(tx.STEM_NAMES)}")
-        if tx.STEMS[name].reserved:
-            raise ConfigError(f"{path}: stems.{name}: '{name}' is a reserved slot with no training data "
-                              f"yet; list it under reserved_stems")
-        expected = tx.role_of(name, tx.TaxonomySwitches(bass_role=stem.role if name == "bass" and stem.role
-                                                        else tx.MELODIC))
-        if not stem.role:
-            stem.role = expected
-        elif stem.role != expected:
-            raise ConfigError(f"{path}: stems.{name}.role is {stem.role!r} but the taxonomy says "
-                              f"{expected!r} (only bass may be melodic or harmonic)")
-    for name, stem in params.stems.items():
-        stem.check(f"{path}: stems.{name}")
-        if stem.base and stem.base not in params.pretrain:
-            raise ConfigError(f"{path}: stems.{name}.base is {stem.base!r}, which is not under 'pretrain' "
-                              f"(listed: {', '.join(params.pretrain) or 'none'})")
-    for name, base in params.pretrain.items():
-        base.check(f"{path}: pretrain.{name}")
-        if base.role not in tx.ROLES:
-            raise ConfigError(f"{path}: pretrain.{name}.role must be one of {', '.join(tx.ROLES)}")
-        unknown = [s for s in base.stems if s not in tx.TRAINABLE_STEMS]
-        if not base.stems or unknown:
-            raise ConfigError(f"{path}: pretrain.{name}.stems must list trainable stems"
-                              + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
-        if base.drum_stem and base.drum_stem not in tx.MODEL_DRUM_CLASSES:
-            raise ConfigError(f"{path}: pretrain.{name}.drum_stem must be one of "
-                              f"{', '.join(tx.MODEL_DRUM_CLASSES)}")
-    for role, config in params.roles.items():
-        if role not in tx.ROLES:
-            raise ConfigError(f"{path}: roles.{role}: unknown role; known: {', '.join(tx.ROLES)}")
-        config.check(f"{path}: roles.{role}")
-    return params

@@ -12,7 +12,7 @@ from pathlib import Path
 from midi_extractor.atomic import write_text
 from midi_extractor.config import ConfigError, load_params
 from midi_extractor.index_io import DataError
-from midi_extractor.train.fit import OutDirError
+from midi_extractor.train.outputs import OutDirError
 from midi_extractor.train.run import pretrain
 
 parser = argparse.ArgumentParser(description=__doc__)

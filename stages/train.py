@@ -8,7 +8,7 @@ import sys
 
 from midi_extractor.config import ConfigError, load_params
 from midi_extractor.index_io import DataError
-from midi_extractor.train.fit import OutDirError
+from midi_extractor.train.outputs import OutDirError
 from midi_extractor.train.run import train
 
 parser = argparse.ArgumentParser(description=__doc__)

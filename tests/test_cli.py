@@ -127,14 +127,14 @@ def test_train_init_from_a_wrong_checkpoint_is_one_line_rc_2_before_any_data(tmp
     from midi_extractor.config import FrontEndConfig, ModelConfig
     from midi_extractor.model.checkpoint import save_checkpoint
     from midi_extractor.model.transcriber import create_model
-    from midi_extractor.train import fit
+    from midi_extractor.train import data
     from helpers_training import TINY_FE, TINY_MODEL, tiny_params_yaml
     from helpers_models import KIT, checkpoint_saying
 
     def no_data(*args, **kwargs):
         raise AssertionError("the data was read before the base was checked")
 
-    monkeypatch.setattr(fit, "datasets", no_data)
+    monkeypatch.setattr(data, "datasets", no_data)
     monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
     params = tiny_params_yaml(tmp_path / "params.yaml")
     garbage = tmp_path / "garbage.pt"

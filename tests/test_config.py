@@ -102,9 +102,48 @@ def test_resolve_params_takes_params_a_path_or_the_local_file(tmp_path, monkeypa
     assert resolve_params(None) == Params()                # no file: the defaults
 
 
-def test_coerce_fields_coerces_as_a_params_file_does():
-    from midi_extractor.config import StemConfig, coerce_fields
+def test_replace_coerces_as_a_params_file_does_and_checks_the_result():
+    from midi_extractor.config import StemConfig, replace
 
-    assert coerce_fields(StemConfig, {"epochs": "3", "lr": "1e-4"}) == {"epochs": 3, "lr": 1e-4}
-    with pytest.raises(ConfigError, match="override epochs: expected an integer"):
-        coerce_fields(StemConfig, {"epochs": 2.5})
+    stem = replace(StemConfig(), "override stems.bass", epochs="3", lr="1e-4")
+    assert (stem.epochs, stem.lr) == (3, 1e-4)
+    with pytest.raises(ConfigError, match=r"override stems\.bass\.epochs: expected an integer"):
+        replace(StemConfig(), "override stems.bass", epochs=2.5)
+    with pytest.raises(ConfigError, match=r"override stems\.bass\.lr must be > 0, got -1"):
+        replace(StemConfig(), "override stems.bass", lr=-1)
+
+
+def test_a_section_built_in_code_is_checked_as_a_file_is():
+    """No path around the checks: a section built in code, a whole Params, and a decoding
+    section are validated when they are made, the error naming the key."""
+    from midi_extractor.config import DecodingConfig, FrontEndConfig, Params, StemConfig
+
+    with pytest.raises(ConfigError, match="batch_size must be >= 1, got 0"):
+        StemConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="kind must be one of mel, logfreq, got 'cqt'"):
+        FrontEndConfig(kind="cqt")
+    with pytest.raises(ConfigError, match=r"stems\.bass\.base is 'nope', which is not under 'pretrain'"):
+        Params(stems={"bass": StemConfig(base="nope")})
+    with pytest.raises(ConfigError, match="onset_threshold must lie between 0 and 1"):
+        DecodingConfig(onset_threshold=1.5)
+    with pytest.raises(ConfigError, match=r"onset_grid: thresholds must lie between 0 and 1"):
+        DecodingConfig(onset_grid=[0.0, 0.5])
+    assert Params(stems={"piano": StemConfig()}).stems["piano"].role == "harmonic"  # filled in from the taxonomy
+
+
+def test_a_bad_value_in_a_file_names_the_file_and_the_key(tmp_path):
+    path = write(tmp_path, "stems:\n  bass: {batch_size: 0}\ndecoding: {onset_grid: [0.2, 1.2]}\n")
+    with pytest.raises(ConfigError, match=r"params\.yaml: stems\.bass\.batch_size must be >= 1, got 0"):
+        load_params(path)
+    path = write(tmp_path, "decoding: {onset_grid: [0.2, 1.2], onset_threshold: auto}\n")
+    with pytest.raises(ConfigError, match=r"params\.yaml: decoding\.onset_grid: thresholds must lie"):
+        load_params(path)
+
+
+def test_onset_candidates_are_what_evaluate_chooses_from():
+    from midi_extractor.config import DEFAULT_ONSET_GRID, DecodingConfig
+
+    assert DecodingConfig(onset_grid=[0.1, 0.3]).onset_candidates() == (0.1, 0.3)
+    assert DecodingConfig(onset_threshold=0.35).onset_candidates() == (0.35,)
+    assert DecodingConfig(onset_threshold="auto").onset_candidates() == DEFAULT_ONSET_GRID
+    assert DecodingConfig(onset_threshold=None).frame_candidates() == (0.4,)

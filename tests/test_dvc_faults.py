@@ -180,7 +180,8 @@ def test_push_then_pull_into_an_empty_workspace_needs_no_rerun(project, tmp_path
 
 @pytest.mark.parametrize("case", ["under_a_file", "probe_write_refused", "read_only_parent"])
 def test_unwritable_out_dir_is_refused_before_data_is_loaded(case, tmp_path, monkeypatch, capsys):
-    import midi_extractor.train.fit as fit_module
+    import midi_extractor.train.data as data_module
+    import midi_extractor.train.outputs as outputs_module
     from midi_extractor.cli import main
 
     monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
@@ -210,7 +211,7 @@ def test_unwritable_out_dir_is_refused_before_data_is_loaded(case, tmp_path, mon
     def no_data(*_a, **_k):
         raise AssertionError("data was loaded before the out-dir check")
 
-    monkeypatch.setattr(fit_module, "datasets", no_data)
+    monkeypatch.setattr(data_module, "datasets", no_data)
     try:
         rc = main(["train", str(index), "--stem", "bass", "--out-dir", str(out_dir), "--no-progress",
                    "--epochs", "1", "--steps-per-epoch", "1"])
@@ -221,5 +222,5 @@ def test_unwritable_out_dir_is_refused_before_data_is_loaded(case, tmp_path, mon
     assert rc == 2
     assert f"{out_dir}: output folder cannot be created or written" in err, err
     assert "Traceback" not in err
-    with pytest.raises(fit_module.OutDirError, match=re.escape(str(out_dir))):
-        fit_module.check_writable(out_dir)
+    with pytest.raises(outputs_module.OutDirError, match=re.escape(str(out_dir))):
+        outputs_module.check_writable(out_dir)

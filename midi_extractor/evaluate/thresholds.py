@@ -36,14 +36,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from midi_extractor.atomic import write_json
+from midi_extractor.config import AUTO, DEFAULT_FRAME_GRID, DEFAULT_ONSET_GRID, DecodingConfig  # noqa: F401
 from midi_extractor.matching import f1_from_counts, match_counts
 from midi_extractor.model.decoding import Note, decode
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ONSET_GRID = (0.2, 0.3, 0.4, 0.5)
-DEFAULT_FRAME_GRID = (0.3, 0.4, 0.5)
-AUTO = "auto"
 
 
 @dataclass
@@ -64,47 +62,17 @@ class Grid:
             self.fallback = (self.onset[len(self.onset) // 2], self.frame[len(self.frame) // 2])
 
 
-def _is_auto(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() == AUTO)
-
-
-def _number(value: Any, name: str) -> float | None:
-    """A threshold from params as a float; None for ``auto``/null."""
-    if _is_auto(value):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"decoding.{name}: expected a number or '{AUTO}', got {value!r}") from None
-
-
-def _axis(value: float | None, grid: Any, default: Sequence[float], name: str) -> tuple[float, ...]:
-    if grid:
-        values = tuple(float(v) for v in grid)
-    elif value is None:
-        values = tuple(default)
-    else:
-        return (value,)
-    if any(not 0.0 < v < 1.0 for v in values):
-        raise ValueError(f"decoding grid for {name}: expected thresholds between 0 and 1, got {list(values)}")
-    return values
-
-
-def grid_from_decoding(decoding: Any, drums: bool) -> Grid:
-    """The :class:`Grid` of a ``decoding`` section (a ``config.DecodingConfig`` or any
-    object with its fields, plus optional ``onset_grid`` / ``frame_grid``); see the
-    module docstring."""
-    onset_value = _number(getattr(decoding, "onset_threshold", AUTO), "onset_threshold")
-    frame_value = _number(getattr(decoding, "frame_threshold", AUTO), "frame_threshold")
-    onset = _axis(onset_value, getattr(decoding, "onset_grid", None), DEFAULT_ONSET_GRID, "onset_threshold")
+def grid_from_decoding(decoding: DecodingConfig, drums: bool) -> Grid:
+    """The :class:`Grid` of a ``decoding`` section (validated when it was built: see
+    :class:`~midi_extractor.config.DecodingConfig`); see the module docstring."""
+    onset = decoding.onset_candidates()
     if drums:  # drum hits have no sustain: nothing to choose
-        frame = (0.5 if frame_value is None else frame_value,)
+        frame = (0.5 if decoding.frame_threshold == AUTO else float(decoding.frame_threshold),)
     else:
-        frame = _axis(frame_value, getattr(decoding, "frame_grid", None), DEFAULT_FRAME_GRID, "frame_threshold")
-    grid = Grid(onset, frame, float(getattr(decoding, "min_note_s", 0.05)),
-                float(getattr(decoding, "drum_note_s", 0.1)), len(onset) > 1 or len(frame) > 1)
-    grid.fallback = (onset_value if onset_value is not None else grid.fallback[0],
-                     frame_value if frame_value is not None else grid.fallback[1])
+        frame = decoding.frame_candidates()
+    grid = Grid(onset, frame, float(decoding.min_note_s), float(decoding.drum_note_s), len(onset) > 1 or len(frame) > 1)
+    grid.fallback = (grid.fallback[0] if decoding.onset_threshold == AUTO else float(decoding.onset_threshold),
+                     grid.fallback[1] if decoding.frame_threshold == AUTO else float(decoding.frame_threshold))
     return grid
 
 

@@ -17,11 +17,10 @@ scores, the grid) are ignored, and so is a field that is ``null``. The working d
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 
-from midi_extractor.config import ConfigError, DecodingConfig
+from midi_extractor.config import ConfigError, DecodingConfig, from_dict, replace
 
 DECODING_FILE = "decoding.json"
 _FIELDS = tuple(f.name for f in fields(DecodingConfig))
@@ -30,19 +29,6 @@ _FIELDS = tuple(f.name for f in fields(DecodingConfig))
 def decoding_path(checkpoint: str | Path) -> Path:
     """``decoding.json`` beside a checkpoint file."""
     return Path(checkpoint).parent / DECODING_FILE
-
-
-def check_decoding(dec: DecodingConfig, where: str) -> DecodingConfig:
-    """``dec`` when thresholds lie in (0, 1) and lengths are >= 0; else ``ConfigError`` naming ``where``."""
-    for name in ("onset_threshold", "frame_threshold"):
-        value = getattr(dec, name)
-        if not (0.0 < value < 1.0):
-            raise ConfigError(f"{where}: {name} must lie between 0 and 1 (exclusive), got {value}")
-    for name in ("min_note_s", "drum_note_s"):
-        value = getattr(dec, name)
-        if not (math.isfinite(value) and value >= 0.0):
-            raise ConfigError(f"{where}: {name} must be a length in seconds >= 0, got {value}")
-    return dec
 
 
 def read_decoding_file(path: str | Path) -> DecodingConfig:
@@ -63,7 +49,7 @@ def read_decoding_file(path: str | Path) -> DecodingConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{path}: {name} must be a number, got {value!r}")
             values[name] = float(value)
-    return check_decoding(DecodingConfig(**values), str(path))
+    return from_dict(DecodingConfig, values, where=f"{path}: ")  # validated as params' decoding section is
 
 
 def read_model_decoding(checkpoint: str | Path) -> DecodingConfig:
@@ -79,4 +65,4 @@ def with_overrides(base: DecodingConfig, **overrides: float | None) -> DecodingC
     if unknown:
         raise TypeError(f"unknown decoding setting(s): {', '.join(unknown)}")
     changed = {k: float(v) for k, v in overrides.items() if v is not None}
-    return check_decoding(replace(base, **changed), "decoding override") if changed else base
+    return replace(base, "decoding override: ", **changed) if changed else base

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from midi_extractor.matching import midi_to_hz
 from midi_extractor.model.features import logfreq_centres_hz
 from midi_extractor.model.transcriber import Transcriber
 
@@ -148,7 +149,7 @@ def semitone_layout(front_end) -> tuple[int, int, int]:
     ``n_pitches``)."""
     bps = int(front_end.bins_per_semitone)
     centres = logfreq_centres_hz(front_end)
-    hz0 = 440.0 * 2.0 ** ((front_end.min_midi - 69) / 12)
+    hz0 = midi_to_hz(front_end.min_midi)
     centre0 = round(bps * 12 * math.log2(hz0 / front_end.f_min_hz))   # band of min_midi (may be < 0)
     half = bps // 2
     pad_left = max(0, half - centre0)

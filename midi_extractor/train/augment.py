@@ -6,8 +6,8 @@ Keys of the policy (all optional; a missing key switches that part off):
     uniform gain in ``[-gain_db, +gain_db]``.
 ``pitch_shift_semitones`` (int)
     pitched roles only: an integer shift ``k`` uniform in ``[-n, n]``, done as a
-    speed change by resampling (``2 ** (k / 12)`` faster: pitch *and* tempo
-    move, as on a tape). The labels follow exactly: roll columns move by ``k``
+    speed change by band-limited FFT resampling (``2 ** (k / 12)`` faster: pitch
+    *and* tempo move, as on a tape). The labels follow exactly: roll columns move by ``k``
     and note times are divided by the speed. Percussive stems never
     pitch-shift (the key is ignored for them, with a warning).
 ``time_stretch`` (float, fraction)
@@ -29,9 +29,14 @@ Keys of the policy (all optional; a missing key switches that part off):
     how often those steps happen.
 
 Use: ``draw = policy.draw(rng)``; read ``draw.source_seconds(clip_s)`` seconds
-of source audio from the clip's start; ``y = apply_audio(x, draw, sr, n_out, rng)``;
+of source audio from the clip's start; ``y = apply_audio(x, draw, sr, n_out)``;
 labels ``labels.rolls_from_midi(..., start_s=offset, time_scale=draw.time_scale,
 transpose=draw.transpose)``.
+
+One renderer, :func:`render` (torch, any device), serves both places the audio is
+augmented: a loader worker on the CPU (:func:`apply_audio`, per clip) and the training
+device (:func:`midi_extractor.train.batch_augment.augment_batch`, per batch), so a CUDA run
+and a CPU run of the same params train on the same audio.
 """
 from __future__ import annotations
 
@@ -49,6 +54,8 @@ from midi_extractor.config import AugmentConfig
 log = logging.getLogger(__name__)
 
 KNOWN_KEYS = tuple(f.name for f in dataclasses.fields(AugmentConfig))
+#: noise seeds are drawn below this (exact in a float32 ``augment`` row)
+NOISE_SEEDS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,8 @@ class Draw:
     done by resampling (source seconds per output second); ``stretch_rate``:
     phase-vocoder tempo change (source seconds per output second);
     ``gain_db``; ``noise_db`` (None: no noise); ``eq``: ``(corner_hz, low_db,
-    high_db)`` or None.
+    high_db)`` or None; ``noise_seed``: seeds the noise (below 2**24, so a float32 row
+    carries it exactly).
     """
 
     transpose: int = 0
@@ -68,6 +76,7 @@ class Draw:
     gain_db: float = 0.0
     noise_db: float | None = None
     eq: tuple[float, float, float] | None = None
+    noise_seed: int = 0
 
     @property
     def time_scale(self) -> float:
@@ -132,38 +141,20 @@ class AugmentPolicy(AugmentConfig):
             else:
                 stretch_rate = tempo
         gain = float(rng.uniform(-self.gain_db, self.gain_db)) if self.gain_db else 0.0
-        noise = None
+        noise, noise_seed = None, 0
         if self.noise_db is not None and rng.random() < self.noise_prob:
             noise = float(rng.uniform(self.noise_db - 20.0, self.noise_db))
+            noise_seed = int(rng.integers(0, NOISE_SEEDS))
         eq = None
         if self.eq_db:
             eq = (float(math.exp(rng.uniform(math.log(200.0), math.log(4000.0)))),
                   float(rng.uniform(-self.eq_db, self.eq_db)), float(rng.uniform(-self.eq_db, self.eq_db)))
-        return Draw(k, resample_rate, stretch_rate, gain, noise, eq)
-
-
-def _fit(x: np.ndarray, n: int) -> np.ndarray:
-    if len(x) == n:
-        return x
-    out = np.zeros(n, dtype=np.float32)
-    out[: min(n, len(x))] = x[:n]
-    return out
-
-
-def speed_change(x: np.ndarray, rate: float, sample_rate_hz: int) -> np.ndarray:
-    """Play ``x`` ``rate`` times faster (pitch and tempo) by resampling; the
-    result has about ``len(x) / rate`` samples."""
-    if rate == 1.0:
-        return x
-    import soxr
-
-    return soxr.resample(x, sample_rate_hz * rate, sample_rate_hz, quality="HQ").astype(np.float32, copy=False)
+        return Draw(k, resample_rate, stretch_rate, gain, noise, eq, noise_seed)
 
 
 def stretch_tensor(t, rate: float, n_fft: int = 1024, hop: int = 256):
     """Tempo ``rate`` times faster, pitch kept: a phase vocoder on a 1-D float tensor (any
-    device); ``round(len / rate)`` samples. The one implementation for both the per-clip
-    CPU path (:func:`time_stretch`) and the per-batch device path (``batch_augment``)."""
+    device); ``round(len / rate)`` samples."""
     import torch
     import torchaudio.functional as AF
 
@@ -174,45 +165,67 @@ def stretch_tensor(t, rate: float, n_fft: int = 1024, hop: int = 256):
     return torch.istft(stretched, n_fft, hop, window=window, length=int(round(len(t) / rate)))
 
 
-def time_stretch(x: np.ndarray, rate: float, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
-    """Tempo ``rate`` times faster, pitch kept (:func:`stretch_tensor` on one CPU thread);
-    about ``len(x) / rate`` samples."""
-    if rate == 1.0:
-        return x
+def tilt_response(n: int, sample_rate_hz: int, corner_hz: float, low_db: float, high_db: float, device=None):
+    """Complex response ``(n // 2 + 1,)`` of the EQ tilt on an ``n``-point rFFT: the low part
+    of a one-pole split at ``corner_hz`` times ``low_db``, the rest times ``high_db``."""
     import torch
 
-    # one intra-op thread: these small ops gain little from two, and on a shared
-    # 2-core machine two OpenMP threads waiting on a busy core run ~10x slower
-    # (DataLoader workers are single-threaded already; this covers num_workers=0)
+    p = math.exp(-2.0 * math.pi * corner_hz / sample_rate_hz)
+    w = 2.0 * math.pi * torch.arange(n // 2 + 1, device=device, dtype=torch.float64) / n
+    low = (1.0 - p) / (1.0 - p * torch.exp(-1j * w))
+    g_low, g_high = 10 ** (low_db / 20), 10 ** (high_db / 20)
+    return (low * g_low + (1.0 - low) * g_high).to(torch.complex64)
+
+
+def speed_and_tilt(x, rate: float, n_out: int, sample_rate_hz: int, eq: tuple[float, float, float] | None):
+    """``x`` (1-D tensor) played ``rate`` times faster (band-limited FFT resampling: the
+    spectrum is cut or zero-extended, so any real rate is exact) and EQ-tilted, cut or
+    zero-padded to ``n_out`` samples."""
+    import torch
+
+    if rate == 1.0 and eq is None:
+        y = x
+    else:
+        m = max(2, int(round(len(x) / rate)))
+        spec = torch.fft.rfft(x)
+        bins = m // 2 + 1
+        spec = spec[:bins] if spec.shape[0] >= bins else torch.nn.functional.pad(spec, (0, bins - spec.shape[0]))
+        if eq is not None:
+            spec = spec * tilt_response(m, sample_rate_hz, *eq, device=x.device)
+        y = torch.fft.irfft(spec, n=m) * (m / len(x))
+    if len(y) >= n_out:
+        return y[:n_out]
+    return torch.nn.functional.pad(y, (0, n_out - len(y)))
+
+
+def render(x, draw: Draw, sample_rate_hz: int, n_out: int):
+    """The augmented clip, ``(n_out,)`` float32 on ``x``'s device, from source audio ``x``
+    (1-D float tensor, ``draw.source_seconds`` worth): phase-vocoder tempo change, then in one
+    FFT the speed change and the EQ tilt, then gain and white noise (seeded by
+    ``draw.noise_seed``, drawn on the CPU so every device adds the same noise)."""
+    import torch
+
+    y = x.float()
+    if draw.stretch_rate != 1.0:
+        y = stretch_tensor(y, draw.stretch_rate)
+    y = speed_and_tilt(y, draw.resample_rate, n_out, sample_rate_hz, draw.eq)
+    if draw.gain_db:
+        y = y * 10 ** (draw.gain_db / 20)
+    if draw.noise_db is not None:
+        noise = torch.randn(n_out, generator=torch.Generator().manual_seed(int(draw.noise_seed)))
+        y = y + noise.to(y.device) * 10 ** (draw.noise_db / 20)
+    return y.float()
+
+
+def apply_audio(x: np.ndarray, draw: Draw, sample_rate_hz: int, n_out: int) -> np.ndarray:
+    """:func:`render` of one clip on the CPU, numpy in and out (float32 mono), on one
+    intra-op thread (a loader worker's share of a small machine)."""
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        y = stretch_tensor(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), rate, n_fft, hop)
+        y = render(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), draw, sample_rate_hz, n_out)
     finally:
         torch.set_num_threads(threads)
-    return y.numpy().astype(np.float32, copy=False)
-
-
-def _tilt(x: np.ndarray, sample_rate_hz: int, corner_hz: float, low_db: float, high_db: float) -> np.ndarray:
-    from scipy.signal import lfilter
-
-    p = math.exp(-2.0 * math.pi * corner_hz / sample_rate_hz)
-    low = lfilter([1.0 - p], [1.0, -p], x).astype(np.float32)
-    return (low * 10 ** (low_db / 20) + (x - low) * 10 ** (high_db / 20)).astype(np.float32)
-
-
-def apply_audio(x: np.ndarray, draw: Draw, sample_rate_hz: int, n_out: int,
-                rng: np.random.Generator) -> np.ndarray:
-    """Augmented clip of exactly ``n_out`` samples from ``draw.source_seconds``
-    worth of source audio ``x`` (float32 mono)."""
-    y = np.asarray(x, dtype=np.float32)
-    y = time_stretch(y, draw.stretch_rate)
-    y = speed_change(y, draw.resample_rate, sample_rate_hz)
-    y = _fit(y, n_out)
-    if draw.eq is not None:
-        y = _tilt(y, sample_rate_hz, *draw.eq)
-    if draw.gain_db:
-        y = y * np.float32(10 ** (draw.gain_db / 20))
-    if draw.noise_db is not None:
-        y = y + rng.standard_normal(n_out).astype(np.float32) * np.float32(10 ** (draw.noise_db / 20))
-    return y.astype(np.float32, copy=False)
+    return y.numpy()

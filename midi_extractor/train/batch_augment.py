@@ -16,22 +16,16 @@ yields in device mode, stacked by the default collate):
   prepared layout (half the bytes through the loader; the float conversion
   happens here);
 * ``augment``: ``(B, N_FIELDS)`` float32 rows of :func:`encode`:
-  ``[n_src, stretch_rate, resample_rate, gain_db, noise_db, eq_hz, eq_low_db, eq_high_db, scale]``,
+  ``[n_src, stretch_rate, resample_rate, gain_db, noise_db, eq_hz, eq_low_db, eq_high_db, scale, noise_seed]``,
   ``noise_db``/``eq_hz`` NaN when off; int16 audio reads as ``q * scale / 32768``;
 * ``onset``, ``offset``, ``frame``: ``(B, T, N)`` uint8 0/1 and ``velocity`` uint8
   MIDI velocity (:func:`compact_rolls`; a quarter of float32's bytes to collate
   and pass between processes): :func:`expand_rolls` gives back the float32 rolls
   of :mod:`midi_extractor.model.labels` exactly.
 
-:func:`augment_batch` returns ``(B, n_out)``. Per clip: phase-vocoder tempo
-change (``stretch_rate``: ``augment.stretch_tensor``, the CPU path's own transform), then in
-one FFT a band-limited speed change (``resample_rate``: the spectrum is cut or
-zero-extended, so any real rate is exact) and the EQ tilt (the one-pole split's
-complex response, as ``augment._tilt``), then gain and white noise (from
-``generator``). Differences to the CPU path (:func:`augment.apply_audio`):
-the speed change is an FFT resampler instead of soxr (circular at the clip's
-edges) and the tilt is applied as a frequency response instead of a causal
-filter run; both leave the labels' timing untouched.
+:func:`augment_batch` returns ``(B, n_out)``: each clip rendered by
+:func:`midi_extractor.train.augment.render`, the loader's own renderer, so the device path
+and the CPU path give the same audio for the same draw (float tolerance).
 """
 from __future__ import annotations
 
@@ -41,11 +35,11 @@ import numpy as np
 import torch
 
 from midi_extractor.prepared import INT16_SCALE
-from midi_extractor.train.augment import AugmentPolicy, Draw, stretch_tensor
+from midi_extractor.train.augment import AugmentPolicy, Draw, render
 
 #: columns of an ``augment`` row
 FIELDS = ("n_src", "stretch_rate", "resample_rate", "gain_db", "noise_db", "eq_hz", "eq_low_db", "eq_high_db",
-          "scale")
+          "scale", "noise_seed")
 N_FIELDS = len(FIELDS)
 
 
@@ -63,8 +57,17 @@ def encode(draw: Draw, n_src: int, scale: float = 1.0) -> np.ndarray:
     of int16 audio (a prepared entry's ``scale``)."""
     corner, low, high = draw.eq if draw.eq is not None else (math.nan, 0.0, 0.0)
     noise = math.nan if draw.noise_db is None else draw.noise_db
-    return np.array([n_src, draw.stretch_rate, draw.resample_rate, draw.gain_db, noise, corner, low, high, scale],
-                    dtype=np.float32)
+    return np.array([n_src, draw.stretch_rate, draw.resample_rate, draw.gain_db, noise, corner, low, high, scale,
+                     draw.noise_seed], dtype=np.float32)
+
+
+def decode_row(row: np.ndarray) -> tuple[int, float, Draw]:
+    """``(n_src, scale, draw)`` of an ``augment`` row (the inverse of :func:`encode`; the
+    draw's ``transpose`` is not carried: the labels were made from it already)."""
+    n_src, stretch, rate, gain_db, noise_db, eq_hz, eq_low, eq_high, scale, seed = (float(v) for v in row)
+    draw = Draw(0, rate, stretch, gain_db, None if math.isnan(noise_db) else noise_db,
+                None if math.isnan(eq_hz) else (eq_hz, eq_low, eq_high), int(seed))
+    return int(n_src), scale, draw
 
 
 def compact_rolls(rolls: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -81,55 +84,14 @@ def expand_rolls(batch: dict) -> dict[str, torch.Tensor]:
     return out
 
 
-def _tilt_response(n_out: int, sample_rate_hz: int, corner_hz: float, low_db: float, high_db: float,
-                   device) -> torch.Tensor:
-    """Complex response ``(n_out // 2 + 1,)`` of ``augment._tilt``: low part of a one-pole
-    split times ``low_db``, the rest times ``high_db``."""
-    p = math.exp(-2.0 * math.pi * corner_hz / sample_rate_hz)
-    w = 2.0 * math.pi * torch.arange(n_out // 2 + 1, device=device, dtype=torch.float64) / n_out
-    low = (1.0 - p) / (1.0 - p * torch.exp(-1j * w))
-    g_low, g_high = 10 ** (low_db / 20), 10 ** (high_db / 20)
-    return (low * g_low + (1.0 - low) * g_high).to(torch.complex64)
-
-
-def _speed_and_tilt(x: torch.Tensor, rate: float, n_out: int, sample_rate_hz: int,
-                    eq: tuple[float, float, float] | None) -> torch.Tensor:
-    """``x`` played ``rate`` times faster (band-limited FFT resampling) and EQ-tilted,
-    cut or zero-padded to ``n_out`` samples."""
-    if rate == 1.0 and eq is None:
-        y = x
-    else:
-        m = max(2, int(round(len(x) / rate)))
-        spec = torch.fft.rfft(x)
-        bins = m // 2 + 1
-        spec = spec[:bins] if spec.shape[0] >= bins else torch.nn.functional.pad(spec, (0, bins - spec.shape[0]))
-        if eq is not None:
-            spec = spec * _tilt_response(m, sample_rate_hz, *eq, device=x.device)
-        y = torch.fft.irfft(spec, n=m) * (m / len(x))
-    if len(y) >= n_out:
-        return y[:n_out]
-    return torch.nn.functional.pad(y, (0, n_out - len(y)))
-
-
-def augment_batch(audio: torch.Tensor, augment: torch.Tensor, sample_rate_hz: int, n_out: int,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def augment_batch(audio: torch.Tensor, augment: torch.Tensor, sample_rate_hz: int, n_out: int) -> torch.Tensor:
     """Render a device-mode batch: ``audio`` ``(B, S_src)``, ``augment`` ``(B, N_FIELDS)``
     -> ``(B, n_out)`` float32 on ``audio``'s device (see the module docstring)."""
-    rows = augment.detach().cpu().double().numpy()
     out = []
-    for x, row in zip(audio, rows):
-        n_src, stretch, rate, gain_db, noise_db, eq_hz, eq_low, eq_high, scale = row.tolist()
-        y = x[: int(n_src)].float()
+    for x, row in zip(audio, augment.detach().cpu().double().numpy()):
+        n_src, scale, draw = decode_row(row)
+        y = x[:n_src].float()
         if x.dtype == torch.int16:
             y = y * (scale / INT16_SCALE)
-        if stretch != 1.0:
-            y = stretch_tensor(y, stretch)
-        eq = None if math.isnan(eq_hz) else (eq_hz, eq_low, eq_high)
-        y = _speed_and_tilt(y, rate, n_out, sample_rate_hz, eq)
-        if gain_db:
-            y = y * 10 ** (gain_db / 20)
-        if not math.isnan(noise_db):
-            noise = torch.randn(n_out, generator=generator, device=generator.device if generator else "cpu")
-            y = y + noise.to(y.device) * 10 ** (noise_db / 20)
-        out.append(y)
+        out.append(render(y, draw, sample_rate_hz, n_out))
     return torch.stack(out).float()

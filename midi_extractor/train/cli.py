@@ -87,7 +87,7 @@ def _cmd_train(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from midi_extractor.index_io import DataError
     from midi_extractor.model.checkpoint import CheckpointError
-    from midi_extractor.train.fit import OutDirError
+    from midi_extractor.train.outputs import OutDirError
 
     try:
         summary = train(args.index, args.stem, args.out_dir, resolve_params(args.params), device=args.device,

@@ -246,11 +246,11 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
         out[: len(piece)] = piece
         return out
 
-    def _item(self, i: int, offset_s: float, draw: Draw, rng: np.random.Generator | None) -> dict:
+    def _item(self, i: int, offset_s: float, draw: Draw) -> dict:
         src_s = draw.source_seconds(self.clip_seconds)
         rolls = rolls_from_midi(self.notes(i), self.n_frames, self.front_end, self.drum_classes,
                                 start_s=offset_s, time_scale=draw.time_scale, transpose=draw.transpose)
-        return {"rolls": rolls, "i": i, "offset_s": offset_s, "src_s": src_s, "draw": draw, "rng": rng}
+        return {"rolls": rolls, "i": i, "offset_s": offset_s, "src_s": src_s, "draw": draw}
 
     def _finish(self, item: dict) -> dict[str, torch.Tensor]:
         i, draw = item["i"], item["draw"]
@@ -268,7 +268,7 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
             audio = self.read(i, item["offset_s"], self.clip_seconds)
         else:
             x = self.read(i, item["offset_s"], item["src_s"])
-            audio = apply_audio(x, draw, self.sr, self.n_samples, item["rng"])
+            audio = apply_audio(x, draw, self.sr, self.n_samples)
         out = {"audio": torch.from_numpy(np.ascontiguousarray(audio))}
         out.update({k: torch.from_numpy(item["rolls"][k]) for k in KEYS})
         return out
@@ -276,7 +276,7 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
     # ------------------------------------------------------------- access
     def clip(self, i: int, offset_s: float) -> dict[str, torch.Tensor]:
         """The un-augmented clip of entry ``i`` starting at ``offset_s`` seconds."""
-        return self._finish(self._item(i, offset_s, Draw(), None))
+        return self._finish(self._item(i, offset_s, Draw()))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if self.deterministic:
@@ -294,7 +294,7 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
             if self._is_bad(i):
                 continue
             try:
-                item = self._item(i, offset, draw, rng)
+                item = self._item(i, offset, draw)
                 if attempt < self.empty_retries and not item["rolls"]["onset"].any():
                     attempt += 1
                     continue

@@ -1,209 +1,193 @@
-"""The training loop: a :class:`Job` (what to train: settings, data, outputs), a
-:class:`State` (what a checkpoint holds, plus running counters) and small steps that read
-top to bottom in :func:`midi_extractor.train.fit.fit`:
+"""The training loop, top to bottom: :func:`fit` runs a :class:`~midi_extractor.train.state.Job`
 
-    build -> start from a base (fine-tuning) -> resume from last.pt -> for each step:
-    train_step; every val_interval steps: validate_and_save -> summary
+    setup (device, output folder, data, state: fresh, from a base or resumed from last.pt)
+    -> for each step: train_step; a loss row every ``log_every`` steps;
+       every ``val_interval`` steps and at the end: validate_and_save (history.csv, last.pt,
+       best.pt when better, early stop)
+    -> finish (summary.json, MLflow artifacts)
 
-See :mod:`midi_extractor.train.run` for the loop's contract (AMP, DDP, exact resumption).
+Each step: forward under autocast (AMP on CUDA only: bf16 when supported, else fp16 with a
+GradScaler) -> backward -> ``scaler.unscale_`` -> ``clip_grad_norm_`` -> ``scaler.step`` ->
+``scaler.update`` -> ``scheduler.step`` (linear warmup, then cosine). Validation is rank 0's,
+on deterministic clips, at the best of the shipped onset grid (``decoding.onset_grid``, as
+``evaluate`` chooses). Exact resumption and DDP: see :mod:`midi_extractor.train.run`.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
-import random
-from dataclasses import dataclass, field
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from midi_extractor import taxonomy as tx
-from midi_extractor.config import Params, RoleConfig, StemConfig
-from midi_extractor.model.checkpoint import CheckpointError, Identity, check_fits, load_checkpoint, save_checkpoint
-from midi_extractor.model.transcriber import create_model
+from midi_extractor.atomic import clean_stale_tmp, write_json
+from midi_extractor.train import data
 from midi_extractor.train import distributed as ddp
 from midi_extractor.train import outputs
 from midi_extractor.train.batch_augment import augment_batch, expand_rolls
+from midi_extractor.train.state import (Job, State, TrainingError, build_state, checkpoint, load_base,
+                                        seed_everything, start_from_base, try_resume)
 from midi_extractor.train.validation import is_better, validate
 
 log = logging.getLogger(__name__)
 
 
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. a non-finite loss); the message says why and where."""
+@dataclasses.dataclass
+class Run:
+    """What one call of :func:`fit` works with besides the :class:`State`."""
+
+    job: Job
+    info: ddp.DistInfo
+    device: torch.device
+    amp_dtype: Any
+    train_ds: Any
+    val_ds: Any
+    val_loader: Any
+    tracker: Any
+    onset_thresholds: tuple[float, ...]
 
 
-@dataclass
-class Job:
-    """What to train. ``name`` is the stem (or the pretrain base) the run is for."""
-
-    name: str
-    role: str
-    settings: StemConfig
-    role_config: RoleConfig
-    params: Params
-    index_path: Path
-    out_dir: Path
-    drum_classes: list[str] | None = None
-    data_root: str | Path | None = None
-    init_from: Path | None = None
-
-    @property
-    def total_steps(self) -> int:
-        return self.settings.epochs * self.settings.steps_per_epoch
-
-    @property
-    def last_path(self) -> Path:
-        return self.out_dir / "last.pt"
-
-    @property
-    def best_path(self) -> Path:
-        return self.out_dir / "best.pt"
+def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every: int = 10,
+        progress: bool = True, amp: bool | None = None, val_clips_per_track: int = 4,
+        weights_out: str | Path | None = None) -> dict[str, Any]:
+    """Train ``job`` into ``job.out_dir`` and return its summary (written to summary.json by
+    rank 0). ``weights_out`` (tests): every rank saves its final state dict to
+    ``str(weights_out).format(rank=rank)``."""
+    t0 = time.time()
+    state, run = setup(job, device, resume, amp, val_clips_per_track)
+    try:
+        loop(state, run, log_every, progress)
+    except BaseException:
+        run.tracker.end("FAILED" if run.info.is_main else "FINISHED")
+        ddp.teardown(run.info)
+        raise
+    skipped = {**dict(getattr(run.train_ds, "bad_files", {}) or {}), **dict(getattr(run.val_ds, "bad_files", {}) or {})}
+    result = summary(state, run, time.time() - t0, skipped)
+    if weights_out is not None:
+        torch.save(ddp.unwrap(state.model).state_dict(), str(weights_out).format(rank=run.info.rank))
+    if run.info.is_main:
+        finish(job, result, run.tracker)
+    ddp.teardown(run.info)
+    return result
 
 
-@dataclass
-class State:
-    """Model, optimiser and everything else that changes as training runs."""
-
-    model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    scaler: Any
-    config: dict
-    fingerprint: str
-    step: int = 0
-    best_key: tuple | None = None
-    best_metric: float | None = None
-    best_step: int | None = None
-    bad_validations: int = 0
-    history: list[dict] = field(default_factory=list)
-    resumed_from: int | None = None
-    run_id: str | None = None
-    stopped: bool = False
-    last_val: dict = field(default_factory=dict)
-    clips_done: int = 0
-    train_time_s: float = 0.0
-    window: dict = field(default_factory=dict)
-    window_n: int = 0
-
-
-def lr_factor(step: int, total: int, warmup: int, floor: float = 0.02) -> float:
-    """Linear warmup over ``warmup`` steps, then cosine down to ``floor``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-# --------------------------------------------------------------------- build
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+# --------------------------------------------------------------------- setup
+def setup(job: Job, device: str | None, resume: bool, amp: bool | None, val_clips_per_track: int):
+    """Device, output folder (writable, room for checkpoints: before any data is loaded),
+    data, the model's starting state, DDP wrapping and the tracker: ``(state, run)``."""
+    info, dev = ddp.setup(device)
+    if info.is_main:
+        outputs.check_writable(job.out_dir)
+        for name in ("last.pt", "best.pt", "history.csv", "summary.json"):
+            clean_stale_tmp(job.out_dir / name)  # left by a write that was killed
+    # Trained GRUs produce subnormal floats that slow CPU arithmetic ~9x; flush them to zero
+    # (a process-wide switch, set once here and in inference's model loading).
+    torch.set_flush_denormal(True)
+    data.cpu_threads(dev, job.settings.num_workers)
+    seed_everything(job.settings.seed)
+    base = load_base(job) if job.init_from else None  # a wrong or unreadable base: refused before any data
+    use_amp = dev.type == "cuda" and (amp is None or bool(amp))
+    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
+    state = build_state(job, dev, amp_dtype)  # datasets draw no global random numbers: the order is free
+    if info.is_main:
+        outputs.check_room(job.out_dir, sum(p.numel() for p in state.model.parameters()))
+    train_ds, val_ds = data.datasets(job, val_clips_per_track, data.augment_on_device(job, dev))
+    if not (resume and try_resume(state, job)) and base is not None:
+        start_from_base(state, job, base)
+    if info.enabled:  # a 0-weight head gets no gradient
+        state.model = torch.nn.parallel.DistributedDataParallel(
+            state.model, device_ids=[dev.index] if dev.type == "cuda" else None,
+            find_unused_parameters=any(w == 0 for w in state.model.loss_weights.values()))
+    val_loader = (torch.utils.data.DataLoader(val_ds, batch_size=job.settings.batch_size)
+                  if val_ds is not None and info.is_main else None)
+    thresholds = job.params.decoding.onset_candidates()  # what evaluate will choose the shipped one from
+    run = Run(job, info, dev, amp_dtype, train_ds, val_ds, val_loader, None, thresholds)
+    run.tracker = _tracker(state, run, Path(job.data_root or train_ds.root))
+    state.run_id = run.tracker.run_id
+    return state, run
 
 
-def build_state(job: Job, device: torch.device, amp_dtype) -> State:
-    """A fresh model, AdamW, warmup+cosine schedule and (fp16 only) a GradScaler."""
-    s, fe = job.settings, job.params.features
-    n_outputs = len(job.drum_classes) if job.drum_classes else fe.n_pitches
-    model = create_model(fe, job.params.model, n_outputs, job.role_config).to(device)
-    config = {**model.config_dict(), "drum_classes": job.drum_classes, "train": dataclasses.asdict(s),
-              "base": str(job.init_from) if job.init_from else None}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=1e-4)
-    warmup = max(1, min(200, job.total_steps // 20))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: lr_factor(k, job.total_steps, warmup))
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    return State(model, optimizer, scheduler, scaler, config, outputs.fingerprint(config, job.index_path))
+def _tracker(state: State, run: Run, root: Path):
+    from midi_extractor import tracking
+
+    job = run.job
+    if not run.info.is_main:
+        return tracking.Tracker()
+    tags = {"stem": job.name, "role": job.role, "dataset": str(job.index_path), "dataset_root": str(root),
+            "device": str(run.device), "world_size": run.info.world_size}
+    tracker = tracking.start_run(job.params.tracking.experiment, f"train-{job.name}", tags, run_id=state.run_id)
+    inner = ddp.unwrap(state.model)
+    tracker.log_params({"stem": job.name, "role": job.role, "train": dataclasses.asdict(job.settings),
+                        "features": dataclasses.asdict(job.params.features),
+                        "model": dataclasses.asdict(job.params.model), "loss_weights": inner.loss_weights,
+                        "n_outputs": inner.n_outputs, "base": str(job.init_from or ""),
+                        "n_parameters": sum(p.numel() for p in inner.parameters()),
+                        "world_size": run.info.world_size, "amp": str(run.amp_dtype)})
+    return tracker
 
 
-def load_base(job: Job) -> dict:
-    """The checkpoint ``job.init_from``, refused (``CheckpointMismatch``, one line) unless it
-    fits the job (``checkpoint.check_fits``): the stem's own checkpoint of its role, or a
-    shared base of its kind that params do not rule out, at params' front end and model size."""
-    ck = load_checkpoint(job.init_from)
-    check_fits(Identity.of(ck), job.init_from, job.name, role=job.role, front_end=job.params.features,
-               model_size=job.params.model.size, params=job.params, say_base=False)
-    return ck
+# ---------------------------------------------------------------------- loop
+def loop(state: State, run: Run, log_every: int, progress: bool) -> None:
+    """The epoch loop: steps, a loss row every ``log_every`` steps, validation + checkpoints
+    every ``val_interval`` steps and at the end, early stop broadcast to every rank."""
+    job, info, s = run.job, run.info, run.job.settings
+    bar = _progress(job, state, progress and info.is_main)
+    tick = time.perf_counter()
+    try:
+        while state.step < job.total_steps and not state.stopped:
+            epoch, first = divmod(state.step, s.steps_per_epoch)
+            loader, skip = data.epoch_loader(run.train_ds, epoch, first, s.steps_per_epoch, s.batch_size, info,
+                                             s.num_workers, s.seed, run.device.type == "cuda")
+            for k, batch in enumerate(loader):
+                if k < skip:
+                    continue
+                train_step(state, run, batch)
+                row = None
+                if state.step % log_every == 0 or state.step == job.total_steps:
+                    now = time.perf_counter()
+                    state.train_time_s, tick = state.train_time_s + now - tick, now
+                    row = loss_row(state, run)
+                if bar is not None:
+                    bar.update(1)
+                if state.step % s.val_interval == 0 or state.step == job.total_steps:
+                    stop = info.is_main and validate_and_save(state, run, row)
+                    state.stopped = ddp.broadcast_flag(info, stop, run.device)
+                    tick, row = time.perf_counter(), None
+                if row is not None and info.is_main:
+                    state.history.append(row)
+                    run.tracker.log_metrics({k: v for k, v in row.items() if k not in ("step", "epoch")}, state.step)
+                if state.stopped:
+                    log.info("%s: early stop at step %d", job.name, state.step)
+                    break
+        if info.is_main and not job.best_path.is_file():  # no validation ran (zero steps)
+            ck = checkpoint(state, job, info.world_size)
+            outputs.save(job.last_path, ck)
+            outputs.save(job.best_path, ck)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
-def start_from_base(state: State, job: Job, ck: dict | None = None) -> None:
-    """Fine-tuning: load the base checkpoint's weights (``ck``, else :func:`load_base`). Output
-    rows are mapped by drum class name when the base's classes differ from this model's (a
-    kit base feeding a ``high_percs`` model); pitched bases map one to one."""
-    ck = ck if ck is not None else load_base(job)
-    weights = dict(ck["model"])
-    base_classes = ck.get("config", {}).get("drum_classes")
-    own = state.model.state_dict()
-    if job.drum_classes and base_classes and list(base_classes) != list(job.drum_classes):
-        rows = [list(base_classes).index(c) for c in job.drum_classes]
-        weights = state.model.map_class_weights(weights, rows, len(base_classes))
-    mismatched = [k for k, v in weights.items() if k in own and v.shape != own[k].shape]
-    if mismatched:
-        raise CheckpointError(f"{job.init_from}: base weights do not fit {job.name}'s model ({mismatched[:3]}...)")
-    state.model.load_state_dict({k: weights.get(k, v) for k, v in own.items()})
-    log.info("%s: fine-tuning from %s (step %s)", job.name, job.init_from, ck.get("step"))
+def _progress(job: Job, state: State, enabled: bool):
+    """A tqdm bar on a terminal; elsewhere None (the log gets a line per validation)."""
+    if not (enabled and sys.stderr.isatty()):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=job.total_steps, initial=state.step, desc=f"train {job.name}", unit="step")
 
 
-def try_resume(state: State, job: Job) -> bool:
-    """Continue from ``last.pt`` when it was written by this very config and data and did
-    not finish; otherwise clear the outputs of an earlier run and start afresh."""
-    ck = None
-    if job.last_path.is_file():
-        try:
-            ck = load_checkpoint(job.last_path)
-        except CheckpointError as exc:
-            log.warning("cannot resume: %s; starting afresh", exc)
-    ts = (ck or {}).get("train_state") or {}
-    if ck is not None and ts.get("fingerprint") != state.fingerprint:
-        log.warning("%s was written with other settings or data; starting afresh", job.last_path)
-        ck = None
-    elif ck is not None and (ts.get("stopped") or int(ck["step"]) >= job.total_steps):
-        log.info("%s is a finished run; training afresh", job.last_path)  # e.g. `dvc repro` after a code change
-        ck = None
-    if ck is None:
-        for stale in (job.best_path, job.out_dir / "history.csv"):
-            stale.unlink(missing_ok=True)  # persisted by DVC for resumption; not ours to keep now
-        return False
-    state.model.load_state_dict(ck["model"])
-    state.optimizer.load_state_dict(ck["optimizer"])
-    state.scheduler.load_state_dict(ck["scheduler"])
-    if ck["scaler"]:
-        state.scaler.load_state_dict(ck["scaler"])
-    state.step = state.resumed_from = int(ck["step"])
-    state.best_metric, state.best_key, state.best_step = ck["best_metric"], ts.get("best_key"), ts.get("best_step")
-    state.bad_validations, state.run_id = int(ts.get("bad_validations", 0)), ts.get("mlflow_run_id")
-    outputs.set_rng_state(ts["rng"])
-    state.history = outputs.read_history(job.out_dir / "history.csv", state.step)
-    log.info("resuming %s from %s at step %d of %d", job.name, job.last_path, state.step, job.total_steps)
-    return True
-
-
-def checkpoint(state: State, job: Job, world_size: int) -> dict:
-    """Contract 2: everything :func:`try_resume` and inference need."""
-    model = ddp.unwrap(state.model)
-    return {"model": model.state_dict(), "optimizer": state.optimizer.state_dict(),
-            "scheduler": state.scheduler.state_dict(), "scaler": state.scaler.state_dict(), "step": state.step,
-            "epoch": state.step // job.settings.steps_per_epoch, "best_metric": state.best_metric,
-            "config": state.config, "stem": job.name, "role": job.role, "taxonomy_version": tx.TAXONOMY_VERSION,
-            "train_state": {"fingerprint": state.fingerprint, "rng": outputs.rng_state(), "best_key": state.best_key,
-                            "best_step": state.best_step,
-                            "bad_validations": state.bad_validations, "mlflow_run_id": state.run_id,
-                            "stopped": state.stopped, "global_batch": job.settings.batch_size * world_size}}
-
-
-# ---------------------------------------------------------------------- step
-def train_step(state: State, job: Job, batch: dict, device: torch.device, amp_dtype) -> None:
+def train_step(state: State, run: Run, batch: dict) -> None:
     """One optimiser step; losses accumulate (as tensors, no device sync) in ``state.window``."""
+    job, device, amp_dtype = run.job, run.device, run.amp_dtype
     inner = ddp.unwrap(state.model)
     batch = {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
     if "augment" in batch:  # the role's augmentation, drawn by the loader, rendered here on the device
         sr = job.params.features.sample_rate_hz
-        noise = torch.Generator(device=device).manual_seed(job.settings.seed * 1_000_003 + state.step)
-        batch["audio"] = augment_batch(batch["audio"], batch["augment"], sr,
-                                       int(round(job.settings.clip_seconds * sr)), noise)
+        batch["audio"] = augment_batch(batch["audio"], batch["augment"], sr, int(round(job.settings.clip_seconds * sr)))
         batch.update(expand_rolls(batch))
     with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         logits = state.model(batch["audio"])
@@ -228,23 +212,25 @@ def train_step(state: State, job: Job, batch: dict, device: torch.device, amp_dt
     state.window_n += 1
 
 
-def loss_row(state: State, job: Job, world_size: int) -> dict:
+def loss_row(state: State, run: Run) -> dict:
     """The running-mean losses since the last row, as a history row."""
-    row = {"step": state.step, "epoch": (state.step - 1) // job.settings.steps_per_epoch,
+    world = run.info.world_size
+    row = {"step": state.step, "epoch": (state.step - 1) // run.job.settings.steps_per_epoch,
            "lr": state.optimizer.param_groups[0]["lr"],
            **{(k if k == "grad_norm" else f"loss_{k}"): float(v) / state.window_n for k, v in state.window.items()},
-           "clips_per_s": state.clips_done * world_size / state.train_time_s if state.train_time_s else 0.0}
+           "clips_per_s": state.clips_done * world / state.train_time_s if state.train_time_s else 0.0}
     state.window, state.window_n = {}, 0
     return row
 
 
-def validate_and_save(state: State, job: Job, val_loader, device, amp_dtype, tracker, row: dict | None,
-                      world_size: int) -> bool:
+# --------------------------------------------------------- validate and save
+def validate_and_save(state: State, run: Run, row: dict | None) -> bool:
     """Rank 0: validate, append the history row, write last.pt (and best.pt when better).
     Returns whether early stopping says stop."""
-    inner = ddp.unwrap(state.model)
-    if val_loader is not None:
-        state.last_val = validate(inner, val_loader, device, amp_dtype, job.drum_classes)
+    job = run.job
+    if run.val_loader is not None:
+        state.last_val = validate(ddp.unwrap(state.model), run.val_loader, run.device, run.amp_dtype,
+                                  job.drum_classes, onset_thresholds=run.onset_thresholds)
         improved, key = is_better(state.last_val, state.best_key)
     else:
         state.last_val, improved, key = {}, True, None
@@ -254,34 +240,58 @@ def validate_and_save(state: State, job: Job, val_loader, device, amp_dtype, tra
     else:
         state.bad_validations += 1
     patience = job.settings.early_stop_patience
-    stop = bool(patience and state.bad_validations >= patience)
+    state.stopped = bool(patience and state.bad_validations >= patience)
     row = {**(row or {"step": state.step, "lr": state.optimizer.param_groups[0]["lr"]}), **state.last_val}
     state.history.append(row)  # history first: a kill before the checkpoint is trimmed on resume
     outputs.write_history(job.out_dir / "history.csv", state.history)
-    tracker.log_metrics({k: v for k, v in row.items() if k not in ("step", "epoch")}, state.step, flush=True)
-    state.stopped = stop
-    ck = checkpoint(state, job, world_size)
-    save_checkpoint(job.last_path, ck)
+    run.tracker.log_metrics({k: v for k, v in row.items() if k not in ("step", "epoch")}, state.step, flush=True)
+    ck = checkpoint(state, job, run.info.world_size)
+    outputs.save(job.last_path, ck)
     if improved:
-        save_checkpoint(job.best_path, ck)
-    return stop
+        outputs.save(job.best_path, ck)
+    _log_validation(job, state, row)
+    return state.stopped
 
 
-def summary(state: State, job: Job, device: torch.device, amp_dtype, world_size: int, rank: int,
-            wall_s: float, bad_files: dict[str, str] | None = None) -> dict[str, Any]:
+def _log_validation(job: Job, state: State, row: dict) -> None:
+    v = state.last_val
+    loss = row.get("loss_total", state.history[-2].get("loss_total") if len(state.history) > 1 else None)
+    log.info("%s step %d/%d: loss %s, val onset F1 %s", job.name, state.step, job.total_steps,
+             f"{float(loss):.4f}" if loss is not None else "-",
+             f"{v['val_onset_f1']:.3f}" if "val_onset_f1" in v else "-")
+
+
+# -------------------------------------------------------------------- finish
+def summary(state: State, run: Run, wall_s: float, bad_files: dict[str, str] | None = None) -> dict[str, Any]:
     """What ``summary.json`` says about the run."""
+    job, device, world = run.job, run.device, run.info.world_size
     inner = ddp.unwrap(state.model)
     final = {k: float(v) for k, v in state.history[-1].items() if k.startswith("loss_")} if state.history else {}
     return {"stem": job.name, "role": job.role, "steps": state.step, "total_steps": job.total_steps,
             "epochs_completed": state.step / job.settings.steps_per_epoch, "stopped_early": state.stopped,
             "best_metric_name": "val_onset_f1", "best_metric": state.best_metric, "best_step": state.best_step,
             "final_losses": final, "final_validation": state.last_val,
-            "throughput_clips_per_s": state.clips_done * world_size / state.train_time_s if state.train_time_s else 0.0,
+            "throughput_clips_per_s": state.clips_done * world / state.train_time_s if state.train_time_s else 0.0,
             "wall_time_s": wall_s, "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-            "world_size": world_size, "amp": str(amp_dtype) if amp_dtype else None,
+            "world_size": world, "amp": str(run.amp_dtype) if run.amp_dtype else None,
             "resumed_from_step": state.resumed_from, "base": str(job.init_from) if job.init_from else None,
             "n_parameters": sum(p.numel() for p in inner.parameters()), "mlflow_run_id": state.run_id,
-            "rank": rank, "skipped_files": {str(k): str(v) for k, v in (bad_files or {}).items()},
+            "rank": run.info.rank, "skipped_files": {str(k): str(v) for k, v in (bad_files or {}).items()},
             "checkpoints": {"best": str(job.best_path), "last": str(job.last_path)},
             "params": {**dataclasses.asdict(job.settings), "model": dataclasses.asdict(job.params.model)}}
+
+
+def finish(job: Job, result: dict, tracker) -> None:
+    """Rank 0: summary.json, the tracker's last metrics and artifacts, one closing log line."""
+    write_json(job.out_dir / "summary.json", result, indent=2, default=str)
+    tracker.log_metrics({"throughput_clips_per_s": result["throughput_clips_per_s"],
+                         "wall_time_s": result["wall_time_s"]}, result["steps"], flush=True)
+    tracker.log_artifact(job.out_dir / "summary.json")
+    tracker.log_artifact(job.out_dir / "history.csv")
+    tracker.log_checkpoint_ref(job.best_path, "best")
+    tracker.end()
+    best = result["best_metric"]
+    log.info("%s: done in %.0f s, %d steps; best validation onset F1 %s at step %s -> %s", job.name,
+             result["wall_time_s"], result["steps"], f"{best:.3f}" if best is not None else "-",
+             result.get("best_step"), job.best_path)

@@ -1,18 +1,67 @@
-"""What a training run leaves behind besides checkpoints: the ``history.csv`` curve, the RNG
-state a checkpoint carries for exact resumption, and the data fingerprint that decides
-whether ``last.pt`` may be resumed."""
+"""What a training run leaves behind and where: the output folder (checked writable, with room
+for the checkpoints, before any data is loaded), checkpoint writes that turn a full disk into
+one line, the ``history.csv`` curve, the RNG state a checkpoint carries for exact resumption,
+and the data fingerprint that decides whether ``last.pt`` may be resumed."""
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
+import os
 import random
+import shutil
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
 from midi_extractor.atomic import write_text
+from midi_extractor.model.checkpoint import save_checkpoint
+
+#: checkpoint bytes per model parameter: weights + AdamW's two moments, float32, plus slack
+CHECKPOINT_BYTES_PER_PARAM = 16
+#: checkpoints a run may hold on disk at once: last.pt, best.pt and one temporary copy
+CHECKPOINTS_AT_ONCE = 3
+
+
+class OutDirError(ValueError):
+    """The output folder cannot be created or written to, or has no room; the message names it."""
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` and write and remove a probe file in it; raise :class:`OutDirError` if either fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe.{os.getpid()}.tmp"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutDirError(f"{folder}: output folder cannot be created or written ({exc.strerror or exc}); "
+                          "nothing was trained") from exc
+
+
+def check_room(folder: Path, n_parameters: int) -> None:
+    """Raise :class:`OutDirError` when ``folder``'s disk cannot hold the run's checkpoints
+    (:data:`CHECKPOINTS_AT_ONCE` of about ``n_parameters * CHECKPOINT_BYTES_PER_PARAM`` bytes)."""
+    need = CHECKPOINTS_AT_ONCE * n_parameters * CHECKPOINT_BYTES_PER_PARAM + (1 << 20)
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise OutDirError(f"{folder}: {free / 1e6:.1f} MB free, the checkpoints need about {need / 1e6:.1f} MB; "
+                          "nothing was trained")
+
+
+def save(path: Path, ckpt: Mapping[str, Any]) -> None:
+    """:func:`~midi_extractor.model.checkpoint.save_checkpoint`, with a failed write (a full disk,
+    a folder gone read-only; torch reports the former as a RuntimeError) raised as one
+    :class:`OutDirError` naming ``path``. The earlier ``path`` is left intact."""
+    try:
+        save_checkpoint(path, ckpt)
+    except (OSError, RuntimeError) as exc:
+        free = shutil.disk_usage(path.parent).free if path.parent.is_dir() else 0
+        raise OutDirError(f"{path}: checkpoint could not be written ({str(exc).splitlines()[0][:120]}; "
+                          f"{free / 1e6:.1f} MB free); the previous {path.name} is intact and a rerun "
+                          f"resumes from last.pt") from exc
 
 HISTORY_FIELDS = ("step", "epoch", "lr", "loss_total", "loss_onset", "loss_offset", "loss_frame", "loss_velocity",
                   "grad_norm", "clips_per_s", "val_loss_total", "val_onset_precision", "val_onset_recall",
@@ -28,7 +77,11 @@ def write_history(path: Path, rows: list[dict]) -> None:
     w.writeheader()
     for row in rows:
         w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    write_text(path, buf.getvalue())
+    try:
+        write_text(path, buf.getvalue())
+    except OSError as exc:
+        raise OutDirError(f"{path}: could not be written ({exc.strerror or exc}); training stopped, "
+                          "last.pt keeps the last good state") from exc
 
 
 def read_history(path: Path, up_to_step: int) -> list[dict]:
@@ -42,8 +95,14 @@ def read_history(path: Path, up_to_step: int) -> list[dict]:
 
 def fingerprint(config: dict, index_path: Path) -> str:
     """Hash of the model/training config (workers aside) and the index file's bytes."""
+    from midi_extractor.index_io import DataError
+
     train = {k: v for k, v in config["train"].items() if k != "num_workers"}
-    blob = json.dumps({**config, "train": train, "index_sha256": hashlib.sha256(index_path.read_bytes()).hexdigest()},
+    try:
+        digest = hashlib.sha256(index_path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise DataError(f"{index_path}: index file not found") from None
+    blob = json.dumps({**config, "train": train, "index_sha256": digest},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

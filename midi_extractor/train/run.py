@@ -37,7 +37,7 @@ from typing import Any, Sequence
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_json
-from midi_extractor.config import ConfigError, Params, PretrainConfig, RoleConfig, StemConfig, coerce_fields
+from midi_extractor.config import ConfigError, Params, PretrainConfig, RoleConfig, StemConfig, replace
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +48,12 @@ _RUN_OPTIONS = ("device", "resume", "log_every", "progress", "amp", "val_clips_p
 
 def stem_settings(params: Params, stem: str, **overrides: Any) -> StemConfig:
     """``params.stems[stem]`` (defaults when absent) with non-None overrides applied, each
-    coerced by its field's type and the result checked (:meth:`StemConfig.check`)."""
+    coerced by its field's type and the result checked (:func:`midi_extractor.config.replace`)."""
     base = params.stems.get(stem) or StemConfig(role=tx.role_of(stem, params.switches))
     unknown = set(overrides) - set(OVERRIDE_FIELDS)
     if unknown:
         raise TypeError(f"unknown training override(s): {', '.join(sorted(unknown))}")
-    values = coerce_fields(StemConfig, {k: v for k, v in overrides.items() if v is not None})
-    settings = dataclasses.replace(base, **values)
-    settings.check(f"stems.{stem}")
-    return settings
+    return replace(base, f"override stems.{stem}", **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _run_kwargs(kwargs: dict) -> tuple[dict, dict]:
@@ -71,10 +68,10 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
     ``init_from``: a base checkpoint to fine-tune from (``models/_base/<base>/best.pt``).
     Keyword arguments are either :data:`OVERRIDE_FIELDS` (beat ``params.stems[stem]``) or
     run options (``device``, ``resume``, ``log_every``, ``progress``, ``amp``,
-    ``val_clips_per_track``, ``weights_out``; see :func:`midi_extractor.train.fit.fit`).
+    ``val_clips_per_track``, ``weights_out``; see :func:`midi_extractor.train.loop.fit`).
     Returns the summary written to ``out_dir/summary.json``."""
-    from midi_extractor.train.fit import fit
-    from midi_extractor.train.loop import Job
+    from midi_extractor.train.loop import fit
+    from midi_extractor.train.state import Job
 
     params = params or Params()
     run, overrides = _run_kwargs(dict(kwargs))
@@ -128,8 +125,9 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
     """Train the shared base ``params.pretrain[name]`` on the union of ``index_paths`` (its
     stems' filtered indexes) into ``out_dir`` (``best.pt``, ``index.json`` = the union);
     ``export``: also write best.pt's weights-only copy there (the shipped ``bases/<name>.pt``)."""
-    from midi_extractor.train.fit import check_writable, fit
-    from midi_extractor.train.loop import Job
+    from midi_extractor.train.loop import fit
+    from midi_extractor.train.outputs import check_writable
+    from midi_extractor.train.state import Job
 
     if name not in params.pretrain:
         raise ConfigError(f"pretrain base {name!r} is not in params (listed: {', '.join(params.pretrain) or 'none'})")
@@ -137,8 +135,8 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
     out_dir = Path(out_dir)
     check_writable(out_dir)  # before the merged index is written there
     index = merge_indexes(index_paths, out_dir / "index.json")
-    role_config = dataclasses.replace(params.roles.get(cfg.role, RoleConfig()),
-                                      **{f"{k}_weight": float(v) for k, v in cfg.loss_weights.items()})
+    role_config = replace(params.roles.get(cfg.role, RoleConfig()), f"pretrain.{name}.loss_weights",
+                          **{f"{k}_weight": v for k, v in cfg.loss_weights.items()})
     classes = tx.MODEL_DRUM_CLASSES.get(cfg.drum_stem)
     job = Job(f"base-{name}", cfg.role, cfg, role_config, params, index, out_dir,
               list(classes) if classes else None, data_root)

@@ -1,8 +1,9 @@
 """Validation during training: mean losses over the deterministic validation clips and a
 micro onset P/R/F1 (activations and labels decoded to notes the same way inference does,
 matched and scored by :mod:`midi_extractor.matching`, as evaluation does). The F1 is the
-best over :data:`ONSET_THRESHOLDS` (the shipped ``decoding.onset_grid``), i.e. the score
-the checkpoint would ship with once ``evaluate`` picks its threshold;
+best over the onset thresholds ``evaluate`` chooses from (the loop passes
+``DecodingConfig.onset_candidates()``: params' ``decoding.onset_grid``), i.e. the
+score the checkpoint would ship with once ``evaluate`` picks its threshold;
 ``val_onset_threshold`` says which one it was."""
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from midi_extractor.matching import match_counts, prf
 from midi_extractor.model.decoding import decode
 
 _KEYS = ("val_onset_precision", "val_onset_recall", "val_onset_f1")
-#: onset thresholds validated (params.yaml's decoding.onset_grid)
-ONSET_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 
 
 def onset_counts(pred: dict, ref: dict, front_end, drum_classes: Sequence[str] | None,
@@ -36,14 +35,14 @@ def _best_f1(counts: dict[float, list[int]]) -> dict[str, float]:
 
 
 def validate(model, loader, device: torch.device, amp_dtype=None, drum_classes=None,
-             with_f1: bool = True) -> dict[str, float]:
+             with_f1: bool = True, *, onset_thresholds: Sequence[float]) -> dict[str, float]:
     """Mean losses (``val_loss_*``) over ``loader`` plus ``val_onset_precision/recall/f1``
-    (micro, over all clips, at the best of :data:`ONSET_THRESHOLDS`) and
+    (micro, over all clips, at the best of ``onset_thresholds``) and
     ``val_onset_threshold`` when ``with_f1``. Leaves the model in train mode."""
     model.eval()
     sums: dict[str, float] = {}
     n = 0
-    counts = {t: [0, 0, 0] for t in ONSET_THRESHOLDS}
+    counts = {float(t): [0, 0, 0] for t in onset_thresholds}
     heads = ("onset", "frame", "velocity")
     with torch.no_grad():
         for batch in loader:

@@ -52,11 +52,10 @@ def test_fixed_numbers_are_kept_and_drums_sweep_onsets_only():
     one = DecodingConfig(onset_threshold=0.3, frame_threshold=0.4)
     one.onset_grid, one.frame_grid = [0.6], [0.45]  # a one-value grid fixes the threshold
     assert th.grid_from_decoding(one, False).points == [(0.6, 0.45)] and not th.grid_from_decoding(one, False).swept
-    with pytest.raises(ValueError, match="decoding.onset_threshold: expected a number or 'auto', got 'high'"):
-        th.grid_from_decoding(replace(DecodingConfig(), onset_threshold="high"), False)
-    custom.onset_grid = [0.0, 1.5]
+    with pytest.raises(ValueError, match="onset_threshold: expected a number or 'auto', got 'high'"):
+        replace(DecodingConfig(), onset_threshold="high")  # refused when the section is made
     with pytest.raises(ValueError, match="between 0 and 1"):
-        th.grid_from_decoding(custom, False)
+        replace(custom, onset_grid=[0.0, 1.5])
 
 
 def test_a_grid_in_params_is_swept_and_its_number_is_the_fallback():

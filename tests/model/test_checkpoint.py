@@ -99,9 +99,9 @@ def _params(**stems):
     from midi_extractor.config import Params, PretrainConfig, StemConfig
 
     return Params(stems={s: StemConfig(base=b) for s, b in stems.items()},
-                  pretrain={"pitched": PretrainConfig(stems=["bass", "piano"]),
-                            "percussive": PretrainConfig(stems=["drums"], drum_stem="drums"),
-                            "pitched2": PretrainConfig(stems=["guitar"])})
+                  pretrain={"pitched": PretrainConfig(role="harmonic", stems=["bass", "piano"]),
+                            "percussive": PretrainConfig(role="percussive", stems=["drums"], drum_stem="drums"),
+                            "pitched2": PretrainConfig(role="harmonic", stems=["guitar"])})
 
 
 def test_a_checkpoint_of_another_stem_or_role_is_refused_naming_both(tmp_path):

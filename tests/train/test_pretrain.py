@@ -51,7 +51,7 @@ def test_pretrain_trains_on_the_union_and_a_stem_fine_tunes_from_it(two_indexes,
 
 
 def test_drum_rows_are_mapped_by_class_from_a_kit_base(tmp_path):
-    from midi_extractor.train.loop import Job, build_state, checkpoint, start_from_base
+    from midi_extractor.train.state import Job, build_state, checkpoint, start_from_base
     from midi_extractor.model.checkpoint import save_checkpoint
 
     params = tiny_params()
@@ -95,7 +95,7 @@ def test_cli_user_error_is_one_line_and_rc_2(tmp_path, capsys):
 
 def test_non_finite_loss_stops_training_with_a_message(two_indexes, tmp_path, monkeypatch):
     from midi_extractor.model import transcriber
-    from midi_extractor.train.loop import TrainingError
+    from midi_extractor.train.state import TrainingError
     from midi_extractor.train.run import train
 
     real = transcriber.Transcriber.compute_losses
@@ -136,7 +136,7 @@ def test_a_harmonic_kit_base_feeds_a_high_percs_model_class_by_class(tmp_path):
     their input weights are compared)."""
     from midi_extractor.config import ModelConfig
     from midi_extractor.model.checkpoint import save_checkpoint
-    from midi_extractor.train.loop import Job, build_state, checkpoint, start_from_base
+    from midi_extractor.train.state import Job, build_state, checkpoint, start_from_base
 
     params = tiny_params()
     params.model = ModelConfig(size="harmonic")

@@ -104,37 +104,47 @@ def test_cli_flags_override_params_yaml(sine_index, tmp_path, monkeypatch, capsy
 _KILLER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from midi_extractor.train import loop as trainer
-real = trainer.save_checkpoint
+from midi_extractor.train import outputs
+real = outputs.save_checkpoint
 def save_then_die(path, ckpt):
     real(path, ckpt)
     if str(path).endswith("last.pt"):
         os.kill(os.getpid(), signal.SIGKILL)
-trainer.save_checkpoint = save_then_die
+outputs.save_checkpoint = save_then_die
 from helpers_training import tiny_params
 from midi_extractor.train.run import train
-train({index!r}, "bass", {out!r}, tiny_params(num_workers={workers}), log_every=1, progress=False)
+train({index!r}, "bass", {out!r}, tiny_params(num_workers={workers}), log_every={log_every}, progress=False)
 """
 
 
-@pytest.mark.parametrize("workers", [0])
-def test_resume_after_sigkill_continues_with_identical_losses(sine_index, reference_run, tmp_path, workers):
+@pytest.mark.parametrize("workers,log_every", [(0, 1), (0, 3)])
+def test_resume_after_sigkill_continues_with_identical_losses(sine_index, reference_run, tmp_path, workers,
+                                                              log_every):
+    """Killed right after last.pt at step 2, then rerun: every history row matches the
+    uninterrupted run's, also the loss row at step 3 that averages steps 1-3 across the kill
+    (``log_every`` 3: the checkpoint carries the losses summed since the last row)."""
     from midi_extractor.train.run import train
 
     ref_dir, ref = reference_run  # num_workers does not change the data (checked by hand for 2 workers)
+    if log_every != 1:
+        ref_dir = tmp_path / "reference"
+        ref = train(sine_index, "bass", ref_dir, tiny_params(), log_every=log_every, progress=False)
     out = tmp_path / "killed"
     env = {**os.environ, "MIDI_EXTRACTOR_TRACKING": "0"}
-    code = _KILLER.format(tests=str(TESTS), index=str(sine_index), out=str(out), workers=workers)
+    code = _KILLER.format(tests=str(TESTS), index=str(sine_index), out=str(out), workers=workers,
+                          log_every=log_every)
     proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     from midi_extractor.model.checkpoint import load_checkpoint
 
     assert load_checkpoint(out / "last.pt")["step"] == 2
-    resumed = train(sine_index, "bass", out, tiny_params(num_workers=workers), log_every=1, progress=False)
+    resumed = train(sine_index, "bass", out, tiny_params(num_workers=workers), log_every=log_every, progress=False)
     assert resumed["resumed_from_step"] == 2 and resumed["steps"] == ref["steps"] == 6
     a, b = _history(ref_dir / "history.csv"), _history(out / "history.csv")
-    assert [r["step"] for r in b] == [str(k) for k in range(1, 7)]
+    steps = sorted({k for k in range(1, 7) if k % log_every == 0 or k % 2 == 0 or k == 6})
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [str(k) for k in steps]
+    assert any(r["loss_total"] for r in b if r["step"] == "3")
     for ra, rb in zip(a, b):  # every loss, before and after the kill, matches the uninterrupted run
         for key in ("loss_total", "loss_onset", "loss_frame", "lr", "val_loss_total"):
             assert ra[key] == rb[key], (ra["step"], key, ra[key], rb[key])
@@ -208,8 +218,8 @@ def test_augmentation_on_the_device_trains_and_renders_every_batch(sine_index, t
 
     seen = []
 
-    def spy(audio, rows, sample_rate_hz, n_out, generator=None):
-        out = real(audio, rows, sample_rate_hz, n_out, generator)
+    def spy(audio, rows, sample_rate_hz, n_out):
+        out = real(audio, rows, sample_rate_hz, n_out)
         seen.append((tuple(audio.shape), tuple(out.shape)))
         return out
 

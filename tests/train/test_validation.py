@@ -4,7 +4,11 @@ import pytest
 import torch
 
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.train.validation import ONSET_THRESHOLDS, validate
+from midi_extractor.config import DecodingConfig
+from midi_extractor.train.validation import validate
+
+#: the thresholds the trainer validates: the repository's decoding grid
+GRID = DecodingConfig(onset_grid=[0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5]).onset_candidates()
 
 FE = FrontEndConfig(kind="logfreq")
 
@@ -40,12 +44,12 @@ def _batch():
 
 @pytest.mark.parametrize("prob,threshold", [(0.12, 0.1), (0.45, 0.4), (0.9, 0.5)])
 def test_f1_is_the_best_over_the_grid(prob, threshold):
-    out = validate(_Fixed(prob), [_batch()], torch.device("cpu"))
+    out = validate(_Fixed(prob), [_batch()], torch.device("cpu"), onset_thresholds=GRID)
     assert out["val_onset_f1"] == 1.0 and out["val_onset_threshold"] == threshold
-    assert threshold in ONSET_THRESHOLDS
+    assert threshold in GRID
 
 
 def test_onsets_below_every_threshold_score_zero():
-    out = validate(_Fixed(0.01), [_batch()], torch.device("cpu"))
+    out = validate(_Fixed(0.01), [_batch()], torch.device("cpu"), onset_thresholds=GRID)
     assert out["val_onset_f1"] == 0.0 and out["val_onset_recall"] == 0.0
     assert np.isclose(out["val_loss_total"], 0.1)
