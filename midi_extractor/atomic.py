@@ -53,6 +53,16 @@ class OutputError(OSError):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self):  # crosses process pools (prepare --jobs N) whole
+        return _restore_output_error, (type(self), self.errno, self.strerror, self.filename, self.message)
+
+
+def _restore_output_error(cls: type, errno_: int | None, strerror: str, filename: str, message: str) -> OutputError:
+    err = OSError.__new__(cls)
+    OSError.__init__(err, errno_, strerror, filename)
+    err.message = message
+    return err
+
 
 class OutputBusy(OutputError):
     """Another live process holds the output's lock file."""

@@ -17,20 +17,23 @@ from midi_extractor.cli import main
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     base = tmp_path_factory.mktemp("prep")
-    write_track(base / "data" / "Track00001", {"S00": {"program_num": 33}}, seconds=2.0)
-    entry = {"track": "Track00001", "stem_id": "S00", "split": "train", "audio": "Track00001/stems/S00.wav",
-             "midi": "Track00001/MIDI/S00.mid", "metadata": {"program_num": 33, "is_drum": False}}
+    entries = []
+    for track in ("Track00001", "Track00002"):
+        write_track(base / "data" / track, {"S00": {"program_num": 33}}, seconds=2.0)
+        entries.append({"track": track, "stem_id": "S00", "split": "train", "audio": f"{track}/stems/S00.wav",
+                        "midi": f"{track}/MIDI/S00.mid", "metadata": {"program_num": 33, "is_drum": False}})
     path = base / "dataset_bass.json"
-    path.write_text(json.dumps({"stem": "bass", "dataset_root": str(base / "data"), "entries": [entry]}))
+    path.write_text(json.dumps({"stem": "bass", "dataset_root": str(base / "data"), "entries": entries}))
     return path
 
 
-def _prepare(index, out) -> int:
+def _prepare(index, out, *extra: str) -> int:
     return main(["prepare", "--index", str(index), "--out-dir", str(out), "--sample-rate", "16000",
-                 "--splits", "train,validation"])
+                 "--splits", "train,validation", *extra])
 
 
-def test_a_full_disk_while_writing_an_array_is_one_line_naming_it(index, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("jobs", ["1", "2"])  # 2: the error crosses the process pool whole
+def test_a_full_disk_while_writing_an_array_is_one_line_naming_it(index, tmp_path, capsys, monkeypatch, jobs):
     from midi_extractor.dataset import prepare
 
     def full(f, array, **kwargs):
@@ -39,7 +42,7 @@ def test_a_full_disk_while_writing_an_array_is_one_line_naming_it(index, tmp_pat
     monkeypatch.setattr(np.lib.format, "write_array", full)
     monkeypatch.setattr(prepare, "load_audio", lambda *a, **k: np.full(32000, 0.1, np.float32))
     out = tmp_path / "prep"
-    assert _prepare(index, out) == 2
+    assert _prepare(index, out, "--jobs", jobs) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"prepare: {out / 'audio/Track00001/S00.npy'}: cannot be written (529200 requested and 403392 written; "
         "a full disk?); nothing was half-written")
