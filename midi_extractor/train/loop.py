@@ -1,6 +1,7 @@
 """The training loop, top to bottom: :func:`fit` runs a :class:`~midi_extractor.train.state.Job`
 
     setup (device, output folder, data, state: fresh, from a base or resumed from last.pt)
+    -> fine-tuning: validate the base at step 0 (best.pt is the base until a step beats it)
     -> for each step: train_step; a loss row every ``log_every`` steps;
        every ``val_interval`` steps and at the end: validate_and_save (history.csv, last.pt,
        best.pt when better, early stop)
@@ -135,6 +136,8 @@ def loop(state: State, run: Run, log_every: int, progress: bool) -> None:
     every ``val_interval`` steps and at the end, early stop broadcast to every rank."""
     job, info, s = run.job, run.info, run.job.settings
     bar = _progress(job, state, progress and info.is_main)
+    if state.step == 0 and job.init_from is not None and info.is_main and run.val_loader is not None:
+        validate_and_save(state, run, None)  # the base itself is the checkpoint to beat: best.pt until it is
     tick = time.perf_counter()
     try:
         while state.step < job.total_steps and not state.stopped:

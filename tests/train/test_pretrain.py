@@ -163,3 +163,27 @@ def test_a_harmonic_kit_base_feeds_a_high_percs_model_class_by_class(tmp_path):
     hidden, n = w_own.shape[1] - 2 * len(high), len(kit)
     keep = list(range(hidden)) + [hidden + c for c in cols] + [hidden + n + c for c in cols]
     assert torch.equal(w_own, w_base[:, keep])
+
+
+def test_a_fine_tune_that_never_beats_its_base_ships_the_base(two_indexes, tmp_path, monkeypatch):
+    """Fine-tuning validates the base at step 0: when no later validation beats it, best.pt
+    holds the base's own weights (step 0), and history.csv starts with the base's row."""
+    from midi_extractor.train import loop
+    from midi_extractor.train.run import pretrain, train
+
+    params = tiny_params(epochs=1, steps_per_epoch=2)
+    params.pretrain = {"pitched": PretrainConfig(**{**dataclasses.asdict(params.stems["bass"]),
+                                                    "stems": ["bass", "piano"], "role": "harmonic"})}
+    pretrain("pitched", two_indexes, tmp_path / "base", params, log_every=1, progress=False)
+    base_weights = load_checkpoint(tmp_path / "base" / "best.pt")["model"]
+    figures = iter([0.8, 0.5, 0.4])  # the base, then two worse validations
+    monkeypatch.setattr(loop, "validate", lambda *a, **k: {"val_loss_total": 1.0, "val_onset_f1": next(figures)})
+    tuned = train(two_indexes[0], "bass", tmp_path / "bass", params, init_from=tmp_path / "base" / "best.pt",
+                  epochs=1, steps_per_epoch=4, lr=0.5, val_interval=2, log_every=1, progress=False)
+    assert tuned["best_step"] == 0 and tuned["best_metric"] == 0.8 and tuned["steps"] == 4
+    best = load_checkpoint(tmp_path / "bass" / "best.pt")
+    assert best["step"] == 0 and all(torch.equal(best["model"][k], base_weights[k]) for k in base_weights)
+    assert not torch.equal(load_checkpoint(tmp_path / "bass" / "last.pt")["model"]["onset_head.weight"],
+                           base_weights["onset_head.weight"])
+    rows = (tmp_path / "bass" / "history.csv").read_text().splitlines()
+    assert rows[1].startswith("0,") and "0.8" in rows[1]
