@@ -22,16 +22,13 @@ def store(tmp_path, monkeypatch):
 
 
 def _train(tmp_path):
-    """The training run as ``train/fit.py`` opens it (same call, params and summary key),
-    without the minutes of a real fit."""
-    tracker = tracking.start_run("midi-extractor", "train-bass", {"stem": "bass", "role": "melodic"})
-    tracker.log_params({"stem": "bass", "train": {"lr": 0.003, "batch_size": 2}})
-    tracker.log_metrics({"val_onset_f1": 0.5, "loss_total": 1.0}, step=2, flush=True)
-    tracker.end()
-    summary = {"mlflow_run_id": tracker.run_id}
-    (tmp_path / "models" / "bass").mkdir(parents=True)
-    (tmp_path / "models" / "bass" / "summary.json").write_text(json.dumps(summary))
-    return summary
+    """A real tiny training of bass (2 steps): its summary names its MLflow run."""
+    from helpers_training import tiny_params, write_sine_set
+    from midi_extractor.train.run import train
+
+    index = write_sine_set(tmp_path / "set", n_tracks=2, seconds=2.0)
+    params = tiny_params(epochs=1, steps_per_epoch=2, val_interval=2)
+    return train(index, "bass", tmp_path / "models" / "bass", params, log_every=1, progress=False)
 
 
 def _evaluate(tmp_path, monkeypatch):
