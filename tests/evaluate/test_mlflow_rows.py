@@ -1,7 +1,6 @@
 """Issue 24 item 2: one MLflow runs-table row holds a training run's params and its stem's
 evaluate scores, in and out of domain; run names are readable and unique; no key is both a
 param and a metric; artifacts of a local store live in the project's own folder."""
-import json
 import logging
 
 import pytest
