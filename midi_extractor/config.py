@@ -296,13 +296,50 @@ class PretrainConfig(StemConfig):
 
 
 @dataclass
+class DrumSplitConfig(_Checked):
+    """Thresholds of the drum split's audio heuristic (section ``index.drum_split``; see
+    :mod:`midi_extractor.dataset.drum_split`), set on generated tracks (hand-made
+    patterns, seeds 0-11, and ``synth --seed 0`` 50 x 4 s) and scored on
+    held-out ones (benchmarks/RESULTS.md ``## Indexing``). There the low-band
+    share was 0.71-0.98 for kits and 0.00-0.06 for hats/cymbals/shakers; the
+    centroid and roll-off overlap (ride bells, china and pedal hats sit near
+    2 kHz), so they only corroborate."""
+
+    method: str = "audio"           # audio (falls back to midi when silent/missing) | midi
+    sample_rate_hz: int = 16000     # analysis rate
+    windows: int = 3                # analyse this many windows spread over the file ...
+    window_s: float = 10.0          # ... of this length (a shorter file is read whole)
+    silence_db: float = -60.0       # loudest frame below this: undecidable from audio
+    active_db: float = 40.0         # frames within this many dB of the loudest are "active"
+    low_hz: float = 250.0
+    low_ratio_max: float = 0.2      # vote high_percs when the low-band share is below this
+    centroid_min_hz: float = 1500.0   # vote high_percs above this median centroid
+    rolloff_min_hz: float = 2500.0    # vote high_percs above this median roll-off
+    flatness_min: float = 0.10        # vote high_percs above this median flatness
+    transient_db_max: float = 0.0     # vote high_percs below this peak-to-median level
+    low_vote: float = 3.0             # weight of each vote ...
+    centroid_vote: float = 1.0
+    rolloff_vote: float = 1.0
+    flatness_vote: float = 1.0
+    transient_vote: float = 0.0       # (0: reported only)
+    min_votes: float = 4.0            # ... and the total needed for high_percs: the
+                                      # low-band vote plus at least one other
+    midi_high_share: float = 0.9      # truth_from_midi: share of high-perc notes for high_percs
+
+    def check(self, where: str) -> None:
+        if self.method not in ("audio", "midi"):
+            raise ConfigError(f"{_key(where, 'method')} must be 'audio' or 'midi', got {self.method!r}")
+        for name in ("sample_rate_hz", "windows"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{_key(where, name)} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
 class IndexConfig:
     """Drum split and filter thresholds (section ``index``)."""
 
-    # thresholds are numbers, plus ``method: audio|midi``; drum_split.config_from_params
-    # coerces each value by its DrumSplitConfig field type
-    drum_split: dict[str, Any] = field(default_factory=dict)
-    filter: dict[str, float] = field(default_factory=dict)
+    drum_split: DrumSplitConfig = field(default_factory=DrumSplitConfig)
+    filter: dict[str, float] = field(default_factory=dict)   # dataset.filtering.FilterConfig's fields
 
 
 @dataclass

@@ -24,7 +24,7 @@ if args.out.name != f"dataset_{args.stem}.json":
 params = load_params(args.params)
 problems: list = []
 index = build_indices(args.dataset_root, [args.stem], args.out.parent, switches=params.switches,
-                      drum_split=dict(params.index.drum_split), problems=problems, jobs=args.jobs,
+                      drum_split=params.index.drum_split, problems=problems, jobs=args.jobs,
                       bass_octave_down=params.dataset.bass_labels_octave_down)[args.stem]
 slakh.print_problems(problems)
 print(f"{args.stem}: {len(index['entries'])} entries{shift_note(index['entries'])}, {len(problems)} problems "

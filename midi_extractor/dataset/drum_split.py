@@ -24,8 +24,6 @@ reference answer from the notes (taxonomy drum classes).
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,60 +31,19 @@ import numpy as np
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.audio import AudioError, audio_info, load_audio
+from midi_extractor.config import DrumSplitConfig, from_dict
 from midi_extractor.midi_notes import read_midi
 
 DRUMS, HIGH_PERCS = "drums", "high_percs"
 
 
-@dataclass
-class DrumSplitConfig:
-    """Thresholds of the audio heuristic, set on generated tracks (hand-made
-    patterns, seeds 0-11, and ``synth --seed 0`` 50 x 4 s) and scored on
-    held-out ones (benchmarks/RESULTS.md ``## Indexing``). There the low-band
-    share was 0.71-0.98 for kits and 0.00-0.06 for hats/cymbals/shakers; the
-    centroid and roll-off overlap (ride bells, china and pedal hats sit near
-    2 kHz), so they only corroborate."""
-
-    method: str = "audio"           # audio (falls back to midi when silent/missing) | midi
-    sample_rate_hz: int = 16000     # analysis rate
-    windows: int = 3                # analyse this many windows spread over the file ...
-    window_s: float = 10.0          # ... of this length (a shorter file is read whole)
-    silence_db: float = -60.0       # loudest frame below this: undecidable from audio
-    active_db: float = 40.0         # frames within this many dB of the loudest are "active"
-    low_hz: float = 250.0
-    low_ratio_max: float = 0.2      # vote high_percs when the low-band share is below this
-    centroid_min_hz: float = 1500.0   # vote high_percs above this median centroid
-    rolloff_min_hz: float = 2500.0    # vote high_percs above this median roll-off
-    flatness_min: float = 0.10        # vote high_percs above this median flatness
-    transient_db_max: float = 0.0     # vote high_percs below this peak-to-median level
-    low_vote: float = 3.0             # weight of each vote ...
-    centroid_vote: float = 1.0
-    rolloff_vote: float = 1.0
-    flatness_vote: float = 1.0
-    transient_vote: float = 0.0       # (0: reported only)
-    min_votes: float = 4.0            # ... and the total needed for high_percs: the
-                                      # low-band vote plus at least one other
-    midi_high_share: float = 0.9      # truth_from_midi: share of high-perc notes for high_percs
-
-
 def config_from_params(values: dict[str, Any] | DrumSplitConfig | None) -> DrumSplitConfig:
-    """Defaults overridden by ``params.yaml``'s ``index.drum_split`` mapping;
-    an unknown key raises ``ValueError`` naming it and the known keys."""
+    """``params.yaml``'s ``index.drum_split`` as a :class:`~midi_extractor.config.DrumSplitConfig`
+    (a mapping is coerced and checked as the params file's section is; an unknown key raises
+    :class:`~midi_extractor.config.ConfigError` naming it and the known keys)."""
     if isinstance(values, DrumSplitConfig):
         return values
-    values = dict(values or {})
-    fields = {f.name: f for f in dataclasses.fields(DrumSplitConfig)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(f"index.drum_split: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
-    out = {}
-    for k, v in values.items():
-        kind = type(getattr(DrumSplitConfig(), k))
-        out[k] = str(v) if kind is str else kind(float(v))
-    cfg = DrumSplitConfig(**out)
-    if cfg.method not in ("audio", "midi"):
-        raise ValueError(f"index.drum_split.method must be 'audio' or 'midi', got {cfg.method!r}")
-    return cfg
+    return from_dict(DrumSplitConfig, dict(values or {}), where="index.drum_split")
 
 
 # ----------------------------------------------------------------- features

@@ -198,7 +198,7 @@ def _cmd_build_index(args: argparse.Namespace) -> int:
 
     try:
         params = resolve_params(args.params)  # the file given, else ./params.yaml, else defaults
-        switches, drum_cfg = params.switches, dict(params.index.drum_split)
+        switches, drum_cfg = params.switches, params.index.drum_split
         stems = parse_stems(args.stems)
     except (ConfigError, ValueError) as exc:
         print(f"build-index: {exc}", file=sys.stderr)

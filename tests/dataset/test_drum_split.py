@@ -68,7 +68,7 @@ def test_params_override_and_validation():
     assert cfg.low_ratio_max == 0.3 and cfg.min_votes == 2.0 and cfg.centroid_min_hz == ds.DrumSplitConfig().centroid_min_hz
     with pytest.raises(ValueError, match="unknown key.*centroid_hz"):
         ds.config_from_params({"centroid_hz": 1})
-    with pytest.raises(ValueError, match="method must be 'audio' or 'midi'"):
+    with pytest.raises(ValueError, match=r"index\.drum_split\.method must be 'audio' or 'midi'"):
         ds.config_from_params({"method": "guess"})
     feats = {"low_ratio": 0.5, "centroid_hz": 5000.0, "rolloff_hz": 8000.0, "flatness": 0.3, "transient_db": 5.0}
     assert ds.votes(feats) == 3.0  # all but the low band: not enough
