@@ -55,6 +55,10 @@ def replace(section: Any, where: str = "", **changes: Any) -> Any:
 
 
 # ------------------------------------------------------------------ sections
+#: the rate the models hear (``features.sample_rate_hz``) and the generated set is rendered at
+DEFAULT_SAMPLE_RATE_HZ = 16000
+#: a stem whose loudest block or frame is below this level (dBFS) is silent
+SILENCE_DB = -60.0
 #: values of ``dataset.kind``
 DATASET_KINDS = ("generated", "slakh2100", "redux", "babyslakh", "folder")
 #: the real Slakh2100 releases: rendered with Kontakt, whose bass patches sound an octave
@@ -102,7 +106,7 @@ class DatasetConfig(_Checked):
     seconds: float = 24.0     # generated only: length of each song
     seed: int = 0             # generated only
     sf2: str | None = None    # generated only: one SoundFont file replacing sound_sources
-    sample_rate_hz: int = 16000  # generated only: rate the stems are rendered at
+    sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ  # generated only: rate the stems are rendered at
     validation_tracks: int | None = 4   # generated only
     test_tracks: int | None = 20        # generated only: half in-domain, half out-of-domain
     sound_sources: list[str] = field(default_factory=lambda: ["TimGM6mb", "csound_GMbank", "OPL3_FM",
@@ -143,7 +147,7 @@ class FrontEndConfig(_Checked):
     ``n // hop_length + 1`` frames.
     """
 
-    sample_rate_hz: int = 16000
+    sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ
     hop_length: int = 512
     n_fft: int = 2048
     n_mels: int = 229
@@ -306,10 +310,10 @@ class DrumSplitConfig(_Checked):
     2 kHz), so they only corroborate."""
 
     method: str = "audio"           # audio (falls back to midi when silent/missing) | midi
-    sample_rate_hz: int = 16000     # analysis rate
+    sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ     # analysis rate
     windows: int = 3                # analyse this many windows spread over the file ...
     window_s: float = 10.0          # ... of this length (a shorter file is read whole)
-    silence_db: float = -60.0       # loudest frame below this: undecidable from audio
+    silence_db: float = SILENCE_DB    # loudest frame below this: undecidable from audio
     active_db: float = 40.0         # frames within this many dB of the loudest are "active"
     low_hz: float = 250.0
     low_ratio_max: float = 0.2      # vote high_percs when the low-band share is below this

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from midi_extractor.atomic import write_json
+from midi_extractor.config import DEFAULT_SAMPLE_RATE_HZ
 from midi_extractor.synth import songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, RenderError, SynthError
@@ -180,7 +181,8 @@ def _render_song(song: songs.Song, name: str, pool: list[src.SoundSource], domai
 
 
 def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int,
-                     sf2: str | Path | None = None, sample_rate_hz: int = 16000, progress: bool = True, *,
+                     sf2: str | Path | None = None, sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ,
+                     progress: bool = True, *,
                      sound_sources=src.DEFAULT_POOL, ood_sources=src.DEFAULT_OOD, effects: float = 1.0,
                      validation_tracks: int | None = None, test_tracks: int | None = None) -> list[Path]:
     """Write ``tracks`` procedural songs of ``seconds`` each under
@@ -297,6 +299,7 @@ def add_cli(subparsers) -> None:
                         "empty: no out-of-domain tracks)")
     p.add_argument("--effects", type=float, default=1.0, help="effect strength 0-1 (0: none; default 1)")
     p.add_argument("--sf2", default=None, help="one SoundFont file as the whole training pool")
-    p.add_argument("--sample-rate", type=int, default=16000, help="audio sample rate in Hz (default 16000)")
+    p.add_argument("--sample-rate", type=int, default=DEFAULT_SAMPLE_RATE_HZ,
+                   help=f"audio sample rate in Hz (default {DEFAULT_SAMPLE_RATE_HZ})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
