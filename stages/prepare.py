@@ -1,12 +1,16 @@
 """Stage `prepare@<stem>`: resample each stem of a filtered index once to the model's rate
 (params: features.sample_rate_hz) and parse its notes once, for fast training reads; the
-notes are stored corrected (label shift, notes outside features.min_midi..max_midi left out)."""
+notes are stored corrected (label shift, notes outside features.min_midi..max_midi left out).
+Prints one summary line (the whole report is the index's header); a user error (params, index,
+an unwritable out folder) is one line naming its cause, exit status 2."""
 import argparse
 import os
-import json
+import sys
+from pathlib import Path
 
-from midi_extractor.config import load_params
+from midi_extractor.config import ConfigError, load_params
 from midi_extractor.dataset.prepare import prepare_index
+from midi_extractor.index_io import DataError
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--params", required=True)
@@ -17,7 +21,14 @@ parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="processes (default: every core; the output does not depend on it)")
 parser.add_argument("--dataset-root", default=None, help="the data folder the index's paths are relative to")
 args = parser.parse_args()
-features = load_params(args.params).features
-report = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
-                       dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
-print(json.dumps(report))
+name = f"prepare@{Path(args.out).name}"
+try:
+    features = load_params(args.params).features
+    r = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
+                      dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
+except (ConfigError, DataError, OSError) as exc:
+    print(f"{name}: {exc}", file=sys.stderr)
+    sys.exit(2)
+print(f"{name}: {r['entries']} entries ({r['prepared']} prepared, {r['skipped']} already there, {r['bad']} bad), "
+      f"{r['audio_s'] / 60:.1f} min of audio, {r['out_of_range_notes']} notes out of range left out, "
+      f"{r['trimmed_notes']} trimmed, {r['wall_s']:.0f} s -> {r['index']}")

@@ -153,7 +153,8 @@ def try_resume(state: State, job: Job) -> bool:
             log.warning("cannot resume: %s; starting afresh", exc)
     ts = (ck or {}).get("train_state") or {}
     if ck is not None and ts.get("fingerprint") != state.fingerprint:
-        log.warning("%s was written with other settings or data; starting afresh", job.last_path)
+        # the usual case after a params change (dvc exp run -S ...): said, not warned about
+        log.info("%s is from other settings or data than this run's; training from the start", job.last_path)
         ck = None
     elif ck is not None and (ts.get("stopped") or int(ck["step"]) >= job.total_steps):
         log.info("%s is a finished run; training afresh", job.last_path)  # e.g. `dvc repro` after a code change
