@@ -11,6 +11,12 @@ Two figures, both on the repository's front end (params.yaml ``features``):
     python benchmarks/bench_training.py                       # CPU, small, 16 x 4 s
     python benchmarks/bench_training.py --device cuda --size paper --steps 50
     python benchmarks/bench_training.py --device cuda --amp off   # fp32 on the GPU
+    python benchmarks/bench_training.py --device cuda --size harmonic-large --compile on --peak-tflops 989
+
+``--compile on``: the step under ``torch.compile`` (``compile_s``: the first warm-up step's
+wall time, mostly compiling). The step figure also counts the step's FLOPs (torch's
+FlopCounterMode, forward + backward) and gives the achieved TFLOPS and, with
+``--peak-tflops`` (the chip's dense bf16 peak, e.g. 989 for an H100/H200 SXM), the share of it.
 
 Prints one JSON object (also written to ``--json`` when given).
 """
@@ -58,8 +64,19 @@ def sine_set(root: Path, n_tracks: int, seconds: float, sr: int) -> Path:
     return index
 
 
+def step_flops(model, data: dict, amp_dtype, device: torch.device) -> float:
+    """FLOPs of one forward + backward (FlopCounterMode; ops it does not know count 0)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        model.compute_losses(model(data["audio"]), data)["total"].backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
 def bench_step(params: Params, device: torch.device, batch: int, clip_s: float, steps: int, warmup: int,
-               amp: bool) -> dict:
+               amp: bool, compile_model: bool = False, peak_tflops: float | None = None) -> dict:
     fe = params.features
     model = create_model(fe, params.model, fe.n_pitches, params.role("bass")).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -72,10 +89,12 @@ def bench_step(params: Params, device: torch.device, batch: int, clip_s: float, 
     data = {k: v.to(device) for k, v in data.items()}
     dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if amp else None
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    flops = step_flops(model, data, dtype, device)
+    forward = torch.compile(model) if compile_model else model
 
     def one():
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=amp):
-            losses = model.compute_losses(model(data["audio"]), data)
+            losses = model.compute_losses(forward(data["audio"]), data)
         opt.zero_grad(set_to_none=True)
         scaler.scale(losses["total"]).backward()
         scaler.unscale_(opt)
@@ -83,8 +102,13 @@ def bench_step(params: Params, device: torch.device, batch: int, clip_s: float, 
         scaler.step(opt)
         scaler.update()
 
-    for _ in range(warmup):
+    t0 = time.perf_counter()
+    for k in range(warmup):
         one()
+        if k == 0:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            first_s = time.perf_counter() - t0
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -94,7 +118,11 @@ def bench_step(params: Params, device: torch.device, batch: int, clip_s: float, 
         torch.cuda.synchronize()
     dt = time.perf_counter() - start
     out = {"clips_per_s": round(steps * batch / dt, 2), "s_per_step": round(dt / steps, 4),
-           "n_parameters": count_parameters(model), "amp": str(dtype) if dtype else None}
+           "n_parameters": count_parameters(model), "amp": str(dtype) if dtype else None,
+           "compiled": compile_model, "first_step_s": round(first_s, 2) if warmup else None,
+           "gflop_per_step": round(flops / 1e9, 1), "achieved_tflops": round(flops * steps / dt / 1e12, 3)}
+    if peak_tflops:
+        out["peak_share"] = round(out["achieved_tflops"] / peak_tflops, 4)
     if device.type == "cuda":
         out["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
     return out
@@ -129,6 +157,8 @@ def main(argv=None) -> int:
     ap.add_argument("--amp", default="auto", choices=("auto", "on", "off"), help="auto = on for CUDA")
     ap.add_argument("--skip-train", action="store_true", help="only the in-memory step figure")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    ap.add_argument("--compile", default="off", choices=("on", "off"), help="torch.compile the step")
+    ap.add_argument("--peak-tflops", type=float, default=None, help="the chip's dense peak, for peak_share")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.threads:
@@ -142,7 +172,8 @@ def main(argv=None) -> int:
               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
               "torch": torch.__version__, "size": args.size, "batch_size": args.batch_size,
               "clip_seconds": args.clip_seconds}
-    result["step"] = bench_step(params, device, args.batch_size, args.clip_seconds, args.steps, args.warmup, amp)
+    result["step"] = bench_step(params, device, args.batch_size, args.clip_seconds, args.steps, args.warmup, amp,
+                                args.compile == "on", args.peak_tflops)
     print(json.dumps(result["step"]), file=sys.stderr)
     if not args.skip_train:
         result["train"] = bench_train(params, str(device), args.batch_size, args.clip_seconds, args.steps,

@@ -268,6 +268,7 @@ class StemConfig(_Checked):
     grad_clip: float = 1.0
     loss_weights: dict[str, float] = field(default_factory=dict)  # overrides the role's
     augment_on: str = "auto"         # loader (per clip, CPU) | device (per batch) | auto: device on CUDA
+    compile: str = "auto"            # torch.compile the training step: on | off | auto: on CUDA
 
     def check(self, where: str) -> None:
         """Raise :class:`ConfigError` naming ``where`` for values no training can use."""
@@ -282,6 +283,8 @@ class StemConfig(_Checked):
                 raise ConfigError(f"{_key(where, name)} must be >= 0, got {getattr(self, name)}")
         if self.augment_on not in ("auto", "loader", "device"):
             raise ConfigError(f"{_key(where, 'augment_on')} must be auto, loader or device, got {self.augment_on!r}")
+        if self.compile not in ("auto", "on", "off"):
+            raise ConfigError(f"{_key(where, 'compile')} must be auto, on or off, got {self.compile!r}")
         unknown = set(self.loss_weights) - {"onset", "offset", "frame", "velocity"}
         if unknown:
             raise ConfigError(f"{_key(where, 'loss_weights')}: unknown head(s) {', '.join(sorted(unknown))}; "

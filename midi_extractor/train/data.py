@@ -50,6 +50,13 @@ def augment_on_device(job: Job, device: torch.device) -> bool:
     return job.settings.augment_on == "device" or (job.settings.augment_on == "auto" and device.type == "cuda")
 
 
+def compile_on(job: Job, device: torch.device) -> bool:
+    """Whether the training step runs under ``torch.compile`` (``compile``; ``auto``: on CUDA,
+    where it halves a step of the GPU-size model; a CPU run would spend longer compiling than
+    it saves)."""
+    return job.settings.compile == "on" or (job.settings.compile == "auto" and device.type == "cuda")
+
+
 def datasets(job: Job, val_clips_per_track: int, on_device: bool = False):
     """Random augmented train clips and deterministic validation clips (None when the
     index has no validation tracks: best.pt then follows last.pt). ``on_device``: the

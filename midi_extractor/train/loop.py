@@ -49,6 +49,8 @@ class Run:
     val_loader: Any
     tracker: Any
     onset_thresholds: tuple[float, ...]
+    step_model: Any = None          # state.model, or its torch.compile'd twin (same parameters)
+    first_step_s: float | None = None   # the first step's wall time: with compile, mostly compiling
 
 
 def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every: int = 10,
@@ -105,7 +107,9 @@ def setup(job: Job, device: str | None, resume: bool, amp: bool | None, val_clip
     val_loader = (torch.utils.data.DataLoader(val_ds, batch_size=job.settings.batch_size)
                   if val_ds is not None and info.is_main else None)
     thresholds = job.params.decoding.onset_candidates()  # what evaluate will choose the shipped one from
-    run = Run(job, info, dev, amp_dtype, train_ds, val_ds, val_loader, None, thresholds)
+    run = Run(job, info, dev, amp_dtype, train_ds, val_ds, val_loader, None, thresholds, state.model)
+    if data.compile_on(job, dev):
+        run.step_model = torch.compile(state.model)  # checkpoints keep reading state.model: no _orig_mod keys
     run.tracker = _tracker(state, run, Path(job.data_root or train_ds.root))
     state.run_id = run.tracker.run_id
     return state, run
@@ -147,7 +151,12 @@ def loop(state: State, run: Run, log_every: int, progress: bool) -> None:
             for k, batch in enumerate(loader):
                 if k < skip:
                     continue
+                t_step = time.perf_counter() if run.first_step_s is None else None
                 train_step(state, run, batch)
+                if t_step is not None:
+                    run.first_step_s = time.perf_counter() - t_step
+                    log.info("%s: first step %.1f s%s", job.name, run.first_step_s,
+                             " (torch.compile included)" if run.step_model is not state.model else "")
                 row = None
                 if state.step % log_every == 0 or state.step == job.total_steps:
                     now = time.perf_counter()
@@ -193,7 +202,7 @@ def train_step(state: State, run: Run, batch: dict) -> None:
         batch["audio"] = augment_batch(batch["audio"], batch["augment"], sr, int(round(job.settings.clip_seconds * sr)))
         batch.update(expand_rolls(batch))
     with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        logits = state.model(batch["audio"])
+        logits = run.step_model(batch["audio"])
         losses = inner.compute_losses(logits, batch)
     if not torch.isfinite(losses["total"]):
         raise TrainingError(f"{job.name}: non-finite loss at step {state.step + 1} "
@@ -280,6 +289,7 @@ def summary(state: State, run: Run, wall_s: float, bad_files: dict[str, str] | N
             "world_size": world, "amp": str(run.amp_dtype) if run.amp_dtype else None,
             "resumed_from_step": state.resumed_from, "base": str(job.init_from) if job.init_from else None,
             "n_parameters": sum(p.numel() for p in inner.parameters()), "mlflow_run_id": state.run_id,
+            "compiled": run.step_model is not state.model, "first_step_s": run.first_step_s,
             "rank": run.info.rank, "skipped_files": {str(k): str(v) for k, v in (bad_files or {}).items()},
             "checkpoints": {"best": str(job.best_path), "last": str(job.last_path)},
             "params": {**dataclasses.asdict(job.settings), "model": dataclasses.asdict(job.params.model)}}

@@ -100,3 +100,27 @@ def test_a_single_process_run_is_rank_0_of_1_and_every_collective_is_a_no_op(mon
     assert distributed.unwrap(model) is model
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert distributed.setup("cpu")[0] == distributed.DistInfo()
+
+
+def test_runs_claim_different_gpus_and_a_dead_claim_is_free_again(tmp_path, monkeypatch):
+    """``dvc queue start -j 2`` on two GPUs: each training process claims a GPU no live run
+    holds (a lock file per GPU); a third finds none; a claim dies with its process."""
+    import subprocess
+    import sys
+
+    from midi_extractor.train import distributed as ddp
+
+    monkeypatch.setenv("MIDI_EXTRACTOR_GPU_LOCKS", str(tmp_path))
+    try:
+        assert ddp.claim_gpu(2) == 0
+        holder = subprocess.Popen([sys.executable, "-c", "from midi_extractor.train import distributed as d; "
+                                   "import sys, time; print(d.claim_gpu(2), flush=True); time.sleep(30)"],
+                                  stdout=subprocess.PIPE, text=True, env={**__import__("os").environ})
+        assert holder.stdout.readline().strip() == "1"   # the other process got the free one
+        assert ddp.claim_gpu(2) is None                  # both taken
+        holder.kill()
+        holder.wait()
+        assert ddp.claim_gpu(2) == 1                     # the dead process's claim is free again
+        assert (tmp_path / "midi-extractor-gpu1.lock").read_text().strip() == str(__import__("os").getpid())
+    finally:
+        ddp.release_gpus()

@@ -83,3 +83,48 @@ def test_check_room_asks_for_three_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda _p: Usage(10**9, 0, need - 1))
     with pytest.raises(OutDirError, match=str(tmp_path)):
         check_room(tmp_path, 1000)
+
+
+def test_compile_is_off_on_a_cpu_by_default_and_the_first_step_is_timed(sines, tmp_path):
+    from helpers_training import tiny_params
+    from midi_extractor.train.run import train
+
+    summary = train(sines, "bass", tmp_path / "m", tiny_params(epochs=1, steps_per_epoch=2), progress=False)
+    assert summary["compiled"] is False and summary["first_step_s"] > 0
+
+
+def test_compile_on_runs_the_steps_through_the_compiled_twin_and_saves_plain_weights(sines, tmp_path,
+                                                                                  monkeypatch):
+    """``compile: on``: every training step goes through torch.compile's module, which shares
+    the model's parameters, while checkpoints are written from the model itself (no
+    ``_orig_mod.`` keys) and the summary says so."""
+    import torch
+
+    from helpers_training import tiny_params
+    from midi_extractor.model.checkpoint import load_checkpoint
+    from midi_extractor.train.run import train
+
+    calls = []
+
+    class Twin(torch.nn.Module):  # what torch.compile returns: a wrapper holding the module
+        def __init__(self, model):
+            super().__init__()
+            self._orig_mod = model
+
+        def forward(self, audio):
+            calls.append(tuple(audio.shape))
+            return self._orig_mod(audio)
+
+    monkeypatch.setattr(torch, "compile", lambda model, **_k: Twin(model))
+    out = tmp_path / "m"
+    summary = train(sines, "bass", out, tiny_params(epochs=1, steps_per_epoch=3, compile="on"), progress=False)
+    assert summary["compiled"] is True and len(calls) == 3  # the steps; validation uses the model itself
+    keys = set(load_checkpoint(out / "best.pt")["model"])
+    assert keys and not any(k.startswith("_orig_mod") for k in keys)
+
+
+def test_compile_setting_is_checked_at_load(tmp_path):
+    from midi_extractor.config import ConfigError, load_params
+
+    with pytest.raises(ConfigError, match=r"stems\.bass\.compile must be auto, on or off, got 'fast'"):
+        load_params(tiny_params_yaml(tmp_path / "params.yaml", compile="fast"))
