@@ -19,12 +19,18 @@
   under ``eval.`` (``eval.in_domain.onset_f1``, ``eval.out_of_domain.onset_f1``,
   ``eval.onset_threshold``...) and the tags ``eval_run_id`` / ``eval_split``; a later
   evaluation's values become the latest ones shown (step 0, a newer timestamp).
+* On the experiment: a saved runs-table view (:func:`runs_view`, the experiment tag
+  ``mlflow.sharedViewState.onset-f1``): the MLflow 3 UI at
+  ``#/experiments/<id>/runs?viewStateShareKey=onset-f1`` lists the training runs, best
+  out-of-domain onset F1 first, with the columns ``train.lr``, ``dvc_exp``, ``stem`` and
+  ``eval.in_domain.onset_f1`` / ``eval.out_of_domain.onset_f1``.
 
 Runs through ``tracking.py`` (its URI rules, ``MIDI_EXTRACTOR_TRACKING=0``); never
 raises: a failure is a warning and the evaluation's files stand.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -46,6 +52,23 @@ def metric_items(metrics: Mapping[str, Any]) -> dict[str, float]:
     from midi_extractor.evaluate.outputs import flat_metrics
 
     return {re.sub(r"[^A-Za-z0-9_./ -]+", "_", k): v for k, v in flat_metrics(dict(metrics)).items()}
+
+
+#: the share key of the saved runs-table view (the URL's ``viewStateShareKey``)
+VIEW_KEY = "onset-f1"
+VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"  # where the MLflow 3 UI looks a share key up
+
+
+def runs_view() -> dict[str, Any]:
+    """The UI state of the saved view: a search, a sort and the columns (``<type>.`<key>```)."""
+    def col(kind: str, key: str) -> str:
+        return f"{kind}.`{key}`"
+
+    return {"searchFilter": "attributes.run_name LIKE 'train-%'",
+            "orderByKey": col("metrics", "eval.out_of_domain.onset_f1"), "orderByAsc": False,
+            "selectedColumns": [col("params", "train.lr"), col("metrics", "eval.out_of_domain.onset_f1"),
+                                col("metrics", "eval.in_domain.onset_f1"), col("tags", "dvc_exp"),
+                                col("tags", "stem")]}
 
 
 def run_params(decoding: Mapping[str, Any], split: str) -> dict[str, Any]:
@@ -96,6 +119,8 @@ def log_evaluation(stem: str, metrics: Mapping[str, Any], decoding: Mapping[str,
             training = tracking.Tracker(tracker.client, training_run_id)  # its status and end time stay
             training.log_metrics(training_run_metrics(items, decoding), step=0, flush=True)
             training.set_tags({"eval_run_id": tracker.run_id, "eval_split": params["eval_split"]})
+            experiment_id = tracker.client.get_run(tracker.run_id).info.experiment_id
+            tracker.client.set_experiment_tag(experiment_id, VIEW_TAG, json.dumps(runs_view()))
         tracker.log_params(params)
         tracker.log_metrics(items, step=0, flush=True)
         for path in map(Path, artifacts):

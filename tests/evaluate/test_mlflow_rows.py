@@ -1,7 +1,9 @@
 """Issue 24 item 2: one MLflow runs-table row holds a training run's params and its stem's
 evaluate scores, in and out of domain; run names are readable and unique; no key is both a
 param and a metric; artifacts of a local store live in the project's own folder."""
+import json
 import logging
+import re
 
 import pytest
 
@@ -65,6 +67,16 @@ def test_the_training_run_row_holds_lr_and_both_domains_onset_f1(tmp_path, store
     assert not both and "decoding.validation_onset_f1" not in evaluation.data.params
     assert evaluation.data.params["decoding.onset_threshold"] == str(metrics["decoding"]["onset_threshold"])
     assert evaluation.data.metrics["validation_onset_f1"] == pytest.approx(metrics["decoding"]["validation_onset_f1"])
+
+    # the saved view the README's URL opens: its columns are the training run's own keys
+    view = json.loads(store.get_experiment(run.info.experiment_id).tags["mlflow.sharedViewState.onset-f1"])
+    columns = [re.fullmatch(r"(\w+)\.`(.+)`", c).groups() for c in view["selectedColumns"]]
+    data = {"metrics": run.data.metrics, "params": run.data.params, "tags": run.data.tags}
+    assert [(kind, key) for kind, key in columns if key not in data[kind]] == []
+    assert {"train.lr", "eval.in_domain.onset_f1", "eval.out_of_domain.onset_f1", "dvc_exp"} <= {k for _, k in columns}
+    assert view["orderByKey"] == "metrics.`eval.out_of_domain.onset_f1`"
+    assert [r.info.run_id for r in store.search_runs([run.info.experiment_id], view["searchFilter"])] == \
+        [run.info.run_id]
 
 
 def test_run_names_are_unique_and_readable(tmp_path, store, monkeypatch):
