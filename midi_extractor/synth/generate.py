@@ -48,6 +48,8 @@ from midi_extractor.synth.render import (IN_DOMAIN, OUT_OF_DOMAIN, TARGET_PEAK_D
                                            render_part, write_track)
 
 log = logging.getLogger(__name__)
+#: off a terminal, a progress line every this many tracks
+PROGRESS_EVERY = 8
 DEFAULT_SF2 = src.SOURCES["TimGM6mb"].bundled
 SPLIT_NAMES = ("train", "validation", "test")
 REPORT_NAME = "synth_report.json"
@@ -209,7 +211,10 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
         cache = SourceCache(renderer)
         _locate_all(pool + (ood if any(d == OUT_OF_DOMAIN for _, d, _ in layout) else []), cache)
         dropped: set[str] = set()
+        t0 = time.perf_counter()
         for k in tqdm(range(tracks), desc="synth", unit="track", file=sys.stderr, disable=not progress):
+            if not progress and k and k % PROGRESS_EVERY == 0:  # off a terminal (dvc repro): a line now and then
+                print(f"synth: {k}/{tracks} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             split, domain, position = layout[k]
             song, dropped = _song_for(seed, k, seconds, split, dropped)
             name = f"Track{k + 1:05d}"

@@ -362,3 +362,12 @@ def test_every_other_song_has_the_whole_kit_in_its_drums_stem():
     assert {"kick", "snare"} <= classes and classes & {"hihat", "cymbal", "shaker"}
     assert parts["high_percs"].notes == before["high_percs"] and parts["bass"].notes == before["bass"]
     assert sorted(before["drums"] + before["high_percs"]) == parts["drums"].notes
+
+
+def test_off_a_terminal_synth_says_how_far_it_is(tmp_path, capsys, monkeypatch):
+    """Under dvc repro (no terminal, no bar) a line every PROGRESS_EVERY tracks."""
+    monkeypatch.setattr(generate, "PROGRESS_EVERY", 1)
+    generate.generate_dataset(tmp_path / "d", tracks=3, seconds=1.0, seed=0, progress=False, validation_tracks=0,
+                              test_tracks=0)
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("synth: ")]
+    assert [x.split(",")[0] for x in lines] == ["synth: 1/3 tracks", "synth: 2/3 tracks"]
