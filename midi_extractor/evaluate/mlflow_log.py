@@ -64,11 +64,9 @@ def runs_view() -> dict[str, Any]:
     def col(kind: str, key: str) -> str:
         return f"{kind}.`{key}`"
 
-    return {"searchFilter": "attributes.run_name LIKE 'train-%'",
-            "orderByKey": col("metrics", "eval.out_of_domain.onset_f1"), "orderByAsc": False,
-            "selectedColumns": [col("params", "train.lr"), col("metrics", "eval.out_of_domain.onset_f1"),
-                                col("metrics", "eval.in_domain.onset_f1"), col("tags", "dvc_exp"),
-                                col("tags", "stem")]}
+    f1 = [col("metrics", "eval.out_of_domain.onset_f1"), col("metrics", "eval.in_domain.onset_f1")]
+    return {"searchFilter": "attributes.run_name LIKE 'train-%'", "orderByKey": f1[0], "orderByAsc": False,
+            "selectedColumns": [col("params", "train.lr"), *f1, col("tags", "dvc_exp"), col("tags", "stem")]}
 
 
 def run_params(decoding: Mapping[str, Any], split: str) -> dict[str, Any]:
