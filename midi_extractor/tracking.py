@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -265,8 +266,6 @@ class Tracker:
         from midi_extractor.atomic import file_sha256
 
         path = Path(path).resolve()
-        import tempfile
-
         ref = {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
         with tempfile.TemporaryDirectory() as tmp:
             file = Path(tmp) / f"{name or path.stem}.json"
