@@ -6,7 +6,7 @@ import pytest
 from midi_extractor import taxonomy as tx
 from midi_extractor.config import ConfigError, load_params
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path, text):

@@ -1,0 +1,24 @@
+"""One dataclass per ``params.yaml`` section, and a loader that reads it right.
+
+* :mod:`.fields`: coercion by field type and the check every section runs when it is built
+  (:class:`ConfigError` names the key);
+* :mod:`.sections`: ``dataset``, ``features``, ``model``, ``index`` (``drum_split``), ``decoding``,
+  ``tracking``, and the defaults shared by several of them;
+* :mod:`.training`: ``roles``, ``stems``, ``pretrain``;
+* :mod:`.params`: :class:`Params` (the whole file), :func:`load_params`, :func:`resolve_params`.
+
+Import from here: ``from midi_extractor.config import Params, load_params``.
+"""
+from midi_extractor.config.fields import ConfigError, from_dict, replace
+from midi_extractor.config.params import Params, load_params, resolve_params
+from midi_extractor.config.sections import (AUTO, DATASET_KINDS, DEFAULT_FRAME_GRID, DEFAULT_ONSET_GRID,
+                                            DEFAULT_SAMPLE_RATE_HZ, FRONT_END_KINDS, SILENCE_DB, SLAKH_KINDS,
+                                            DatasetConfig, DecodingConfig, DrumSplitConfig, FrontEndConfig,
+                                            IndexConfig, ModelConfig, TrackingConfig, bass_octave_switch)
+from midi_extractor.config.training import AugmentConfig, PretrainConfig, RoleConfig, StemConfig
+
+__all__ = ["AUTO", "DATASET_KINDS", "DEFAULT_FRAME_GRID", "DEFAULT_ONSET_GRID", "DEFAULT_SAMPLE_RATE_HZ",
+           "FRONT_END_KINDS", "SILENCE_DB", "SLAKH_KINDS", "AugmentConfig", "ConfigError", "DatasetConfig",
+           "DecodingConfig", "DrumSplitConfig", "FrontEndConfig", "IndexConfig", "ModelConfig", "Params",
+           "PretrainConfig", "RoleConfig", "StemConfig", "TrackingConfig", "bass_octave_switch", "from_dict",
+           "load_params", "replace", "resolve_params"]

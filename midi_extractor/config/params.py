@@ -1,0 +1,118 @@
+"""The whole ``params.yaml`` (:class:`Params`, with the rules across its sections) and its loaders."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from midi_extractor import taxonomy as tx
+from midi_extractor.config.fields import Checked, ConfigError, from_dict, key_of
+from midi_extractor.config.sections import (DatasetConfig, DecodingConfig, FrontEndConfig, IndexConfig,
+                                            ModelConfig, TrackingConfig)
+from midi_extractor.config.training import PretrainConfig, RoleConfig, StemConfig
+
+
+@dataclass
+class Params(Checked):
+    """The whole of ``params.yaml``."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    taxonomy: dict[str, Any] = field(default_factory=dict)
+    features: FrontEndConfig = field(default_factory=FrontEndConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: dict[str, PretrainConfig] = field(default_factory=dict)
+    stems: dict[str, StemConfig] = field(default_factory=dict)
+    reserved_stems: list[str] = field(default_factory=list)
+    roles: dict[str, RoleConfig] = field(default_factory=dict)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    @property
+    def switches(self) -> tx.TaxonomySwitches:
+        """Taxonomy switches; the bass role is ``stems.bass.role`` when bass is listed."""
+        bass = self.stems.get("bass")
+        return tx.TaxonomySwitches(
+            organs_as_keys=bool(self.taxonomy.get("organs_as_keys", False)),
+            bass_role=bass.role if bass and bass.role else tx.MELODIC,
+        )
+
+    def stem(self, name: str) -> StemConfig:
+        if name not in self.stems:
+            raise ConfigError(f"stem {name!r} is not in params.yaml 'stems' "
+                              f"(listed: {', '.join(self.stems) or 'none'})")
+        return self.stems[name]
+
+    def check(self, where: str) -> None:
+        """The rules across sections: known stems with the taxonomy's roles (an empty role is
+        filled in), bases that exist, pretrain entries of trainable stems, known roles."""
+        for name, stem in self.stems.items():
+            at = key_of(where, f"stems.{name}")
+            if name not in tx.STEMS:
+                raise ConfigError(f"{at}: unknown stem; known: {', '.join(tx.STEM_NAMES)}")
+            if tx.STEMS[name].reserved:
+                raise ConfigError(f"{at}: '{name}' is a reserved slot with no training data yet; "
+                                  f"list it under reserved_stems")
+            expected = tx.role_of(name, tx.TaxonomySwitches(bass_role=stem.role if name == "bass" and stem.role
+                                                            else tx.MELODIC))
+            if not stem.role:
+                stem.role = expected
+            elif stem.role != expected:
+                raise ConfigError(f"{at}.role is {stem.role!r} but the taxonomy says {expected!r} "
+                                  f"(only bass may be melodic or harmonic)")
+            if stem.base and stem.base not in self.pretrain:
+                raise ConfigError(f"{at}.base is {stem.base!r}, which is not under 'pretrain' "
+                                  f"(listed: {', '.join(self.pretrain) or 'none'})")
+        for name, base in self.pretrain.items():
+            self._check_base(key_of(where, f"pretrain.{name}"), base)
+        for role in self.roles:
+            if role not in tx.ROLES:
+                raise ConfigError(f"{key_of(where, f'roles.{role}')}: unknown role; known: {', '.join(tx.ROLES)}")
+
+    @staticmethod
+    def _check_base(at: str, base: "PretrainConfig") -> None:
+        if base.role not in tx.ROLES:
+            raise ConfigError(f"{at}.role must be one of {', '.join(tx.ROLES)}")
+        unknown = [s for s in base.stems if s not in tx.TRAINABLE_STEMS]
+        if not base.stems or unknown:
+            raise ConfigError(f"{at}.stems must list trainable stems" + (f"; unknown: {', '.join(unknown)}"
+                                                                          if unknown else ""))
+        if base.drum_stem and base.drum_stem not in tx.MODEL_DRUM_CLASSES:
+            raise ConfigError(f"{at}.drum_stem must be one of {', '.join(tx.MODEL_DRUM_CLASSES)}")
+
+    def role(self, stem: str) -> RoleConfig:
+        """The role config of a stem with its per-stem ``loss_weights`` applied."""
+        role_name = tx.role_of(stem, self.switches)
+        base = self.roles.get(role_name, RoleConfig())
+        overrides = self.stems[stem].loss_weights if stem in self.stems else {}
+        return dataclasses.replace(base, **{f"{k}_weight" if not k.endswith("_weight") else k: float(v)
+                                            for k, v in overrides.items()})
+
+
+
+def resolve_params(value: "Params | str | Path | None" = None) -> Params:
+    """``value`` itself when it is a :class:`Params`; the params file it names; with
+    ``None``, ``./params.yaml`` when present, else the built-in defaults."""
+    if isinstance(value, Params):
+        return value
+    if value is None:
+        return load_params("params.yaml") if Path("params.yaml").is_file() else Params()
+    return load_params(value)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params file."""
+    import yaml  # here, not at the top: transcribe's start-up need not pay for it
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: params file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return from_dict(Params, raw, where=f"{path}: ")
+    except ConfigError as exc:  # a value's own error may not know the file
+        raise (exc if str(exc).startswith(str(path)) else ConfigError(f"{path}: {exc}")) from None

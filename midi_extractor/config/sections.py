@@ -1,0 +1,275 @@
+"""The ``params.yaml`` sections of the data and the signal: ``dataset``, ``features``, ``model``,
+``index.drum_split``, ``index``, ``decoding``, ``tracking`` (the training sections are in
+:mod:`midi_extractor.config.training`, the whole file in :mod:`midi_extractor.config.params`)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from midi_extractor.config.fields import Checked, ConfigError, key_of
+
+#: the rate the models hear (``features.sample_rate_hz``) and the generated set is rendered at
+DEFAULT_SAMPLE_RATE_HZ = 16000
+#: a stem whose loudest block or frame is below this level (dBFS) is silent
+SILENCE_DB = -60.0
+#: values of ``dataset.kind``
+DATASET_KINDS = ("generated", "slakh2100", "redux", "babyslakh", "folder")
+#: the real Slakh2100 releases: rendered with Kontakt, whose bass patches sound an octave
+#: below their General MIDI notes, so these kinds' bass labels are moved down by default
+SLAKH_KINDS = ("slakh2100", "redux", "babyslakh")
+
+
+def bass_octave_switch(value: Any, kind: str, where: str = "dataset") -> bool:
+    """``dataset.bass_labels_octave_down`` resolved to a bool: ``auto`` (or null) is on for
+    :data:`SLAKH_KINDS` and off otherwise; ``true``/``false`` as given. On for ``generated``
+    is refused: that set's MIDI is the score its audio was rendered from."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return kind in SLAKH_KINDS
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        value = value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key_of(where, 'bass_labels_octave_down')} must be auto, true or false, got {value!r}")
+    if value and kind == "generated":
+        raise ConfigError(f"{key_of(where, 'bass_labels_octave_down')} is true but dataset.kind is generated, whose MIDI "
+                          f"sounds where it is written; the octave fix is for real Slakh ({', '.join(SLAKH_KINDS)})")
+    return value
+
+
+@dataclass
+class DatasetConfig(Checked):
+    """Where the training data comes from (section ``dataset``).
+
+    Generated data set: ``sound_sources`` is the pool train, validation and the
+    in-domain half of test are rendered with; ``ood_sources`` (held out, disjoint)
+    renders the out-of-domain half of test (names: ``dataset.sources.SOURCES``,
+    checked when the set is made). ``effects``: effect-chain strength 0-1 (0 = none).
+    ``validation_tracks``/``test_tracks``: None = about 10% each.
+
+    ``bass_labels_octave_down`` (``auto`` | ``true`` | ``false``; a bool once loaded, see
+    :func:`bass_octave_switch`): real Slakh's bass stems (GM programs 32-39) sound an octave
+    below their MIDI (Kontakt's bass patches; slakh-generation#2, slakh-utils#18), so the index
+    marks their entries ``label_shift_semitones: -12`` and every reader of their notes
+    (training labels, prepared notes, evaluation references) moves them down an octave
+    (:func:`midi_extractor.index_io.label_notes`). ``auto``: on for slakh2100, redux and
+    babyslakh, off for generated and folder."""
+
+    kind: str = "generated"  # generated | slakh2100 | redux | babyslakh | folder
+    root: str = "data/generated"
+    tracks: int = 56          # generated only: 32 train + 4 validation + 20 test
+    seconds: float = 24.0     # generated only: length of each song
+    seed: int = 0             # generated only
+    sf2: str | None = None    # generated only: one SoundFont file replacing sound_sources
+    sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ  # generated only: rate the stems are rendered at
+    validation_tracks: int | None = 4   # generated only
+    test_tracks: int | None = 20        # generated only: half in-domain, half out-of-domain
+    sound_sources: list[str] = field(default_factory=lambda: ["TimGM6mb", "csound_GMbank", "OPL3_FM",
+                                                              "AVL_BlackPearl"])
+    ood_sources: list[str] = field(default_factory=lambda: ["FluidR3_GM", "AVL_RedZeppelin"])
+    effects: float = 1.0      # generated only
+    bass_labels_octave_down: Any = "auto"  # auto: on for real Slakh kinds, off for generated / folder
+
+    def check(self, where: str) -> None:
+        where = where or "dataset"
+        if self.kind not in DATASET_KINDS:
+            raise ConfigError(f"{key_of(where, 'kind')} must be one of {', '.join(DATASET_KINDS)}, got {self.kind!r}")
+        self.bass_labels_octave_down = bass_octave_switch(self.bass_labels_octave_down, self.kind, where)
+        if self.tracks < 1:
+            raise ConfigError(f"{key_of(where, 'tracks')} must be >= 1, got {self.tracks}")
+        if not 0.0 <= self.effects <= 1.0:
+            raise ConfigError(f"{key_of(where, 'effects')} must be within 0-1 (0 = no effects), got {self.effects}")
+        for name in ("validation_tracks", "test_tracks"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{key_of(where, name)} must be >= 0, got {value}")
+        shared = sorted(set(self.sound_sources) & set(self.ood_sources))
+        if shared:
+            raise ConfigError(f"{key_of(where, 'ood_sources')} must be held out of sound_sources; both list "
+                              f"{', '.join(shared)}")
+
+
+#: values of ``features.kind``
+FRONT_END_KINDS = ("mel", "logfreq")
+
+
+@dataclass
+class FrontEndConfig(Checked):
+    """Signal constants, all derived from each other here (section ``features``).
+
+    Frame ``t`` covers audio around ``t * hop_length / sample_rate_hz`` seconds
+    (torch ``center=True`` framing), so a clip of ``n`` samples has
+    ``n // hop_length + 1`` frames.
+    """
+
+    sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ
+    hop_length: int = 512
+    n_fft: int = 2048
+    n_mels: int = 229
+    f_min_hz: float = 30.0
+    f_max_hz: float = 8000.0
+    min_midi: int = 21   # A0
+    max_midi: int = 108  # C8
+    # ``mel``: log-mel on one STFT (checkpoints before 0.2 use it). ``logfreq``: log-frequency
+    # triangles ``bins_per_semitone`` apart from f_min_hz; below ``split_hz`` they read an STFT
+    # of ``n_fft_low`` samples (a long window resolves the lowest semitones), above it n_fft's.
+    kind: str = "mel"
+    bins_per_semitone: int = 2
+    split_hz: float = 250.0
+    n_fft_low: int = 8192
+
+    @property
+    def frame_rate_hz(self) -> float:
+        return self.sample_rate_hz / self.hop_length
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop_length / self.sample_rate_hz
+
+    @property
+    def n_pitches(self) -> int:
+        return self.max_midi - self.min_midi + 1
+
+    def n_frames(self, n_samples: int) -> int:
+        return n_samples // self.hop_length + 1
+
+    def check(self, where: str) -> None:
+        if self.kind not in FRONT_END_KINDS:
+            raise ConfigError(f"{key_of(where, 'kind')} must be one of {', '.join(FRONT_END_KINDS)}, got {self.kind!r}")
+        for name in ("sample_rate_hz", "hop_length", "n_fft", "n_mels", "bins_per_semitone", "n_fft_low"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{key_of(where, name)} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.f_min_hz < self.f_max_hz:
+            raise ConfigError(f"{key_of(where, 'f_min_hz')} .. f_max_hz must satisfy 0 < f_min_hz < f_max_hz, "
+                              f"got {self.f_min_hz} .. {self.f_max_hz}")
+        if not 0 <= self.min_midi <= self.max_midi <= 127:
+            raise ConfigError(f"{key_of(where, 'min_midi')} .. max_midi must lie within 0-127 in order, "
+                              f"got {self.min_midi} .. {self.max_midi}")
+
+    def frame_of(self, time_s: float) -> int:
+        """Nearest frame index of a time in seconds."""
+        return int(round(time_s * self.frame_rate_hz))
+
+
+@dataclass
+class ModelConfig:
+    """Network size (section ``model``): ``small`` trains on a CPU in minutes,
+    ``paper`` follows Onsets & Frames' sizes."""
+
+    size: str = "small"
+    conv_channels: int | None = None  # None: from size
+    rnn_units: int | None = None      # None: from size
+
+
+@dataclass
+class DrumSplitConfig(Checked):
+    """Thresholds of the drum split's audio heuristic (section ``index.drum_split``; see
+    :mod:`midi_extractor.dataset.drum_split`), set on generated tracks (hand-made
+    patterns, seeds 0-11, and ``synth --seed 0`` 50 x 4 s) and scored on
+    held-out ones (benchmarks/RESULTS.md ``## Indexing``). There the low-band
+    share was 0.71-0.98 for kits and 0.00-0.06 for hats/cymbals/shakers; the
+    centroid and roll-off overlap (ride bells, china and pedal hats sit near
+    2 kHz), so they only corroborate."""
+
+    method: str = "audio"           # audio (falls back to midi when silent/missing) | midi
+    sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ     # analysis rate
+    windows: int = 3                # analyse this many windows spread over the file ...
+    window_s: float = 10.0          # ... of this length (a shorter file is read whole)
+    silence_db: float = SILENCE_DB    # loudest frame below this: undecidable from audio
+    active_db: float = 40.0         # frames within this many dB of the loudest are "active"
+    low_hz: float = 250.0
+    low_ratio_max: float = 0.2      # vote high_percs when the low-band share is below this
+    centroid_min_hz: float = 1500.0   # vote high_percs above this median centroid
+    rolloff_min_hz: float = 2500.0    # vote high_percs above this median roll-off
+    flatness_min: float = 0.10        # vote high_percs above this median flatness
+    transient_db_max: float = 0.0     # vote high_percs below this peak-to-median level
+    low_vote: float = 3.0             # weight of each vote ...
+    centroid_vote: float = 1.0
+    rolloff_vote: float = 1.0
+    flatness_vote: float = 1.0
+    transient_vote: float = 0.0       # (0: reported only)
+    min_votes: float = 4.0            # ... and the total needed for high_percs: the
+                                      # low-band vote plus at least one other
+    midi_high_share: float = 0.9      # truth_from_midi: share of high-perc notes for high_percs
+
+    def check(self, where: str) -> None:
+        if self.method not in ("audio", "midi"):
+            raise ConfigError(f"{key_of(where, 'method')} must be 'audio' or 'midi', got {self.method!r}")
+        for name in ("sample_rate_hz", "windows"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{key_of(where, name)} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class IndexConfig:
+    """Drum split and filter thresholds (section ``index``)."""
+
+    drum_split: DrumSplitConfig = field(default_factory=DrumSplitConfig)
+    filter: dict[str, float] = field(default_factory=dict)   # dataset.filtering.FilterConfig's fields
+
+
+@dataclass
+class DecodingConfig(Checked):
+    """Activation-to-note thresholds (section ``decoding``, and a model's ``decoding.json``).
+    A threshold is a number in (0, 1) or ``auto`` (chosen on validation from the default
+    grid; see :mod:`midi_extractor.evaluate.thresholds`)."""
+
+    onset_threshold: Any = 0.3       # used as given when no grid; the fallback without validation
+    frame_threshold: Any = 0.4
+    min_note_s: float = 0.05
+    drum_note_s: float = 0.1
+    onset_grid: list[float] = field(default_factory=list)   # evaluate picks from these on validation
+    frame_grid: list[float] = field(default_factory=list)
+
+    def check(self, where: str) -> None:
+        for name in ("onset_threshold", "frame_threshold"):
+            setattr(self, name, _threshold(getattr(self, name), key_of(where, name)))
+        for name in ("min_note_s", "drum_note_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ConfigError(f"{key_of(where, name)} must be a length in seconds >= 0, got {value}")
+        for name in ("onset_grid", "frame_grid"):
+            if any(not 0.0 < v < 1.0 for v in getattr(self, name)):
+                raise ConfigError(f"{key_of(where, name)}: thresholds must lie between 0 and 1 (exclusive), "
+                                  f"got {getattr(self, name)}")
+
+    def onset_candidates(self) -> tuple[float, ...]:
+        """The onset thresholds the shipped one is chosen from on validation (by ``evaluate``,
+        and by training's validation): the grid, else the threshold itself, else (``auto``)
+        :data:`DEFAULT_ONSET_GRID`."""
+        return _candidates(self.onset_grid, self.onset_threshold, DEFAULT_ONSET_GRID)
+
+    def frame_candidates(self) -> tuple[float, ...]:
+        """As :meth:`onset_candidates` for the frame threshold."""
+        return _candidates(self.frame_grid, self.frame_threshold, DEFAULT_FRAME_GRID)
+
+
+def _candidates(grid: list[float], value: Any, default: tuple[float, ...]) -> tuple[float, ...]:
+    if grid:
+        return tuple(float(v) for v in grid)
+    return default if value == AUTO else (float(value),)
+
+
+#: a decoding threshold chosen on validation from a default grid
+AUTO = "auto"
+DEFAULT_ONSET_GRID = (0.2, 0.3, 0.4, 0.5)
+DEFAULT_FRAME_GRID = (0.3, 0.4, 0.5)
+
+
+def _threshold(value: Any, where: str) -> float | str:
+    """A decoding threshold: ``auto`` (any case, or null), or a number strictly between 0 and 1."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == AUTO):
+        return AUTO
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected a number or '{AUTO}', got {value!r}") from None
+    if isinstance(value, bool) or not 0.0 < number < 1.0:
+        raise ConfigError(f"{where} must lie between 0 and 1 (exclusive), got {value!r}")
+    return number
+
+
+@dataclass
+class TrackingConfig:
+    """MLflow settings (section ``tracking``)."""
+
+    experiment: str = "midi-extractor"

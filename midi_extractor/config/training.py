@@ -1,0 +1,103 @@
+"""The ``params.yaml`` sections of training: ``roles.<role>`` (loss weights, ``augment``),
+``stems.<stem>`` and ``pretrain.<base>``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from midi_extractor.config.fields import Checked, ConfigError, key_of
+
+
+@dataclass
+class AugmentConfig(Checked):
+    """Training augmentation of one role (section ``roles.<role>.augment``); every field is a
+    maximum drawn per clip (see :mod:`midi_extractor.train.augment`). 0 / None = off."""
+
+    gain_db: float = 0.0
+    pitch_shift_semitones: int = 0
+    time_stretch: float = 0.0
+    noise_db: float | None = None
+    eq_db: float = 0.0
+    stretch_prob: float = 0.5
+    noise_prob: float = 0.5
+
+    def check(self, where: str) -> None:
+        for name in ("gain_db", "pitch_shift_semitones", "time_stretch", "eq_db"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
+        for name in ("stretch_prob", "noise_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{key_of(where, name)} must be within 0-1, got {getattr(self, name)}")
+        if self.time_stretch >= 1.0:
+            raise ConfigError(f"{key_of(where, 'time_stretch')} must be < 1 (a fraction of the tempo), got {self.time_stretch}")
+
+
+@dataclass
+class RoleConfig(Checked):
+    """Loss weights and augmentation policy of one role (section ``roles.<role>``)."""
+
+    onset_weight: float = 1.0
+    offset_weight: float = 1.0
+    frame_weight: float = 1.0
+    velocity_weight: float = 1.0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def check(self, where: str) -> None:
+        for name in ("onset_weight", "offset_weight", "frame_weight", "velocity_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
+        self.augment.check(key_of(where, "augment"))
+
+
+@dataclass
+class StemConfig(Checked):
+    """Training settings of one stem (section ``stems.<stem>``).
+
+    ``base`` names a ``pretrain`` entry whose model this stem fine-tunes from
+    (``models/_base/<base>/best.pt``); empty = train from scratch."""
+
+    role: str = ""
+    base: str = ""
+    lr: float = 1.0e-3
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    batch_size: int = 16
+    clip_seconds: float = 4.0
+    seed: int = 0
+    num_workers: int = 0
+    val_interval: int = 100          # steps between validations
+    early_stop_patience: int = 0     # validations without improvement; 0 = off
+    grad_clip: float = 1.0
+    loss_weights: dict[str, float] = field(default_factory=dict)  # overrides the role's
+    augment_on: str = "auto"         # loader (per clip, CPU) | device (per batch) | auto: device on CUDA
+    compile: str = "auto"            # torch.compile the training step: on | off | auto: on CUDA
+
+    def check(self, where: str) -> None:
+        """Raise :class:`ConfigError` naming ``where`` for values no training can use."""
+        for name in ("epochs", "steps_per_epoch", "batch_size", "val_interval"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{key_of(where, name)} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "clip_seconds"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{key_of(where, name)} must be > 0, got {getattr(self, name)}")
+        for name in ("num_workers", "early_stop_patience", "grad_clip"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
+        if self.augment_on not in ("auto", "loader", "device"):
+            raise ConfigError(f"{key_of(where, 'augment_on')} must be auto, loader or device, got {self.augment_on!r}")
+        if self.compile not in ("auto", "on", "off"):
+            raise ConfigError(f"{key_of(where, 'compile')} must be auto, on or off, got {self.compile!r}")
+        unknown = set(self.loss_weights) - {"onset", "offset", "frame", "velocity"}
+        if unknown:
+            raise ConfigError(f"{key_of(where, 'loss_weights')}: unknown head(s) {', '.join(sorted(unknown))}; "
+                              f"known: onset, offset, frame, velocity")
+
+
+@dataclass
+class PretrainConfig(StemConfig):
+    """A shared base model (section ``pretrain.<name>``): trained once on the union of
+    ``stems``' filtered indexes, then fine-tuned per stem (``stems.<stem>.base``).
+    ``role`` picks its loss weights and augmentation; ``drum_stem`` (percussive bases)
+    names the stem whose model drum classes it outputs."""
+
+    stems: list[str] = field(default_factory=list)
+    drum_stem: str = ""
