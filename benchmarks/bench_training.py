@@ -42,7 +42,7 @@ from midi_extractor.model.transcriber import create_model, count_parameters  # n
 
 
 def cpu_name() -> str:
-    from midi_extractor.tracking import system_info
+    from midi_extractor.run_context import system_info
 
     return system_info().get("sys.cpu") or platform.machine()
 

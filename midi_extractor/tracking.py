@@ -30,9 +30,7 @@ import json
 import logging
 import math
 import os
-import platform
 import re
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -40,6 +38,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
+
+from midi_extractor.run_context import flatten, git_commit, repo_root, run_name, system_info
 
 log = logging.getLogger(__name__)
 
@@ -53,33 +53,8 @@ def tracking_enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def repo_root() -> Path:
-    """``$DVC_ROOT``, else the git top level of the current folder, else the current folder."""
-    if os.environ.get("DVC_ROOT"):
-        return Path(os.environ["DVC_ROOT"]).resolve()
-    try:
-        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10)
-        if out.returncode == 0 and out.stdout.strip():
-            return Path(out.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return Path.cwd().resolve()
-
-
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
-
-
-def run_suffix() -> str:
-    """What tells runs apart: ``$DVC_EXP_NAME`` (set by ``dvc exp run``), else the short
-    git commit, else ``""``."""
-    return os.environ.get("DVC_EXP_NAME") or (git_commit(repo_root()) or "")[:7]
-
-
-def run_name(prefix: str) -> str:
-    """``<prefix>-<run_suffix()>`` (``prefix`` alone when there is no suffix)."""
-    suffix = run_suffix()
-    return f"{prefix}-{suffix}" if suffix else prefix
 
 
 def unique_run_name(client: Any, experiment_id: str, name: str) -> str:
@@ -121,60 +96,6 @@ def _reachable_or_warn(what: str) -> bool:
         log.warning("MLflow tracking server %s unreachable: %s; %s goes on without tracking "
                     "(set MIDI_EXTRACTOR_TRACKING=0 to silence this)", tracking_uri(), problem, what)
     return problem is None
-
-
-def git_commit(root: str | Path | None = None) -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=str(root) if root else None)
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and None become strings."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, f"{name}."))
-        elif isinstance(value, Mapping):
-            out[name] = "{}"
-        else:
-            out[name] = value
-    return out
-
-
-def system_info() -> dict[str, str]:
-    """CPU, memory, GPU and library versions as strings (for tags)."""
-    info = {"sys.platform": platform.platform(), "sys.python": platform.python_version(),
-            "sys.cpu": platform.processor() or platform.machine(), "sys.cpu_count": str(os.cpu_count())}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["sys.cpu"] = line.split(":", 1)[1].strip()
-                    break
-        with open("/proc/meminfo") as f:
-            kb = int(f.readline().split()[1])
-            info["sys.memory_gb"] = f"{kb / 2**20:.1f}"
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import torch
-
-        info["sys.torch"] = torch.__version__
-        if torch.cuda.is_available():
-            props = torch.cuda.get_device_properties(0)
-            info["sys.gpu"] = props.name
-            info["sys.gpu_count"] = str(torch.cuda.device_count())
-            info["sys.gpu_memory_gb"] = f"{props.total_memory / 2**30:.1f}"
-        else:
-            info["sys.gpu"] = "none"
-    except Exception:  # noqa: BLE001
-        pass
-    return info
 
 
 class Tracker:

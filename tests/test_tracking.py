@@ -6,6 +6,7 @@ import json
 import pytest
 
 from midi_extractor import tracking
+from midi_extractor.run_context import flatten
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def test_uri_defaults_to_sqlite_at_dvc_root(monkeypatch, tmp_path):
 
 
 def test_flatten():
-    assert tracking.flatten({"a": {"b": 1, "c": {"d": None}}, "e": [1, 2], "f": {}}) == \
+    assert flatten({"a": {"b": 1, "c": {"d": None}}, "e": [1, 2], "f": {}}) == \
         {"a.b": 1, "a.c.d": None, "e": [1, 2], "f": "{}"}
 
 

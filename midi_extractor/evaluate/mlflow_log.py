@@ -1,6 +1,6 @@
 """An evaluation in MLflow: a new run of its own, and its headline scores on the training run.
 
-* Name ``evaluate-<stem>-<DVC_EXP_NAME or short git commit>`` (``tracking.run_name``;
+* Name ``evaluate-<stem>-<DVC_EXP_NAME or short git commit>`` (``run_context.run_name``;
   ``-2``, ``-3``, ... on a re-evaluation).
 * Nested under the training run (tag ``mlflow.parentRunId``) when ``summary.json``
   names a run that exists in this store; standalone otherwise.
@@ -35,6 +35,8 @@ import logging
 import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from midi_extractor.run_context import flatten
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +113,7 @@ def log_evaluation(stem: str, metrics: Mapping[str, Any], decoding: Mapping[str,
         if not tracker.active:
             return None
         params = run_params(decoding, str(metrics.get("split", "")))
-        items = {k: v for k, v in metric_items(metrics).items() if k not in tracking.flatten(params)}
+        items = {k: v for k, v in metric_items(metrics).items() if k not in flatten(params)}
         if _parent_exists(tracker.client, training_run_id):
             tracker.set_tags({"mlflow.parentRunId": training_run_id})
             training = tracking.Tracker(tracker.client, training_run_id)  # its status and end time stay

@@ -10,6 +10,7 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 
 from midi_extractor import tracking  # noqa: E402
+from midi_extractor import run_context  # noqa: E402
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_the_training_run_row_holds_lr_and_both_domains_onset_f1(tmp_path, store
 
 
 def test_run_names_are_unique_and_readable(tmp_path, store, monkeypatch):
-    monkeypatch.setattr(tracking, "git_commit", lambda root=None: "0123456789abcdef")
+    monkeypatch.setattr(run_context, "git_commit", lambda root=None: "0123456789abcdef")
     first = tracking.start_run("exp", "train-bass")
     second = tracking.start_run("exp", "train-bass")
     monkeypatch.setenv("DVC_EXP_NAME", "wide-lr")
