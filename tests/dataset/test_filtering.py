@@ -113,11 +113,13 @@ def test_babyslakh_fixture_end_to_end_cli(tmp_path, capsys):
                    "--params", str(REPO / "params.yaml")])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "guitar: kept 1 of 3; dropped 2 (silent_audio 2)" in printed  # the 2-s cut keeps S00 only
+    # the 2-s cut leaves two guitar stems silent; the audible one (S00) has its whole MIDI, which
+    # runs 234 s past the cut audio: refused as labels_past_audio, the rule real data needs
+    assert "guitar: kept 0 of 3; dropped 3 (silent_audio 2, labels_past_audio 1)" in printed
     assert "drums: kept 0 of 2; dropped 2 (missing_audio 1, silent_audio 1)" in printed
     assert "synth_pad_fx: kept 0 of 1; dropped 1 (missing_audio 1)" in printed
     guitar = json.loads((tmp_path / "filtered_dataset_guitar.json").read_text())
-    assert [e["stem_id"] for e in guitar["entries"]] == ["S00"]
+    assert guitar["entries"] == [] and guitar["dropped"]["labels_past_audio"] == 1
 
 
 def test_cli_missing_index_is_one_line(tmp_path, capsys):

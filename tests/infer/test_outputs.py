@@ -37,9 +37,11 @@ def test_cli_writes_the_estimated_tempo_and_quantized_starts(standin, tmp_path, 
     starts = [n.start for n in midi.instruments[0].notes]
     assert len(starts) >= 20 and all(abs(s / step - round(s / step)) < 0.01 for s in starts)
     assert "BPM" in capsys.readouterr().out
-    assert main(["transcribe", str(path), "--models-dir", str(standin), "-o", str(out), "--tempo", "90"]) == 0
+    assert main(["transcribe", str(path), "--models-dir", str(standin), "-o", str(out), "--tempo", "90",
+                 "--overwrite"]) == 0
     assert pretty_midi.PrettyMIDI(str(out / "bass.mid")).get_tempo_changes()[1][0] == pytest.approx(90.0, abs=0.01)
-    assert main(["transcribe", str(path), "--models-dir", str(standin), "-o", str(out), "--no-tempo"]) == 0
+    assert main(["transcribe", str(path), "--models-dir", str(standin), "-o", str(out), "--no-tempo",
+                 "--overwrite"]) == 0
     assert pretty_midi.PrettyMIDI(str(out / "bass.mid")).get_tempo_changes()[1][0] == pytest.approx(120.0, abs=0.01)
 
 

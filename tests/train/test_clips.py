@@ -1,4 +1,5 @@
 import json
+import shutil
 import logging
 from pathlib import Path
 
@@ -151,8 +152,9 @@ def test_bad_entries_are_skipped_with_a_warning(dataset, tmp_path, caplog):
     (bad_midi / "MIDI").mkdir()
     sf.write(str(bad_midi / "stems" / "S00.wav"), np.zeros(SR, np.float32), SR)
     (bad_midi / "MIDI" / "S00.mid").write_bytes(b"MThd\x00")
-    good = data["entries"][:0] + [{"track": tracks[0], "split": "train", "audio": str(root / tracks[0] / "stems/S00.wav"),
-                                   "midi": str(root / tracks[0] / "MIDI/S00.mid")},
+    shutil.copytree(root / tracks[0], tmp_path / tracks[0])  # inside the index's root: paths may not leave it
+    good = data["entries"][:0] + [{"track": tracks[0], "split": "train", "audio": f"{tracks[0]}/stems/S00.wav",
+                                   "midi": f"{tracks[0]}/MIDI/S00.mid"},
                                   {"track": "broken", "split": "train", "audio": "broken/stems/S00.wav",
                                    "midi": "broken/MIDI/S00.mid"},
                                   {"track": "v", "split": "validation", "audio": "broken/stems/S00.wav",
