@@ -13,4 +13,4 @@ parser.add_argument("--out", required=True)
 parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="processes (default: every core; the output does not depend on it)")
 args = parser.parse_args()
-filter_index_file(args.index, args.out, thresholds=dict(load_params(args.params).index.filter), jobs=args.jobs)
+filter_index_file(args.index, args.out, thresholds=load_params(args.params).index.filter, jobs=args.jobs)

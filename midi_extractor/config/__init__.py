@@ -13,12 +13,14 @@ from midi_extractor.config.fields import ConfigError, from_dict, replace
 from midi_extractor.config.params import Params, load_params, resolve_params
 from midi_extractor.config.sections import (AUTO, DATASET_KINDS, DEFAULT_FRAME_GRID, DEFAULT_ONSET_GRID,
                                             DEFAULT_SAMPLE_RATE_HZ, FRONT_END_KINDS, SILENCE_DB, SLAKH_KINDS,
-                                            DatasetConfig, DecodingConfig, DrumSplitConfig, FrontEndConfig,
-                                            IndexConfig, ModelConfig, TrackingConfig, bass_octave_switch)
+                                            DatasetConfig, DecodingConfig, DrumSplitConfig, FilterConfig,
+                                            FrontEndConfig, IndexConfig, ModelConfig, TrackingConfig,
+                                            bass_octave_switch)
 from midi_extractor.config.training import AugmentConfig, PretrainConfig, RoleConfig, StemConfig
 
 __all__ = ["AUTO", "DATASET_KINDS", "DEFAULT_FRAME_GRID", "DEFAULT_ONSET_GRID", "DEFAULT_SAMPLE_RATE_HZ",
            "FRONT_END_KINDS", "SILENCE_DB", "SLAKH_KINDS", "AugmentConfig", "ConfigError", "DatasetConfig",
-           "DecodingConfig", "DrumSplitConfig", "FrontEndConfig", "IndexConfig", "ModelConfig", "Params",
+           "DecodingConfig", "DrumSplitConfig", "FilterConfig", "FrontEndConfig", "IndexConfig", "ModelConfig",
+           "Params",
            "PretrainConfig", "RoleConfig", "StemConfig", "TrackingConfig", "bass_octave_switch", "from_dict",
            "load_params", "replace", "resolve_params"]

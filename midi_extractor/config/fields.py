@@ -72,8 +72,10 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
     if annotation is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        if isinstance(value, (int, float)) and value in (0, 1):  # full_decode: 0 (the docs' spelling)
+            return bool(value)
         raise ConfigError(f"{where}: expected true/false, got {value!r}")
     if annotation in (int, float):
         try:

@@ -200,11 +200,28 @@ class DrumSplitConfig(Checked):
 
 
 @dataclass
+class FilterConfig(Checked):
+    """Thresholds of ``filter-index`` (section ``index.filter``; see
+    :mod:`midi_extractor.dataset.filtering`)."""
+
+    silence_db: float = SILENCE_DB  # loudest block RMS (dBFS) below this: silent
+    block_s: float = 0.5       # block length of that RMS
+    min_notes: int = 4         # fewer notes than this: too_few_notes
+    full_decode: bool = True   # decode every stem to its end (catches truncation, NaN/inf)
+
+    def check(self, where: str) -> None:
+        if not self.block_s > 0:
+            raise ConfigError(f"{key_of(where, 'block_s')} must be > 0, got {self.block_s}")
+        if self.min_notes < 0:
+            raise ConfigError(f"{key_of(where, 'min_notes')} must be >= 0, got {self.min_notes}")
+
+
+@dataclass
 class IndexConfig:
     """Drum split and filter thresholds (section ``index``)."""
 
     drum_split: DrumSplitConfig = field(default_factory=DrumSplitConfig)
-    filter: dict[str, float] = field(default_factory=dict)   # dataset.filtering.FilterConfig's fields
+    filter: FilterConfig = field(default_factory=FilterConfig)
 
 
 @dataclass

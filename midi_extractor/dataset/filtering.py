@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import clean_stale_tmp, write_json
 import numpy as np
 
+from midi_extractor.config import FilterConfig, from_dict
 from midi_extractor.audio import AudioError, NonFiniteAudioError, audio_info, iter_blocks, rms_db, scan_audio
 from midi_extractor.index_io import DataError, LabelFitError, OutsideRootError, fit_labels, inside_root, parse_index
 from midi_extractor.midi_notes import read_midi
@@ -54,27 +54,13 @@ REASONS = ("outside_root", "missing_audio", "missing_midi", "unreadable_midi", "
            "unreadable_audio", "nonfinite_audio", "silent_audio", "labels_past_audio", "implausible_density")
 
 
-@dataclass
-class FilterConfig:
-    """Thresholds (``params.yaml`` section ``index.filter`` overrides any)."""
-
-    silence_db: float = -60.0  # loudest block RMS (dBFS) below this: silent
-    block_s: float = 0.5       # block length of that RMS
-    min_notes: int = 4         # fewer notes than this: too_few_notes
-    full_decode: bool = True   # decode every stem to its end (catches truncation, NaN/inf)
-
-
 def config_from_params(values: dict[str, Any] | FilterConfig | None) -> FilterConfig:
-    """Defaults overridden by a mapping; unknown keys raise ``ValueError`` naming them."""
+    """``params.yaml``'s ``index.filter`` as a :class:`~midi_extractor.config.FilterConfig` (a
+    mapping is coerced and checked as the params file's section is; an unknown key raises
+    :class:`~midi_extractor.config.ConfigError` naming it and the known keys)."""
     if isinstance(values, FilterConfig):
         return values
-    values = dict(values or {})
-    fields = {f.name for f in dataclasses.fields(FilterConfig)}
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise ValueError(f"index.filter: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
-    base = FilterConfig()
-    return FilterConfig(**{k: type(getattr(base, k))(float(v)) for k, v in values.items()})
+    return from_dict(FilterConfig, dict(values or {}), where="index.filter")
 
 
 # ------------------------------------------------------------------ checks
@@ -245,7 +231,7 @@ def _cmd_filter_index(args: argparse.Namespace) -> int:
     from midi_extractor.config import ConfigError, resolve_params
 
     try:
-        filter_cfg = dict(resolve_params(args.params).index.filter)
+        filter_cfg = resolve_params(args.params).index.filter
         if args.jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
         filter_indices(args.index_dir, args.stems, filter_cfg, dataset_root=args.dataset_root, jobs=args.jobs)

@@ -69,7 +69,8 @@ import torch
 from midi_extractor import prepared
 from midi_extractor.audio import AudioError, audio_info, load_audio
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.index_io import DataError, entry_paths, label_notes, read_index, select_split
+from midi_extractor.index_io import (DataError, LabelFitError, entry_paths, fit_labels, label_notes, read_index,
+                                     select_split)
 from midi_extractor.model.labels import KEYS, MidiError, load_notes, rolls_from_midi
 from midi_extractor.train import batch_augment
 from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio
@@ -225,6 +226,10 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
             e, fe = self.entries[i], self.front_end
             notes, n_dropped = label_notes(load_notes(e["_midi"]), e, fe.min_midi, fe.max_midi,
                                            pitched=self.drum_classes is None)
+            try:  # the rule prepare applies (a prepared layout's notes passed it already)
+                notes, _ = fit_labels(notes, self.durations[i], e["_midi"])
+            except LabelFitError as exc:  # a bad file as any other: skipped, named
+                raise MidiError(str(exc)) from None
             if n_dropped:
                 log.info("%s: %d notes outside MIDI %d-%d (the model's range) left out", e["_midi"], n_dropped,
                          fe.min_midi, fe.max_midi)

@@ -147,3 +147,14 @@ def test_onset_candidates_are_what_evaluate_chooses_from():
     assert DecodingConfig(onset_threshold=0.35).onset_candidates() == (0.35,)
     assert DecodingConfig(onset_threshold="auto").onset_candidates() == DEFAULT_ONSET_GRID
     assert DecodingConfig(onset_threshold=None).frame_candidates() == (0.4,)
+
+
+def test_index_filter_is_a_typed_section(tmp_path):
+    from midi_extractor.config import FilterConfig
+
+    params = load_params(write(tmp_path, "index:\n  filter: {min_notes: '3', silence_db: -50}\n"))
+    assert params.index.filter == FilterConfig(min_notes=3, silence_db=-50.0)
+    with pytest.raises(ConfigError, match=r"params\.yaml: index\.filter: unknown key\(s\) min_note"):
+        load_params(write(tmp_path, "index:\n  filter: {min_note: 3}\n"))
+    with pytest.raises(ConfigError, match=r"block_s must be > 0, got 0"):
+        FilterConfig(block_s=0)

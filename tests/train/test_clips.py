@@ -190,3 +190,25 @@ def test_drum_clips_and_augmentation(tmp_path):
         assert item["onset"].shape == (FE.n_frames(2 * SR), len(classes))
         hits = item["onset"].numpy()
         assert set(np.flatnonzero(hits.any(axis=0))) <= {classes.index("kick"), classes.index("snare")}
+
+
+def test_a_raw_index_stem_whose_notes_run_past_its_audio_is_skipped_naming_it(tmp_path, caplog):
+    """Training from a source (unprepared) index applies prepare's label-fit rule: a stem whose
+    MIDI runs 5 s past its 2-s audio is left out as a bad file, its problem named."""
+    import pretty_midi
+
+    sine_stem(tmp_path, "Good", 2.0, 45)
+    sine_stem(tmp_path, "Long", 2.0, 45)
+    sine_stem(tmp_path, "Val", 2.0, 45)
+    pm = pretty_midi.PrettyMIDI(str(tmp_path / "Long/MIDI/S00.mid"))
+    pm.instruments[0].notes.append(pretty_midi.Note(90, 50, 6.5, 7.0))
+    pm.write(str(tmp_path / "Long/MIDI/S00.mid"))
+    entries = [{"track": t, "stem_id": "S00", "split": s, "audio": f"{t}/stems/S00.wav", "midi": f"{t}/MIDI/S00.mid"}
+               for t, s in (("Good", "train"), ("Long", "train"), ("Val", "validation"))]
+    idx = tmp_path / "index.json"
+    idx.write_text(json.dumps({"stem": "bass", "dataset_root": str(tmp_path), "entries": entries}))
+    with caplog.at_level(logging.WARNING):
+        ds = TranscriptionDataset(idx, "train", FE, 1.0, None, None, seed=0, deterministic=True)
+    assert [e["track"] for e in ds.entries] == ["Good"]
+    (problem,) = ds.bad_files.values()
+    assert "notes run to 7.00 s but the audio lasts 2.00 s" in problem
