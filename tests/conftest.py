@@ -11,7 +11,8 @@ test imports its helpers as plain modules; no test module imports another:
   evaluation sets (eval_index, PITCHED);
 * ``helpers_dvc``: a throwaway git + DVC project.
 
-Fixtures here: ``sine_index`` (tiny tracks, one per module), ``standin`` (models/<stem>/best.pt
+Fixtures here: ``sine_index`` (tiny tracks, one per module), ``reference_run`` (a tiny model
+trained on them, once per module: its folder and summary), ``standin`` (models/<stem>/best.pt
 loading stand-ins), ``tiny_models_template`` and ``models`` (a tiny real model with a
 decoding.json, fresh per test).
 """
@@ -33,6 +34,27 @@ def sine_index(tmp_path_factory):
     from helpers_training import write_sine_set
 
     return write_sine_set(tmp_path_factory.mktemp("sines"))
+
+
+@pytest.fixture(scope="module")
+def reference_run(sine_index, tmp_path_factory):
+    """``(out_dir, summary)`` of one uninterrupted tiny training run on ``sine_index`` (2 epochs x 3
+    steps, validation every 2; tracking off): a trained model for the tests of a module."""
+    import os
+
+    from helpers_training import tiny_params
+    from midi_extractor.train.run import train
+
+    out = tmp_path_factory.mktemp("ref") / "models" / "bass"
+    old = os.environ.get("MIDI_EXTRACTOR_TRACKING")
+    os.environ["MIDI_EXTRACTOR_TRACKING"] = "0"
+    try:
+        return out, train(sine_index, "bass", out, tiny_params(), log_every=1, progress=False)
+    finally:
+        if old is None:
+            os.environ.pop("MIDI_EXTRACTOR_TRACKING")
+        else:
+            os.environ["MIDI_EXTRACTOR_TRACKING"] = old
 
 
 @pytest.fixture

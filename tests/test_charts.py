@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-DVC = [sys.executable, "-m", "dvc"]
+from helpers_data import REPO
+from helpers_dvc import DVC, plots_project, stdout_of
+
 # a constant validation score (0.32 twice) and a loss that barely moves (0.3665 -> 0.3680)
 HISTORY = ("step,loss_total,val_loss_total,val_onset_f1\n10,0.3665,,\n20,0.3670,0.40,0.32\n30,0.3675,,\n"
            "40,0.3680,0.41,0.32\n")
@@ -57,35 +57,16 @@ def _stems() -> list[str]:
     return list(yaml.safe_load((REPO / "params.yaml").read_text())["stems"])
 
 
-def _run(args, cwd):
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"{args}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-    return proc.stdout
-
-
 @pytest.fixture(scope="module")
 def shown(tmp_path_factory):
     """`dvc plots show --json` of dvc.yaml's plots (stages cut to their plot definitions)."""
-    root = tmp_path_factory.mktemp("charts")
-    _run(["git", "init", "-q"], root)
-    _run(DVC + ["init", "-q"], root)
-    full = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    stages = {}
-    for name, stage in full["stages"].items():
-        body = stage.get("do", stage)
-        if body.get("plots"):
-            slim = {"cmd": "true", "plots": body["plots"]}
-            stages[name] = {"foreach": stage["foreach"], "do": slim} if "foreach" in stage else slim
-    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages, "plots": full["plots"]}, sort_keys=False))
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
-    shutil.rmtree(root / ".dvc" / "plots", ignore_errors=True)
-    shutil.copytree(REPO / ".dvc" / "plots", root / ".dvc" / "plots")
+    root = plots_project(tmp_path_factory.mktemp("charts"))
     (root / "metrics").mkdir()
     for stem in _stems():
         (root / "models" / stem).mkdir(parents=True)
         (root / "models" / stem / "history.csv").write_text(HISTORY)
         (root / "metrics" / f"{stem}_tracks.csv").write_text(TRACKS)
-    return json.loads(_run(DVC + ["plots", "show", "--json"], root))
+    return json.loads(stdout_of(DVC + ["plots", "show", "--json"], root))
 
 
 @pytest.fixture(scope="module")

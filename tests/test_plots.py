@@ -9,14 +9,14 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-DVC = [sys.executable, "-m", "dvc"]
+from helpers_data import REPO
+from helpers_dvc import DVC, plots_project, stdout_of
+
 HISTORY = "step,loss_total,val_loss_total,val_onset_f1\n1,0.9,,\n2,0.8,0.85,0.25\n3,0.7,,\n4,0.6,0.65,0.5\n"
 TRACKS = "track,n_ref_notes,onset_f1,frame_f1\nTrack00037/S01,21,0.75,0.8\nTrack00038/S03,27,0.125,0.5\n"
 # Renders each spec of `dvc plots show --json` with the vega/vega-lite inlined in offline.html (node,
@@ -55,33 +55,9 @@ def _stems() -> list[str]:
     return list(yaml.safe_load((REPO / "params.yaml").read_text())["stems"])
 
 
-def _plots_only_dvc_yaml() -> dict:
-    """dvc.yaml with every stage reduced to its plot definitions (cmd `true`, no deps/outs)."""
-    full = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    stages = {}
-    for name, stage in full["stages"].items():
-        body = stage.get("do", stage)
-        if body.get("plots"):
-            slim = {"cmd": "true", "plots": body["plots"]}
-            stages[name] = {"foreach": stage["foreach"], "do": slim} if "foreach" in stage else slim
-    return {"stages": stages, "plots": full.get("plots", [])}
-
-
-def _run(args, cwd):
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"{args}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-    return proc.stdout
-
-
 @pytest.fixture(scope="module")
 def plots_repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("plots_repo")
-    _run(["git", "init", "-q"], root)
-    _run(DVC + ["init", "-q"], root)
-    _run(DVC + ["config", "core.analytics", "false"], root)
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
-    shutil.copytree(REPO / ".dvc" / "plots", root / ".dvc" / "plots")
-    (root / "dvc.yaml").write_text(yaml.safe_dump(_plots_only_dvc_yaml(), sort_keys=False))
+    root = plots_project(tmp_path_factory.mktemp("plots_repo"))
     for stem in _stems():
         (root / "models" / stem).mkdir(parents=True)
         (root / "models" / stem / "history.csv").write_text(HISTORY)
@@ -92,7 +68,7 @@ def plots_repo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shown(plots_repo):
-    return json.loads(_run(DVC + ["plots", "show", "--json"], plots_repo))
+    return json.loads(stdout_of(DVC + ["plots", "show", "--json"], plots_repo))
 
 
 def test_no_plot_fails(shown):
@@ -134,7 +110,7 @@ def test_a_loss_chart_per_stem(shown):
 
 def test_the_offline_page_loads_nothing_from_a_network(plots_repo, tmp_path):
     template = REPO / "dvc_plots_templates" / "offline.html"
-    _run(DVC + ["plots", "show", "--html-template", str(template), "-o", str(tmp_path / "out")], plots_repo)
+    stdout_of(DVC + ["plots", "show", "--html-template", str(template), "-o", str(tmp_path / "out")], plots_repo)
     page = (tmp_path / "out" / "index.html").read_text()
     assert not re.search(r"<script[^>]+src=", page)
     assert "cdn.jsdelivr" not in page

@@ -22,23 +22,6 @@ def _no_tracking(monkeypatch):
     monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
 
 
-@pytest.fixture(scope="module")
-def reference_run(sine_index, tmp_path_factory):
-    """One uninterrupted tiny run (2 epochs x 3 steps, validation every 2), shared by the tests."""
-    from midi_extractor.train.run import train
-
-    out = tmp_path_factory.mktemp("ref") / "models" / "bass"
-    old = os.environ.get("MIDI_EXTRACTOR_TRACKING")
-    os.environ["MIDI_EXTRACTOR_TRACKING"] = "0"
-    try:
-        return out, train(sine_index, "bass", out, tiny_params(), log_every=1, progress=False)
-    finally:
-        if old is None:
-            os.environ.pop("MIDI_EXTRACTOR_TRACKING")
-        else:
-            os.environ["MIDI_EXTRACTOR_TRACKING"] = old
-
-
 def _history(path: Path) -> list[dict]:
     with path.open() as f:
         return list(csv.DictReader(f))
