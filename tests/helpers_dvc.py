@@ -78,3 +78,8 @@ def plots_project(root: Path) -> Path:
     shutil.copytree(REPO / ".dvc" / "plots", root / ".dvc" / "plots")
     (root / "dvc.yaml").write_text(yaml.safe_dump(plots_only_dvc_yaml(), sort_keys=False))
     return root
+
+
+def params_stems() -> list[str]:
+    """The stems the repository's params.yaml trains."""
+    return list(yaml.safe_load((REPO / "params.yaml").read_text())["stems"])

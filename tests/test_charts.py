@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
 from helpers_data import REPO
-from helpers_dvc import DVC, plots_project, stdout_of
+from helpers_dvc import DVC, params_stems, plots_project, stdout_of
 
 # a constant validation score (0.32 twice) and a loss that barely moves (0.3665 -> 0.3680)
 HISTORY = ("step,loss_total,val_loss_total,val_onset_f1\n10,0.3665,,\n20,0.3670,0.40,0.32\n30,0.3675,,\n"
@@ -53,16 +52,12 @@ function walk(node, acc) {
 """
 
 
-def _stems() -> list[str]:
-    return list(yaml.safe_load((REPO / "params.yaml").read_text())["stems"])
-
-
 @pytest.fixture(scope="module")
 def shown(tmp_path_factory):
     """`dvc plots show --json` of dvc.yaml's plots (stages cut to their plot definitions)."""
     root = plots_project(tmp_path_factory.mktemp("charts"))
     (root / "metrics").mkdir()
-    for stem in _stems():
+    for stem in params_stems():
         (root / "models" / stem).mkdir(parents=True)
         (root / "models" / stem / "history.csv").write_text(HISTORY)
         (root / "metrics" / f"{stem}_tracks.csv").write_text(TRACKS)
@@ -84,7 +79,7 @@ def drawn(shown, tmp_path_factory):
 
 def test_validation_f1_sits_on_a_fixed_0_1_axis(shown, drawn):
     assert "errors" not in shown, shown.get("errors")
-    for stem in _stems():
+    for stem in params_stems():
         spec = shown["data"][f"models/{stem}/history.csv"][0]["content"]
         assert spec["encoding"]["y"]["scale"]["domain"] == [0, 1]
         chart = drawn[f"models/{stem}/history.csv"]
@@ -95,8 +90,8 @@ def test_validation_f1_sits_on_a_fixed_0_1_axis(shown, drawn):
 
 def test_one_loss_chart_per_stem_from_zero(shown, drawn):
     loss_ids = [k for k in shown["data"] if k.startswith("training loss")]
-    assert sorted(loss_ids) == sorted(f"training loss: {s}" for s in _stems())
-    for stem in _stems():
+    assert sorted(loss_ids) == sorted(f"training loss: {s}" for s in params_stems())
+    for stem in params_stems():
         plot = shown["data"][f"training loss: {stem}"][0]["content"]
         assert {(r["filename"], r["field"]) for r in plot["data"]["values"]} == \
             {(f"models/{stem}/history.csv", "loss_total"), (f"models/{stem}/history.csv", "val_loss_total")}
@@ -108,7 +103,7 @@ def test_one_loss_chart_per_stem_from_zero(shown, drawn):
 
 
 def test_per_track_bars_are_coloured_by_domain(shown, drawn):
-    for stem in _stems():
+    for stem in params_stems():
         spec = shown["data"][f"metrics/{stem}_tracks.csv"][0]["content"]
         assert spec["encoding"]["color"]["field"] == "test domain"
         assert spec["encoding"]["x"]["scale"]["domain"] == [0, 1]

@@ -9,13 +9,12 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
 from helpers_data import REPO
-from helpers_dvc import DVC, plots_project, stdout_of
+from helpers_dvc import DVC, params_stems, plots_project, stdout_of
 
 HISTORY = "step,loss_total,val_loss_total,val_onset_f1\n1,0.9,,\n2,0.8,0.85,0.25\n3,0.7,,\n4,0.6,0.65,0.5\n"
 TRACKS = "track,n_ref_notes,onset_f1,frame_f1\nTrack00037/S01,21,0.75,0.8\nTrack00038/S03,27,0.125,0.5\n"
@@ -51,14 +50,10 @@ function walk(node, acc) {
 """
 
 
-def _stems() -> list[str]:
-    return list(yaml.safe_load((REPO / "params.yaml").read_text())["stems"])
-
-
 @pytest.fixture(scope="module")
 def plots_repo(tmp_path_factory):
     root = plots_project(tmp_path_factory.mktemp("plots_repo"))
-    for stem in _stems():
+    for stem in params_stems():
         (root / "models" / stem).mkdir(parents=True)
         (root / "models" / stem / "history.csv").write_text(HISTORY)
         (root / "metrics").mkdir(exist_ok=True)
@@ -76,7 +71,7 @@ def test_no_plot_fails(shown):
 
 
 def test_per_track_scores_on_a_nominal_axis(shown):
-    for stem in _stems():
+    for stem in params_stems():
         (plot,) = shown["data"][f"metrics/{stem}_tracks.csv"]
         spec = plot["content"]
         y = spec["encoding"]["y"]
@@ -88,7 +83,7 @@ def test_per_track_scores_on_a_nominal_axis(shown):
 
 
 def test_a_validation_curve_per_stem(shown):
-    for stem in _stems():
+    for stem in params_stems():
         (plot,) = shown["data"][f"models/{stem}/history.csv"]
         spec = plot["content"]
         text = json.dumps(spec)
@@ -101,7 +96,7 @@ def test_a_validation_curve_per_stem(shown):
 
 
 def test_a_loss_chart_per_stem(shown):
-    for stem in _stems():
+    for stem in params_stems():
         (plot,) = shown["data"][f"training loss: {stem}"]
         series = {(r["filename"], r["field"]) for r in plot["content"]["data"]["values"]}
         assert series == {(f"models/{stem}/history.csv", "loss_total"), (f"models/{stem}/history.csv", "val_loss_total")}
@@ -122,7 +117,7 @@ def test_the_offline_page_loads_nothing_from_a_network(plots_repo, tmp_path):
 def test_every_stem_of_params_has_its_loss_curves_in_dvc_yaml():
     top = {name: body for entry in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
            for name, body in entry.items()}
-    missing = [s for s in _stems() if top.get(f"training loss: {s}", {}).get("y") !=
+    missing = [s for s in params_stems() if top.get(f"training loss: {s}", {}).get("y") !=
                {f"models/{s}/history.csv": ["loss_total", "val_loss_total"]}]
     assert not missing, f"dvc.yaml plots: no 'training loss: <stem>' chart of models/<stem>/history.csv for {missing}"
 
@@ -135,7 +130,7 @@ def test_the_offline_libraries_draw_every_chart(plots_repo, shown, tmp_path):
                            str(tmp_path / "shown.json")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     drawn = json.loads(proc.stdout)
-    for stem in _stems():
+    for stem in params_stems():
         assert drawn[f"training loss: {stem}"] == {"line": 2, "symbol": 4 + 2}  # 4 training + 2 validation points
         assert drawn[f"models/{stem}/history.csv"] == {"line": 1, "symbol": 2}  # validation rows only
         assert drawn[f"metrics/{stem}_tracks.csv"] == {"rect": 2}
