@@ -1,7 +1,7 @@
 """The README's MLflow link, checked in a real browser: a baseline and an experiment side by side.
 
 Builds a throwaway SQLite store with two training runs per stem (a baseline at one learning rate,
-an experiment ``lr-3e-5`` at another; opened as ``train/fit.py`` opens them) and their evaluations
+an experiment ``lr-3e-5`` at another; opened as ``train/loop.py`` opens them) and their evaluations
 (``evaluate/mlflow_log.log_evaluation``, which writes ``eval.*`` onto the training run and saves
 the runs-table view), starts ``mlflow ui`` on it, opens
 ``#/experiments/<id>/runs?viewStateShareKey=onset-f1`` in headless Chromium and checks that the
