@@ -27,13 +27,17 @@ def tiny_models(root: Path, stem="bass", seed=0) -> Path:
     model.train()
     model(torch.randn(2, 4000))  # BatchNorm statistics off their defaults
     model.eval()
+    save_checkpoint(root / stem / "best.pt", checkpoint_of(model, stem))
+    return root
+
+
+def checkpoint_of(model, stem: str = "bass") -> dict:
+    """A contract-2 checkpoint of ``model`` (a melodic pitched ``stem``) at step 1."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": {}, "scaler": {},
+    return {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": {}, "scaler": {},
             "step": 1, "epoch": 0, "best_metric": 0.0,
             "config": {**model.config_dict(), "drum_classes": None, "train": {}},
             "stem": stem, "role": "melodic", "taxonomy_version": 1}
-    save_checkpoint(root / stem / "best.pt", ckpt)
-    return root
 
 
 def checkpoint_saying(path, stem, role, drum_classes=None):

@@ -15,6 +15,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from helpers_models import checkpoint_of
 from midi_extractor.config import FrontEndConfig, ModelConfig
 from midi_extractor.model.checkpoint import save_checkpoint
 from midi_extractor.model.transcriber import create_model
@@ -48,12 +49,7 @@ def _tiny_logfreq_checkpoint(root: Path, stem: str = "bass") -> Path:
     torch.manual_seed(0)
     model = create_model(FE, ModelConfig(size="small", conv_channels=8, rnn_units=8), FE.n_pitches, {})
     model.eval()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": {}, "scaler": {},
-            "step": 1, "epoch": 0, "best_metric": 0.0,
-            "config": {**model.config_dict(), "drum_classes": None, "train": {}},
-            "stem": stem, "role": "melodic", "taxonomy_version": 1}
-    return save_checkpoint(root / stem / "best.pt", ckpt)
+    return save_checkpoint(root / stem / "best.pt", checkpoint_of(model, stem))
 
 
 def test_transcribe_without_the_extras(tmp_path):
