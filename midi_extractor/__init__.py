@@ -11,10 +11,30 @@ folder of separated stems into one multi-track MIDI file.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import sys
 from typing import Any
 
 __version__ = "0.2.0"
 __all__ = ["transcribe", "transcribe_folder", "Note", "__version__"]
+
+
+
+def _import_pyfluidsynth_quietly() -> None:
+    """pyfluidsynth, which pretty_midi imports, prints where it found libfluidsynth when ``$CI``
+    is set; that line would land in every stage's stdout. Import it once with stdout held."""
+    if not os.environ.get("CI") or "fluidsynth" in sys.modules:
+        return
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            import fluidsynth  # noqa: F401
+        except (ImportError, OSError):
+            pass  # rendering says what to install when it needs FluidSynth (synth/fluid.py)
+
+
+_import_pyfluidsynth_quietly()
 
 _LAZY = {
     "transcribe": ("midi_extractor.infer.api", "transcribe"),
