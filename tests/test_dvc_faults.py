@@ -192,14 +192,16 @@ def test_unwritable_out_dir_is_refused_before_data_is_loaded(case, tmp_path, mon
     elif case == "probe_write_refused":  # an existing folder that refuses writes (what chmod gives a non-root user)
         out_dir = tmp_path / "models" / "bass"
         out_dir.mkdir(parents=True)
-        real_write = Path.write_bytes
+        import tempfile
 
-        def refuse(self, data):
-            if self.parent == out_dir:
-                raise PermissionError(13, "Permission denied", str(self))
-            return real_write(self, data)
+        real_mkstemp = tempfile.mkstemp
 
-        monkeypatch.setattr(Path, "write_bytes", refuse)
+        def refuse(*a, dir=None, **k):  # the write probe's file
+            if dir is not None and Path(dir) == out_dir:
+                raise PermissionError(13, "Permission denied", str(dir))
+            return real_mkstemp(*a, dir=dir, **k)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
     else:
         if os.geteuid() == 0:
             pytest.skip("root ignores a read-only folder's mode")

@@ -140,7 +140,8 @@ def loop(state: State, run: Run, log_every: int, progress: bool) -> None:
     every ``val_interval`` steps and at the end, early stop broadcast to every rank."""
     job, info, s = run.job, run.info, run.job.settings
     bar = _progress(job, state, progress and info.is_main)
-    if state.step == 0 and job.init_from is not None and info.is_main and run.val_loader is not None:
+    if (state.step == 0 and state.resumed_from is None and job.init_from is not None and info.is_main
+            and run.val_loader is not None):  # a resume from step 0 has the base's row and best.pt already
         validate_and_save(state, run, None)  # the base itself is the checkpoint to beat: best.pt until it is
     tick = time.perf_counter()
     try:

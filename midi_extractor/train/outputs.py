@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import random
 import shutil
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from midi_extractor import atomic
 from midi_extractor.atomic import write_text
 from midi_extractor.model.checkpoint import save_checkpoint
 
@@ -30,13 +30,12 @@ class OutDirError(ValueError):
 
 
 def check_writable(folder: Path) -> None:
-    """Create ``folder`` and write and remove a probe file in it; raise :class:`OutDirError` if either fails."""
+    """``atomic.check_writable`` (a probe file), then create ``folder``; either failing raises
+    :class:`OutDirError` naming it (training's own error type: nothing was trained)."""
     try:
+        atomic.check_writable(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-probe.{os.getpid()}.tmp"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
+    except OSError as exc:  # atomic.OutputError included
         raise OutDirError(f"{folder}: output folder cannot be created or written ({exc.strerror or exc}); "
                           "nothing was trained") from exc
 

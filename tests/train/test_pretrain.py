@@ -187,3 +187,34 @@ def test_a_fine_tune_that_never_beats_its_base_ships_the_base(two_indexes, tmp_p
                            base_weights["onset_head.weight"])
     rows = (tmp_path / "bass" / "history.csv").read_text().splitlines()
     assert rows[1].startswith("0,") and "0.8" in rows[1]
+
+
+def test_a_fine_tune_killed_after_validating_its_base_resumes_without_a_second_base_row(two_indexes, tmp_path,
+                                                                                        monkeypatch):
+    """Killed between the base's step-0 validation and the first step: the rerun resumes from
+    last.pt (step 0) and neither validates the base again nor writes a second step-0 row."""
+    from midi_extractor.train import loop
+    from midi_extractor.train.run import pretrain, train
+
+    params = tiny_params(epochs=1, steps_per_epoch=2)
+    params.pretrain = {"pitched": PretrainConfig(**{**dataclasses.asdict(params.stems["bass"]),
+                                                    "stems": ["bass", "piano"], "role": "harmonic"})}
+    pretrain("pitched", two_indexes, tmp_path / "base", params, log_every=1, progress=False)
+    calls = []
+    monkeypatch.setattr(loop, "validate", lambda *a, **k: calls.append(1) or {"val_loss_total": 1.0,
+                                                                             "val_onset_f1": 0.5})
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    kwargs = dict(init_from=tmp_path / "base" / "best.pt", epochs=1, steps_per_epoch=2, val_interval=2,
+                  log_every=1, progress=False)
+    with monkeypatch.context() as m:
+        m.setattr(loop, "train_step", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(two_indexes[0], "bass", tmp_path / "bass", params, **kwargs)
+    assert len(calls) == 1 and load_checkpoint(tmp_path / "bass" / "last.pt")["step"] == 0
+    tuned = train(two_indexes[0], "bass", tmp_path / "bass", params, **kwargs)
+    assert tuned["resumed_from_step"] == 0 and tuned["steps"] == 2 and len(calls) == 2
+    steps = [r.split(",")[0] for r in (tmp_path / "bass" / "history.csv").read_text().splitlines()[1:]]
+    assert steps.count("0") == 1 and steps[-1] == "2"
