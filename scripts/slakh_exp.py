@@ -9,10 +9,12 @@ flag ``params/slakh2100.yaml`` implies.
 The overlay (``--overlay``, default ``params/slakh2100.yaml``) holds the settings in one
 place; ``"*"`` under ``pretrain`` / ``stems`` stands for every base / stem ``params.yaml``
 lists. Before anything runs, the merged params are loaded with ``midi_extractor.config`` (a bad
-value stops it, naming the overlay), the data root is checked, and ``dvc.yaml`` is read: its
-shipped bases are ``frozen`` (DVC never rebuilds a frozen stage, even with ``--force``), and a
-real-data run must rebuild them, so the script stops and says which stages to unfreeze unless
-``--keep-shipped-bases``. Arguments after ``--`` go to ``dvc exp run`` as they are.
+value stops it, naming the overlay) and the data root is checked. The bases are trained on the
+real data: ``pretrain.<base>.rebuild: auto`` trains them whenever ``dataset.kind`` is not the
+embedded ``generated`` set; ``--keep-shipped-bases`` sets ``rebuild: false`` instead (the stems
+fine-tune the shipped ones, which must fit the overlay's model size). A stage someone marked
+``frozen`` in ``dvc.yaml`` would never be rebuilt (not even with ``--force``), so the script
+stops and names it. Arguments after ``--`` go to ``dvc exp run`` as they are.
 """
 from __future__ import annotations
 
@@ -140,6 +142,8 @@ def build_command(args: argparse.Namespace) -> list[str]:
         overlay.setdefault("dataset", {})["root"] = str(args.root)
     if args.kind is not None:
         overlay.setdefault("dataset", {})["kind"] = args.kind
+    if args.keep_shipped_bases:
+        overlay.setdefault("pretrain", {}).setdefault("*", {})["rebuild"] = False
     overlay = expand(overlay, base, str(args.overlay))
     check_params(deep_merge(base, overlay), f"{args.overlay} over {args.params}")
     root = Path(str((overlay.get("dataset") or {}).get("root", "")))
@@ -148,9 +152,8 @@ def build_command(args: argparse.Namespace) -> list[str]:
     frozen = frozen_stages(args.dvc_yaml)
     if frozen and not args.keep_shipped_bases:
         raise SetupError(f"{args.dvc_yaml}: {', '.join(frozen)} {'is' if len(frozen) == 1 else 'are'} frozen, so "
-                         f"DVC keeps the shipped bases (trained on the generated set, model.size small) and "
-                         f"never rebuilds them from this data; set `frozen: false` on them in dvc.yaml, or "
-                         f"pass --keep-shipped-bases to fine-tune from the shipped ones")
+                         f"DVC never rebuilds {'it' if len(frozen) == 1 else 'them'} from this data; remove "
+                         f"`frozen: true` there, or pass --keep-shipped-bases to fine-tune from the shipped ones")
     return ["dvc", "exp", "run", *set_flags(flatten(overlay), base, str(args.overlay)), *args.dvc_args]
 
 
@@ -163,7 +166,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--params", type=Path, default=REPO / "params.yaml")
     p.add_argument("--dvc-yaml", type=Path, default=REPO / "dvc.yaml")
     p.add_argument("--keep-shipped-bases", action="store_true",
-                   help="run although dvc.yaml keeps the bases frozen (the stems fine-tune the shipped ones)")
+                   help="pretrain.*.rebuild: false: the stems fine-tune the shipped bases (trained on the "
+                        "generated set) instead of bases trained on this data")
     p.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
     p.add_argument("dvc_args", nargs="*", help="after --: passed to dvc exp run (e.g. --queue -n NAME)")
     return p.parse_args(argv)

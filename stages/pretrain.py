@@ -1,9 +1,12 @@
-"""Stage `pretrain@<base>`: train a shared base model on the union of its stems' prepared
-indexes (data/prepared/<stem>/index.json; params: pretrain.<base>, roles.<its role>, features, model, tracking). Every stem
-whose `base` names it fine-tunes from the weights-only copy bases/<base>.pt (in git, shipped) in
-its own train stage; bases/<base>.json is the run's summary. The stage is frozen in dvc.yaml, so a
-fresh clone uses the shipped files: set `frozen: false` in dvc.yaml to rebuild them. Its working
-folder (last.pt, best.pt, history.csv) is not a DVC output, so a killed run still resumes."""
+"""Stage `pretrain-<base>`: the shared base model every stem whose `base` names it fine-tunes from
+(bases/<base>.pt, weights only, in git; bases/<base>.json is its run's summary). Params:
+pretrain.<base>, roles.<its role>, features, model, dataset.kind, tracking.
+
+`pretrain.<base>.rebuild` decides whether it trains (`midi_extractor.train.run.why_train_base`):
+`auto` keeps the shipped file on the embedded generated data when it fits params' front end and
+model size, and trains on the union of the stems' prepared indexes (data/prepared/<stem>/index.json)
+otherwise (real Slakh, another model size); `true` always trains, `false` never does. The working
+folder (last.pt, best.pt, history.csv) is not a DVC output, so a killed run resumes."""
 import argparse
 import logging
 import sys
@@ -12,8 +15,9 @@ from pathlib import Path
 from midi_extractor.atomic import write_text
 from midi_extractor.config import ConfigError, load_params
 from midi_extractor.index_io import DataError
+from midi_extractor.model.checkpoint import CheckpointError
 from midi_extractor.train.outputs import OutDirError
-from midi_extractor.train.run import pretrain
+from midi_extractor.train.run import pretrain, why_train_base
 
 parser = argparse.ArgumentParser(description=__doc__)
 for flag in ("--params", "--base", "--prepared-dir", "--out-dir", "--export"):
@@ -21,12 +25,21 @@ for flag in ("--params", "--base", "--prepared-dir", "--out-dir", "--export"):
 parser.add_argument("--summary-out", default=None, help="a copy of the run's summary.json (bases/<base>.json)")
 args = parser.parse_args()
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-params = load_params(args.params)
-indexes = [Path(args.prepared_dir) / stem / "index.json" for stem in params.pretrain[args.base].stems]
+name = f"pretrain-{args.base}"
 try:
+    params = load_params(args.params)
+    if args.base not in params.pretrain:
+        raise ConfigError(f"{args.params}: no pretrain.{args.base} (listed: {', '.join(params.pretrain)})")
+    reason = why_train_base(args.base, params, args.export)
+    if reason is None:
+        print(f"{name}: kept the shipped {args.export} (pretrain.{args.base}.rebuild: "
+              f"{str(params.pretrain[args.base].rebuild).lower()}; set it true to train the base here)")
+        sys.exit(0)
+    print(f"{name}: training the base ({reason})", flush=True)
+    indexes = [Path(args.prepared_dir) / stem / "index.json" for stem in params.pretrain[args.base].stems]
     pretrain(args.base, indexes, args.out_dir, params, export=args.export)
-except (ConfigError, DataError, OutDirError) as exc:
-    print(f"pretrain-{args.base}: {exc}", file=sys.stderr)
+except (ConfigError, DataError, OutDirError, CheckpointError) as exc:
+    print(f"{name}: {exc}", file=sys.stderr)
     sys.exit(2)
 if args.summary_out:
     write_text(args.summary_out, (Path(args.out_dir) / "summary.json").read_text())

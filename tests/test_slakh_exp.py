@@ -1,6 +1,7 @@
 """scripts/slakh_exp.py: params/slakh2100.yaml (the seed's settings, one place) becomes one
 ``dvc exp run`` command whose -S flags set every base and stem params.yaml lists; the merged
-params load; dvc.yaml's frozen bases stop it with the stages named."""
+params load; the bases rebuild on the real data unless --keep-shipped-bases; a stage marked
+frozen stops it with the stage named."""
 from __future__ import annotations
 
 import importlib.util
@@ -51,11 +52,24 @@ def test_one_command_sets_the_seed_settings_on_every_base_and_stem(tmp_path, cap
                 assert got[f"{section}.{name}.{key}"] == value, f"{section}.{name}.{key}"
 
 
-def test_frozen_bases_stop_it_naming_the_stages(tmp_path, capsys):
-    assert slakh_exp.main(["--root", str(tmp_path), "--dry-run"]) == 2
-    err = capsys.readouterr().err
-    assert "dvc.yaml: pretrain-pitched, pretrain-percussive are frozen" in err and "frozen: false" in err
+def test_the_bases_rebuild_on_real_data_unless_the_shipped_ones_are_kept(tmp_path, capsys):
+    """dvc.yaml as shipped freezes nothing: rebuild: auto trains the bases on the real data (no
+    -S for it); --keep-shipped-bases says rebuild: false for every base."""
+    assert not slakh_exp.frozen_stages(REPO / "dvc.yaml")
+    assert slakh_exp.main(["--root", str(tmp_path), "--dry-run"]) == 0
+    assert not any(k.endswith(".rebuild") for k in _settings(shlex.split(capsys.readouterr().out)))
     assert slakh_exp.main(["--root", str(tmp_path), "--dry-run", "--keep-shipped-bases"]) == 0
+    got = _settings(shlex.split(capsys.readouterr().out))
+    assert got["pretrain.pitched.rebuild"] is False and got["pretrain.percussive.rebuild"] is False
+
+
+def test_a_frozen_base_stops_it_naming_the_stage(tmp_path, capsys):
+    data = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    data["stages"]["pretrain-pitched"]["frozen"] = True
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(data))
+    assert slakh_exp.main(["--root", str(tmp_path), "--dvc-yaml", str(tmp_path / "dvc.yaml"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "dvc.yaml: pretrain-pitched is frozen" in err and "--keep-shipped-bases" in err
 
 
 def test_the_merged_params_are_checked_naming_the_overlay(tmp_path, capsys):

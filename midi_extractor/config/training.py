@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from midi_extractor.config.fields import Checked, ConfigError, key_of
 
@@ -97,7 +98,19 @@ class PretrainConfig(StemConfig):
     """A shared base model (section ``pretrain.<name>``): trained once on the union of
     ``stems``' filtered indexes, then fine-tuned per stem (``stems.<stem>.base``).
     ``role`` picks its loss weights and augmentation; ``drum_stem`` (percussive bases)
-    names the stem whose model drum classes it outputs."""
+    names the stem whose model drum classes it outputs. ``rebuild`` (``auto`` | ``true`` |
+    ``false``) says whether stage ``pretrain-<name>`` trains it or keeps the shipped
+    ``bases/<name>.pt``: ``auto`` trains when ``dataset.kind`` is not the embedded
+    ``generated`` set, or the shipped file is missing or does not fit params' front end and
+    model size (see :func:`midi_extractor.train.run.why_train_base`)."""
 
     stems: list[str] = field(default_factory=list)
     drum_stem: str = ""
+    rebuild: Any = "auto"
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        if isinstance(self.rebuild, str) and self.rebuild.strip().lower() in ("true", "false"):
+            self.rebuild = self.rebuild.strip().lower() == "true"
+        if self.rebuild != "auto" and not isinstance(self.rebuild, bool):
+            raise ConfigError(f"{key_of(where, 'rebuild')} must be auto, true or false, got {self.rebuild!r}")

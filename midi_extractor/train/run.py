@@ -38,6 +38,7 @@ from typing import Any, Sequence
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_json
 from midi_extractor.config import ConfigError, Params, PretrainConfig, RoleConfig, StemConfig, replace
+from midi_extractor.model.checkpoint import CheckpointError, Identity, check_fits, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,39 @@ def merge_indexes(index_paths: Sequence[str | Path], out: str | Path) -> Path:
     if len(roots) > 1:
         raise ConfigError(f"indexes {', '.join(map(str, index_paths))} point at different data sets: {sorted(roots)}")
     return write_json(out, {"dataset_root": roots.pop() if roots else ".", **header, "entries": entries}, indent=1)
+
+
+def why_train_base(name: str, params: Params, shipped: str | Path) -> str | None:
+    """Why stage ``pretrain-<name>`` must train the base rather than keep ``shipped`` (the
+    ``bases/<name>.pt`` in git), as one clause; None to keep it. ``pretrain.<name>.rebuild``:
+    ``true`` always trains; ``auto`` trains when ``dataset.kind`` is not ``generated`` (the
+    embedded set the shipped bases were trained on) or the file is missing or does not fit
+    params' front end and model size; ``false`` keeps it, and raises ``CheckpointError``
+    naming it when it is missing or does not fit."""
+    cfg = params.pretrain[name]
+    if cfg.rebuild is True:
+        return f"pretrain.{name}.rebuild is true"
+    problem = _shipped_base_problem(name, params, Path(shipped))
+    if cfg.rebuild is False:
+        if problem:
+            raise CheckpointError(f"{problem}; pretrain.{name}.rebuild is false, so it is not trained here")
+        return None
+    if params.dataset.kind != "generated":
+        return f"dataset.kind is {params.dataset.kind}; the shipped base was trained on the generated set"
+    return problem
+
+
+def _shipped_base_problem(name: str, params: Params, shipped: Path) -> str | None:
+    """One line when ``shipped`` cannot serve as base ``name`` under ``params``, else None."""
+    if not shipped.is_file():
+        return f"{shipped}: not found"
+    try:
+        ck = load_checkpoint(shipped)
+        check_fits(Identity.of(ck), shipped, params.pretrain[name].stems[0], front_end=params.features,
+                   model_size=params.model.size, params=params, say_base=False)
+    except CheckpointError as exc:
+        return str(exc)
+    return None
 
 
 def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, params: Params, *,

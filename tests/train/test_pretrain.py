@@ -218,3 +218,92 @@ def test_a_fine_tune_killed_after_validating_its_base_resumes_without_a_second_b
     assert tuned["resumed_from_step"] == 0 and tuned["steps"] == 2 and len(calls) == 2
     steps = [r.split(",")[0] for r in (tmp_path / "bass" / "history.csv").read_text().splitlines()[1:]]
     assert steps.count("0") == 1 and steps[-1] == "2"
+
+
+@pytest.fixture(scope="module")
+def shipped_base(two_indexes, tmp_path_factory):
+    """A tiny pitched base exported as a shipped ``bases/pitched.pt`` would be, and its params."""
+    from midi_extractor.train.run import pretrain
+
+    params = tiny_params(epochs=1, steps_per_epoch=1)
+    params.pretrain = {"pitched": PretrainConfig(**{**dataclasses.asdict(params.stems["bass"]),
+                                                    "stems": ["bass"], "role": "harmonic"})}
+    out = tmp_path_factory.mktemp("shipped")
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("MIDI_EXTRACTOR_TRACKING", "0")
+        pretrain("pitched", two_indexes[:1], out / "run", params, export=out / "pitched.pt", log_every=1,
+                 progress=False)
+    return params, out / "pitched.pt"
+
+
+def test_rebuild_auto_keeps_a_fitting_shipped_base_on_generated_data_only(shipped_base, tmp_path):
+    from midi_extractor.config import ModelConfig
+    from midi_extractor.train.run import why_train_base
+
+    params, shipped = shipped_base
+    assert params.dataset.kind == "generated" and params.pretrain["pitched"].rebuild == "auto"
+    assert why_train_base("pitched", params, shipped) is None
+    assert why_train_base("pitched", params, tmp_path / "gone.pt") == f"{tmp_path / 'gone.pt'}: not found"
+    real = dataclasses.replace(params, dataset=dataclasses.replace(params.dataset, kind="redux"))
+    assert "dataset.kind is redux" in why_train_base("pitched", real, shipped)
+    bigger = dataclasses.replace(params, model=ModelConfig(**{**dataclasses.asdict(params.model), "size": "paper"}))
+    reason = why_train_base("pitched", bigger, shipped)
+    assert reason.startswith(f"{shipped}: ") and "paper" in reason
+
+
+def test_rebuild_true_always_trains_and_false_never_does(shipped_base, tmp_path):
+    from midi_extractor.model.checkpoint import CheckpointError
+    from midi_extractor.train.run import why_train_base
+
+    params, shipped = shipped_base
+    for value, expected in ((True, "pretrain.pitched.rebuild is true"), (False, None)):
+        cfg = dataclasses.replace(params.pretrain["pitched"], rebuild=value)
+        set_to = dataclasses.replace(params, pretrain={"pitched": cfg},
+                                     dataset=dataclasses.replace(params.dataset, kind="slakh2100"))
+        assert why_train_base("pitched", set_to, shipped) == expected
+    with pytest.raises(CheckpointError, match=r"gone\.pt: not found; pretrain\.pitched\.rebuild is false"):
+        why_train_base("pitched", set_to, tmp_path / "gone.pt")
+
+
+@pytest.mark.parametrize("value, expected", [("auto", "auto"), ("true", True), (False, False)])
+def test_rebuild_takes_auto_true_or_false(value, expected):
+    assert PretrainConfig(stems=["bass"], role="harmonic", rebuild=value).rebuild == expected
+
+
+def test_rebuild_refuses_anything_else():
+    from midi_extractor.config import Params, from_dict
+
+    with pytest.raises(ConfigError, match=r"pretrain.pitched.rebuild must be auto, true or false, got 'sometimes'"):
+        from_dict(Params, {"pretrain": {"pitched": {"stems": ["bass"], "role": "harmonic", "rebuild": "sometimes"}}})
+
+
+def test_the_pretrain_stage_keeps_the_shipped_base_untouched_and_names_a_missing_one(shipped_base, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    params_yaml = tiny_params_yaml(tmp_path / "params.yaml")
+    data = yaml.safe_load(params_yaml.read_text())
+    data["pretrain"] = {"pitched": {"stems": ["bass"], "role": "harmonic", "rebuild": "auto"}}
+    params_yaml.write_text(yaml.safe_dump(data))
+    before = shipped_base[1].read_bytes()
+
+    def stage(export):
+        return subprocess.run([sys.executable, str(REPO / "stages" / "pretrain.py"), "--params", str(params_yaml),
+                               "--base", "pitched", "--prepared-dir", str(tmp_path / "none"), "--out-dir",
+                               str(tmp_path / "run"), "--export", str(export)], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120, env={**os.environ, "MIDI_EXTRACTOR_TRACKING": "0"})
+
+    kept = stage(shipped_base[1])
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.strip() == (f"pretrain-pitched: kept the shipped {shipped_base[1]} (pretrain.pitched.rebuild: "
+                                   f"auto; set it true to train the base here)")
+    assert shipped_base[1].read_bytes() == before and not (tmp_path / "run").exists()
+    data["pretrain"]["pitched"]["rebuild"] = False
+    params_yaml.write_text(yaml.safe_dump(data))
+    refused = stage(tmp_path / "gone.pt")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (f"pretrain-pitched: {tmp_path / 'gone.pt'}: not found; "
+                                                       f"pretrain.pitched.rebuild is false, so it is not trained here")
