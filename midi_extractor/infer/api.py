@@ -18,6 +18,7 @@ import numpy as np
 from midi_extractor import taxonomy as tx
 from midi_extractor.infer import engine
 from midi_extractor.infer.engine import CONTEXT_S, WINDOW_S
+from midi_extractor.infer.names import stem_files, stem_from_filename, track_program
 from midi_extractor.model.decoding import Note
 
 log = logging.getLogger(__name__)
@@ -47,59 +48,44 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
     """Transcribe one stem recording into notes and a one-track MIDI file.
 
     Args:
-        audio: a path to an audio file (wav, flac, mp3, ogg, aiff; any sample
-            rate; stereo is averaged to mono) or a float array ``(S,)``,
-            ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz``. NaN or infinite
-            samples are refused (``ValueError`` / ``audio.AudioError`` naming
-            the input); a peak above 1.0 is scaled to full scale with a warning.
-        stem: the stem to transcribe as: a stem name (``bass``, ``piano``,
-            ``drums``, ...), an alias (``keys``, ``hi-hat``), a General MIDI
-            instrument name (``"Electric Bass (finger)"``) or program number,
-            or ``"auto"`` (default) to read it from the file name
-            (``bass.wav``, ``Song_drums.flac``).
-        models_dir: folder of ``<stem>/best.pt`` checkpoints (default
-            ``models``). A stem without its own model falls back to a trained
-            stem of the same role, then ``other`` (logged as a warning).
+        audio: a path to an audio file (wav, flac, mp3, ogg, aiff; any sample rate; stereo is averaged to mono) or a
+            float array ``(S,)``, ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz``. NaN or infinite samples are
+            refused (``ValueError`` / ``audio.AudioError`` naming the input); a peak above 1.0 is scaled to full scale
+            with a warning.
+        stem: the stem to transcribe as: a stem name (``bass``, ``piano``, ``drums``, ...), an alias (``keys``,
+            ``hi-hat``), a General MIDI instrument name (``"Electric Bass (finger)"``) or program number, or
+            ``"auto"`` (default) to read it from the file name (``bass.wav``, ``Song_drums.flac``).
+        models_dir: folder of ``<stem>/best.pt`` checkpoints (default ``models``). A stem without its own model falls
+            back to a trained stem of the same role, then ``other`` (logged as a warning).
         sample_rate_hz: rate of an array input (required for arrays).
-        onset_threshold: onset probability (0-1) that starts a note. ``None``
-            (default): the model's own value from ``<models_dir>/<stem>/decoding.json``
-            (chosen on validation by the evaluate stage), else 0.5.
-        frame_threshold: frame probability (0-1) that sustains a note; ``None``:
-            the model's value, else 0.5.
+        onset_threshold: onset probability (0-1) that starts a note. ``None`` (default): the model's own value from
+            ``<models_dir>/<stem>/decoding.json`` (chosen on validation by the evaluate stage), else 0.5.
+        frame_threshold: frame probability (0-1) that sustains a note; ``None``: the model's value, else 0.5.
         min_note_s: shortest note kept, seconds; ``None``: the model's value, else 0.05.
-        drum_note_s: length written for drum hits, seconds; ``None``: the
-            model's value, else 0.1.
-        tempo: the MIDI file's tempo: ``None`` (default) writes 120 BPM,
-            a number forces that BPM (20-400), ``"auto"`` estimates it from
-            the audio with librosa's beat tracker (``tempo.TempoError`` on
-            silence). Note times in seconds do not depend on it.
-        quantize: ``None`` (default) or a grid such as ``"1/16"``, ``"1/8"``,
-            ``"1/8t"``: note starts snap to that grid at the written tempo.
-        device: ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``; ``ValueError``
-            when CUDA is asked for and absent.
-        runtime: ``"auto"`` (default: the ONNX export beside the checkpoint,
-            made by ``midi-extractor export``, when it matches the checkpoint,
-            onnxruntime is installed and the device is the CPU; else torch),
-            ``"torch"`` or ``"onnx"``.
-        params: a ``config.Params`` for the taxonomy switches (bass role,
-            organs as keys); decoding never comes from it.
-        window_s, context_s: the engine's window and its context either side
-            (memory stays flat for long files).
+        drum_note_s: length written for drum hits, seconds; ``None``: the model's value, else 0.1.
+        tempo: the MIDI file's tempo: ``None`` (default) writes 120 BPM, a number forces that BPM (20-400), ``"auto"``
+            estimates it from the audio with librosa's beat tracker (``tempo.TempoError`` on silence). Note times in
+            seconds do not depend on it.
+        quantize: ``None`` (default) or a grid such as ``"1/16"``, ``"1/8"``, ``"1/8t"``: note starts snap to that
+            grid at the written tempo.
+        device: ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``; ``ValueError`` when CUDA is asked for and absent.
+        runtime: ``"auto"`` (default: the ONNX export beside the checkpoint, made by ``midi-extractor export``, when
+            it matches the checkpoint, onnxruntime is installed and the device is the CPU; else torch), ``"torch"`` or
+            ``"onnx"``.
+        params: a ``config.Params`` for the taxonomy switches (bass role, organs as keys); decoding never comes from
+            it.
+        window_s, context_s: the engine's window and its context either side (memory stays flat for long files).
 
     Returns:
-        ``(notes, midi)``: notes sorted by start (``Note(start_s, end_s, pitch,
-        velocity)``; drums as GM keys of their class) and a one-track
-        ``pretty_midi.PrettyMIDI`` (program of the stem or the GM name asked
-        for; drum channel for percussive stems). Silent audio gives no notes
-        and a warning (or ``TempoError`` with ``tempo="auto"``).
+        ``(notes, midi)``: notes sorted by start (``Note(start_s, end_s, pitch, velocity)``; drums as GM keys of their
+        class) and a one-track ``pretty_midi.PrettyMIDI`` (program of the stem or the GM name asked for; drum channel
+        for percussive stems). Silent audio gives no notes and a warning (or ``TempoError`` with ``tempo="auto"``).
 
     Raises:
-        ``routing.NoModelError`` when no checkpoint fits (vocals!), ``KeyError``
-        for an unknown name, ``audio.AudioError`` / ``ValueError`` for bad
-        audio, a bad device or a bad option, ``config.ConfigError`` for a bad
-        ``decoding.json``, ``model.checkpoint.CheckpointMismatch`` when the
-        checkpoint is another stem's (``stem: drums`` at ``models/bass/best.pt``;
-        its role is compared too when ``params`` are given).
+        ``routing.NoModelError`` when no checkpoint fits (vocals!), ``KeyError`` for an unknown name,
+        ``audio.AudioError`` / ``ValueError`` for bad audio, a bad device or a bad option, ``config.ConfigError`` for
+        a bad ``decoding.json``, ``model.checkpoint.CheckpointMismatch`` when the checkpoint is another stem's
+        (``stem: drums`` at ``models/bass/best.pt``; its role is compared too when ``params`` are given).
 
     Example::
 
@@ -246,57 +232,3 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path = "models", *, p
         _tempo_of(None if tempo == "auto" else tempo, mixed, rate, str(folder))
     tracks = {s: _quantized(n, bpm, quantize) for s, n in tracks.items()}
     return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), max(lengths) / rate, bpm, messages)
-
-
-# ------------------------------------------------------------------- names
-def stem_from_filename(path: str | Path, switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> str:
-    """The stem a file's name says (``bass.wav``, ``Track1_drums.flac``, ``keys.mp3``,
-    ``bass_2.wav``; numbers in a name are never read as GM programs).
-    Raises ``KeyError`` when the name says none."""
-    name = Path(path).stem
-    candidates = [name, *reversed(name.replace("-", "_").split("_"))] if "_" in name else [name]
-    for candidate in candidates:
-        if candidate.strip().isdigit():  # "bass_2.wav": a take number, not GM program 2
-            continue
-        try:
-            return tx.resolve_stem_name(candidate, switches)
-        except KeyError:
-            continue
-    raise KeyError(f"{path}: cannot tell the stem from the file name; name it like bass.wav or pass --stem")
-
-
-def track_program(name: str | int, stem: str) -> int:
-    """GM program of the output track: the program named (number or GM name) if any, else the stem's default."""
-    if isinstance(name, int) or (isinstance(name, str) and name.strip().isdigit()):
-        return int(name)
-    import pretty_midi
-
-    key = " ".join(str(name).strip().lower().split())
-    for program, gm in enumerate(pretty_midi.constants.INSTRUMENT_MAP):
-        if gm.lower() == key:
-            return program
-    return tx.default_program(stem)
-
-
-def stem_files(folder: str | Path,
-               switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> tuple[dict[str, Path], list[str]]:
-    """``{stem: file}`` of a folder of separated stems, in taxonomy order, and
-    a message for each audio file whose name names no stem (or a second file of a stem)."""
-    from midi_extractor.audio import AUDIO_EXTENSIONS
-
-    found: dict[str, Path] = {}
-    problems: list[str] = []
-    for path in sorted(Path(folder).iterdir()):
-        if not path.is_file() or path.suffix.lower() not in AUDIO_EXTENSIONS:
-            continue
-        try:
-            stem = stem_from_filename(path, switches)
-        except KeyError as exc:
-            problems.append(str(exc.args[0]))
-            continue
-        if stem in found:
-            problems.append(f"{path}: skipped, {found[stem].name} already holds stem {stem!r}")
-            continue
-        found[stem] = path
-    order = {s: i for i, s in enumerate(tx.STEM_NAMES)}
-    return dict(sorted(found.items(), key=lambda kv: order[kv[0]])), problems

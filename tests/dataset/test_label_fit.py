@@ -108,7 +108,7 @@ def test_prepare_leaves_out_labels_that_do_not_fit_and_trims_a_tail(index, tmp_p
 
 def test_evaluate_skips_a_track_whose_labels_do_not_fit(index, caplog):
     from midi_extractor.config import FrontEndConfig
-    from midi_extractor.evaluate.run import _load_track
+    from midi_extractor.evaluate.tracks import _load_track
 
     entries = {e["track"]: e for e in json.loads(index.read_text())["entries"]}
     root = Path(json.loads(index.read_text())["dataset_root"])

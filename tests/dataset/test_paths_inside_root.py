@@ -115,7 +115,7 @@ def test_prepare_never_opens_a_file_outside_the_root(layout, tmp_path, monkeypat
 
 def test_training_and_evaluate_readers_refuse_paths_outside_the_root(layout, tmp_path, caplog):
     from midi_extractor.config import FrontEndConfig
-    from midi_extractor.evaluate.run import _load_track
+    from midi_extractor.evaluate.tracks import _load_track
 
     root, outside = layout
     index = _edited(tmp_path, root, outside)

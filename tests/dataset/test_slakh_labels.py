@@ -21,7 +21,7 @@ from midi_extractor.cli import main
 from midi_extractor.config import ConfigError, FrontEndConfig, load_params
 from midi_extractor.dataset.indexing import build_indices
 from midi_extractor.dataset.prepare import prepare_index
-from midi_extractor.evaluate.run import reference_notes
+from midi_extractor.evaluate.tracks import reference_notes
 from midi_extractor.index_io import DataError, label_notes, load_index
 from midi_extractor.midi_notes import load_notes
 from midi_extractor.train.clips import TranscriptionDataset

@@ -1,7 +1,6 @@
 """evaluate.run end to end with stand-in models on tiny sine / click data sets: thresholds chosen on
 validation and written to decoding.json, in- and out-of-domain blocks with intervals, drums scored
-on every reference class, octave recall, the per-track CSV, piano rolls worst first, and the same
-notes as the public transcription path."""
+on every reference class, octave recall, the per-track CSV and piano rolls worst first."""
 import csv
 import json
 import logging
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers_standin import FE, ONSET_P, PITCHED, SR, Graded, StandIn, eval_index, sine
+from helpers_standin import FE, ONSET_P, PITCHED, SR, Graded, StandIn, eval_index
 from midi_extractor import taxonomy as tx
 from midi_extractor.config import DecodingConfig, Params
 from midi_extractor.evaluate.run import evaluate
@@ -119,16 +118,3 @@ def test_a_broken_track_is_skipped_and_counted(tmp_path, stand_in, caplog):
     index.write_text("{not json")
     with pytest.raises(ValueError, match="filtered_dataset_bass.json: not valid JSON"):
         evaluate("bass", index, tmp_path / "best.pt", "test", None, _auto())
-
-
-def test_evaluate_decodes_exactly_as_transcribe_array(tmp_path):
-    """The sweep decodes activations computed once; the scores use transcribe_array: same notes
-    (an overdriven signal included)."""
-    from midi_extractor.evaluate.run import model_activations
-    from midi_extractor.model.decoding import decode
-
-    loaded = engine.LoadedModel(Graded(FE, FE.n_pitches), FE, None, "bass", None)
-    audio = (4 * sine(69, 0.5, 1.2, 3.0) + sine(74, 1.5, 2.5, 3.0)).astype(np.float32)
-    kwargs = dict(onset_threshold=0.3, frame_threshold=0.4, min_note_s=0.05, drum_note_s=0.1)
-    via_sweep = decode(model_activations(loaded, audio), FE, None, *kwargs.values())
-    assert via_sweep == engine.transcribe_array(loaded, audio, **kwargs) and len(via_sweep) == 2

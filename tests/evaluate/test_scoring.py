@@ -1,5 +1,5 @@
 """evaluation scoring: score_notes identities and agreement with mir_eval, counts that pool over
-tracks, drum classes and octaves, split fallback."""
+tracks, drum classes and octaves."""
 import math
 
 import mir_eval
@@ -8,7 +8,6 @@ import pytest
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.model.decoding import Note
-from midi_extractor.evaluate.run import select_entries
 from midi_extractor.evaluate.scoring import (METRIC_KEYS, mean_metrics, notes_to_frames, octave_of, score_notes,
                                              track_counts)
 from midi_extractor.matching import notes_to_arrays
@@ -65,23 +64,6 @@ def test_drum_classes_score_separately():
     assert scores["onset_f1"] == pytest.approx(0.75)
     means = mean_metrics([scores, {**scores, "onset_f1_toms": 0.5}], ["onset_f1_kick", "onset_f1_toms"])
     assert means == {"onset_f1_kick": 1.0, "onset_f1_toms": 0.5}
-
-
-def test_split_falls_back_to_validation_then_train():
-    index = {"stem": "bass", "entries": [{"split": "train", "track": "a"}, {"split": "validation", "track": "b"}]}
-    assert select_entries(index, "test") == ("validation", [index["entries"][1]])
-    assert select_entries(index, "train") == ("train", [index["entries"][0]])
-    index["entries"].pop(1)
-    import zlib
-
-    name = next(f"T{i}" for i in range(100) if zlib.crc32(f"T{i}".encode()) % 100 >= 10)
-    single = {"stem": "bass", "entries": [{"split": "train", "track": name}]}
-    assert select_entries(single, "test")[0] == "train"  # one train track, not held out: all there is
-    many = {"stem": "bass", "entries": [{"split": "train", "track": f"Track{i:05d}"} for i in range(40)]}
-    used, chosen = select_entries(many, "test")
-    assert used == "train_holdout" and 0 < len(chosen) < 40  # the trainer's own validation tracks
-    with pytest.raises(ValueError, match="no entries"):
-        select_entries({"stem": "bass", "entries": []}, "test")
 
 
 def test_counts_give_mir_eval_figures_and_frame_cells():
