@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from midi_extractor.dataset import drum_split as ds  # noqa: E402
 from midi_extractor.dataset import filtering
 from midi_extractor.dataset import indexing
-from midi_extractor.dataset import slakh  # noqa: E402
+from midi_extractor.dataset import slakh_layout  # noqa: E402
 from midi_extractor import taxonomy as tx  # noqa: E402
 
 FIXTURE = REPO / "tests" / "fixtures" / "slakh_sample"
@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     how = generate(data, args.tracks, args.seconds, args.seed, args.generator)
     t_gen = time.perf_counter() - t0
-    n_tracks = len(slakh.track_dirs(data))
+    n_tracks = len(slakh_layout.track_dirs(data))
 
     t_bare, n_audio, n_midi = bare_read(data)  # also warms the page cache for what follows
     t_bare, n_audio, n_midi = bare_read(data)

@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from midi_extractor.dataset import slakh
 from midi_extractor.config import load_params
 from midi_extractor.dataset.indexing import build_indices, shift_note
+from midi_extractor.dataset.problems import print_problems
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--params", required=True)
@@ -26,6 +26,6 @@ problems: list = []
 index = build_indices(args.dataset_root, [args.stem], args.out.parent, switches=params.switches,
                       drum_split=params.index.drum_split, problems=problems, jobs=args.jobs,
                       bass_octave_down=params.dataset.bass_labels_octave_down)[args.stem]
-slakh.print_problems(problems)
+print_problems(problems)
 print(f"{args.stem}: {len(index['entries'])} entries{shift_note(index['entries'])}, {len(problems)} problems "
       f"-> {args.out}")

@@ -53,7 +53,7 @@ def test_tempo_and_bar_survive_a_file_and_note_times_do_not_move(tmp_path):
 def test_every_reader_opens_midi_through_read_midi(tmp_path):
     from midi_extractor.dataset.drum_split import high_share
     from midi_extractor.dataset.filtering import count_notes
-    from midi_extractor.dataset.slakh import midi_instruments
+    from midi_extractor.dataset.slakh_metadata import midi_instruments
     from midi_extractor.midi_notes import load_notes, read_midi
 
     path = tmp_path / "x.mid"

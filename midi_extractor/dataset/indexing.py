@@ -29,6 +29,8 @@ from typing import Any
 
 from midi_extractor.dataset import drum_split as ds
 from midi_extractor.dataset import slakh
+from midi_extractor.dataset import slakh_layout
+from midi_extractor.dataset.problems import Problem, print_problems
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import clean_stale_tmp, write_json
 
@@ -102,9 +104,9 @@ def _entry(rec: slakh.StemRecord, stem: str, extra: dict, root: Path, switches: 
 
 def _index_track(folder: Path, split: str, root: Path, stems: list[str], switches: tx.TaxonomySwitches,
                  drum_config: ds.DrumSplitConfig, allow_outside_links: bool, bass_octave_down: bool = False
-                 ) -> tuple[dict[str, list[dict]], list[slakh.Problem]]:
+                 ) -> tuple[dict[str, list[dict]], list[Problem]]:
     """The entries one track gives each of ``stems`` and the problems it has (a worker's job)."""
-    problems: list[slakh.Problem] = []
+    problems: list[Problem] = []
     entries: dict[str, list[dict]] = {s: [] for s in stems}
     want_drums = any(s in ("drums", "high_percs") for s in stems)
     if not slakh.track_inside_root(folder, root, problems, allow_outside_links):
@@ -112,13 +114,13 @@ def _index_track(folder: Path, split: str, root: Path, stems: list[str], switche
     try:
         track = slakh.read_track(folder, split, problems, check_files=False, allow_outside_links=allow_outside_links)
     except Exception as exc:  # noqa: BLE001 - one broken track must not stop the rest
-        problems.append(slakh.Problem(str(folder), f"track skipped: {type(exc).__name__}: {exc}", "error"))
+        problems.append(Problem(str(folder), f"track skipped: {type(exc).__name__}: {exc}", "error"))
         return entries, problems
     for rec in track.stems:
         try:
             coarse = tx.stem_for_program(rec.metadata["program_num"], rec.metadata["is_drum"], switches)
         except tx.UnknownProgramError as exc:
-            problems.append(slakh.Problem(str(folder / "metadata.yaml"),
+            problems.append(Problem(str(folder / "metadata.yaml"),
                                           f"stem {rec.stem_id}: unknown program: {exc}; stem skipped", "error"))
             continue
         drum_record = coarse == "drums" and rec.metadata["is_drum"]
@@ -132,14 +134,14 @@ def _index_track(folder: Path, split: str, root: Path, stems: list[str], switche
     return entries, problems
 
 
-def _index_track_star(args: tuple) -> tuple[dict[str, list[dict]], list[slakh.Problem]]:
+def _index_track_star(args: tuple) -> tuple[dict[str, list[dict]], list[Problem]]:
     return _index_track(*args)
 
 
 def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str | Path,
                   switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES,
                   drum_split: dict | ds.DrumSplitConfig | None = None,
-                  problems: list[slakh.Problem] | None = None,
+                  problems: list[Problem] | None = None,
                   allow_outside_links: bool = False, jobs: int = 1,
                   bass_octave_down: bool = False) -> dict[str, dict]:
     """Index ``dataset_root`` and write ``out_dir/dataset_<stem>.json`` for each
@@ -156,9 +158,9 @@ def build_indices(dataset_root: str | Path, stems: str | list[str], out_dir: str
     problems = [] if problems is None else problems
     drum_config = ds.config_from_params(drum_split)
     root = Path(dataset_root)
-    layout = slakh.detect_layout(root)
+    layout = slakh_layout.detect_layout(root)
     work = [(folder, split, root, stems, switches, drum_config, allow_outside_links, bass_octave_down)
-            for folder, split in slakh.track_dirs(root, layout)]
+            for folder, split in slakh_layout.track_dirs(root, layout)]
     entries: dict[str, list[dict]] = {s: [] for s in stems}
     if jobs > 1 and len(work) > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -203,7 +205,7 @@ def _cmd_build_index(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"build-index: {exc}", file=sys.stderr)
         return 2
-    problems: list[slakh.Problem] = []
+    problems: list[Problem] = []
     try:
         if args.jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
@@ -214,11 +216,11 @@ def _cmd_build_index(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"build-index: {exc}", file=sys.stderr)
         return 2
-    slakh.print_problems(problems)
+    print_problems(problems)
     for stem, index in result.items():
         entries = index["entries"]
         no_audio = sum(e["audio"] is None for e in entries)
-        splits = {s: sum(e["split"] == s for e in entries) for s in slakh.SPLITS}
+        splits = {s: sum(e["split"] == s for e in entries) for s in slakh_layout.SPLITS}
         split_text = ", ".join(f"{s} {n}" for s, n in splits.items() if n)
         print(f"{stem}: {len(entries)} entries ({split_text or 'none'}; {no_audio} without audio"
               f"{shift_note(entries)}) -> {Path(args.out_dir) / f'dataset_{stem}.json'}")

@@ -52,147 +52,24 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from midi_extractor import prepared
-from midi_extractor import taxonomy as tx
-from midi_extractor.atomic import OutputError, atomic_open, check_writable, clean_stale_tmp, write_json
-from midi_extractor.audio import AudioError, load_audio
-from midi_extractor.config import FrontEndConfig
-from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, fit_labels,
-                                     inside_root, label_notes, label_shift, read_index, select_split)
-from midi_extractor.midi_notes import MidiError, load_notes
+from midi_extractor.atomic import OutputError, check_writable, clean_stale_tmp, write_json
+from midi_extractor.dataset.prepare_entry import DEFAULT_PITCH_RANGE, pitched_entry, prepare_entry
+from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, read_index,
+                                     select_split)
 
 log = logging.getLogger(__name__)
 
 #: log a progress line at most this often (seconds)
 PROGRESS_EVERY_S = 30.0
-#: the model's pitch range when none is given (``features.min_midi``, ``features.max_midi``)
-DEFAULT_PITCH_RANGE = (FrontEndConfig.min_midi, FrontEndConfig.max_midi)
 
 
-# --------------------------------------------------------------- one entry
-def _safe_part(value: Any) -> bool:
-    """A track / stem id usable as one path component."""
-    s = str(value)
-    return bool(s) and s not in (".", "..") and "/" not in s and "\\" not in s and "\0" not in s
-
-
-def _write_npy(path: Path, array: np.ndarray) -> None:
-    clean_stale_tmp(path)
-    with atomic_open(path, "wb") as f:
-        np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
-
-
-def pitched_entry(entry: Mapping, stem: Any) -> bool:
-    """Whether an entry's notes are pitches (not drum keys): not a drum stem's, not ``is_drum``."""
-    meta = entry.get("metadata") if isinstance(entry.get("metadata"), Mapping) else {}
-    return stem not in tx.STEM_DRUM_CLASSES and not meta.get("is_drum")
-
-
-def _complete(out_dir: Path, track: str, stem_id: str, sample_rate_hz: int, source_bytes: int,
-              labels: dict) -> dict | None:
-    """The marker of an entry whose outputs are all there and match (rate, source size and
-    the label correction ``labels``), else None."""
-    try:
-        marker = json.loads((out_dir / prepared.marker_relpath(track, stem_id)).read_text())
-        if (marker.get("format") != prepared.FORMAT or int(marker["sample_rate_hz"]) != sample_rate_hz
-                or int(marker["source_bytes"]) != source_bytes
-                or any(marker.get(k) != v for k, v in labels.items())):
-            return None
-        if prepared.n_frames(out_dir / prepared.audio_relpath(track, stem_id)) != int(marker["frames"]):
-            return None
-        notes = prepared.load_note_array(out_dir / prepared.notes_relpath(track, stem_id))  # whole (N, 4)
-        return marker if len(notes) == int(marker["notes"]) else None
-    except (OSError, ValueError, KeyError, TypeError):  # AudioError, MidiError: ValueErrors
-        return None
-
-
-def prepare_entry(entry: Mapping, source_root: str | Path, out_dir: str | Path,
-                  sample_rate_hz: int, pitch_range: tuple[int, int] = DEFAULT_PITCH_RANGE,
-                  pitched: bool = True) -> dict:
-    """Prepare one entry (decode, resample, correct its notes with
-    :func:`~midi_extractor.index_io.label_notes`, write its arrays and marker). Returns
-    ``{"status": "prepared" | "skipped", "frames", "scale", "notes", "out_of_range_notes"}`` or
-    ``{"status": "bad", "file": <source path, relative to the root when it was>,
-    "path": <its full path>, "reason": <problem>}``. Never raises for bad input."""
-    source_root, out_dir = Path(source_root), Path(out_dir)
-    track, stem_id = entry.get("track"), entry.get("stem_id")
-    audio_rel, midi_rel = entry.get("audio"), entry.get("midi")
-
-    def bad(rel: Any, reason: str) -> dict:
-        rel = str(rel) if rel else f"{track}/{stem_id}"
-        return {"status": "bad", "file": rel, "path": str(source_root / rel), "reason": reason}
-
-    if not _safe_part(track) or not _safe_part(stem_id):
-        return bad(audio_rel, f"entry needs a track and stem_id usable as file names "
-                              f"(track={track!r}, stem_id={stem_id!r})")
-    if not audio_rel:
-        return bad(midi_rel, "entry has no audio file")
-    if not midi_rel:
-        return bad(audio_rel, "entry has no MIDI file (audio without MIDI)")
-    try:
-        audio_path, midi_path = inside_root(source_root, audio_rel), inside_root(source_root, midi_rel)
-    except DataError as exc:
-        return bad(audio_rel, str(exc).split(": ", 1)[1])
-    if not audio_path.is_file():
-        return bad(audio_rel, "audio file not found" if not audio_path.exists() else "audio path is not a file")
-    if not midi_path.is_file():
-        return bad(midi_rel, "MIDI file not found")
-    source_bytes = audio_path.stat().st_size
-    try:
-        labels = {"label_shift_semitones": label_shift(entry) if pitched else 0,
-                  "pitch_range": [int(pitch_range[0]), int(pitch_range[1])] if pitched else None}
-    except DataError as exc:
-        return bad(midi_rel, str(exc))
-
-    marker = _complete(out_dir, track, stem_id, sample_rate_hz, source_bytes, labels)
-    if marker is not None:
-        return {"status": "skipped", "frames": int(marker["frames"]), "scale": float(marker["scale"]),
-                "notes": int(marker["notes"]), "out_of_range_notes": int(marker.get("out_of_range_notes", 0)),
-                "trimmed_notes": int(marker.get("trimmed_notes", 0))}
-
-    try:
-        notes, n_dropped = label_notes(load_notes(midi_path), entry, *pitch_range, pitched=pitched)
-    except MidiError as exc:
-        return bad(midi_rel, str(exc).removeprefix(f"{midi_path}: "))
-    try:
-        y = load_audio(audio_path, sample_rate_hz)
-    except AudioError as exc:
-        return bad(audio_rel, exc.problem)
-    if y.size == 0:
-        return bad(audio_rel, f"no audio samples at {sample_rate_hz} Hz (0-length stem)")
-    try:
-        notes, n_trimmed = fit_labels(notes, y.size / sample_rate_hz, midi_path)
-    except DataError as exc:
-        return bad(midi_rel, str(exc).removeprefix(f"{midi_path}: "))
-    q, scale = prepared.encode(y)
-    del y
-    marker = {"format": prepared.FORMAT, "sample_rate_hz": int(sample_rate_hz), "frames": len(q),
-              "scale": scale, "notes": len(notes), "source_bytes": int(source_bytes), **labels,
-              "out_of_range_notes": n_dropped, **({"trimmed_notes": n_trimmed} if n_trimmed else {})}
-    _write_entry(out_dir, track, stem_id, q, notes, marker)
-    return {"status": "prepared", "frames": marker["frames"], "scale": scale, "notes": marker["notes"],
-            "out_of_range_notes": n_dropped, "trimmed_notes": n_trimmed}
-
-
-def _write_entry(out_dir: Path, track: str, stem_id: str, q: np.ndarray, notes: np.ndarray, marker: dict) -> None:
-    """Write an entry's audio and note arrays, then its marker (complete once the marker is there)."""
-    marker_path = out_dir / prepared.marker_relpath(track, stem_id)
-    marker_path.unlink(missing_ok=True)  # incomplete until the arrays are written
-    _write_npy(out_dir / prepared.audio_relpath(track, stem_id), q)
-    _write_npy(out_dir / prepared.notes_relpath(track, stem_id), np.asarray(notes, dtype=np.float64))
-    clean_stale_tmp(marker_path)
-    write_json(marker_path, marker)
-
-
+# ------------------------------------------------------------- the index
 def _prepare_star(args: tuple) -> dict:
     return prepare_entry(*args)
 
 
-# ------------------------------------------------------------- the index
 def _chosen(entries: Sequence[Mapping], splits: Sequence[str], source: str) -> list[Mapping]:
     """Entries of the union of ``splits`` (``select_split`` each), in index order."""
     picked: set[int] = set()

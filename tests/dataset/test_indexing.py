@@ -11,6 +11,7 @@ from helpers_data import BAD_TRACKS, REPO, SLAKH_SAMPLE, bad_inputs_dataset, han
 from midi_extractor import cli
 from midi_extractor.dataset import indexing
 from midi_extractor.dataset import slakh
+from midi_extractor.dataset.slakh_layout import flat_split
 from midi_extractor import taxonomy as tx
 
 FIXTURE = SLAKH_SAMPLE
@@ -45,7 +46,7 @@ def test_babyslakh_contract_and_counts(tmp_path):
     (entry,) = on_disk["entries"]
     assert set(entry) == ENTRY_KEYS
     assert entry["track"] == "Track00001" and entry["stem_id"] == "S03"
-    assert entry["split"] == slakh.flat_split("Track00001")
+    assert entry["split"] == flat_split("Track00001")
     assert (entry["audio"], entry["midi"]) == ("Track00001/stems/S03.wav", "Track00001/MIDI/S03.mid")
     assert CONTRACT_META <= set(entry["metadata"])
     assert {k: entry["metadata"][k] for k in CONTRACT_META} == {
@@ -110,7 +111,7 @@ def test_generated_layout_routes_and_splits_drums_by_audio(generated, tmp_path):
     assert {e["metadata"]["role"] for e in result["high_percs"]["entries"]} == {"percussive"}
     assert {e["stem_id"] for e in result["other"]["entries"]} == {"S05"}        # organ, switch off
     splits = {e["track"]: e["split"] for e in result["bass"]["entries"]}
-    assert splits == {t: slakh.flat_split(t) for t in splits}
+    assert splits == {t: flat_split(t) for t in splits}
 
 
 def test_drum_split_thresholds_from_params_change_the_routing(generated, tmp_path):

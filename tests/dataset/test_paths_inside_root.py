@@ -95,12 +95,12 @@ def test_filter_drops_entries_leaving_the_root_as_outside_root(layout, tmp_path)
 
 
 def test_prepare_never_opens_a_file_outside_the_root(layout, tmp_path, monkeypatch, caplog):
-    from midi_extractor.dataset import prepare
+    from midi_extractor.dataset import prepare_entry
 
     root, outside = layout
     opened = []
-    real_load_audio = prepare.load_audio
-    monkeypatch.setattr(prepare, "load_audio", lambda path, *a, **k: opened.append(Path(path)) or
+    real_load_audio = prepare_entry.load_audio
+    monkeypatch.setattr(prepare_entry, "load_audio", lambda path, *a, **k: opened.append(Path(path)) or
                         real_load_audio(path, *a, **k))
     caplog.set_level(logging.WARNING)
     report = prepare_index(_edited(tmp_path, root, outside), tmp_path / "prep", 16000, splits="train,validation")

@@ -34,13 +34,13 @@ def _prepare(index, out, *extra: str) -> int:
 
 @pytest.mark.parametrize("jobs", ["1", "2"])  # 2: the error crosses the process pool whole
 def test_a_full_disk_while_writing_an_array_is_one_line_naming_it(index, tmp_path, capsys, monkeypatch, jobs):
-    from midi_extractor.dataset import prepare
+    from midi_extractor.dataset import prepare_entry
 
     def full(f, array, **kwargs):
         raise OSError("529200 requested and 403392 written")  # numpy's own words, no errno
 
     monkeypatch.setattr(np.lib.format, "write_array", full)
-    monkeypatch.setattr(prepare, "load_audio", lambda *a, **k: np.full(32000, 0.1, np.float32))
+    monkeypatch.setattr(prepare_entry, "load_audio", lambda *a, **k: np.full(32000, 0.1, np.float32))
     out = tmp_path / "prep"
     assert _prepare(index, out, "--jobs", jobs) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
@@ -50,10 +50,10 @@ def test_a_full_disk_while_writing_an_array_is_one_line_naming_it(index, tmp_pat
 
 
 def test_an_out_dir_that_cannot_be_written_is_one_line_before_decoding(index, tmp_path, capsys, monkeypatch):
-    from midi_extractor.dataset import prepare
+    from midi_extractor.dataset import prepare_entry
 
     decoded = []
-    monkeypatch.setattr(prepare, "load_audio", lambda *a, **k: decoded.append(a) or np.zeros(10, np.float32))
+    monkeypatch.setattr(prepare_entry, "load_audio", lambda *a, **k: decoded.append(a) or np.zeros(10, np.float32))
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     assert _prepare(index, blocker / "prep") == 2

@@ -174,7 +174,7 @@ def test_real_babyslakh_bass_moves_down_an_octave(tmp_path, capsys, monkeypatch)
     # rule for labels that do not fit their audio (tests/dataset/test_label_fit.py) would refuse
     # the stem, so it is off here and the octave shift is checked on every real note.
     keep = lambda notes, duration_s, source: (notes, 0)  # noqa: E731
-    monkeypatch.setattr("midi_extractor.dataset.prepare.fit_labels", keep)
+    monkeypatch.setattr("midi_extractor.dataset.prepare_entry.fit_labels", keep)
     monkeypatch.setattr("midi_extractor.index_io.fit_labels", keep)
     params = _params(tmp_path, {"kind": "babyslakh", "root": str(BABY)})
     assert main(["build-index", "--dataset-root", str(BABY), "--stems", "bass", "--out-dir",
