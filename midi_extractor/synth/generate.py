@@ -33,7 +33,6 @@ import logging
 import shutil
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,103 +41,24 @@ from midi_extractor.atomic import write_json
 from midi_extractor.config import DEFAULT_SAMPLE_RATE_HZ
 from midi_extractor.synth import songs
 from midi_extractor.synth import sources as src
-from midi_extractor.synth.fluid import Renderer, RenderError, SynthError
-from midi_extractor.synth.render import (IN_DOMAIN, OUT_OF_DOMAIN, TARGET_PEAK_DB, Report,  # noqa: F401
-                                           SourceCache, StemSkipped, integrated_loudness_db, peak_normalise,
-                                           render_part, write_track)
+from midi_extractor.synth.fluid import Renderer, SynthError
+from midi_extractor.synth.pools import domain_pools, locate_all, pick_source
+from midi_extractor.synth.render import (IN_DOMAIN, OUT_OF_DOMAIN, Report, SourceCache, StemSkipped, render_part,
+                                           write_track)
+from midi_extractor.synth.splits import SPLIT_NAMES, split_counts, track_layout
 
 log = logging.getLogger(__name__)
 #: off a terminal, a progress line every this many tracks
 PROGRESS_EVERY = 8
 DEFAULT_SF2 = src.SOURCES["TimGM6mb"].bundled
-SPLIT_NAMES = ("train", "validation", "test")
 REPORT_NAME = "synth_report.json"
 
 
-# --------------------------------------------------------------------- layout
-def split_counts(tracks: int, validation: int | None = None, test: int | None = None) -> dict[str, int]:
-    """Tracks per split: given sizes, or ~80/10/10 with at least one validation and
-    one test track from 3 tracks on."""
-    if validation is None and test is None:
-        if tracks < 3:
-            return {"train": tracks, "validation": 0, "test": 0} if tracks < 2 else \
-                {"train": tracks - 1, "validation": 0, "test": 1}
-        validation = test = max(1, int(round(0.1 * tracks)))
-    validation = max(1, int(round(0.1 * tracks))) if validation is None else int(validation)
-    test = max(1, int(round(0.1 * tracks))) if test is None else int(test)
-    if validation < 0 or test < 0 or validation + test >= tracks:
-        raise SynthError(f"validation ({validation}) + test ({test}) tracks must leave train tracks "
-                         f"out of {tracks}")
-    return {"train": tracks - validation - test, "validation": validation, "test": test}
-
-
-def track_split(index: int, tracks: int, validation: int | None = None, test: int | None = None) -> str:
-    """Split of track ``index`` (0-based): train first, then validation, then test."""
-    counts = split_counts(tracks, validation, test)
-    if index < counts["train"]:
-        return "train"
-    return "validation" if index < counts["train"] + counts["validation"] else "test"
-
-
-def track_layout(counts: dict[str, int], with_ood: bool) -> list[tuple[str, str, int]]:
-    """(split, domain, position within the domain) of every track: the second half of
-    the test split (rounded down) is out-of-domain when there is an OOD pool."""
-    n_ood = counts["test"] // 2 if with_ood else 0
-    n_in = counts["train"] + counts["validation"] + counts["test"] - n_ood
-    out = []
-    for k in range(n_in + n_ood):
-        split = "train" if k < counts["train"] else "validation" if k < counts["train"] + counts["validation"] \
-            else "test"
-        out.append((split, IN_DOMAIN, k) if k < n_in else (split, OUT_OF_DOMAIN, k - n_in))
-    return out
-
-
+# --------------------------------------------------------------- generation
 def _track_rng(seed: int, index: int, stream: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index), int(stream)]))
 
 
-def pick_source(pool: list[src.SoundSource], part: songs.Part, position: int, seed: int) -> src.SoundSource | None:
-    """The source of ``part`` in the ``position``-th track of its domain: the pool's
-    sources that can render it, in turn, from a seeded offset per stem name."""
-    able = [s for s in pool if s.can_render(part.is_drum)]
-    if not able:
-        return None
-    offset = zlib.crc32(f"{seed}|{part.stem}".encode()) % len(able)
-    return able[(position + offset) % len(able)]
-
-
-def _pools(sf2, sound_sources, ood_sources) -> tuple[list[src.SoundSource], list[src.SoundSource]]:
-    try:
-        pool = [src.custom_source(sf2)] if sf2 else src.resolve(sound_sources, "dataset.sound_sources")
-        ood = src.resolve(ood_sources, "dataset.ood_sources")
-    except src.SourceError as exc:
-        raise SynthError(str(exc)) from None
-    shared = {s.name for s in pool} & {s.name for s in ood}
-    if shared:
-        raise SynthError(f"dataset.ood_sources must be held out of dataset.sound_sources; both list "
-                         f"{', '.join(sorted(shared))}")
-    if not pool:
-        raise SynthError("dataset.sound_sources is empty")
-    for is_drum, what in ((False, "pitched"), (True, "drum")):
-        if not any(s.can_render(is_drum) for s in pool):
-            raise SynthError(f"dataset.sound_sources has no source for {what} stems")
-    return pool, ood
-
-
-def _locate_all(sources_: list[src.SoundSource], cache: SourceCache) -> None:
-    """Find every source's file up front (a missing one stops the run, naming its package);
-    a user-supplied file (``--sf2``) must also read as a SoundFont."""
-    for s in sources_:
-        try:
-            cache.paths[s.name] = s.locate()
-            if s.package is None:
-                src.read_presets(cache.paths[s.name])
-                cache.renderer.load(cache.paths[s.name])
-        except (src.SourceError, RenderError) as exc:
-            raise SynthError(str(exc)) from None
-
-
-# --------------------------------------------------------------- generation
 def _check_arguments(tracks, seconds, sample_rate_hz, effects) -> None:
     if int(tracks) < 1:
         raise SynthError(f"--tracks must be at least 1, got {tracks}")
@@ -197,7 +117,7 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     _check_arguments(tracks, seconds, sample_rate_hz, effects)
     tracks, seconds, sample_rate_hz, effects = int(tracks), float(seconds), int(sample_rate_hz), float(effects)
     counts = split_counts(tracks, validation_tracks, test_tracks)
-    pool, ood = _pools(sf2, sound_sources, ood_sources)
+    pool, ood = domain_pools(sf2, sound_sources, ood_sources)
     layout = track_layout(counts, with_ood=bool(ood))
     out_dir = Path(out_dir)
     n_samples = int(round(seconds * sample_rate_hz))
@@ -209,7 +129,7 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     report = Report()
     with Renderer(sample_rate_hz) as renderer:
         cache = SourceCache(renderer)
-        _locate_all(pool + (ood if any(d == OUT_OF_DOMAIN for _, d, _ in layout) else []), cache)
+        locate_all(pool + (ood if any(d == OUT_OF_DOMAIN for _, d, _ in layout) else []), cache)
         dropped: set[str] = set()
         t0 = time.perf_counter()
         for k in tqdm(range(tracks), desc="synth", unit="track", file=sys.stderr, disable=not progress):

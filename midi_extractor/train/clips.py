@@ -35,17 +35,13 @@ Splits: ``train``/``validation``/``test`` as in the index. An empty
 (CRC32 of the track name), and ``train`` then leaves those tracks out; an
 empty ``test`` split falls back to validation. Each fallback is logged.
 
-Reading: only the window a clip needs is decoded (``audio.load_audio`` with
-offset and duration), unless the whole set fits in ``cache_mb`` of memory,
-in which case every track is decoded once at construction and clips are
-slices (``cache_audio="auto"``). Parsed MIDI is cached per track as a
-compact note array.
-
-Labels: the notes of a source index go through
-:func:`~midi_extractor.index_io.label_notes` (the entry's ``label_shift_semitones``, real
-Slakh bass -12; a pitched stem's notes outside ``front_end.min_midi..max_midi`` left out, one
-log line per entry that has any); a prepared index's notes were corrected by ``prepare``, and
-one prepared for another pitch range than the model's is refused.
+Reading and labels (:mod:`midi_extractor.train.clip_reader`): only the window a clip needs
+is decoded, unless the whole set fits in ``cache_mb`` of memory, in which case every track is
+decoded once at construction and clips are slices (``cache_audio="auto"``); the notes of a
+source index are corrected as prepare corrects them (:func:`~midi_extractor.index_io.label_notes`,
+:func:`~midi_extractor.index_io.fit_labels`), a prepared index's notes were corrected by
+``prepare``, and one prepared at another rate or for another pitch range than the model's is
+refused.
 
 Bad files never stop a run: an entry without MIDI, with a missing, empty or
 0-frame audio file is left out at construction; one whose audio or MIDI fails
@@ -59,43 +55,25 @@ is left, :class:`~midi_extractor.index_io.DataError` names the index.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from midi_extractor import prepared
-from midi_extractor.audio import AudioError, audio_info, load_audio
+from midi_extractor.audio import AudioError, load_audio
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.index_io import (DataError, LabelFitError, entry_paths, fit_labels, label_notes, read_index,
-                                     select_split)
-from midi_extractor.model.labels import KEYS, MidiError, load_notes, rolls_from_midi
+from midi_extractor.index_io import read_index, select_split
+from midi_extractor.model.labels import KEYS, MidiError, rolls_from_midi
 from midi_extractor.train import batch_augment
 from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio
 from midi_extractor.train.bad_files import BadFileBook
-
-log = logging.getLogger(__name__)
-
-
-def full_track(entry: Mapping, dataset_root: str | Path, front_end: FrontEndConfig,
-               drum_classes: Sequence[str] | None = None) -> dict[str, Any]:
-    """A whole track for evaluation: ``audio`` ``(S,)`` float32 at the front
-    end's rate, the four rolls ``(front_end.n_frames(S), n_outputs)`` float32,
-    ``notes`` (``labels.load_notes``: ``(N, 4)`` start_s, end_s, pitch,
-    velocity, corrected by ``index_io.label_notes``), ``out_of_range_notes`` (how many it
-    left out) and ``track``. Raises ``AudioError``/``MidiError``/``DataError`` naming the file."""
-    audio_path, midi_path = entry_paths(entry, dataset_root)
-    audio = load_audio(audio_path, front_end.sample_rate_hz)
-    notes, n_dropped = label_notes(load_notes(midi_path), entry, front_end.min_midi, front_end.max_midi,
-                                   pitched=not drum_classes)
-    rolls = rolls_from_midi(notes, front_end.n_frames(len(audio)), front_end, drum_classes)
-    return {"audio": audio, **rolls, "notes": notes, "out_of_range_notes": n_dropped, "track": entry.get("track")}
+from midi_extractor.train.clip_reader import ClipReader
 
 
 # ----------------------------------------------------------------- dataset
-class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
+class TranscriptionDataset(BadFileBook, ClipReader, torch.utils.data.Dataset):
     """Clips of one split of a filtered index; see the module docstring.
 
     ``augment_policy``: an :class:`~midi_extractor.train.augment.AugmentPolicy`, the
@@ -174,37 +152,6 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
         self._share_book()
         self._weights = np.asarray(self.durations, dtype=np.float64) / sum(self.durations)
 
-    def _check_prepared(self, header: Mapping) -> bool:
-        """Whether the index is a prepared layout (:mod:`midi_extractor.prepared`); refuses
-        one prepared at another rate than the front end's."""
-        info = header.get("prepared")
-        if not info:
-            return False
-        if int(info.get("sample_rate_hz", 0)) != self.sr:
-            raise DataError(f"{self.index_path}: prepared at {info.get('sample_rate_hz')} Hz but the model reads "
-                            f"{self.sr} Hz; prepare it again with --sample-rate {self.sr}")
-        fe = self.front_end
-        if "min_midi" in info and (int(info["min_midi"]), int(info["max_midi"])) != (fe.min_midi, fe.max_midi):
-            raise DataError(f"{self.index_path}: notes prepared for MIDI {info['min_midi']}-{info['max_midi']} but "
-                            f"the model reads {fe.min_midi}-{fe.max_midi}; prepare it again with these features")
-        return True
-
-    def _left_out_by_prepare(self, header: Mapping) -> dict[str, str]:
-        """The files prepare left out (the index's ``bad_files``): they count among this
-        dataset's :attr:`bad_files`, so the run's summary lists every file it could not use."""
-        left_out = {str(k): f"left out by prepare: {v}" for k, v in dict(header.get("bad_files") or {}).items()}
-        if left_out:
-            log.warning("%s: %d file(s) were left out by prepare (they are in this run's skipped_files)",
-                        self.index_path, len(left_out))
-        return left_out
-
-    def _frames_of(self, entry: Mapping, audio_path: Path) -> tuple[int, int]:
-        """``(rate_hz, frames)`` of an entry's audio, from its header."""
-        if self.prepared:
-            return self.sr, prepared.n_frames(audio_path)
-        rate, frames, _ = audio_info(audio_path)
-        return rate, frames
-
     # ------------------------------------------------------------ helpers
     @property
     def n_outputs(self) -> int:
@@ -216,40 +163,6 @@ class TranscriptionDataset(BadFileBook, torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return self.length
-
-    def notes(self, i: int) -> np.ndarray:
-        """Note array of entry ``i`` (``labels.load_notes`` corrected by ``index_io.label_notes``;
-        cached unless prepared, whose notes prepare corrected)."""
-        if self.prepared:
-            return prepared.load_note_array(self.entries[i]["_midi"])
-        if i not in self._notes:
-            e, fe = self.entries[i], self.front_end
-            notes, n_dropped = label_notes(load_notes(e["_midi"]), e, fe.min_midi, fe.max_midi,
-                                           pitched=self.drum_classes is None)
-            try:  # the rule prepare applies (a prepared layout's notes passed it already)
-                notes, _ = fit_labels(notes, self.durations[i], e["_midi"])
-            except LabelFitError as exc:  # a bad file as any other: skipped, named
-                raise MidiError(str(exc)) from None
-            if n_dropped:
-                log.info("%s: %d notes outside MIDI %d-%d (the model's range) left out", e["_midi"], n_dropped,
-                         fe.min_midi, fe.max_midi)
-            self._notes[i] = notes
-        return self._notes[i]
-
-    def read(self, i: int, offset_s: float, duration_s: float) -> np.ndarray:
-        """``duration_s`` seconds of entry ``i`` from ``offset_s`` (zero-padded)."""
-        n = int(round(duration_s * self.sr))
-        if self.prepared:
-            e = self.entries[i]
-            return prepared.read_window(e["_audio"], int(round(offset_s * self.sr)), n, float(e.get("scale", 1.0)))
-        if self._audio is None:
-            return load_audio(self.entries[i]["_audio"], self.sr, offset_s, duration_s)
-        full = self._audio[i]
-        o = int(round(offset_s * self.sr))
-        out = np.zeros(n, dtype=np.float32)
-        piece = full[o: o + n]
-        out[: len(piece)] = piece
-        return out
 
     def _item(self, i: int, offset_s: float, draw: Draw) -> dict:
         src_s = draw.source_seconds(self.clip_seconds)

@@ -16,6 +16,7 @@ from helpers_data import SLAKH_SAMPLE
 from midi_extractor import cli, config
 from midi_extractor.synth import songs
 from midi_extractor.synth import fluid, generate, sources
+from midi_extractor.synth.splits import split_counts, track_layout
 from midi_extractor import taxonomy as tx
 
 FIXTURE = SLAKH_SAMPLE
@@ -219,11 +220,7 @@ def test_missing_fluidsynth_library_says_what_to_install(monkeypatch):
         fluid.Renderer(SR)
 
 
-def test_splits_and_bad_arguments():
-    assert generate.split_counts(1) == {"train": 1, "validation": 0, "test": 0}
-    assert generate.split_counts(3) == {"train": 1, "validation": 1, "test": 1}
-    assert generate.split_counts(40) == {"train": 32, "validation": 4, "test": 4}
-    assert [generate.track_split(k, 5) for k in range(5)] == ["train"] * 3 + ["validation", "test"]
+def test_bad_arguments():
     with pytest.raises(generate.SynthError, match="tracks"):
         generate.generate_dataset("/nonexistent", 0, 2.0, 0, progress=False)
 
@@ -334,10 +331,10 @@ def test_default_test_split_has_300_notes_per_stem_and_domain():
     at least 300 reference notes of every trainable stem in each domain."""
     ds = config.DatasetConfig()
     assert (ds.sound_sources, ds.ood_sources) == (list(sources.DEFAULT_POOL), list(sources.DEFAULT_OOD))
-    counts = generate.split_counts(ds.tracks, ds.validation_tracks, ds.test_tracks)
+    counts = split_counts(ds.tracks, ds.validation_tracks, ds.test_tracks)
     notes: dict[str, dict[str, int]] = {"in_domain": {}, "out_of_domain": {}}
     dropped: set[str] = set()
-    for k, (split, domain, _) in enumerate(generate.track_layout(counts, with_ood=True)):
+    for k, (split, domain, _) in enumerate(track_layout(counts, with_ood=True)):
         song, dropped = generate._song_for(ds.seed, k, ds.seconds, split, dropped)
         for part in song.parts if split == "test" else ():
             stem = part.stem if part.is_drum else tx.stem_for_program(part.program)

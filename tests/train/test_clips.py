@@ -12,7 +12,7 @@ from helpers_data import sine_stem
 from midi_extractor import taxonomy as tx
 from midi_extractor.config import FrontEndConfig
 from midi_extractor.index_io import DataError, load_index, select_split
-from midi_extractor.train.clips import TranscriptionDataset, full_track
+from midi_extractor.train.clips import TranscriptionDataset
 
 FE = FrontEndConfig()
 SR = FE.sample_rate_hz
@@ -165,16 +165,6 @@ def test_bad_entries_are_skipped_with_a_warning(dataset, tmp_path, caplog):
         for i in range(12):
             assert ds[i]["audio"].shape == (SR // 2,)
     assert "S00.mid" in caplog.text and list(ds.bad_files) == [str(tmp_path / "broken/MIDI/S00.mid")]
-
-
-def test_full_track_and_resampled_audio(tmp_path):
-    sine_stem(tmp_path, "T44", 3.0, 45, sr=22050)  # not the model's rate: resampled on read
-    entry = {"track": "T44", "audio": "T44/stems/S00.wav", "midi": "T44/MIDI/S00.mid"}
-    out = full_track(entry, tmp_path, FE)
-    assert out["audio"].shape == (3 * SR,)
-    assert out["onset"].shape == (FE.n_frames(3 * SR), 88)
-    assert out["onset"].sum() == len(out["notes"]) == 5
-    assert out["track"] == "T44"
 
 
 def test_drum_clips_and_augmentation(tmp_path):
