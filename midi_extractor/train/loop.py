@@ -5,7 +5,7 @@
     -> for each step: train_step; a loss row every ``log_every`` steps;
        every ``val_interval`` steps and at the end: validate_and_save (history.csv, last.pt,
        best.pt when better, early stop)
-    -> finish (summary.json, MLflow artifacts)
+    -> finish (summary.json, MLflow artifacts: train/outputs.py)
 
 Each step: forward under autocast (AMP on CUDA only: bf16 when supported, else fp16 with a
 GradScaler) -> backward -> ``scaler.unscale_`` -> ``clip_grad_norm_`` -> ``scaler.step`` ->
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from midi_extractor.atomic import clean_stale_tmp, write_json
+from midi_extractor.atomic import clean_stale_tmp
 from midi_extractor.train import data
 from midi_extractor.train import distributed as ddp
 from midi_extractor.train import outputs
@@ -68,11 +68,11 @@ def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every
         ddp.teardown(run.info)
         raise
     skipped = {**dict(getattr(run.train_ds, "bad_files", {}) or {}), **dict(getattr(run.val_ds, "bad_files", {}) or {})}
-    result = summary(state, run, time.time() - t0, skipped)
+    result = outputs.summary(state, run, time.time() - t0, skipped)
     if weights_out is not None:
         torch.save(ddp.unwrap(state.model).state_dict(), str(weights_out).format(rank=run.info.rank))
     if run.info.is_main:
-        finish(job, result, run.tracker)
+        outputs.finish(job, result, run.tracker)
     ddp.teardown(run.info)
     return result
 
@@ -272,40 +272,3 @@ def _log_validation(job: Job, state: State, row: dict) -> None:
     log.info("%s step %d/%d: loss %s, val onset F1 %s", job.name, state.step, job.total_steps,
              f"{float(loss):.4f}" if loss is not None else "-",
              f"{v['val_onset_f1']:.3f}" if "val_onset_f1" in v else "-")
-
-
-# -------------------------------------------------------------------- finish
-def summary(state: State, run: Run, wall_s: float, bad_files: dict[str, str] | None = None) -> dict[str, Any]:
-    """What ``summary.json`` says about the run."""
-    job, device, world = run.job, run.device, run.info.world_size
-    inner = ddp.unwrap(state.model)
-    final = {k: float(v) for k, v in state.history[-1].items() if k.startswith("loss_")} if state.history else {}
-    return {"stem": job.name, "role": job.role, "steps": state.step, "total_steps": job.total_steps,
-            "epochs_completed": state.step / job.settings.steps_per_epoch, "stopped_early": state.stopped,
-            "best_metric_name": "val_onset_f1", "best_metric": state.best_metric, "best_step": state.best_step,
-            "final_losses": final, "final_validation": state.last_val,
-            "throughput_clips_per_s": state.clips_done * world / state.train_time_s if state.train_time_s else 0.0,
-            "wall_time_s": wall_s, "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-            "world_size": world, "amp": str(run.amp_dtype) if run.amp_dtype else None,
-            "resumed_from_step": state.resumed_from, "base": str(job.init_from) if job.init_from else None,
-            "n_parameters": sum(p.numel() for p in inner.parameters()), "mlflow_run_id": state.run_id,
-            "compiled": run.step_model is not state.model, "first_step_s": run.first_step_s,
-            "rank": run.info.rank, "skipped_files": {str(k): str(v) for k, v in (bad_files or {}).items()},
-            "checkpoints": {"best": str(job.best_path), "last": str(job.last_path)},
-            "params": {**dataclasses.asdict(job.settings), "model": dataclasses.asdict(job.params.model)}}
-
-
-def finish(job: Job, result: dict, tracker) -> None:
-    """Rank 0: summary.json, the tracker's last metrics and artifacts, one closing log line."""
-    write_json(job.out_dir / "summary.json", result, indent=2, default=str)
-    tracker.log_metrics({"throughput_clips_per_s": result["throughput_clips_per_s"],
-                         "wall_time_s": result["wall_time_s"]}, result["steps"], flush=True)
-    tracker.log_artifact(job.out_dir / "summary.json")
-    tracker.log_artifact(job.out_dir / "history.csv")
-    tracker.log_checkpoint_ref(job.best_path, "best")
-    tracker.end()
-    best = result["best_metric"]
-    log.info("%s: done in %.0f s, %d steps; best validation onset F1 %s at step %s -> %s", job.name,
-             result["wall_time_s"], result["steps"], f"{best:.3f}" if best is not None else "-",
-             result.get("best_step"), job.best_path)

@@ -1,12 +1,15 @@
 """What a training run leaves behind and where: the output folder (checked writable, with room
 for the checkpoints, before any data is loaded), checkpoint writes that turn a full disk into
 one line, the ``history.csv`` curve, the RNG state a checkpoint carries for exact resumption,
-and the data fingerprint that decides whether ``last.pt`` may be resumed."""
+the data fingerprint that decides whether ``last.pt`` may be resumed, and the run's
+``summary.json`` with its closing log line (:func:`summary`, :func:`finish`)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
+import logging
 import random
 import shutil
 from pathlib import Path
@@ -16,8 +19,11 @@ import numpy as np
 import torch
 
 from midi_extractor import atomic
-from midi_extractor.atomic import write_text
+from midi_extractor.atomic import write_json, write_text
 from midi_extractor.model.checkpoint import save_checkpoint
+from midi_extractor.train import distributed as ddp
+
+log = logging.getLogger(__name__)
 
 #: checkpoint bytes per model parameter: weights + AdamW's two moments, float32, plus slack
 CHECKPOINT_BYTES_PER_PARAM = 16
@@ -123,3 +129,39 @@ def set_rng_state(state: dict) -> None:
     random.setstate((state["python_version"], tuple(state["python"]), None))
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def summary(state: Any, run: Any, wall_s: float, bad_files: dict[str, str] | None = None) -> dict[str, Any]:
+    """What ``summary.json`` says about the run (``state``, ``run``: train.state.State, train.loop.Run)."""
+    job, device, world = run.job, run.device, run.info.world_size
+    inner = ddp.unwrap(state.model)
+    final = {k: float(v) for k, v in state.history[-1].items() if k.startswith("loss_")} if state.history else {}
+    return {"stem": job.name, "role": job.role, "steps": state.step, "total_steps": job.total_steps,
+            "epochs_completed": state.step / job.settings.steps_per_epoch, "stopped_early": state.stopped,
+            "best_metric_name": "val_onset_f1", "best_metric": state.best_metric, "best_step": state.best_step,
+            "final_losses": final, "final_validation": state.last_val,
+            "throughput_clips_per_s": state.clips_done * world / state.train_time_s if state.train_time_s else 0.0,
+            "wall_time_s": wall_s, "device": str(device),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "world_size": world, "amp": str(run.amp_dtype) if run.amp_dtype else None,
+            "resumed_from_step": state.resumed_from, "base": str(job.init_from) if job.init_from else None,
+            "n_parameters": sum(p.numel() for p in inner.parameters()), "mlflow_run_id": state.run_id,
+            "compiled": run.step_model is not state.model, "first_step_s": run.first_step_s,
+            "rank": run.info.rank, "skipped_files": {str(k): str(v) for k, v in (bad_files or {}).items()},
+            "checkpoints": {"best": str(job.best_path), "last": str(job.last_path)},
+            "params": {**dataclasses.asdict(job.settings), "model": dataclasses.asdict(job.params.model)}}
+
+
+def finish(job: Any, result: dict, tracker: Any) -> None:
+    """Rank 0: summary.json, the tracker's last metrics and artifacts, one closing log line."""
+    write_json(job.out_dir / "summary.json", result, indent=2, default=str)
+    tracker.log_metrics({"throughput_clips_per_s": result["throughput_clips_per_s"],
+                         "wall_time_s": result["wall_time_s"]}, result["steps"], flush=True)
+    tracker.log_artifact(job.out_dir / "summary.json")
+    tracker.log_artifact(job.out_dir / "history.csv")
+    tracker.log_checkpoint_ref(job.best_path, "best")
+    tracker.end()
+    best = result["best_metric"]
+    log.info("%s: done in %.0f s, %d steps; best validation onset F1 %s at step %s -> %s", job.name,
+             result["wall_time_s"], result["steps"], f"{best:.3f}" if best is not None else "-",
+             result.get("best_step"), job.best_path)
