@@ -39,7 +39,7 @@ class Transcription:
     messages: list[str] = field(default_factory=list)
 
 
-def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path = "models", *,
+def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path | None = None, *,
                sample_rate_hz: int | None = None, onset_threshold: float | None = None,
                frame_threshold: float | None = None, min_note_s: float | None = None,
                drum_note_s: float | None = None, tempo: Tempo = None, quantize: str | None = None,
@@ -55,8 +55,9 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
         stem: the stem to transcribe as: a stem name (``bass``, ``piano``, ``drums``, ...), an alias (``keys``,
             ``hi-hat``), a General MIDI instrument name (``"Electric Bass (finger)"``) or program number, or
             ``"auto"`` (default) to read it from the file name (``bass.wav``, ``Song_drums.flac``).
-        models_dir: folder of ``<stem>/best.pt`` checkpoints (default ``models``). A stem without its own model falls
-            back to a trained stem of the same role, then ``other`` (logged as a warning).
+        models_dir: folder of ``<stem>/best.pt`` checkpoints (default ``$MIDI_EXTRACTOR_MODELS`` when set, else
+            ``models``). A stem without its own model falls back to a trained stem of the same role, then ``other``
+            (logged as a warning).
         sample_rate_hz: rate of an array input (required for arrays).
         onset_threshold: onset probability (0-1) that starts a note. ``None`` (default): the model's own value from
             ``<models_dir>/<stem>/decoding.json`` (chosen on validation by the evaluate stage), else 0.5.
@@ -72,8 +73,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
         runtime: ``"auto"`` (default: the ONNX export beside the checkpoint, made by ``midi-extractor export``, when
             it matches the checkpoint, onnxruntime is installed and the device is the CPU; else torch), ``"torch"`` or
             ``"onnx"``.
-        params: a ``config.Params`` for the taxonomy switches (bass role, organs as keys); decoding never comes from
-            it.
+        params: a ``config.Params`` for the taxonomy switches (bass role, organs as keys); never for decoding.
         window_s, context_s: the engine's window and its context either side (memory stays flat for long files).
 
     Returns:
@@ -99,7 +99,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
     return next(iter(result.tracks.values())), result.midi
 
 
-def transcribe_folder(folder: str | Path, models_dir: str | Path = "models", *, params: Any = None,
+def transcribe_folder(folder: str | Path, models_dir: str | Path | None = None, *, params: Any = None,
                       on_message: Callable[[str], None] | None = None, tempo: Tempo = None,
                       quantize: str | None = None,
                       **kwargs: Any) -> tuple[dict[str, list[Note]], "pretty_midi.PrettyMIDI", list[str]]:  # noqa: F821
@@ -107,15 +107,16 @@ def transcribe_folder(folder: str | Path, models_dir: str | Path = "models", *, 
     ``drums.wav``, ``piano.wav``, ...). A stem with no model (vocals!), an
     unreadable file or an unknown name is skipped with a message (to
     ``on_message(str)``, default a logged warning). ``tempo="auto"`` estimates
-    the tempo of the mix of all stems; other keywords as :func:`transcribe`.
-    Returns ``({stem: notes}, midi, messages)``."""
+    the tempo of the mix of all stems; ``models_dir`` (default
+    ``$MIDI_EXTRACTOR_MODELS`` when set, else ``models``) and other keywords
+    as :func:`transcribe`. Returns ``({stem: notes}, midi, messages)``."""
     result = transcribe_stems(folder, models_dir, params=params, on_message=on_message, tempo=tempo,
                               quantize=quantize, **kwargs)
     return result.tracks, result.midi, result.messages
 
 
 # ------------------------------------------------------------------ one file
-def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path = "models", *,
+def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path | None = None, *,
                     sample_rate_hz: int | None = None, tempo: Tempo = None, quantize: str | None = None,
                     device: str | None = None, runtime: str = "auto", params: Any = None,
                     **decode_kwargs: Any) -> Transcription:
@@ -131,14 +132,14 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
     return Transcription({stem_name: notes}, midi, got.n_samples / rate, bpm)
 
 
-def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path, *, sample_rate_hz: int | None,
-           device: str | None = None, runtime: str = "auto", params: Any = None, window_s: float = WINDOW_S,
-           context_s: float = CONTEXT_S, onsets: bool = False, keep_signal: bool = False,
+def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path | None, *,
+           sample_rate_hz: int | None, device: str | None = None, runtime: str = "auto", params: Any = None,
+           window_s: float = WINDOW_S, context_s: float = CONTEXT_S, onsets: bool = False, keep_signal: bool = False,
            **overrides: float | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
     """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams (with
     ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""
     from midi_extractor.infer import stream
-    from midi_extractor.infer.routing import resolve_model
+    from midi_extractor.infer.routing import resolve_model, resolve_models_dir
     from midi_extractor.infer.settings import with_overrides
     from midi_extractor.model.checkpoint import check_fits
 
@@ -151,7 +152,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
         if not isinstance(audio, (str, Path)):
             raise ValueError("stem='auto' needs a file name to read the stem from; pass stem=")
         stem = stem_from_filename(audio, switches)
-    route = resolve_model(stem, models_dir, switches)  # logs a fallback
+    route = resolve_model(stem, resolve_models_dir(models_dir), switches)  # logs a fallback
     options = {k: v for k, v in (("device", device), ("runtime", runtime)) if v not in (None, "auto")}
     loaded = engine.load_model(route.checkpoint, **options)
     role = tx.role_of(route.used_stem, switches) if params is not None else None  # switches given: bass_role
@@ -195,7 +196,7 @@ def _quantized(notes: list[Note], bpm: float, quantize: str | None) -> list[Note
 
 
 # ---------------------------------------------------------------- a folder
-def transcribe_stems(folder: str | Path, models_dir: str | Path = "models", *, params: Any = None,
+def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *, params: Any = None,
                      on_message: Callable[[str], None] | None = None, tempo: Tempo = None,
                      quantize: str | None = None, **kwargs: Any) -> Transcription:
     """:func:`transcribe_folder` returning a :class:`Transcription`."""

@@ -108,14 +108,14 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from midi_extractor.config import ConfigError, load_params
     from midi_extractor.infer.engine import resolve_device
     from midi_extractor.infer.outputs import claim_outputs
-    from midi_extractor.infer.routing import default_models_dir
+    from midi_extractor.infer.routing import resolve_models_dir
     from midi_extractor.midi_io import program_overrides
 
     try:
         plan = plan_outputs(args.audio, args.out)
         device = resolve_device(args.device)
         params = load_params(args.params) if args.params else None
-        args.models_dir = args.models_dir or default_models_dir()
+        args.models_dir = resolve_models_dir(args.models_dir)
         args.program = program_overrides(args.program or [], *([params.switches] if params else []))
     except (PlanError, ValueError, ConfigError) as exc:
         print(f"transcribe: {exc}", file=sys.stderr)

@@ -117,15 +117,16 @@ def max_prob_diff(model, exported: OnnxModel, audio: np.ndarray) -> float:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from midi_extractor.infer.routing import checkpoint_path, trained_stems
+    from midi_extractor.infer.routing import checkpoint_path, resolve_models_dir, trained_stems
 
-    stems = args.stem or trained_stems(args.models_dir)
+    models_dir = resolve_models_dir(args.models_dir)
+    stems = args.stem or trained_stems(models_dir)
     if not stems:
-        print(f"export: no <stem>/best.pt under {args.models_dir}", file=sys.stderr)
+        print(f"export: no <stem>/best.pt under {models_dir}", file=sys.stderr)
         return 1
     failures = 0
     for stem in stems:
-        path = checkpoint_path(args.models_dir, stem)
+        path = checkpoint_path(models_dir, stem)
         try:
             print(f"{path} -> {export_onnx(path)}")
         except (ValueError, FileNotFoundError, RuntimeError) as exc:
@@ -140,6 +141,7 @@ def add_cli(subparsers) -> None:
         description="Export models/<stem>/best.pt as models/<stem>/model.onnx (+ model.onnx.json): audio in, "
                     "logits out, traced from the torch model itself. transcribe then runs it with onnxruntime, "
                     "without importing torch, while the export matches the checkpoint.")
-    p.add_argument("--models-dir", default="models", help="folder of <stem>/best.pt (default: models)")
+    p.add_argument("--models-dir", default=None,
+                   help="folder of <stem>/best.pt (default: $MIDI_EXTRACTOR_MODELS, else models)")
     p.add_argument("--stem", action="append", help="a stem to export (repeatable; default: every trained stem)")
     p.set_defaults(func=_cmd_export)

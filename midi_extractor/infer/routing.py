@@ -12,8 +12,9 @@ Reserved slots (``vocals``) never fall back: with no
 vocals model is trained yet and how to get one; once that file exists it is used,
 with no code change.
 
-The models folder: ``--models-dir``, else ``$MIDI_EXTRACTOR_MODELS``, else ``models``
-(:func:`default_models_dir`).
+The models folder, for ``transcribe``, ``export`` and the Python API alike: the one given
+(``--models-dir``, ``models_dir=``), else ``$MIDI_EXTRACTOR_MODELS``, else ``models``
+(:func:`resolve_models_dir`).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from midi_extractor import taxonomy as tx
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "best.pt"
-#: the environment variable naming the models folder when no ``--models-dir`` is given
+#: the environment variable naming the models folder when none is given
 MODELS_ENV = "MIDI_EXTRACTOR_MODELS"
 _warned: set[str] = set()
 
@@ -51,8 +52,12 @@ class Route:
         return self.used_stem != self.stem
 
 
-def default_models_dir() -> str:
-    """``$MIDI_EXTRACTOR_MODELS`` when set (and not empty), else ``models``."""
+def resolve_models_dir(given: str | Path | None = None) -> str | Path:
+    """The models folder (``<stem>/best.pt`` under it): ``given`` when set (not None, not empty),
+    else ``$MIDI_EXTRACTOR_MODELS`` when set (and not empty), else ``models``. The one rule of the
+    ``transcribe`` and ``export`` commands and of ``transcribe`` / ``transcribe_folder``."""
+    if given is not None and str(given) != "":
+        return given
     return os.environ.get(MODELS_ENV, "").strip() or "models"
 
 

@@ -201,3 +201,24 @@ def test_heavy_clipping_and_a_truncated_wav_are_said(models, tmp_path, caplog, c
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
     assert main(["transcribe", str(cut), "--models-dir", str(models), "-o", str(tmp_path / "o"), "--no-tempo"]) == 0
     assert f"{cut}: truncated WAV: the header declares {3 * 22050} frames (3.00 s)" in capsys.readouterr().err
+
+
+def test_the_api_reads_the_models_folder_from_the_environment_and_an_argument_wins(models, tmp_path, monkeypatch):
+    from midi_extractor import transcribe_folder
+
+    (tmp_path / "stems").mkdir()
+    audio = noisy_file(tmp_path / "stems" / "bass.wav")
+    want, _ = transcribe(audio, models_dir=models)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no ./models here
+    monkeypatch.setenv("MIDI_EXTRACTOR_MODELS", str(models))
+    assert transcribe(audio)[0] == want
+    tracks, _, messages = transcribe_folder(tmp_path / "stems")
+    assert tracks == {"bass": want} and messages == []
+    monkeypatch.setenv("MIDI_EXTRACTOR_MODELS", str(tmp_path / "nowhere"))
+    with pytest.raises(LookupError, match="nowhere"):
+        transcribe(audio)
+    tracks, _, messages = transcribe_folder(tmp_path / "stems", on_message=lambda m: None)
+    assert tracks == {} and any("nowhere" in m for m in messages)
+    assert transcribe(audio, models_dir=models)[0] == want  # the argument wins over the variable
+    assert transcribe_folder(tmp_path / "stems", models)[0] == {"bass": want}

@@ -205,3 +205,18 @@ def test_onnx_gives_torch_notes_for_trained_models(source, tmp_path):
     fe = FrontEndConfig(**load_checkpoint(checkpoint)["config"]["front_end"])
     torch_notes, onnx_notes = torch_and_onnx_notes(checkpoint, real_audio(fe.sample_rate_hz), clear=False)
     assert_same_notes(torch_notes, onnx_notes, fe.hop_s, at_least=5)
+
+
+def test_export_reads_the_models_folder_from_the_environment_and_the_option_wins(models, tmp_path, monkeypatch,
+                                                                                   capsys):
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no ./models here
+    monkeypatch.setenv("MIDI_EXTRACTOR_MODELS", str(models))
+    assert main(["export"]) == 0 and (models / "bass" / "model.onnx").is_file()
+    assert str(models / "bass" / "model.onnx") in capsys.readouterr().out
+    monkeypatch.setenv("MIDI_EXTRACTOR_MODELS", str(tmp_path / "nowhere"))
+    assert main(["export"]) == 1
+    assert f"no <stem>/best.pt under {tmp_path / 'nowhere'}" in capsys.readouterr().err
+    (models / "bass" / "model.onnx").unlink()
+    assert main(["export", "--models-dir", str(models)]) == 0  # the option wins over the variable
+    assert (models / "bass" / "model.onnx").is_file()

@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.infer.routing import NoModelError, resolve_model, trained_stems
+from midi_extractor.infer.routing import NoModelError, resolve_model, resolve_models_dir, trained_stems
 
 
 def models(tmp_path, *stems):
@@ -70,3 +70,13 @@ def test_vocals_slot_says_no_model_then_picks_one_up(tmp_path):
 def test_unknown_name_is_a_key_error(tmp_path):
     with pytest.raises(KeyError, match="kazoo"):
         resolve_model("kazoo", tmp_path)
+
+
+def test_the_models_folder_is_the_one_given_else_the_environment_variable_else_models(tmp_path, monkeypatch):
+    monkeypatch.delenv("MIDI_EXTRACTOR_MODELS", raising=False)
+    assert resolve_models_dir() == "models" and resolve_models_dir("") == "models"
+    monkeypatch.setenv("MIDI_EXTRACTOR_MODELS", "  ")
+    assert resolve_models_dir(None) == "models"  # blank counts as unset
+    monkeypatch.setenv("MIDI_EXTRACTOR_MODELS", f" {tmp_path} ")
+    assert resolve_models_dir() == str(tmp_path) and resolve_models_dir("") == str(tmp_path)
+    assert resolve_models_dir(tmp_path / "mine") == tmp_path / "mine" and resolve_models_dir("m") == "m"
