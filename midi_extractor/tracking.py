@@ -1,23 +1,12 @@
 """MLflow tracking of a training run, one run per stem; never fatal.
 
-* URI: ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<root>/mlflow.db``
-  with ``root`` = ``$DVC_ROOT`` (queued DVC experiments run in a copy, so a
-  relative URI would be lost), else the git top level, else the current folder.
-* Artifacts of a local store: a new experiment's location is
-  ``mlflow-artifacts:/<experiment>`` (what ``mlflow ui`` / ``mlflow server`` write
-  when they serve artifacts), and :class:`Tracker` writes those files under
-  ``<root>/mlartifacts/<experiment>/...`` of the project it runs in; ``mlflow ui``
-  started in the project root serves them from there. No absolute path is kept in
-  ``mlflow.db``: a copied or moved clone writes into its own folder.
+* Where runs and artifacts go, the on/off switch and the reachability probe of a
+  tracking server: :mod:`midi_extractor.tracking_store`.
 * Run names: ``<prefix>-<DVC_EXP_NAME or short git commit>`` (:func:`run_name`),
   made unique in the experiment with ``-2``, ``-3``, ... (a rerun of the same commit).
 * ``MIDI_EXTRACTOR_TRACKING=0`` turns tracking off (every call is a no-op).
 * Every failure of MLflow is logged as a warning and turns the tracker into a
   no-op; training goes on.
-* An ``http(s)`` tracking server is probed once per process with a
-  :data:`REACH_TIMEOUT_S` request before the first call (:func:`unreachable`):
-  when it does not answer, the run goes on without tracking and says so in one
-  warning, instead of MLflow's own retries (about 4 minutes per call).
 
 :class:`Tracker` talks to MLflow through ``MlflowClient`` (no global active
 run), buffers step metrics and sends them with ``log_batch``.
@@ -30,32 +19,16 @@ import json
 import logging
 import math
 import os
-import re
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
 from midi_extractor.run_context import flatten, git_commit, repo_root, run_name, system_info
+from midi_extractor.tracking_store import (ENV_SWITCH, experiment_artifact_location, local_artifact_dir,
+                                           mlflow_client, reachable_or_warn, tracking_enabled, tracking_uri)
 
 log = logging.getLogger(__name__)
-
-ENV_SWITCH = "MIDI_EXTRACTOR_TRACKING"
-#: seconds the reachability probe of an http(s) tracking server waits
-REACH_TIMEOUT_S = 2.0
-_REACH: dict[str, str | None] = {}  # uri -> why unreachable (None: reachable), once per process
-
-
-def tracking_enabled() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
-
 
 def unique_run_name(client: Any, experiment_id: str, name: str) -> str:
     """``name``, or ``name-2``, ``name-3``, ... when a run of the experiment has it."""
@@ -65,37 +38,6 @@ def unique_run_name(client: Any, experiment_id: str, name: str) -> str:
     if name not in taken:
         return name
     return next(f"{name}-{k}" for k in range(2, len(taken) + 3) if f"{name}-{k}" not in taken)
-
-
-def unreachable(uri: str | None = None, timeout_s: float = REACH_TIMEOUT_S) -> str | None:
-    """Why the tracking server at ``uri`` (default :func:`tracking_uri`) cannot be
-    reached, or None when it answers or is not a network store (sqlite, file).
-
-    One ``GET <uri>/health`` with ``timeout_s``; any HTTP answer (even 401/404)
-    counts as reachable. The result is kept for the rest of the process."""
-    uri = uri or tracking_uri()
-    parts = urllib.parse.urlsplit(uri)
-    if parts.scheme not in ("http", "https"):
-        return None
-    if uri not in _REACH:
-        try:
-            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s).close()
-            _REACH[uri] = None
-        except urllib.error.HTTPError:
-            _REACH[uri] = None  # it answered
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            _REACH[uri] = f"no answer from {parts.hostname}:{port} within {timeout_s:g} s ({reason})"
-    return _REACH[uri]
-
-
-def _reachable_or_warn(what: str) -> bool:
-    problem = unreachable()
-    if problem:
-        log.warning("MLflow tracking server %s unreachable: %s; %s goes on without tracking "
-                    "(set MIDI_EXTRACTOR_TRACKING=0 to silence this)", tracking_uri(), problem, what)
-    return problem is None
 
 
 class Tracker:
@@ -204,47 +146,6 @@ class Tracker:
             self._fail("end", exc)
 
 
-#: the scheme of artifacts an MLflow server serves from its ``--artifacts-destination``
-SERVED = "mlflow-artifacts:"
-
-
-def _local_store() -> bool:
-    uri = tracking_uri()
-    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
-
-
-def local_artifact_dir(artifact_uri: str) -> Path | None:
-    """The folder of a run's ``mlflow-artifacts:/<experiment>/<run>/artifacts`` in this
-    project (``<root>/mlartifacts/...``, where ``mlflow ui`` run in the root serves them
-    from) when the store is local; None for any other URI (MLflow's own repository)."""
-    if not artifact_uri.startswith(SERVED) or not _local_store():
-        return None
-    rest = urllib.parse.urlsplit(artifact_uri).path.lstrip("/")
-    return repo_root() / "mlartifacts" / rest
-
-
-def experiment_artifact_location(experiment: str) -> str | None:
-    """Where a new experiment keeps artifacts: ``mlflow-artifacts:/<name>`` for a local
-    store (relative to the project: :func:`local_artifact_dir`), the server's choice otherwise."""
-    if not _local_store():
-        return None
-    return f"{SERVED}/" + (re.sub(r"[^A-Za-z0-9._-]+", "_", experiment) or "default")
-
-
-def _quiet_mlflow() -> None:
-    """MLflow's INFO lines on a new SQLite store ("Creating initial MLflow database tables",
-    alembic's migrations) are noise on every first run: warnings only."""
-    for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def _client():
-    from mlflow.tracking import MlflowClient
-
-    _quiet_mlflow()
-    return MlflowClient(tracking_uri=tracking_uri())
-
-
 def start_run(experiment: str, prefix: str, tags: Mapping[str, Any] | None = None,
               run_id: str | None = None, flush_every: int = 50) -> Tracker:
     """Open a run named ``run_name(prefix)`` (made unique) in ``experiment`` (created
@@ -254,10 +155,10 @@ def start_run(experiment: str, prefix: str, tags: Mapping[str, Any] | None = Non
     if not tracking_enabled():
         log.info("MLflow tracking is off (%s=0)", ENV_SWITCH)
         return Tracker()
-    if not _reachable_or_warn("training"):
+    if not reachable_or_warn("training"):
         return Tracker()
     try:
-        client = _client()
+        client = mlflow_client()
         run = None
         if run_id:
             try:
@@ -291,10 +192,10 @@ def start_run(experiment: str, prefix: str, tags: Mapping[str, Any] | None = Non
 def resume_run(run_id: str, flush_every: int = 50) -> Tracker:
     """Reopen a run (e.g. the training run from ``summary.json``'s
     ``mlflow_run_id``) to add metrics and artifacts; call ``end()`` after."""
-    if not tracking_enabled() or not run_id or not _reachable_or_warn("this step"):
+    if not tracking_enabled() or not run_id or not reachable_or_warn("this step"):
         return Tracker()
     try:
-        client = _client()
+        client = mlflow_client()
         client.get_run(run_id)
         client.update_run(run_id, status="RUNNING")
         return Tracker(client, run_id, flush_every)

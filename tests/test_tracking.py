@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from midi_extractor import tracking
+from midi_extractor import tracking, tracking_store
 from midi_extractor.run_context import flatten
 
 
@@ -17,14 +17,6 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv("DVC_STAGE", "train@bass")
     monkeypatch.chdir(tmp_path)  # artifacts land under ./mlartifacts of this folder
     return uri
-
-
-def test_uri_defaults_to_sqlite_at_dvc_root(monkeypatch, tmp_path):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
-    assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert tracking.tracking_uri() == "http://127.0.0.1:5000"
 
 
 def test_flatten():
@@ -61,7 +53,7 @@ def test_run_logs_params_metrics_tags_and_resumes(store, tmp_path):
     history = client.get_metric_history(t.run_id, "loss_total")
     assert [m.step for m in history] == [1, 2, 3, 4, 5] and history[-1].value == pytest.approx(0.2)
     assert "nan" not in run.data.metrics and "note" not in run.data.metrics
-    folder = tracking.local_artifact_dir(run.info.artifact_uri)  # <root>/mlartifacts/..., served by `mlflow ui`
+    folder = tracking_store.local_artifact_dir(run.info.artifact_uri)  # <root>/mlartifacts/..., served by `mlflow ui`
     names = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     assert "summary.json" in names and "checkpoints/best.json" in names
 
@@ -99,44 +91,3 @@ def test_training_run_is_tracked(store, tmp_path):
     assert run.data.tags["stem"] == "bass" and run.data.tags["role"] == "melodic"
     assert {"loss_total", "val_loss_total", "val_onset_f1", "lr", "throughput_clips_per_s"} <= set(run.data.metrics)
     assert run.info.status == "FINISHED"
-
-
-def test_unreachable_server_is_found_once_in_seconds(monkeypatch, caplog):
-    """Issue 14 item 6: http://127.0.0.1:9 (nothing listens) used to stall ~4 min of retries."""
-    import time
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
-    monkeypatch.delenv("MIDI_EXTRACTOR_TRACKING", raising=False)
-    monkeypatch.setattr(tracking, "_REACH", {})
-    t0 = time.perf_counter()
-    with caplog.at_level("WARNING"):
-        tracker = tracking.start_run("exp", "train-bass")
-        again = tracking.resume_run("abc123")
-    assert time.perf_counter() - t0 < 5.0
-    assert not tracker.active and not again.active
-    tracker.log_metrics({"loss": 1.0}, 1, flush=True)  # no-op, no error
-    assert caplog.text.count("http://127.0.0.1:9 unreachable: no answer from 127.0.0.1:9 within 2 s") == 2
-    assert "training goes on without tracking" in caplog.text
-    assert list(tracking._REACH) == ["http://127.0.0.1:9"]  # probed once
-
-
-def test_a_server_that_answers_is_reachable(monkeypatch):
-    import http.server
-    import threading
-
-    class NotFound(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(404)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), NotFound)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(tracking, "_REACH", {})
-    try:
-        assert tracking.unreachable(f"http://127.0.0.1:{server.server_port}") is None
-    finally:
-        server.shutdown()
-    assert tracking.unreachable("sqlite:///x.db") is None

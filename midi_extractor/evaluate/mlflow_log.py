@@ -101,10 +101,10 @@ def log_evaluation(stem: str, metrics: Mapping[str, Any], decoding: Mapping[str,
                    *, experiment: str, training_run_id: str | None = None, role: str | None = None) -> str | None:
     """Log one evaluation as a new MLflow run (module docstring). Returns its id, or None
     when tracking is off or failed."""
-    from midi_extractor import tracking
+    from midi_extractor import tracking, tracking_store
 
-    if not tracking.tracking_enabled():
-        log.info("MLflow tracking is off (%s=0)", tracking.ENV_SWITCH)
+    if not tracking_store.tracking_enabled():
+        log.info("MLflow tracking is off (%s=0)", tracking_store.ENV_SWITCH)
         return None
     try:
         tags = {"stem": stem, "role": role or "", "kind": "evaluate", "eval_split": str(metrics.get("split", "")),
