@@ -89,7 +89,8 @@ def test_compile_is_off_on_a_cpu_by_default_and_the_first_step_is_timed(sines, t
     from helpers_training import tiny_params
     from midi_extractor.train.run import train
 
-    summary = train(sines, "bass", tmp_path / "m", tiny_params(epochs=1, steps_per_epoch=2), progress=False)
+    summary = train(sines, "bass", tmp_path / "m", tiny_params(epochs=1, steps_per_epoch=2), progress=False,
+                    device="cpu")  # a CPU run also where a GPU is present (device auto would pick it)
     assert summary["compiled"] is False and summary["first_step_s"] > 0
 
 
