@@ -95,12 +95,21 @@ def _run_one(args: argparse.Namespace, source: Path, params, tempo, device: str)
     from midi_extractor.midi_io import set_programs
 
     set_programs(result.midi, args.program)  # --program STEM=N over the stems' default programs
-    rendered = None
-    if args.sonify:
-        from midi_extractor.infer.outputs import sonify
+    return result, _rendered(args, source, result)
 
-        rendered = sonify(result.midi, result.duration_s)
-    return result, rendered
+
+def _rendered(args: argparse.Namespace, source: Path, result) -> tuple | None:
+    """``(audio, rate)`` of ``--sonify`` / ``--sonify-ab`` (at the input's rate and level; A/B:
+    the input left, the rendering right), or None when neither is asked."""
+    if not (args.sonify or args.sonify_ab):
+        return None
+    from midi_extractor.infer.names import stem_files
+    from midi_extractor.infer.outputs import ab_stereo, read_reference, sonify
+
+    inputs = [source] if not source.is_dir() else [stem_files(source)[0][s] for s in result.tracks]
+    reference, rate = read_reference(inputs)
+    audio = sonify(result.midi, result.duration_s, rate, level_of=reference)
+    return (ab_stereo(reference, audio) if args.sonify_ab else audio), rate
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -121,7 +130,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         print(f"transcribe: {exc}", file=sys.stderr)
         return 2
     tempo = None if args.no_tempo else (args.tempo if args.tempo is not None else "auto")
-    groups = [[target, *(p for p, on in zip(side_paths(target), (args.save_note_events, args.sonify)) if on)]
+    sonified = args.sonify or args.sonify_ab
+    groups = [[target, *(p for p, on in zip(side_paths(target), (args.save_note_events, sonified)) if on)]
               for _, target in plan]
     with contextlib.ExitStack() as stack:
         try:
@@ -158,7 +168,7 @@ def _transcribe_plan(args: argparse.Namespace, plan, params, tempo, device: str)
         if args.save_note_events:
             written.append(write_note_events(result.tracks, notes_csv))
         if rendered is not None:
-            written.append(write_wav(rendered, wav))
+            written.append(write_wav(rendered[0], wav, sample_rate_hz=rendered[1]))
         summary = ", ".join(f"{s} {len(n)} notes" for s, n in result.tracks.items())
         print(f"{source} -> {', '.join(map(str, written))} ({summary}; {result.tempo_bpm:g} BPM)")
     return 1 if failures else 0
@@ -206,7 +216,10 @@ def add_cli(subparsers) -> None:
     o.add_argument("--save-note-events", action="store_true",
                    help=f"<name>{NOTES_SUFFIX}: start_s,end_s,pitch,velocity,stem per note")
     o.add_argument("--sonify", action="store_true",
-                   help=f"<name>{SONIFIED_SUFFIX}: the MIDI rendered with FluidSynth (a mix for folders)")
+                   help=f"<name>{SONIFIED_SUFFIX}: the MIDI rendered with FluidSynth at the input's rate and "
+                        "RMS level (a folder: its stems' mix), lined up with it")
+    o.add_argument("--sonify-ab", action="store_true",
+                   help=f"<name>{SONIFIED_SUFFIX} in stereo for an A/B: the input left, the rendering right")
     p.add_argument("--params", default=None,
                    help="params.yaml for taxonomy switches only (bass role, organs as keys); never decoding")
     p.set_defaults(func=cmd_transcribe)

@@ -5,10 +5,11 @@
   ``start_s,end_s,pitch,velocity,stem``; seconds with 6 decimals, MIDI pitch
   (GM drum key on drum tracks), velocity 1..127, the stem of the track;
   sorted by start, then pitch (:func:`write_note_events`).
-* ``<name>.wav`` (``--sonify``): the MIDI rendered with FluidSynth and the
-  General MIDI SoundFont that ships inside pretty_midi (``TimGM6mb.sf2``),
-  mono 16-bit PCM at :data:`SONIFY_RATE_HZ`, padded or cut to the input's
-  length so it lines up with the stem for an A/B (:func:`write_sonified`).
+* ``<name>.sonified.wav`` (``--sonify``): the MIDI rendered with FluidSynth and the
+  General MIDI SoundFont that ships inside pretty_midi (``TimGM6mb.sf2``), 16-bit PCM at
+  the input's own rate and RMS level (a folder: its stems' mix), padded or cut to the
+  input's length so it lines up with the stem; mono, or with ``--sonify-ab`` stereo with
+  the input on the left and the rendering on the right (:func:`sonify`, :func:`ab_stereo`).
 
 Before any audio is read, :func:`claim_outputs` makes sure every file a run will write can be
 written: each folder is probed (``atomic.check_writable``), each MIDI file locked against a
@@ -84,10 +85,15 @@ def read_note_events(path: str | Path) -> list[tuple[str, Note]]:
                 for r in csv.DictReader(f)]
 
 
-def sonify(midi, duration_s: float, sample_rate_hz: int = SONIFY_RATE_HZ) -> np.ndarray:
+def sonify(midi, duration_s: float, sample_rate_hz: int = SONIFY_RATE_HZ,
+           level_of: np.ndarray | None = None) -> np.ndarray:
     """Mono float32 ``(round(duration_s * sample_rate_hz),)``: the MIDI rendered with
-    FluidSynth (pretty_midi's TimGM6mb.sf2), peak-normalised to 0.9 when not silent.
-    Raises ``RuntimeError`` when FluidSynth (pyfluidsynth + libfluidsynth) is missing."""
+    FluidSynth (pretty_midi's TimGM6mb.sf2). With ``level_of`` (the input, any length) its RMS
+    level is matched to that signal's, and cut back only where its peak would pass 0.99; without
+    it, peak-normalised to 0.9 when not silent. Raises ``RuntimeError`` when FluidSynth
+    (pyfluidsynth + libfluidsynth) is missing."""
+    from midi_extractor.audio import SILENCE_DB, rms_db
+
     n = int(round(duration_s * sample_rate_hz))
     if not any(i.notes for i in midi.instruments):
         return np.zeros(n, dtype=np.float32)
@@ -99,22 +105,40 @@ def sonify(midi, duration_s: float, sample_rate_hz: int = SONIFY_RATE_HZ) -> np.
     out = np.zeros(n, dtype=np.float32)
     out[: min(n, len(audio))] = audio[:n]
     peak = float(np.max(np.abs(out))) if n else 0.0
-    return out * (0.9 / peak) if peak > 0 else out
+    if peak == 0:
+        return out
+    want_db = rms_db(level_of) if level_of is not None else SILENCE_DB
+    if want_db <= SILENCE_DB:
+        return out * (0.9 / peak)
+    gain = min(10.0 ** ((want_db - rms_db(out)) / 20.0), 0.99 / peak)
+    return (out * gain).astype(np.float32)
+
+
+def read_reference(paths: Sequence[str | Path]) -> tuple[np.ndarray, int]:
+    """What a rendering is compared with: the inputs' mono mix ``(S,)`` float32 at the first
+    input's own rate (the others resampled to it), and that rate in Hz."""
+    from midi_extractor.audio import audio_info, load_audio
+
+    rate = audio_info(paths[0])[0]
+    return mix(load_audio(p, rate) for p in paths), rate
+
+
+def ab_stereo(reference: np.ndarray, rendered: np.ndarray) -> np.ndarray:
+    """``(S, 2)``, S = ``len(rendered)``: the input on the left, its rendering on the right (the
+    input zero-padded or cut to the rendering's length)."""
+    left = np.zeros(len(rendered), dtype=np.float32)
+    left[: min(len(left), len(reference))] = reference[: len(left)]
+    return np.stack([left, np.asarray(rendered, dtype=np.float32)], axis=1)
 
 
 def write_wav(audio: np.ndarray, path: str | Path, sample_rate_hz: int = SONIFY_RATE_HZ) -> Path:
-    """Write mono float audio ``(S,)`` to ``path`` as 16-bit PCM WAV atomically."""
+    """Write float audio ``(S,)`` or ``(S, channels)`` to ``path`` as 16-bit PCM WAV atomically."""
     import soundfile as sf
 
     path = Path(path)
     with atomic_open(path, "wb") as f:
         sf.write(f, np.asarray(audio, dtype=np.float32), sample_rate_hz, format="WAV", subtype="PCM_16")
     return path
-
-
-def write_sonified(midi, path: str | Path, duration_s: float, sample_rate_hz: int = SONIFY_RATE_HZ) -> Path:
-    """Render ``midi`` (:func:`sonify`) and write it to ``path`` as a WAV file atomically."""
-    return write_wav(sonify(midi, duration_s, sample_rate_hz), path, sample_rate_hz)
 
 
 def mix(signals: Iterable[np.ndarray]) -> np.ndarray:

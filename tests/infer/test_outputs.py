@@ -119,14 +119,44 @@ def test_overdriven_input_is_scaled_with_a_warning(standin, caplog):
     assert [n.pitch for n in hot] == [57]
 
 
-def test_sonified_single_file_lines_up_with_its_input(standin, tmp_path):
+def test_sonified_single_file_lines_up_with_its_input_at_its_rate_and_level(standin, tmp_path):
     path = tmp_path / "in.wav"
-    sf.write(path, sine(57, 0.3, 0.9, 1.7, sr=44100), 44100)
+    x = sine(57, 0.3, 0.9, 1.7, sr=44100, amp=0.2)
+    sf.write(path, x, 44100)
     target = tmp_path / "o" / "named.mid"
     assert main(["transcribe", str(path), "--stem", "bass", "--models-dir", str(standin), "-o", str(target),
                  "--no-tempo", "--sonify"]) == 0
     audio, rate = sf.read(tmp_path / "o" / "named.sonified.wav")
-    assert len(audio) == round(1.7 * rate)
-    loud = np.flatnonzero(np.abs(audio) > 0.05)
+    assert rate == 44100 and audio.ndim == 1 and len(audio) == round(1.7 * rate)  # the input's rate and length
+    loud = np.flatnonzero(np.abs(audio) > 0.01)
     assert loud.size and abs(loud[0] / rate - 0.3) < 0.05  # the rendered note starts where the sine does
+    level_db = lambda y: 20 * np.log10(np.sqrt(np.mean(np.square(y))))  # noqa: E731
+    assert abs(level_db(audio) - level_db(x)) < 0.5  # level-matched: an A/B needs no fader
     assert path.read_bytes()[:4] == b"RIFF" and sf.info(path).samplerate == 44100  # the input is untouched
+
+
+def test_sonify_ab_is_stereo_with_the_input_left_and_the_rendering_right(standin, tmp_path):
+    path = tmp_path / "bass.wav"
+    x = sine(45, 0.5, 1.0, 2.0, sr=32000, amp=0.2)
+    sf.write(path, x, 32000)
+    assert main(["transcribe", str(path), "--models-dir", str(standin), "-o", str(tmp_path / "o"), "--no-tempo",
+                 "--sonify-ab"]) == 0
+    audio, rate = sf.read(tmp_path / "o" / "bass.sonified.wav")
+    assert rate == 32000 and audio.shape == (len(x), 2)
+    np.testing.assert_allclose(audio[:, 0], x, atol=1 / 32767)  # the input itself, as 16-bit PCM
+    right = np.flatnonzero(np.abs(audio[:, 1]) > 0.01)
+    assert right.size and abs(right[0] / rate - 0.5) < 0.05 and not np.allclose(audio[:, 1], audio[:, 0])
+
+
+def test_a_rendering_louder_than_full_scale_at_the_inputs_level_is_cut_to_its_peak():
+    from midi_extractor.infer.outputs import sonify
+
+    midi = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(33)
+    inst.notes.append(pretty_midi.Note(100, 45, 0.1, 0.6))
+    midi.instruments.append(inst)
+    square = np.sign(sine(45, 0.0, 1.0, 1.0, sr=22050, amp=1.0)).astype(np.float32)  # RMS at full scale
+    loud = sonify(midi, 1.0, 22050, level_of=square)
+    assert np.max(np.abs(loud)) == pytest.approx(0.99, abs=1e-4)
+    quiet = sonify(midi, 1.0, 22050, level_of=square * 1e-3)
+    assert np.sqrt(np.mean(quiet ** 2)) == pytest.approx(1e-3, rel=0.06)
