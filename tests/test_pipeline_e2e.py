@@ -148,6 +148,11 @@ def test_exp_run_with_one_stem_param_reruns_that_stem_only(project, mlflow_serve
     _run(["git", "commit", "-qm", "baseline", "--allow-empty"], work, env)
     out = _run(["dvc", "exp", "run", "-S", "stems.bass.lr=3e-5"], work, env)
     assert _stages_run(out) == {"train@bass", "evaluate@bass", "export@bass"}
+    # against its baseline, the experiment changes bass's param and metrics only: drums was not retrained
+    diff = json.loads(subprocess.run(["dvc", "exp", "diff", "--json"], cwd=work, env=env, capture_output=True,
+                                     text=True, timeout=120, check=True).stdout)
+    assert set(diff["params"]["params.yaml"]) == {"stems.bass.lr"}
+    assert {name for name, changed in diff["metrics"].items() if changed} <= {"metrics/bass.json"}
 
     from mlflow.tracking import MlflowClient
 
