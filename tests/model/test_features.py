@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from midi_extractor.config import FrontEndConfig
@@ -73,18 +74,31 @@ def test_old_mel_checkpoints_keep_their_front_end():
     assert isinstance(make_front_end(FrontEndConfig()), LogMel)
 
 
-def test_the_exported_stft_is_torch_stft(monkeypatch):
-    """While exported to ONNX the STFT is a DFT-basis conv1d over the bins the front end reads;
-    it matches torch.stft to float32 rounding, for both front ends."""
-    from midi_extractor.model.features import PowerSpectrogram, make_front_end
+@pytest.mark.parametrize("n_fft, hop, lo, hi", [(1024, 64, 3, 131), (2048, 512, 32, 1025), (16, 4, 0, 9),
+                                               (1000, 250, 2, 40)])  # the last: no power of two, conv1d
+def test_the_exported_stft_is_torch_stft(monkeypatch, n_fft, hop, lo, hi):
+    """While exported to ONNX the STFT is built from real-valued ops (frames from hop blocks and a
+    two-stage DFT, or a DFT-basis conv1d); it matches torch.stft to float32 rounding, at lengths
+    that are and are not a multiple of the hop, down to a single frame."""
+    from midi_extractor.model.features import PowerSpectrogram
+
+    stft = PowerSpectrogram(n_fft, hop, lo=lo, hi=hi)
+    rng = np.random.default_rng(0)
+    for n in (16000 + 77, 16000, 3):
+        audio = torch.from_numpy(rng.standard_normal((2, n)).astype(np.float32)) * 0.1
+        reference = stft(audio)
+        with monkeypatch.context() as m:
+            m.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+            exported = stft(audio)
+        assert exported.shape == reference.shape == (2, hi - lo, n // hop + 1)
+        assert float((exported - reference).abs().max()) <= 1e-5 * float(reference.max()), n
+
+
+def test_both_front_ends_are_the_same_while_exported(monkeypatch):
+    from midi_extractor.model.features import make_front_end
 
     audio = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 16000 + 77)).astype(np.float32)) * 0.1
-    stft = PowerSpectrogram(1024, 64, lo=3, hi=131)
-    reference = stft(audio)
     fronts = {fe.kind: (make_front_end(fe), make_front_end(fe)(audio)) for fe in (FrontEndConfig(), LOGFREQ)}
     monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
-    conv = stft(audio)
-    assert conv.shape == reference.shape == (2, 128, (16000 + 77) // 64 + 1)
-    assert float((conv - reference).abs().max()) <= 1e-5 * float(reference.max())
     for kind, (front, features) in fronts.items():
         assert float((front(audio) - features).abs().max()) < 1e-3, kind  # log power
