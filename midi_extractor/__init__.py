@@ -21,7 +21,6 @@ __version__ = "0.2.0"
 __all__ = ["transcribe", "transcribe_folder", "Note", "__version__"]
 
 
-
 def _import_pyfluidsynth_quietly() -> None:
     """pyfluidsynth, which pretty_midi imports, prints where it found libfluidsynth when ``$CI``
     is set; that line would land in every stage's stdout. Import it once with stdout held."""

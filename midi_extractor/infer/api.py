@@ -30,13 +30,15 @@ Tempo = Any
 @dataclass
 class Transcription:
     """One output file's worth: ``{stem: notes}`` in track order, the MIDI file,
-    the input's length (s), the tempo written (BPM) and messages about skipped parts."""
+    the input's length (s), the tempo written (BPM), messages about skipped parts and the
+    audio files the tracks were transcribed from (none for an array)."""
 
     tracks: dict[str, list[Note]]
     midi: Any  # pretty_midi.PrettyMIDI
     duration_s: float
     tempo_bpm: float
     messages: list[str] = field(default_factory=list)
+    inputs: list[Path] = field(default_factory=list)
 
 
 def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path | None = None, *,
@@ -129,7 +131,8 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
     bpm = _tempo_of(tempo, got, rate, name)
     notes = _quantized(got.notes, bpm, quantize)
     midi = notes_to_midi(notes, program, tx.STEMS[stem_name].is_drum, stem_name, tempo_bpm=bpm)
-    return Transcription({stem_name: notes}, midi, got.n_samples / rate, bpm)
+    return Transcription({stem_name: notes}, midi, got.n_samples / rate, bpm,
+                         inputs=[Path(audio)] if isinstance(audio, (str, Path)) else [])
 
 
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path | None, *,
@@ -232,4 +235,5 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
     bpm = _tempo_of(tempo, mixed, rate, f"{folder} (mix of {n_mixed} stems)") if tracks else \
         _tempo_of(None if tempo == "auto" else tempo, mixed, rate, str(folder))
     tracks = {s: _quantized(n, bpm, quantize) for s, n in tracks.items()}
-    return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), max(lengths) / rate, bpm, messages)
+    return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), max(lengths) / rate, bpm, messages,
+                         [files[s] for s in tracks])

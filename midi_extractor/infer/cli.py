@@ -95,19 +95,17 @@ def _run_one(args: argparse.Namespace, source: Path, params, tempo, device: str)
     from midi_extractor.midi_io import set_programs
 
     set_programs(result.midi, args.program)  # --program STEM=N over the stems' default programs
-    return result, _rendered(args, source, result)
+    return result, _rendered(args, result)
 
 
-def _rendered(args: argparse.Namespace, source: Path, result) -> tuple | None:
-    """``(audio, rate)`` of ``--sonify`` / ``--sonify-ab`` (at the input's rate and level; A/B:
-    the input left, the rendering right), or None when neither is asked."""
+def _rendered(args: argparse.Namespace, result) -> tuple | None:
+    """``(audio, rate)`` of ``--sonify`` / ``--sonify-ab`` (at the rate and level of the files the
+    tracks came from; A/B: those files' mix left, the rendering right), or None when neither is asked."""
     if not (args.sonify or args.sonify_ab):
         return None
-    from midi_extractor.infer.names import stem_files
     from midi_extractor.infer.outputs import ab_stereo, read_reference, sonify
 
-    inputs = [source] if not source.is_dir() else [stem_files(source)[0][s] for s in result.tracks]
-    reference, rate = read_reference(inputs)
+    reference, rate = read_reference(result.inputs)
     audio = sonify(result.midi, result.duration_s, rate, level_of=reference)
     return (ab_stereo(reference, audio) if args.sonify_ab else audio), rate
 

@@ -135,6 +135,24 @@ def test_sonified_single_file_lines_up_with_its_input_at_its_rate_and_level(stan
     assert path.read_bytes()[:4] == b"RIFF" and sf.info(path).samplerate == 44100  # the input is untouched
 
 
+def test_sonify_of_a_folder_reads_the_files_the_taxonomy_switches_routed(standin, tmp_path):
+    """With organs as keys, "Drawbar Organ.wav" is the piano track; the rendering is levelled
+    against that very file (it was looked up by the default taxonomy, which names it other)."""
+    folder = tmp_path / "song"
+    folder.mkdir()
+    x = sine(60, 0.3, 0.9, 1.5, amp=0.2)
+    sf.write(folder / "Drawbar Organ.wav", x, SR)
+    params = tmp_path / "params.yaml"
+    params.write_text("taxonomy:\n  organs_as_keys: true\n")
+    out = tmp_path / "out"
+    assert main(["transcribe", str(folder), "--models-dir", str(standin), "-o", str(out), "--no-tempo",
+                 "--params", str(params), "--sonify"]) == 0
+    audio, rate = sf.read(out / "song.sonified.wav")
+    assert rate == SR and len(audio) == len(x)
+    level_db = lambda y: 20 * np.log10(np.sqrt(np.mean(np.square(y))))  # noqa: E731
+    assert abs(level_db(audio) - level_db(x)) < 0.5
+
+
 def test_sonify_ab_is_stereo_with_the_input_left_and_the_rendering_right(standin, tmp_path):
     path = tmp_path / "bass.wav"
     x = sine(45, 0.5, 1.0, 2.0, sr=32000, amp=0.2)
