@@ -17,7 +17,7 @@ from midi_extractor.config import ConfigError, load_params
 from midi_extractor.index_io import DataError
 from midi_extractor.model.checkpoint import CheckpointError
 from midi_extractor.train.outputs import OutDirError
-from midi_extractor.train.run import pretrain, why_train_base
+from midi_extractor.train.run import pretrain, pretrain_config, why_train_base
 
 parser = argparse.ArgumentParser(description=__doc__)
 for flag in ("--params", "--base", "--prepared-dir", "--out-dir", "--export"):
@@ -28,15 +28,14 @@ logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(messag
 name = f"pretrain-{args.base}"
 try:
     params = load_params(args.params)
-    if args.base not in params.pretrain:
-        raise ConfigError(f"{args.params}: no pretrain.{args.base} (listed: {', '.join(params.pretrain)})")
+    cfg = pretrain_config(params, args.base)
     reason = why_train_base(args.base, params, args.export)
     if reason is None:
         print(f"{name}: kept the shipped {args.export} (pretrain.{args.base}.rebuild: "
-              f"{str(params.pretrain[args.base].rebuild).lower()}; set it true to train the base here)")
+              f"{str(cfg.rebuild).lower()}; set it true to train the base here)")
         sys.exit(0)
     print(f"{name}: training the base ({reason})", flush=True)
-    indexes = [Path(args.prepared_dir) / stem / "index.json" for stem in params.pretrain[args.base].stems]
+    indexes = [Path(args.prepared_dir) / stem / "index.json" for stem in cfg.stems]
     pretrain(args.base, indexes, args.out_dir, params, export=args.export)
 except (ConfigError, DataError, OutDirError, CheckpointError) as exc:
     print(f"{name}: {exc}", file=sys.stderr)

@@ -21,6 +21,28 @@ class ConfigError(ValueError):
 WHERE: contextvars.ContextVar[str] = contextvars.ContextVar("config_where", default="")
 
 
+#: a setting the code decides (a threshold chosen on validation, a switch set by the data kind)
+AUTO = "auto"
+
+
+def is_auto(value: Any) -> bool:
+    """``auto`` in any case, or null (an empty YAML value)."""
+    return value is None or (isinstance(value, str) and value.strip().lower() == AUTO)
+
+
+def auto_or_bool(value: Any, key: str) -> str | bool:
+    """A three-way switch (``auto`` | ``true`` | ``false``): :data:`AUTO` or a bool. YAML's
+    ``true``/``false`` arrive as bools, ``-S key=true`` as a string; anything else raises
+    :class:`ConfigError` naming ``key``."""
+    if is_auto(value):
+        return AUTO
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be auto, true or false, got {value!r}")
+    return value
+
+
 def key_of(where: str, name: str) -> str:
     """``where`` joined to a key: ``params.yaml: `` + ``stems`` or ``stems.bass`` + ``lr``."""
     return f"{where}{name}" if not where or where.endswith(": ") else f"{where}.{name}"

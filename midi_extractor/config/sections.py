@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from midi_extractor.config.fields import Checked, ConfigError, key_of
+from midi_extractor.config.fields import AUTO, Checked, ConfigError, auto_or_bool, is_auto, key_of
 
 #: the rate the models hear (``features.sample_rate_hz``) and the generated set is rendered at
 DEFAULT_SAMPLE_RATE_HZ = 16000
@@ -24,12 +24,9 @@ def bass_octave_switch(value: Any, kind: str, where: str = "dataset") -> bool:
     """``dataset.bass_labels_octave_down`` resolved to a bool: ``auto`` (or null) is on for
     :data:`SLAKH_KINDS` and off otherwise; ``true``/``false`` as given. On for ``generated``
     is refused: that set's MIDI is the score its audio was rendered from."""
-    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+    value = auto_or_bool(value, key_of(where, "bass_labels_octave_down"))
+    if value == AUTO:
         return kind in SLAKH_KINDS
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        value = value.strip().lower() == "true"
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key_of(where, 'bass_labels_octave_down')} must be auto, true or false, got {value!r}")
     if value and kind == "generated":
         raise ConfigError(f"{key_of(where, 'bass_labels_octave_down')} is true but dataset.kind is generated, whose MIDI "
                           f"sounds where it is written; the octave fix is for real Slakh ({', '.join(SLAKH_KINDS)})")
@@ -266,15 +263,14 @@ def _candidates(grid: list[float], value: Any, default: tuple[float, ...]) -> tu
     return default if value == AUTO else (float(value),)
 
 
-#: a decoding threshold chosen on validation from a default grid
-AUTO = "auto"
+#: the grids a decoding threshold of ``auto`` is chosen from on validation
 DEFAULT_ONSET_GRID = (0.2, 0.3, 0.4, 0.5)
 DEFAULT_FRAME_GRID = (0.3, 0.4, 0.5)
 
 
 def _threshold(value: Any, where: str) -> float | str:
     """A decoding threshold: ``auto`` (any case, or null), or a number strictly between 0 and 1."""
-    if value is None or (isinstance(value, str) and value.strip().lower() == AUTO):
+    if is_auto(value):
         return AUTO
     try:
         number = float(value)

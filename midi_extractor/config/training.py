@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from midi_extractor.config.fields import Checked, ConfigError, key_of
+from midi_extractor.config.fields import Checked, ConfigError, auto_or_bool, key_of
 
 
 @dataclass
@@ -18,11 +18,12 @@ class AugmentConfig(Checked):
     time_stretch: float = 0.0
     noise_db: float | None = None
     eq_db: float = 0.0
+    timbre_db: float = 0.0
     stretch_prob: float = 0.5
     noise_prob: float = 0.5
 
     def check(self, where: str) -> None:
-        for name in ("gain_db", "pitch_shift_semitones", "time_stretch", "eq_db"):
+        for name in ("gain_db", "pitch_shift_semitones", "time_stretch", "eq_db", "timbre_db"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
         for name in ("stretch_prob", "noise_prob"):
@@ -110,7 +111,4 @@ class PretrainConfig(StemConfig):
 
     def check(self, where: str) -> None:
         super().check(where)
-        if isinstance(self.rebuild, str) and self.rebuild.strip().lower() in ("true", "false"):
-            self.rebuild = self.rebuild.strip().lower() == "true"
-        if self.rebuild != "auto" and not isinstance(self.rebuild, bool):
-            raise ConfigError(f"{key_of(where, 'rebuild')} must be auto, true or false, got {self.rebuild!r}")
+        self.rebuild = auto_or_bool(self.rebuild, key_of(where, "rebuild"))

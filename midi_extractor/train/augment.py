@@ -25,6 +25,14 @@ Keys of the policy (all optional; a missing key switches that part off):
     ``[-eq_db, +eq_db]``. Justification: timbre differences between renderings
     (SoundFonts, mixes) are what generalises worst (docs: PITFALLS), and a
     tilt is nearly free.
+``timbre_db`` (float, dB; default off)
+    a random timbre: a smooth spectral envelope through :data:`TIMBRE_NODES` gains, one
+    at each octave-spaced node from :data:`TIMBRE_LOW_HZ` to :data:`TIMBRE_HIGH_HZ`, each
+    uniform in ``[-timbre_db, +timbre_db]``, linear in dB between nodes along
+    log-frequency (flat beyond the ends), zero phase. Where the tilt changes the balance
+    of lows and highs, this reweights a note's harmonics against each other (its
+    fundamental against its octave and twelfth), which is what separates one
+    SoundFont's piano from another's.
 ``stretch_prob``, ``noise_prob`` (float, default 0.5)
     how often those steps happen.
 
@@ -56,6 +64,9 @@ log = logging.getLogger(__name__)
 KNOWN_KEYS = tuple(f.name for f in dataclasses.fields(AugmentConfig))
 #: noise seeds are drawn below this (exact in a float32 ``augment`` row)
 NOISE_SEEDS = 1 << 24
+#: the timbre envelope's nodes: this many, octave-spaced from TIMBRE_LOW_HZ to TIMBRE_HIGH_HZ
+TIMBRE_NODES = 8
+TIMBRE_LOW_HZ, TIMBRE_HIGH_HZ = 55.0, 7040.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ class Draw:
     phase-vocoder tempo change (source seconds per output second);
     ``gain_db``; ``noise_db`` (None: no noise); ``eq``: ``(corner_hz, low_db,
     high_db)`` or None; ``noise_seed``: seeds the noise (below 2**24, so a float32 row
-    carries it exactly).
+    carries it exactly); ``timbre``: the :data:`TIMBRE_NODES` envelope gains (dB) or None.
     """
 
     transpose: int = 0
@@ -77,6 +88,7 @@ class Draw:
     noise_db: float | None = None
     eq: tuple[float, float, float] | None = None
     noise_seed: int = 0
+    timbre: tuple[float, ...] | None = None
 
     @property
     def time_scale(self) -> float:
@@ -121,6 +133,7 @@ class AugmentPolicy(AugmentConfig):
                    time_stretch=abs(float(augment.get("time_stretch", 0) or 0)),
                    noise_db=None if noise is None else float(noise),
                    eq_db=abs(float(augment.get("eq_db", 0) or 0)),
+                   timbre_db=abs(float(augment.get("timbre_db", 0) or 0)),
                    stretch_prob=float(augment.get("stretch_prob", 0.5)),
                    noise_prob=float(augment.get("noise_prob", 0.5)))
 
@@ -149,7 +162,10 @@ class AugmentPolicy(AugmentConfig):
         if self.eq_db:
             eq = (float(math.exp(rng.uniform(math.log(200.0), math.log(4000.0)))),
                   float(rng.uniform(-self.eq_db, self.eq_db)), float(rng.uniform(-self.eq_db, self.eq_db)))
-        return Draw(k, resample_rate, stretch_rate, gain, noise, eq, noise_seed)
+        timbre = None
+        if self.timbre_db:  # drawn last: the draws before it are those of a policy without it
+            timbre = tuple(float(g) for g in rng.uniform(-self.timbre_db, self.timbre_db, TIMBRE_NODES))
+        return Draw(k, resample_rate, stretch_rate, gain, noise, eq, noise_seed, timbre)
 
 
 def stretch_tensor(t, rate: float, n_fft: int = 1024, hop: int = 256):
@@ -177,13 +193,29 @@ def tilt_response(n: int, sample_rate_hz: int, corner_hz: float, low_db: float, 
     return (low * g_low + (1.0 - low) * g_high).to(torch.complex64)
 
 
-def speed_and_tilt(x, rate: float, n_out: int, sample_rate_hz: int, eq: tuple[float, float, float] | None):
-    """``x`` (1-D tensor) played ``rate`` times faster (band-limited FFT resampling: the
-    spectrum is cut or zero-extended, so any real rate is exact) and EQ-tilted, cut or
-    zero-padded to ``n_out`` samples."""
+def timbre_response(n: int, sample_rate_hz: int, gains_db, device=None):
+    """Real (zero-phase) response ``(n // 2 + 1,)`` of the timbre envelope on an ``n``-point
+    rFFT: ``gains_db`` at the octave-spaced nodes ``TIMBRE_LOW_HZ * 2**i``, linear in dB
+    along log2(frequency) between them, the end gains held beyond the ends."""
     import torch
 
-    if rate == 1.0 and eq is None:
+    gains = torch.tensor(gains_db, dtype=torch.float64, device=device)
+    hz = torch.arange(n // 2 + 1, device=device, dtype=torch.float64) * (sample_rate_hz / n)
+    octaves = torch.log2(hz.clamp(min=TIMBRE_LOW_HZ) / TIMBRE_LOW_HZ).clamp(max=len(gains_db) - 1)
+    lo = octaves.floor().long().clamp(max=len(gains_db) - 2)
+    frac = octaves - lo
+    db = gains[lo] * (1.0 - frac) + gains[lo + 1] * frac
+    return (10.0 ** (db / 20.0)).to(torch.complex64)
+
+
+def speed_and_tilt(x, rate: float, n_out: int, sample_rate_hz: int, eq: tuple[float, float, float] | None,
+                   timbre: tuple[float, ...] | None = None):
+    """``x`` (1-D tensor) played ``rate`` times faster (band-limited FFT resampling: the
+    spectrum is cut or zero-extended, so any real rate is exact), EQ-tilted and given the
+    ``timbre`` envelope (:func:`timbre_response`), cut or zero-padded to ``n_out`` samples."""
+    import torch
+
+    if rate == 1.0 and eq is None and timbre is None:
         y = x
     else:
         m = max(2, int(round(len(x) / rate)))
@@ -192,6 +224,8 @@ def speed_and_tilt(x, rate: float, n_out: int, sample_rate_hz: int, eq: tuple[fl
         spec = spec[:bins] if spec.shape[0] >= bins else torch.nn.functional.pad(spec, (0, bins - spec.shape[0]))
         if eq is not None:
             spec = spec * tilt_response(m, sample_rate_hz, *eq, device=x.device)
+        if timbre is not None:
+            spec = spec * timbre_response(m, sample_rate_hz, timbre, device=x.device)
         y = torch.fft.irfft(spec, n=m) * (m / len(x))
     if len(y) >= n_out:
         return y[:n_out]
@@ -201,14 +235,14 @@ def speed_and_tilt(x, rate: float, n_out: int, sample_rate_hz: int, eq: tuple[fl
 def render(x, draw: Draw, sample_rate_hz: int, n_out: int):
     """The augmented clip, ``(n_out,)`` float32 on ``x``'s device, from source audio ``x``
     (1-D float tensor, ``draw.source_seconds`` worth): phase-vocoder tempo change, then in one
-    FFT the speed change and the EQ tilt, then gain and white noise (seeded by
+    FFT the speed change, the EQ tilt and the timbre envelope, then gain and white noise (seeded by
     ``draw.noise_seed``, drawn on the CPU so every device adds the same noise)."""
     import torch
 
     y = x.float()
     if draw.stretch_rate != 1.0:
         y = stretch_tensor(y, draw.stretch_rate)
-    y = speed_and_tilt(y, draw.resample_rate, n_out, sample_rate_hz, draw.eq)
+    y = speed_and_tilt(y, draw.resample_rate, n_out, sample_rate_hz, draw.eq, draw.timbre)
     if draw.gain_db:
         y = y * 10 ** (draw.gain_db / 20)
     if draw.noise_db is not None:

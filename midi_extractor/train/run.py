@@ -121,6 +121,13 @@ def merge_indexes(index_paths: Sequence[str | Path], out: str | Path) -> Path:
     return write_json(out, {"dataset_root": roots.pop() if roots else ".", **header, "entries": entries}, indent=1)
 
 
+def pretrain_config(params: Params, name: str) -> PretrainConfig:
+    """``params.pretrain[name]``; :class:`ConfigError` listing the bases params has when it is not there."""
+    if name not in params.pretrain:
+        raise ConfigError(f"no pretrain.{name} in params (listed: {', '.join(params.pretrain) or 'none'})")
+    return params.pretrain[name]
+
+
 def why_train_base(name: str, params: Params, shipped: str | Path) -> str | None:
     """Why stage ``pretrain-<name>`` must train the base rather than keep ``shipped`` (the
     ``bases/<name>.pt`` in git), as one clause; None to keep it. ``pretrain.<name>.rebuild``:
@@ -128,7 +135,7 @@ def why_train_base(name: str, params: Params, shipped: str | Path) -> str | None
     embedded set the shipped bases were trained on) or the file is missing or does not fit
     params' front end and model size; ``false`` keeps it, and raises ``CheckpointError``
     naming it when it is missing or does not fit."""
-    cfg = params.pretrain[name]
+    cfg = pretrain_config(params, name)
     if cfg.rebuild is True:
         return f"pretrain.{name}.rebuild is true"
     problem = _shipped_base_problem(name, params, Path(shipped))
@@ -163,9 +170,7 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
     from midi_extractor.train.outputs import check_writable
     from midi_extractor.train.state import Job
 
-    if name not in params.pretrain:
-        raise ConfigError(f"pretrain base {name!r} is not in params (listed: {', '.join(params.pretrain) or 'none'})")
-    cfg: PretrainConfig = params.pretrain[name]
+    cfg = pretrain_config(params, name)
     out_dir = Path(out_dir)
     check_writable(out_dir)  # before the merged index is written there
     index = merge_indexes(index_paths, out_dir / "index.json")

@@ -158,3 +158,23 @@ def test_index_filter_is_a_typed_section(tmp_path):
         load_params(write(tmp_path, "index:\n  filter: {min_note: 3}\n"))
     with pytest.raises(ConfigError, match=r"block_s must be > 0, got 0"):
         FilterConfig(block_s=0)
+
+
+@pytest.mark.parametrize("value, expected", [("auto", "auto"), (" AUTO ", "auto"), (None, "auto"), (True, True),
+                                             ("false", False), ("True", True), (False, False)])
+def test_a_three_way_switch_reads_auto_true_or_false(value, expected):
+    from midi_extractor.config.fields import auto_or_bool
+
+    assert auto_or_bool(value, "x.y") == expected
+
+
+@pytest.mark.parametrize("section, key", [({"dataset": {"kind": "slakh2100", "bass_labels_octave_down": "yes"}},
+                                           "dataset.bass_labels_octave_down"),
+                                          ({"pretrain": {"p": {"stems": ["bass"], "role": "harmonic", "rebuild": 1}}},
+                                           "pretrain.p.rebuild")])
+def test_both_three_way_switches_refuse_other_values_with_one_message(section, key):
+    """bass_labels_octave_down and pretrain.<base>.rebuild share one parser and one wording."""
+    from midi_extractor.config import Params, from_dict
+
+    with pytest.raises(ConfigError, match=rf"{key} must be auto, true or false, got "):
+        from_dict(Params, section)

@@ -6,8 +6,10 @@ import pytest
 
 import torch
 
-from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio, speed_and_tilt, stretch_tensor
-from midi_extractor.config import FrontEndConfig, load_params
+from midi_extractor.train.augment import (TIMBRE_LOW_HZ, TIMBRE_NODES, AugmentPolicy, Draw, apply_audio, speed_and_tilt,
+                                          stretch_tensor)
+from midi_extractor.config import ConfigError, FrontEndConfig, load_params
+from midi_extractor.config.training import AugmentConfig
 from midi_extractor.model.labels import rolls_from_midi
 
 FE = FrontEndConfig()
@@ -79,3 +81,43 @@ def test_gain_noise_eq_keep_length_and_are_bounded():
         y = apply_audio(x, d, SR, len(x))
         assert y.shape == x.shape and y.dtype == np.float32
         assert np.abs(y).max() < 0.25 * 10 ** (12 / 20) + 0.05
+
+
+def _level_db(x, hz):
+    """Level (dB) of the partial at ``hz`` in ``x`` (one second at SR: 1 Hz bins)."""
+    return 20 * np.log10(np.abs(np.fft.rfft(x))[int(round(hz))])
+
+
+def test_timbre_reweights_a_tones_harmonics_by_the_drawn_envelope():
+    """A 110 Hz tone with harmonics at 110, 220, 440, 880 Hz (the nodes 2**i x 55 Hz): each
+    partial comes back scaled by its node's drawn gain, so the fundamental against its octave
+    moves by their difference; between nodes the gain is the dB midpoint (octave 1.5: 330 Hz)."""
+    t = np.arange(SR) / SR
+    partials = (110.0, 220.0, 330.0, 440.0, 880.0)
+    x = sum(0.1 * np.sin(2 * np.pi * f * t) for f in partials).astype(np.float32)
+    policy = AugmentPolicy.from_params({"timbre_db": 12.0}, "harmonic")
+    d = policy.draw(np.random.default_rng(3))
+    assert d.timbre is not None and len(d.timbre) == TIMBRE_NODES
+    assert all(-12.0 <= g <= 12.0 for g in d.timbre) and max(d.timbre) - min(d.timbre) > 6.0
+    assert (d.transpose, d.gain_db, d.noise_db, d.eq) == (0, 0.0, None, None)  # nothing else was asked
+    y = apply_audio(x, d, SR, len(x))
+    node = {110.0: 1, 220.0: 2, 440.0: 3, 880.0: 4}
+    for f, i in node.items():
+        assert _level_db(y, f) - _level_db(x, f) == pytest.approx(d.timbre[i], abs=0.05)
+    assert _level_db(y, 330.0) - _level_db(x, 330.0) == pytest.approx(
+        d.timbre[2] + np.log2(330.0 / 220.0) * (d.timbre[3] - d.timbre[2]), abs=0.05)
+    assert TIMBRE_LOW_HZ == 55.0
+
+
+def test_timbre_off_draws_what_it_drew_before():
+    """Adding the key leaves every other choice of a clip as it was (it is drawn last; the
+    loader seeds one generator per clip)."""
+    keys = {"gain_db": 6, "noise_db": -40, "eq_db": 6, "pitch_shift_semitones": 2, "time_stretch": 0.1}
+    plain = AugmentPolicy.from_params(keys, "melodic")
+    timbred = AugmentPolicy.from_params({**keys, "timbre_db": 9.0}, "melodic")
+    for seed in range(20):
+        da, db = plain.draw(np.random.default_rng(seed)), timbred.draw(np.random.default_rng(seed))
+        assert da.timbre is None and db.timbre is not None
+        assert dataclasses.replace(db, timbre=None) == da
+    with pytest.raises(ConfigError, match="timbre_db must be >= 0, got -1.0"):
+        AugmentConfig(timbre_db=-1.0).check("roles.harmonic.augment")

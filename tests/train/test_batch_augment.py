@@ -115,7 +115,7 @@ def test_device_mode_gives_the_cpu_paths_labels_and_audio(sine_set):
     float tolerance (one renderer; the device path's rows are float32)."""
     fe = FrontEndConfig()
     policy = AugmentPolicy(role="melodic", gain_db=6.0, pitch_shift_semitones=2, time_stretch=0.1,
-                           eq_db=6.0, stretch_prob=1.0, noise_db=-30.0, noise_prob=1.0)
+                           eq_db=6.0, timbre_db=9.0, stretch_prob=1.0, noise_db=-30.0, noise_prob=1.0)
     kw = dict(deterministic=False, cache_audio=False, clips_per_epoch=8)
     cpu = TranscriptionDataset(sine_set, "train", fe, 2.0, None, policy, seed=5, **kw)
     dev = TranscriptionDataset(sine_set, "train", fe, 2.0, None, policy, seed=5, augment_on_device=True, **kw)

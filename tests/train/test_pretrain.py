@@ -307,3 +307,10 @@ def test_the_pretrain_stage_keeps_the_shipped_base_untouched_and_names_a_missing
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert refused.stderr.strip().splitlines()[-1] == (f"pretrain-pitched: {tmp_path / 'gone.pt'}: not found; "
                                                        f"pretrain.pitched.rebuild is false, so it is not trained here")
+    unknown = subprocess.run([sys.executable, str(REPO / "stages" / "pretrain.py"), "--params", str(params_yaml),
+                              "--base", "orchestral", "--prepared-dir", str(tmp_path / "none"), "--out-dir",
+                              str(tmp_path / "run"), "--export", str(tmp_path / "o.pt")], capture_output=True,
+                             text=True, cwd=tmp_path, timeout=120, env={**os.environ, "MIDI_EXTRACTOR_TRACKING": "0"})
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert unknown.stderr.strip().splitlines()[-1] == "pretrain-orchestral: no pretrain.orchestral in params (listed: pitched)"
+    assert not (tmp_path / "o.pt").exists()
