@@ -33,6 +33,19 @@ for entry in $SOUNDFONTS; do
     case " $MISSING_PKGS " in *" ${entry#*:} "*) ;; *) MISSING_PKGS="$MISSING_PKGS ${entry#*:}";; esac
   fi
 done
+# The sampled drum kits of the training pool (midi_extractor/synth/sources.py, H2_*): one folder each
+KIT_DIR=/usr/share/hydrogen/data/drumkits
+have_kits() {
+  local d extra="${MIDI_EXTRACTOR_SF2_PATH:-}"
+  for d in ${extra//:/ } "$KIT_DIR" "$HOME/.hydrogen/data/drumkits"; do
+    [ -f "$d/ForzeeStereo/drumkit.xml" ] && return 0
+  done
+  return 1
+}
+if ! have_kits; then
+  MISSING_SF2="$MISSING_SF2 hydrogen-kits"
+  MISSING_PKGS="$MISSING_PKGS hydrogen-drumkits"
+fi
 MISSING_PKGS="${MISSING_PKGS# }"
 if [ -n "$MISSING_PKGS" ]; then
   if [ "$(uname)" = "Darwin" ] && command -v brew >/dev/null; then

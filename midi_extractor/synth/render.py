@@ -24,7 +24,7 @@ import yaml
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_text
-from midi_extractor.synth import effects, songs
+from midi_extractor.synth import effects, kits, songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, RenderError
 
@@ -72,6 +72,18 @@ class SourceCache:
             raise StemSkipped("load_failed", self.failed[source.name]) from None
         self.paths[source.name] = path
         return sfid, presets
+
+    def kit(self, source: src.SoundSource) -> kits.Kit:
+        """The sampled kit of a ``hydrogen`` source (:class:`StemSkipped` when it fails to load)."""
+        if source.name in self.failed:
+            raise StemSkipped("load_failed", self.failed[source.name])
+        try:
+            kit = kits.read_kit(self.paths.get(source.name) or source.locate())
+        except (src.SourceError, kits.KitError) as exc:
+            self.failed[source.name] = f"sound source {source.name} failed to load: {exc}"
+            raise StemSkipped("load_failed", self.failed[source.name]) from None
+        self.paths[source.name] = kit.folder
+        return kit
 
 
 # -------------------------------------------------------------------- helpers
@@ -139,14 +151,20 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
                 effects_strength: float) -> RenderedPart:
     """``part`` through ``source`` (a preset drawn with ``rng_source``) and a chain drawn
     with ``rng_fx``; :class:`StemSkipped` when it cannot be heard."""
-    sfid, presets = cache.presets(source)
-    bank, program, notes, dropped = _preset_for(part, source, presets, rng_source)
+    if source.engine == "hydrogen":
+        kit = cache.kit(source)
+        bank, program = 0, 0
+        notes, dropped = src.remap_drum_notes(part.notes, kit.keys)
+    else:
+        sfid, presets = cache.presets(source)
+        bank, program, notes, dropped = _preset_for(part, source, presets, rng_source)
     chain = effects.random_chain(part.stem, rng_fx, effects_strength, cache.renderer.sample_rate_hz)
     if not notes:
         raise StemSkipped("no_playable_notes", f"sound source {source.name} plays none of the part's notes")
     try:
-        audio = cache.renderer.render(notes, n_samples, sfid, bank, program, part.is_drum, part.reverb)
-    except RenderError as exc:
+        audio = (kit.render(notes, n_samples, cache.renderer.sample_rate_hz) if source.engine == "hydrogen" else
+                 cache.renderer.render(notes, n_samples, sfid, bank, program, part.is_drum, part.reverb))
+    except (RenderError, kits.KitError) as exc:
         raise StemSkipped("render_failed", f"sound source {source.name}: {exc}") from None
     if not np.isfinite(audio).all() or float(np.max(np.abs(audio), initial=0.0)) < SILENT_PEAK:
         raise StemSkipped("silent", f"sound source {source.name} bank {bank} program {program} rendered silence")

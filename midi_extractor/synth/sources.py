@@ -1,6 +1,8 @@
 """The sound-source pool of the generated data set: which SoundFonts render which stems.
 
-A :class:`SoundSource` is one SoundFont file, the Debian package that installs it,
+A :class:`SoundSource` is one SoundFont file (or, ``engine="hydrogen"``, one sampled drum kit
+folder of Debian's ``hydrogen-drumkits``, played by :mod:`midi_extractor.synth.kits`), the Debian
+package that installs it,
 its licence, and what it can render: General MIDI melodic programs (bank 0, plus
 GS/XG variation banks where the file has them) and/or drum kits. GM SoundFonts
 hold their kits in bank 128; the AVL drum kits hold a single kit in bank 0
@@ -30,6 +32,8 @@ from midi_extractor import taxonomy as tx
 
 SYSTEM_SF2_DIRS = (Path("/usr/share/sounds/sf2"), Path("/usr/share/soundfonts"),
                    Path("/usr/local/share/soundfonts"), Path("/opt/homebrew/share/soundfonts"))
+#: where Hydrogen drum kit folders are installed (``hydrogen-drumkits``; a user's own kits)
+SYSTEM_KIT_DIRS = (Path("/usr/share/hydrogen/data/drumkits"), Path.home() / ".hydrogen" / "data" / "drumkits")
 ENV_PATH = "MIDI_EXTRACTOR_SF2_PATH"
 #: GS kit numbers worth rendering (56 is GS's sound-effects kit, 127 the CM-64 map)
 GS_KIT_MAX = 55
@@ -60,12 +64,16 @@ class SoundSource:
     drum_keys: frozenset[int] | None = None
     bundled: Path | None = None  # a copy shipped inside a Python package (looked at first)
     path_override: Path | None = field(default=None, compare=False)
+    engine: str = "sf2"          # sf2 (FluidSynth) | hydrogen (a kit folder, synth/kits.py)
 
     def can_render(self, is_drum: bool) -> bool:
         return self.drums if is_drum else self.melodic
 
     def locate(self) -> Path:
-        """The SoundFont file on this machine; :class:`SourceError` naming the package otherwise."""
+        """The SoundFont file (a hydrogen kit's folder) on this machine; :class:`SourceError`
+        naming the package otherwise."""
+        if self.engine == "hydrogen":
+            return self._locate_kit()
         if self.path_override is not None:
             if not self.path_override.is_file():
                 raise SourceError(f"SoundFont not found: {self.path_override}")
@@ -81,6 +89,22 @@ class SoundSource:
         raise SourceError(f"sound source {self.name}: SoundFont {self.file} not found (looked in "
                           f"{', '.join(str(c.parent) for c in candidates)}); {hint}point ${ENV_PATH} at the "
                           f"folder holding it, or remove {self.name} from dataset.sound_sources/ood_sources")
+
+
+    def _locate_kit(self) -> Path:
+        dirs = [Path(d) for d in os.environ.get(ENV_PATH, "").split(":") if d] + list(SYSTEM_KIT_DIRS)
+        for d in dirs:
+            if (d / self.file / "drumkit.xml").is_file():
+                return d / self.file
+        raise SourceError(f"sound source {self.name}: drum kit {self.file!r} not found (looked in "
+                          f"{', '.join(map(str, dirs))}); install the Debian package {self.package} "
+                          f"(apt-get install -y {self.package}), point ${ENV_PATH} at the folder holding "
+                          f"the kit, or remove {self.name} from dataset.sound_sources/ood_sources")
+
+
+def _hydrogen(name: str, folder: str) -> SoundSource:
+    return SoundSource(f"H2_{name}", folder, "hydrogen-drumkits", "GPL/CC (hydrogen-drumkits; see the kit's drumkit.xml)",
+                       melodic=False, engine="hydrogen")
 
 
 # AVL kits: keys whose samples match the GM class (their 48/50/58/60/61 are hat swish,
@@ -99,6 +123,14 @@ SOURCES: dict[str, SoundSource] = {s.name: s for s in (
     SoundSource("AVL_RedZeppelin", "Red_Zeppelin_4_LV2.sf2", "avldrums.lv2-soundfont",
                 "CC-BY-SA-3.0 (Glen MacArthur)", melodic=False, drum_bank=0, drum_programs=(0,),
                 drum_keys=_AVL_KEYS),
+    # sampled kits of hydrogen-drumkits with a kick, a snare and hats (The Black Pearl 1.0 is
+    # AVL_BlackPearl's kit; Gimme A Hand has no kit; circAfrique names no GM instrument)
+    _hydrogen("BJA_Pacific", "BJA_Pacific"), _hydrogen("Colombo", "ColomboAcousticDrumkit"),
+    _hydrogen("Forzee", "ForzeeStereo"), _hydrogen("Millo1", "Millo-Drums_v.1"),
+    _hydrogen("Millo2", "Millo_MultiLayered2"), _hydrogen("Millo3", "Millo_MultiLayered3"),
+    _hydrogen("Rumpf", "rumpf_kit_z01_h2"), _hydrogen("VariBreaks", "VariBreaks"),
+    _hydrogen("Audiophob", "Audiophob"), _hydrogen("ElectricEmpire", "ElectricEmpireKit"),
+    _hydrogen("HardElectro", "HardElectro1"),
 )}
 #: training pool and held-out sources; csound_GMbank shares most of its samples with TimGM6mb
 #: (:func:`shared_samples`), so the two stay on one side, and FluidR3_GM is held out
