@@ -41,7 +41,10 @@ class DatasetConfig(Checked):
     in-domain half of test are rendered with; ``ood_sources`` (held out, disjoint)
     renders the out-of-domain half of test (names: ``dataset.sources.SOURCES``,
     checked when the set is made). ``effects``: effect-chain strength 0-1 (0 = none).
-    ``validation_tracks``/``test_tracks``: None = about 10% each.
+    ``validation_tracks``/``test_tracks``: None = about 10% each. ``kit_tracks`` more training
+    tracks after those, holding only their songs' drum parts, rendered with ``kit_sources``
+    (sampled kits): drum variety for the percussive stems that leaves every other track, and
+    every pitched stem, as it was.
 
     ``bass_labels_octave_down`` (``auto`` | ``true`` | ``false``; a bool once loaded, see
     :func:`bass_octave_switch`): real Slakh's bass stems (GM programs 32-39) sound an octave
@@ -64,6 +67,8 @@ class DatasetConfig(Checked):
                                                               "AVL_BlackPearl"])
     ood_sources: list[str] = field(default_factory=lambda: ["FluidR3_GM", "AVL_RedZeppelin"])
     effects: float = 1.0      # generated only
+    kit_tracks: int = 0       # generated only: drum-only training tracks rendered with kit_sources
+    kit_sources: list[str] = field(default_factory=list)
     bass_labels_octave_down: Any = "auto"  # auto: on for real Slakh kinds, off for generated / folder
 
     def check(self, where: str) -> None:
@@ -79,7 +84,12 @@ class DatasetConfig(Checked):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"{key_of(where, name)} must be >= 0, got {value}")
-        shared = sorted(set(self.sound_sources) & set(self.ood_sources))
+        if self.kit_tracks < 0:
+            raise ConfigError(f"{key_of(where, 'kit_tracks')} must be >= 0, got {self.kit_tracks}")
+        if self.kit_tracks and not self.kit_sources:
+            raise ConfigError(f"{key_of(where, 'kit_tracks')} is {self.kit_tracks} but {key_of(where, 'kit_sources')} "
+                              f"is empty: name the kits that render them")
+        shared = sorted(set(self.sound_sources + self.kit_sources) & set(self.ood_sources))
         if shared:
             raise ConfigError(f"{key_of(where, 'ood_sources')} must be held out of sound_sources; both list "
                               f"{', '.join(shared)}")

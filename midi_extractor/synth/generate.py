@@ -22,12 +22,17 @@ only with ``ood_sources``, which no other track uses. Sources rotate per stem
 over the tracks of a domain (a seeded offset per stem), so every source of a
 pool is heard once a domain has as many tracks as the pool has sources.
 
+``kit_tracks`` drum-only training tracks follow (``TrackNNNNN`` numbered on): track ``k``'s
+song with its drum parts alone, rendered with ``kit_sources`` (sampled kits, no FluidSynth),
+so the tracks before them are written exactly as without them.
+
 Track ``k`` of seed ``K`` depends only on (K, k, seconds, rate, pools, effects,
 split sizes), so the same call writes byte-identical files.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import logging
 import shutil
@@ -42,7 +47,7 @@ from midi_extractor.config import DEFAULT_SAMPLE_RATE_HZ
 from midi_extractor.synth import songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, SynthError
-from midi_extractor.synth.pools import domain_pools, locate_all, pick_source
+from midi_extractor.synth.pools import domain_pools, kit_pool, locate_all, pick_source
 from midi_extractor.synth.render import (IN_DOMAIN, OUT_OF_DOMAIN, Report, SourceCache, StemSkipped, render_part,
                                            write_track)
 from midi_extractor.synth.splits import SPLIT_NAMES, split_counts, track_layout
@@ -68,6 +73,14 @@ def _check_arguments(tracks, seconds, sample_rate_hz, effects) -> None:
         raise SynthError(f"--sample-rate must be 8000-96000 Hz (FluidSynth's range), got {sample_rate_hz}")
     if not 0.0 <= float(effects) <= 1.0:
         raise SynthError(f"--effects (dataset.effects) must be within 0-1, got {effects}")
+
+
+def _plan(counts, pool: list, ood: list, kits: list, kit_tracks: int) -> list[tuple]:
+    """``(k, split, domain, position in its domain, sources, drums only)`` of every track to write."""
+    layout = track_layout(counts, with_ood=bool(ood))
+    plan = [(k, split, domain, position, ood if domain == OUT_OF_DOMAIN else pool, False)
+            for k, (split, domain, position) in enumerate(layout)]
+    return plan + [(len(layout) + j, "train", IN_DOMAIN, j, kits, True) for j in range(kit_tracks)]
 
 
 def _song_for(seed: int, k: int, seconds: float, split: str, dropped: set[str]) -> tuple[songs.Song, set[str]]:
@@ -106,9 +119,11 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
                      sf2: str | Path | None = None, sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ,
                      progress: bool = True, *,
                      sound_sources=src.DEFAULT_POOL, ood_sources=src.DEFAULT_OOD, effects: float = 1.0,
-                     validation_tracks: int | None = None, test_tracks: int | None = None) -> list[Path]:
+                     validation_tracks: int | None = None, test_tracks: int | None = None,
+                     kit_sources=(), kit_tracks: int = 0) -> list[Path]:
     """Write ``tracks`` procedural songs of ``seconds`` each under
-    ``out_dir/{train,validation,test}/TrackNNNNN`` plus ``synth_report.json``; return the track folders.
+    ``out_dir/{train,validation,test}/TrackNNNNN``, then ``kit_tracks`` drum-only training
+    tracks rendered with ``kit_sources``, plus ``synth_report.json``; return the track folders.
 
     ``sf2`` replaces the training pool by that one file. Raises :class:`SynthError`
     for bad arguments, an unknown or missing sound source (naming the package that
@@ -116,12 +131,11 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     skipped with a warning and counted in the report."""
     _check_arguments(tracks, seconds, sample_rate_hz, effects)
     tracks, seconds, sample_rate_hz, effects = int(tracks), float(seconds), int(sample_rate_hz), float(effects)
-    counts = split_counts(tracks, validation_tracks, test_tracks)
     pool, ood = domain_pools(sf2, sound_sources, ood_sources)
-    layout = track_layout(counts, with_ood=bool(ood))
+    kits = kit_pool(kit_sources, kit_tracks, ood)
+    plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks))
     out_dir = Path(out_dir)
     n_samples = int(round(seconds * sample_rate_hz))
-    pools = {IN_DOMAIN: pool, OUT_OF_DOMAIN: ood}
     ident = f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
     from tqdm import tqdm
 
@@ -129,21 +143,23 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     report = Report()
     with Renderer(sample_rate_hz) as renderer:
         cache = SourceCache(renderer)
-        locate_all(pool + (ood if any(d == OUT_OF_DOMAIN for _, d, _ in layout) else []), cache)
+        locate_all(pool + kits + (ood if any(d == OUT_OF_DOMAIN for _, _, d, *_ in plan) else []), cache)
         dropped: set[str] = set()
         t0 = time.perf_counter()
-        for k in tqdm(range(tracks), desc="synth", unit="track", file=sys.stderr, disable=not progress):
+        for k, split, domain, position, sources_, drums_only in tqdm(plan, desc="synth", unit="track",
+                                                                     file=sys.stderr, disable=not progress):
             if not progress and k and k % PROGRESS_EVERY == 0:  # off a terminal (dvc repro): a line now and then
-                print(f"synth: {k}/{tracks} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-            split, domain, position = layout[k]
+                print(f"synth: {k}/{len(plan)} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             song, dropped = _song_for(seed, k, seconds, split, dropped)
+            if drums_only:
+                song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum])
             name = f"Track{k + 1:05d}"
-            rendered = _render_song(song, name, pools[domain], domain, position, seed, k, cache, n_samples,
-                                    effects, report)
+            rendered = _render_song(song, name, sources_, domain, position, seed, k, cache, n_samples, effects, report)
             for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
                 if (out_dir / split_name / name).is_dir():
                     shutil.rmtree(out_dir / split_name / name)
-            uuid = hashlib.md5(f"midi-extractor synth|{k}|{ident}".encode()).hexdigest()
+            kit_ident = f"|kits {[s.name for s in kits]}" if drums_only else ""
+            uuid = hashlib.md5(f"midi-extractor synth|{k}|{ident}{kit_ident}".encode()).hexdigest()
             written.append(write_track(out_dir / split / name, song.bpm, rendered, sample_rate_hz, n_samples,
                                        uuid, domain))
             report.add_track(split, domain)
@@ -152,7 +168,8 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     _warn_stale(out_dir, written)
     settings = {"tracks": tracks, "seconds": seconds, "seed": seed, "sample_rate_hz": sample_rate_hz,
                 "effects": effects, "sound_sources": [s.name for s in pool], "ood_sources": [s.name for s in ood],
-                "licences": {s.name: s.licence for s in pool + ood}}
+                "kit_tracks": int(kit_tracks), "kit_sources": [s.name for s in kits],
+                "licences": {s.name: s.licence for s in pool + kits + ood}}
     write_json(out_dir / REPORT_NAME, {"settings": settings, **report.as_dict()})
     if report.skipped:
         log.warning("synth: %d stem(s) skipped (%s); see %s", len(report.skipped),
@@ -168,7 +185,7 @@ def generate_from_config(out_dir: str | Path, ds, progress: bool | None = None) 
     return generate_dataset(out_dir, ds.tracks, ds.seconds, ds.seed, sf2=ds.sf2, sample_rate_hz=ds.sample_rate_hz,
                             progress=progress, sound_sources=ds.sound_sources, ood_sources=ds.ood_sources,
                             effects=ds.effects, validation_tracks=ds.validation_tracks,
-                            test_tracks=ds.test_tracks)
+                            test_tracks=ds.test_tracks, kit_sources=ds.kit_sources, kit_tracks=ds.kit_tracks)
 
 
 def _warn_stale(out_dir: Path, written: list[Path]) -> None:
@@ -194,7 +211,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
                                 sample_rate_hz=args.sample_rate, progress=not args.quiet,
                                 sound_sources=_names(args.sources), ood_sources=_names(args.ood_sources),
                                 effects=args.effects, validation_tracks=args.validation_tracks,
-                                test_tracks=args.test_tracks)
+                                test_tracks=args.test_tracks, kit_sources=_names(args.kit_sources),
+                                kit_tracks=args.kit_tracks)
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)
         return 2
@@ -223,6 +241,9 @@ def add_cli(subparsers) -> None:
                    help=f"held-out sources of the out-of-domain test tracks (default {','.join(src.DEFAULT_OOD)}; "
                         "empty: no out-of-domain tracks)")
     p.add_argument("--effects", type=float, default=1.0, help="effect strength 0-1 (0: none; default 1)")
+    p.add_argument("--kit-tracks", type=int, default=0,
+                   help="drum-only training tracks after the others, rendered with --kit-sources (default 0)")
+    p.add_argument("--kit-sources", default="", help="drum sources of the kit tracks, comma-separated (H2_* kits)")
     p.add_argument("--sf2", default=None, help="one SoundFont file as the whole training pool")
     p.add_argument("--sample-rate", type=int, default=DEFAULT_SAMPLE_RATE_HZ,
                    help=f"audio sample rate in Hz (default {DEFAULT_SAMPLE_RATE_HZ})")

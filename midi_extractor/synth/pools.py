@@ -46,6 +46,22 @@ def domain_pools(sf2, sound_sources, ood_sources) -> tuple[list[src.SoundSource]
     return pool, ood
 
 
+def kit_pool(kit_sources, kit_tracks: int, ood: list[src.SoundSource]) -> list[src.SoundSource]:
+    """The sources of the drum-only kit tracks (``dataset.kit_sources``), held out of ``ood``; :class:`SynthError` otherwise, or when ``kit_tracks`` asks for tracks without one."""
+    if int(kit_tracks) < 0:
+        raise SynthError(f"--kit-tracks (dataset.kit_tracks) must be >= 0, got {kit_tracks}")
+    try:
+        kits = src.resolve(kit_sources, "dataset.kit_sources")
+    except src.SourceError as exc:
+        raise SynthError(str(exc)) from None
+    shared = sorted({s.name for s in kits} & {s.name for s in ood})
+    if shared:
+        raise SynthError(f"dataset.ood_sources must be held out of dataset.kit_sources; both list {', '.join(shared)}")
+    if kit_tracks and not kits:
+        raise SynthError(f"{kit_tracks} kit tracks asked for, but dataset.kit_sources names no kit")
+    return kits
+
+
 def locate_all(sources_: list[src.SoundSource], cache: SourceCache) -> None:
     """Find every source's file up front (a missing one stops the run, naming its package);
     a user-supplied file (``--sf2``) must also read as a SoundFont."""

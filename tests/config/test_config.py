@@ -178,3 +178,16 @@ def test_both_three_way_switches_refuse_other_values_with_one_message(section, k
 
     with pytest.raises(ConfigError, match=rf"{key} must be auto, true or false, got "):
         from_dict(Params, section)
+
+
+def test_kit_tracks_need_kits_and_kits_stay_out_of_the_test_pool():
+    from midi_extractor.config import Params, from_dict
+
+    with pytest.raises(ConfigError, match=r"dataset\.kit_tracks is 8 but params\.dataset\.kit_sources is empty: name the kits"):
+        from_dict(Params, {"dataset": {"kit_tracks": 8}})
+    with pytest.raises(ConfigError, match=r"dataset.ood_sources must be held out of sound_sources; both list AVL_RedZeppelin"):
+        from_dict(Params, {"dataset": {"kit_tracks": 1, "kit_sources": ["AVL_RedZeppelin"]}})
+    with pytest.raises(ConfigError, match=r"dataset.kit_tracks must be >= 0, got -1"):
+        from_dict(Params, {"dataset": {"kit_tracks": -1}})
+    ds = from_dict(Params, {"dataset": {"kit_tracks": 4, "kit_sources": ["H2_Forzee"]}}).dataset
+    assert (ds.kit_tracks, ds.kit_sources) == (4, ["H2_Forzee"])

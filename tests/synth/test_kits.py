@@ -100,3 +100,45 @@ def test_the_hydrogen_sources_are_installed_and_play_a_kit():
     for start_s in (0.1, 0.6, 1.1):  # each hit sounds where its note starts
         at = int(start_s * SR)
         assert np.abs(got.audio[at:at + SR // 10]).max() > 10 * np.abs(got.audio[at - SR // 50:at - 10]).max() + 1e-4
+
+
+KITS = ["H2_Forzee", "H2_Millo2"]
+
+
+def test_kit_tracks_follow_the_set_and_leave_every_other_track_as_it_was(tmp_path):
+    """dataset.kit_tracks: drum-only training tracks after the others, through the kit pool; the
+    tracks before them are byte-identical to a run without them (FluidSynth renders nothing more)."""
+    import json
+
+    import yaml
+
+    from midi_extractor.synth import generate
+
+    kw = dict(tracks=3, seconds=2.0, seed=3, progress=False, validation_tracks=0, test_tracks=2)
+    plain = generate.generate_dataset(tmp_path / "plain", **kw)
+    with_kits = generate.generate_dataset(tmp_path / "kits", **kw, kit_sources=KITS, kit_tracks=2)
+    assert [d.relative_to(tmp_path / "kits") for d in with_kits[:3]] == [d.relative_to(tmp_path / "plain") for d in plain]
+    for a, b in zip(plain, with_kits):
+        for f in sorted(p for p in a.rglob("*") if p.is_file()):
+            assert f.read_bytes() == (b / f.relative_to(a)).read_bytes(), f
+    extra = with_kits[3:]
+    assert [(d.parent.name, d.name) for d in extra] == [("train", "Track00004"), ("train", "Track00005")]
+    for d in extra:
+        stems = yaml.safe_load((d / "metadata.yaml").read_text())["stems"]
+        assert stems and all(m["is_drum"] and m["plugin_name"].split(":")[0] in KITS for m in stems.values())
+    report = json.loads((tmp_path / "kits" / "synth_report.json").read_text())
+    assert report["settings"]["kit_tracks"] == 2 and report["settings"]["kit_sources"] == KITS
+    assert report["tracks"]["train/in_domain"] == 1 + 2
+
+
+def test_kit_sources_must_be_held_out_of_the_test_pool_and_named(tmp_path):
+    from midi_extractor.synth import generate
+    from midi_extractor.synth.fluid import SynthError
+
+    with pytest.raises(SynthError, match="ood_sources must be held out of dataset.kit_sources; both list AVL_RedZeppelin"):
+        generate.generate_dataset(tmp_path / "a", 2, 2.0, 0, progress=False, kit_sources=["AVL_RedZeppelin"], kit_tracks=1)
+    with pytest.raises(SynthError, match="2 kit tracks asked for, but dataset.kit_sources names no kit"):
+        generate.generate_dataset(tmp_path / "b", 2, 2.0, 0, progress=False, kit_tracks=2)
+    with pytest.raises(SynthError, match="dataset.kit_sources: unknown sound source"):
+        generate.generate_dataset(tmp_path / "c", 2, 2.0, 0, progress=False, kit_sources=["H2_Nope"], kit_tracks=1)
+    assert not any((tmp_path / n).exists() for n in "abc")
