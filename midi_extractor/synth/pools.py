@@ -50,6 +50,8 @@ def kit_pool(kit_sources, kit_tracks: int, ood: list[src.SoundSource]) -> list[s
     """The sources of the drum-only kit tracks (``dataset.kit_sources``), held out of ``ood``; :class:`SynthError` otherwise, or when ``kit_tracks`` asks for tracks without one."""
     if int(kit_tracks) < 0:
         raise SynthError(f"--kit-tracks (dataset.kit_tracks) must be >= 0, got {kit_tracks}")
+    if not kit_tracks:
+        return []  # no kit track: the kits are not needed on this machine
     try:
         kits = src.resolve(kit_sources, "dataset.kit_sources")
     except src.SourceError as exc:

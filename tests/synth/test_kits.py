@@ -142,3 +142,7 @@ def test_kit_sources_must_be_held_out_of_the_test_pool_and_named(tmp_path):
     with pytest.raises(SynthError, match="dataset.kit_sources: unknown sound source"):
         generate.generate_dataset(tmp_path / "c", 2, 2.0, 0, progress=False, kit_sources=["H2_Nope"], kit_tracks=1)
     assert not any((tmp_path / n).exists() for n in "abc")
+    # no kit track: the kit names are not even looked up (a machine without the kits makes the set)
+    generate.generate_dataset(tmp_path / "d", 1, 1.0, 0, progress=False, validation_tracks=0, test_tracks=0,
+                              kit_sources=["H2_Nope"], kit_tracks=0)
+    assert (tmp_path / "d" / "train" / "Track00001" / "metadata.yaml").is_file()
