@@ -166,16 +166,22 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
             for rp in rendered.values():
                 report.add_stem(rp, split, domain)
     _warn_stale(out_dir, written)
-    settings = {"tracks": tracks, "seconds": seconds, "seed": seed, "sample_rate_hz": sample_rate_hz,
-                "effects": effects, "sound_sources": [s.name for s in pool], "ood_sources": [s.name for s in ood],
-                "kit_tracks": int(kit_tracks), "kit_sources": [s.name for s in kits],
-                "licences": {s.name: s.licence for s in pool + kits + ood}}
+    _write_report(out_dir, report, {
+        "tracks": tracks, "seconds": seconds, "seed": seed, "sample_rate_hz": sample_rate_hz, "effects": effects,
+        "sound_sources": [s.name for s in pool], "ood_sources": [s.name for s in ood],
+        "kit_tracks": int(kit_tracks), "kit_sources": [s.name for s in kits],
+        "licences": {s.name: s.licence for s in pool + kits + ood}})
+    return written
+
+
+def _write_report(out_dir: Path, report: Report, settings: dict) -> None:
+    """``synth_report.json`` (the settings, then what was made and skipped); one warning line
+    when a stem was skipped."""
     write_json(out_dir / REPORT_NAME, {"settings": settings, **report.as_dict()})
     if report.skipped:
         log.warning("synth: %d stem(s) skipped (%s); see %s", len(report.skipped),
                     ", ".join(f"{r} {n}" for r, n in report.as_dict()["skipped_by_reason"].items()),
                     out_dir / REPORT_NAME)
-    return written
 
 
 def generate_from_config(out_dir: str | Path, ds, progress: bool | None = None) -> list[Path]:
