@@ -64,7 +64,7 @@ def _track_rng(seed: int, index: int, stream: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index), int(stream)]))
 
 
-def _check_arguments(tracks, seconds, sample_rate_hz, effects) -> None:
+def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0) -> None:
     if int(tracks) < 1:
         raise SynthError(f"--tracks must be at least 1, got {tracks}")
     if not float(seconds) >= 0.5:
@@ -73,6 +73,8 @@ def _check_arguments(tracks, seconds, sample_rate_hz, effects) -> None:
         raise SynthError(f"--sample-rate must be 8000-96000 Hz (FluidSynth's range), got {sample_rate_hz}")
     if not 0.0 <= float(effects) <= 1.0:
         raise SynthError(f"--effects (dataset.effects) must be within 0-1, got {effects}")
+    if int(kit_tracks) < 0:
+        raise SynthError(f"--kit-tracks (dataset.kit_tracks) must be >= 0, got {kit_tracks}")
 
 
 def _plan(counts, pool: list, ood: list, kits: list, kit_tracks: int) -> list[tuple]:
@@ -129,7 +131,7 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     for bad arguments, an unknown or missing sound source (naming the package that
     provides it) or a missing FluidSynth library. A stem that cannot be heard is
     skipped with a warning and counted in the report."""
-    _check_arguments(tracks, seconds, sample_rate_hz, effects)
+    _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks)
     tracks, seconds, sample_rate_hz, effects = int(tracks), float(seconds), int(sample_rate_hz), float(effects)
     pool, ood = domain_pools(sf2, sound_sources, ood_sources)
     kits = kit_pool(kit_sources, kit_tracks, ood)

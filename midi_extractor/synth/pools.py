@@ -47,9 +47,8 @@ def domain_pools(sf2, sound_sources, ood_sources) -> tuple[list[src.SoundSource]
 
 
 def kit_pool(kit_sources, kit_tracks: int, ood: list[src.SoundSource]) -> list[src.SoundSource]:
-    """The sources of the drum-only kit tracks (``dataset.kit_sources``), held out of ``ood``; :class:`SynthError` otherwise, or when ``kit_tracks`` asks for tracks without one."""
-    if int(kit_tracks) < 0:
-        raise SynthError(f"--kit-tracks (dataset.kit_tracks) must be >= 0, got {kit_tracks}")
+    """The sources of the drum-only kit tracks (``dataset.kit_sources``), held out of ``ood``;
+    :class:`SynthError` otherwise, or when ``kit_tracks`` asks for tracks without one."""
     if not kit_tracks:
         return []  # no kit track: the kits are not needed on this machine
     try:
@@ -59,7 +58,7 @@ def kit_pool(kit_sources, kit_tracks: int, ood: list[src.SoundSource]) -> list[s
     shared = sorted({s.name for s in kits} & {s.name for s in ood})
     if shared:
         raise SynthError(f"dataset.ood_sources must be held out of dataset.kit_sources; both list {', '.join(shared)}")
-    if kit_tracks and not kits:
+    if not kits:
         raise SynthError(f"{kit_tracks} kit tracks asked for, but dataset.kit_sources names no kit")
     return kits
 
@@ -70,7 +69,7 @@ def locate_all(sources_: list[src.SoundSource], cache: SourceCache) -> None:
     for s in sources_:
         try:
             cache.paths[s.name] = s.locate()
-            if s.package is None and s.engine == "sf2":
+            if s.package is None:
                 src.read_presets(cache.paths[s.name])
                 cache.renderer.load(cache.paths[s.name])
         except (src.SourceError, RenderError) as exc:

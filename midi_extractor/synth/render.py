@@ -155,15 +155,17 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
         kit = cache.kit(source)
         bank, program = 0, 0
         notes, dropped = src.remap_drum_notes(part.notes, kit.keys)
+        play = lambda: kit.render(notes, n_samples, cache.renderer.sample_rate_hz)  # noqa: E731
     else:
         sfid, presets = cache.presets(source)
         bank, program, notes, dropped = _preset_for(part, source, presets, rng_source)
+        play = lambda: cache.renderer.render(notes, n_samples, sfid, bank, program, part.is_drum,  # noqa: E731
+                                             part.reverb)
     chain = effects.random_chain(part.stem, rng_fx, effects_strength, cache.renderer.sample_rate_hz)
     if not notes:
         raise StemSkipped("no_playable_notes", f"sound source {source.name} plays none of the part's notes")
     try:
-        audio = (kit.render(notes, n_samples, cache.renderer.sample_rate_hz) if source.engine == "hydrogen" else
-                 cache.renderer.render(notes, n_samples, sfid, bank, program, part.is_drum, part.reverb))
+        audio = play()
     except (RenderError, kits.KitError) as exc:
         raise StemSkipped("render_failed", f"sound source {source.name}: {exc}") from None
     if not np.isfinite(audio).all() or float(np.max(np.abs(audio), initial=0.0)) < SILENT_PEAK:

@@ -99,7 +99,7 @@ class SoundSource:
         raise SourceError(f"sound source {self.name}: drum kit {self.file!r} not found (looked in "
                           f"{', '.join(map(str, dirs))}); install the Debian package {self.package} "
                           f"(apt-get install -y {self.package}), point ${ENV_PATH} at the folder holding "
-                          f"the kit, or remove {self.name} from dataset.sound_sources/ood_sources")
+                          f"the kit, or remove {self.name} from dataset.kit_sources")
 
 
 def _hydrogen(name: str, folder: str) -> SoundSource:

@@ -27,7 +27,7 @@ Keys of the policy (all optional; a missing key switches that part off):
     tilt is nearly free.
 ``timbre_db`` (float, dB; default off)
     a random timbre: a smooth spectral envelope through :data:`TIMBRE_NODES` gains, one
-    at each octave-spaced node from :data:`TIMBRE_LOW_HZ` to :data:`TIMBRE_HIGH_HZ`, each
+    at each octave-spaced node from :data:`TIMBRE_LOW_HZ` up (55 Hz to 7,040 Hz), each
     uniform in ``[-timbre_db, +timbre_db]``, linear in dB between nodes along
     log-frequency (flat beyond the ends), zero phase. Where the tilt changes the balance
     of lows and highs, this reweights a note's harmonics against each other (its
@@ -64,9 +64,9 @@ log = logging.getLogger(__name__)
 KNOWN_KEYS = tuple(f.name for f in dataclasses.fields(AugmentConfig))
 #: noise seeds are drawn below this (exact in a float32 ``augment`` row)
 NOISE_SEEDS = 1 << 24
-#: the timbre envelope's nodes: this many, octave-spaced from TIMBRE_LOW_HZ to TIMBRE_HIGH_HZ
+#: the timbre envelope's nodes: this many, octave-spaced from TIMBRE_LOW_HZ (55 Hz .. 7,040 Hz)
 TIMBRE_NODES = 8
-TIMBRE_LOW_HZ, TIMBRE_HIGH_HZ = 55.0, 7040.0
+TIMBRE_LOW_HZ = 55.0
 
 
 @dataclass(frozen=True)

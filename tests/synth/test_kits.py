@@ -141,7 +141,13 @@ def test_kit_sources_must_be_held_out_of_the_test_pool_and_named(tmp_path):
         generate.generate_dataset(tmp_path / "b", 2, 2.0, 0, progress=False, kit_tracks=2)
     with pytest.raises(SynthError, match="dataset.kit_sources: unknown sound source"):
         generate.generate_dataset(tmp_path / "c", 2, 2.0, 0, progress=False, kit_sources=["H2_Nope"], kit_tracks=1)
-    assert not any((tmp_path / n).exists() for n in "abc")
+    with pytest.raises(SynthError, match=r"--kit-tracks \(dataset.kit_tracks\) must be >= 0, got -1"):
+        generate.generate_dataset(tmp_path / "e", 2, 2.0, 0, progress=False, kit_sources=KITS, kit_tracks=-1)
+    missing = src.SoundSource("H2_Gone", "NoSuchKit", "hydrogen-drumkits", "-", melodic=False, engine="hydrogen")
+    with pytest.raises(src.SourceError, match=r"drum kit 'NoSuchKit' not found .*apt-get install -y hydrogen-drumkits.*"
+                                              r"remove H2_Gone from dataset.kit_sources"):
+        missing.locate()
+    assert not any((tmp_path / n).exists() for n in "abce")
     # no kit track: the kit names are not even looked up (a machine without the kits makes the set)
     generate.generate_dataset(tmp_path / "d", 1, 1.0, 0, progress=False, validation_tracks=0, test_tracks=0,
                               kit_sources=["H2_Nope"], kit_tracks=0)
