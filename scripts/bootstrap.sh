@@ -46,6 +46,18 @@ if ! have_kits; then
   MISSING_SF2="$MISSING_SF2 hydrogen-kits"
   MISSING_PKGS="$MISSING_PKGS hydrogen-drumkits"
 fi
+# The GUS patches of the calibration tracks (FreePats: a TiMidity configuration and its .pat files)
+have_patches() {
+  local d extra="${MIDI_EXTRACTOR_SF2_PATH:-}"
+  for d in ${extra//:/ } /etc/timidity /usr/share/midi/freepats; do
+    [ -f "$d/freepats.cfg" ] && return 0
+  done
+  return 1
+}
+if ! have_patches; then
+  MISSING_SF2="$MISSING_SF2 freepats.cfg"
+  MISSING_PKGS="$MISSING_PKGS freepats"
+fi
 MISSING_PKGS="${MISSING_PKGS# }"
 if [ -n "$MISSING_PKGS" ]; then
   if [ "$(uname)" = "Darwin" ] && command -v brew >/dev/null; then

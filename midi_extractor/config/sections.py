@@ -44,7 +44,10 @@ class DatasetConfig(Checked):
     ``validation_tracks``/``test_tracks``: None = about 10% each. ``kit_tracks`` more training
     tracks after those, holding only their songs' drum parts, rendered with ``kit_sources``
     (sampled kits): drum variety for the percussive stems that leaves every other track, and
-    every pitched stem, as it was.
+    every pitched stem, as it was. ``calibration_tracks`` more validation tracks after those,
+    every stem of their songs rendered with ``calibration_sources`` (held out of every other
+    pool): the validation split then holds sounds training never hears, so checkpoints and
+    decoding thresholds are chosen for unheard sources, as the out-of-domain test is.
 
     ``bass_labels_octave_down`` (``auto`` | ``true`` | ``false``; a bool once loaded, see
     :func:`bass_octave_switch`): real Slakh's bass stems (GM programs 32-39) sound an octave
@@ -69,6 +72,8 @@ class DatasetConfig(Checked):
     effects: float = 1.0      # generated only
     kit_tracks: int = 0       # generated only: drum-only training tracks rendered with kit_sources
     kit_sources: list[str] = field(default_factory=list)
+    calibration_tracks: int = 0   # generated only: validation tracks rendered with calibration_sources
+    calibration_sources: list[str] = field(default_factory=list)
     bass_labels_octave_down: Any = "auto"  # auto: on for real Slakh kinds, off for generated / folder
 
     def check(self, where: str) -> None:
@@ -84,15 +89,21 @@ class DatasetConfig(Checked):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"{key_of(where, name)} must be >= 0, got {value}")
-        if self.kit_tracks < 0:
-            raise ConfigError(f"{key_of(where, 'kit_tracks')} must be >= 0, got {self.kit_tracks}")
-        if self.kit_tracks and not self.kit_sources:
-            raise ConfigError(f"{key_of(where, 'kit_tracks')} is {self.kit_tracks} but {key_of(where, 'kit_sources')} "
-                              f"is empty: name the kits that render them")
+        for tracks, sources in (("kit_tracks", "kit_sources"), ("calibration_tracks", "calibration_sources")):
+            if getattr(self, tracks) < 0:
+                raise ConfigError(f"{key_of(where, tracks)} must be >= 0, got {getattr(self, tracks)}")
+            if getattr(self, tracks) and not getattr(self, sources):
+                raise ConfigError(f"{key_of(where, tracks)} is {getattr(self, tracks)} but {key_of(where, sources)} "
+                                  f"is empty: name the sources that render them")
         shared = sorted(set(self.sound_sources + self.kit_sources) & set(self.ood_sources))
         if shared:
             raise ConfigError(f"{key_of(where, 'ood_sources')} must be held out of sound_sources; both list "
                               f"{', '.join(shared)}")
+        heard = self.sound_sources + self.ood_sources + (self.kit_sources if self.kit_tracks else [])
+        shared = sorted(set(self.calibration_sources) & set(heard)) if self.calibration_tracks else []
+        if shared:
+            raise ConfigError(f"{key_of(where, 'calibration_sources')} must be held out of sound_sources, "
+                              f"ood_sources and (with kit_tracks) kit_sources; {', '.join(shared)} is in both")
 
 
 #: values of ``features.kind``

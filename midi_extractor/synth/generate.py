@@ -24,7 +24,10 @@ pool is heard once a domain has as many tracks as the pool has sources.
 
 ``kit_tracks`` drum-only training tracks follow (``TrackNNNNN`` numbered on): track ``k``'s
 song with its drum parts alone, rendered with ``kit_sources`` (sampled kits, no FluidSynth),
-so the tracks before them are written exactly as without them.
+so the tracks before them are written exactly as without them. ``calibration_tracks``
+validation tracks come last, every stem of their songs (as many as a test track's) rendered with
+``calibration_sources``, which no other track uses (GUS patches and sampled kits, no FluidSynth):
+the validation split then holds sounds training never hears.
 
 Track ``k`` of seed ``K`` depends only on (K, k, seconds, rate, pools, effects,
 split sizes), so the same call writes byte-identical files.
@@ -47,7 +50,7 @@ from midi_extractor.config import DEFAULT_SAMPLE_RATE_HZ
 from midi_extractor.synth import songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, SynthError
-from midi_extractor.synth.pools import domain_pools, kit_pool, locate_all, pick_source
+from midi_extractor.synth.pools import calibration_pool, domain_pools, kit_pool, locate_all, pick_source
 from midi_extractor.synth.render import (IN_DOMAIN, OUT_OF_DOMAIN, Report, SourceCache, StemSkipped, render_part,
                                            write_track)
 from midi_extractor.synth.splits import SPLIT_NAMES, split_counts, track_layout
@@ -64,7 +67,7 @@ def _track_rng(seed: int, index: int, stream: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index), int(stream)]))
 
 
-def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0) -> None:
+def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0, calibration_tracks=0) -> None:
     if int(tracks) < 1:
         raise SynthError(f"--tracks must be at least 1, got {tracks}")
     if not float(seconds) >= 0.5:
@@ -73,24 +76,30 @@ def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0) -> 
         raise SynthError(f"--sample-rate must be 8000-96000 Hz (FluidSynth's range), got {sample_rate_hz}")
     if not 0.0 <= float(effects) <= 1.0:
         raise SynthError(f"--effects (dataset.effects) must be within 0-1, got {effects}")
-    if int(kit_tracks) < 0:
-        raise SynthError(f"--kit-tracks (dataset.kit_tracks) must be >= 0, got {kit_tracks}")
+    for flag, value in (("kit-tracks", kit_tracks), ("calibration-tracks", calibration_tracks)):
+        if int(value) < 0:
+            raise SynthError(f"--{flag} (dataset.{flag.replace('-', '_')}) must be >= 0, got {value}")
 
 
-def _plan(counts, pool: list, ood: list, kits: list, kit_tracks: int) -> list[tuple]:
-    """``(k, split, domain, position in its domain, sources, drums only)`` of every track to write."""
+def _plan(counts, pool: list, ood: list, kits: list, kit_tracks: int, calibration: list,
+          calibration_tracks: int) -> list[tuple]:
+    """``(k, split, domain, position in its domain, sources, kind)`` of every track to write;
+    kind: ``song``, ``kit`` (drum parts only) or ``calibration`` (every stem)."""
     layout = track_layout(counts, with_ood=bool(ood))
-    plan = [(k, split, domain, position, ood if domain == OUT_OF_DOMAIN else pool, False)
+    plan = [(k, split, domain, position, ood if domain == OUT_OF_DOMAIN else pool, "song")
             for k, (split, domain, position) in enumerate(layout)]
-    return plan + [(len(layout) + j, "train", IN_DOMAIN, j, kits, True) for j in range(kit_tracks)]
+    plan += [(len(plan) + j, "train", IN_DOMAIN, j, kits, "kit") for j in range(kit_tracks)]
+    return plan + [(len(plan) + j, "validation", OUT_OF_DOMAIN, j, calibration, "calibration")
+                   for j in range(calibration_tracks)]
 
 
-def _song_for(seed: int, k: int, seconds: float, split: str, dropped: set[str]) -> tuple[songs.Song, set[str]]:
-    """Track ``k``'s song; test tracks carry every optional stem (more reference notes per stem)."""
+def _song_for(seed: int, k: int, seconds: float, every_stem: bool, dropped: set[str]) -> tuple[songs.Song, set[str]]:
+    """Track ``k``'s song; test and calibration tracks carry every optional stem (more reference
+    notes per stem)."""
     rng = _track_rng(seed, k)
     stems, dropped = songs.choose_stems(rng, dropped)
     organ = rng.random() < 0.45
-    if split == "test":
+    if every_stem:
         stems, dropped = [*songs.CORE_STEMS, *songs.OPTIONAL_STEMS], set()
     song = songs.compose_song(rng, seconds, stems + (["organ"] if organ else []))
     if k % 2 == 1:  # every other song: the whole kit in its drums stem (Slakh's usual layout)
@@ -122,20 +131,24 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
                      progress: bool = True, *,
                      sound_sources=src.DEFAULT_POOL, ood_sources=src.DEFAULT_OOD, effects: float = 1.0,
                      validation_tracks: int | None = None, test_tracks: int | None = None,
-                     kit_sources=(), kit_tracks: int = 0) -> list[Path]:
+                     kit_sources=(), kit_tracks: int = 0, calibration_sources=(),
+                     calibration_tracks: int = 0) -> list[Path]:
     """Write ``tracks`` procedural songs of ``seconds`` each under
     ``out_dir/{train,validation,test}/TrackNNNNN``, then ``kit_tracks`` drum-only training
-    tracks rendered with ``kit_sources``, plus ``synth_report.json``; return the track folders.
+    tracks rendered with ``kit_sources`` and ``calibration_tracks`` validation tracks rendered
+    with ``calibration_sources``, plus ``synth_report.json``; return the track folders.
 
     ``sf2`` replaces the training pool by that one file. Raises :class:`SynthError`
     for bad arguments, an unknown or missing sound source (naming the package that
     provides it) or a missing FluidSynth library. A stem that cannot be heard is
     skipped with a warning and counted in the report."""
-    _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks)
+    _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks, calibration_tracks)
     tracks, seconds, sample_rate_hz, effects = int(tracks), float(seconds), int(sample_rate_hz), float(effects)
     pool, ood = domain_pools(sf2, sound_sources, ood_sources)
     kits = kit_pool(kit_sources, kit_tracks, ood)
-    plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks))
+    calibration = calibration_pool(calibration_sources, calibration_tracks, pool + ood + kits)
+    plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks),
+                 calibration, int(calibration_tracks))
     out_dir = Path(out_dir)
     n_samples = int(round(seconds * sample_rate_hz))
     ident = f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
@@ -145,23 +158,25 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     report = Report()
     with Renderer(sample_rate_hz) as renderer:
         cache = SourceCache(renderer)
-        locate_all(pool + kits + (ood if any(d == OUT_OF_DOMAIN for _, _, d, *_ in plan) else []), cache)
+        locate_all(pool + kits + calibration + (ood if any(d == OUT_OF_DOMAIN for _, _, d, *_ in plan) else []),
+                   cache)
         dropped: set[str] = set()
         t0 = time.perf_counter()
-        for k, split, domain, position, sources_, drums_only in tqdm(plan, desc="synth", unit="track",
-                                                                     file=sys.stderr, disable=not progress):
+        for k, split, domain, position, sources_, kind in tqdm(plan, desc="synth", unit="track",
+                                                               file=sys.stderr, disable=not progress):
             if not progress and k and k % PROGRESS_EVERY == 0:  # off a terminal (dvc repro): a line now and then
                 print(f"synth: {k}/{len(plan)} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-            song, dropped = _song_for(seed, k, seconds, split, dropped)
-            if drums_only:
+            song, dropped = _song_for(seed, k, seconds, split == "test" or kind == "calibration", dropped)
+            if kind == "kit":
                 song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum])
             name = f"Track{k + 1:05d}"
             rendered = _render_song(song, name, sources_, domain, position, seed, k, cache, n_samples, effects, report)
             for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
                 if (out_dir / split_name / name).is_dir():
                     shutil.rmtree(out_dir / split_name / name)
-            kit_ident = f"|kits {[s.name for s in kits]}" if drums_only else ""
-            uuid = hashlib.md5(f"midi-extractor synth|{k}|{ident}{kit_ident}".encode()).hexdigest()
+            extra = {"song": "", "kit": f"|kits {[s.name for s in kits]}",
+                     "calibration": f"|calibration {[s.name for s in calibration]}"}[kind]
+            uuid = hashlib.md5(f"midi-extractor synth|{k}|{ident}{extra}".encode()).hexdigest()
             written.append(write_track(out_dir / split / name, song.bpm, rendered, sample_rate_hz, n_samples,
                                        uuid, domain))
             report.add_track(split, domain)
@@ -172,7 +187,8 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
         "tracks": tracks, "seconds": seconds, "seed": seed, "sample_rate_hz": sample_rate_hz, "effects": effects,
         "sound_sources": [s.name for s in pool], "ood_sources": [s.name for s in ood],
         "kit_tracks": int(kit_tracks), "kit_sources": [s.name for s in kits],
-        "licences": {s.name: s.licence for s in pool + kits + ood}})
+        "calibration_tracks": int(calibration_tracks), "calibration_sources": [s.name for s in calibration],
+        "licences": {s.name: s.licence for s in pool + kits + calibration + ood}})
     return written
 
 
@@ -193,7 +209,8 @@ def generate_from_config(out_dir: str | Path, ds, progress: bool | None = None) 
     return generate_dataset(out_dir, ds.tracks, ds.seconds, ds.seed, sf2=ds.sf2, sample_rate_hz=ds.sample_rate_hz,
                             progress=progress, sound_sources=ds.sound_sources, ood_sources=ds.ood_sources,
                             effects=ds.effects, validation_tracks=ds.validation_tracks,
-                            test_tracks=ds.test_tracks, kit_sources=ds.kit_sources, kit_tracks=ds.kit_tracks)
+                            test_tracks=ds.test_tracks, kit_sources=ds.kit_sources, kit_tracks=ds.kit_tracks,
+                            calibration_sources=ds.calibration_sources, calibration_tracks=ds.calibration_tracks)
 
 
 def _warn_stale(out_dir: Path, written: list[Path]) -> None:
@@ -220,7 +237,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
                                 sound_sources=_names(args.sources), ood_sources=_names(args.ood_sources),
                                 effects=args.effects, validation_tracks=args.validation_tracks,
                                 test_tracks=args.test_tracks, kit_sources=_names(args.kit_sources),
-                                kit_tracks=args.kit_tracks)
+                                kit_tracks=args.kit_tracks, calibration_sources=_names(args.calibration_sources),
+                                calibration_tracks=args.calibration_tracks)
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)
         return 2
@@ -252,6 +270,10 @@ def add_cli(subparsers) -> None:
     p.add_argument("--kit-tracks", type=int, default=0,
                    help="drum-only training tracks after the others, rendered with --kit-sources (default 0)")
     p.add_argument("--kit-sources", default="", help="drum sources of the kit tracks, comma-separated (H2_* kits)")
+    p.add_argument("--calibration-tracks", type=int, default=0,
+                   help="validation tracks after the others, rendered with --calibration-sources (default 0)")
+    p.add_argument("--calibration-sources", default="",
+                   help="held-out sources of the calibration tracks, comma-separated (FreePats, H2_* kits)")
     p.add_argument("--sf2", default=None, help="one SoundFont file as the whole training pool")
     p.add_argument("--sample-rate", type=int, default=DEFAULT_SAMPLE_RATE_HZ,
                    help=f"audio sample rate in Hz (default {DEFAULT_SAMPLE_RATE_HZ})")

@@ -63,6 +63,27 @@ def kit_pool(kit_sources, kit_tracks: int, ood: list[src.SoundSource]) -> list[s
     return kits
 
 
+def calibration_pool(calibration_sources, calibration_tracks: int,
+                     heard: list[src.SoundSource]) -> list[src.SoundSource]:
+    """The sources of the calibration tracks (``dataset.calibration_sources``), held out of every
+    ``heard`` pool; :class:`SynthError` otherwise, or when ``calibration_tracks`` asks for tracks
+    without one."""
+    if not calibration_tracks:
+        return []
+    try:
+        sources_ = src.resolve(calibration_sources, "dataset.calibration_sources")
+    except src.SourceError as exc:
+        raise SynthError(str(exc)) from None
+    shared = sorted({s.name for s in sources_} & {s.name for s in heard})
+    if shared:
+        raise SynthError(f"dataset.calibration_sources must be held out of every other pool; "
+                         f"{', '.join(shared)} is also used for training or testing")
+    if not sources_:
+        raise SynthError(f"{calibration_tracks} calibration tracks asked for, but dataset.calibration_sources "
+                         f"names no source")
+    return sources_
+
+
 def locate_all(sources_: list[src.SoundSource], cache: SourceCache) -> None:
     """Find every source's file up front (a missing one stops the run, naming its package);
     a user-supplied file (``--sf2``) must also read as a SoundFont."""

@@ -24,7 +24,7 @@ import yaml
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_text
-from midi_extractor.synth import effects, kits, songs
+from midi_extractor.synth import effects, kits, patches, songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, RenderError
 
@@ -84,6 +84,18 @@ class SourceCache:
             raise StemSkipped("load_failed", self.failed[source.name]) from None
         self.paths[source.name] = kit.folder
         return kit
+
+    def patch_set(self, source: src.SoundSource) -> patches.PatchSet:
+        """The GUS patch set of a ``gus`` source (:class:`StemSkipped` when it fails to load)."""
+        if source.name in self.failed:
+            raise StemSkipped("load_failed", self.failed[source.name])
+        try:
+            found = patches.read_patch_set(self.paths.get(source.name) or source.locate())
+        except (src.SourceError, patches.PatchError) as exc:
+            self.failed[source.name] = f"sound source {source.name} failed to load: {exc}"
+            raise StemSkipped("load_failed", self.failed[source.name]) from None
+        self.paths[source.name] = found.config
+        return found
 
 
 # -------------------------------------------------------------------- helpers
@@ -146,6 +158,15 @@ def _fit_octave(notes: list, keys: frozenset[int]) -> list:
     return best
 
 
+def _patch_for(part: songs.Part, source: src.SoundSource, cache: SourceCache) -> tuple[int, int, list, int]:
+    """(bank, program, notes, dropped) of a pitched ``part`` on a GUS patch set: the set's program
+    nearest the part's in its GM family; every note in the generated range is played."""
+    if part.is_drum:
+        raise StemSkipped("program_missing", f"sound source {source.name} has no drum kit")
+    program = cache.patch_set(source).program_for(part.program)
+    return 0, program, list(part.notes), 0
+
+
 def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n_samples: int,
                 rng_source: np.random.Generator, rng_fx: np.random.Generator,
                 effects_strength: float) -> RenderedPart:
@@ -156,6 +177,10 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
         bank, program = 0, 0
         notes, dropped = src.remap_drum_notes(part.notes, kit.keys)
         play = lambda: kit.render(notes, n_samples, cache.renderer.sample_rate_hz)  # noqa: E731
+    elif source.engine == "gus":
+        bank, program, notes, dropped = _patch_for(part, source, cache)
+        play = lambda: cache.patch_set(source).patch(program).render(  # noqa: E731
+            notes, n_samples, cache.renderer.sample_rate_hz)
     else:
         sfid, presets = cache.presets(source)
         bank, program, notes, dropped = _preset_for(part, source, presets, rng_source)
@@ -166,7 +191,7 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
         raise StemSkipped("no_playable_notes", f"sound source {source.name} plays none of the part's notes")
     try:
         audio = play()
-    except (RenderError, kits.KitError) as exc:
+    except (RenderError, kits.KitError, patches.PatchError) as exc:
         raise StemSkipped("render_failed", f"sound source {source.name}: {exc}") from None
     if not np.isfinite(audio).all() or float(np.max(np.abs(audio), initial=0.0)) < SILENT_PEAK:
         raise StemSkipped("silent", f"sound source {source.name} bank {bank} program {program} rendered silence")

@@ -1,8 +1,9 @@
 """The sound-source pool of the generated data set: which SoundFonts render which stems.
 
 A :class:`SoundSource` is one SoundFont file (or, ``engine="hydrogen"``, one sampled drum kit
-folder of Debian's ``hydrogen-drumkits``, played by :mod:`midi_extractor.synth.kits`), the Debian
-package that installs it,
+folder of Debian's ``hydrogen-drumkits``, played by :mod:`midi_extractor.synth.kits`; or,
+``engine="gus"``, a TiMidity configuration of GUS patches, Debian's ``freepats``, played by
+:mod:`midi_extractor.synth.patches`), the Debian package that installs it,
 its licence, and what it can render: General MIDI melodic programs (bank 0, plus
 GS/XG variation banks where the file has them) and/or drum kits. GM SoundFonts
 hold their kits in bank 128; the AVL drum kits hold a single kit in bank 0
@@ -34,6 +35,8 @@ SYSTEM_SF2_DIRS = (Path("/usr/share/sounds/sf2"), Path("/usr/share/soundfonts"),
                    Path("/usr/local/share/soundfonts"), Path("/opt/homebrew/share/soundfonts"))
 #: where Hydrogen drum kit folders are installed (``hydrogen-drumkits``; a user's own kits)
 SYSTEM_KIT_DIRS = (Path("/usr/share/hydrogen/data/drumkits"), Path.home() / ".hydrogen" / "data" / "drumkits")
+#: where TiMidity configurations of GUS patch sets are installed (``freepats``)
+SYSTEM_PATCH_DIRS = (Path("/etc/timidity"), Path("/usr/share/midi/freepats"))
 ENV_PATH = "MIDI_EXTRACTOR_SF2_PATH"
 #: GS kit numbers worth rendering (56 is GS's sound-effects kit, 127 the CM-64 map)
 GS_KIT_MAX = 55
@@ -64,7 +67,8 @@ class SoundSource:
     drum_keys: frozenset[int] | None = None
     bundled: Path | None = None  # a copy shipped inside a Python package (looked at first)
     path_override: Path | None = field(default=None, compare=False)
-    engine: str = "sf2"          # sf2 (FluidSynth) | hydrogen (a kit folder, synth/kits.py)
+    engine: str = "sf2"          # sf2 (FluidSynth) | hydrogen (a kit folder, synth/kits.py) |
+                                 # gus (a TiMidity .cfg of .pat files, synth/patches.py)
 
     def can_render(self, is_drum: bool) -> bool:
         return self.drums if is_drum else self.melodic
@@ -74,19 +78,21 @@ class SoundSource:
         naming the package otherwise."""
         if self.engine == "hydrogen":
             return self._locate_kit()
+        dirs = SYSTEM_PATCH_DIRS if self.engine == "gus" else SYSTEM_SF2_DIRS
         if self.path_override is not None:
             if not self.path_override.is_file():
                 raise SourceError(f"SoundFont not found: {self.path_override}")
             return self.path_override
         candidates = [self.bundled] if self.bundled else []
         candidates += [Path(d) / self.file for d in os.environ.get(ENV_PATH, "").split(":") if d]
-        candidates += [d / self.file for d in SYSTEM_SF2_DIRS]
+        candidates += [d / self.file for d in dirs]
         for path in candidates:
             if path.is_file():
                 return path
         hint = (f"install the Debian package {self.package} (apt-get install -y {self.package}), "
                 if self.package else "")
-        raise SourceError(f"sound source {self.name}: SoundFont {self.file} not found (looked in "
+        what = "patch set" if self.engine == "gus" else "SoundFont"
+        raise SourceError(f"sound source {self.name}: {what} {self.file} not found (looked in "
                           f"{', '.join(str(c.parent) for c in candidates)}); {hint}point ${ENV_PATH} at the "
                           f"folder holding it, or remove {self.name} from dataset.sound_sources/ood_sources")
 
@@ -131,6 +137,9 @@ SOURCES: dict[str, SoundSource] = {s.name: s for s in (
     _hydrogen("Rumpf", "rumpf_kit_z01_h2"), _hydrogen("VariBreaks", "VariBreaks"),
     _hydrogen("Audiophob", "Audiophob"), _hydrogen("ElectricEmpire", "ElectricEmpireKit"),
     _hydrogen("HardElectro", "HardElectro1"),
+    # GUS patches of FreePats (72 GM programs; sampled pianos, strings, brass, a few synths)
+    SoundSource("FreePats", "freepats.cfg", "freepats", "GPL-2+ with a patch exception (FreePats)",
+                drums=False, engine="gus"),
 )}
 #: training pool and held-out sources; csound_GMbank shares most of its samples with TimGM6mb
 #: (:func:`shared_samples`), so the two stay on one side, and FluidR3_GM is held out

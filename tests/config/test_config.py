@@ -183,7 +183,7 @@ def test_both_three_way_switches_refuse_other_values_with_one_message(section, k
 def test_kit_tracks_need_kits_and_kits_stay_out_of_the_test_pool():
     from midi_extractor.config import Params, from_dict
 
-    with pytest.raises(ConfigError, match=r"dataset\.kit_tracks is 8 but params\.dataset\.kit_sources is empty: name the kits"):
+    with pytest.raises(ConfigError, match=r"dataset\.kit_tracks is 8 but params\.dataset\.kit_sources is empty: name the sources"):
         from_dict(Params, {"dataset": {"kit_tracks": 8}})
     with pytest.raises(ConfigError, match=r"dataset.ood_sources must be held out of sound_sources; both list AVL_RedZeppelin"):
         from_dict(Params, {"dataset": {"kit_tracks": 1, "kit_sources": ["AVL_RedZeppelin"]}})

@@ -22,7 +22,7 @@ def test_every_source_is_installed_and_reads_as_a_soundfont():
             assert all(presets[(0, p)].keys for p in range(128)), source.name
         assert src.drum_presets(source, presets), source.name
     assert src.DEBIAN_PACKAGES == ("avldrums.lv2-soundfont", "csound-soundfont", "fluid-soundfont-gm",
-                                   "hydrogen-drumkits", "opl3-soundfont", "timgm6mb-soundfont")
+                                   "freepats", "hydrogen-drumkits", "opl3-soundfont", "timgm6mb-soundfont")
 
 
 def test_avl_kits_select_their_own_preset_and_are_not_silent():
