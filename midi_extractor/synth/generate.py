@@ -50,7 +50,7 @@ from midi_extractor.config import DEFAULT_SAMPLE_RATE_HZ
 from midi_extractor.synth import songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, SynthError
-from midi_extractor.synth.pools import calibration_pool, domain_pools, kit_pool, locate_all, pick_source
+from midi_extractor.synth.pools import domain_pools, locate_all, pick_source, track_pool
 from midi_extractor.synth.render import (IN_DOMAIN, OUT_OF_DOMAIN, Report, SourceCache, StemSkipped, render_part,
                                            write_track)
 from midi_extractor.synth.splits import SPLIT_NAMES, split_counts, track_layout
@@ -145,8 +145,9 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks, calibration_tracks)
     tracks, seconds, sample_rate_hz, effects = int(tracks), float(seconds), int(sample_rate_hz), float(effects)
     pool, ood = domain_pools(sf2, sound_sources, ood_sources)
-    kits = kit_pool(kit_sources, kit_tracks, ood)
-    calibration = calibration_pool(calibration_sources, calibration_tracks, pool + ood + kits)
+    kits = track_pool("kit_sources", kit_sources, kit_tracks, ood, "dataset.ood_sources")
+    calibration = track_pool("calibration_sources", calibration_sources, calibration_tracks, pool + ood + kits,
+                             "the sound, out-of-domain and kit sources")
     plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks),
                  calibration, int(calibration_tracks))
     out_dir = Path(out_dir)

@@ -46,41 +46,23 @@ def domain_pools(sf2, sound_sources, ood_sources) -> tuple[list[src.SoundSource]
     return pool, ood
 
 
-def kit_pool(kit_sources, kit_tracks: int, ood: list[src.SoundSource]) -> list[src.SoundSource]:
-    """The sources of the drum-only kit tracks (``dataset.kit_sources``), held out of ``ood``;
-    :class:`SynthError` otherwise, or when ``kit_tracks`` asks for tracks without one."""
-    if not kit_tracks:
-        return []  # no kit track: the kits are not needed on this machine
-    try:
-        kits = src.resolve(kit_sources, "dataset.kit_sources")
-    except src.SourceError as exc:
-        raise SynthError(str(exc)) from None
-    shared = sorted({s.name for s in kits} & {s.name for s in ood})
-    if shared:
-        raise SynthError(f"dataset.ood_sources must be held out of dataset.kit_sources; both list {', '.join(shared)}")
-    if not kits:
-        raise SynthError(f"{kit_tracks} kit tracks asked for, but dataset.kit_sources names no kit")
-    return kits
-
-
-def calibration_pool(calibration_sources, calibration_tracks: int,
-                     heard: list[src.SoundSource]) -> list[src.SoundSource]:
-    """The sources of the calibration tracks (``dataset.calibration_sources``), held out of every
-    ``heard`` pool; :class:`SynthError` otherwise, or when ``calibration_tracks`` asks for tracks
-    without one."""
-    if not calibration_tracks:
+def track_pool(key: str, names, n_tracks: int, heard: list[src.SoundSource],
+               heard_what: str) -> list[src.SoundSource]:
+    """The sources of the tracks written after the set (``dataset.<key>``: ``kit_sources``,
+    ``calibration_sources``), held out of ``heard`` (``heard_what`` names it); :class:`SynthError`
+    otherwise, or when ``n_tracks`` asks for tracks without a source. No track, no source:
+    they are not needed on this machine."""
+    if not n_tracks:
         return []
     try:
-        sources_ = src.resolve(calibration_sources, "dataset.calibration_sources")
+        sources_ = src.resolve(names, f"dataset.{key}")
     except src.SourceError as exc:
         raise SynthError(str(exc)) from None
     shared = sorted({s.name for s in sources_} & {s.name for s in heard})
     if shared:
-        raise SynthError(f"dataset.calibration_sources must be held out of every other pool; "
-                         f"{', '.join(shared)} is also used for training or testing")
+        raise SynthError(f"dataset.{key} must be held out of {heard_what}; both list {', '.join(shared)}")
     if not sources_:
-        raise SynthError(f"{calibration_tracks} calibration tracks asked for, but dataset.calibration_sources "
-                         f"names no source")
+        raise SynthError(f"{n_tracks} {key.split('_')[0]} tracks asked for, but dataset.{key} names no source")
     return sources_
 
 

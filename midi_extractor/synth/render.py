@@ -75,27 +75,24 @@ class SourceCache:
 
     def kit(self, source: src.SoundSource) -> kits.Kit:
         """The sampled kit of a ``hydrogen`` source (:class:`StemSkipped` when it fails to load)."""
-        if source.name in self.failed:
-            raise StemSkipped("load_failed", self.failed[source.name])
-        try:
-            kit = kits.read_kit(self.paths.get(source.name) or source.locate())
-        except (src.SourceError, kits.KitError) as exc:
-            self.failed[source.name] = f"sound source {source.name} failed to load: {exc}"
-            raise StemSkipped("load_failed", self.failed[source.name]) from None
-        self.paths[source.name] = kit.folder
-        return kit
+        return self._read(source, kits.read_kit, kits.KitError)
 
     def patch_set(self, source: src.SoundSource) -> patches.PatchSet:
         """The GUS patch set of a ``gus`` source (:class:`StemSkipped` when it fails to load)."""
+        return self._read(source, patches.read_patch_set, patches.PatchError)
+
+    def _read(self, source: src.SoundSource, read, error: type[Exception]):
+        """``read(path)`` of the source's folder or file; a failure is remembered and skips the stem."""
         if source.name in self.failed:
             raise StemSkipped("load_failed", self.failed[source.name])
         try:
-            found = patches.read_patch_set(self.paths.get(source.name) or source.locate())
-        except (src.SourceError, patches.PatchError) as exc:
+            path = self.paths.get(source.name) or source.locate()
+            got = read(path)
+        except (src.SourceError, error) as exc:
             self.failed[source.name] = f"sound source {source.name} failed to load: {exc}"
             raise StemSkipped("load_failed", self.failed[source.name]) from None
-        self.paths[source.name] = found.config
-        return found
+        self.paths[source.name] = path
+        return got
 
 
 # -------------------------------------------------------------------- helpers

@@ -135,9 +135,9 @@ def test_kit_sources_must_be_held_out_of_the_test_pool_and_named(tmp_path):
     from midi_extractor.synth import generate
     from midi_extractor.synth.fluid import SynthError
 
-    with pytest.raises(SynthError, match="ood_sources must be held out of dataset.kit_sources; both list AVL_RedZeppelin"):
+    with pytest.raises(SynthError, match="dataset.kit_sources must be held out of dataset.ood_sources; both list AVL_RedZeppelin"):
         generate.generate_dataset(tmp_path / "a", 2, 2.0, 0, progress=False, kit_sources=["AVL_RedZeppelin"], kit_tracks=1)
-    with pytest.raises(SynthError, match="2 kit tracks asked for, but dataset.kit_sources names no kit"):
+    with pytest.raises(SynthError, match="2 kit tracks asked for, but dataset.kit_sources names no source"):
         generate.generate_dataset(tmp_path / "b", 2, 2.0, 0, progress=False, kit_tracks=2)
     with pytest.raises(SynthError, match="dataset.kit_sources: unknown sound source"):
         generate.generate_dataset(tmp_path / "c", 2, 2.0, 0, progress=False, kit_sources=["H2_Nope"], kit_tracks=1)
