@@ -46,11 +46,14 @@ if ! have_kits; then
   MISSING_SF2="$MISSING_SF2 hydrogen-kits"
   MISSING_PKGS="$MISSING_PKGS hydrogen-drumkits"
 fi
-# The GUS patches of the calibration tracks (FreePats: a TiMidity configuration and its .pat files)
+# The GUS patches of the calibration tracks (FreePats: a TiMidity configuration and its .pat files;
+# a removed, unpurged package leaves the configuration behind, so a patch is looked for too)
 have_patches() {
   local d extra="${MIDI_EXTRACTOR_SF2_PATH:-}"
   for d in ${extra//:/ } /etc/timidity /usr/share/midi/freepats; do
-    [ -f "$d/freepats.cfg" ] && return 0
+    [ -f "$d/freepats.cfg" ] || continue
+    grep -q '^dir ' "$d/freepats.cfg" && d="$(sed -n 's/^dir  *//p' "$d/freepats.cfg" | head -1)"
+    [ -f "$d/Tone_000/000_Acoustic_Grand_Piano.pat" ] && return 0
   done
   return 1
 }
