@@ -30,7 +30,8 @@ _TINY_TRAIN = {"lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 3, "batch_size": 2,
                "val_interval": 3}
 TINY_PARAMS_OVERRIDES = {
     "dataset": {"kind": "generated", "root": "data/generated", "tracks": 6, "seconds": 6.0, "seed": 3,
-                "validation_tracks": 1, "test_tracks": 2, "effects": 0.5, "bass_labels_octave_down": "auto"},
+                "validation_tracks": 1, "test_tracks": 2, "effects": 0.5, "bass_labels_octave_down": "auto",
+                "calibration_tracks": 1, "calibration_sources": ["FreePats", "H2_Colombo"]},
     "pretrain": {
         "pitched": {"stems": ["bass"], "role": "harmonic", **_TINY_TRAIN},
         "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", **_TINY_TRAIN},
@@ -126,6 +127,12 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
         decoding = json.loads((work / "models" / stem / "decoding.json").read_text())
         assert find_export(work / "models" / stem / "best.pt") is not None  # export@<stem>: current
         assert decoding["chosen_on"] == "validation" and 0.0 < decoding["onset_threshold"] < 1.0
+        # validation holds the calibration track (sources training never hears) beside the heard one
+        filtered = json.loads((work / "data" / "index" / f"filtered_dataset_{stem}.json").read_text())
+        validation = [e["metadata"] for e in filtered["entries"] if e["split"] == "validation"]
+        unheard = [m for m in validation if m["domain"] == "out_of_domain"]
+        assert [m["plugin_name"].split(":")[0] for m in unheard] == ["FreePats" if stem == "bass" else "H2_Colombo"]
+        assert decoding["validation_tracks"] == len(validation)
     drums = json.loads((work / "metrics" / "drums.json").read_text())
     assert {"kick", "snare"} <= {c["class"] for c in drums["in_domain"]["by_class"]}
     index = json.loads((work / "data" / "index" / "filtered_dataset_bass.json").read_text())
