@@ -164,5 +164,7 @@ def read_patch_set(config: str | Path) -> PatchSet:
             if found is not None:
                 programs[int(words[0])] = (found, amp / 100.0)
     if not programs:
-        raise PatchError(f"{config}: no program of bank 0 with a .pat file found")
+        raise PatchError(f"{config}: no program of bank 0 with a .pat file found (looked in "
+                         f"{', '.join(map(str, dirs))}); the patches it names are missing: reinstall the "
+                         f"package that provides them (Debian: apt-get install --reinstall freepats)")
     return PatchSet(config, programs)
