@@ -140,6 +140,7 @@ class PatchSet:
         return read_patch(path, gain)
 
 
+@lru_cache(maxsize=8)
 def read_patch_set(config: str | Path) -> PatchSet:
     """The ``bank 0`` programs of a TiMidity configuration (``dir`` lines resolve relative
     names; ``amp=N`` sets the gain to N %); :class:`PatchError` when it names none."""

@@ -155,15 +155,6 @@ def _fit_octave(notes: list, keys: frozenset[int]) -> list:
     return best
 
 
-def _patch_for(part: songs.Part, source: src.SoundSource, cache: SourceCache) -> tuple[int, int, list, int]:
-    """(bank, program, notes, dropped) of a pitched ``part`` on a GUS patch set: the set's program
-    nearest the part's in its GM family; every note in the generated range is played."""
-    if part.is_drum:
-        raise StemSkipped("program_missing", f"sound source {source.name} has no drum kit")
-    program = cache.patch_set(source).program_for(part.program)
-    return 0, program, list(part.notes), 0
-
-
 def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n_samples: int,
                 rng_source: np.random.Generator, rng_fx: np.random.Generator,
                 effects_strength: float) -> RenderedPart:
@@ -174,10 +165,10 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
         bank, program = 0, 0
         notes, dropped = src.remap_drum_notes(part.notes, kit.keys)
         play = lambda: kit.render(notes, n_samples, cache.renderer.sample_rate_hz)  # noqa: E731
-    elif source.engine == "gus":
-        bank, program, notes, dropped = _patch_for(part, source, cache)
-        play = lambda: cache.patch_set(source).patch(program).render(  # noqa: E731
-            notes, n_samples, cache.renderer.sample_rate_hz)
+    elif source.engine == "gus":  # the set's program nearest the part's in its GM family; every note
+        patch_set = cache.patch_set(source)
+        bank, program, notes, dropped = 0, patch_set.program_for(part.program), list(part.notes), 0
+        play = lambda: patch_set.patch(program).render(notes, n_samples, cache.renderer.sample_rate_hz)  # noqa: E731
     else:
         sfid, presets = cache.presets(source)
         bank, program, notes, dropped = _preset_for(part, source, presets, rng_source)
