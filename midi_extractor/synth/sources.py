@@ -38,6 +38,8 @@ SYSTEM_KIT_DIRS = (Path("/usr/share/hydrogen/data/drumkits"), Path.home() / ".hy
 #: where TiMidity configurations of GUS patch sets are installed (``freepats``)
 SYSTEM_PATCH_DIRS = (Path("/etc/timidity"), Path("/usr/share/midi/freepats"))
 ENV_PATH = "MIDI_EXTRACTOR_SF2_PATH"
+#: the params lists that name sources (a missing source's message points at them)
+SOURCE_LISTS = "dataset.sound_sources, ood_sources, kit_sources or calibration_sources"
 #: GS kit numbers worth rendering (56 is GS's sound-effects kit, 127 the CM-64 map)
 GS_KIT_MAX = 55
 #: GS/XG variation banks considered for melodic programs (bank 0 is the GM capital)
@@ -94,7 +96,7 @@ class SoundSource:
         what = "patch set" if self.engine == "gus" else "SoundFont"
         raise SourceError(f"sound source {self.name}: {what} {self.file} not found (looked in "
                           f"{', '.join(str(c.parent) for c in candidates)}); {hint}point ${ENV_PATH} at the "
-                          f"folder holding it, or remove {self.name} from dataset.sound_sources/ood_sources")
+                          f"folder holding it, or remove {self.name} from {SOURCE_LISTS}")
 
 
     def _locate_kit(self) -> Path:
@@ -105,7 +107,7 @@ class SoundSource:
         raise SourceError(f"sound source {self.name}: drum kit {self.file!r} not found (looked in "
                           f"{', '.join(map(str, dirs))}); install the Debian package {self.package} "
                           f"(apt-get install -y {self.package}), point ${ENV_PATH} at the folder holding "
-                          f"the kit, or remove {self.name} from dataset.kit_sources")
+                          f"the kit, or remove {self.name} from {SOURCE_LISTS}")
 
 
 def _hydrogen(name: str, folder: str) -> SoundSource:
