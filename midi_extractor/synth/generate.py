@@ -93,6 +93,14 @@ def _plan(counts, pool: list, ood: list, kits: list, kit_tracks: int, calibratio
                    for j in range(calibration_tracks)]
 
 
+def _extra_pools(kit_sources, kit_tracks: int, calibration_sources, calibration_tracks: int, pool: list,
+                 ood: list) -> tuple[list, list]:
+    """The kit tracks' sources (held out of ``ood``) and the calibration tracks' (held out of every other pool)."""
+    kits = track_pool("kit_sources", kit_sources, kit_tracks, ood, "dataset.ood_sources")
+    return kits, track_pool("calibration_sources", calibration_sources, calibration_tracks, pool + ood + kits,
+                            "the sound, out-of-domain and kit sources")
+
+
 def _song_for(seed: int, k: int, seconds: float, every_stem: bool, dropped: set[str]) -> tuple[songs.Song, set[str]]:
     """Track ``k``'s song; test and calibration tracks carry every optional stem (more reference
     notes per stem)."""
@@ -145,14 +153,14 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks, calibration_tracks)
     tracks, seconds, sample_rate_hz, effects = int(tracks), float(seconds), int(sample_rate_hz), float(effects)
     pool, ood = domain_pools(sf2, sound_sources, ood_sources)
-    kits = track_pool("kit_sources", kit_sources, kit_tracks, ood, "dataset.ood_sources")
-    calibration = track_pool("calibration_sources", calibration_sources, calibration_tracks, pool + ood + kits,
-                             "the sound, out-of-domain and kit sources")
+    kits, calibration = _extra_pools(kit_sources, kit_tracks, calibration_sources, calibration_tracks, pool, ood)
     plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks),
                  calibration, int(calibration_tracks))
     out_dir = Path(out_dir)
     n_samples = int(round(seconds * sample_rate_hz))
     ident = f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
+    ident_of = {"song": ident, "kit": f"{ident}|kits {[s.name for s in kits]}",
+                "calibration": f"{ident}|calibration {[s.name for s in calibration]}"}
     from tqdm import tqdm
 
     written: list[Path] = []
@@ -175,9 +183,7 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
             for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
                 if (out_dir / split_name / name).is_dir():
                     shutil.rmtree(out_dir / split_name / name)
-            extra = {"song": "", "kit": f"|kits {[s.name for s in kits]}",
-                     "calibration": f"|calibration {[s.name for s in calibration]}"}[kind]
-            uuid = hashlib.md5(f"midi-extractor synth|{k}|{ident}{extra}".encode()).hexdigest()
+            uuid = hashlib.md5(f"midi-extractor synth|{k}|{ident_of[kind]}".encode()).hexdigest()
             written.append(write_track(out_dir / split / name, song.bpm, rendered, sample_rate_hz, n_samples,
                                        uuid, domain))
             report.add_track(split, domain)
