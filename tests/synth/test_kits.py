@@ -112,16 +112,9 @@ def test_kit_tracks_follow_the_set_and_leave_every_other_track_as_it_was(tmp_pat
 
     import yaml
 
-    from midi_extractor.synth import generate
+    from helpers_data import tracks_after_the_set
 
-    kw = dict(tracks=3, seconds=2.0, seed=3, progress=False, validation_tracks=0, test_tracks=2)
-    plain = generate.generate_dataset(tmp_path / "plain", **kw)
-    with_kits = generate.generate_dataset(tmp_path / "kits", **kw, kit_sources=KITS, kit_tracks=2)
-    assert [d.relative_to(tmp_path / "kits") for d in with_kits[:3]] == [d.relative_to(tmp_path / "plain") for d in plain]
-    for a, b in zip(plain, with_kits):
-        for f in sorted(p for p in a.rglob("*") if p.is_file()):
-            assert f.read_bytes() == (b / f.relative_to(a)).read_bytes(), f
-    extra = with_kits[3:]
+    extra = tracks_after_the_set(tmp_path, "kits", kit_sources=KITS, kit_tracks=2)
     assert [(d.parent.name, d.name) for d in extra] == [("train", "Track00004"), ("train", "Track00005")]
     for d in extra:
         stems = yaml.safe_load((d / "metadata.yaml").read_text())["stems"]
