@@ -1,8 +1,10 @@
 """Long files in memory bounded by the window, not the file.
 
-A file is read twice, block by block (``soundfile`` blocks, resampled by one
+A file is read block by block (``soundfile`` blocks, resampled by one
 ``soxr.ResampleStream``: the same samples as ``audio.load_audio``'s one-shot
-resampling):
+resampling), in two passes; a file of up to :data:`REPLAY_MAX_S` keeps pass 1's blocks
+and pass 2 replays them (about a fifth of a minute's transcription time is reading and
+resampling), a longer one is read again:
 
 1. :func:`scan_file`: its length, peak and level at the model's rate, so the
    conditioning (``audio_in.condition``: overdriven audio scaled to full scale),
@@ -22,7 +24,7 @@ every pitch's onset and frame probabilities are under their thresholds.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -35,15 +37,23 @@ from midi_extractor.model.decoding import Note, decode, note_key
 log = logging.getLogger("midi_extractor.infer.engine")
 
 BLOCK_FRAMES = 1 << 16  # file frames decoded per read (1.5 s at 44.1 kHz)
+#: files up to this long keep their resampled blocks for pass 2 (38 MB at 16 kHz)
+REPLAY_MAX_S = 600.0
 
 
 @dataclass(frozen=True)
 class Scan:
-    """A file at the model's rate: samples, peak and mean square."""
+    """A file at the model's rate: samples, peak and mean square, and its resampled blocks
+    where it is no longer than :data:`REPLAY_MAX_S` (else ``None``: read it again)."""
 
     n_samples: int
     peak: float
     mean_square: float
+    blocks: tuple[np.ndarray, ...] | None = field(default=None, repr=False, compare=False)
+
+    def replay(self, path: str | Path, rate_hz: int) -> Iterator[np.ndarray]:
+        """The file's blocks at ``rate_hz`` again: the kept ones, else read anew."""
+        return iter(self.blocks) if self.blocks is not None else resampled_blocks(path, rate_hz)
 
     @property
     def level_db(self) -> float:
@@ -86,14 +96,19 @@ def scan_file(path: str | Path, rate_hz: int) -> Scan:
 
     stats: dict = {}
     n, peak, sum_sq = 0, 0.0, 0.0
+    kept: list[np.ndarray] | None = []
     for y in resampled_blocks(path, rate_hz, stats):
         n += len(y)
         peak = max(peak, float(np.max(np.abs(y))))
         sum_sq += float(np.dot(y.astype(np.float64), y.astype(np.float64)))
+        if kept is not None and n <= REPLAY_MAX_S * rate_hz:
+            kept.append(y)
+        else:
+            kept = None                               # too long to keep: pass 2 reads it again
     if n == 0:
         raise AudioError(path, "no audio samples")
     warn_if_clipped(stats.get("full_scale", 0), stats.get("samples", 0), str(path))
-    return Scan(n, peak, sum_sq / n)
+    return Scan(n, peak, sum_sq / n, None if kept is None else tuple(kept))
 
 
 class WindowFeed:
@@ -268,7 +283,7 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
     whole = (lambda: np.concatenate(kept) if kept else np.zeros(0, np.float32)) if keep_signal else (lambda: None)
     if scan.silent:
         log.warning("%s: audio is silent; no notes", path)
-        kept.extend(resampled_blocks(path, rate) if keep_signal else ())
+        kept.extend(scan.replay(path, rate) if keep_signal else ())
         return Streamed([], scan.n_samples, scan.level_db, signal=whole())
     scale = 1.0
     if scan.peak > 1.0:
@@ -279,7 +294,7 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
     feed = NoteFeed(loaded, onset_threshold, frame_threshold, min_note_s, drum_note_s)
 
     def blocks() -> Iterator[np.ndarray]:
-        for y in resampled_blocks(path, rate):
+        for y in scan.replay(path, rate):
             if envelope is not None:
                 envelope.feed(y)
             if keep_signal:

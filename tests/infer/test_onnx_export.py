@@ -135,15 +135,21 @@ def untrained(root: Path, stem: str, front_end: FrontEndConfig, size: str, drum_
     return save_checkpoint(root / stem / "best.pt", ckpt)
 
 
-def clear_threshold(probs: np.ndarray, lo_q: float, hi_q: float, gap: float = 1e-4) -> float:
-    """A threshold between the ``lo_q`` and ``hi_q`` quantiles of ``probs``, in the middle of the
-    lowest gap wider than ``gap`` between neighbouring values there: an untrained model's
-    probabilities crowd together, and the runtimes differ by ~1e-6, so no probability may lie
-    close to a threshold."""
-    band = np.unique(probs[(probs >= np.quantile(probs, lo_q)) & (probs <= np.quantile(probs, hi_q))])
-    wide = np.flatnonzero(np.diff(band) > gap)
-    assert wide.size, "no clear threshold: the test needs another quantile band"
-    return float(band[wide[0]] + band[wide[0] + 1]) / 2
+def clear_threshold(torch_probs: np.ndarray, onnx_probs: np.ndarray, lo_q: float, hi_q: float) -> float:
+    """A threshold between the ``lo_q`` and ``hi_q`` quantiles of ``torch_probs`` that no
+    element straddles, i.e. every probability is on the same side of it in both runtimes:
+    an untrained model's probabilities crowd together, and the runtimes differ by up to ~5e-4
+    there, so a threshold must be clear of both."""
+    lo, hi = np.minimum(torch_probs, onnx_probs).ravel(), np.maximum(torch_probs, onnx_probs).ravel()
+    band = np.unique(torch_probs[(torch_probs >= np.quantile(torch_probs, lo_q))
+                                 & (torch_probs <= np.quantile(torch_probs, hi_q))])
+    order = np.argsort(lo)
+    lo, hi_max = lo[order], np.maximum.accumulate(hi[order])
+    for t in (band[1:] + band[:-1]) / 2:
+        below = np.searchsorted(lo, t) - 1                   # last element whose low end is under t
+        if below < 0 or hi_max[below] < t:
+            return float(t)
+    raise AssertionError("no clear threshold: the test needs another quantile band")
 
 
 def torch_and_onnx_notes(checkpoint: Path, audio: np.ndarray, clear: bool = True):
@@ -161,18 +167,26 @@ def torch_and_onnx_notes(checkpoint: Path, audio: np.ndarray, clear: bool = True
     keys = {}
     if clear:
         probs = engine.activations(on_torch.model, audio, on_torch.front_end)
-        keys = {"onset_threshold": clear_threshold(probs["onset"], 0.95, 0.999),
-                "frame_threshold": clear_threshold(probs["frame"], 0.80, 0.97), "min_note_s": 0.0}
+        other = engine.activations(on_onnx.model, audio, on_onnx.front_end)
+        keys = {"onset_threshold": clear_threshold(probs["onset"], other["onset"], 0.95, 0.999),
+                "frame_threshold": clear_threshold(probs["frame"], other["frame"], 0.80, 0.97), "min_note_s": 0.0}
     return [engine.transcribe_array(m, audio, **keys) for m in (on_torch, on_onnx)]
 
 
 def assert_same_notes(torch_notes, onnx_notes, hop_s: float, at_least: int) -> None:
-    """Same count, pitch and velocity (within 1), start and end within one frame."""
+    """Same count and pitch, start and end within one frame (an onset peak between two
+    near-equal frames may land on either; at most one note in 20 moves), velocity within 1
+    where the start is the same. Paired in pitch order, as a note a frame later can move past
+    another pitch's note in the start order."""
     assert len(torch_notes) >= at_least, f"only {len(torch_notes)} notes: the test would test little"
     assert len(onnx_notes) == len(torch_notes)
-    for a, b in zip(onnx_notes, torch_notes):
-        assert a.pitch == b.pitch and abs(a.velocity - b.velocity) <= 1, (a, b)
+    by_pitch = lambda notes: sorted(notes, key=lambda n: (n.pitch, n.start_s))  # noqa: E731
+    for a, b in zip(by_pitch(onnx_notes), by_pitch(torch_notes)):
+        same_frame = abs(a.start_s - b.start_s) < 1e-9          # velocity is read at the onset frame
+        assert a.pitch == b.pitch and (abs(a.velocity - b.velocity) <= 1 or not same_frame), (a, b)
         assert abs(a.start_s - b.start_s) <= hop_s + 1e-9 and abs(a.end_s - b.end_s) <= hop_s + 1e-9, (a, b)
+    moved = sum(a.start_s != b.start_s for a, b in zip(by_pitch(onnx_notes), by_pitch(torch_notes)))
+    assert moved <= max(1, len(torch_notes) // 20), f"{moved} of {len(torch_notes)} notes moved a frame"
 
 
 FAMILIES = {  # case -> (front end, model.size, drum classes, size overrides)

@@ -66,6 +66,29 @@ def test_minutes_of_tones_give_the_same_notes_streamed_as_whole(tmp_path, monkey
     assert got.n_samples == round(200.0 * SR)
 
 
+def test_a_short_file_is_read_once_and_a_long_one_twice_with_the_same_notes(tmp_path, monkeypatch):
+    """Pass 2 replays pass 1's blocks up to REPLAY_MAX_S; beyond it the file is read again."""
+    path = tmp_path / "bass.wav"
+    sf.write(path, tune(40.0, 44100, seed=2), 44100)
+    reads = []
+    real = stream.resampled_blocks
+
+    def counted(*args, **kwargs):
+        reads.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stream, "resampled_blocks", counted)
+    loaded = standin_model()
+    whole = engine.transcribe_array(loaded, load_audio(path, SR), **THRESHOLDS)
+    short = stream.transcribe_path(loaded, path, onsets=True, **THRESHOLDS)
+    assert len(reads) == 1 and short.notes == whole and len(whole) > 5
+    monkeypatch.setattr(stream, "REPLAY_MAX_S", 39.9)
+    long = stream.transcribe_path(loaded, path, onsets=True, **THRESHOLDS)
+    assert len(reads) == 3 and long.notes == whole
+    np.testing.assert_array_equal(long.envelope, short.envelope)
+    assert stream.scan_file(path, SR).blocks is None
+
+
 def test_decoding_cut_anywhere_gives_the_notes_of_one_decoding():
     """NoteFeed against decode() on random activations fed in random pieces, pitched and drums."""
     rng = np.random.default_rng(3)
@@ -90,9 +113,11 @@ def numpy_peak(path, loaded) -> tuple[float, stream.Streamed]:
     return peak, got
 
 
-def test_a_long_file_streams_in_memory_bounded_by_the_window(tmp_path):
-    """numpy's peak (model, decoding, tempo envelope) does not grow with the file: 4 min of
-    44.1 kHz stereo (85 MB as float32, 15 MB at 16 kHz) peaks as 1 min does."""
+def test_a_long_file_streams_in_memory_bounded_by_the_window(tmp_path, monkeypatch):
+    """numpy's peak (model, decoding, tempo envelope) does not grow with a file too long to
+    keep (here over 30 s): 4 min of 44.1 kHz stereo (85 MB as float32, 15 MB at 16 kHz) peaks
+    as 1 min does."""
+    monkeypatch.setattr(stream, "REPLAY_MAX_S", 30.0)
     loaded = standin_model()
     peaks = []
     for seconds in (60.0, 240.0):

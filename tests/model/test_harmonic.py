@@ -7,7 +7,7 @@ import torch
 
 from helpers_data import REPO
 from midi_extractor.config import FrontEndConfig, ModelConfig
-from midi_extractor.model.harmonic import HARMONIC_SHIFTS, HarmonicMix, semitone_layout
+from midi_extractor.model.harmonic import HARMONIC_SHIFTS, HarmonicMix, arithmetic_runs, semitone_layout
 from midi_extractor.model.transcriber import HEADS, count_parameters, create_model
 
 FE = FrontEndConfig(kind="logfreq", f_min_hz=26.0)
@@ -52,6 +52,36 @@ def test_harmonic_mix_reads_the_harmonics():
         y = mix(x)
     assert int(y[0, 0, 0].argmax()) == 40 - 19 and float(y.sum()) == 1.0
     assert HARMONIC_SHIFTS[:8] == (0, 12, 19, 24, 28, 31, 34, 36)
+
+
+def stacked_copies_mix(mix: HarmonicMix, x: torch.Tensor) -> torch.Tensor:
+    """The layer's definition: its 1x1 conv over the shifted copies stacked as channels."""
+    n = x.shape[-1]
+    lo, hi = max(0, -min(mix.shifts)), max(0, max(mix.shifts))
+    padded = torch.nn.functional.pad(x, (lo, hi))
+    return mix.mix(torch.cat([padded[..., lo + d: lo + d + n] for d in mix.shifts], dim=1))
+
+
+@pytest.mark.parametrize("shifts", [HARMONIC_SHIFTS, (0, 5, -3), (7,), (-2, 0, 2, 4, 9, 30)])
+def test_harmonic_mix_computes_its_definition(shifts):
+    """The dilated convolutions, one per arithmetic run, give the stacked copies' 1x1 conv."""
+    torch.manual_seed(0)
+    mix = HarmonicMix(3, 4, shifts)
+    x = torch.randn(2, 3, 5, 40)
+    with torch.no_grad():
+        assert torch.allclose(mix(x), stacked_copies_mix(mix, x), atol=1e-5)
+    runs = arithmetic_runs(shifts)
+    covered = [d for _, _, members in runs for d in members]
+    assert sorted(covered) == sorted(shifts)
+    for first, step, members in runs:
+        assert members == tuple(first + step * k for k in range(len(members)))
+
+
+def test_arithmetic_runs_of_the_harmonics():
+    assert arithmetic_runs(HARMONIC_SHIFTS) == [(-12, 12, (-12, 0, 12, 24, 36)), (28, 3, (28, 31, 34)),
+                                                (19, 1, (19,))]
+    with pytest.raises(ValueError, match="differ"):
+        HarmonicMix(1, 1, (0, 12, 12))
 
 
 def test_the_network_is_pitch_equivariant():
