@@ -105,10 +105,21 @@ class HarmonicMix(nn.Module):
         self._runs = [(first, step, [self.shifts.index(d) for d in members])
                       for first, step, members in arithmetic_runs(self.shifts)]
 
+    def _padded(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """``x`` zero-padded along the pitch axis for every shift; column ``j`` = input ``j - lo``."""
+        lo, hi = max(0, -min(self.shifts)), max(0, max(self.shifts))
+        return F.pad(x, (lo, hi)), lo
+
+    def stacked(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer's definition computed literally: the 1x1 conv over the shifted copies
+        stacked as channels (slower than :meth:`forward`; tests and benchmarks compare them)."""
+        n = x.shape[-1]
+        padded, lo = self._padded(x)
+        return self.mix(torch.cat([padded[..., lo + d: lo + d + n] for d in self.shifts], dim=1))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[-1]
-        lo, hi = max(0, -min(self.shifts)), max(0, max(self.shifts))
-        padded = F.pad(x, (lo, hi))                                          # column j = input j - lo
+        padded, lo = self._padded(x)
         w = self.mix.weight.view(self.mix.out_channels, len(self.shifts), self.c_in)
         out = None
         for first, step, index in self._runs:

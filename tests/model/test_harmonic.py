@@ -54,14 +54,6 @@ def test_harmonic_mix_reads_the_harmonics():
     assert HARMONIC_SHIFTS[:8] == (0, 12, 19, 24, 28, 31, 34, 36)
 
 
-def stacked_copies_mix(mix: HarmonicMix, x: torch.Tensor) -> torch.Tensor:
-    """The layer's definition: its 1x1 conv over the shifted copies stacked as channels."""
-    n = x.shape[-1]
-    lo, hi = max(0, -min(mix.shifts)), max(0, max(mix.shifts))
-    padded = torch.nn.functional.pad(x, (lo, hi))
-    return mix.mix(torch.cat([padded[..., lo + d: lo + d + n] for d in mix.shifts], dim=1))
-
-
 @pytest.mark.parametrize("shifts", [HARMONIC_SHIFTS, (0, 5, -3), (7,), (-2, 0, 2, 4, 9, 30)])
 def test_harmonic_mix_computes_its_definition(shifts):
     """The dilated convolutions, one per arithmetic run, give the stacked copies' 1x1 conv."""
@@ -69,7 +61,7 @@ def test_harmonic_mix_computes_its_definition(shifts):
     mix = HarmonicMix(3, 4, shifts)
     x = torch.randn(2, 3, 5, 40)
     with torch.no_grad():
-        assert torch.allclose(mix(x), stacked_copies_mix(mix, x), atol=1e-5)
+        assert torch.allclose(mix(x), mix.stacked(x), atol=1e-5)
     runs = arithmetic_runs(shifts)
     covered = [d for _, _, members in runs for d in members]
     assert sorted(covered) == sorted(shifts)
