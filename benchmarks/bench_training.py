@@ -8,7 +8,7 @@ Two figures, both on the repository's front end (params.yaml ``features``):
   reading, labels, augmentation, DataLoader workers, the step; validation
   time excluded), as reported in its summary.
 
-    python benchmarks/bench_training.py                       # CPU, small, 16 x 4 s
+    python benchmarks/bench_training.py                       # CPU, harmonic (the default model), 16 x 4 s
     python benchmarks/bench_training.py --device cuda --size paper --steps 50
     python benchmarks/bench_training.py --device cuda --amp off   # fp32 on the GPU
     python benchmarks/bench_training.py --device cuda --size harmonic-large --compile on --peak-tflops 989
@@ -146,7 +146,7 @@ def bench_train(params: Params, device: str, batch: int, clip_s: float, steps: i
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    ap.add_argument("--size", default="small", choices=("small", "paper", "harmonic", "harmonic-large"))
+    ap.add_argument("--size", default="harmonic", choices=("small", "paper", "harmonic", "harmonic-large"))
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--clip-seconds", type=float, default=4.0)
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
