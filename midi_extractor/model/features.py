@@ -21,7 +21,7 @@ Both are one definition for torch and ONNX: ``infer.onnx_export`` traces these v
 The STFT is :class:`PowerSpectrogram`: ``torch.stft`` in torch; while exported
 (``torch.onnx.is_in_onnx_export()``) the same transform from real-valued ops, since ONNX has no
 complex tensors: frames cut from hop-sized blocks and one Cooley-Tukey step as matrix products
-(:func:`two_stage_dft`; a DFT-basis ``conv1d`` where ``hop`` does not divide a power-of-two
+(:func:`two_stage_power`; a DFT-basis ``conv1d`` where ``hop`` does not divide a power-of-two
 ``n_fft``); they agree to float32 rounding. Audio in, features out, so an export holds the decimation filter and filterbanks too.
 """
 from __future__ import annotations
@@ -63,22 +63,20 @@ class PowerSpectrogram(nn.Module):
         with torch.autocast(device_type=audio.device.type, enabled=False):
             audio = audio.float()
             if torch.onnx.is_in_onnx_export():
-                real, imag = self._exported_dft(audio)                   # (B, hi - lo, T) each
-            else:
-                spec = torch.stft(audio, self.n_fft, self.hop, window=self.window, center=True,
-                                  pad_mode="constant", return_complex=True)[:, self.lo:self.hi]
-                real, imag = spec.real, spec.imag
-            return real ** 2 + imag ** 2
+                return self._exported_power(audio)                      # (B, hi - lo, T)
+            spec = torch.stft(audio, self.n_fft, self.hop, window=self.window, center=True,
+                              pad_mode="constant", return_complex=True)[:, self.lo:self.hi]
+            return spec.real ** 2 + spec.imag ** 2
 
-    def _exported_dft(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The STFT's real and imaginary parts from real-valued ops (ONNX has no complex
-        tensors): :func:`two_stage_dft` when ``hop`` divides ``n_fft`` (a power of two), else a
-        strided ``conv1d`` with the DFT basis (about ten times the multiplications)."""
+    def _exported_power(self, audio: torch.Tensor) -> torch.Tensor:
+        """The STFT's power from real-valued ops (ONNX has no complex tensors):
+        :func:`two_stage_power` when ``hop`` divides ``n_fft`` (a power of two), else a strided
+        ``conv1d`` with the DFT basis (about ten times the multiplications)."""
         if self.n_fft % self.hop == 0 and self.n_fft & (self.n_fft - 1) == 0 and self.n_fft >= 16:
-            return two_stage_dft(_frames(audio, self.n_fft, self.hop) * self.window, self.n_fft, self.lo, self.hi)
+            return two_stage_power(_frames(audio, self.n_fft, self.hop), self.n_fft, self.lo, self.hi, self.window)
         padded = torch.nn.functional.pad(audio.unsqueeze(1), (self.n_fft // 2, self.n_fft // 2))
-        spec = torch.nn.functional.conv1d(padded, self.dft_basis().to(audio.device), stride=self.hop)
-        return spec.chunk(2, dim=1)
+        real, imag = torch.nn.functional.conv1d(padded, self.dft_basis().to(audio.device), stride=self.hop).chunk(2, 1)
+        return real ** 2 + imag ** 2
 
 
 def _frames(audio: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
@@ -93,30 +91,39 @@ def _frames(audio: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
     return torch.cat([blocks[:, j: j + n_frames] for j in range(n_fft // hop)], dim=2)
 
 
-def two_stage_dft(frames: torch.Tensor, n: int, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Real and imaginary parts ``(B, hi - lo, T)`` of the DFT of real ``frames (B, T, n)``,
+def two_stage_power(frames: torch.Tensor, n: int, lo: int, hi: int, window: torch.Tensor) -> torch.Tensor:
+    """Power ``(B, hi - lo, T)`` of the DFT of real ``frames (B, T, n)`` times ``window (n,)``,
     bins ``lo .. hi - 1`` (``n`` a power of two, a Python int: it sizes the matrices while
     traced), as one Cooley-Tukey step written with matrix products: ``N = n = N1 * N2``,
-    ``n = N2 * n1 + n2``, ``k = k1 + N1 * k2``; a DFT of size ``N1`` over ``n1``, the twiddles
-    ``exp(-2 pi i n2 k1 / N)``, then a DFT of size ``N2`` over ``n2`` for the ``k2`` that reach
-    ``hi``. About ``N * (2 N1 + 4 K2)`` multiplications a frame instead of ``N * 2 (hi - lo)``."""
+    ``n = N2 * n1 + n2``, ``k = k1 + N1 * k2``.
+
+    1. Per ``n2``, two real matrices ``(N1, N1)`` give the real and imaginary parts of the
+       size-``N1`` DFT over ``n1`` already times the twiddles ``exp(-2 pi i n2 k1 / N)``, the
+       window folded into their rows: one batched product, no element-wise pass over the frames.
+    2. One real matrix ``(2 K2, 2 N2)`` takes ``[real; imag]`` over ``n2`` to the size-``N2`` DFT
+       for the ``k2`` that reach ``hi``, as one product over every frame at once.
+
+    About ``N * (2 N1 + 4 K2)`` multiplications a frame instead of ``N * 2 (hi - lo)``. The
+    layouts avoid onnxruntime's slow general transposes: only the frames and the power move."""
     n1_size = 1 << (n.bit_length() // 2)                     # N1 >= sqrt(N), both powers of two
     n2_size = n // n1_size
     k2_size = (hi - 1) // n1_size + 1
     f64 = dict(dtype=torch.float64, device="cpu")
     turn = 2 * math.pi
-    a1 = (turn / n1_size) * torch.outer(torch.arange(n1_size, **f64), torch.arange(n1_size, **f64))
-    tw = (turn / n) * torch.outer(torch.arange(n2_size, **f64), torch.arange(n1_size, **f64))
-    a2 = (turn / n2_size) * torch.outer(torch.arange(n2_size, **f64), torch.arange(k2_size, **f64))
-    c1, s1, tc, ts, c2, s2 = (m.float().to(frames.device) for m in (a1.cos(), a1.sin(), tw.cos(), tw.sin(),
-                                                                  a2.cos(), a2.sin()))
+    n1, n2, k2 = (torch.arange(m, **f64) for m in (n1_size, n2_size, k2_size))
+    angle = (turn / n1_size) * torch.outer(n1, n1)[None] + (turn / n) * n2[:, None, None] * n1[None, None, :]
+    rows = window.detach().to(**f64).reshape(n1_size, n2_size).T[:, :, None]   # (n2, n1, 1): sample N2 n1 + n2
+    real1, imag1 = angle.cos() * rows, -angle.sin() * rows                     # (n2, n1, k1) each
+    a2 = (turn / n2_size) * torch.outer(k2, n2)                                # (k2, n2)
+    stage2 = torch.cat([torch.cat([a2.cos(), a2.sin()], 1), torch.cat([-a2.sin(), a2.cos()], 1)], 0)
+    real1, imag1, stage2 = (m.float().to(frames.device) for m in (real1, imag1, stage2))
     b, t = frames.shape[0], frames.shape[1]
-    x = frames.reshape(b, t, n1_size, n2_size).transpose(2, 3)         # (B, T, n2, n1)
-    yr, yi = x @ c1, -(x @ s1)                                        # (B, T, n2, k1)
-    zr, zi = (yr * tc + yi * ts).transpose(2, 3), (yi * tc - yr * ts).transpose(2, 3)   # (B, T, k1, n2)
-    xr, xi = zr @ c2 + zi @ s2, zi @ c2 - zr @ s2                     # (B, T, k1, k2)
-    cut = lambda m: m.transpose(2, 3).reshape(b, t, n1_size * k2_size)[:, :, lo:hi].transpose(1, 2)  # noqa: E731
-    return cut(xr), cut(xi)
+    x = frames.reshape(b * t, n1_size, n2_size).permute(2, 0, 1)              # (n2, B T, n1)
+    z = torch.cat([x @ real1, x @ imag1], 0).reshape(2 * n2_size, b * t * n1_size)  # (re|im x n2, B T k1)
+    xx = (stage2 @ z).reshape(2, k2_size, b * t, n1_size)                      # (re|im, k2, B T, k1)
+    power = xx[0] * xx[0] + xx[1] * xx[1]                                      # (k2, B T, k1)
+    power = power.transpose(0, 1).reshape(b, t, k2_size * n1_size)[:, :, lo:hi]  # bin k = k1 + N1 k2
+    return power.transpose(1, 2)                                               # (B, hi - lo, T)
 
 
 def _as_batch(audio: torch.Tensor) -> torch.Tensor:
