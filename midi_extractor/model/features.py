@@ -100,8 +100,9 @@ def two_stage_power(frames: torch.Tensor, n: int, lo: int, hi: int, window: torc
     1. Per ``n2``, two real matrices ``(N1, N1)`` give the real and imaginary parts of the
        size-``N1`` DFT over ``n1`` already times the twiddles ``exp(-2 pi i n2 k1 / N)``, the
        window folded into their rows: one batched product, no element-wise pass over the frames.
-    2. One real matrix ``(2 K2, 2 N2)`` takes ``[real; imag]`` over ``n2`` to the size-``N2`` DFT
-       for the ``k2`` that reach ``hi``, as one product over every frame at once.
+    2. Two real matrices ``(2 K2, N2)``, one for the real and one for the imaginary parts, take
+       them over ``n2`` to the size-``N2`` DFT for the ``k2`` that reach ``hi`` (real and
+       imaginary parts stacked), each one product over every frame at once, then summed.
 
     About ``N * (2 N1 + 4 K2)`` multiplications a frame instead of ``N * 2 (hi - lo)``. The
     layouts avoid onnxruntime's slow general transposes: only the frames and the power move."""
@@ -115,12 +116,14 @@ def two_stage_power(frames: torch.Tensor, n: int, lo: int, hi: int, window: torc
     rows = window.detach().to(**f64).reshape(n1_size, n2_size).T[:, :, None]   # (n2, n1, 1): sample N2 n1 + n2
     real1, imag1 = angle.cos() * rows, -angle.sin() * rows                     # (n2, n1, k1) each
     a2 = (turn / n2_size) * torch.outer(k2, n2)                                # (k2, n2)
-    stage2 = torch.cat([torch.cat([a2.cos(), a2.sin()], 1), torch.cat([-a2.sin(), a2.cos()], 1)], 0)
-    real1, imag1, stage2 = (m.float().to(frames.device) for m in (real1, imag1, stage2))
+    of_real = torch.cat([a2.cos(), -a2.sin()], 0)                               # (re|im x k2, n2)
+    of_imag = torch.cat([a2.sin(), a2.cos()], 0)
+    real1, imag1, of_real, of_imag = (m.float().to(frames.device) for m in (real1, imag1, of_real, of_imag))
     b, t = frames.shape[0], frames.shape[1]
     x = frames.reshape(b * t, n1_size, n2_size).permute(2, 0, 1)              # (n2, B T, n1)
-    z = torch.cat([x @ real1, x @ imag1], 0).reshape(2 * n2_size, b * t * n1_size)  # (re|im x n2, B T k1)
-    xx = (stage2 @ z).reshape(2, k2_size, b * t, n1_size)                      # (re|im, k2, B T, k1)
+    flat = lambda m: m.reshape(n2_size, b * t * n1_size)  # noqa: E731            (n2, B T k1)
+    xx = of_real @ flat(x @ real1) + of_imag @ flat(x @ imag1)                  # (re|im x k2, B T k1)
+    xx = xx.reshape(2, k2_size, b * t, n1_size)                                 # (re|im, k2, B T, k1)
     power = xx[0] * xx[0] + xx[1] * xx[1]                                      # (k2, B T, k1)
     power = power.transpose(0, 1).reshape(b, t, k2_size * n1_size)[:, :, lo:hi]  # bin k = k1 + N1 k2
     return power.transpose(1, 2)                                               # (B, hi - lo, T)
