@@ -93,14 +93,13 @@ class HarmonicMix(nn.Module):
     (``mix.weight (c_out, len(shifts) * c_in, 1, 1)``, copy ``i`` = shift ``shifts[i]``); the
     forward pass computes the same sum as one dilated ``(1 x k)`` convolution per
     :func:`arithmetic_runs` run, which reads the input in place instead of stacking copies
-    (half the time on the CPU under onnxruntime, ``benchmarks/RESULTS.md``)."""
+    (a third of the time under onnxruntime, ``benchmarks/bench_harmonic_mix.py``)."""
 
     def __init__(self, c_in: int, c_out: int, shifts: tuple[int, ...] = HARMONIC_SHIFTS):
         super().__init__()
         self.shifts = tuple(int(s) for s in shifts)
         if len(set(self.shifts)) != len(self.shifts):
             raise ValueError(f"HarmonicMix shifts must differ from one another, got {self.shifts}")
-        self.c_in = int(c_in)
         self.mix = nn.Conv2d(c_in * len(self.shifts), c_out, 1)
         self._runs = [(first, step, [self.shifts.index(d) for d in members])
                       for first, step, members in arithmetic_runs(self.shifts)]
@@ -120,7 +119,7 @@ class HarmonicMix(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[-1]
         padded, lo = self._padded(x)
-        w = self.mix.weight.view(self.mix.out_channels, len(self.shifts), self.c_in)
+        w = self.mix.weight.view(self.mix.out_channels, len(self.shifts), -1)           # (c_out, shift, c_in)
         out = None
         for first, step, index in self._runs:
             kernel = w[:, index].transpose(1, 2).unsqueeze(2)                  # (c_out, c_in, 1, k)
