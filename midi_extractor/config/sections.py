@@ -48,6 +48,8 @@ class DatasetConfig(Checked):
     every stem of their songs rendered with ``calibration_sources`` (held out of every other
     pool): the validation split then holds sounds training never hears, so checkpoints and
     decoding thresholds are chosen for unheard sources, as the out-of-domain test is.
+    ``timbre_tracks`` more training tracks after those, their songs' pitched parts rendered with
+    ``timbre_sources`` (``Additive``: procedural instruments, a new one for every part).
 
     ``bass_labels_octave_down`` (``auto`` | ``true`` | ``false``; a bool once loaded, see
     :func:`bass_octave_switch`): real Slakh's bass stems (GM programs 32-39) sound an octave
@@ -74,6 +76,8 @@ class DatasetConfig(Checked):
     kit_sources: list[str] = field(default_factory=list)
     calibration_tracks: int = 0   # generated only: validation tracks rendered with calibration_sources
     calibration_sources: list[str] = field(default_factory=list)
+    timbre_tracks: int = 0    # generated only: training tracks, pitched parts rendered with timbre_sources
+    timbre_sources: list[str] = field(default_factory=lambda: ["Additive"])
     bass_labels_octave_down: Any = "auto"  # auto: on for real Slakh kinds, off for generated / folder
 
     def check(self, where: str) -> None:
@@ -89,7 +93,8 @@ class DatasetConfig(Checked):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"{key_of(where, name)} must be >= 0, got {value}")
-        for tracks, sources in (("kit_tracks", "kit_sources"), ("calibration_tracks", "calibration_sources")):
+        for tracks, sources in (("kit_tracks", "kit_sources"), ("calibration_tracks", "calibration_sources"),
+                                ("timbre_tracks", "timbre_sources")):
             if getattr(self, tracks) < 0:
                 raise ConfigError(f"{key_of(where, tracks)} must be >= 0, got {getattr(self, tracks)}")
             if getattr(self, tracks) and not getattr(self, sources):
@@ -104,6 +109,10 @@ class DatasetConfig(Checked):
         if shared:
             raise ConfigError(f"{key_of(where, 'calibration_sources')} must be held out of sound_sources, "
                               f"ood_sources and (with kit_tracks) kit_sources; {', '.join(shared)} is in both")
+        shared = sorted(set(self.timbre_sources) & set(self.ood_sources + self.calibration_sources))
+        if self.timbre_tracks and shared:
+            raise ConfigError(f"{key_of(where, 'timbre_sources')} must be held out of ood_sources and "
+                              f"calibration_sources; {', '.join(shared)} is in both")
 
 
 #: values of ``features.kind``

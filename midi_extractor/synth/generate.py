@@ -25,9 +25,11 @@ pool is heard once a domain has as many tracks as the pool has sources.
 ``kit_tracks`` drum-only training tracks follow (``TrackNNNNN`` numbered on): track ``k``'s
 song with its drum parts alone, rendered with ``kit_sources`` (sampled kits, no FluidSynth),
 so the tracks before them are written exactly as without them. ``calibration_tracks``
-validation tracks come last, every stem of their songs (as many as a test track's) rendered with
+validation tracks follow, every stem of their songs (as many as a test track's) rendered with
 ``calibration_sources``, which no other track uses (GUS patches and sampled kits, no FluidSynth):
-the validation split then holds sounds training never hears.
+the validation split then holds sounds training never hears. ``timbre_tracks`` training tracks
+come last, their songs' pitched parts rendered with ``timbre_sources`` (``Additive``: a new
+procedural instrument for every part, :mod:`additive`).
 
 Track ``k`` of seed ``K`` depends only on (K, k, seconds, rate, pools, effects,
 split sizes), so the same call writes byte-identical files.
@@ -67,7 +69,8 @@ def _track_rng(seed: int, index: int, stream: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index), int(stream)]))
 
 
-def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0, calibration_tracks=0) -> None:
+def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0, calibration_tracks=0,
+                     timbre_tracks=0) -> None:
     if int(tracks) < 1:
         raise SynthError(f"--tracks must be at least 1, got {tracks}")
     if not float(seconds) >= 0.5:
@@ -76,21 +79,24 @@ def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0, cal
         raise SynthError(f"--sample-rate must be 8000-96000 Hz (FluidSynth's range), got {sample_rate_hz}")
     if not 0.0 <= float(effects) <= 1.0:
         raise SynthError(f"--effects (dataset.effects) must be within 0-1, got {effects}")
-    for flag, value in (("kit-tracks", kit_tracks), ("calibration-tracks", calibration_tracks)):
+    for flag, value in (("kit-tracks", kit_tracks), ("calibration-tracks", calibration_tracks),
+                        ("timbre-tracks", timbre_tracks)):
         if int(value) < 0:
             raise SynthError(f"--{flag} (dataset.{flag.replace('-', '_')}) must be >= 0, got {value}")
 
 
 def _plan(counts, pool: list, ood: list, kits: list, kit_tracks: int, calibration: list,
-          calibration_tracks: int) -> list[tuple]:
+          calibration_tracks: int, timbres: list = (), timbre_tracks: int = 0) -> list[tuple]:
     """``(k, split, domain, position in its domain, sources, kind)`` of every track to write;
-    kind: ``song``, ``kit`` (drum parts only) or ``calibration`` (every stem)."""
+    kind: ``song``, ``kit`` (drum parts only), ``calibration`` (every stem) or ``timbre``
+    (pitched parts only)."""
     layout = track_layout(counts, with_ood=bool(ood))
     plan = [(k, split, domain, position, ood if domain == OUT_OF_DOMAIN else pool, "song")
             for k, (split, domain, position) in enumerate(layout)]
     plan += [(len(plan) + j, "train", IN_DOMAIN, j, kits, "kit") for j in range(kit_tracks)]
-    return plan + [(len(plan) + j, "validation", OUT_OF_DOMAIN, j, calibration, "calibration")
-                   for j in range(calibration_tracks)]
+    plan += [(len(plan) + j, "validation", OUT_OF_DOMAIN, j, calibration, "calibration")
+             for j in range(calibration_tracks)]
+    return plan + [(len(plan) + j, "train", IN_DOMAIN, j, list(timbres), "timbre") for j in range(timbre_tracks)]
 
 
 def _extra_pools(kit_sources, kit_tracks: int, calibration_sources, calibration_tracks: int, pool: list,
@@ -140,34 +146,38 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
                      sound_sources=src.DEFAULT_POOL, ood_sources=src.DEFAULT_OOD, effects: float = 1.0,
                      validation_tracks: int | None = None, test_tracks: int | None = None,
                      kit_sources=(), kit_tracks: int = 0, calibration_sources=(),
-                     calibration_tracks: int = 0) -> list[Path]:
+                     calibration_tracks: int = 0, timbre_sources=(), timbre_tracks: int = 0) -> list[Path]:
     """Write ``tracks`` procedural songs of ``seconds`` each under
     ``out_dir/{train,validation,test}/TrackNNNNN``, then ``kit_tracks`` drum-only training
     tracks rendered with ``kit_sources`` and ``calibration_tracks`` validation tracks rendered
-    with ``calibration_sources``, plus ``synth_report.json``; return the track folders.
+    with ``calibration_sources``, then ``timbre_tracks`` training tracks whose pitched parts
+    ``timbre_sources`` render, plus ``synth_report.json``; return the track folders.
 
     ``sf2`` replaces the training pool by that one file. Raises :class:`SynthError`
     for bad arguments, an unknown or missing sound source (naming the package that
     provides it) or a missing FluidSynth library. A stem that cannot be heard is
     skipped with a warning and counted in the report."""
-    _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks, calibration_tracks)
+    _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks, calibration_tracks, timbre_tracks)
     tracks, seconds, sample_rate_hz, effects = int(tracks), float(seconds), int(sample_rate_hz), float(effects)
     pool, ood = domain_pools(sf2, sound_sources, ood_sources)
     kits, calibration = _extra_pools(kit_sources, kit_tracks, calibration_sources, calibration_tracks, pool, ood)
+    timbres = track_pool("timbre_sources", timbre_sources, timbre_tracks, ood + calibration,
+                         "the out-of-domain and calibration sources")
     plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks),
-                 calibration, int(calibration_tracks))
+                 calibration, int(calibration_tracks), timbres, int(timbre_tracks))
     out_dir = Path(out_dir)
     n_samples = int(round(seconds * sample_rate_hz))
     ident = f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
     ident_of = {"song": ident, "kit": f"{ident}|kits {[s.name for s in kits]}",
-                "calibration": f"{ident}|calibration {[s.name for s in calibration]}"}
+                "calibration": f"{ident}|calibration {[s.name for s in calibration]}",
+                "timbre": f"{ident}|timbres {[s.name for s in timbres]}"}
     from tqdm import tqdm
 
     written: list[Path] = []
     report = Report()
     with Renderer(sample_rate_hz) as renderer:
         cache = SourceCache(renderer)
-        locate_all(pool + kits + calibration + (ood if any(d == OUT_OF_DOMAIN for _, _, d, *_ in plan) else []),
+        locate_all(pool + kits + calibration + timbres + (ood if any(d == OUT_OF_DOMAIN for _, _, d, *_ in plan) else []),
                    cache)
         dropped: set[str] = set()
         t0 = time.perf_counter()
@@ -176,8 +186,8 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
             if not progress and k and k % PROGRESS_EVERY == 0:  # off a terminal (dvc repro): a line now and then
                 print(f"synth: {k}/{len(plan)} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             song, dropped = _song_for(seed, k, seconds, split == "test" or kind == "calibration", dropped)
-            if kind == "kit":
-                song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum])
+            if kind in ("kit", "timbre"):
+                song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum == (kind == "kit")])
             name = f"Track{k + 1:05d}"
             rendered = _render_song(song, name, sources_, domain, position, seed, k, cache, n_samples, effects, report)
             for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
@@ -195,7 +205,8 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
         "sound_sources": [s.name for s in pool], "ood_sources": [s.name for s in ood],
         "kit_tracks": int(kit_tracks), "kit_sources": [s.name for s in kits],
         "calibration_tracks": int(calibration_tracks), "calibration_sources": [s.name for s in calibration],
-        "licences": {s.name: s.licence for s in pool + kits + calibration + ood}})
+        "timbre_tracks": int(timbre_tracks), "timbre_sources": [s.name for s in timbres],
+        "licences": {s.name: s.licence for s in pool + kits + calibration + timbres + ood}})
     return written
 
 
@@ -217,7 +228,8 @@ def generate_from_config(out_dir: str | Path, ds, progress: bool | None = None) 
                             progress=progress, sound_sources=ds.sound_sources, ood_sources=ds.ood_sources,
                             effects=ds.effects, validation_tracks=ds.validation_tracks,
                             test_tracks=ds.test_tracks, kit_sources=ds.kit_sources, kit_tracks=ds.kit_tracks,
-                            calibration_sources=ds.calibration_sources, calibration_tracks=ds.calibration_tracks)
+                            calibration_sources=ds.calibration_sources, calibration_tracks=ds.calibration_tracks,
+                            timbre_sources=ds.timbre_sources, timbre_tracks=ds.timbre_tracks)
 
 
 def _warn_stale(out_dir: Path, written: list[Path]) -> None:
@@ -245,7 +257,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
                                 effects=args.effects, validation_tracks=args.validation_tracks,
                                 test_tracks=args.test_tracks, kit_sources=_names(args.kit_sources),
                                 kit_tracks=args.kit_tracks, calibration_sources=_names(args.calibration_sources),
-                                calibration_tracks=args.calibration_tracks)
+                                calibration_tracks=args.calibration_tracks,
+                                timbre_sources=_names(args.timbre_sources), timbre_tracks=args.timbre_tracks)
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)
         return 2
@@ -281,6 +294,10 @@ def add_cli(subparsers) -> None:
                    help="validation tracks after the others, rendered with --calibration-sources (default 0)")
     p.add_argument("--calibration-sources", default="",
                    help="held-out sources of the calibration tracks, comma-separated (FreePats, H2_* kits)")
+    p.add_argument("--timbre-tracks", type=int, default=0,
+                   help="training tracks after the others, their pitched parts rendered with --timbre-sources")
+    p.add_argument("--timbre-sources", default="Additive",
+                   help="sources of the timbre tracks, comma-separated (default Additive: procedural timbres)")
     p.add_argument("--sf2", default=None, help="one SoundFont file as the whole training pool")
     p.add_argument("--sample-rate", type=int, default=DEFAULT_SAMPLE_RATE_HZ,
                    help=f"audio sample rate in Hz (default {DEFAULT_SAMPLE_RATE_HZ})")

@@ -72,7 +72,7 @@ def locate_all(sources_: list[src.SoundSource], cache: SourceCache) -> None:
     for s in sources_:
         try:
             cache.paths[s.name] = s.locate()
-            if s.package is None:
+            if s.package is None and s.engine == "sf2":
                 src.read_presets(cache.paths[s.name])
                 cache.renderer.load(cache.paths[s.name])
         except (src.SourceError, RenderError) as exc:

@@ -24,7 +24,7 @@ import yaml
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_text
-from midi_extractor.synth import effects, kits, patches, songs
+from midi_extractor.synth import additive, effects, kits, patches, songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, RenderError
 
@@ -169,6 +169,11 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
         patch_set = cache.patch_set(source)
         bank, program, notes, dropped = 0, patch_set.program_for(part.program), list(part.notes), 0
         play = lambda: patch_set.patch(program).render(notes, n_samples, cache.renderer.sample_rate_hz)  # noqa: E731
+    elif source.engine == "additive":  # a timbre drawn for this part in the manner of its GM family
+        timbre = additive.draw_timbre(part.program, rng_source)
+        note_rng = np.random.default_rng(rng_source.integers(1 << 32))
+        bank, program, notes, dropped = 0, part.program, list(part.notes), 0
+        play = lambda: timbre.render(notes, n_samples, cache.renderer.sample_rate_hz, note_rng)  # noqa: E731
     else:
         sfid, presets = cache.presets(source)
         bank, program, notes, dropped = _preset_for(part, source, presets, rng_source)

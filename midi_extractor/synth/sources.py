@@ -39,7 +39,7 @@ SYSTEM_KIT_DIRS = (Path("/usr/share/hydrogen/data/drumkits"), Path.home() / ".hy
 SYSTEM_PATCH_DIRS = (Path("/etc/timidity"), Path("/usr/share/midi/freepats"))
 ENV_PATH = "MIDI_EXTRACTOR_SF2_PATH"
 #: the params lists that name sources (a missing source's message points at them)
-SOURCE_LISTS = "dataset.sound_sources, ood_sources, kit_sources or calibration_sources"
+SOURCE_LISTS = "dataset.sound_sources, ood_sources, kit_sources, calibration_sources or timbre_sources"
 #: GS kit numbers worth rendering (56 is GS's sound-effects kit, 127 the CM-64 map)
 GS_KIT_MAX = 55
 #: GS/XG variation banks considered for melodic programs (bank 0 is the GM capital)
@@ -70,7 +70,8 @@ class SoundSource:
     bundled: Path | None = None  # a copy shipped inside a Python package (looked at first)
     path_override: Path | None = field(default=None, compare=False)
     engine: str = "sf2"          # sf2 (FluidSynth) | hydrogen (a kit folder, synth/kits.py) |
-                                 # gus (a TiMidity .cfg of .pat files, synth/patches.py)
+                                 # gus (a TiMidity .cfg of .pat files, synth/patches.py) |
+                                 # additive (procedural timbres, synth/additive.py; no file)
 
     def can_render(self, is_drum: bool) -> bool:
         return self.drums if is_drum else self.melodic
@@ -80,6 +81,8 @@ class SoundSource:
         naming the package otherwise."""
         if self.engine == "hydrogen":
             return self._locate_kit()
+        if self.engine == "additive":
+            return Path(__file__)   # nothing to find: the timbres are drawn, not read
         dirs = SYSTEM_PATCH_DIRS if self.engine == "gus" else SYSTEM_SF2_DIRS
         if self.path_override is not None:
             if not self.path_override.is_file():
@@ -142,6 +145,8 @@ SOURCES: dict[str, SoundSource] = {s.name: s for s in (
     # GUS patches of FreePats (72 GM programs; sampled pianos, strings, brass, a few synths)
     SoundSource("FreePats", "freepats.cfg", "freepats", "GPL-2+ with a patch exception (FreePats)",
                 drums=False, engine="gus"),
+    # procedural timbres (synth/additive.py): no file, a new instrument drawn for every part
+    SoundSource("Additive", "", None, "procedural (midi-extractor)", drums=False, engine="additive"),
 )}
 #: training pool and held-out sources; csound_GMbank shares most of its samples with TimGM6mb
 #: (:func:`shared_samples`), so the two stay on one side, and FluidR3_GM is held out

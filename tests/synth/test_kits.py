@@ -138,7 +138,7 @@ def test_kit_sources_must_be_held_out_of_the_test_pool_and_named(tmp_path):
         generate.generate_dataset(tmp_path / "e", 2, 2.0, 0, progress=False, kit_sources=KITS, kit_tracks=-1)
     missing = src.SoundSource("H2_Gone", "NoSuchKit", "hydrogen-drumkits", "-", melodic=False, engine="hydrogen")
     with pytest.raises(src.SourceError, match=r"drum kit 'NoSuchKit' not found .*apt-get install -y hydrogen-drumkits.*"
-                                              r"remove H2_Gone from dataset.sound_sources, ood_sources, kit_sources or calibration_sources"):
+                                              r"remove H2_Gone from dataset.sound_sources, ood_sources, kit_sources, calibration_sources or timbre_sources"):
         missing.locate()
     assert not any((tmp_path / n).exists() for n in "abce")
     # no kit track: the kit names are not even looked up (a machine without the kits makes the set)

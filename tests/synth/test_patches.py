@@ -113,7 +113,7 @@ def test_freepats_is_installed_and_plays_every_pitched_stem():
             assert np.abs(got.audio[:int(0.19 * SR)]).max() < 1e-3 < np.abs(got.audio[int(0.2 * SR):]).max()
     missing = src.SoundSource("Gone", "nope.cfg", "freepats", "-", drums=False, engine="gus")
     with pytest.raises(src.SourceError, match=r"patch set nope.cfg not found .*apt-get install -y freepats.*"
-                                              r"remove Gone from dataset.sound_sources, .* or calibration_sources"):
+                                              r"remove Gone from dataset.sound_sources, .* or timbre_sources"):
         missing.locate()
 
 
