@@ -17,6 +17,8 @@ numbers and the details are lists (still in the JSON, and in the MLflow run)::
      "ci95": {"onset_f1": [0.88, 0.94], "onset_offset_f1": [..], "frame_f1": [..]},
      "precision_recall": {"onset": [p, r], "frame": [p, r]},
      "by_class": [{"class": "kick", "n_ref_notes", "onset_f1", "ci95": [lo, hi], "precision", "recall"}],
+     "onset_any_class_f1": 0.95, "onset_any_class_ci95": [lo, hi],  # drums: hits in time, class aside
+     "confusions": [{"reference": "hihat", "transcribed": "shaker", "n": 160}],   # drums: of those hits
      "by_octave": [{"octave": "1", "pitches": "C1-B1", "n_ref_notes", "recall"}],   # pitched
      "by_source": [{"source": "<plugin_name>", "n_tracks", "n_ref_notes", "onset_f1", "frame_f1"}]}
 
@@ -100,11 +102,27 @@ def summarize(rows: Sequence[dict[str, Any]], *, drums: bool, n_resamples: int =
     block["ci95"], block["precision_recall"] = ci95, pr
     if drums:
         block["by_class"] = classes
+        block.update(_class_blind(rows, n_resamples, seed))
     else:
         block["by_octave"] = [{"octave": g, "pitches": octave_range(g), "n_ref_notes": int(c[:, 1].sum()),
                                "recall": _r(c[:, 0].sum() / c[:, 1].sum())} for g, c in groups.items()]
     block["by_source"] = by_source(rows)
     return block
+
+
+def _class_blind(rows: Sequence[dict[str, Any]], n_resamples: int, seed: int) -> dict[str, Any]:
+    """Drums: pooled onset F1 of hits whatever their class, its interval, and the class
+    confusions of those hits, most frequent first (``scoring.track_counts``)."""
+    counts = _figure(rows, "onset_any_class")
+    confusions: dict[str, int] = {}
+    for row in rows:
+        for pair, n in row["counts"]["confusions"].items():
+            confusions[pair] = confusions.get(pair, 0) + int(n)
+    ranked = sorted(confusions.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {"onset_any_class_f1": _r(f1_from_counts(*counts.sum(axis=0))),
+            "onset_any_class_ci95": bootstrap_f1(counts, n_resamples=n_resamples, seed=seed),
+            "confusions": [{"reference": pair.split(">")[0], "transcribed": pair.split(">")[1], "n": n}
+                           for pair, n in ranked]}
 
 
 def octave_range(octave: str) -> str:

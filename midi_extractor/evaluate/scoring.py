@@ -21,6 +21,7 @@ A0-B0, ``"1"``: C1-B1, ...).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Sequence
 
@@ -37,6 +38,8 @@ METRIC_KEYS = ("onset_precision", "onset_recall", "onset_f1", "onset_offset_f1",
                "frame_precision", "frame_recall", "frame_f1")
 ALL_DRUM_CLASSES = tuple(tx.DRUM_CLASSES)
 _PITCH_CLASS = {p: c for c, p in tx.DRUM_CLASS_PITCH.items()}
+#: the one pitch every drum hit is given for class-blind matching
+BLIND_PITCH = 60
 
 
 def octave_of(pitch: int) -> str:
@@ -80,7 +83,8 @@ def track_counts(ref_notes: Sequence[Note], est_notes: Sequence[Note], *, hop_s:
     """Counts of one track: ``{figure: (tp, n_ref, n_est)}`` for :data:`FIGURES`
     (frame counts are (frame, pitch) cells), and ``groups``: ``{class: [tp, n_ref, n_est]}``
     of onset matches per drum class (``drums=True``; a note's class is read from its
-    pitch, a folded GM key) or per octave (pitched)."""
+    pitch, a folded GM key) or per octave (pitched). Drums also get ``onset_any_class`` and
+    ``confusions`` (:func:`_class_blind`)."""
     matches = match_notes(ref_notes, est_notes, NOTE_FIGURES, onset_tolerance)
     n_ref, n_est = len(ref_notes), len(est_notes)
     out: dict[str, Any] = {k: (len(m), n_ref, n_est) for k, m in matches.items()}
@@ -90,7 +94,23 @@ def track_counts(ref_notes: Sequence[Note], est_notes: Sequence[Note], *, hop_s:
     out["frame"] = (int((ref_roll & est_roll).sum()), int(ref_roll.sum()), int(est_roll.sum()))
     key = (lambda n: _PITCH_CLASS.get(n.pitch, tx.drum_class(n.pitch))) if drums else (lambda n: octave_of(n.pitch))
     out["groups"] = _group_counts(list(ref_notes), list(est_notes), matches["onset"], key)
+    if drums:
+        out.update(_class_blind(list(ref_notes), list(est_notes), key, onset_tolerance))
     return out
+
+
+def _class_blind(ref: list[Note], est: list[Note], class_of, onset_tolerance: float) -> dict[str, Any]:
+    """Drums: ``onset_any_class`` (tp, n_ref, n_est) of hits matched in time whatever their
+    class, and ``confusions``: ``{"<reference class>><transcribed class>": n}`` of those pairs
+    whose classes differ (a hit heard, its class wrong)."""
+    same = lambda notes: [dataclasses.replace(n, pitch=BLIND_PITCH) for n in notes]  # noqa: E731
+    pairs = match_notes(same(ref), same(est), ("onset",), onset_tolerance)["onset"]
+    confusions: dict[str, int] = {}
+    for i, j in pairs:
+        a, b = class_of(ref[i]), class_of(est[j])
+        if a != b:
+            confusions[f"{a}>{b}"] = confusions.get(f"{a}>{b}", 0) + 1
+    return {"onset_any_class": (len(pairs), len(ref), len(est)), "confusions": confusions}
 
 
 def figures_from_counts(counts: dict[str, Any]) -> dict[str, float]:

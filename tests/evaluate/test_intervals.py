@@ -4,9 +4,10 @@ import numpy as np
 from midi_extractor.evaluate.intervals import bootstrap_f1, summarize
 
 
-def _row(onset, frame=(0, 0, 0), groups=None, plugin="A"):
+def _row(onset, frame=(0, 0, 0), groups=None, plugin="A", any_class=None, confusions=None):
     return {"counts": {"onset": onset, "onset_offset": onset, "onset_offset_velocity": onset, "frame": frame,
-                       "groups": groups or {}}, "plugin_name": plugin}
+                       "groups": groups or {}, "onset_any_class": any_class or onset,
+                       "confusions": confusions or {}}, "plugin_name": plugin}
 
 
 def test_pooled_f1_weighs_tracks_by_their_notes():
@@ -60,4 +61,16 @@ def test_dvc_sees_the_scores_and_not_the_details():
         return out
 
     assert visible(block) == {"n_tracks", "n_ref_notes", "onset_f1", "onset_offset_f1", "onset_offset_velocity_f1",
-                              "frame_f1", "onset_f1_by_class.kick"}
+                              "frame_f1", "onset_f1_by_class.kick", "onset_any_class_f1"}
+
+
+def test_drum_blocks_say_which_hits_were_heard_with_the_wrong_class():
+    block = summarize([_row((1, 4, 4), groups={"kick": [1, 1, 1], "hihat": [0, 3, 0]}, any_class=(4, 4, 4),
+                            confusions={"hihat>shaker": 2, "hihat>snare": 1}),
+                       _row((2, 2, 3), groups={"kick": [2, 2, 2]}, any_class=(2, 2, 3),
+                            confusions={"hihat>snare": 1})], drums=True)
+    assert block["onset_f1"] == round(2 * 3 / 13, 4)
+    assert block["onset_any_class_f1"] == round(2 * 6 / 13, 4)
+    assert block["confusions"] == [{"reference": "hihat", "transcribed": "shaker", "n": 2},
+                                   {"reference": "hihat", "transcribed": "snare", "n": 2}]
+    assert "onset_any_class_f1" not in summarize([_row((1, 1, 1))], drums=False)

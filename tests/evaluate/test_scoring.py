@@ -95,3 +95,15 @@ def test_drum_groups_cover_every_class_of_the_reference():
     assert counts["onset"] == (1, 3, 1)
 
 
+def test_drum_hits_heard_with_another_class_are_counted_as_confusions():
+    hat, shaker, kick, snare = (tx.DRUM_CLASS_PITCH[c] for c in ("hihat", "shaker", "kick", "snare"))
+    ref = [Note(0.0, 0.1, kick, 100), Note(0.5, 0.6, hat, 100), Note(1.0, 1.1, hat, 100), Note(1.5, 1.6, hat, 100)]
+    est = [Note(0.01, 0.1, kick, 100), Note(0.52, 0.6, shaker, 100), Note(1.0, 1.1, snare, 100),
+           Note(1.2, 1.3, snare, 100), Note(1.58, 1.7, hat, 100)]   # the last is 80 ms late: no hit
+    counts = track_counts(ref, est, drums=True)
+    assert counts["onset"] == (1, 4, 5)
+    assert counts["onset_any_class"] == (3, 4, 5)
+    assert counts["confusions"] == {"hihat>shaker": 1, "hihat>snare": 1}
+    assert "onset_any_class" not in track_counts(REF, REF)
+
+
