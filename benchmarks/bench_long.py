@@ -69,7 +69,7 @@ def one_run(models: Path, wav: Path, runtime: str, tempo: bool, out: Path, code:
 def tempo_cost(wav: Path, rate: int = 16000) -> dict:
     """In-process seconds of the tempo estimate alone: the file read and resampled in blocks,
     the onset envelope streamed, then the beat tracking (``tempo.tempo_of_envelope``)."""
-    from midi_extractor.infer.stream import resampled_blocks
+    from midi_extractor.infer.reading import resampled_blocks
     from midi_extractor.infer.tempo import HOP, OnsetStream, tempo_of_envelope
 
     start = time.perf_counter()

@@ -12,7 +12,7 @@ from helpers_data import REPO
 from helpers_standin import FE, SR, StandIn, click_track, sine
 from midi_extractor import taxonomy as tx
 from midi_extractor.audio import load_audio
-from midi_extractor.infer import engine, stream
+from midi_extractor.infer import engine, reading, stream
 from midi_extractor.infer.api import transcribe_file
 from midi_extractor.infer.engine import LoadedModel
 from midi_extractor.infer.tempo import OnsetStream, estimate_tempo, onset_envelope
@@ -42,20 +42,20 @@ def standin_model(stem: str = "bass") -> LoadedModel:
 
 @pytest.mark.parametrize("rate,channels", [(SR, 1), (44100, 2)])
 def test_blocks_are_the_whole_file_resampled(tmp_path, monkeypatch, rate, channels):
-    monkeypatch.setattr(stream, "BLOCK_FRAMES", 10007)
+    monkeypatch.setattr(reading, "BLOCK_FRAMES", 10007)
     x = tune(20.0, rate)
     path = tmp_path / "a.wav"
     sf.write(path, np.stack([x, 0.5 * x], 1) if channels == 2 else x, rate, subtype="FLOAT")
     whole = load_audio(path, SR)
-    streamed = np.concatenate(list(stream.resampled_blocks(path, SR)))
+    streamed = np.concatenate(list(reading.resampled_blocks(path, SR)))
     assert len(streamed) == len(whole) == round(len(x) * SR / rate)
     np.testing.assert_allclose(streamed, whole, atol=1e-6)
-    scan = stream.scan_file(path, SR)
+    scan = reading.scan_file(path, SR)
     assert scan.n_samples == len(whole) and scan.peak == pytest.approx(np.abs(whole).max(), abs=1e-6)
 
 
 def test_minutes_of_tones_give_the_same_notes_streamed_as_whole(tmp_path, monkeypatch):
-    monkeypatch.setattr(stream, "BLOCK_FRAMES", 30011)  # blocks that never line up with windows
+    monkeypatch.setattr(reading, "BLOCK_FRAMES", 30011)  # blocks that never line up with windows
     path = tmp_path / "bass.wav"
     sf.write(path, tune(200.0, 44100), 44100)  # 200 s at 44.1 kHz: resampled, 25 windows
     loaded = standin_model()
@@ -71,22 +71,22 @@ def test_a_short_file_is_read_once_and_a_long_one_twice_with_the_same_notes(tmp_
     path = tmp_path / "bass.wav"
     sf.write(path, tune(40.0, 44100, seed=2), 44100)
     reads = []
-    real = stream.resampled_blocks
+    real = reading.resampled_blocks
 
     def counted(*args, **kwargs):
         reads.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(stream, "resampled_blocks", counted)
+    monkeypatch.setattr(reading, "resampled_blocks", counted)
     loaded = standin_model()
     whole = engine.transcribe_array(loaded, load_audio(path, SR), **THRESHOLDS)
     short = stream.transcribe_path(loaded, path, onsets=True, **THRESHOLDS)
     assert len(reads) == 1 and short.notes == whole and len(whole) > 5
-    monkeypatch.setattr(stream, "REPLAY_MAX_S", 39.9)
+    monkeypatch.setattr(reading, "REPLAY_MAX_S", 39.9)
     long = stream.transcribe_path(loaded, path, onsets=True, **THRESHOLDS)
     assert len(reads) == 3 and long.notes == whole
     np.testing.assert_array_equal(long.envelope, short.envelope)
-    assert stream.scan_file(path, SR).blocks is None
+    assert reading.scan_file(path, SR).blocks is None
 
 
 def test_decoding_cut_anywhere_gives_the_notes_of_one_decoding():
@@ -117,7 +117,7 @@ def test_a_long_file_streams_in_memory_bounded_by_the_window(tmp_path, monkeypat
     """numpy's peak (model, decoding, tempo envelope) does not grow with a file too long to
     keep (here over 30 s): 4 min of 44.1 kHz stereo (85 MB as float32, 15 MB at 16 kHz) peaks
     as 1 min does."""
-    monkeypatch.setattr(stream, "REPLAY_MAX_S", 30.0)
+    monkeypatch.setattr(reading, "REPLAY_MAX_S", 30.0)
     loaded = standin_model()
     peaks = []
     for seconds in (60.0, 240.0):
@@ -133,7 +133,7 @@ def test_a_long_file_streams_in_memory_bounded_by_the_window(tmp_path, monkeypat
 
 @pytest.mark.parametrize("bpm", [97.0, 123.4])
 def test_streamed_click_track_tempo(standin, tmp_path, monkeypatch, bpm):
-    monkeypatch.setattr(stream, "BLOCK_FRAMES", 4099)
+    monkeypatch.setattr(reading, "BLOCK_FRAMES", 4099)
     path = tmp_path / "bass.wav"
     sf.write(path, click_track(bpm, seconds=60.0, sr=44100), 44100)
     result = transcribe_file(path, models_dir=standin, tempo="auto")
@@ -178,7 +178,7 @@ class NumpyStandIn:
 
 @pytest.mark.parametrize("stem", ["bass", "drums"])
 def test_numpy_runtime_streams_the_same_notes_as_whole(tmp_path, monkeypatch, stem):
-    monkeypatch.setattr(stream, "BLOCK_FRAMES", 20011)
+    monkeypatch.setattr(reading, "BLOCK_FRAMES", 20011)
     path = tmp_path / f"{stem}.wav"
     sf.write(path, tune(70.0, 22050, seed=2), 22050)
     torch_loaded = standin_model(stem)
@@ -189,7 +189,7 @@ def test_numpy_runtime_streams_the_same_notes_as_whole(tmp_path, monkeypatch, st
 
 def test_the_shipped_pitched_base_streams_the_same_notes_as_whole(tmp_path, monkeypatch):
     """The real model (torch), not a stand-in: 45 s of the golden bass clip at 44.1 kHz."""
-    monkeypatch.setattr(stream, "BLOCK_FRAMES", 40009)
+    monkeypatch.setattr(reading, "BLOCK_FRAMES", 40009)
     loaded = engine.load_model(REPO / "bases" / "pitched.pt", runtime="torch")
     clip = load_audio(REPO / "tests" / "fixtures" / "golden" / "bass_clip.flac", 44100)
     path = tmp_path / "bass.wav"
