@@ -8,7 +8,8 @@ from typing import Any
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.config.fields import Checked, ConfigError, from_dict, key_of
-from midi_extractor.config.sections import (DatasetConfig, DecodingConfig, FrontEndConfig, IndexConfig,
+from midi_extractor.config.dataset import DatasetConfig
+from midi_extractor.config.sections import (DecodingConfig, FrontEndConfig, IndexConfig,
                                             ModelConfig, TrackingConfig)
 from midi_extractor.config.training import PretrainConfig, RoleConfig, StemConfig
 
