@@ -165,49 +165,73 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
                          "the out-of-domain and calibration sources")
     plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks),
                  calibration, int(calibration_tracks), timbres, int(timbre_tracks))
-    out_dir = Path(out_dir)
-    n_samples = int(round(seconds * sample_rate_hz))
     ident = f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
-    ident_of = {"song": ident, "kit": f"{ident}|kits {[s.name for s in kits]}",
-                "calibration": f"{ident}|calibration {[s.name for s in calibration]}",
-                "timbre": f"{ident}|timbres {[s.name for s in timbres]}"}
+    idents = {"song": ident, "kit": f"{ident}|kits {[s.name for s in kits]}",
+              "calibration": f"{ident}|calibration {[s.name for s in calibration]}",
+              "timbre": f"{ident}|timbres {[s.name for s in timbres]}"}
     from tqdm import tqdm
 
     written: list[Path] = []
-    report = Report()
     with Renderer(sample_rate_hz) as renderer:
-        cache = SourceCache(renderer)
+        run = _Run(Path(out_dir), seed, seconds, sample_rate_hz, effects, idents, SourceCache(renderer), Report())
         locate_all(pool + kits + calibration + timbres + (ood if any(d == OUT_OF_DOMAIN for _, _, d, *_ in plan) else []),
-                   cache)
+                   run.cache)
         dropped: set[str] = set()
         t0 = time.perf_counter()
-        for k, split, domain, position, sources_, kind in tqdm(plan, desc="synth", unit="track",
-                                                               file=sys.stderr, disable=not progress):
-            if not progress and k and k % PROGRESS_EVERY == 0:  # off a terminal (dvc repro): a line now and then
-                print(f"synth: {k}/{len(plan)} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-            song, dropped = _song_for(seed, k, seconds, split == "test" or kind == "calibration", dropped)
-            if kind in ("kit", "timbre"):
-                song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum == (kind == "kit")])
-            name = f"Track{k + 1:05d}"
-            rendered = _render_song(song, name, sources_, domain, position, seed, k, cache, n_samples, effects, report)
-            for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
-                if (out_dir / split_name / name).is_dir():
-                    shutil.rmtree(out_dir / split_name / name)
-            uuid = hashlib.md5(f"midi-extractor synth|{k}|{ident_of[kind]}".encode()).hexdigest()
-            written.append(write_track(out_dir / split / name, song.bpm, rendered, sample_rate_hz, n_samples,
-                                       uuid, domain))
-            report.add_track(split, domain)
-            for rp in rendered.values():
-                report.add_stem(rp, split, domain)
-    _warn_stale(out_dir, written)
-    _write_report(out_dir, report, {
+        for row in tqdm(plan, desc="synth", unit="track", file=sys.stderr, disable=not progress):
+            if not progress and row[0] and row[0] % PROGRESS_EVERY == 0:  # off a terminal (dvc repro): now and then
+                print(f"synth: {row[0]}/{len(plan)} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+            path, dropped = _write_one(run, row, dropped)
+            written.append(path)
+    _warn_stale(run.out_dir, written)
+    names = lambda pool_: [s.name for s in pool_]  # noqa: E731
+    _write_report(run.out_dir, run.report, {
         "tracks": tracks, "seconds": seconds, "seed": seed, "sample_rate_hz": sample_rate_hz, "effects": effects,
-        "sound_sources": [s.name for s in pool], "ood_sources": [s.name for s in ood],
-        "kit_tracks": int(kit_tracks), "kit_sources": [s.name for s in kits],
-        "calibration_tracks": int(calibration_tracks), "calibration_sources": [s.name for s in calibration],
-        "timbre_tracks": int(timbre_tracks), "timbre_sources": [s.name for s in timbres],
+        "sound_sources": names(pool), "ood_sources": names(ood),
+        "kit_tracks": int(kit_tracks), "kit_sources": names(kits),
+        "calibration_tracks": int(calibration_tracks), "calibration_sources": names(calibration),
+        "timbre_tracks": int(timbre_tracks), "timbre_sources": names(timbres),
         "licences": {s.name: s.licence for s in pool + kits + calibration + timbres + ood}})
     return written
+
+
+@dataclasses.dataclass
+class _Run:
+    """What every track of one :func:`generate_dataset` call shares."""
+
+    out_dir: Path
+    seed: int
+    seconds: float
+    sample_rate_hz: int
+    effects: float
+    idents: dict[str, str]     # plan kind -> what the track UUIDs hash beside the track number
+    cache: SourceCache
+    report: Report
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.seconds * self.sample_rate_hz))
+
+
+def _write_one(run: _Run, row: tuple, dropped: set[str]) -> tuple[Path, set[str]]:
+    """Compose, render and write the track of one :func:`_plan` row; its folder and the stems
+    dropped so far (songs.choose_stems)."""
+    k, split, domain, position, sources_, kind = row
+    song, dropped = _song_for(run.seed, k, run.seconds, split == "test" or kind == "calibration", dropped)
+    if kind in ("kit", "timbre"):
+        song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum == (kind == "kit")])
+    name = f"Track{k + 1:05d}"
+    rendered = _render_song(song, name, sources_, domain, position, run.seed, k, run.cache, run.n_samples,
+                            run.effects, run.report)
+    for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
+        if (run.out_dir / split_name / name).is_dir():
+            shutil.rmtree(run.out_dir / split_name / name)
+    uuid = hashlib.md5(f"midi-extractor synth|{k}|{run.idents[kind]}".encode()).hexdigest()
+    path = write_track(run.out_dir / split / name, song.bpm, rendered, run.sample_rate_hz, run.n_samples, uuid, domain)
+    run.report.add_track(split, domain)
+    for rp in rendered.values():
+        run.report.add_stem(rp, split, domain)
+    return path, dropped
 
 
 def _write_report(out_dir: Path, report: Report, settings: dict) -> None:
