@@ -5,7 +5,7 @@ pretrain.<base>, roles.<its role>, features, model, dataset.kind, tracking.
 `pretrain.<base>.rebuild` decides whether it trains (`midi_extractor.train.run.why_train_base`):
 `auto` keeps the shipped file on the embedded generated data when it fits params' front end and
 model size, and trains on the union of the stems' prepared indexes (data/prepared/<stem>/index.json)
-otherwise (real Slakh, another model size); `true` always trains, `false` never does. The working
+and the base's own songs (--songs-dir, stage base_songs) otherwise (real Slakh, another model size); `true` always trains, `false` never does. The working
 folder (last.pt, best.pt, history.csv) is not a DVC output, so a killed run resumes."""
 import argparse
 import logging
@@ -17,11 +17,12 @@ from midi_extractor.config import ConfigError, load_params
 from midi_extractor.index_io import DataError
 from midi_extractor.model.checkpoint import CheckpointError
 from midi_extractor.train.outputs import OutDirError
-from midi_extractor.train.run import pretrain, pretrain_config, why_train_base
+from midi_extractor.train.run import base_song_indexes, pretrain, pretrain_config, why_train_base
 
 parser = argparse.ArgumentParser(description=__doc__)
 for flag in ("--params", "--base", "--prepared-dir", "--out-dir", "--export"):
     parser.add_argument(flag, required=True)
+parser.add_argument("--songs-dir", default=None, help="data/pretrain/<base>: the base's own songs (stage base_songs)")
 parser.add_argument("--summary-out", default=None, help="a copy of the run's summary.json (bases/<base>.json)")
 args = parser.parse_args()
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -36,6 +37,7 @@ try:
         sys.exit(0)
     print(f"{name}: training the base ({reason})", flush=True)
     indexes = [Path(args.prepared_dir) / stem / "index.json" for stem in cfg.stems]
+    indexes += base_song_indexes(params, args.base, args.songs_dir) if args.songs_dir else []
     pretrain(args.base, indexes, args.out_dir, params, export=args.export)
 except (ConfigError, DataError, OutDirError, CheckpointError) as exc:
     print(f"{name}: {exc}", file=sys.stderr)

@@ -121,12 +121,14 @@ def test_stem_stages_depend_on_their_stem_and_role_only():
         assert "stems" not in params and "roles" not in params
 
 
-def test_each_base_depends_on_exactly_its_stems_indexes():
+def test_each_base_depends_on_exactly_its_stems_indexes_and_its_own_songs():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
+    songs = STAGES["base_songs"]
     for base, cfg in params["pretrain"].items():
         stage = STAGES[f"pretrain-{base}"]
         indexes = {d for d in stage["deps"] if d.startswith("data/")}
-        assert indexes == {f"data/prepared/{s}" for s in cfg["stems"]}, base
+        assert indexes == {f"data/prepared/{s}" for s in cfg["stems"]} | {f"data/pretrain/{base}"}, base
+        assert {f"pretrain.{base}.{k}" for k in ("songs", "songs_seed", "stems")} <= set(songs["params"])
         assert f"pretrain.{base}" in stage["params"] and f"roles.{cfg['role']}" in stage["params"]
     for stem, cfg in params["stems"].items():
         assert cfg.get("base") in params["pretrain"], f"stems.{stem}.base must name a pretrain entry"

@@ -67,6 +67,10 @@ class Params(Checked):
                                   f"(listed: {', '.join(self.pretrain) or 'none'})")
         for name, base in self.pretrain.items():
             self._check_base(key_of(where, f"pretrain.{name}"), base)
+            if base.songs and base.songs_seed == self.dataset.seed:
+                raise ConfigError(f"{key_of(where, f'pretrain.{name}.songs_seed')} is {base.songs_seed}, the seed of "
+                                  f"dataset.seed: the base's songs would be the data set's own, test tracks included; "
+                                  f"give it another seed")
         for role in self.roles:
             if role not in tx.ROLES:
                 raise ConfigError(f"{key_of(where, f'roles.{role}')}: unknown role; known: {', '.join(tx.ROLES)}")

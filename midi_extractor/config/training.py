@@ -103,12 +103,22 @@ class PretrainConfig(StemConfig):
     ``false``) says whether stage ``pretrain-<name>`` trains it or keeps the shipped
     ``bases/<name>.pt``: ``auto`` trains when ``dataset.kind`` is not the embedded
     ``generated`` set, or the shipped file is missing or does not fit params' front end and
-    model size (see :func:`midi_extractor.train.run.why_train_base`)."""
+    model size (see :func:`midi_extractor.train.run.why_train_base`).
+
+    ``init_from``: a checkpoint the training starts from (validated at step 0, as a fine-tune's
+    base is), or null to start from scratch. ``songs`` (generated data only): more training songs
+    for this base alone, beside its stems' tracks (stage ``base_songs``, seed ``songs_seed``,
+    the training pool and effects of ``dataset``); the stems' fine-tunes never read them."""
 
     stems: list[str] = field(default_factory=list)
     drum_stem: str = ""
     rebuild: Any = "auto"
+    init_from: str | None = None
+    songs: int = 0
+    songs_seed: int = 1
 
     def check(self, where: str) -> None:
         super().check(where)
         self.rebuild = auto_or_bool(self.rebuild, key_of(where, "rebuild"))
+        if self.songs < 0:
+            raise ConfigError(f"{key_of(where, 'songs')} must be >= 0, got {self.songs}")

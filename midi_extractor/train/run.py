@@ -178,7 +178,7 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
                           **{f"{k}_weight": v for k, v in cfg.loss_weights.items()})
     classes = tx.MODEL_DRUM_CLASSES.get(cfg.drum_stem)
     job = Job(f"base-{name}", cfg.role, cfg, role_config, params, index, out_dir,
-              list(classes) if classes else None, data_root)
+              list(classes) if classes else None, data_root, Path(cfg.init_from) if cfg.init_from else None)
     result = fit(job, **run)
     if export is not None and result.get("rank", 0) == 0:
         from midi_extractor.model.checkpoint import export_weights
@@ -186,3 +186,20 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
         export_weights(job.best_path, export)
         log.info("base %s exported to %s", name, export)
     return result
+
+
+def base_song_indexes(params: Params, base: str, songs_dir: str | Path) -> list[Path]:
+    """The prepared indexes ``base_songs.write_base_songs`` left in ``songs_dir`` for ``base``
+    (``pretrain.<base>.songs``); :class:`DataError` naming the stage when params ask for songs
+    that are not there."""
+    from midi_extractor.index_io import DataError
+
+    cfg, songs_dir = params.pretrain[base], Path(songs_dir)
+    if params.dataset.kind != "generated" or not cfg.songs:
+        return []
+    paths = [songs_dir / stem / "index.json" for stem in cfg.stems]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise DataError(f"pretrain.{base}.songs is {cfg.songs} but {', '.join(missing)} is missing: run the "
+                        f"base_songs stage (dvc repro base_songs)")
+    return paths

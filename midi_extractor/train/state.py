@@ -119,7 +119,9 @@ def load_base(job: Job) -> dict:
     fits the job (``checkpoint.check_fits``): the stem's own checkpoint of its role, or a
     shared base of its kind that params do not rule out, at params' front end and model size."""
     ck = load_checkpoint(job.init_from)
-    check_fits(Identity.of(ck), job.init_from, job.name, role=job.role, front_end=job.params.features,
+    stems = getattr(job.settings, "stems", None)   # a base (pretrain.<name>) starting from a checkpoint
+    stem = stems[0] if stems and job.name not in tx.STEMS else job.name
+    check_fits(Identity.of(ck), job.init_from, stem, role=job.role, front_end=job.params.features,
                model_size=job.params.model.size, params=job.params, say_base=False)
     return ck
 

@@ -314,3 +314,30 @@ def test_the_pretrain_stage_keeps_the_shipped_base_untouched_and_names_a_missing
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
     assert unknown.stderr.strip().splitlines()[-1] == "pretrain-orchestral: no pretrain.orchestral in params (listed: pitched)"
     assert not (tmp_path / "o.pt").exists()
+
+
+def test_a_base_continues_from_its_init_checkpoint_and_refuses_one_that_does_not_fit(two_indexes, tmp_path):
+    """pretrain.<base>.init_from: the base starts from that checkpoint (validated at step 0 as a
+    fine-tune's base is); a checkpoint that does not fit (the shipped kit base) is refused, naming it."""
+    from midi_extractor.model.checkpoint import CheckpointError
+    from midi_extractor.train.run import pretrain
+
+    params = tiny_params(epochs=1, steps_per_epoch=2)
+    cfg = PretrainConfig(**{**dataclasses.asdict(params.stems["bass"]), "stems": ["bass", "piano"],
+                            "role": "harmonic"})
+    params.pretrain = {"pitched": cfg}
+    pretrain("pitched", two_indexes, tmp_path / "first", params, log_every=1, progress=False)
+    start = load_checkpoint(tmp_path / "first" / "best.pt")["model"]
+    params.pretrain = {"pitched": dataclasses.replace(cfg, init_from=str(tmp_path / "first" / "best.pt"),
+                                                      lr=1e-12, steps_per_epoch=1)}
+    again = pretrain("pitched", two_indexes, tmp_path / "again", params, log_every=1, progress=False)
+    assert again["base"].endswith("first/best.pt") and again["stem"] == "base-pitched"
+    history = (tmp_path / "again" / "history.csv").read_text().splitlines()
+    assert history[1].startswith("0,")                        # the starting point validated at step 0
+    weights = load_checkpoint(tmp_path / "again" / "best.pt")["model"]
+    assert torch.allclose(weights["onset_head.weight"], start["onset_head.weight"], atol=1e-6)
+
+    drums = tiny_params(epochs=1, steps_per_epoch=1)
+    drums.pretrain = {"pitched": dataclasses.replace(cfg, init_from=str(REPO / "bases" / "percussive.pt"))}
+    with pytest.raises(CheckpointError, match=r"percussive\.pt"):
+        pretrain("pitched", two_indexes, tmp_path / "wrong", drums, log_every=1, progress=False)

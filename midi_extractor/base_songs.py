@@ -1,0 +1,57 @@
+"""Songs only a shared base trains on (``pretrain.<base>.songs``; stage ``base_songs``).
+
+A base learns what every stem shares, so it gains from more songs than a stem's fine-tune
+needs: on the 2-core box, 200 more songs moved the pitched base's out-of-domain onset F1 where
+more steps over the pipeline's 32 songs did not (``benchmarks/RESULTS.md``). They are
+generated like the pipeline's set (``dataset``'s training pool, effects, length and rate) from
+their own seed (``songs_seed``, never ``dataset.seed``: the set's test tracks come from it), all
+training tracks, then indexed, filtered and prepared for each of the base's stems::
+
+    out_dir/generated/train/TrackNNNNN/     the songs (Slakh layout, synth_report.json beside)
+    out_dir/index/                          dataset_<stem>.json, filtered_dataset_<stem>.json
+    out_dir/<stem>/index.json, audio/, notes/   what the base's training reads
+
+Real data sets (``dataset.kind`` not ``generated``) and ``songs: 0`` get only a note, and the
+base trains on its stems' data alone. Stage ``pretrain-<base>`` reads them through
+:func:`midi_extractor.train.run.base_song_indexes`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from midi_extractor.config import Params
+
+NOTE = "NOT_USED.txt"
+
+
+def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int = 1) -> dict[str, Path]:
+    """Write base ``base``'s songs under ``out_dir`` (module docstring); ``{stem: prepared
+    index}``, empty when it has none (then ``out_dir/NOT_USED.txt`` says why)."""
+    from midi_extractor.dataset.filtering import filter_index_file
+    from midi_extractor.dataset.indexing import build_indices
+    from midi_extractor.dataset.prepare import prepare_index
+    from midi_extractor.synth.generate import generate_dataset
+
+    cfg, ds, out = params.pretrain[base], params.dataset, Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if ds.kind != "generated" or not cfg.songs:
+        why = (f"dataset.kind is {ds.kind!r}: generated songs are for the generated set" if ds.kind != "generated"
+               else f"pretrain.{base}.songs is 0")
+        (out / NOTE).write_text(f"{why}; base {base} trains on its stems' data alone\n")
+        return {}
+    (out / NOTE).unlink(missing_ok=True)
+    songs = out / "generated"
+    generate_dataset(songs, cfg.songs, ds.seconds, cfg.songs_seed, sf2=ds.sf2, sample_rate_hz=ds.sample_rate_hz,
+                     progress=False, sound_sources=ds.sound_sources, ood_sources=(), effects=ds.effects,
+                     validation_tracks=0, test_tracks=0)
+    build_indices(songs, list(cfg.stems), out / "index", switches=params.switches,
+                  drum_split=params.index.drum_split, jobs=jobs, bass_octave_down=ds.bass_labels_octave_down)
+    fe, prepared = params.features, {}
+    for stem in cfg.stems:
+        filtered = out / "index" / f"filtered_dataset_{stem}.json"
+        filter_index_file(out / "index" / f"dataset_{stem}.json", filtered, thresholds=params.index.filter,
+                          jobs=jobs)
+        prepare_index(filtered, out / stem, fe.sample_rate_hz, splits="train", jobs=jobs, dataset_root=songs,
+                      pitch_range=(fe.min_midi, fe.max_midi))
+        prepared[stem] = out / stem / "index.json"
+    return prepared

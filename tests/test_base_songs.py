@@ -1,0 +1,60 @@
+"""Songs only a shared base trains on (midi_extractor.base_songs, stage base_songs): written from
+their own seed, all training tracks, prepared per stem of the base; a note on real data; the
+pretrain stage finds them or says which stage to run; a seed shared with the data set is refused."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from midi_extractor.base_songs import NOTE, write_base_songs
+from midi_extractor.config import ConfigError, Params, from_dict
+from midi_extractor.index_io import DataError
+from midi_extractor.train.run import base_song_indexes
+
+
+def params(**pretrain) -> Params:
+    base = {"stems": ["bass", "piano"], "role": "harmonic", "songs": 2, "songs_seed": 7, **pretrain}
+    return from_dict(Params, {"dataset": {"seconds": 2.0, "seed": 0}, "pretrain": {"pitched": base}})
+
+
+def test_a_base_gets_its_own_prepared_training_songs(tmp_path):
+    p = params()
+    prepared = write_base_songs(p, "pitched", tmp_path / "pitched")
+    assert sorted(prepared) == ["bass", "piano"]
+    tracks = sorted(d.name for d in (tmp_path / "pitched" / "generated" / "train").iterdir())
+    assert tracks == ["Track00001", "Track00002"]
+    assert not (tmp_path / "pitched" / "generated" / "test").exists()
+    report = json.loads((tmp_path / "pitched" / "generated" / "synth_report.json").read_text())
+    assert report["settings"]["seed"] == 7 and report["settings"]["ood_sources"] == []
+    bass = json.loads(prepared["bass"].read_text())
+    assert bass["entries"] and {e["split"] for e in bass["entries"]} == {"train"}
+    assert all((prepared["bass"].parent / e["audio"]).is_file() for e in bass["entries"])
+    assert base_song_indexes(p, "pitched", tmp_path / "pitched") == [prepared["bass"], prepared["piano"]]
+    # the data set's own first song (seed 0) is not among them
+    from midi_extractor.synth.generate import _song_for
+
+    ours = _song_for(7, 0, 2.0, False, set())[0].parts[0].notes
+    theirs = _song_for(0, 0, 2.0, False, set())[0].parts[0].notes
+    assert ours != theirs
+
+
+def test_no_songs_on_real_data_or_when_none_are_asked_for(tmp_path):
+    real = from_dict(Params, {"dataset": {"kind": "slakh2100", "root": str(tmp_path)},
+                              "pretrain": {"pitched": {"stems": ["bass"], "role": "harmonic", "songs": 5}}})
+    assert write_base_songs(real, "pitched", tmp_path / "real") == {}
+    assert "slakh2100" in (tmp_path / "real" / NOTE).read_text()
+    assert base_song_indexes(real, "pitched", tmp_path / "real") == []
+    assert write_base_songs(params(songs=0), "pitched", tmp_path / "none") == {}
+    assert "songs is 0" in (tmp_path / "none" / NOTE).read_text()
+
+
+def test_missing_songs_name_the_stage_and_a_shared_seed_is_refused(tmp_path):
+    with pytest.raises(DataError, match=r"pretrain.pitched.songs is 2 but .*bass/index.json.* is missing: run the "
+                                        r"base_songs stage"):
+        base_song_indexes(params(), "pitched", tmp_path / "nothing")
+    with pytest.raises(ConfigError, match=r"pretrain.pitched.songs_seed is 0, the seed of dataset.seed"):
+        params(songs_seed=0)
+    with pytest.raises(ConfigError, match=r"pretrain.pitched.songs must be >= 0, got -1"):
+        params(songs=-1)
+    assert params(songs=0, songs_seed=0).pretrain["pitched"].songs == 0   # no songs, no clash
