@@ -51,7 +51,9 @@ def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int =
         filtered = out / "index" / f"filtered_dataset_{stem}.json"
         filter_index_file(out / "index" / f"dataset_{stem}.json", filtered, thresholds=params.index.filter,
                           jobs=jobs)
-        prepare_index(filtered, out / stem, fe.sample_rate_hz, splits="train", jobs=jobs, dataset_root=songs,
-                      pitch_range=(fe.min_midi, fe.max_midi))
+        # every song: a set without validation tracks lends 10 % of its train tracks to "validation"
+        # when read (index_io.select_split), and these songs only train (their entries stay "train")
+        prepare_index(filtered, out / stem, fe.sample_rate_hz, splits=("train", "validation"), jobs=jobs,
+                      dataset_root=songs, pitch_range=(fe.min_midi, fe.max_midi))
         prepared[stem] = out / stem / "index.json"
     return prepared

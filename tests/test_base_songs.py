@@ -29,6 +29,8 @@ def test_a_base_gets_its_own_prepared_training_songs(tmp_path):
     assert report["settings"]["seed"] == 7 and report["settings"]["ood_sources"] == []
     bass = json.loads(prepared["bass"].read_text())
     assert bass["entries"] and {e["split"] for e in bass["entries"]} == {"train"}
+    indexed = json.loads((tmp_path / "pitched" / "index" / "filtered_dataset_bass.json").read_text())["entries"]
+    assert len(bass["entries"]) == len(indexed)          # every song, none lent to validation
     assert all((prepared["bass"].parent / e["audio"]).is_file() for e in bass["entries"])
     assert base_song_indexes(p, "pitched", tmp_path / "pitched") == [prepared["bass"], prepared["piano"]]
     # the data set's own first song (seed 0) is not among them
