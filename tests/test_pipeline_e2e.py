@@ -33,8 +33,9 @@ TINY_PARAMS_OVERRIDES = {
                 "validation_tracks": 1, "test_tracks": 2, "effects": 0.5, "bass_labels_octave_down": "auto",
                 "calibration_tracks": 1, "calibration_sources": ["FreePats", "H2_Colombo"]},
     "pretrain": {
-        "pitched": {"stems": ["bass"], "role": "harmonic", **_TINY_TRAIN},
-        "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", **_TINY_TRAIN},
+        "pitched": {"stems": ["bass"], "role": "harmonic", "songs": 1, "songs_seed": 4, **_TINY_TRAIN},
+        "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", "songs": 0,
+                       "songs_seed": 5, **_TINY_TRAIN},
     },
     "stems": {
         "bass": {"role": "melodic", "base": "pitched", **_TINY_TRAIN},
@@ -50,7 +51,7 @@ def _tiny_dvc_yaml(text: str) -> str:
         stage = data["stages"][f"pretrain-{base}"]
         stage.pop("frozen", None)  # the real bases ship in git; the tiny project trains its own
         stage["deps"] = [d for d in stage["deps"] if not d.startswith("data/")] + [
-            f"data/prepared/{s}" for s in cfg["stems"]]
+            f"data/prepared/{s}" for s in cfg["stems"]] + [f"data/pretrain/{base}"]
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -109,7 +110,7 @@ def project(tmp_path_factory, mlflow_server):
 
 def test_repro_runs_every_stage_and_writes_metrics(project):
     work, _, first = project
-    expected = ({"synth", "pretrain-pitched", "pretrain-percussive"}
+    expected = ({"synth", "base_songs", "pretrain-pitched", "pretrain-percussive"}
                 | {f"{s}@{k}" for s in ("index", "filter", "prepare", "train", "evaluate", "export")
                    for k in ("bass", "drums")})
     assert _stages_run(first) == expected
@@ -141,6 +142,13 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
     prepared = json.loads((work / "data" / "prepared" / "bass" / "index.json").read_text())
     assert prepared["prepared"]["sample_rate_hz"] == 16000 and prepared["bad_files"] == {}
     assert {e["split"] for e in prepared["entries"]} <= {"train", "validation"} and prepared["entries"]
+    # the pitched base trained on its own song beside the stem's tracks; the drum base had none
+    base_index = json.loads((work / "models" / "_base" / "pitched" / "index.json").read_text())["entries"]
+    assert any("data/pretrain/pitched/bass" in e["audio"] for e in base_index)
+    assert any("data/prepared/bass" in e["audio"] for e in base_index)
+    assert (work / "data" / "pretrain" / "percussive" / "NOT_USED.txt").is_file()
+    # a hit matched with its class is matched whatever its class: class-blind F1 is never lower
+    assert drums["in_domain"]["onset_any_class_f1"] >= drums["in_domain"]["onset_f1"]
 
 
 def test_second_repro_runs_nothing(project):
