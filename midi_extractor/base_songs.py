@@ -17,6 +17,8 @@ base trains on its stems' data alone. Stage ``pretrain-<base>`` reads them throu
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 
 from midi_extractor.config import Params
@@ -52,8 +54,21 @@ def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int =
         filter_index_file(out / "index" / f"dataset_{stem}.json", filtered, thresholds=params.index.filter,
                           jobs=jobs)
         # every song: a set without validation tracks lends 10 % of its train tracks to "validation"
-        # when read (index_io.select_split), and these songs only train (their entries stay "train")
-        prepare_index(filtered, out / stem, fe.sample_rate_hz, splits=("train", "validation"), jobs=jobs,
-                      dataset_root=songs, pitch_range=(fe.min_midi, fe.max_midi))
+        # when read (index_io.select_split, which warns), and these songs only train (entries stay "train")
+        with _quiet("midi_extractor.index_io"):
+            prepare_index(filtered, out / stem, fe.sample_rate_hz, splits=("train", "validation"), jobs=jobs,
+                          dataset_root=songs, pitch_range=(fe.min_midi, fe.max_midi))
         prepared[stem] = out / stem / "index.json"
     return prepared
+
+
+@contextlib.contextmanager
+def _quiet(logger: str):
+    """``logger``'s warnings off for the block (errors still shown)."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)

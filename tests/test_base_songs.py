@@ -18,9 +18,11 @@ def params(**pretrain) -> Params:
     return from_dict(Params, {"dataset": {"seconds": 2.0, "seed": 0}, "pretrain": {"pitched": base}})
 
 
-def test_a_base_gets_its_own_prepared_training_songs(tmp_path):
+def test_a_base_gets_its_own_prepared_training_songs(tmp_path, caplog):
     p = params()
-    prepared = write_base_songs(p, "pitched", tmp_path / "pitched")
+    with caplog.at_level("INFO"):
+        prepared = write_base_songs(p, "pitched", tmp_path / "pitched")
+    assert "validation split is empty" not in caplog.text     # no validation split, on purpose
     assert sorted(prepared) == ["bass", "piano"]
     tracks = sorted(d.name for d in (tmp_path / "pitched" / "generated" / "train").iterdir())
     assert tracks == ["Track00001", "Track00002"]
