@@ -4,7 +4,8 @@
 # the wheels in .gpu/whl (the device README). How the bases of 2026-12-04 were made (bases/percussive.pt, and
 # bases/pitched_gpu.pt, which the shipped pitched base continues: params.yaml pretrain.pitched.init_from; its
 # settings are now CPU-sized, so pass PARAMS with a larger batch_size and num_workers for a GPU run). This script
-# does not pass --songs-dir: the base's 200 songs (data/pretrain/pitched, about 200 MB as Vorbis) exceed what a
+# does not pass --songs-dir: the base's 200 songs (data/pretrain/pitched: 975 MB of int16 audio, 3.5 times the
+# 281 MB of data/prepared, which packs to 32 MB as Vorbis) exceed what a
 # device run carries (64 MiB), and the device has no FluidSynth to write them, so a run here trains on the stems'
 # data alone.
 # BASES (default: pitched percussive) / BENCH=0 / PARAMS / T_PITCHED / T_PERC / SKIP_SETUP: for one base,
