@@ -22,7 +22,7 @@ from midi_extractor import __version__
 
 #: command name -> module that registers it
 COMMANDS: dict[str, str] = {
-    "synth": "midi_extractor.synth.generate",
+    "synth": "midi_extractor.synth.cli",
     "build-index": "midi_extractor.dataset.indexing",
     "filter-index": "midi_extractor.dataset.filtering",
     "prepare": "midi_extractor.dataset.prepare",
