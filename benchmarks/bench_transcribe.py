@@ -45,12 +45,28 @@ from midi_extractor.infer.routing import NoModelError, resolve_model  # noqa: E4
 PEER = Path(os.environ.get("PEER_DIR", "/work/shared/peer"))
 SAMPLE = REPO / "tests" / "fixtures" / "slakh_sample" / "slakh2100_flac_redux" / "train" / "Track00001"
 
+#: pins onnxruntime's sessions to THREADS intra-op threads (one inter-op thread); the same code runs
+#: in both processes, so "one thread each" holds for ours and Basic Pitch alike (0: runtime default)
+PIN_THREADS = r"""
+import onnxruntime as _ort
+_Session = _ort.InferenceSession
+def _pinned(path, sess_options=None, *args, **kwargs):
+    sess_options = sess_options or _ort.SessionOptions()
+    if THREADS:
+        sess_options.intra_op_num_threads, sess_options.inter_op_num_threads = THREADS, 1
+    return _Session(path, sess_options, *args, **kwargs)
+_ort.InferenceSession = _pinned
+"""
+
 BP_TIMER = r"""
-import json, pathlib, sys, time
+import json, os, pathlib, sys, time
+THREADS = int(os.environ["BENCH_THREADS"])
+exec(PIN_THREADS)
 import soundfile as sf
 from basic_pitch import ICASSP_2022_MODEL_PATH
 from basic_pitch.inference import Model, predict
 model = Model(pathlib.Path(ICASSP_2022_MODEL_PATH).parent / "nmp.onnx")
+assert not THREADS or model.model.get_session_options().intra_op_num_threads == THREADS
 predict(sys.argv[1], model)  # warm-up: first call pays for session set-up
 rows = []
 for f in sys.argv[1:]:
@@ -127,10 +143,20 @@ def _torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def time_basic_pitch(files: list[Path], bp_python: str) -> list[dict] | str:
+def pin_threads(threads: int) -> None:
+    """Our onnxruntime sessions (and torch) on ``threads`` threads, as :data:`PIN_THREADS` does for Basic Pitch."""
+    import torch
+
+    exec(PIN_THREADS, {"THREADS": threads})
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def time_basic_pitch(files: list[Path], bp_python: str, threads: int) -> list[dict] | str:
+    script = BP_TIMER.replace("exec(PIN_THREADS)", PIN_THREADS)
     try:
-        proc = subprocess.run([bp_python, "-c", BP_TIMER, *map(str, files)], capture_output=True, text=True,
-                              timeout=3600)
+        proc = subprocess.run([bp_python, "-c", script, *map(str, files)], capture_output=True, text=True,
+                              timeout=3600, env={**os.environ, "BENCH_THREADS": str(threads)})
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"basic pitch did not run: {exc}"
     for line in proc.stdout.splitlines():
@@ -228,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-files", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3, help="timing runs per side (median reported)")
     ap.add_argument("--stem", default="bass")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="intra-op threads of every onnxruntime session, ours and Basic Pitch's (0: their default)")
     ap.add_argument("--models-dir", default="models")
     ap.add_argument("--untrained", action="store_true", help="time a freshly initialised model of the params' size")
     ap.add_argument("--params", default=str(REPO / "params.yaml"))
@@ -236,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write the results JSON here")
     args = ap.parse_args(argv)
     params = load_params(args.params) if Path(args.params).is_file() else Params()
-    result: dict = {"machine": {"cpus": os.cpu_count(), "torch_threads": _torch_threads()}}
+    pin_threads(args.threads)
+    result: dict = {"machine": {"cpus": os.cpu_count(), "torch_threads": _torch_threads(),
+                                "onnxruntime_threads": args.threads or "default"}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         models_dir = untrained_models_dir(tmp / "models", args.stem, params) if args.untrained else Path(args.models_dir)
@@ -251,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in range(args.repeat):  # alternate, so both see the same machine load
                 runs["ours"].append(time_ours(files, args.stem, models_dir))
                 if args.bp_python:
-                    bp = time_basic_pitch(files, args.bp_python)
+                    bp = time_basic_pitch(files, args.bp_python, args.threads)
                     if isinstance(bp, str):
                         print(bp, file=sys.stderr)
                         result["basic_pitch"] = bp

@@ -36,17 +36,16 @@ def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int =
 
     cfg, ds, out = params.pretrain[base], params.dataset, Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if ds.kind != "generated" or not cfg.songs:
-        why = (f"dataset.kind is {ds.kind!r}: generated songs are for the generated set" if ds.kind != "generated"
-               else f"pretrain.{base}.songs is 0")
-        (out / NOTE).write_text(f"{why}; base {base} trains on its stems' data alone\n")
+    songs, why_none = params.base_songs(base)
+    if not songs:
+        (out / NOTE).write_text(f"{why_none}; base {base} trains on its stems' data alone\n")
         return {}
     (out / NOTE).unlink(missing_ok=True)
-    songs = out / "generated"
-    generate_dataset(songs, cfg.songs, ds.seconds, cfg.songs_seed, sf2=ds.sf2, sample_rate_hz=ds.sample_rate_hz,
+    songs_dir = out / "generated"
+    generate_dataset(songs_dir, songs, ds.seconds, cfg.songs_seed, sf2=ds.sf2, sample_rate_hz=ds.sample_rate_hz,
                      progress=False, sound_sources=ds.sound_sources, ood_sources=(), effects=ds.effects,
                      validation_tracks=0, test_tracks=0)
-    build_indices(songs, list(cfg.stems), out / "index", switches=params.switches,
+    build_indices(songs_dir, list(cfg.stems), out / "index", switches=params.switches,
                   drum_split=params.index.drum_split, jobs=jobs, bass_octave_down=ds.bass_labels_octave_down)
     fe, prepared = params.features, {}
     for stem in cfg.stems:
@@ -57,7 +56,7 @@ def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int =
         # when read (index_io.select_split, which warns), and these songs only train (entries stay "train")
         with _quiet("midi_extractor.index_io"):
             prepare_index(filtered, out / stem, fe.sample_rate_hz, splits=("train", "validation"), jobs=jobs,
-                          dataset_root=songs, pitch_range=(fe.min_midi, fe.max_midi))
+                          dataset_root=songs_dir, pitch_range=(fe.min_midi, fe.max_midi))
         prepared[stem] = out / stem / "index.json"
     return prepared
 

@@ -53,6 +53,15 @@ def test_no_songs_on_real_data_or_when_none_are_asked_for(tmp_path):
     assert "songs is 0" in (tmp_path / "none" / NOTE).read_text()
 
 
+def test_params_say_how_many_songs_a_base_has_and_why_none():
+    assert params().base_songs("pitched") == (2, "")
+    assert params(songs=0).base_songs("pitched") == (0, "pretrain.pitched.songs is 0")
+    real = from_dict(Params, {"dataset": {"kind": "slakh2100", "root": "/data/slakh"},
+                              "pretrain": {"pitched": {"stems": ["bass"], "role": "harmonic", "songs": 5}}})
+    songs, why = real.base_songs("pitched")
+    assert songs == 0 and "dataset.kind is 'slakh2100'" in why
+
+
 def test_missing_songs_name_the_stage_and_a_shared_seed_is_refused(tmp_path):
     with pytest.raises(DataError, match=r"pretrain.pitched.songs is 2 but .*bass/index.json.* is missing: run the "
                                         r"base_songs stage"):

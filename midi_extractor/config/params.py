@@ -86,6 +86,15 @@ class Params(Checked):
         if base.drum_stem and base.drum_stem not in tx.MODEL_DRUM_CLASSES:
             raise ConfigError(f"{at}.drum_stem must be one of {', '.join(tx.MODEL_DRUM_CLASSES)}")
 
+    def base_songs(self, base: str) -> tuple[int, str]:
+        """``(songs, why none)`` for base ``base``: ``pretrain.<base>.songs`` and ``""`` on the
+        generated set; ``0`` and the reason when it has none (songs 0, or real data, where the
+        base trains on its stems' data alone). One home for stage ``base_songs`` and the pretrain."""
+        songs = self.pretrain[base].songs
+        if self.dataset.kind != "generated":
+            return 0, f"dataset.kind is {self.dataset.kind!r}: generated songs are for the generated set"
+        return (songs, "") if songs else (0, f"pretrain.{base}.songs is 0")
+
     def role(self, stem: str) -> RoleConfig:
         """The role config of a stem with its per-stem ``loss_weights`` applied."""
         role_name = tx.role_of(stem, self.switches)

@@ -13,6 +13,7 @@ from midi_extractor.synth import songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import RenderError, SynthError
 from midi_extractor.synth.render import SourceCache
+from midi_extractor.synth.sf2_file import SoundFontError, read_presets
 
 
 def pick_source(pool: list[src.SoundSource], part: songs.Part, position: int, seed: int) -> src.SoundSource | None:
@@ -71,9 +72,12 @@ def locate_all(sources_: list[src.SoundSource], cache: SourceCache) -> None:
     a user-supplied file (``--sf2``) must also read as a SoundFont."""
     for s in sources_:
         try:
-            cache.paths[s.name] = s.locate()
+            path = s.locate()
+            if path is None:       # a source with no file (additive)
+                continue
+            cache.paths[s.name] = path
             if s.package is None and s.engine == "sf2":
-                src.read_presets(cache.paths[s.name])
-                cache.renderer.load(cache.paths[s.name])
-        except (src.SourceError, RenderError) as exc:
+                read_presets(path)
+                cache.renderer.load(path)
+        except (src.SourceError, SoundFontError, RenderError) as exc:
             raise SynthError(str(exc)) from None

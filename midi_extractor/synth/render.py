@@ -25,6 +25,7 @@ import yaml
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_text
 from midi_extractor.synth import additive, effects, kits, patches, songs
+from midi_extractor.synth.sf2_file import SoundFontError, read_presets
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, RenderError
 
@@ -65,9 +66,9 @@ class SourceCache:
             raise StemSkipped("load_failed", self.failed[source.name])
         try:
             path = self.paths.get(source.name) or source.locate()
-            presets = src.read_presets(path)
+            presets = read_presets(path)
             sfid = self.renderer.load(path)
-        except (src.SourceError, RenderError, OSError) as exc:
+        except (src.SourceError, SoundFontError, RenderError, OSError) as exc:
             self.failed[source.name] = f"sound source {source.name} failed to load: {exc}"
             raise StemSkipped("load_failed", self.failed[source.name]) from None
         self.paths[source.name] = path

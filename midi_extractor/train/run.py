@@ -195,7 +195,7 @@ def base_song_indexes(params: Params, base: str, songs_dir: str | Path) -> list[
     from midi_extractor.index_io import DataError
 
     cfg, songs_dir = params.pretrain[base], Path(songs_dir)
-    if params.dataset.kind != "generated" or not cfg.songs:
+    if not params.base_songs(base)[0]:
         return []
     paths = [songs_dir / stem / "index.json" for stem in cfg.stems]
     missing = [str(p) for p in paths if not p.is_file()]

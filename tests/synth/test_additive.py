@@ -62,13 +62,16 @@ def test_every_draw_is_another_instrument_and_struck_families_decay():
 
 
 def test_the_additive_source_plays_through_render_part():
-    from midi_extractor.synth import render
+    from midi_extractor.synth import pools, render
     from midi_extractor.synth.fluid import Renderer
 
     source = src.SOURCES["Additive"]
     assert source.engine == "additive" and source.melodic and not source.drums
+    assert source.locate() is None                  # no file to find
     with Renderer(SR) as renderer:
         cache = render.SourceCache(renderer)
+        pools.locate_all([source, src.SOURCES["TimGM6mb"]], cache)
+        assert set(cache.paths) == {"TimGM6mb"}
         part = songs.Part("piano", 4, False, [(0.2, 0.9, 57, 100)], (0.0, 0.0))
         got = render.render_part(part, source, cache, SR, np.random.default_rng(0), np.random.default_rng(1), 0.0)
     assert got.plugin_name == "Additive:bank0:prog4"

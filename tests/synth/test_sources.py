@@ -7,6 +7,7 @@ import pytest
 from midi_extractor import taxonomy as tx
 from midi_extractor.synth import fluid, render, songs
 from midi_extractor.synth import sources as src
+from midi_extractor.synth.sf2_file import SoundFontError, read_presets
 
 SR = 16000
 
@@ -15,7 +16,7 @@ def test_every_source_is_installed_and_reads_as_a_soundfont():
     """(The hydrogen kits: tests/synth/test_kits.py.)"""
     for source in (s for s in src.SOURCES.values() if s.engine == "sf2"):
         path = source.locate()
-        presets = src.read_presets(path)
+        presets = read_presets(path)
         assert presets, source.name
         if source.melodic:  # every GM program in bank 0, every stem range covered
             assert all((0, p) in presets for p in range(128)), source.name
@@ -29,7 +30,7 @@ def test_avl_kits_select_their_own_preset_and_are_not_silent():
     """The AVL kits have no bank-128 preset: their kit is bank 0 preset 0, and it plays."""
     for name in ("AVL_BlackPearl", "AVL_RedZeppelin"):
         source = src.SOURCES[name]
-        presets = src.read_presets(source.locate())
+        presets = read_presets(source.locate())
         assert set(presets) == {(0, 0)} and src.drum_presets(source, presets) == [(0, 0)]
         assert not [k for k in presets if k[0] == 128]
         keys = src.drum_keys_of(source, presets[(0, 0)])
@@ -65,15 +66,15 @@ def test_missing_file_names_the_package_and_the_env_path(tmp_path, monkeypatch):
     copy.write_bytes(b"x")
     monkeypatch.setenv(src.ENV_PATH, str(tmp_path / "mine"))
     assert src.SOURCES["OPL3_FM"].locate() == copy
-    with pytest.raises(src.SourceError, match="not a SoundFont 2 file"):
-        src.read_presets(copy)
+    with pytest.raises(SoundFontError, match=f"{copy}: not a SoundFont 2 file"):
+        read_presets(copy)
     with pytest.raises(src.SourceError, match="unknown sound source.*Nope.*known: TimGM6mb"):
         src.resolve(["TimGM6mb", "Nope"])
 
 
 def test_program_a_soundfont_lacks_is_skipped_with_its_reason():
     source = src.SOURCES["TimGM6mb"]
-    presets = {k: v for k, v in src.read_presets(source.locate()).items() if k != (0, 33)}
+    presets = {k: v for k, v in read_presets(source.locate()).items() if k != (0, 33)}
     part = songs.Part("bass", 33, False, [(0.0, 0.5, 40, 90)])
     with pytest.raises(render.StemSkipped, match="no preset for GM program 33") as info:
         render._preset_for(part, source, presets, np.random.default_rng(0))
@@ -81,7 +82,7 @@ def test_program_a_soundfont_lacks_is_skipped_with_its_reason():
 
 
 def test_variation_banks_and_octave_fit():
-    presets = src.read_presets(src.SOURCES["FluidR3_GM"].locate())
+    presets = read_presets(src.SOURCES["FluidR3_GM"].locate())
     assert src.melodic_banks(0, presets)[0] == 0
     assert any(len(src.melodic_banks(p, presets)) > 1 for p in range(128))  # FluidR3 has GS bank 8
     contrabass = presets[(0, 43)].keys  # stops below C5
