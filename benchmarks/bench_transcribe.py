@@ -45,8 +45,8 @@ from midi_extractor.infer.routing import NoModelError, resolve_model  # noqa: E4
 PEER = Path(os.environ.get("PEER_DIR", "/work/shared/peer"))
 SAMPLE = REPO / "tests" / "fixtures" / "slakh_sample" / "slakh2100_flac_redux" / "train" / "Track00001"
 
-#: pins onnxruntime's sessions to THREADS intra-op threads (one inter-op thread); the same code runs
-#: in both processes, so "one thread each" holds for ours and Basic Pitch alike (0: runtime default)
+#: pins Basic Pitch's onnxruntime session to THREADS intra-op threads (one inter-op thread), as
+#: ``engine.set_cpu_threads`` does ours, so "one thread each" holds for both (0: runtime default)
 PIN_THREADS = r"""
 import onnxruntime as _ort
 _Session = _ort.InferenceSession
@@ -133,7 +133,10 @@ def time_ours(files: list[Path], stem: str, models_dir: Path) -> list[dict]:
         rows.append({"file": str(f), "audio_s": sf.info(str(f)).duration, "wall_s": time.perf_counter() - t,
                      "notes": len(notes)})
     n_params = sum(p.numel() for p in loaded.model.parameters()) if hasattr(loaded.model, "parameters") else None
-    print(f"ours: {route.checkpoint} ({n_params} parameters), torch threads {_torch_threads()}", file=sys.stderr)
+    session = getattr(loaded.model, "session", None)
+    threads = (f"onnxruntime intra-op threads {session.get_session_options().intra_op_num_threads or 'default'}"
+               if session else f"torch threads {_torch_threads()}")
+    print(f"ours: {route.checkpoint} ({n_params} parameters), {threads}", file=sys.stderr)
     return rows
 
 
@@ -144,12 +147,10 @@ def _torch_threads() -> int:
 
 
 def pin_threads(threads: int) -> None:
-    """Our onnxruntime sessions (and torch) on ``threads`` threads, as :data:`PIN_THREADS` does for Basic Pitch."""
-    import torch
-
-    exec(PIN_THREADS, {"THREADS": threads})
+    """Our models on ``threads`` threads, as ``transcribe --threads`` runs them (onnxruntime:
+    ``threads`` intra-op, one inter-op, what :data:`PIN_THREADS` sets for Basic Pitch)."""
     if threads:
-        torch.set_num_threads(threads)
+        engine.set_cpu_threads(threads)
 
 
 def time_basic_pitch(files: list[Path], bp_python: str, threads: int) -> list[dict] | str:

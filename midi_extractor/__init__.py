@@ -7,7 +7,8 @@ Public API (imported lazily, so ``import midi_extractor`` stays light)::
 
 ``transcribe`` documents every option (thresholds default to the model's own
 ``decoding.json``; tempo, quantisation, device); ``transcribe_folder`` turns a
-folder of separated stems into one multi-track MIDI file.
+folder of separated stems into one multi-track MIDI file; ``set_cpu_threads(n)`` runs the
+models loaded after it on ``n`` CPU threads.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import sys
 from typing import Any
 
 __version__ = "0.2.0"
-__all__ = ["transcribe", "transcribe_folder", "Note", "__version__"]
+__all__ = ["transcribe", "transcribe_folder", "set_cpu_threads", "Note", "__version__"]
 
 
 def _import_pyfluidsynth_quietly() -> None:
@@ -38,6 +39,7 @@ _import_pyfluidsynth_quietly()
 _LAZY = {
     "transcribe": ("midi_extractor.infer.api", "transcribe"),
     "transcribe_folder": ("midi_extractor.infer.api", "transcribe_folder"),
+    "set_cpu_threads": ("midi_extractor.infer.engine", "set_cpu_threads"),
     "Note": ("midi_extractor.model.decoding", "Note"),
 }
 

@@ -62,6 +62,16 @@ def _tempo_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _threads_arg(text: str) -> int:
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise argparse.ArgumentTypeError(f"--threads must be a whole number of at least 1, got {text!r}")
+    return threads
+
+
 def _grid_arg(text: str) -> str:
     from midi_extractor.infer.tempo import parse_grid
 
@@ -113,7 +123,7 @@ def _rendered(args: argparse.Namespace, result) -> tuple | None:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from midi_extractor.atomic import OutputError
     from midi_extractor.config import ConfigError, load_params
-    from midi_extractor.infer.engine import resolve_device
+    from midi_extractor.infer.engine import resolve_device, set_cpu_threads
     from midi_extractor.infer.outputs import claim_outputs
     from midi_extractor.infer.routing import resolve_models_dir
     from midi_extractor.midi_io import program_overrides
@@ -121,6 +131,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     try:
         plan = plan_outputs(args.audio, args.out)
         device = resolve_device(args.device)
+        set_cpu_threads(args.threads)
         params = load_params(args.params) if args.params else None
         args.models_dir = resolve_models_dir(args.models_dir)
         args.program = program_overrides(args.program or [], *([params.switches] if params else []))
@@ -195,6 +206,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace output files that are there already (default: refuse, naming the file)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--threads", type=_threads_arg, default=None, metavar="N",
+                   help="CPU threads for the models (default: all cores); 1 when several transcribe run side by side")
     p.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"),
                    help="auto (default): the model's ONNX export (midi-extractor export) when it matches the "
                         "checkpoint and the device is the CPU, else torch")

@@ -16,6 +16,7 @@ the same notes. File handling, routing, tempo and MIDI live in ``infer.api``.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -85,6 +86,21 @@ def resolve_device(device: str | None = None) -> str:
 
 
 RUNTIMES = ("auto", "torch", "onnx")
+#: CPU threads of the models loaded from now on (:func:`set_cpu_threads`); None: each runtime's default
+_THREADS: int | None = None
+
+
+def set_cpu_threads(threads: int | None) -> None:
+    """Run the models this process loads from now on with ``threads`` CPU threads (onnxruntime's
+    intra-op threads, one inter-op thread; torch's ``set_num_threads``), e.g. one per process when
+    several transcribe side by side. ``None``: each runtime's default (all cores). A model loaded
+    already with another setting is loaded again. ``ValueError`` below 1."""
+    global _THREADS
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    _THREADS = None if threads is None else int(threads)
+    if _THREADS and "torch" in sys.modules:   # ONNX runs never import torch
+        sys.modules["torch"].set_num_threads(_THREADS)
 
 
 def load_model(path: str | Path, device: str | None = None, runtime: str = "auto") -> LoadedModel:
@@ -107,7 +123,7 @@ def load_model(path: str | Path, device: str | None = None, runtime: str = "auto
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
     dev = resolve_device(device)
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, f"{dev}/{runtime}")
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, f"{dev}/{runtime}/{_THREADS}")
     if key not in _CACHE:
         _CACHE[key] = _load_onnx(path, dev, runtime) or _load_torch(path, dev)
         log.debug("loaded %s (stem %s) on %s with %s", path, _CACHE[key].stem, dev,
@@ -120,6 +136,8 @@ def load_model(path: str | Path, device: str | None = None, runtime: str = "auto
 
 def _load_torch(path: Path, device: str) -> LoadedModel:
     ckpt, model = _load_checkpoint(path)
+    if _THREADS:
+        sys.modules["torch"].set_num_threads(_THREADS)
     config = ckpt.get("config", {})
     classes = config.get("drum_classes")
     return LoadedModel(model.eval().to(device), FrontEndConfig(**config.get("front_end", {})),
@@ -140,7 +158,7 @@ def _load_onnx(path: Path, device: str, runtime: str) -> LoadedModel | None:
             raise ValueError(f"{path}: no matching ONNX export beside it; run midi-extractor export")
         return None
     try:
-        model = OnnxModel(export_paths(path)[0], meta)
+        model = OnnxModel(export_paths(path)[0], meta, threads=_THREADS)
     except ImportError:
         if runtime == "onnx":
             raise ValueError("runtime 'onnx' needs onnxruntime (pip install onnxruntime)") from None

@@ -62,15 +62,18 @@ def find_export(checkpoint: str | Path) -> dict[str, Any] | None:
 
 class OnnxModel:
     """``model(audio (B, S) float32 numpy) -> {head: logits (B, T, N)}`` through onnxruntime,
-    ``T = S // hop_length + 1`` (the torch model's ``forward``)."""
+    ``T = S // hop_length + 1`` (the torch model's ``forward``); ``threads``: intra-op threads
+    (one inter-op thread), ``None`` for onnxruntime's default (all cores)."""
 
     is_numpy = True
 
-    def __init__(self, onnx_path: str | Path, meta: dict[str, Any]):
+    def __init__(self, onnx_path: str | Path, meta: dict[str, Any], threads: int | None = None):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, audio: np.ndarray) -> dict[str, np.ndarray]:

@@ -36,13 +36,35 @@ def test_export_gives_torch_notes_and_runs_without_torch(models, tmp_path, capsy
         assert a.pitch == b.pitch and abs(a.start_s - b.start_s) <= FE.hop_s and abs(a.end_s - b.end_s) <= FE.hop_s
     code = ("import sys; from midi_extractor.cli import main; "
             f"rc = main(['transcribe', {str(audio)!r}, '--models-dir', {str(models)!r}, '-o', "
-            f"{str(tmp_path / 'cli')!r}, '--no-tempo', '--save-note-events']); "
+            f"{str(tmp_path / 'cli')!r}, '--no-tempo', '--save-note-events', '--threads', '1']); "
             "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     rows = (tmp_path / "cli" / "bass.notes.csv").read_text().splitlines()
     assert len(rows) == len(onnx_notes) + 1
+
+
+def test_cpu_threads_reach_both_runtimes_and_a_bad_count_is_refused(models, capsys):
+    assert main(["export", "--models-dir", str(models)]) == 0
+    before = torch.get_num_threads()
+    try:
+        engine.set_cpu_threads(1)
+        onnx = engine.load_model(models / "bass" / "best.pt")
+        assert onnx.model.session.get_session_options().intra_op_num_threads == 1
+        torch.set_num_threads(2)
+        engine.load_model(models / "bass" / "best.pt", runtime="torch")
+        assert torch.get_num_threads() == 1
+        engine.set_cpu_threads(None)                   # the default again: a model loaded anew
+        assert engine.load_model(models / "bass" / "best.pt") is not onnx
+    finally:
+        engine.set_cpu_threads(None)
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
+        engine.set_cpu_threads(0)
+    with pytest.raises(SystemExit):
+        main(["transcribe", "x.wav", "--threads", "0"])
+    assert "--threads must be a whole number of at least 1, got '0'" in capsys.readouterr().err
 
 
 def test_a_stale_export_is_not_used(models, tmp_path, caplog):
