@@ -108,7 +108,9 @@ class PretrainConfig(StemConfig):
     ``init_from``: a checkpoint the training starts from (validated at step 0, as a fine-tune's
     base is), or null to start from scratch. ``songs`` (generated data only): more training songs
     for this base alone, beside its stems' tracks (stage ``base_songs``, seed ``songs_seed``,
-    the training pool and effects of ``dataset``); the stems' fine-tunes never read them."""
+    the training pool and effects of ``dataset``); the stems' fine-tunes never read them.
+    ``ships``: which step becomes ``bases/<name>.pt``: ``best`` (the best validation step,
+    ``best.pt``) or ``last`` (the end of the schedule, ``last.pt``)."""
 
     stems: list[str] = field(default_factory=list)
     drum_stem: str = ""
@@ -116,9 +118,12 @@ class PretrainConfig(StemConfig):
     init_from: str | None = None
     songs: int = 0
     songs_seed: int = 1
+    ships: str = "best"
 
     def check(self, where: str) -> None:
         super().check(where)
         self.rebuild = auto_or_bool(self.rebuild, key_of(where, "rebuild"))
         if self.songs < 0:
             raise ConfigError(f"{key_of(where, 'songs')} must be >= 0, got {self.songs}")
+        if self.ships not in ("best", "last"):
+            raise ConfigError(f"{key_of(where, 'ships')} must be best or last, got {self.ships!r}")

@@ -165,7 +165,8 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
              data_root: str | Path | None = None, export: str | Path | None = None, **run: Any) -> dict[str, Any]:
     """Train the shared base ``params.pretrain[name]`` on the union of ``index_paths`` (its
     stems' filtered indexes) into ``out_dir`` (``best.pt``, ``index.json`` = the union);
-    ``export``: also write best.pt's weights-only copy there (the shipped ``bases/<name>.pt``)."""
+    ``export``: also write a weights-only copy there (the shipped ``bases/<name>.pt``) of
+    ``best.pt`` or ``last.pt``, as ``pretrain.<name>.ships`` says."""
     from midi_extractor.train.loop import fit
     from midi_extractor.train.outputs import check_writable
     from midi_extractor.train.state import Job
@@ -183,8 +184,8 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
     if export is not None and result.get("rank", 0) == 0:
         from midi_extractor.model.checkpoint import export_weights
 
-        export_weights(job.best_path, export)
-        log.info("base %s exported to %s", name, export)
+        export_weights(job.last_path if cfg.ships == "last" else job.best_path, export)
+        log.info("base %s exported to %s (its %s step)", name, export, cfg.ships)
     return result
 
 

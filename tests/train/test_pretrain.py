@@ -341,3 +341,27 @@ def test_a_base_continues_from_its_init_checkpoint_and_refuses_one_that_does_not
     drums.pretrain = {"pitched": dataclasses.replace(cfg, init_from=str(REPO / "bases" / "percussive.pt"))}
     with pytest.raises(CheckpointError, match=r"percussive\.pt"):
         pretrain("pitched", two_indexes, tmp_path / "wrong", drums, log_every=1, progress=False)
+
+
+def test_a_base_ships_its_best_or_its_last_step_as_params_say(two_indexes, tmp_path):
+    """pretrain.<base>.ships: best exports best.pt's weights, last exports last.pt's; another word is refused."""
+    from midi_extractor.config import Params, from_dict
+    from midi_extractor.train.run import pretrain
+
+    params = tiny_params(epochs=1, steps_per_epoch=2)
+    cfg = PretrainConfig(**{**dataclasses.asdict(params.stems["bass"]), "stems": ["bass", "piano"],
+                            "role": "harmonic"})
+    params.pretrain = {"pitched": cfg}
+    pretrain("pitched", two_indexes, tmp_path / "first", params, log_every=1, progress=False)
+    weights = lambda path: load_checkpoint(path)["model"]  # noqa: E731
+    same = lambda a, b: all(torch.equal(a[k], b[k]) for k in a)  # noqa: E731
+    for ships in ("best", "last"):   # from a trained start, a large step ends worse: best.pt is step 0
+        params.pretrain = {"pitched": dataclasses.replace(cfg, init_from=str(tmp_path / "first" / "best.pt"),
+                                                          lr=0.5, steps_per_epoch=2, ships=ships)}
+        pretrain("pitched", two_indexes, tmp_path / ships, params, export=tmp_path / f"{ships}.pt", log_every=1,
+                 progress=False)
+        best, last = weights(tmp_path / ships / "best.pt"), weights(tmp_path / ships / "last.pt")
+        assert not same(best, last)
+        assert same(weights(tmp_path / f"{ships}.pt"), best if ships == "best" else last)
+    with pytest.raises(ConfigError, match="pretrain.pitched.ships must be best or last, got 'first'"):
+        from_dict(Params, {"pretrain": {"pitched": {"stems": ["bass"], "role": "harmonic", "ships": "first"}}})
