@@ -32,11 +32,12 @@ log = logging.getLogger(__name__)
 
 # Shorter windows keep the GRUs' sequential length down: on 2 CPU cores (10 s, 1 s, 8) ran
 # 937x real time against 649x for (20 s, 2 s, 2) (benchmarks/RESULTS.md). The harmonic model's
-# 2-D feature maps gain nothing from a wider batch and cost ~85 MB per window: 2 windows a pass
-# peak 270 MB on ONNX against 780 MB for 8, and run as fast (bench_long.py, RESULTS.md).
+# 2-D feature maps gain nothing from a wider batch and cost ~85 MB per window: on the CPU one
+# window a pass runs 6-8 % faster than two on one thread and as fast on two (onnxruntime,
+# benchmarks/RESULTS.md); an accelerator takes two at a time.
 WINDOW_S = 10.0   # audio the model sees at once
 CONTEXT_S = 1.0   # of which this much either side is context, not kept
-BATCH_WINDOWS = 2  # windows per forward pass
+CPU_BATCH_WINDOWS, BATCH_WINDOWS = 1, 2  # windows per forward pass: on the CPU, on an accelerator
 HEADS = ("onset", "offset", "frame", "velocity")
 
 
@@ -214,6 +215,11 @@ def plan_windows(n_samples: int, front_end: FrontEndConfig, window_s: float = WI
     return windows
 
 
+def batch_windows_for(device: str) -> int:
+    """Windows per forward pass on ``device``: :data:`CPU_BATCH_WINDOWS` on the CPU, else :data:`BATCH_WINDOWS`."""
+    return CPU_BATCH_WINDOWS if device == "cpu" else BATCH_WINDOWS
+
+
 def cut(audio: np.ndarray, window: Window) -> np.ndarray:
     """The window's samples, zero-padded outside the audio."""
     out = np.zeros(window.length, dtype=np.float32)
@@ -258,14 +264,15 @@ def unwrap(pieces: Sequence[tuple[Window, dict[str, np.ndarray]]], n_frames: int
 
 
 def activations(model: Any, audio: np.ndarray, front_end: FrontEndConfig, window_s: float = WINDOW_S,
-                context_s: float = CONTEXT_S, batch_windows: int = BATCH_WINDOWS,
+                context_s: float = CONTEXT_S, batch_windows: int | None = None,
                 device: str = "cpu") -> dict[str, np.ndarray]:
     """Frame probabilities ``(n_frames, N)`` per head of a whole mono signal at
-    the model's rate, ``batch_windows`` windows at a time."""
+    the model's rate, ``batch_windows`` windows at a time (default: :func:`batch_windows_for` the device)."""
     windows = plan_windows(len(audio), front_end, window_s, context_s)
     pieces: list[tuple[Window, dict[str, np.ndarray]]] = []
-    for i in range(0, len(windows), max(1, batch_windows)):
-        batch = windows[i:i + max(1, batch_windows)]
+    step = max(1, batch_windows or batch_windows_for(device))
+    for i in range(0, len(windows), step):
+        batch = windows[i:i + step]
         pieces.extend(zip(batch, run_model(model, [cut(audio, w) for w in batch], device)))
     return unwrap(pieces, front_end.n_frames(len(audio)))
 

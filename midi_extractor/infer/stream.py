@@ -7,7 +7,7 @@ A file is read block by block at the model's rate, in two passes:
    the clipping warning are what the whole-file path decides, and a bad file fails before
    the model runs; a file of up to ``reading.REPLAY_MAX_S`` keeps its blocks for pass 2;
 2. :func:`transcribe_path`: the engine's windows (``engine.plan_windows``) are cut
-   as the signal arrives (:class:`WindowFeed`), run ``BATCH_WINDOWS`` at a time
+   as the signal arrives (:class:`WindowFeed`), run ``engine.batch_windows_for`` at a time
    as ``engine.activations`` runs them, and their centre frames go to a
    :class:`NoteFeed`, which decodes up to the last frame where no note is open
    and keeps only the frames after it. The tempo's onset envelope
@@ -124,17 +124,19 @@ class NoteFeed:
 
 
 def run_windows(loaded: engine.LoadedModel, blocks: Iterator[np.ndarray], n_samples: int, notes: NoteFeed,
-                window_s: float, context_s: float, batch_windows: int = engine.BATCH_WINDOWS) -> None:
+                window_s: float, context_s: float, batch_windows: int | None = None) -> None:
     """The model over the windows of a signal of ``n_samples`` that arrives in ``blocks``,
-    in ``engine.activations``' batches; each window's centre frames go to ``notes``."""
+    in ``engine.activations``' batches (default: ``engine.batch_windows_for`` the model's device);
+    each window's centre frames go to ``notes``."""
     windows = engine.plan_windows(n_samples, loaded.front_end, window_s, context_s)
     feed, pending = WindowFeed(windows), []
-    batch = max(1, batch_windows)
+    device = getattr(loaded, "device", "cpu")
+    batch = max(1, batch_windows or engine.batch_windows_for(device))
     for block in _with_end(blocks):
         pending.extend(feed.feed(block))
         while len(pending) >= batch or (block is None and pending):
             now, pending = pending[:batch], pending[batch:]
-            probs = engine.run_model(loaded.model, [c for _, c in now], getattr(loaded, "device", "cpu"))
+            probs = engine.run_model(loaded.model, [c for _, c in now], device)
             for w, p in zip((w for w, _ in now), probs):
                 notes.feed(_kept(w, p))
 

@@ -37,6 +37,24 @@ def test_windowed_activations_equal_one_pass():
         np.testing.assert_array_equal(chunked[head][2:-2], whole[head][2:-2])  # edges: zero vs reflect padding
 
 
+def test_the_cpu_runs_one_window_a_pass_and_an_accelerator_two(standin, monkeypatch):
+    """One window per forward pass on the CPU (faster there), two on a GPU; same notes either way."""
+    x = sine(69, 1.0, 2.0, 10.0) + sine(81, 5.9, 7.0, 10.0)
+    n = len(plan_windows(len(x), FE, window_s=3.0, context_s=0.5))     # six 3 s windows
+    batches = []
+    real = inference.run_model
+    monkeypatch.setattr(inference, "run_model", lambda m, chunks, device="cpu": batches.append(len(chunks)) or
+                        real(m, chunks, device))
+    notes, _ = transcribe(x, "bass", standin, sample_rate_hz=SR, window_s=3.0, context_s=0.5)
+    assert n == 6 and batches == [1] * n and inference.batch_windows_for("cuda:0") == 2
+    batches.clear()
+    model = StandIn(FE, FE.n_pitches)
+    assert np.array_equal(activations(model, x, FE, window_s=3.0, context_s=0.5)["onset"],
+                          activations(model, x, FE, window_s=3.0, context_s=0.5, batch_windows=2)["onset"])
+    assert batches == [1] * n + [2] * (n // 2)
+    assert [n.pitch for n in notes] == [69, 81]
+
+
 def test_a_sine_comes_back_as_its_note_within_one_frame(standin):
     x = sine(69, 1.0, 2.0, 10.0) + sine(81, 5.9, 7.0, 10.0)  # the second note spans a 3 s window edge
     notes, midi = transcribe(x, "bass", standin, sample_rate_hz=SR, window_s=3.0, context_s=0.5)
