@@ -16,7 +16,6 @@ the same notes. File handling, routing, tempo and MIDI live in ``infer.api``.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -93,15 +92,13 @@ _THREADS: int | None = None
 
 def set_cpu_threads(threads: int | None) -> None:
     """Run the models this process loads from now on with ``threads`` CPU threads (onnxruntime's
-    intra-op threads, one inter-op thread; torch's ``set_num_threads``), e.g. one per process when
-    several transcribe side by side. ``None``: each runtime's default (all cores). A model loaded
-    already with another setting is loaded again. ``ValueError`` below 1."""
+    intra-op threads, one inter-op thread; torch's ``set_num_threads`` when a torch model loads),
+    e.g. one per process when several transcribe side by side. ``None``: each runtime's default
+    (all cores). A model loaded already with another setting is loaded again. ``ValueError`` below 1."""
     global _THREADS
     if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
     _THREADS = None if threads is None else int(threads)
-    if _THREADS and "torch" in sys.modules:   # ONNX runs never import torch
-        sys.modules["torch"].set_num_threads(_THREADS)
 
 
 def load_model(path: str | Path, device: str | None = None, runtime: str = "auto") -> LoadedModel:
@@ -138,7 +135,9 @@ def load_model(path: str | Path, device: str | None = None, runtime: str = "auto
 def _load_torch(path: Path, device: str) -> LoadedModel:
     ckpt, model = _load_checkpoint(path)
     if _THREADS:
-        sys.modules["torch"].set_num_threads(_THREADS)
+        import torch
+
+        torch.set_num_threads(_THREADS)
     config = ckpt.get("config", {})
     classes = config.get("drum_classes")
     return LoadedModel(model.eval().to(device), FrontEndConfig(**config.get("front_end", {})),
@@ -215,9 +214,10 @@ def plan_windows(n_samples: int, front_end: FrontEndConfig, window_s: float = WI
     return windows
 
 
-def batch_windows_for(device: str) -> int:
-    """Windows per forward pass on ``device``: :data:`CPU_BATCH_WINDOWS` on the CPU, else :data:`BATCH_WINDOWS`."""
-    return CPU_BATCH_WINDOWS if device == "cpu" else BATCH_WINDOWS
+def batch_windows_for(device: str, asked: int | None = None) -> int:
+    """Windows per forward pass on ``device``: ``asked`` when given (at least 1), else
+    :data:`CPU_BATCH_WINDOWS` on the CPU and :data:`BATCH_WINDOWS` elsewhere."""
+    return max(1, asked or (CPU_BATCH_WINDOWS if device == "cpu" else BATCH_WINDOWS))
 
 
 def cut(audio: np.ndarray, window: Window) -> np.ndarray:
@@ -270,7 +270,7 @@ def activations(model: Any, audio: np.ndarray, front_end: FrontEndConfig, window
     the model's rate, ``batch_windows`` windows at a time (default: :func:`batch_windows_for` the device)."""
     windows = plan_windows(len(audio), front_end, window_s, context_s)
     pieces: list[tuple[Window, dict[str, np.ndarray]]] = []
-    step = max(1, batch_windows or batch_windows_for(device))
+    step = batch_windows_for(device, batch_windows)
     for i in range(0, len(windows), step):
         batch = windows[i:i + step]
         pieces.extend(zip(batch, run_model(model, [cut(audio, w) for w in batch], device)))

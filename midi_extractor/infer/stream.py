@@ -131,7 +131,7 @@ def run_windows(loaded: engine.LoadedModel, blocks: Iterator[np.ndarray], n_samp
     windows = engine.plan_windows(n_samples, loaded.front_end, window_s, context_s)
     feed, pending = WindowFeed(windows), []
     device = getattr(loaded, "device", "cpu")
-    batch = max(1, batch_windows or engine.batch_windows_for(device))
+    batch = engine.batch_windows_for(device, batch_windows)
     for block in _with_end(blocks):
         pending.extend(feed.feed(block))
         while len(pending) >= batch or (block is None and pending):
