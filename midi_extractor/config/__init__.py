@@ -16,10 +16,10 @@ from midi_extractor.config.dataset import DATASET_KINDS, SLAKH_KINDS, DatasetCon
 from midi_extractor.config.sections import (AUTO, DEFAULT_FRAME_GRID, DEFAULT_ONSET_GRID, DEFAULT_SAMPLE_RATE_HZ,
                                             FRONT_END_KINDS, SILENCE_DB, DecodingConfig, DrumSplitConfig,
                                             FilterConfig, FrontEndConfig, IndexConfig, ModelConfig, TrackingConfig)
-from midi_extractor.config.training import AugmentConfig, PretrainConfig, RoleConfig, StemConfig
+from midi_extractor.config.training import LOSS_WEIGHT_KEYS, AugmentConfig, PretrainConfig, RoleConfig, StemConfig
 
 __all__ = ["AUTO", "DATASET_KINDS", "DEFAULT_FRAME_GRID", "DEFAULT_ONSET_GRID", "DEFAULT_SAMPLE_RATE_HZ",
-           "FRONT_END_KINDS", "SILENCE_DB", "SLAKH_KINDS", "AugmentConfig", "ConfigError", "DatasetConfig",
+           "FRONT_END_KINDS", "LOSS_WEIGHT_KEYS", "SILENCE_DB", "SLAKH_KINDS", "AugmentConfig", "ConfigError", "DatasetConfig",
            "DecodingConfig", "DrumSplitConfig", "FilterConfig", "FrontEndConfig", "IndexConfig", "ModelConfig",
            "Params",
            "PretrainConfig", "RoleConfig", "StemConfig", "TrackingConfig", "bass_octave_switch", "from_dict",

@@ -7,6 +7,10 @@ from typing import Any
 
 from midi_extractor.config.fields import Checked, ConfigError, auto_or_bool, key_of
 
+# The loss's weights: one a head, and ``restrike``, the onset loss's factor on a re-strike (an onset
+# while the same pitch sounded within the 0.1 s before it: see midi_extractor.model.transcriber).
+LOSS_WEIGHT_KEYS = ("onset", "offset", "frame", "velocity", "restrike")
+
 
 @dataclass
 class AugmentConfig(Checked):
@@ -41,10 +45,11 @@ class RoleConfig(Checked):
     offset_weight: float = 1.0
     frame_weight: float = 1.0
     velocity_weight: float = 1.0
+    restrike_weight: float = 1.0     # onset loss factor on re-strikes (1 = none)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def check(self, where: str) -> None:
-        for name in ("onset_weight", "offset_weight", "frame_weight", "velocity_weight"):
+        for name in (f"{k}_weight" for k in LOSS_WEIGHT_KEYS):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
         self.augment.check(key_of(where, "augment"))
@@ -88,10 +93,10 @@ class StemConfig(Checked):
             raise ConfigError(f"{key_of(where, 'augment_on')} must be auto, loader or device, got {self.augment_on!r}")
         if self.compile not in ("auto", "on", "off"):
             raise ConfigError(f"{key_of(where, 'compile')} must be auto, on or off, got {self.compile!r}")
-        unknown = set(self.loss_weights) - {"onset", "offset", "frame", "velocity"}
+        unknown = set(self.loss_weights) - set(LOSS_WEIGHT_KEYS)
         if unknown:
-            raise ConfigError(f"{key_of(where, 'loss_weights')}: unknown head(s) {', '.join(sorted(unknown))}; "
-                              f"known: onset, offset, frame, velocity")
+            raise ConfigError(f"{key_of(where, 'loss_weights')}: unknown weight(s) {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(LOSS_WEIGHT_KEYS)}")
 
 
 @dataclass

@@ -22,7 +22,10 @@ cross-entropy (mean over frames and outputs) for onset, offset and frame;
 velocity is the O&F masked MSE, ``sum(onset * (sigmoid(v) - velocity)^2) /
 sum(onset)``. Each is multiplied by its weight from ``loss_weights`` (the
 role's ``onset_weight`` ... ``velocity_weight``); a weight of 0 skips the head
-(its loss is a constant 0). ``losses["total"]`` is the sum.
+(its loss is a constant 0). ``losses["total"]`` is the sum. ``loss_weights["restrike"]``
+(the role's ``restrike_weight``, default 1) multiplies the onset BCE of every re-strike:
+an onset frame whose column sounded in any of the ``RESTRIKE_S`` (0.1 s) before it, the
+re-attacks a model most often misses (benchmarks/RESULTS.md, "Where piano loses").
 
 Checkpoints rebuild the model from a plain dict: :meth:`Transcriber.config_dict`
 gives ``{"front_end", "model", "n_outputs", "loss_weights"}`` (all plain
@@ -38,26 +41,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from midi_extractor.config import FrontEndConfig, ModelConfig, RoleConfig
+from midi_extractor.config import LOSS_WEIGHT_KEYS, FrontEndConfig, ModelConfig, RoleConfig
 from midi_extractor.model.features import make_front_end
 
 HEADS = ("onset", "offset", "frame", "velocity")
+RESTRIKE_S = 0.1   # an onset within this long after its column sounded is a re-strike
+
 
 def loss_weights_from_role(role: RoleConfig) -> dict[str, float]:
-    """``{"onset": role.onset_weight, ...}`` from a :class:`RoleConfig`."""
-    return {h: float(getattr(role, f"{h}_weight")) for h in HEADS}
+    """``{"onset": role.onset_weight, ..., "restrike": role.restrike_weight}``."""
+    return {k: float(getattr(role, f"{k}_weight")) for k in LOSS_WEIGHT_KEYS}
 
 
 def normalise_loss_weights(loss_weights: Mapping[str, float] | RoleConfig | None) -> dict[str, float]:
-    """Weights keyed ``onset/offset/frame/velocity`` (``onset_weight`` etc. accepted);
-    a missing head weighs 1.0. Raises ``ValueError`` on unknown keys or negative weights."""
+    """Weights keyed ``onset/offset/frame/velocity/restrike`` (``onset_weight`` etc. accepted);
+    a missing one weighs 1.0. Raises ``ValueError`` on unknown keys or negative weights."""
     if isinstance(loss_weights, RoleConfig):
         return loss_weights_from_role(loss_weights)
-    out = {h: 1.0 for h in HEADS}
+    out = {k: 1.0 for k in LOSS_WEIGHT_KEYS}
     for key, value in (loss_weights or {}).items():
         head = key[:-len("_weight")] if key.endswith("_weight") else key
-        if head not in HEADS:
-            raise ValueError(f"unknown loss weight {key!r}; known: {', '.join(HEADS)}")
+        if head not in LOSS_WEIGHT_KEYS:
+            raise ValueError(f"unknown loss weight {key!r}; known: {', '.join(LOSS_WEIGHT_KEYS)}")
         if float(value) < 0:
             raise ValueError(f"loss weight {key!r} must be >= 0, got {value}")
         out[head] = float(value)
@@ -142,6 +147,20 @@ class Transcriber(nn.Module):
         return self.frame_head(self.combined(combined))
 
     # -------------------------------------------------------------- loss
+    def restrike_frames(self) -> int:
+        """Frames before an onset that make it a re-strike when its column sounded in one."""
+        return max(1, round(RESTRIKE_S * self.front_end.frame_rate_hz))
+
+    def _onset_weight(self, batch: Mapping[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor | None:
+        """Per-cell weights of the onset BCE: ``restrike`` on re-strikes, 1 elsewhere (``None``:
+        all 1, when the factor is 1 or the batch has no frame roll)."""
+        factor = self.loss_weights["restrike"]
+        if factor == 1.0 or "frame" not in batch:
+            return None
+        return 1.0 + (factor - 1.0) * restrike_mask(batch["onset"].to(like.device).float(),
+                                                    batch["frame"].to(like.device).float(),
+                                                    self.restrike_frames())
+
     def compute_losses(self, logits: Mapping[str, torch.Tensor],
                        batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Weighted losses per head plus ``total`` (see the module docstring)."""
@@ -153,7 +172,8 @@ class Transcriber(nn.Module):
                 losses[head] = zero
                 continue
             target = batch[head].to(logits[head].device, logits[head].dtype)
-            losses[head] = w * F.binary_cross_entropy_with_logits(logits[head].float(), target.float())
+            weight = self._onset_weight(batch, logits[head]) if head == "onset" else None
+            losses[head] = w * F.binary_cross_entropy_with_logits(logits[head].float(), target.float(), weight=weight)
         w = self.loss_weights["velocity"]
         if w == 0 or "velocity" not in batch or "onset" not in batch:
             losses["velocity"] = zero
@@ -179,6 +199,15 @@ class Transcriber(nn.Module):
         losses = self.compute_losses(logits, batch)
         predictions = {k: torch.sigmoid(v) for k, v in logits.items()}
         return predictions, losses
+
+
+def restrike_mask(onset: torch.Tensor, frame: torch.Tensor, n_before: int) -> torch.Tensor:
+    """1 where ``onset`` ``(B, T, P)`` is on and ``frame`` was on in the same column in any of the
+    ``n_before`` frames before it (a re-strike), else 0."""
+    before = torch.zeros_like(frame)
+    for shift in range(1, min(n_before, frame.shape[1] - 1) + 1):
+        before[:, shift:] = torch.maximum(before[:, shift:], frame[:, :-shift])
+    return onset * before
 
 
 def architectures() -> dict[str, type[Transcriber]]:

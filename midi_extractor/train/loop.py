@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from midi_extractor.atomic import clean_stale_tmp
+from midi_extractor.model.transcriber import HEADS
 from midi_extractor.train import data
 from midi_extractor.train import distributed as ddp
 from midi_extractor.train import outputs
@@ -103,7 +104,7 @@ def setup(job: Job, device: str | None, resume: bool, amp: bool | None, val_clip
     if info.enabled:  # a 0-weight head gets no gradient
         state.model = torch.nn.parallel.DistributedDataParallel(
             state.model, device_ids=[dev.index] if dev.type == "cuda" else None,
-            find_unused_parameters=any(w == 0 for w in state.model.loss_weights.values()))
+            find_unused_parameters=any(state.model.loss_weights[h] == 0 for h in HEADS))
     val_loader = (torch.utils.data.DataLoader(val_ds, batch_size=job.settings.batch_size)
                   if val_ds is not None and info.is_main else None)
     thresholds = job.params.decoding.onset_candidates()  # what evaluate will choose the shipped one from

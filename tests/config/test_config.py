@@ -69,6 +69,19 @@ def test_per_stem_loss_weights_override_the_role(tmp_path):
     assert params.role("synth_lead").onset_weight == 2.0
 
 
+def test_restrike_weight_is_a_role_weight_a_stem_can_override(tmp_path):
+    params = load_params(write(tmp_path, (
+        "stems:\n  piano:\n    loss_weights: {restrike: 4.0}\n  guitar: {}\n"
+        "roles:\n  harmonic: {restrike_weight: 2.0}\n")))
+    assert params.role("piano").restrike_weight == 4.0
+    assert params.role("guitar").restrike_weight == 2.0
+    assert load_params(REPO / "params.yaml").role("drums").restrike_weight == 1.0
+    with pytest.raises(ConfigError, match=r"roles\.harmonic\.restrike_weight must be >= 0"):
+        load_params(write(tmp_path, "roles:\n  harmonic: {restrike_weight: -1}\n"))
+    with pytest.raises(ConfigError, match="unknown weight.*restroke.*known: onset, offset, frame, velocity, restrike"):
+        load_params(write(tmp_path, "stems:\n  piano:\n    loss_weights: {restroke: 4.0}\n"))
+
+
 def test_organ_switch(tmp_path):
     params = load_params(write(tmp_path, "taxonomy: {organs_as_keys: true}\n"))
     assert tx.stem_for_program(19, switches=params.switches) == "piano"

@@ -49,7 +49,8 @@ def test_role_weights_reach_the_loss():
     role = params.role("bass")
     weights = loss_weights_from_role(role)
     assert weights == {"onset": role.onset_weight, "offset": role.offset_weight,
-                       "frame": role.frame_weight, "velocity": role.velocity_weight}
+                       "frame": role.frame_weight, "velocity": role.velocity_weight,
+                       "restrike": role.restrike_weight}
     torch.manual_seed(0)
     model = create_model(FE, TINY, 88, weights).eval()
     batch = _batch()
@@ -69,6 +70,44 @@ def test_role_weights_reach_the_loss():
     assert create_model(FE, TINY, 4, {"onset_weight": 3}).loss_weights["onset"] == 3
     with pytest.raises(ValueError, match="unknown loss weight"):
         create_model(FE, TINY, 4, {"pitch": 1})
+
+
+def _restrike_rolls():
+    """C4 struck at 0 s and again 0.05 s after it ends (a re-strike); D4 at 0 s and again
+    0.5 s after it ends (not one); E4 once."""
+    notes = np.array([[0.0, 0.5, 60, 80], [0.55, 0.9, 60, 80], [0.0, 0.3, 62, 80],
+                      [0.8, 1.0, 62, 80], [0.2, 0.6, 64, 80]], dtype=np.float64)
+    t = FE.n_frames(FE.sample_rate_hz)
+    return {k: torch.from_numpy(v)[None] for k, v in rolls_from_midi(notes, t, FE).items()}, t
+
+
+def test_restrike_mask_marks_only_onsets_right_after_the_same_pitch_sounded():
+    from midi_extractor.model.transcriber import restrike_mask
+
+    rolls, _ = _restrike_rolls()
+    model = create_model(FE, TINY, 88, {})
+    assert model.restrike_frames() == 3            # 0.1 s at a 32 ms hop
+    mask = restrike_mask(rolls["onset"], rolls["frame"], model.restrike_frames())[0]
+    hit = {(int(t), int(c) + FE.min_midi) for t, c in torch.nonzero(mask)}
+    assert hit == {(round(0.55 * FE.frame_rate_hz), 60)}
+
+
+def test_restrike_weight_scales_the_onset_loss_of_re_strikes_only():
+    rolls, t = _restrike_rolls()
+    batch = {"audio": torch.randn(1, FE.sample_rate_hz) * 0.1, **rolls}
+    torch.manual_seed(0)
+    model = create_model(FE, TINY, 88, {"restrike": 1.0}).eval()
+    with torch.no_grad():
+        logits = model(batch["audio"])
+    plain = model.compute_losses(logits, batch)
+    model.loss_weights["restrike"] = 4.0
+    weighted = model.compute_losses(logits, batch)
+    on = round(0.55 * FE.frame_rate_hz)
+    cell = torch.nn.functional.binary_cross_entropy_with_logits(logits["onset"][0, on, 60 - FE.min_midi], torch.tensor(1.0))
+    n_cells = logits["onset"].numel()
+    assert float(weighted["onset"] - plain["onset"]) == pytest.approx(3.0 * float(cell) / n_cells, rel=1e-4)
+    for head in ("offset", "frame", "velocity"):
+        assert float(weighted[head]) == float(plain[head])
 
 
 def test_velocity_loss_is_masked_on_onsets():
