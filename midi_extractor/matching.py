@@ -2,7 +2,7 @@
 matching, precision / recall / F1 from counts, and MIDI number -> Hz.
 
 Every scorer goes through here: evaluation (``evaluate.scoring``), the threshold sweep
-(``evaluate.thresholds``), the piano-roll plots (``evaluate.plots``) and validation during
+(``model.thresholds``), the piano-roll plots (``evaluate.plots``) and validation during
 training (``train.validation``), so they match notes the same way.
 
 * :func:`midi_to_hz`: equal temperament, A4 (69) = 440 Hz.

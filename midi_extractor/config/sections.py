@@ -154,7 +154,7 @@ class IndexConfig:
 class DecodingConfig(Checked):
     """Activation-to-note thresholds (section ``decoding``, and a model's ``decoding.json``).
     A threshold is a number in (0, 1) or ``auto`` (chosen on validation from the default
-    grid; see :mod:`midi_extractor.evaluate.thresholds`)."""
+    grid; see :mod:`midi_extractor.model.thresholds`)."""
 
     onset_threshold: Any = 0.3       # used as given when no grid; the fallback without validation
     frame_threshold: Any = 0.4

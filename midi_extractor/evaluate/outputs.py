@@ -67,7 +67,8 @@ def write_outputs(metrics: dict, rows: list[dict], decoding: dict, out_path: Any
                   decoding_out: Any, plots_dir: Any, max_plots: int, drums: bool) -> list[Path]:
     """Write whichever outputs were asked for; returns their paths (for MLflow)."""
     from midi_extractor.atomic import write_json
-    from midi_extractor.evaluate import plots, thresholds
+    from midi_extractor.evaluate import plots
+    from midi_extractor.model import thresholds
     from midi_extractor.evaluate.scoring import ALL_DRUM_CLASSES
 
     artifacts: list[Path] = []

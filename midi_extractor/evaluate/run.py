@@ -45,7 +45,8 @@ from typing import Any
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import OutputError
 from midi_extractor.config import resolve_params
-from midi_extractor.evaluate import intervals, plots, thresholds
+from midi_extractor.evaluate import intervals, plots
+from midi_extractor.model import thresholds
 from midi_extractor.evaluate.outputs import build_metrics, check_outputs_writable, closing_line, write_outputs
 from midi_extractor.evaluate.tracks import choose_decoding, score_entries, select_entries
 from midi_extractor.model.checkpoint import CheckpointError, check_fits

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from midi_extractor.evaluate import thresholds
+from midi_extractor.model import thresholds
 from midi_extractor.evaluate.outputs import DOMAINS
 from midi_extractor.evaluate.scoring import ALL_DRUM_CLASSES, figures_from_counts, track_counts
 

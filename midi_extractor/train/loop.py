@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from midi_extractor.atomic import clean_stale_tmp
+from midi_extractor.model.thresholds import Grid, grid_from_decoding
 from midi_extractor.model.transcriber import HEADS
 from midi_extractor.train import data
 from midi_extractor.train import distributed as ddp
@@ -32,7 +33,7 @@ from midi_extractor.train import outputs
 from midi_extractor.train.batch_augment import augment_batch, expand_rolls
 from midi_extractor.train.state import (Job, State, TrainingError, build_state, checkpoint, load_base,
                                         seed_everything, start_from_base, try_resume)
-from midi_extractor.train.validation import is_better, validate
+from midi_extractor.train.validation import is_better, validate, validate_tracks
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Run:
     val_ds: Any
     val_loader: Any
     tracker: Any
-    onset_thresholds: tuple[float, ...]
+    grid: Grid                      # the decoding thresholds evaluate chooses from: validation's too
     step_model: Any = None          # state.model, or its torch.compile'd twin (same parameters)
     first_step_s: float | None = None   # the first step's wall time: with compile, mostly compiling
 
@@ -107,8 +108,8 @@ def setup(job: Job, device: str | None, resume: bool, amp: bool | None, val_clip
             find_unused_parameters=any(state.model.loss_weights[h] == 0 for h in HEADS))
     val_loader = (torch.utils.data.DataLoader(val_ds, batch_size=job.settings.batch_size)
                   if val_ds is not None and info.is_main else None)
-    thresholds = job.params.decoding.onset_candidates()  # what evaluate will choose the shipped one from
-    run = Run(job, info, dev, amp_dtype, train_ds, val_ds, val_loader, None, thresholds, state.model)
+    grid = grid_from_decoding(job.params.decoding, bool(job.drum_classes))  # what evaluate chooses from
+    run = Run(job, info, dev, amp_dtype, train_ds, val_ds, val_loader, None, grid, state.model)
     if data.compile_on(job, dev):
         run.step_model = torch.compile(state.model)  # checkpoints keep reading state.model: no _orig_mod keys
     run.tracker = _tracker(state, run, Path(job.data_root or train_ds.root))
@@ -243,8 +244,9 @@ def validate_and_save(state: State, run: Run, row: dict | None) -> bool:
     Returns whether early stopping says stop."""
     job = run.job
     if run.val_loader is not None:
-        state.last_val = validate(ddp.unwrap(state.model), run.val_loader, run.device, run.amp_dtype,
-                                  job.drum_classes, onset_thresholds=run.onset_thresholds)
+        model = ddp.unwrap(state.model)
+        state.last_val = {**validate(model, run.val_loader, run.device, run.amp_dtype),
+                          **validate_tracks(model, run.val_ds, run.grid, run.device)}
         improved, key = is_better(state.last_val, state.best_key)
     else:
         state.last_val, improved, key = {}, True, None

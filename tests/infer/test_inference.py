@@ -15,6 +15,7 @@ from midi_extractor.infer import engine as inference
 from midi_extractor.infer.api import transcribe
 from midi_extractor.infer.engine import activations, plan_windows
 from midi_extractor.infer.routing import NoModelError
+from midi_extractor.model import windows
 
 
 @pytest.mark.parametrize("n_samples", [1, 511, 512, 16000 * 3, 16000 * 3 + 1, 16000 * 10 + 77])
@@ -42,8 +43,8 @@ def test_the_cpu_runs_one_window_a_pass_and_an_accelerator_two(standin, monkeypa
     x = sine(69, 1.0, 2.0, 10.0) + sine(81, 5.9, 7.0, 10.0)
     n = len(plan_windows(len(x), FE, window_s=3.0, context_s=0.5))     # six 3 s windows
     batches = []
-    real = inference.run_model
-    monkeypatch.setattr(inference, "run_model", lambda m, chunks, device="cpu": batches.append(len(chunks)) or
+    real = windows.run_model
+    monkeypatch.setattr(windows, "run_model", lambda m, chunks, device="cpu": batches.append(len(chunks)) or
                         real(m, chunks, device))
     notes, _ = transcribe(x, "bass", standin, sample_rate_hz=SR, window_s=3.0, context_s=0.5)
     assert n == 6 and batches == [1] * n and inference.batch_windows_for("cuda:0") == 2

@@ -1,25 +1,35 @@
-"""Validation during training scores onsets at the best threshold of the shipped grid."""
+"""Validation during training: losses over the validation clips; onsets scored on whole tracks
+at the thresholds evaluate would choose (the same grid, sweep and tie-break)."""
 import numpy as np
 import pytest
 import torch
 
-from midi_extractor.config import FrontEndConfig
-from midi_extractor.config import DecodingConfig
-from midi_extractor.train.validation import validate
-
-#: the thresholds the trainer validates: the repository's decoding grid
-GRID = DecodingConfig(onset_grid=[0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5]).onset_candidates()
+from midi_extractor.config import DecodingConfig, FrontEndConfig
+from midi_extractor.model.labels import rolls_from_midi
+from midi_extractor.model.thresholds import grid_from_decoding
+from midi_extractor.model.windows import plan_windows
+from midi_extractor.train.validation import VAL_TRACK_S, validate, validate_tracks
 
 FE = FrontEndConfig(kind="logfreq")
+#: the repository's decoding grid: what evaluate chooses the shipped thresholds from
+GRID = grid_from_decoding(DecodingConfig(onset_grid=[0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5],
+                                         frame_grid=[0.3, 0.4, 0.5]), drums=False)
+#: (start_s, end_s, pitch, velocity): the last two notes lie past the first 4-s training clip
+NOTES = np.array([[0.5, 1.0, 60, 90], [2.0, 2.6, 64, 90], [4.5, 5.0, 67, 90], [5.5, 5.9, 72, 90]])
+TRACK_S = 6.0
 
 
 class _Fixed:
-    """A stand-in model whose predictions are the labels scaled to a fixed onset probability."""
+    """A stand-in for the model: its losses are fixed (validate); as a numpy model run in the
+    inference windows (validate_tracks) its probabilities are the track's labels, onsets at
+    ``onset_prob`` and frames at 0.9, plus a note that is not there (pitch 50 at 3 s) whose
+    onset is at ``ghost_prob``."""
 
     front_end = FE
+    is_numpy = True
 
-    def __init__(self, onset_prob):
-        self.onset_prob = onset_prob
+    def __init__(self, onset_prob, notes=NOTES, ghost_prob=0.0):
+        self.onset_prob, self.notes, self.ghost_prob, self.inputs = onset_prob, notes, ghost_prob, []
 
     def eval(self):
         return self
@@ -28,28 +38,87 @@ class _Fixed:
         return self
 
     def run_on_batch(self, batch):
-        preds = {"onset": batch["onset"] * self.onset_prob, "frame": batch["frame"] * 0.9,
-                 "velocity": batch["velocity"]}
-        return preds, {"total": torch.tensor(0.1)}
+        return {}, {"total": torch.tensor(0.1), "onset": torch.tensor(0.02)}
+
+    def __call__(self, chunks):
+        self.inputs.append(chunks.shape)
+        start_s = _start_s(chunks[0])
+        rolls = rolls_from_midi(self.notes, FE.n_frames(chunks.shape[1]), FE, start_s=start_s)
+        ghost = rolls_from_midi(np.array([[3.0, 3.5, 50, 90]]), FE.n_frames(chunks.shape[1]), FE, start_s=start_s)
+        prob = {"onset": rolls["onset"] * self.onset_prob + ghost["onset"] * self.ghost_prob,
+                "frame": (rolls["frame"] + ghost["frame"]) * 0.9,
+                "offset": rolls["offset"] * 0.0, "velocity": rolls["velocity"]}
+        to_logit = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1))  # noqa: E731
+        return {k: to_logit(v)[None] for k, v in prob.items()}
 
 
-def _batch():
-    t, n = 100, 88
-    onset, frame = torch.zeros(1, t, n), torch.zeros(1, t, n)
-    for start, col in ((10, 20), (40, 30), (70, 25)):
-        onset[0, start, col] = 1
-        frame[0, start:start + 10, col] = 1
-    return {"audio": torch.zeros(1, 512 * (t - 1)), "onset": onset, "frame": frame, "velocity": onset * 0.8}
+STAMP = 1e-8   # a track's sample k holds (k + 1) * STAMP, so a window knows where it starts
 
 
-@pytest.mark.parametrize("prob,threshold", [(0.12, 0.1), (0.45, 0.4), (0.9, 0.5)])
-def test_f1_is_the_best_over_the_grid(prob, threshold):
-    out = validate(_Fixed(prob), [_batch()], torch.device("cpu"), onset_thresholds=GRID)
+def _start_s(chunk):
+    """Where in the track a window starts (its zero padding before the track included)."""
+    j = int(np.flatnonzero(chunk)[0])
+    return (round(float(chunk[j]) / STAMP) - 1 - j) / FE.sample_rate_hz
+
+
+class _Tracks:
+    """A stand-in validation set: one track of ``TRACK_S`` seconds with ``NOTES``, its samples
+    a faint ramp (``STAMP``)."""
+
+    drum_classes = None
+
+    def __init__(self, seconds=TRACK_S):
+        self.entries, self.durations = [{"track": "T1"}], [seconds]
+
+    def read(self, i, offset_s, duration_s):
+        n = int(round(duration_s * FE.sample_rate_hz))
+        return ((np.arange(n, dtype=np.float64) + 1) * STAMP).astype(np.float32)
+
+    def notes(self, i):
+        return NOTES
+
+
+def test_validate_gives_the_mean_losses_of_the_clips():
+    batch = {"audio": torch.zeros(2, 512)}
+    out = validate(_Fixed(0.5), [batch, batch], torch.device("cpu"))
+    assert out == pytest.approx({"val_loss_total": 0.1, "val_loss_onset": 0.02})
+
+
+@pytest.mark.parametrize("prob,ghost,threshold", [(0.12, 0.07, 0.1), (0.45, 0.35, 0.4), (0.9, 0.45, 0.5),
+                                                  (0.9, 0.0, 0.05)])
+def test_whole_tracks_score_at_the_best_onset_threshold_of_the_grid(prob, ghost, threshold):
+    model = _Fixed(prob, ghost_prob=ghost)
+    out = validate_tracks(model, _Tracks(), GRID, torch.device("cpu"))
     assert out["val_onset_f1"] == 1.0 and out["val_onset_threshold"] == threshold
-    assert threshold in GRID
+    assert out["val_onset_precision"] == 1.0 and out["val_onset_recall"] == 1.0
+    assert out["val_frame_threshold"] == 0.3      # ties go to the first in grid order, as evaluate's
+    if ghost:                                      # one threshold lower lets the ghost in
+        lower = validate_tracks(_Fixed(prob, ghost_prob=ghost), _Tracks(), GRID.__class__(
+            tuple(t for t in GRID.onset if t < threshold), GRID.frame), torch.device("cpu"))
+        assert lower["val_onset_precision"] == pytest.approx(4 / 5, abs=1e-4)
+    assert model.inputs == [(1, int(TRACK_S * FE.sample_rate_hz))]   # the whole track, one window
 
 
-def test_onsets_below_every_threshold_score_zero():
-    out = validate(_Fixed(0.01), [_batch()], torch.device("cpu"), onset_thresholds=GRID)
+def test_notes_past_the_first_clip_count():
+    """A model that finds only the notes of the first 4 s recalls half of them."""
+    model = _Fixed(0.9, notes=NOTES[:2])
+    out = validate_tracks(model, _Tracks(), GRID, torch.device("cpu"))
+    assert out["val_onset_recall"] == 0.5 and out["val_onset_precision"] == 1.0
+    assert out["val_onset_f1"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_onsets_below_every_threshold_score_zero_and_no_track_scores_nothing():
+    out = validate_tracks(_Fixed(0.01), _Tracks(), GRID, torch.device("cpu"))
     assert out["val_onset_f1"] == 0.0 and out["val_onset_recall"] == 0.0
-    assert np.isclose(out["val_loss_total"], 0.1)
+    empty = _Tracks()
+    empty.entries, empty.durations = [], []
+    assert validate_tracks(_Fixed(0.9), empty, GRID, torch.device("cpu")) == {}
+
+
+def test_a_long_track_is_scored_up_to_val_track_s_in_windows():
+    model = _Fixed(0.9)
+    out = validate_tracks(model, _Tracks(seconds=VAL_TRACK_S + 30), GRID, torch.device("cpu"))
+    assert out["val_onset_f1"] == 1.0
+    # the inference's windows over the first VAL_TRACK_S, not over all 90 s
+    assert len(model.inputs) == len(plan_windows(int(VAL_TRACK_S * FE.sample_rate_hz), FE)) > 1
+    assert len(model.inputs) < len(plan_windows(int((VAL_TRACK_S + 30) * FE.sample_rate_hz), FE))

@@ -20,7 +20,8 @@ by grid order (lower onset, then lower frame threshold first).
     {"onset_threshold": 0.3, "frame_threshold": 0.4, "min_note_s": 0.05, "drum_note_s": 0.1,
      "chosen_on": "validation" | "params" | "default", "validation_onset_f1": 0.91 | null,
      "validation_tracks": 4,
-     "grid": [{"onset_threshold": .., "frame_threshold": .., "onset_f1": .., "onset_offset_f1": ..}, ...]}
+     "grid": [{"onset_threshold": .., "frame_threshold": .., "onset_f1": .., "onset_offset_f1": ..,
+               "onset_precision": .., "onset_recall": ..}, ...]}
 
 ``chosen_on``: ``validation`` when a threshold was chosen from two or more values;
 ``params`` when both were fixed (the validation score of that point is still measured);
@@ -98,8 +99,11 @@ def sweep(tracks: Iterable[tuple[Sequence[Note], dict[str, np.ndarray]]], front_
     results = []
     for (onset_t, frame_t), t in zip(grid.points, total):
         f1 = [f1_from_counts(*c) for c in t]
+        (tp, n_ref, n_est) = t[0]
         results.append({"onset_threshold": onset_t, "frame_threshold": frame_t,
-                        "onset_f1": round(float(f1[0]), 4), "onset_offset_f1": round(float(f1[1]), 4)})
+                        "onset_f1": round(float(f1[0]), 4), "onset_offset_f1": round(float(f1[1]), 4),
+                        "onset_precision": round(float(tp / n_est) if n_est else 0.0, 4),
+                        "onset_recall": round(float(tp / n_ref) if n_ref else 0.0, 4)})
     return results, n_tracks
 
 

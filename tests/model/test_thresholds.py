@@ -1,4 +1,4 @@
-"""evaluate.thresholds: the grid from params, the sweep on activations, decoding.json."""
+"""model.thresholds: the grid from params, the sweep on activations, decoding.json."""
 import json
 from dataclasses import replace
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from midi_extractor.config import DecodingConfig, FrontEndConfig
-from midi_extractor.evaluate import thresholds as th
+from midi_extractor.model import thresholds as th
 from midi_extractor.model.decoding import Note
 
 FE = FrontEndConfig()
