@@ -3,7 +3,8 @@
     window (overlapping windows with context either side, so memory does not
     grow with the file) -> run (the model, a few windows at a time) -> unwrap
     (keep the centre frames of each window, concatenate) -> decode
-    (``model.decoding``)
+    (``model.decoding``); window, run and unwrap live in :mod:`midi_extractor.model.windows`,
+    which training's validation runs too, and are re-exported here
 
 :func:`load_model` loads a checkpoint once per process (per file version and
 device) and attaches the decoding settings that travel with it
@@ -31,7 +32,6 @@ from midi_extractor.model.windows import (BATCH_WINDOWS, CONTEXT_S, CPU_BATCH_WI
                                           unwrap)
 
 log = logging.getLogger(__name__)
-
 
 
 # ------------------------------------------------------------------- models
