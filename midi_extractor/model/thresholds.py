@@ -38,7 +38,7 @@ import numpy as np
 
 from midi_extractor.atomic import write_json
 from midi_extractor.config import AUTO, DEFAULT_FRAME_GRID, DEFAULT_ONSET_GRID, DecodingConfig  # noqa: F401
-from midi_extractor.matching import f1_from_counts, match_counts
+from midi_extractor.matching import f1_from_counts, match_counts, prf
 from midi_extractor.model.decoding import Note, decode
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,10 @@ def sweep(tracks: Iterable[tuple[Sequence[Note], dict[str, np.ndarray]]], front_
     results = []
     for (onset_t, frame_t), t in zip(grid.points, total):
         f1 = [f1_from_counts(*c) for c in t]
-        (tp, n_ref, n_est) = t[0]
+        precision, recall, _ = prf(*t[0])
         results.append({"onset_threshold": onset_t, "frame_threshold": frame_t,
                         "onset_f1": round(float(f1[0]), 4), "onset_offset_f1": round(float(f1[1]), 4),
-                        "onset_precision": round(float(tp / n_est) if n_est else 0.0, 4),
-                        "onset_recall": round(float(tp / n_ref) if n_ref else 0.0, 4)})
+                        "onset_precision": round(precision, 4), "onset_recall": round(recall, 4)})
     return results, n_tracks
 
 

@@ -151,15 +151,15 @@ class Transcriber(nn.Module):
         """Frames before an onset that make it a re-strike when its column sounded in one."""
         return max(1, round(RESTRIKE_S * self.front_end.frame_rate_hz))
 
-    def _onset_weight(self, batch: Mapping[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor | None:
-        """Per-cell weights of the onset BCE: ``restrike`` on re-strikes, 1 elsewhere (``None``:
-        all 1, when the factor is 1 or the batch has no frame roll)."""
+    def _onset_weight(self, onset: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+        """Per-cell weights of the onset BCE of target ``onset`` (float32 on the logits' device):
+        ``restrike`` on re-strikes, 1 elsewhere (``None``: all 1, when the factor is 1 or the
+        batch has no frame roll)."""
         factor = self.loss_weights["restrike"]
         if factor == 1.0 or "frame" not in batch:
             return None
-        return 1.0 + (factor - 1.0) * restrike_mask(batch["onset"].to(like.device).float(),
-                                                    batch["frame"].to(like.device).float(),
-                                                    self.restrike_frames())
+        frame = batch["frame"].to(onset.device).float()
+        return 1.0 + (factor - 1.0) * restrike_mask(onset, frame, self.restrike_frames())
 
     def compute_losses(self, logits: Mapping[str, torch.Tensor],
                        batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -171,9 +171,9 @@ class Transcriber(nn.Module):
             if w == 0 or head not in batch:
                 losses[head] = zero
                 continue
-            target = batch[head].to(logits[head].device, logits[head].dtype)
-            weight = self._onset_weight(batch, logits[head]) if head == "onset" else None
-            losses[head] = w * F.binary_cross_entropy_with_logits(logits[head].float(), target.float(), weight=weight)
+            target = batch[head].to(logits[head].device, logits[head].dtype).float()
+            weight = self._onset_weight(target, batch) if head == "onset" else None
+            losses[head] = w * F.binary_cross_entropy_with_logits(logits[head].float(), target, weight=weight)
         w = self.loss_weights["velocity"]
         if w == 0 or "velocity" not in batch or "onset" not in batch:
             losses["velocity"] = zero
