@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from midi_extractor.atomic import file_sha256
+from midi_extractor.model.labels import HEADS
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,6 @@ ONNX_NAME = "model.onnx"
 META_SUFFIX = ".json"
 #: 2: audio in (format 1 took power spectrograms, computed outside the graph)
 FORMAT = 2
-HEADS = ("onset", "offset", "frame", "velocity")
 #: the graph's one input: audio (B, S) float32 at the front end's sample rate
 INPUT = "audio"
 

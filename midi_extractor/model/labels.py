@@ -38,7 +38,10 @@ from midi_extractor import taxonomy as tx
 from midi_extractor.config import FrontEndConfig
 from midi_extractor.midi_notes import MidiError, load_notes  # noqa: F401
 
-KEYS = ("onset", "offset", "frame", "velocity")
+#: the four heads, in order: the rolls made here, the model's outputs and losses
+#: (``transcriber``), the probabilities of a window (``windows``) and the ONNX outputs
+#: (``infer.onnx_runtime``). Their one home: everything else imports this.
+HEADS = ("onset", "offset", "frame", "velocity")
 
 
 def n_outputs(front_end: FrontEndConfig, drum_classes: Sequence[str] | None = None) -> int:
@@ -68,7 +71,7 @@ def rolls_from_midi(midi, n_frames: int, front_end: FrontEndConfig,
     """
     notes = load_notes(midi)
     n_out = n_outputs(front_end, drum_classes)
-    rolls = {k: np.zeros((n_frames, n_out), dtype=np.float32) for k in KEYS}
+    rolls = {k: np.zeros((n_frames, n_out), dtype=np.float32) for k in HEADS}
     if len(notes) == 0 or n_frames <= 0:
         return rolls
     fps = front_end.frame_rate_hz

@@ -43,8 +43,8 @@ from torch import nn
 
 from midi_extractor.config import LOSS_WEIGHT_KEYS, FrontEndConfig, ModelConfig, RoleConfig
 from midi_extractor.model.features import make_front_end
+from midi_extractor.model.labels import HEADS
 
-HEADS = ("onset", "offset", "frame", "velocity")
 RESTRIKE_S = 0.1   # an onset within this long after its column sounded is a re-strike
 
 

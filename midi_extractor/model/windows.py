@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from midi_extractor.config import FrontEndConfig
+from midi_extractor.model.labels import HEADS
 
 # Shorter windows keep the GRUs' sequential length down: on 2 CPU cores (10 s, 1 s, 8) ran
 # 937x real time against 649x for (20 s, 2 s, 2) (benchmarks/RESULTS.md). The harmonic model's
@@ -24,7 +25,6 @@ from midi_extractor.config import FrontEndConfig
 WINDOW_S = 10.0   # audio the model sees at once
 CONTEXT_S = 1.0   # of which this much either side is context, not kept
 CPU_BATCH_WINDOWS, BATCH_WINDOWS = 1, 2  # windows per forward pass: on the CPU, on an accelerator
-HEADS = ("onset", "offset", "frame", "velocity")
 
 
 @dataclass(frozen=True)

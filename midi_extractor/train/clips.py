@@ -65,7 +65,7 @@ from midi_extractor import prepared
 from midi_extractor.audio import AudioError, load_audio
 from midi_extractor.config import FrontEndConfig
 from midi_extractor.index_io import read_index, select_split
-from midi_extractor.model.labels import KEYS, MidiError, rolls_from_midi
+from midi_extractor.model.labels import HEADS, MidiError, rolls_from_midi
 from midi_extractor.train import batch_augment
 from midi_extractor.train.augment import AugmentPolicy, Draw, apply_audio
 from midi_extractor.train.bad_files import BadFileBook
@@ -188,7 +188,7 @@ class TranscriptionDataset(BadFileBook, ClipReader, torch.utils.data.Dataset):
             x = self.read(i, item["offset_s"], item["src_s"])
             audio = apply_audio(x, draw, self.sr, self.n_samples)
         out = {"audio": torch.from_numpy(np.ascontiguousarray(audio))}
-        out.update({k: torch.from_numpy(item["rolls"][k]) for k in KEYS})
+        out.update({k: torch.from_numpy(item["rolls"][k]) for k in HEADS})
         return out
 
     # ------------------------------------------------------------- access

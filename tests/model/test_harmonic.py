@@ -8,7 +8,8 @@ import torch
 from helpers_data import REPO
 from midi_extractor.config import FrontEndConfig, ModelConfig
 from midi_extractor.model.harmonic import HARMONIC_SHIFTS, HarmonicMix, arithmetic_runs, semitone_layout
-from midi_extractor.model.transcriber import HEADS, count_parameters, create_model
+from midi_extractor.model.labels import HEADS
+from midi_extractor.model.transcriber import count_parameters, create_model
 
 FE = FrontEndConfig(kind="logfreq", f_min_hz=26.0)
 SR = FE.sample_rate_hz

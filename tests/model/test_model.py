@@ -8,7 +8,8 @@ import torch
 from helpers_data import REPO
 from midi_extractor.config import FrontEndConfig, ModelConfig, load_params
 from midi_extractor.model.labels import rolls_from_midi
-from midi_extractor.model.transcriber import HEADS, Transcriber, count_parameters, create_model, loss_weights_from_role
+from midi_extractor.model.labels import HEADS
+from midi_extractor.model.transcriber import Transcriber, count_parameters, create_model, loss_weights_from_role
 
 FE = FrontEndConfig()
 TINY = ModelConfig(size="small", conv_channels=24, rnn_units=16)
