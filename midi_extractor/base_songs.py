@@ -47,7 +47,7 @@ def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int =
                      validation_tracks=0, test_tracks=0)
     build_indices(songs_dir, list(cfg.stems), out / "index", switches=params.switches,
                   drum_split=params.index.drum_split, jobs=jobs, bass_octave_down=ds.bass_labels_octave_down)
-    fe, prepared = params.features, {}
+    fe, prepared = params.base_front_end(base), {}
     for stem in cfg.stems:
         filtered = out / "index" / f"filtered_dataset_{stem}.json"
         filter_index_file(out / "index" / f"dataset_{stem}.json", filtered, thresholds=params.index.filter,

@@ -1,5 +1,5 @@
 """Stage `prepare@<stem>`: resample each stem of a filtered index once to the model's rate
-(params: features.sample_rate_hz) and parse its notes once, for fast training reads; the
+(params: features.sample_rate_hz, or the stem's base's pretrain.<base>.sample_rate_hz) and parse its notes once, for fast training reads; the
 notes are stored corrected (label shift, notes outside features.min_midi..max_midi left out).
 Prints one summary line (the whole report is the index's header); a user error (params, index,
 an unwritable out folder) is one line naming its cause, exit status 2."""
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from midi_extractor.config import ConfigError, load_params
-from midi_extractor.dataset.prepare import prepare_index
+from midi_extractor.dataset.prepare import index_front_end, prepare_index
 from midi_extractor.index_io import DataError
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -23,7 +23,7 @@ parser.add_argument("--dataset-root", default=None, help="the data folder the in
 args = parser.parse_args()
 name = f"prepare@{Path(args.out).name}"
 try:
-    features = load_params(args.params).features
+    features = index_front_end(load_params(args.params), args.index)
     r = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
                       dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
 except (ConfigError, DataError, OSError) as exc:

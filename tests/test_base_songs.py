@@ -71,3 +71,11 @@ def test_missing_songs_name_the_stage_and_a_shared_seed_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"pretrain.pitched.songs must be >= 0, got -1"):
         params(songs=-1)
     assert params(songs=0, songs_seed=0).pretrain["pitched"].songs == 0   # no songs, no clash
+
+
+def test_a_base_at_its_own_rate_gets_its_songs_prepared_at_that_rate(tmp_path):
+    p = from_dict(Params, {"dataset": {"seconds": 2.0, "seed": 0, "sample_rate_hz": 32000},
+                           "pretrain": {"pitched": {"stems": ["bass"], "role": "harmonic", "songs": 1,
+                                                    "songs_seed": 7, "sample_rate_hz": 32000}}})
+    prepared = json.loads(write_base_songs(p, "pitched", tmp_path / "pitched")["bass"].read_text())
+    assert p.features.sample_rate_hz == 16000 and prepared["prepared"]["sample_rate_hz"] == 32000

@@ -121,6 +121,15 @@ def test_stem_stages_depend_on_their_stem_and_role_only():
         assert "stems" not in params and "roles" not in params
 
 
+def test_a_stems_data_and_model_depend_on_its_bases_rate():
+    """pretrain.<base>.sample_rate_hz sets the rate a stem is prepared and trained at
+    (Params.front_end), so both stages rerun when it changes; base_songs prepares at it too."""
+    for name in ("prepare", "train"):
+        assert "pretrain.${item.base}.sample_rate_hz" in STAGES[name]["do"]["params"], name
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert {f"pretrain.{b}.sample_rate_hz" for b in params["pretrain"]} <= set(STAGES["base_songs"]["params"])
+
+
 def test_each_base_depends_on_exactly_its_stems_indexes_and_its_own_songs():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     songs = STAGES["base_songs"]

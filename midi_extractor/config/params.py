@@ -67,6 +67,7 @@ class Params(Checked):
                                   f"(listed: {', '.join(self.pretrain) or 'none'})")
         for name, base in self.pretrain.items():
             self._check_base(key_of(where, f"pretrain.{name}"), base)
+            self._check_base_rate(key_of(where, f"pretrain.{name}.sample_rate_hz"), name)
             if base.songs and base.songs_seed == self.dataset.seed:
                 raise ConfigError(f"{key_of(where, f'pretrain.{name}.songs_seed')} is {base.songs_seed}, the seed of "
                                   f"dataset.seed: the base's songs would be the data set's own, test tracks included; "
@@ -85,6 +86,32 @@ class Params(Checked):
                                                                           if unknown else ""))
         if base.drum_stem and base.drum_stem not in tx.MODEL_DRUM_CLASSES:
             raise ConfigError(f"{at}.drum_stem must be one of {', '.join(tx.MODEL_DRUM_CLASSES)}")
+
+    def _check_base_rate(self, at: str, base: str) -> None:
+        rate = self.pretrain[base].sample_rate_hz
+        if rate is None:
+            return
+        if rate < 1:
+            raise ConfigError(f"{at} must be >= 1 (or null: features.sample_rate_hz), got {rate}")
+        self.base_front_end(base).check(at)
+        if self.dataset.kind == "generated" and rate > self.dataset.sample_rate_hz:
+            raise ConfigError(f"{at} is {rate} but dataset.sample_rate_hz renders the generated set at "
+                              f"{self.dataset.sample_rate_hz}: the base would hear nothing above "
+                              f"{self.dataset.sample_rate_hz // 2} Hz; raise dataset.sample_rate_hz to {rate}")
+
+    def base_front_end(self, base: str) -> FrontEndConfig:
+        """The front end of base ``base`` and of every stem fine-tuned from it: ``features`` at
+        ``pretrain.<base>.sample_rate_hz`` (:meth:`FrontEndConfig.at_rate`) when that is set, else
+        ``features``. With :meth:`front_end`, the one home of which front end a model has."""
+        cfg = self.pretrain.get(base)
+        rate = cfg.sample_rate_hz if cfg is not None else None
+        return self.features if rate is None or rate == self.features.sample_rate_hz else self.features.at_rate(rate)
+
+    def front_end(self, stem: str) -> FrontEndConfig:
+        """The front end stem ``stem`` is prepared, trained and validated at: its base's
+        (:meth:`base_front_end`), else ``features``."""
+        base = self.stems[stem].base if stem in self.stems else ""
+        return self.base_front_end(base) if base else self.features
 
     def base_songs(self, base: str) -> tuple[int, str]:
         """``(songs, why none)`` for base ``base``: ``pretrain.<base>.songs`` and ``""`` on the

@@ -4,6 +4,7 @@
 :mod:`midi_extractor.config.training`, the whole file in :mod:`midi_extractor.config.params`)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,15 @@ class FrontEndConfig(Checked):
     def frame_of(self, time_s: float) -> int:
         """Nearest frame index of a time in seconds."""
         return int(round(time_s * self.frame_rate_hz))
+
+    def at_rate(self, sample_rate_hz: int) -> "FrontEndConfig":
+        """This front end at another sample rate with its times kept: hop and FFT lengths scale
+        with the rate (whole samples), so frames stay as long in seconds, and ``f_max_hz`` scales
+        too, so bands that reached the old Nyquist frequency reach the new one."""
+        r = sample_rate_hz / self.sample_rate_hz
+        return dataclasses.replace(self, sample_rate_hz=int(sample_rate_hz),
+                                   hop_length=max(1, round(self.hop_length * r)), n_fft=max(1, round(self.n_fft * r)),
+                                   n_fft_low=max(1, round(self.n_fft_low * r)), f_max_hz=self.f_max_hz * r)
 
 
 @dataclass

@@ -115,7 +115,9 @@ class PretrainConfig(StemConfig):
     for this base alone, beside its stems' tracks (stage ``base_songs``, seed ``songs_seed``,
     the training pool and effects of ``dataset``); the stems' fine-tunes never read them.
     ``ships``: which step becomes ``bases/<name>.pt``: ``best`` (the best validation step,
-    ``best.pt``) or ``last`` (the end of the schedule, ``last.pt``)."""
+    ``best.pt``) or ``last`` (the end of the schedule, ``last.pt``). ``sample_rate_hz``: the rate
+    this base and the stems fine-tuned from it hear (``features`` at that rate,
+    :meth:`Params.base_front_end`); null: ``features.sample_rate_hz``."""
 
     stems: list[str] = field(default_factory=list)
     drum_stem: str = ""
@@ -124,6 +126,7 @@ class PretrainConfig(StemConfig):
     songs: int = 0
     songs_seed: int = 1
     ships: str = "best"
+    sample_rate_hz: int | None = None
 
     def check(self, where: str) -> None:
         super().check(where)

@@ -52,12 +52,13 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from midi_extractor import prepared
 from midi_extractor.atomic import OutputError, check_writable, clean_stale_tmp, write_json
 from midi_extractor.dataset.prepare_entry import DEFAULT_PITCH_RANGE, pitched_entry, prepare_entry
-from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, read_index,
-                                     select_split)
+from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, parse_index,
+                                     read_index, select_split)
 
 log = logging.getLogger(__name__)
 
@@ -230,12 +231,18 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
     return report
 
 
+def index_front_end(params: Any, index_path: str | Path) -> Any:
+    """The front end an index's stem is prepared at: ``params.front_end(<the index's stem>)``
+    (its base's rate; ``features`` for an index without a stem)."""
+    return params.front_end(str(parse_index(index_path).get("stem") or ""))
+
+
 # ---------------------------------------------------------------------- CLI
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from midi_extractor.config import ConfigError, resolve_params
 
     try:
-        features = resolve_params(args.params).features
+        features = index_front_end(resolve_params(args.params), args.index)
         rate = features.sample_rate_hz if args.sample_rate is None else args.sample_rate
         report = prepare_index(args.index, args.out_dir, rate, splits=args.splits, jobs=args.jobs,
                                dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))

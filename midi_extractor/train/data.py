@@ -65,7 +65,7 @@ def datasets(job: Job, val_clips_per_track: int, on_device: bool = False):
     from midi_extractor.train.augment import AugmentPolicy
     from midi_extractor.train.clips import TranscriptionDataset
 
-    s, fe = job.settings, job.params.features
+    s, fe = job.settings, job.front_end
     policy = AugmentPolicy.from_params(job.role_config.augment, job.role)
     train_ds = TranscriptionDataset(job.index_path, "train", fe, s.clip_seconds, job.drum_classes, policy, s.seed,
                                     deterministic=False, dataset_root=job.data_root, augment_on_device=on_device)

@@ -128,7 +128,7 @@ def _tracker(state: State, run: Run, root: Path):
     tracker = tracking.start_run(job.params.tracking.experiment, f"train-{job.name}", tags, run_id=state.run_id)
     inner = ddp.unwrap(state.model)
     tracker.log_params({"stem": job.name, "role": job.role, "train": dataclasses.asdict(job.settings),
-                        "features": dataclasses.asdict(job.params.features),
+                        "features": dataclasses.asdict(job.front_end),
                         "model": dataclasses.asdict(job.params.model), "loss_weights": inner.loss_weights,
                         "n_outputs": inner.n_outputs, "base": str(job.init_from or ""),
                         "n_parameters": sum(p.numel() for p in inner.parameters()),
@@ -201,7 +201,7 @@ def train_step(state: State, run: Run, batch: dict) -> None:
     inner = ddp.unwrap(state.model)
     batch = {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
     if "augment" in batch:  # the role's augmentation, drawn by the loader, rendered here on the device
-        sr = job.params.features.sample_rate_hz
+        sr = job.front_end.sample_rate_hz
         batch["audio"] = augment_batch(batch["audio"], batch["augment"], sr, int(round(job.settings.clip_seconds * sr)))
         batch.update(expand_rolls(batch))
     with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):

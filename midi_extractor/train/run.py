@@ -79,7 +79,8 @@ def train(index_path: str | Path, stem: str, out_dir: str | Path, params: Params
     settings = stem_settings(params, stem, **overrides)
     classes = tx.MODEL_DRUM_CLASSES.get(stem)
     job = Job(stem, tx.role_of(stem, params.switches), settings, params.role(stem), params, Path(index_path),
-              Path(out_dir), list(classes) if classes else None, data_root, Path(init_from) if init_from else None)
+              Path(out_dir), list(classes) if classes else None, data_root, Path(init_from) if init_from else None,
+              params.front_end(stem))
     return fit(job, **run)
 
 
@@ -154,7 +155,7 @@ def _shipped_base_problem(name: str, params: Params, shipped: Path) -> str | Non
         return f"{shipped}: not found"
     try:
         ck = load_checkpoint(shipped)
-        check_fits(Identity.of(ck), shipped, params.pretrain[name].stems[0], front_end=params.features,
+        check_fits(Identity.of(ck), shipped, params.pretrain[name].stems[0], front_end=params.base_front_end(name),
                    model_size=params.model.size, params=params, say_base=False)
     except CheckpointError as exc:
         return str(exc)
@@ -179,7 +180,8 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
                           **{f"{k}_weight": v for k, v in cfg.loss_weights.items()})
     classes = tx.MODEL_DRUM_CLASSES.get(cfg.drum_stem)
     job = Job(f"base-{name}", cfg.role, cfg, role_config, params, index, out_dir,
-              list(classes) if classes else None, data_root, Path(cfg.init_from) if cfg.init_from else None)
+              list(classes) if classes else None, data_root, Path(cfg.init_from) if cfg.init_from else None,
+              params.base_front_end(name))
     result = fit(job, **run)
     if export is not None and result.get("rank", 0) == 0:
         from midi_extractor.model.checkpoint import export_weights

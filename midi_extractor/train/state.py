@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.config import Params, RoleConfig, StemConfig
+from midi_extractor.config import FrontEndConfig, Params, RoleConfig, StemConfig
 from midi_extractor.model.checkpoint import CheckpointError, Identity, check_fits, load_checkpoint
 from midi_extractor.model.transcriber import create_model
 from midi_extractor.train import distributed as ddp
@@ -33,7 +33,9 @@ class TrainingError(RuntimeError):
 
 @dataclass
 class Job:
-    """What to train. ``name`` is the stem (or the pretrain base) the run is for."""
+    """What to train. ``name`` is the stem (or the pretrain base) the run is for; ``front_end``
+    the one it trains at (``Params.front_end`` of the stem, ``Params.base_front_end`` of a base;
+    default ``params.features``)."""
 
     name: str
     role: str
@@ -45,6 +47,11 @@ class Job:
     drum_classes: list[str] | None = None
     data_root: str | Path | None = None
     init_from: Path | None = None
+    front_end: FrontEndConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.front_end is None:
+            self.front_end = self.params.features
 
     @property
     def total_steps(self) -> int:
@@ -102,7 +109,7 @@ def seed_everything(seed: int) -> None:
 
 def build_state(job: Job, device: torch.device, amp_dtype) -> State:
     """A fresh model, AdamW, warmup+cosine schedule and (fp16 only) a GradScaler."""
-    s, fe = job.settings, job.params.features
+    s, fe = job.settings, job.front_end
     n_outputs = len(job.drum_classes) if job.drum_classes else fe.n_pitches
     model = create_model(fe, job.params.model, n_outputs, job.role_config).to(device)
     config = {**model.config_dict(), "drum_classes": job.drum_classes, "train": dataclasses.asdict(s),
@@ -121,7 +128,7 @@ def load_base(job: Job) -> dict:
     ck = load_checkpoint(job.init_from)
     stems = getattr(job.settings, "stems", None)   # a base (pretrain.<name>) starting from a checkpoint
     stem = stems[0] if stems and job.name not in tx.STEMS else job.name
-    check_fits(Identity.of(ck), job.init_from, stem, role=job.role, front_end=job.params.features,
+    check_fits(Identity.of(ck), job.init_from, stem, role=job.role, front_end=job.front_end,
                model_size=job.params.model.size, params=job.params, say_base=False)
     return ck
 

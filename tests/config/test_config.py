@@ -204,3 +204,43 @@ def test_kit_tracks_need_kits_and_kits_stay_out_of_the_test_pool():
         from_dict(Params, {"dataset": {"kit_tracks": -1}})
     ds = from_dict(Params, {"dataset": {"kit_tracks": 4, "kit_sources": ["H2_Forzee"]}}).dataset
     assert (ds.kit_tracks, ds.kit_sources) == (4, ["H2_Forzee"])
+
+
+KIT_BASE = ("pretrain: {percussive: {stems: [drums, high_percs], role: percussive, drum_stem: drums%s}}\n"
+            "stems: {high_percs: {base: percussive}, bass: {}}\n")
+
+
+def test_a_base_rate_gives_its_stems_the_front_end_at_that_rate_with_the_same_frames(tmp_path):
+    params = load_params(write(tmp_path, "dataset: {sample_rate_hz: 32000}\n"
+                                         "features: {kind: logfreq, sample_rate_hz: 16000, hop_length: 512, n_fft: 2048,"
+                                         " n_fft_low: 8192, f_max_hz: 8000.0}\n" + KIT_BASE % ", sample_rate_hz: 32000"))
+    fe, base = params.features, params.front_end("high_percs")
+    assert base == params.base_front_end("percussive")
+    assert (base.sample_rate_hz, base.hop_length, base.n_fft, base.n_fft_low, base.f_max_hz) == (32000, 1024, 4096,
+                                                                                                  16384, 16000.0)
+    assert base.hop_s == fe.hop_s and base.n_frames(32000 * 3) == fe.n_frames(16000 * 3)
+    assert (base.min_midi, base.max_midi, base.kind, base.bins_per_semitone) == (fe.min_midi, fe.max_midi, fe.kind,
+                                                                                 fe.bins_per_semitone)
+    assert params.front_end("bass") == fe   # a stem without a base hears features
+
+
+def test_a_base_without_a_rate_hears_features(tmp_path):
+    params = load_params(write(tmp_path, KIT_BASE % ""))
+    assert params.pretrain["percussive"].sample_rate_hz is None
+    assert params.front_end("high_percs") == params.features == params.base_front_end("percussive")
+
+
+@pytest.mark.parametrize("rate, message", [
+    (32000, "pretrain.percussive.sample_rate_hz is 32000 but dataset.sample_rate_hz renders the generated set at "
+            "16000: the base would hear nothing above 8000 Hz; raise dataset.sample_rate_hz to 32000"),
+    (0, "pretrain.percussive.sample_rate_hz must be >= 1")])
+def test_a_base_rate_the_data_cannot_feed_is_refused_naming_the_key(tmp_path, rate, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        load_params(write(tmp_path, KIT_BASE % f", sample_rate_hz: {rate}"))
+
+
+def test_params_yaml_lists_each_base_rate_so_dvc_exp_can_set_it():
+    import yaml
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert all("sample_rate_hz" in base for base in raw["pretrain"].values())

@@ -366,3 +366,33 @@ def test_a_base_ships_its_best_or_its_last_step_as_params_say(two_indexes, tmp_p
         assert same(weights(tmp_path / f"{ships}.pt"), best if ships == "best" else last)
     with pytest.raises(ConfigError, match="pretrain.pitched.ships must be best or last, got 'first'"):
         from_dict(Params, {"pretrain": {"pitched": {"stems": ["bass"], "role": "harmonic", "ships": "first"}}})
+
+
+def test_a_base_at_its_own_rate_trains_and_fine_tunes_there_and_a_base_at_another_rate_is_refused(two_indexes,
+                                                                                                  tmp_path):
+    """pretrain.<base>.sample_rate_hz: the base and its stems train at features scaled to that rate
+    (the 8 kHz sine tracks read at 16 kHz, frames as long in seconds); a base made at features' own
+    rate does not fit a stem of that base, and the refusal names the rate."""
+    from midi_extractor.model.checkpoint import CheckpointError
+    from midi_extractor.train.run import pretrain, train
+
+    params = tiny_params(epochs=1, steps_per_epoch=1)
+    cfg = PretrainConfig(**{**dataclasses.asdict(params.stems["bass"]), "stems": ["bass", "piano"],
+                            "role": "harmonic", "sample_rate_hz": 16000})
+    params.pretrain = {"pitched": cfg}
+    params.stems["bass"].base = "pitched"
+    pretrain("pitched", two_indexes, tmp_path / "base16", params, log_every=1, progress=False)
+    for name in ("base16", "bass"):
+        if name == "bass":
+            train(two_indexes[0], "bass", tmp_path / "bass", params, init_from=tmp_path / "base16" / "best.pt",
+                  log_every=1, progress=False)
+        fe = load_checkpoint(tmp_path / name / "best.pt")["config"]["front_end"]
+        assert (fe["sample_rate_hz"], fe["hop_length"], fe["n_fft"]) == (16000, 512, 1024), name
+        assert fe["f_max_hz"] == pytest.approx(7600.0), name
+
+    params.pretrain = {"pitched": dataclasses.replace(cfg, sample_rate_hz=None)}
+    pretrain("pitched", two_indexes, tmp_path / "base8", params, log_every=1, progress=False)
+    params.pretrain = {"pitched": cfg}
+    with pytest.raises(CheckpointError, match=r"sample_rate_hz=8000.*sample_rate_hz=16000"):
+        train(two_indexes[0], "bass", tmp_path / "wrong", params, init_from=tmp_path / "base8" / "best.pt",
+              log_every=1, progress=False)
