@@ -50,6 +50,8 @@ def test_one_command_sets_the_seed_settings_on_every_base_and_stem(tmp_path, cap
         for name in params[section]:
             for key, value in {**SEED, "epochs": epochs}.items():
                 assert got[f"{section}.{name}.{key}"] == value, f"{section}.{name}.{key}"
+    # the kit base (and so drums and high_percs) hears real Slakh's audio up to 16 kHz; the pitched base stays at 16 kHz
+    assert got["pretrain.percussive.sample_rate_hz"] == 32000 and "pretrain.pitched.sample_rate_hz" not in got
 
 
 def test_the_bases_rebuild_on_real_data_unless_the_shipped_ones_are_kept(tmp_path, capsys):
