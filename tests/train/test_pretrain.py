@@ -396,3 +396,21 @@ def test_a_base_at_its_own_rate_trains_and_fine_tunes_there_and_a_base_at_anothe
     with pytest.raises(CheckpointError, match=r"sample_rate_hz=8000.*sample_rate_hz=16000"):
         train(two_indexes[0], "bass", tmp_path / "wrong", params, init_from=tmp_path / "base8" / "best.pt",
               log_every=1, progress=False)
+
+
+def test_the_32_khz_kit_base_fits_the_kit_stems_at_32_khz_only():
+    """bases/percussive_32k.pt (README, "A base's own sample rate") is what
+    pretrain.percussive.sample_rate_hz: 32000 asks for, and a 16 kHz stem refuses it naming the rate."""
+    from midi_extractor.model.checkpoint import CheckpointError, Identity, check_fits
+
+    params = load_params(REPO / "params.yaml")
+    params.dataset.sample_rate_hz = 32000
+    params.pretrain["percussive"].sample_rate_hz = 32000
+    path = REPO / "bases" / "percussive_32k.pt"
+    it = Identity.of(load_checkpoint(path))
+    for stem in ("drums", "high_percs"):
+        check_fits(it, path, stem, front_end=params.front_end(stem), model_size=params.model.size, params=params,
+                   say_base=False)
+        with pytest.raises(CheckpointError, match="sample_rate_hz=32000.*sample_rate_hz=16000"):
+            check_fits(it, path, stem, front_end=params.features, model_size=params.model.size, params=params,
+                       say_base=False)
