@@ -15,7 +15,7 @@ from helpers_data import REPO
 from midi_extractor import taxonomy as tx
 
 BASE = REPO / "bases" / "percussive.pt"
-SR = 16000
+SR = 32000  # the kit base's rate (pretrain.percussive.sample_rate_hz)
 PATTERN = {"kick": 36, "snare": 38, "hihat": 42}
 
 
