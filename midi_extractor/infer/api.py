@@ -147,9 +147,10 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     from midi_extractor.model.checkpoint import check_fits
 
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
-    if isinstance(audio, (str, Path)):
-        from midi_extractor.audio import audio_info
+    from midi_extractor.audio import audio_info
+    from midi_extractor.infer.audio_in import warn_if_below_model_rate
 
+    if isinstance(audio, (str, Path)):
         audio_info(audio)  # a missing, empty or corrupt file is named before any routing
     if str(stem) == "auto":
         if not isinstance(audio, (str, Path)):
@@ -161,6 +162,10 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     role = tx.role_of(route.used_stem, switches) if params is not None else None  # switches given: bass_role
     check_fits(loaded.identity, route.checkpoint, route.used_stem, role=role, params=params,
                fallback_for=route.stem if route.is_fallback else None)
+    source_hz = audio_info(audio)[0] if isinstance(audio, (str, Path)) else sample_rate_hz
+    if source_hz:
+        warn_if_below_model_rate(int(source_hz), loaded.front_end.sample_rate_hz,
+                                 str(audio) if isinstance(audio, (str, Path)) else "audio array")
     dec = with_overrides(loaded.decoding, **overrides)
     program = 0 if tx.STEMS[route.stem].is_drum else track_program(stem, route.stem)
     thresholds = dict(onset_threshold=dec.onset_threshold, frame_threshold=dec.frame_threshold,

@@ -79,6 +79,17 @@ def warn_if_clipped(n_full_scale: int, n_samples: int, name: str) -> None:
                     100.0 * n_full_scale / n_samples)
 
 
+def warn_if_below_model_rate(input_hz: int, model_hz: int, name: str) -> None:
+    """Log a warning when an input is sampled below the model's rate: it holds nothing above
+    ``input_hz / 2``, which the model was trained to hear (the drum models read hats and
+    shakers up to 16 kHz); upsampling does not bring it back."""
+    if input_hz < model_hz:
+        log.warning("%s: sampled at %d Hz, below the model's %d Hz: it holds nothing above %d Hz, where the "
+                    "model expects sound (a drum model hears hats and shakers there and may read them as "
+                    "snares); transcribe a copy at %d Hz or more if there is one", name, input_hz, model_hz,
+                    input_hz // 2, model_hz)
+
+
 def is_silent(x: np.ndarray) -> bool:
     from midi_extractor.audio import rms_db
 

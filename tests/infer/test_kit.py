@@ -85,3 +85,20 @@ def test_a_rendered_kit_comes_back_with_kick_snare_and_hats_where_they_are(kit):
         assert found >= 0.8 * len(ref), f"{cls}: {found} of {len(ref)} hits found ({len(est)} estimated)"
         assert len(est) <= len(ref) + 2, f"{cls}: {len(est)} estimated for {len(ref)} hits"
     assert midi.instruments and all(i.is_drum for i in midi.instruments)
+
+
+def test_a_kit_sampled_below_the_models_rate_is_warned_about_and_one_at_it_is_not(kit, caplog):
+    """The kit base hears 32 kHz: a 16 kHz copy of the same kit has no hats left, and the warning
+    names both rates; the 32 kHz file passes without it."""
+    from midi_extractor import transcribe
+    from midi_extractor.audio import load_audio
+
+    tmp, _ = kit
+    with caplog.at_level("WARNING"):
+        transcribe(tmp / "drums.wav", stem="drums", models_dir=tmp / "models", onset_threshold=0.2)
+    assert "below the model's" not in caplog.text
+    caplog.clear()
+    low = load_audio(tmp / "drums.wav", 16000)
+    with caplog.at_level("WARNING"):
+        transcribe(low, stem="drums", models_dir=tmp / "models", sample_rate_hz=16000, onset_threshold=0.2)
+    assert "audio array: sampled at 16000 Hz, below the model's 32000 Hz: it holds nothing above 8000 Hz" in caplog.text
