@@ -141,19 +141,19 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
            **overrides: float | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
     """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams (with
     ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""
+    from midi_extractor.audio import audio_info
     from midi_extractor.infer import stream
+    from midi_extractor.infer.audio_in import warn_if_below_model_rate
     from midi_extractor.infer.routing import resolve_model, resolve_models_dir
     from midi_extractor.infer.settings import with_overrides
     from midi_extractor.model.checkpoint import check_fits
 
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
-    from midi_extractor.audio import audio_info
-    from midi_extractor.infer.audio_in import warn_if_below_model_rate
-
-    if isinstance(audio, (str, Path)):
-        audio_info(audio)  # a missing, empty or corrupt file is named before any routing
+    is_file = isinstance(audio, (str, Path))
+    # a missing, empty or corrupt file is named before any routing
+    source_hz = audio_info(audio)[0] if is_file else sample_rate_hz
     if str(stem) == "auto":
-        if not isinstance(audio, (str, Path)):
+        if not is_file:
             raise ValueError("stem='auto' needs a file name to read the stem from; pass stem=")
         stem = stem_from_filename(audio, switches)
     route = resolve_model(stem, resolve_models_dir(models_dir), switches)  # logs a fallback
@@ -162,15 +162,14 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     role = tx.role_of(route.used_stem, switches) if params is not None else None  # switches given: bass_role
     check_fits(loaded.identity, route.checkpoint, route.used_stem, role=role, params=params,
                fallback_for=route.stem if route.is_fallback else None)
-    source_hz = audio_info(audio)[0] if isinstance(audio, (str, Path)) else sample_rate_hz
     if source_hz:
         warn_if_below_model_rate(int(source_hz), loaded.front_end.sample_rate_hz,
-                                 str(audio) if isinstance(audio, (str, Path)) else "audio array")
+                                 str(audio) if is_file else "audio array")
     dec = with_overrides(loaded.decoding, **overrides)
     program = 0 if tx.STEMS[route.stem].is_drum else track_program(stem, route.stem)
     thresholds = dict(onset_threshold=dec.onset_threshold, frame_threshold=dec.frame_threshold,
                       min_note_s=dec.min_note_s, drum_note_s=dec.drum_note_s, window_s=window_s, context_s=context_s)
-    if isinstance(audio, (str, Path)):
+    if is_file:
         got = stream.transcribe_path(loaded, audio, onsets=onsets, keep_signal=keep_signal, **thresholds)
     else:
         got = stream.transcribe_whole(loaded, audio, sample_rate_hz, **thresholds)
