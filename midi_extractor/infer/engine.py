@@ -27,7 +27,7 @@ from midi_extractor.config import DecodingConfig, FrontEndConfig
 from midi_extractor.infer.audio_in import (PEAK_LEVEL, SILENCE_DB, condition, is_silent, load_input,  # noqa: F401
                                            to_mono)
 from midi_extractor.model.decoding import Note, decode
-from midi_extractor.model.windows import (BATCH_WINDOWS, CONTEXT_S, CPU_BATCH_WINDOWS, HEADS, WINDOW_S,  # noqa: F401
+from midi_extractor.model.windows import (BATCH_WINDOWS, CONTEXT_S, CPU_BATCH_WINDOWS, WINDOW_S,  # noqa: F401
                                           Window, activations, batch_windows_for, cut, plan_windows, run_model,
                                           unwrap)
 

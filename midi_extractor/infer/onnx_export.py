@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from midi_extractor.atomic import atomic_open, check_writable, write_json
-from midi_extractor.infer.onnx_runtime import FORMAT, HEADS, INPUT, OnnxModel, export_paths, file_sha256
+from midi_extractor.infer.onnx_runtime import FORMAT, INPUT, OnnxModel, export_paths, file_sha256
+from midi_extractor.model.labels import HEADS
 
 log = logging.getLogger(__name__)
 
