@@ -75,6 +75,7 @@ def test_old_mel_checkpoints_keep_their_front_end():
 
 
 @pytest.mark.parametrize("n_fft, hop, lo, hi", [(1024, 64, 3, 131), (2048, 512, 32, 1025), (16, 4, 0, 9),
+                                               (2048, 128, 0, 131), (4096, 1024, 32, 2049),
                                                (1000, 250, 2, 40)])  # the last: no power of two, conv1d
 def test_the_exported_stft_is_torch_stft(monkeypatch, n_fft, hop, lo, hi):
     """While exported to ONNX the STFT is built from real-valued ops (frames from hop blocks and a
@@ -102,3 +103,47 @@ def test_both_front_ends_are_the_same_while_exported(monkeypatch):
     monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
     for kind, (front, features) in fronts.items():
         assert float((front(audio) - features).abs().max()) < 1e-3, kind  # log power
+
+
+def test_the_two_stage_dft_splits_where_it_costs_least():
+    """A band that stops low takes a small first stage: the 32-kHz low band's 131 bins of 2048
+    split 16 x 128 (68 multiplications a sample against 140 at 64 x 32); a full band keeps 64."""
+    from midi_extractor.model.features import stage_one_size
+
+    assert stage_one_size(2048, 131) == 16 and stage_one_size(1024, 131) == 16
+    assert stage_one_size(4096, 2049) == 64 and stage_one_size(16, 9) == 4
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_polyphase_decimation_is_the_strided_filter(factor):
+    """The low band's decimation (blocks of ``factor`` samples, one unstrided conv) gives the
+    strided FIR's numbers and length, ``ceil(S / factor)``, for lengths on and off the factor."""
+    from midi_extractor.model.features import decimate, lowpass_taps, polyphase_taps
+
+    taps = lowpass_taps(factor)
+    weights = polyphase_taps(taps, factor)
+    assert weights.shape == (1, factor, -(-taps.numel() // factor))
+    rng = np.random.default_rng(factor)
+    for n in (1, factor - 1, factor, 1000, 16000 + 77):
+        audio = torch.from_numpy(rng.standard_normal((2, n)).astype(np.float32))
+        strided = torch.nn.functional.conv1d(audio.unsqueeze(1), taps.view(1, 1, -1),
+                                             padding=taps.numel() // 2, stride=factor)[:, 0]
+        out = decimate(audio, weights, taps.numel())
+        assert out.shape == strided.shape == (2, -(-n // factor)), n
+        assert float((out - strided).abs().max()) <= 1e-5, n
+
+
+def test_banded_filterbank_is_the_dense_product():
+    """The high bands' product per group of bands, on the bins each group reads, equals the
+    dense filterbank's at 16 and 32 kHz; the groups cover every band once."""
+    from midi_extractor.model.features import LogFreq
+
+    for rate in (16000, 32000):
+        front = LogFreq(LOGFREQ.at_rate(rate))
+        bands = [b for lo, hi, _, _ in front._high_groups for b in range(lo, hi)]
+        assert bands == list(range(front.high_filters.shape[0]))
+        power = torch.rand(2, front.high_filters.shape[1], 40)
+        dense = front.high_filters @ power
+        assert float((front._high_bands(power) - dense).abs().max()) <= 1e-6 * float(dense.max())
+        widths = sum((hi - lo) * (f1 - f0) for lo, hi, f0, f1 in front._high_groups)
+        assert widths < front.high_filters.numel() / 3, rate
