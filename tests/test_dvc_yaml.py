@@ -130,6 +130,13 @@ def test_a_stems_data_and_model_depend_on_its_bases_rate():
     assert {f"pretrain.{b}.sample_rate_hz" for b in params["pretrain"]} <= set(STAGES["base_songs"]["params"])
 
 
+def test_a_stems_model_depends_on_its_bases_n_fft():
+    """pretrain.<base>.n_fft is part of the front end a stem trains with (Params.front_end);
+    the prepared audio does not depend on it."""
+    assert "pretrain.${item.base}.n_fft" in STAGES["train"]["do"]["params"]
+    assert "pretrain.${item.base}.n_fft" not in STAGES["prepare"]["do"]["params"]
+
+
 def test_each_base_depends_on_exactly_its_stems_indexes_and_its_own_songs():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     songs = STAGES["base_songs"]

@@ -1,8 +1,7 @@
 """The whole ``params.yaml`` (:class:`Params`, with the rules across its sections) and its loaders."""
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,7 @@ class Params(Checked):
                                   f"(listed: {', '.join(self.pretrain) or 'none'})")
         for name, base in self.pretrain.items():
             self._check_base(key_of(where, f"pretrain.{name}"), base)
-            self._check_base_rate(key_of(where, f"pretrain.{name}.sample_rate_hz"), name)
+            self._check_base_front_end(key_of(where, f"pretrain.{name}"), name)
             if base.songs and base.songs_seed == self.dataset.seed:
                 raise ConfigError(f"{key_of(where, f'pretrain.{name}.songs_seed')} is {base.songs_seed}, the seed of "
                                   f"dataset.seed: the base's songs would be the data set's own, test tracks included; "
@@ -87,25 +86,31 @@ class Params(Checked):
         if base.drum_stem and base.drum_stem not in tx.MODEL_DRUM_CLASSES:
             raise ConfigError(f"{at}.drum_stem must be one of {', '.join(tx.MODEL_DRUM_CLASSES)}")
 
-    def _check_base_rate(self, at: str, base: str) -> None:
-        rate = self.pretrain[base].sample_rate_hz
-        if rate is None:
-            return
-        if rate < 1:
-            raise ConfigError(f"{at} must be >= 1 (or null: features.sample_rate_hz), got {rate}")
+    def _check_base_front_end(self, at: str, base: str) -> None:
+        cfg = self.pretrain[base]
+        rate, n_fft = cfg.sample_rate_hz, cfg.n_fft
+        if rate is not None and rate < 1:
+            raise ConfigError(f"{at}.sample_rate_hz must be >= 1 (or null: features.sample_rate_hz), got {rate}")
+        if n_fft is not None and n_fft < 2:
+            raise ConfigError(f"{at}.n_fft must be >= 2 samples (or null: features.n_fft at the base's rate), "
+                              f"got {n_fft}")
         self.base_front_end(base).check(at)
-        if self.dataset.kind == "generated" and rate > self.dataset.sample_rate_hz:
-            raise ConfigError(f"{at} is {rate} but dataset.sample_rate_hz renders the generated set at "
-                              f"{self.dataset.sample_rate_hz}: the base would hear nothing above "
+        if rate is not None and self.dataset.kind == "generated" and rate > self.dataset.sample_rate_hz:
+            raise ConfigError(f"{at}.sample_rate_hz is {rate} but dataset.sample_rate_hz renders the generated "
+                              f"set at {self.dataset.sample_rate_hz}: the base would hear nothing above "
                               f"{self.dataset.sample_rate_hz // 2} Hz; raise dataset.sample_rate_hz to {rate}")
 
     def base_front_end(self, base: str) -> FrontEndConfig:
         """The front end of base ``base`` and of every stem fine-tuned from it: ``features`` at
-        ``pretrain.<base>.sample_rate_hz`` (:meth:`FrontEndConfig.at_rate`) when that is set, else
-        ``features``. With :meth:`front_end`, the one home of which front end a model has."""
-        cfg = self.pretrain.get(base)
-        rate = cfg.sample_rate_hz if cfg is not None else None
-        return self.features if rate is None or rate == self.features.sample_rate_hz else self.features.at_rate(rate)
+        ``pretrain.<base>.sample_rate_hz`` (:meth:`FrontEndConfig.at_rate`), with
+        ``pretrain.<base>.n_fft`` where set; ``features`` for a base that sets neither. With
+        :meth:`front_end`, the one home of which front end a model has."""
+        cfg, fe = self.pretrain.get(base), self.features
+        if cfg is not None and cfg.sample_rate_hz is not None:
+            fe = fe.at_rate(cfg.sample_rate_hz)
+        if cfg is not None and cfg.n_fft is not None:
+            fe = replace(fe, n_fft=int(cfg.n_fft))
+        return fe
 
     def front_end(self, stem: str) -> FrontEndConfig:
         """The front end stem ``stem`` is prepared, trained and validated at: its base's
@@ -127,7 +132,7 @@ class Params(Checked):
         role_name = tx.role_of(stem, self.switches)
         base = self.roles.get(role_name, RoleConfig())
         overrides = self.stems[stem].loss_weights if stem in self.stems else {}
-        return dataclasses.replace(base, **{f"{k}_weight" if not k.endswith("_weight") else k: float(v)
+        return replace(base, **{f"{k}_weight" if not k.endswith("_weight") else k: float(v)
                                             for k, v in overrides.items()})
 
 

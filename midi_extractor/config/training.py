@@ -117,7 +117,9 @@ class PretrainConfig(StemConfig):
     ``ships``: which step becomes ``bases/<name>.pt``: ``best`` (the best validation step,
     ``best.pt``) or ``last`` (the end of the schedule, ``last.pt``). ``sample_rate_hz``: the rate
     this base and the stems fine-tuned from it hear (``features`` at that rate,
-    :meth:`Params.base_front_end`); null: ``features.sample_rate_hz``."""
+    :meth:`Params.base_front_end`); null: ``features.sample_rate_hz``. ``n_fft``: the length in
+    samples, at that rate, of the STFT above ``features.split_hz``; null: ``features.n_fft``
+    scaled to the rate (frames as long in seconds)."""
 
     stems: list[str] = field(default_factory=list)
     drum_stem: str = ""
@@ -127,6 +129,7 @@ class PretrainConfig(StemConfig):
     songs_seed: int = 1
     ships: str = "best"
     sample_rate_hz: int | None = None
+    n_fft: int | None = None
 
     def check(self, where: str) -> None:
         super().check(where)

@@ -1,4 +1,5 @@
 """params.yaml loading: types coerced by field, errors that name the key."""
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -224,6 +225,24 @@ def test_a_base_rate_gives_its_stems_the_front_end_at_that_rate_with_the_same_fr
     assert params.front_end("bass") == fe   # a stem without a base hears features
 
 
+def test_a_base_n_fft_shortens_the_high_stft_at_the_base_rate_and_keeps_the_rest(tmp_path):
+    params = load_params(write(tmp_path, "dataset: {sample_rate_hz: 32000}\n"
+                                         "features: {kind: logfreq, sample_rate_hz: 16000, hop_length: 512, n_fft: 2048,"
+                                         " n_fft_low: 8192, f_max_hz: 8000.0}\n"
+                                         + KIT_BASE % ", sample_rate_hz: 32000, n_fft: 2048"))
+    base = params.front_end("high_percs")
+    assert (base.sample_rate_hz, base.hop_length, base.n_fft, base.n_fft_low, base.f_max_hz) == (32000, 1024, 2048,
+                                                                                                  16384, 16000.0)
+    at_16k = load_params(write(tmp_path, KIT_BASE % ", n_fft: 1024"))
+    assert at_16k.front_end("high_percs") == replace(at_16k.features, n_fft=1024) != at_16k.features
+    assert at_16k.front_end("bass") == at_16k.features
+
+
+def test_a_base_n_fft_below_two_is_refused_naming_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"pretrain\.percussive\.n_fft must be >= 2 samples"):
+        load_params(write(tmp_path, KIT_BASE % ", n_fft: 1"))
+
+
 def test_a_base_without_a_rate_hears_features(tmp_path):
     params = load_params(write(tmp_path, KIT_BASE % ""))
     assert params.pretrain["percussive"].sample_rate_hz is None
@@ -243,4 +262,4 @@ def test_params_yaml_lists_each_base_rate_so_dvc_exp_can_set_it():
     import yaml
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert all("sample_rate_hz" in base for base in raw["pretrain"].values())
+    assert all("sample_rate_hz" in base and "n_fft" in base for base in raw["pretrain"].values())
