@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from midi_extractor.atomic import clean_stale_tmp
-from midi_extractor.model.thresholds import Grid, grid_from_decoding
 from midi_extractor.model.labels import HEADS
+from midi_extractor.model.thresholds import Grid, grid_from_decoding
 from midi_extractor.train import data
 from midi_extractor.train import distributed as ddp
 from midi_extractor.train import outputs
