@@ -1,56 +1,99 @@
 """Out-of-domain onset F1 per pitched stem: the shipped stem models, the shared base they
-fine-tune from, and the peers scored on the same files (../shared/peer/score_*.py --out JSON).
+fine-tune from, and the peers scored on the same files, every column aggregated the peers' way:
+the mean over stems (one score a stem file) of each category.
 
-    python benchmarks/compare_peers.py --metrics metrics --base /tmp/base_metrics \
-        --peer "Basic Pitch=/tmp/bp_ood.json" --peer "Harmonica medium=/tmp/harm_ood.json"
+    python benchmarks/compare_peers.py --metrics metrics --base benchmarks/base_metrics \
+        --peer "Basic Pitch=benchmarks/peers/basic_pitch_ood32k_2026-12-05.json" \
+        --peer "Harmonica medium=benchmarks/peers/harmonica_medium_ood32k_2026-12-05.jsonl"
 
-``--metrics``/``--base`` hold ``<stem>.json`` as ``evaluate`` writes it (``out_of_domain.onset_f1``);
-a peer's JSON maps a stem category to ``{"onset_f1": ...}`` and ``_speed`` to its real-time factor.
-Prints a Markdown table, the best figure of each row in bold, and how many stems each column leads.
+``--metrics``/``--base`` hold ``<stem>_tracks.csv`` as ``evaluate --tracks-out`` writes it: the
+out-of-domain rows' ``onset_f1`` are averaged (``evaluate``'s own ``<stem>.json`` pools the notes
+instead, which weighs long stems more; ``--pooled`` prints that figure below the table). A peer is
+``../shared/peer/score_*.py --out``'s JSON (a category -> ``{"onset_f1": mean, "n": stems}``) or
+``peers/score_harmonica_per_stem.py``'s JSON lines (one ``{"category", "scores": [onset_f1, ...]}``
+a stem). Prints a Markdown table, the best figure of each row in bold, how many stems each column
+leads, and each column's stem count where it differs from ours (not the same files).
 """
 import argparse
+import csv
 import json
 from pathlib import Path
 
 PITCHED = ("bass", "piano", "guitar", "strings_ensemble", "synth_lead", "synth_pad_fx", "other")
 
 
-def ours(folder: Path, stem: str) -> float | None:
+def ours(folder: Path, stem: str) -> tuple[float, int] | None:
+    """``(mean out-of-domain onset F1, stems)`` from ``folder/<stem>_tracks.csv``."""
+    f = folder / f"{stem}_tracks.csv"
+    if not f.is_file():
+        return None
+    with f.open(newline="") as fh:
+        values = [float(r["onset_f1"]) for r in csv.DictReader(fh) if r["domain"] == "out_of_domain"]
+    return (sum(values) / len(values), len(values)) if values else None
+
+
+def pooled(folder: Path, stem: str) -> tuple[float, int] | None:
     f = folder / f"{stem}.json"
     if not f.is_file():
         return None
-    return json.loads(f.read_text()).get("out_of_domain", {}).get("onset_f1")
+    ood = json.loads(f.read_text()).get("out_of_domain", {})
+    return (ood["onset_f1"], ood.get("n_tracks", 0)) if "onset_f1" in ood else None
+
+
+def peer(path: Path) -> dict[str, tuple[float, int]]:
+    """A peer's ``{category: (mean onset F1, stems)}`` from its JSON or JSON lines."""
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        per: dict[str, list[float]] = {}
+        for line in text.splitlines():
+            if line.strip():
+                row = json.loads(line)
+                per.setdefault(row["category"], []).append(row["scores"][0])
+        return {c: (sum(v) / len(v), len(v)) for c, v in per.items()}
+    data = json.loads(text)
+    return {c: (v["onset_f1"], v.get("n", 0)) for c, v in data.items() if not c.startswith("_")}
+
+
+def table(columns: dict[str, dict[str, tuple[float, int] | None]]) -> list[str]:
+    names = list(columns)
+    lines = ["| stem | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    leads = dict.fromkeys(names, 0)
+    first = names[0]
+    for s in PITCHED:
+        cells_in = [columns[n].get(s) for n in names]
+        best = max((round(c[0], 3) for c in cells_in if c is not None), default=None)
+        cells = []
+        for n, c in zip(names, cells_in):
+            if c is None:
+                cells.append("-")
+                continue
+            leads[n] += round(c[0], 3) == best
+            text = f"**{c[0]:.3f}**" if round(c[0], 3) == best else f"{c[0]:.3f}"
+            mine = columns[first].get(s)
+            cells.append(text + (f" ({c[1]} stems)" if mine is not None and c[1] and c[1] != mine[1] else ""))
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    lines.append("| stems led (ties count for each) | " + " | ".join(str(leads[n]) for n in names) + " |")
+    return lines
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--metrics", type=Path, default=Path("metrics"))
-    ap.add_argument("--base", type=Path, help="evaluate's JSON of the base on each stem")
-    ap.add_argument("--peer", action="append", default=[], help="NAME=path/to/peer.json")
+    ap.add_argument("--base", type=Path, help="evaluate's --tracks-out CSVs of the base on each stem")
+    ap.add_argument("--peer", action="append", default=[], help="NAME=path/to/peer.json or .jsonl")
+    ap.add_argument("--pooled", action="store_true", help="also ours with the notes pooled (evaluate's figure)")
     a = ap.parse_args()
     columns = {"ours (stem model)": {s: ours(a.metrics, s) for s in PITCHED}}
     if a.base:
         columns["base (pitched)"] = {s: ours(a.base, s) for s in PITCHED}
-    speeds = {}
     for spec in a.peer:
         name, path = spec.split("=", 1)
-        data = json.loads(Path(path).read_text())
-        columns[name] = {s: data.get(s, {}).get("onset_f1") for s in PITCHED}
-        speeds[name] = data.get("_speed", {}).get("x_realtime")
-    names = list(columns)
-    print("| stem | " + " | ".join(names) + " |")
-    print("|---" * (len(names) + 1) + "|")
-    leads = dict.fromkeys(names, 0)
-    for s in PITCHED:
-        vals = [columns[n][s] for n in names]
-        best = max((v for v in vals if v is not None), default=None)
-        for n, v in zip(names, vals):
-            leads[n] += v is not None and v == best
-        cells = ["-" if v is None else (f"**{v:.3f}**" if v == best else f"{v:.3f}") for v in vals]
-        print(f"| {s} | " + " | ".join(cells) + " |")
-    print("| stems led (ties count for each) | " + " | ".join(str(leads[n]) for n in names) + " |")
-    if speeds:
-        print("\npeer speed (x real time, one CPU thread): " + ", ".join(f"{k} {v}" for k, v in speeds.items()))
+        columns[name] = peer(Path(path))
+    print("\n".join(table(columns)))
+    if a.pooled:
+        figures = {s: pooled(a.metrics, s) for s in PITCHED}
+        print("\nours with the notes pooled (evaluate's figure): "
+              + ", ".join(f"{s} {v[0]:.3f}" for s, v in figures.items() if v is not None))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+"""benchmarks/compare_peers.py: every column is the peers' aggregation (the mean over stems)."""
+import importlib.util
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("compare_peers", REPO / "benchmarks" / "compare_peers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ours_is_the_mean_over_out_of_domain_stems_and_peers_read_json_and_json_lines(tmp_path):
+    cp = _module()
+    (tmp_path / "piano_tracks.csv").write_text(
+        "track,domain,onset_f1\nTrack00001/S01,in_domain,0.1\nTrack00047/S01,out_of_domain,0.9\n"
+        "Track00048/S02,out_of_domain,0.6\n")
+    assert cp.ours(tmp_path, "piano") == (0.75, 2)
+    assert cp.ours(tmp_path, "bass") is None
+    lines = tmp_path / "medium.jsonl"
+    lines.write_text("\n".join(json.dumps({"key": k, "category": c, "scores": [f, 0.0, 0.0]})
+                               for k, c, f in [("T1/S1", "piano", 0.8), ("T2/S1", "piano", 1.0),
+                                               ("T1/S2", "bass", 0.5)]) + "\n")
+    assert cp.peer(lines) == {"piano": (0.9, 2), "bass": (0.5, 1)}
+    summary = tmp_path / "bp.json"
+    summary.write_text(json.dumps({"piano": {"onset_f1": 0.7, "n": 2}, "_speed": {"x_realtime": 50}}))
+    assert cp.peer(summary) == {"piano": (0.7, 2)}
+
+
+def test_the_table_bolds_each_rows_best_counts_leads_and_flags_other_files():
+    cp = _module()
+    rows = cp.table({"ours": {"piano": (0.75, 2), "bass": (0.9, 10)},
+                     "medium": {"piano": (0.9, 2), "bass": (0.5, 9)}})
+    assert rows[2] == "| bass | **0.900** | 0.500 (9 stems) |"
+    assert rows[3] == "| piano | 0.750 | **0.900** |"
+    assert rows[-1] == "| stems led (ties count for each) | 1 | 1 |"
