@@ -398,19 +398,24 @@ def test_a_base_at_its_own_rate_trains_and_fine_tunes_there_and_a_base_at_anothe
               log_every=1, progress=False)
 
 
-def test_the_shipped_kit_base_fits_the_kit_stems_at_32_khz_and_the_16_khz_gpu_base_does_not():
-    """params.yaml renders the generated set at 32 kHz and gives the kit base that rate: the shipped
-    bases/percussive.pt fits drums and high_percs there; the earlier GPU base (16 kHz, kept as
-    bases/percussive_gpu16k.pt) is refused, naming both rates."""
+def test_the_shipped_kit_base_fits_the_kit_stems_at_32_khz_and_the_earlier_kit_bases_do_not():
+    """params.yaml renders the generated set at 32 kHz and gives the kit base that rate and a
+    2048-sample STFT: the shipped bases/percussive.pt fits drums and high_percs there; the earlier
+    GPU base (16 kHz, bases/percussive_gpu16k.pt) and the 4096-sample one (bases/percussive_n4096.pt)
+    are refused, naming what differs."""
     from midi_extractor.model.checkpoint import CheckpointError, Identity, check_fits
 
     params = load_params(REPO / "params.yaml")
-    shipped, gpu = REPO / "bases" / "percussive.pt", REPO / "bases" / "percussive_gpu16k.pt"
+    shipped = REPO / "bases" / "percussive.pt"
+    earlier = {"percussive_gpu16k.pt": "sample_rate_hz=16000.*sample_rate_hz=32000",
+               "percussive_n4096.pt": "n_fft=4096.*n_fft=2048"}
     for stem in ("drums", "high_percs"):
         fe = params.front_end(stem)
-        assert fe.sample_rate_hz == 32000 and params.front_end("bass").sample_rate_hz == 16000
+        assert (fe.sample_rate_hz, fe.n_fft) == (32000, 2048) and params.front_end("bass").sample_rate_hz == 16000
         check_fits(Identity.of(load_checkpoint(shipped)), shipped, stem, front_end=fe, model_size=params.model.size,
                    params=params, say_base=False)
-        with pytest.raises(CheckpointError, match="sample_rate_hz=16000.*sample_rate_hz=32000"):
-            check_fits(Identity.of(load_checkpoint(gpu)), gpu, stem, front_end=fe, model_size=params.model.size,
-                       params=params, say_base=False)
+        for name, message in earlier.items():
+            path = REPO / "bases" / name
+            with pytest.raises(CheckpointError, match=message):
+                check_fits(Identity.of(load_checkpoint(path)), path, stem, front_end=fe,
+                           model_size=params.model.size, params=params, say_base=False)
