@@ -178,7 +178,7 @@ class LogFreq(nn.Module):
         self.register_buffer("low_filters", low_f[:, :self._low_bins].contiguous(), persistent=False)
         high_f = high_f[:, self._high_from:]
         self._high_groups = band_groups(high_f, 12 * int(front_end.bins_per_semitone))
-        self.register_buffer("high_filters", high_f.contiguous(), persistent=False)
+        self.register_buffer("high_filters", high_f.contiguous(), persistent=False)  # the definition; groups compute it
         for g, (b0, b1, f0, f1) in enumerate(self._high_groups):
             self.register_buffer(f"high_filters_{g}", high_f[b0:b1, f0:f1].contiguous(), persistent=False)
         taps = lowpass_taps(d)
