@@ -133,7 +133,7 @@ class Params(Checked):
         base = self.roles.get(role_name, RoleConfig())
         overrides = self.stems[stem].loss_weights if stem in self.stems else {}
         return replace(base, **{f"{k}_weight" if not k.endswith("_weight") else k: float(v)
-                                            for k, v in overrides.items()})
+                                for k, v in overrides.items()})
 
 
 

@@ -77,6 +77,8 @@ class StemConfig(Checked):
     loss_weights: dict[str, float] = field(default_factory=dict)  # overrides the role's
     augment_on: str = "auto"         # loader (per clip, CPU) | device (per batch) | auto: device on CUDA
     compile: str = "auto"            # torch.compile the training step: on | off | auto: on CUDA
+    base_blends: list[float] = field(default_factory=list)  # weights w of w*fine-tune + (1-w)*base tried
+                                     # at the end (train/blend.py); best.pt is whichever validates best
 
     def check(self, where: str) -> None:
         """Raise :class:`ConfigError` naming ``where`` for values no training can use."""
@@ -93,6 +95,10 @@ class StemConfig(Checked):
             raise ConfigError(f"{key_of(where, 'augment_on')} must be auto, loader or device, got {self.augment_on!r}")
         if self.compile not in ("auto", "on", "off"):
             raise ConfigError(f"{key_of(where, 'compile')} must be auto, on or off, got {self.compile!r}")
+        for i, w in enumerate(self.base_blends):
+            if not 0.0 < w < 1.0:
+                raise ConfigError(f"{key_of(where, 'base_blends')}[{i}] must be within 0-1 (exclusive: 0 is the "
+                                  f"base, 1 the fine-tune, both validated anyway), got {w}")
         unknown = set(self.loss_weights) - set(LOSS_WEIGHT_KEYS)
         if unknown:
             raise ConfigError(f"{key_of(where, 'loss_weights')}: unknown weight(s) {', '.join(sorted(unknown))}; "

@@ -5,6 +5,8 @@
     -> for each step: train_step; a loss row every ``log_every`` steps;
        every ``val_interval`` steps and at the end: validate_and_save (history.csv, last.pt,
        best.pt when better, early stop)
+    -> blend: the best step's weights mixed with the base's (stems.<stem>.base_blends), each
+       validated; best.pt becomes a blend that beats it
     -> finish (summary.json, MLflow artifacts: train/outputs.py)
 
 Each step: forward under autocast (AMP on CUDA only: bf16 when supported, else fp16 with a
@@ -27,7 +29,7 @@ import torch
 from midi_extractor.atomic import clean_stale_tmp
 from midi_extractor.model.labels import HEADS
 from midi_extractor.model.thresholds import Grid, grid_from_decoding
-from midi_extractor.train import data
+from midi_extractor.train import blend, data
 from midi_extractor.train import distributed as ddp
 from midi_extractor.train import outputs
 from midi_extractor.train.batch_augment import augment_batch, expand_rolls
@@ -53,6 +55,7 @@ class Run:
     grid: Grid                      # the decoding thresholds evaluate chooses from: validation's too
     step_model: Any = None          # state.model, or its torch.compile'd twin (same parameters)
     first_step_s: float | None = None   # the first step's wall time: with compile, mostly compiling
+    base_weights: dict | None = None    # the base as this model's state dict (fine-tuning only)
 
 
 def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every: int = 10,
@@ -65,6 +68,7 @@ def fit(job: Job, *, device: str | None = "auto", resume: bool = True, log_every
     state, run = setup(job, device, resume, amp, val_clips_per_track)
     try:
         loop(state, run, log_every, progress)
+        blend.choose(state, run)
     except BaseException:
         run.tracker.end("FAILED" if run.info.is_main else "FINISHED")
         ddp.teardown(run.info)
@@ -100,8 +104,9 @@ def setup(job: Job, device: str | None, resume: bool, amp: bool | None, val_clip
     if info.is_main:
         outputs.check_room(job.out_dir, sum(p.numel() for p in state.model.parameters()))
     train_ds, val_ds = data.datasets(job, val_clips_per_track, data.augment_on_device(job, dev))
-    if not (resume and try_resume(state, job)) and base is not None:
-        start_from_base(state, job, base)
+    base_weights = start_from_base(state, job, base) if base is not None else None
+    if resume:
+        try_resume(state, job)  # last.pt's weights, when it is this run's, replace the base's
     if info.enabled:  # a 0-weight head gets no gradient
         state.model = torch.nn.parallel.DistributedDataParallel(
             state.model, device_ids=[dev.index] if dev.type == "cuda" else None,
@@ -109,7 +114,8 @@ def setup(job: Job, device: str | None, resume: bool, amp: bool | None, val_clip
     val_loader = (torch.utils.data.DataLoader(val_ds, batch_size=job.settings.batch_size)
                   if val_ds is not None and info.is_main else None)
     grid = grid_from_decoding(job.params.decoding, bool(job.drum_classes))  # what evaluate chooses from
-    run = Run(job, info, dev, amp_dtype, train_ds, val_ds, val_loader, None, grid, state.model)
+    run = Run(job, info, dev, amp_dtype, train_ds, val_ds, val_loader, None, grid, state.model,
+              base_weights=base_weights)
     if data.compile_on(job, dev):
         run.step_model = torch.compile(state.model)  # checkpoints keep reading state.model: no _orig_mod keys
     run.tracker = _tracker(state, run, Path(job.data_root or train_ds.root))

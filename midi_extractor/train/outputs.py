@@ -70,7 +70,7 @@ def save(path: Path, ckpt: Mapping[str, Any]) -> None:
 
 HISTORY_FIELDS = ("step", "epoch", "lr", "loss_total", "loss_onset", "loss_offset", "loss_frame", "loss_velocity",
                   "grad_norm", "clips_per_s", "val_loss_total", "val_onset_precision", "val_onset_recall",
-                  "val_onset_f1", "val_onset_threshold", "val_frame_threshold")
+                  "val_onset_f1", "val_onset_threshold", "val_frame_threshold", "base_blend")
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
@@ -135,10 +135,12 @@ def summary(state: Any, run: Any, wall_s: float, bad_files: dict[str, str] | Non
     """What ``summary.json`` says about the run (``state``, ``run``: train.state.State, train.loop.Run)."""
     job, device, world = run.job, run.device, run.info.world_size
     inner = ddp.unwrap(state.model)
-    final = {k: float(v) for k, v in state.history[-1].items() if k.startswith("loss_")} if state.history else {}
+    steps = [r for r in state.history if "base_blend" not in r]  # the blends' rows (train/blend.py) hold no loss
+    final = {k: float(v) for k, v in steps[-1].items() if k.startswith("loss_")} if steps else {}
     return {"stem": job.name, "role": job.role, "steps": state.step, "total_steps": job.total_steps,
             "epochs_completed": state.step / job.settings.steps_per_epoch, "stopped_early": state.stopped,
             "best_metric_name": "val_onset_f1", "best_metric": state.best_metric, "best_step": state.best_step,
+            "base_blend": state.base_blend,
             "final_losses": final, "final_validation": state.last_val,
             "throughput_clips_per_s": state.clips_done * world / state.train_time_s if state.train_time_s else 0.0,
             "wall_time_s": wall_s, "device": str(device),
@@ -162,6 +164,8 @@ def finish(job: Any, result: dict, tracker: Any) -> None:
     tracker.log_checkpoint_ref(job.best_path, "best")
     tracker.end()
     best = result["best_metric"]
-    log.info("%s: done in %.0f s, %d steps; best validation onset F1 %s at step %s -> %s", job.name,
+    blend = result.get("base_blend")
+    log.info("%s: done in %.0f s, %d steps; best validation onset F1 %s at step %s%s -> %s", job.name,
              result["wall_time_s"], result["steps"], f"{best:.3f}" if best is not None else "-",
-             result.get("best_step"), job.best_path)
+             result.get("best_step"), f" blended {blend:.2f} with the base" if blend is not None else "",
+             job.best_path)

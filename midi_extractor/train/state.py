@@ -90,6 +90,7 @@ class State:
     train_time_s: float = 0.0
     window: dict = field(default_factory=dict)
     window_n: int = 0
+    base_blend: float | None = None   # the weight of the fine-tune in best.pt when a blend won (train/blend.py)
 
 
 def lr_factor(step: int, total: int, warmup: int, floor: float = 0.02) -> float:
@@ -133,22 +134,25 @@ def load_base(job: Job) -> dict:
     return ck
 
 
-def start_from_base(state: State, job: Job, ck: dict | None = None) -> None:
-    """Fine-tuning: load the base checkpoint's weights (``ck``, else :func:`load_base`). Output
-    rows are mapped by drum class name when the base's classes differ from this model's (a
-    kit base feeding a ``high_percs`` model); pitched bases map one to one."""
+def start_from_base(state: State, job: Job, ck: dict | None = None) -> dict[str, torch.Tensor]:
+    """Fine-tuning: load the base checkpoint's weights (``ck``, else :func:`load_base`) and return
+    them as this model's state dict (what :mod:`midi_extractor.train.blend` mixes back in).
+    Output rows are mapped by drum class name when the base's classes differ from this model's
+    (a kit base feeding a ``high_percs`` model); pitched bases map one to one."""
     ck = ck if ck is not None else load_base(job)
     weights = dict(ck["model"])
     base_classes = ck.get("config", {}).get("drum_classes")
-    own = state.model.state_dict()
+    model = ddp.unwrap(state.model)
+    own = model.state_dict()
     if job.drum_classes and base_classes and list(base_classes) != list(job.drum_classes):
         rows = [list(base_classes).index(c) for c in job.drum_classes]
-        weights = state.model.map_class_weights(weights, rows, len(base_classes))
+        weights = model.map_class_weights(weights, rows, len(base_classes))
     mismatched = [k for k, v in weights.items() if k in own and v.shape != own[k].shape]
     if mismatched:
         raise CheckpointError(f"{job.init_from}: base weights do not fit {job.name}'s model ({mismatched[:3]}...)")
-    state.model.load_state_dict({k: weights.get(k, v) for k, v in own.items()})
+    model.load_state_dict({k: weights.get(k, v) for k, v in own.items()})
     log.info("%s: fine-tuning from %s (step %s)", job.name, job.init_from, ck.get("step"))
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def try_resume(state: State, job: Job) -> bool:
