@@ -63,9 +63,17 @@ def format_table(results: dict[str, dict]) -> str:
 _FLAG_HELP = {"num_workers": "DataLoader worker processes", "val_interval": "steps between validations",
               "early_stop_patience": "validations without improvement; 0 = off",
               "grad_clip": "max gradient norm; 0 = off",
-              "base_blends": "weights w of w*fine-tune + (1-w)*base validated after the last step",
+              "base_blends": "weights w of w*fine-tune + (1-w)*base validated after the last step, comma-separated",
               "augment_on": "loader (per clip, CPU), device (per batch on the training device) or auto "
                             "(device on CUDA)"}
+
+
+def _numbers(text: str) -> list[float]:
+    """``0.25,0.5`` -> ``[0.25, 0.5]`` (a list setting's flag); argparse names the flag on a bad one."""
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+_numbers.__name__ = "comma-separated numbers"  # argparse's "invalid <name> value: ..."
 
 
 def _add_overrides(p: argparse.ArgumentParser) -> None:
@@ -75,9 +83,9 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     hints = typing.get_type_hints(StemConfig)
     for name in OVERRIDE_FIELDS:
         flags = [f"--{name.replace('_', '-')}"] + (["--workers"] if name == "num_workers" else [])
-        listed = typing.get_origin(hints[name]) is list  # --base-blends 0.5 0.75
-        p.add_argument(*flags, dest=name, type=typing.get_args(hints[name])[0] if listed else hints[name],
-                       nargs="+" if listed else None, help=_FLAG_HELP.get(name, f"overrides stems.<stem>.{name}"))
+        listed = typing.get_origin(hints[name]) is list  # --base-blends 0.5,0.75 (no nargs: the index follows)
+        p.add_argument(*flags, dest=name, type=_numbers if listed else hints[name],
+                       help=_FLAG_HELP.get(name, f"overrides stems.<stem>.{name}"))
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -122,6 +122,15 @@ def test_the_train_command_takes_several_blends(tmp_path, capsys):
     from midi_extractor.cli import main
 
     rc = main(["train", str(tmp_path / "missing.json"), "--stem", "bass", "--out-dir", str(tmp_path / "m"),
-               "--params", str(tiny_params_yaml(tmp_path / "p.yaml")), "--base-blends", "0.5", "2"])
+               "--params", str(tiny_params_yaml(tmp_path / "p.yaml")), "--base-blends", "0.5,2"])
     err = capsys.readouterr().err
     assert rc == 2 and "stems.bass.base_blends[1] must be within 0-1" in err and "got 2.0" in err
+
+
+def test_a_blend_flag_that_is_not_numbers_is_refused_naming_the_flag(tmp_path, capsys):
+    from midi_extractor.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", str(tmp_path / "i.json"), "--stem", "bass", "--out-dir", str(tmp_path / "m"),
+              "--base-blends", "half"])
+    assert "argument --base-blends: invalid comma-separated numbers value: 'half'" in capsys.readouterr().err
