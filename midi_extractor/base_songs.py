@@ -12,7 +12,9 @@ training tracks, then indexed, filtered and prepared for each of the base's stem
     out_dir/<stem>/index.json, audio/, notes/   what the base's training reads
 
 Real data sets (``dataset.kind`` not ``generated``) and ``songs: 0`` get only a note, and the
-base trains on its stems' data alone. Stage ``pretrain-<base>`` reads them through
+base trains on its stems' data alone. So does a base whose stage keeps its shipped file
+(``shipped``, :func:`kept_reason`): the default pipeline keeps the pitched base and would not read
+its 200 songs (165 s of writing on the 2-core box). Stage ``pretrain-<base>`` reads them through
 :func:`midi_extractor.train.run.base_song_indexes`.
 """
 from __future__ import annotations
@@ -26,9 +28,24 @@ from midi_extractor.config import Params
 NOTE = "NOT_USED.txt"
 
 
-def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int = 1) -> dict[str, Path]:
+def kept_reason(params: Params, base: str, shipped: str | Path) -> str | None:
+    """Why base ``base`` needs no songs: stage ``pretrain-<base>`` keeps ``shipped`` (the
+    decision is :func:`midi_extractor.train.run.why_train_base`'s, the stage's own); None when
+    it trains."""
+    from midi_extractor.train.run import why_train_base
+
+    if why_train_base(base, params, shipped) is not None:
+        return None
+    rebuild = params.pretrain[base].rebuild
+    return (f"stage pretrain-{base} keeps the shipped {shipped} (pretrain.{base}.rebuild: "
+            f"{str(rebuild).lower()}); its songs are written when it trains")
+
+
+def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int = 1,
+                     shipped: str | Path | None = None) -> dict[str, Path]:
     """Write base ``base``'s songs under ``out_dir`` (module docstring); ``{stem: prepared
-    index}``, empty when it has none (then ``out_dir/NOT_USED.txt`` says why)."""
+    index}``, empty when it has none or its stage keeps ``shipped`` (then ``out_dir/NOT_USED.txt``
+    says why)."""
     from midi_extractor.dataset.filtering import filter_index_file
     from midi_extractor.dataset.indexing import build_indices
     from midi_extractor.dataset.prepare import prepare_index
@@ -37,8 +54,10 @@ def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int =
     cfg, ds, out = params.pretrain[base], params.dataset, Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     songs, why_none = params.base_songs(base)
-    if not songs:
-        (out / NOTE).write_text(f"{why_none}; base {base} trains on its stems' data alone\n")
+    kept = kept_reason(params, base, shipped) if songs and shipped is not None else None
+    if not songs or kept:
+        text = kept or f"{why_none}; base {base} trains on its stems' data alone"
+        (out / NOTE).write_text(text + "\n")
         return {}
     (out / NOTE).unlink(missing_ok=True)
     songs_dir = out / "generated"

@@ -79,3 +79,48 @@ def test_a_base_at_its_own_rate_gets_its_songs_prepared_at_that_rate(tmp_path):
                                                     "songs_seed": 7, "sample_rate_hz": 32000}}})
     prepared = json.loads(write_base_songs(p, "pitched", tmp_path / "pitched")["bass"].read_text())
     assert p.features.sample_rate_hz == 16000 and prepared["prepared"]["sample_rate_hz"] == 32000
+
+
+def test_no_songs_for_a_base_whose_stage_keeps_the_shipped_file(tmp_path, monkeypatch):
+    """With ``shipped``, songs are written only when stage pretrain-<base> will train
+    (train.run.why_train_base); a kept base gets a note saying so, and the stage asks for
+    ``dvc repro -f base_songs`` if it trains after all."""
+    from midi_extractor.train import run
+
+    monkeypatch.setattr(run, "why_train_base", lambda base, p, shipped: None)   # the shipped base fits
+    assert write_base_songs(params(), "pitched", tmp_path / "kept", shipped=tmp_path / "pitched.pt") == {}
+    note = (tmp_path / "kept" / NOTE).read_text()
+    assert f"keeps the shipped {tmp_path / 'pitched.pt'} (pretrain.pitched.rebuild: auto)" in note
+    assert not (tmp_path / "kept" / "generated").exists()
+
+
+def test_songs_are_written_for_a_base_that_trains(tmp_path):
+    """A missing shipped file (or ``rebuild: true``) means the base trains: its songs are written."""
+    p = params(songs=1)
+    prepared = write_base_songs(p, "pitched", tmp_path / "trains", shipped=tmp_path / "missing.pt")
+    assert sorted(prepared) == ["bass", "piano"] and not (tmp_path / "trains" / NOTE).exists()
+    again = params(songs=1, rebuild=True)
+    assert sorted(write_base_songs(again, "pitched", tmp_path / "forced", shipped=tmp_path / "missing.pt")) == [
+        "bass", "piano"]
+
+
+def test_a_kept_base_that_must_train_after_all_is_refused_naming_the_forced_run(tmp_path):
+    """The pretrain stage, training a base whose songs base_songs skipped, names the command."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from helpers_data import REPO
+
+    (tmp_path / "songs").mkdir()
+    (tmp_path / "songs" / NOTE).write_text("kept\n")
+    cfg = {"dataset": {"seconds": 2.0, "seed": 0},
+           "pretrain": {"pitched": {"stems": ["bass"], "role": "harmonic", "songs": 2, "songs_seed": 7}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(cfg))
+    out = subprocess.run([sys.executable, str(REPO / "stages" / "pretrain.py"), "--params", str(tmp_path / "params.yaml"),
+                          "--base", "pitched", "--prepared-dir", str(tmp_path / "prepared"), "--out-dir",
+                          str(tmp_path / "run"), "--export", str(tmp_path / "missing.pt"), "--songs-dir",
+                          str(tmp_path / "songs")], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 2
+    assert "pretrain.pitched.songs is 2 but" in out.stderr and "dvc repro -f base_songs" in out.stderr
