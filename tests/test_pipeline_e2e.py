@@ -34,9 +34,9 @@ TINY_PARAMS_OVERRIDES = {
                 "calibration_tracks": 1, "calibration_sources": ["FreePats", "H2_Colombo"]},
     "pretrain": {
         "pitched": {"stems": ["bass"], "role": "harmonic", "songs": 1, "songs_seed": 4,
-                    "sample_rate_hz": None, "n_fft": None, **_TINY_TRAIN},
+                    "sample_rate_hz": None, "n_fft": None, "rebuild": "auto", **_TINY_TRAIN},
         "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", "songs": 0,
-                       "songs_seed": 5, "sample_rate_hz": None, "n_fft": None, **_TINY_TRAIN},
+                       "songs_seed": 5, "sample_rate_hz": None, "n_fft": None, "rebuild": "auto", **_TINY_TRAIN},
     },
     "stems": {
         "bass": {"role": "melodic", "base": "pitched", **_TINY_TRAIN},
