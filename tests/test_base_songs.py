@@ -63,8 +63,8 @@ def test_params_say_how_many_songs_a_base_has_and_why_none():
 
 
 def test_missing_songs_name_the_stage_and_a_shared_seed_is_refused(tmp_path):
-    with pytest.raises(DataError, match=r"pretrain.pitched.songs is 2 but .*bass/index.json.* is missing: run the "
-                                        r"base_songs stage"):
+    with pytest.raises(DataError, match=r"pretrain.pitched.songs is 2 but .*bass/index.json.* is missing: the "
+                                        r"base_songs stage .*; run it again: dvc repro -f base_songs$"):
         base_song_indexes(params(), "pitched", tmp_path / "nothing")
     with pytest.raises(ConfigError, match=r"pretrain.pitched.songs_seed is 0, the seed of dataset.seed"):
         params(songs_seed=0)

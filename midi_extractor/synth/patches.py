@@ -1,24 +1,27 @@
 """Gravis UltraSound patches (``.pat``, the format of FreePats and TiMidity++), read and played
-as a pitched sound source of the generated set, beside the SoundFonts and the sampled kits.
+as a sound source of the generated set, beside the SoundFonts and the sampled kits.
 
 A patch set is a TiMidity configuration file (Debian's ``freepats``: ``/etc/timidity/freepats.cfg``)
 whose ``bank 0`` lines map General MIDI programs to ``.pat`` files under its ``dir``; a program it
 lacks is played by the nearest program of the same GM family of eight (:meth:`PatchSet.program_for`),
-so every pitched part is heard. TiMidity itself is not used: on Debian it also loads the system's
+so every pitched part is heard. Its ``drumset 0`` lines map GM drum keys to one patch each: a kit
+(:meth:`PatchSet.render_drums`; FreePats' has hats, cymbals, tambourine, cabasa, maracas and a
+shaker, which the sampled kits of hydrogen-drumkits lack). TiMidity itself is not used: on Debian it also loads the system's
 SoundFont (FluidR3_GM, a held-out source) for whatever the patch set lacks.
 
 A ``.pat`` file holds samples, each for a frequency range (``low_hz``..``high_hz``) with its root
 frequency, rate, loop points and mode bits (16-bit, unsigned, looping). :meth:`Patch.render`
 plays a note on the sample whose range holds its pitch (else the nearest root), resampled by
 linear interpolation, looping while the note is held, then released over :data:`RELEASE_S`.
-Velocity scales it by ``(velocity / 127) ** VELOCITY_POWER``. GUS envelopes, tremolo, vibrato and
+Velocity scales it by ``(velocity / 127) ** VELOCITY_POWER``. A drum hit plays its patch's first
+sample once, whole, at the pitch it was recorded (a drum channel ignores note-offs). GUS envelopes, tremolo, vibrato and
 ping-pong or reversed loops are not modelled: an approximation of TiMidity's playback, heard as
 another instrument set.
 """
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,6 +71,14 @@ class Patch:
                           rate_hz)
             out[at:at + len(voice)] += voice * self.gain * (velocity / 127.0) ** VELOCITY_POWER
         return out.astype(np.float32)
+
+    def hit(self, velocity: int, rate_hz: int) -> np.ndarray:
+        """One drum hit: the first sample, once, whole, at its recorded pitch, scaled by velocity."""
+        s = self.samples[0]
+        step = s.rate_hz / rate_hz
+        n = int((len(s.data) - 1) / step) + 1
+        voice = np.interp(np.arange(n) * step, np.arange(len(s.data)), s.data)
+        return voice * self.gain * (velocity / 127.0) ** VELOCITY_POWER
 
 
 def _play(s: Sample, freq_hz: float, held: int, length: int, rate_hz: int) -> np.ndarray:
@@ -123,10 +134,29 @@ def read_patch(path: Path, gain: float = 1.0) -> Patch:
 
 @dataclass
 class PatchSet:
-    """A TiMidity configuration's melodic bank 0: GM program -> ``(.pat path, gain)``."""
+    """A TiMidity configuration's melodic bank 0 (GM program -> ``(.pat path, gain)``) and its
+    drumset 0 (GM drum key -> ``(.pat path, gain)``; empty when it has none)."""
 
     config: Path
     programs: dict[int, tuple[Path, float]]
+    drums: dict[int, tuple[Path, float]] = field(default_factory=dict)
+
+    @property
+    def drum_keys(self) -> frozenset[int]:
+        return frozenset(self.drums)
+
+    def render_drums(self, notes, n_samples: int, rate_hz: int) -> np.ndarray:
+        """``notes`` (``(start_s, end_s, key, velocity)``, keys of :attr:`drum_keys`) as hits
+        mixed into ``n_samples`` at ``rate_hz``; a key the set lacks is a :class:`PatchError`."""
+        out = np.zeros(n_samples, np.float64)
+        for start_s, _end_s, key, velocity in notes:
+            if key not in self.drums:
+                raise PatchError(f"{self.config}: drumset 0 has no patch for key {key}")
+            at = int(round(start_s * rate_hz))
+            if at < n_samples:
+                voice = read_patch(*self.drums[key]).hit(velocity, rate_hz)[: n_samples - at]
+                out[at:at + len(voice)] += voice
+        return out.astype(np.float32)
 
     def program_for(self, program: int) -> int:
         """``program``, or the nearest one of its GM family of eight the set has (else the nearest)."""
@@ -142,14 +172,15 @@ class PatchSet:
 
 @lru_cache(maxsize=8)
 def read_patch_set(config: str | Path) -> PatchSet:
-    """The ``bank 0`` programs of a TiMidity configuration (``dir`` lines resolve relative
-    names; ``amp=N`` sets the gain to N %); :class:`PatchError` when it names none."""
+    """The ``bank 0`` programs and ``drumset 0`` keys of a TiMidity configuration (``dir`` lines
+    resolve relative names; ``amp=N`` sets the gain to N %); :class:`PatchError` when it names no
+    program."""
     config = Path(config)
     try:
         lines = config.read_text(errors="replace").splitlines()
     except OSError as exc:
         raise PatchError(f"{config}: {exc}") from None
-    dirs, section, programs = [config.parent], None, {}
+    dirs, section, programs, drums = [config.parent], None, {}, {}
     for line in lines:
         words = line.split("#")[0].split()
         if not words:
@@ -158,14 +189,14 @@ def read_patch_set(config: str | Path) -> PatchSet:
             dirs.insert(0, Path(words[1]))
         elif words[0] in ("bank", "drumset"):
             section = (words[0], words[1:2])
-        elif section == ("bank", ["0"]) and words[0].isdigit() and len(words) > 1:
+        elif section in (("bank", ["0"]), ("drumset", ["0"])) and words[0].isdigit() and len(words) > 1:
             name = words[1] if words[1].endswith(".pat") else words[1] + ".pat"
             found = next((d / name for d in dirs if (d / name).is_file()), None)
             amp = next((float(w[4:]) for w in words[2:] if w.startswith("amp=")), 100.0)
             if found is not None:
-                programs[int(words[0])] = (found, amp / 100.0)
+                (programs if section[0] == "bank" else drums)[int(words[0])] = (found, amp / 100.0)
     if not programs:
         raise PatchError(f"{config}: no program of bank 0 with a .pat file found (looked in "
                          f"{', '.join(map(str, dirs))}); the patches it names are missing: reinstall the "
                          f"package that provides them (Debian: apt-get install --reinstall freepats)")
-    return PatchSet(config, programs)
+    return PatchSet(config, programs, drums)

@@ -166,6 +166,11 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
         bank, program = 0, 0
         notes, dropped = src.remap_drum_notes(part.notes, kit.keys)
         play = lambda: kit.render(notes, n_samples, cache.renderer.sample_rate_hz)  # noqa: E731
+    elif source.engine == "gus" and part.is_drum:  # drumset 0: one patch a key
+        patch_set = cache.patch_set(source)
+        bank, program = tx.SLAKH_DRUM_PROGRAM, 0
+        notes, dropped = src.remap_drum_notes(part.notes, patch_set.drum_keys)
+        play = lambda: patch_set.render_drums(notes, n_samples, cache.renderer.sample_rate_hz)  # noqa: E731
     elif source.engine == "gus":  # the set's program nearest the part's in its GM family; every note
         patch_set = cache.patch_set(source)
         bank, program, notes, dropped = 0, patch_set.program_for(part.program), list(part.notes), 0

@@ -142,9 +142,10 @@ SOURCES: dict[str, SoundSource] = {s.name: s for s in (
     _hydrogen("Rumpf", "rumpf_kit_z01_h2"), _hydrogen("VariBreaks", "VariBreaks"),
     _hydrogen("Audiophob", "Audiophob"), _hydrogen("ElectricEmpire", "ElectricEmpireKit"),
     _hydrogen("HardElectro", "HardElectro1"),
-    # GUS patches of FreePats (72 GM programs; sampled pianos, strings, brass, a few synths)
+    # GUS patches of FreePats (72 GM programs: sampled pianos, strings, brass, a few synths; a kit
+    # with hats, cymbals and shakers)
     SoundSource("FreePats", "freepats.cfg", "freepats", "GPL-2+ with a patch exception (FreePats)",
-                drums=False, engine="gus"),
+                engine="gus"),
     # procedural timbres (synth/additive.py): no file, a new instrument drawn for every part
     SoundSource("Additive", "", None, "procedural (midi-extractor)", drums=False, engine="additive"),
 )}

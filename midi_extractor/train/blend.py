@@ -5,7 +5,7 @@ A fine-tune learns its stem's training sounds and forgets some of what the base 
 others; the weights ``w * fine_tune + (1 - w) * base`` for ``0 < w < 1`` often keep more of
 both. After the last step, rank 0 mixes the best step's weights (``best.pt``) with the base's at
 every ``w`` of ``stems.<stem>.base_blends`` and validates each, as the loop validates a step
-(the validation tracks at the shipped decoding grid, :mod:`midi_extractor.train.validation`).
+(:func:`midi_extractor.train.validation.score`: the validation tracks at the shipped decoding grid).
 A blend that beats ``best.pt`` (higher onset F1, ties by lower loss) replaces it; its weight is
 the checkpoint's and the summary's ``base_blend``. Each try is a history row (``base_blend``
 column). Validation sounds are held out of training, so the choice never reads the test tracks.
@@ -22,7 +22,7 @@ import torch
 from midi_extractor.model.checkpoint import load_checkpoint
 from midi_extractor.train import distributed as ddp
 from midi_extractor.train import outputs
-from midi_extractor.train.validation import is_better, validate, validate_tracks
+from midi_extractor.train import validation
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,8 @@ def choose(state, run) -> float | None:
     try:
         for w in weights:
             model.load_state_dict(blend_weights(best["model"], run.base_weights, w))
-            val = {**validate(model, run.val_loader, run.device, run.amp_dtype),
-                   **validate_tracks(model, run.val_ds, run.grid, run.device)}
-            improved, key = is_better(val, state.best_key)
+            val = validation.score(model, run)
+            improved, key = validation.is_better(val, state.best_key)
             _record(state, run, w, val, improved)
             if improved:
                 state.best_key, state.best_metric, state.base_blend = key, val.get("val_onset_f1"), w

@@ -31,11 +31,10 @@ from midi_extractor.model.labels import HEADS
 from midi_extractor.model.thresholds import Grid, grid_from_decoding
 from midi_extractor.train import blend, data
 from midi_extractor.train import distributed as ddp
-from midi_extractor.train import outputs
+from midi_extractor.train import outputs, validation
 from midi_extractor.train.batch_augment import augment_batch, expand_rolls
 from midi_extractor.train.state import (Job, State, TrainingError, build_state, checkpoint, load_base,
                                         seed_everything, start_from_base, try_resume)
-from midi_extractor.train.validation import is_better, validate, validate_tracks
 
 log = logging.getLogger(__name__)
 
@@ -251,9 +250,8 @@ def validate_and_save(state: State, run: Run, row: dict | None) -> bool:
     job = run.job
     if run.val_loader is not None:
         model = ddp.unwrap(state.model)
-        state.last_val = {**validate(model, run.val_loader, run.device, run.amp_dtype),
-                          **validate_tracks(model, run.val_ds, run.grid, run.device)}
-        improved, key = is_better(state.last_val, state.best_key)
+        state.last_val = validation.score(model, run)
+        improved, key = validation.is_better(state.last_val, state.best_key)
     else:
         state.last_val, improved, key = {}, True, None
     if improved:

@@ -203,6 +203,7 @@ def base_song_indexes(params: Params, base: str, songs_dir: str | Path) -> list[
     paths = [songs_dir / stem / "index.json" for stem in cfg.stems]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise DataError(f"pretrain.{base}.songs is {cfg.songs} but {', '.join(missing)} is missing: run the "
-                        f"base_songs stage (dvc repro base_songs)")
+        raise DataError(f"pretrain.{base}.songs is {cfg.songs} but {', '.join(missing)} is missing: the "
+                        f"base_songs stage writes none for a base whose shipped file fitted when it ran; "
+                        f"run it again: dvc repro -f base_songs")
     return paths

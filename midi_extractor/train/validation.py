@@ -1,5 +1,5 @@
-"""Validation during training: mean losses over the deterministic validation clips
-(:func:`validate`) and a micro onset P/R/F1 over the validation tracks, each whole
+"""Validation during training (:func:`score`): mean losses over the deterministic validation
+clips (:func:`validate`) and a micro onset P/R/F1 over the validation tracks, each whole
 (:func:`validate_tracks`): run through the inference engine's windows, decoded at every
 onset x frame threshold pair ``evaluate`` chooses from (params' ``decoding``), matched and
 scored by :mod:`midi_extractor.matching`, as evaluation does. The F1 is the best pair's,
@@ -72,6 +72,15 @@ def validate_tracks(model, dataset, grid: Grid, device: torch.device) -> dict[st
     return {"val_onset_precision": best["onset_precision"], "val_onset_recall": best["onset_recall"],
             "val_onset_f1": best["onset_f1"], "val_onset_threshold": best["onset_threshold"],
             "val_frame_threshold": best["frame_threshold"]}
+
+
+def score(model, run) -> dict[str, float]:
+    """Everything one validation of ``model`` records: :func:`validate`'s clip losses over
+    ``run.val_loader`` and :func:`validate_tracks`' scores over ``run.val_ds`` at ``run.grid``
+    (``run``: a :class:`~midi_extractor.train.run.Run`). The loop scores a step with it and
+    :mod:`~midi_extractor.train.blend` a blend, so both are chosen by the same figure."""
+    return {**validate(model, run.val_loader, run.device, run.amp_dtype),
+            **validate_tracks(model, run.val_ds, run.grid, run.device)}
 
 
 def is_better(new: dict, best_key: Sequence[float] | None) -> tuple[bool, tuple[float, float]]:

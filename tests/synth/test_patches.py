@@ -1,5 +1,6 @@
 """GUS patches as a sound source (midi_extractor.synth.patches): a tiny .pat written here is read
-back and played at the notes' pitches and times; FreePats through render_part; the calibration
+back and played at the notes' pitches and times, or as drum hits; FreePats (pitched parts and its
+kit) through render_part; the calibration
 tracks of the generated set, rendered with sources no other track uses."""
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def tiny_set(tmp_path):
 
 def test_a_patch_set_reads_bank_0_and_lends_a_program_of_the_same_family(tiny_set):
     assert sorted(tiny_set.programs) == [0, 3]          # the drumset line and a missing file are left out
+    assert tiny_set.drum_keys == {35} and tiny_set.drums[35][0].name == "low.pat"
     assert tiny_set.programs[3][1] == 0.5
     assert [tiny_set.program_for(p) for p in (0, 1, 3, 7, 40)] == [0, 0, 3, 3, 3]
     patch = tiny_set.patch(0)
@@ -80,6 +82,19 @@ def test_notes_sound_at_their_pitch_and_time_and_stop_after_the_release(tiny_set
     assert peak_hz(up[:SR // 2]) == pytest.approx(220.0 * 2 ** (2 / 12), abs=4.0)
 
 
+def test_drum_hits_play_their_sample_whole_at_its_own_pitch_and_ignore_note_offs(tiny_set):
+    """drumset 0: a hit is the patch's first sample, once, at its recorded pitch (220 Hz here,
+    whatever the key), as long as the sample (1 s) however short the note; velocity scales it."""
+    audio = tiny_set.render_drums([(0.5, 0.55, 35, 127), (2.0, 2.01, 35, 64)], 3 * SR, SR)
+    assert audio.shape == (3 * SR,) and np.abs(audio[:int(0.5 * SR) - 1]).max() == 0.0
+    assert peak_hz(audio[int(0.6 * SR):int(1.4 * SR)]) == pytest.approx(220.0, abs=2.0)  # long after the note-off
+    assert np.abs(audio[int(1.52 * SR):int(1.99 * SR)]).max() == 0.0                       # the sample is 1 s long
+    loud, soft = np.abs(audio[int(0.5 * SR):int(1.0 * SR)]).max(), np.abs(audio[2 * SR:int(2.5 * SR)]).max()
+    assert soft / loud == pytest.approx((64 / 127) ** patches.VELOCITY_POWER, rel=0.05)
+    with pytest.raises(patches.PatchError, match=r"freepats\.cfg: drumset 0 has no patch for key 42"):
+        tiny_set.render_drums([(0.0, 0.1, 42, 100)], SR, SR)
+
+
 def test_files_that_are_not_patches_are_refused_naming_them(tmp_path):
     bad = tmp_path / "bad.pat"
     bad.write_bytes(b"RIFF....")
@@ -101,7 +116,7 @@ def test_freepats_is_installed_and_plays_every_pitched_stem():
     from midi_extractor.synth.fluid import Renderer
 
     source = src.SOURCES["FreePats"]
-    assert source.engine == "gus" and source.melodic and not source.drums
+    assert source.engine == "gus" and source.melodic and source.drums
     with Renderer(SR) as renderer:
         cache = render.SourceCache(renderer)
         for program in (0, 3, 25, 33, 48, 81, 90, 56):
@@ -111,6 +126,11 @@ def test_freepats_is_installed_and_plays_every_pitched_stem():
             used = int(got.plugin_name.rsplit("prog", 1)[1])
             assert got.plugin_name.startswith("FreePats:bank0:") and used // 8 == program // 8, got.plugin_name
             assert np.abs(got.audio[:int(0.19 * SR)]).max() < 1e-3 < np.abs(got.audio[int(0.2 * SR):]).max()
+        hats = songs.Part("high_percs", 0, True, [(0.25, 0.3, 42, 100), (0.5, 0.55, 82, 100), (0.75, 0.8, 54, 90)],
+                          (0.0, 0.0))
+        got = render.render_part(hats, source, cache, SR, np.random.default_rng(0), np.random.default_rng(0), 0.0)
+        assert got.plugin_name == "FreePats:bank128:prog0" and got.part.notes == hats.notes   # every key played
+        assert np.abs(got.audio[:int(0.24 * SR)]).max() < 1e-3 < np.abs(got.audio[int(0.25 * SR):int(0.3 * SR)]).max()
     missing = src.SoundSource("Gone", "nope.cfg", "freepats", "-", drums=False, engine="gus")
     with pytest.raises(src.SourceError, match=r"patch set nope.cfg not found .*apt-get install -y freepats.*"
                                               r"remove Gone from dataset.sound_sources, .* or timbre_sources"):
@@ -131,11 +151,14 @@ def test_calibration_tracks_are_validation_tracks_of_unheard_sources_after_the_s
 
     extra = tracks_after_the_set(tmp_path, "cal", calibration_sources=CALIBRATION, calibration_tracks=2)
     assert [(d.parent.name, d.name) for d in extra] == [("validation", "Track00004"), ("validation", "Track00005")]
+    heard = set()
     for d in extra:
         stems = yaml.safe_load((d / "metadata.yaml").read_text())["stems"]
         assert len(stems) >= len(songs.CORE_STEMS)
-        assert {m["plugin_name"].split(":")[0] for m in stems.values()} == set(CALIBRATION)
         assert {m["domain"] for m in stems.values()} == {"out_of_domain"}
+        heard |= {(m["plugin_name"].split(":")[0], m["is_drum"]) for m in stems.values()}
+    # FreePats plays pitched parts and (its kit) drum parts, the Hydrogen kit drum parts only
+    assert heard == {("FreePats", False), ("FreePats", True), ("H2_Colombo", True)}
     report = json.loads((tmp_path / "cal" / "synth_report.json").read_text())
     assert report["settings"]["calibration_sources"] == CALIBRATION
     assert report["tracks"]["validation/out_of_domain"] == 2

@@ -12,7 +12,7 @@ import torch
 from helpers_training import tiny_params, tiny_params_yaml, write_sine_set
 from midi_extractor.config import ConfigError, PretrainConfig, load_params
 from midi_extractor.model.checkpoint import load_checkpoint
-from midi_extractor.train import blend, loop
+from midi_extractor.train import validation
 from midi_extractor.train.blend import blend_weights
 
 
@@ -43,22 +43,16 @@ def _fine_tune(base, tmp_path, monkeypatch, loop_f1s, blend_f1s, blends=(0.5,)):
     from midi_extractor.train.run import train
 
     params, index, base_pt = base
-    seen, tried = [], []
-    loop_scores, blend_scores = iter(loop_f1s), iter(blend_f1s)
+    weights, scores = [], iter([*loop_f1s, *blend_f1s])   # the loop validates first, then the blends
 
-    def scored(store, scores):
-        def fake(model, *a, **k):
-            store.append({k: v.detach().clone() for k, v in model.state_dict().items()})
-            return {"val_onset_f1": next(scores)}
-        return fake
+    def fake(model, run):
+        weights.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return {"val_loss_total": 1.0, "val_onset_f1": next(scores)}
 
-    for module in (loop, blend):
-        monkeypatch.setattr(module, "validate", lambda *a, **k: {"val_loss_total": 1.0})
-    monkeypatch.setattr(loop, "validate_tracks", scored(seen, loop_scores))
-    monkeypatch.setattr(blend, "validate_tracks", scored(tried, blend_scores))
+    monkeypatch.setattr(validation, "score", fake)
     summary = train(index, "bass", tmp_path / "bass", params, init_from=base_pt, epochs=1, steps_per_epoch=4,
                     lr=0.5, val_interval=2, log_every=1, progress=False, base_blends=list(blends))
-    return summary, seen, tried
+    return summary, weights[:len(loop_f1s)], weights[len(loop_f1s):]
 
 
 def _history(tmp_path):

@@ -168,7 +168,7 @@ def test_a_harmonic_kit_base_feeds_a_high_percs_model_class_by_class(tmp_path):
 def test_a_fine_tune_that_never_beats_its_base_ships_the_base(two_indexes, tmp_path, monkeypatch):
     """Fine-tuning validates the base at step 0: when no later validation beats it, best.pt
     holds the base's own weights (step 0), and history.csv starts with the base's row."""
-    from midi_extractor.train import loop
+    from midi_extractor.train import validation
     from midi_extractor.train.run import pretrain, train
 
     params = tiny_params(epochs=1, steps_per_epoch=2)
@@ -177,8 +177,7 @@ def test_a_fine_tune_that_never_beats_its_base_ships_the_base(two_indexes, tmp_p
     pretrain("pitched", two_indexes, tmp_path / "base", params, log_every=1, progress=False)
     base_weights = load_checkpoint(tmp_path / "base" / "best.pt")["model"]
     figures = iter([0.8, 0.5, 0.4])  # the base, then two worse validations
-    monkeypatch.setattr(loop, "validate", lambda *a, **k: {"val_loss_total": 1.0})
-    monkeypatch.setattr(loop, "validate_tracks", lambda *a, **k: {"val_onset_f1": next(figures)})
+    monkeypatch.setattr(validation, "score", lambda *a, **k: {"val_loss_total": 1.0, "val_onset_f1": next(figures)})
     tuned = train(two_indexes[0], "bass", tmp_path / "bass", params, init_from=tmp_path / "base" / "best.pt",
                   epochs=1, steps_per_epoch=4, lr=0.5, val_interval=2, log_every=1, progress=False)
     assert tuned["best_step"] == 0 and tuned["best_metric"] == 0.8 and tuned["steps"] == 4
@@ -194,7 +193,7 @@ def test_a_fine_tune_killed_after_validating_its_base_resumes_without_a_second_b
                                                                                         monkeypatch):
     """Killed between the base's step-0 validation and the first step: the rerun resumes from
     last.pt (step 0) and neither validates the base again nor writes a second step-0 row."""
-    from midi_extractor.train import loop
+    from midi_extractor.train import loop, validation
     from midi_extractor.train.run import pretrain, train
 
     params = tiny_params(epochs=1, steps_per_epoch=2)
@@ -202,8 +201,8 @@ def test_a_fine_tune_killed_after_validating_its_base_resumes_without_a_second_b
                                                     "stems": ["bass", "piano"], "role": "harmonic"})}
     pretrain("pitched", two_indexes, tmp_path / "base", params, log_every=1, progress=False)
     calls = []
-    monkeypatch.setattr(loop, "validate", lambda *a, **k: calls.append(1) or {"val_loss_total": 1.0})
-    monkeypatch.setattr(loop, "validate_tracks", lambda *a, **k: {"val_onset_f1": 0.5})
+    monkeypatch.setattr(validation, "score",
+                        lambda *a, **k: calls.append(1) or {"val_loss_total": 1.0, "val_onset_f1": 0.5})
 
     def killed(*a, **k):
         raise KeyboardInterrupt

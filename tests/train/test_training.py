@@ -168,12 +168,11 @@ def test_train_per_stem_indexes_filters_and_trains(tmp_path, capsys):
 
 
 def test_early_stopping_on_validation_f1(sine_index, tmp_path, monkeypatch):
-    from midi_extractor.train import loop as trainer
+    from midi_extractor.train import validation
     from midi_extractor.train.run import train
 
     figures = iter([0.5, 0.6, 0.6, 0.55, 0.6, 0.7])
-    monkeypatch.setattr(trainer, "validate", lambda *a, **k: {"val_loss_total": 1.0})
-    monkeypatch.setattr(trainer, "validate_tracks", lambda *a, **k: {"val_onset_f1": next(figures)})
+    monkeypatch.setattr(validation, "score", lambda *a, **k: {"val_loss_total": 1.0, "val_onset_f1": next(figures)})
     out = tmp_path / "m"
     summary = train(sine_index, "bass", out, tiny_params(epochs=1, steps_per_epoch=6, val_interval=1,
                                                          early_stop_patience=2), log_every=1, progress=False)
