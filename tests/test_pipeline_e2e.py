@@ -133,7 +133,8 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
         filtered = json.loads((work / "data" / "index" / f"filtered_dataset_{stem}.json").read_text())
         validation = [e["metadata"] for e in filtered["entries"] if e["split"] == "validation"]
         unheard = [m for m in validation if m["domain"] == "out_of_domain"]
-        assert [m["plugin_name"].split(":")[0] for m in unheard] == ["FreePats" if stem == "bass" else "H2_Colombo"]
+        heard_from = [m["plugin_name"].split(":")[0] for m in unheard]   # FreePats plays pitched parts and its kit
+        assert heard_from == ["FreePats"] if stem == "bass" else heard_from in (["FreePats"], ["H2_Colombo"])
         assert decoding["validation_tracks"] == len(validation)
     drums = json.loads((work / "metrics" / "drums.json").read_text())
     assert {"kick", "snare"} <= {c["class"] for c in drums["in_domain"]["by_class"]}
