@@ -121,3 +121,26 @@ def test_timbre_off_draws_what_it_drew_before():
         assert dataclasses.replace(db, timbre=None) == da
     with pytest.raises(ConfigError, match="timbre_db must be >= 0, got -1.0"):
         AugmentConfig(timbre_db=-1.0).check("roles.harmonic.augment")
+
+
+def test_the_shipped_percussive_policy_moves_a_kits_tuning_tilt_and_envelope_with_its_hits():
+    """params.yaml's roles.percussive.augment: every clip gets a speed change within 15 % (never
+    a pitch shift or a vocoder), a tilt and an envelope within 9 dB; a hit at ``t`` in the source
+    sounds at ``t / resample_rate`` in the clip, where its label goes (``time_scale``)."""
+    params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    policy = AugmentPolicy.from_params(params.roles["percussive"].augment, "percussive")
+    rng = np.random.default_rng(5)
+    draws = [policy.draw(rng) for _ in range(300)]
+    rates = [d.resample_rate for d in draws]
+    assert all(d.transpose == 0 and d.stretch_rate == 1.0 for d in draws)
+    assert 0.85 <= min(rates) < 0.9 and 1.1 < max(rates) <= 1.15
+    assert all(d.eq is not None and max(abs(d.eq[1]), abs(d.eq[2])) <= 9.0 for d in draws)
+    assert all(d.timbre is not None and max(map(abs, d.timbre)) <= 9.0 for d in draws)
+    d = dataclasses.replace(max(draws, key=lambda d: d.resample_rate), noise_db=None, gain_db=0.0)
+    hits_s = np.array([0.25, 0.75, 1.25])
+    x = np.zeros(int(round(d.source_seconds(2.0) * SR)) + 1, np.float32)
+    x[(hits_s * SR).astype(int)] = 0.5
+    y = apply_audio(x, d, SR, 2 * SR)
+    found = np.array([np.argmax(np.abs(y[int(t * SR) - 400:int(t * SR) + 400])) + int(t * SR) - 400
+                      for t in hits_s / d.time_scale]) / SR
+    assert np.allclose(found, hits_s / d.time_scale, atol=0.003)
