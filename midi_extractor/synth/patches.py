@@ -6,17 +6,18 @@ whose ``bank 0`` lines map General MIDI programs to ``.pat`` files under its ``d
 lacks is played by the nearest program of the same GM family of eight (:meth:`PatchSet.program_for`),
 so every pitched part is heard. Its ``drumset 0`` lines map GM drum keys to one patch each: a kit
 (:meth:`PatchSet.render_drums`; FreePats' has hats, cymbals, tambourine, cabasa, maracas and a
-shaker, which the sampled kits of hydrogen-drumkits lack). TiMidity itself is not used: on Debian it also loads the system's
-SoundFont (FluidR3_GM, a held-out source) for whatever the patch set lacks.
+shaker, which the sampled kits of hydrogen-drumkits lack). TiMidity itself is not used: on Debian
+it also loads the system's SoundFont (FluidR3_GM, a held-out source) for whatever the patch set
+lacks.
 
 A ``.pat`` file holds samples, each for a frequency range (``low_hz``..``high_hz``) with its root
 frequency, rate, loop points and mode bits (16-bit, unsigned, looping). :meth:`Patch.render`
 plays a note on the sample whose range holds its pitch (else the nearest root), resampled by
 linear interpolation, looping while the note is held, then released over :data:`RELEASE_S`.
 Velocity scales it by ``(velocity / 127) ** VELOCITY_POWER``. A drum hit plays its patch's first
-sample once, whole, at the pitch it was recorded (a drum channel ignores note-offs). GUS envelopes, tremolo, vibrato and
-ping-pong or reversed loops are not modelled: an approximation of TiMidity's playback, heard as
-another instrument set.
+sample once, whole, at the pitch it was recorded (a drum channel ignores note-offs). GUS
+envelopes, tremolo, vibrato and ping-pong or reversed loops are not modelled: an approximation of
+TiMidity's playback, heard as another instrument set.
 """
 from __future__ import annotations
 

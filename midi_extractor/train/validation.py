@@ -77,7 +77,7 @@ def validate_tracks(model, dataset, grid: Grid, device: torch.device) -> dict[st
 def score(model, run) -> dict[str, float]:
     """Everything one validation of ``model`` records: :func:`validate`'s clip losses over
     ``run.val_loader`` and :func:`validate_tracks`' scores over ``run.val_ds`` at ``run.grid``
-    (``run``: a :class:`~midi_extractor.train.run.Run`). The loop scores a step with it and
+    (``run``: a :class:`~midi_extractor.train.loop.Run`). The loop scores a step with it and
     :mod:`~midi_extractor.train.blend` a blend, so both are chosen by the same figure."""
     return {**validate(model, run.val_loader, run.device, run.amp_dtype),
             **validate_tracks(model, run.val_ds, run.grid, run.device)}
