@@ -164,23 +164,34 @@ class IndexConfig:
 class DecodingConfig(Checked):
     """Activation-to-note thresholds (section ``decoding``, and a model's ``decoding.json``).
     A threshold is a number in (0, 1) or ``auto`` (chosen on validation from the default
-    grid; see :mod:`midi_extractor.model.thresholds`)."""
+    grid; see :mod:`midi_extractor.model.thresholds`). ``frame_note_threshold`` is a number in
+    (0, 1) or null (no note the frame head starts alone: :mod:`midi_extractor.model.decoding`);
+    with ``frame_note_grid``, validation chooses between null and the grid's values."""
 
     onset_threshold: Any = 0.3       # used as given when no grid; the fallback without validation
     frame_threshold: Any = 0.4
     min_note_s: float = 0.05
     drum_note_s: float = 0.1
+    frame_note_threshold: float | None = None
     onset_grid: list[float] = field(default_factory=list)   # evaluate picks from these on validation
     frame_grid: list[float] = field(default_factory=list)
+    frame_note_grid: list[float] = field(default_factory=list)
 
     def check(self, where: str) -> None:
         for name in ("onset_threshold", "frame_threshold"):
             setattr(self, name, _threshold(getattr(self, name), key_of(where, name)))
+        if self.frame_note_threshold is not None:
+            value = _threshold(self.frame_note_threshold, key_of(where, "frame_note_threshold"))
+            if value == AUTO:
+                raise ConfigError(f"{key_of(where, 'frame_note_threshold')}: a number between 0 and 1 or null "
+                                  f"(no frame-started notes); to choose it on validation, list candidates in "
+                                  f"frame_note_grid")
+            self.frame_note_threshold = value
         for name in ("min_note_s", "drum_note_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ConfigError(f"{key_of(where, name)} must be a length in seconds >= 0, got {value}")
-        for name in ("onset_grid", "frame_grid"):
+        for name in ("onset_grid", "frame_grid", "frame_note_grid"):
             if any(not 0.0 < v < 1.0 for v in getattr(self, name)):
                 raise ConfigError(f"{key_of(where, name)}: thresholds must lie between 0 and 1 (exclusive), "
                                   f"got {getattr(self, name)}")
@@ -194,6 +205,13 @@ class DecodingConfig(Checked):
     def frame_candidates(self) -> tuple[float, ...]:
         """As :meth:`onset_candidates` for the frame threshold."""
         return _candidates(self.frame_grid, self.frame_threshold, DEFAULT_FRAME_GRID)
+
+    def frame_note_candidates(self) -> tuple[float | None, ...]:
+        """The frame-note thresholds chosen from: ``None`` (none) and the grid's values, else
+        ``frame_note_threshold`` alone."""
+        if self.frame_note_grid:
+            return (None,) + tuple(float(v) for v in self.frame_note_grid)
+        return (self.frame_note_threshold,)
 
 
 def _candidates(grid: list[float], value: Any, default: tuple[float, ...]) -> tuple[float, ...]:

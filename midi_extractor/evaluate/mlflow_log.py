@@ -80,7 +80,7 @@ def run_params(decoding: Mapping[str, Any], split: str) -> dict[str, Any]:
 def training_run_metrics(items: Mapping[str, float], decoding: Mapping[str, Any]) -> dict[str, float]:
     """What lands on the training run: :data:`ON_TRAINING_RUN` and the thresholds, as ``eval.<key>``."""
     out = {f"eval.{k}": items[k] for k in ON_TRAINING_RUN if k in items}
-    out.update({f"eval.{k}": float(decoding[k]) for k in ("onset_threshold", "frame_threshold")
+    out.update({f"eval.{k}": float(decoding[k]) for k in ("onset_threshold", "frame_threshold", "frame_note_threshold")
                 if isinstance(decoding.get(k), (int, float))})
     return out
 

@@ -27,7 +27,8 @@ def build_metrics(stem: str, used_split: str, requested: str, rows: list[dict], 
     metrics.update({k: blocks[headline].get(k, 0.0) for k in HEADLINE})
     metrics.update(n_tracks=len(rows), n_skipped=skipped)
     metrics["decoding"] = {k: decoding.get(k) for k in
-                           ("onset_threshold", "frame_threshold", "chosen_on", "validation_onset_f1")}
+                           ("onset_threshold", "frame_threshold", "frame_note_threshold", "chosen_on",
+                            "validation_onset_f1")}
     metrics.update(blocks)
     return metrics
 
@@ -99,8 +100,10 @@ def closing_line(stem: str, metrics: dict, decoding: dict, out_path: Any) -> str
     """The line a stage ends with: thresholds, both domains' onset F1 with intervals, metrics path."""
     val = decoding.get("validation_onset_f1")
     chosen = f"chosen on {decoding['chosen_on']}" + (f", validation onset F1 {val:.3f}" if val is not None else "")
+    frame_note = decoding.get("frame_note_threshold")
+    frame_notes = "none" if frame_note is None else f"{frame_note:.2f}"
     return (f"evaluate {stem}: onset threshold {decoding['onset_threshold']:.2f}, frame threshold "
-            f"{decoding['frame_threshold']:.2f} ({chosen}); {metrics['split']} onset F1 in-domain "
+            f"{decoding['frame_threshold']:.2f}, frame notes {frame_notes} ({chosen}); {metrics['split']} onset F1 in-domain "
             f"{_interval(metrics['in_domain'])}, out-of-domain {_interval(metrics['out_of_domain'])}; "
             f"metrics -> {out_path if out_path is not None else '(not written)'}")
 
@@ -113,7 +116,7 @@ def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     ``<domain>.source.<name>.onset_f1`` ..."""
     out: dict[str, float] = {k: float(metrics[k]) for k in (*HEADLINE, "n_tracks", "n_skipped") if k in metrics}
     dec = metrics.get("decoding", {})
-    for key in ("onset_threshold", "frame_threshold", "validation_onset_f1"):
+    for key in ("onset_threshold", "frame_threshold", "frame_note_threshold", "validation_onset_f1"):
         if isinstance(dec.get(key), (int, float)):
             out[key if key.startswith("validation") else f"decoding.{key}"] = float(dec[key])
     for domain in DOMAINS:

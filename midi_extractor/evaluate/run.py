@@ -17,7 +17,8 @@
        {"stem", "split", "domain": headline domain,
         "onset_f1", "onset_offset_f1", "frame_f1",      # headline = out_of_domain when it
         "n_tracks", "n_skipped",                         #   has tracks, else in_domain
-        "decoding": {"onset_threshold", "frame_threshold", "chosen_on", "validation_onset_f1"},
+        "decoding": {"onset_threshold", "frame_threshold", "frame_note_threshold",
+                     "chosen_on", "validation_onset_f1"},
         "in_domain": {block}, "out_of_domain": {block}}  # blocks: intervals.summarize
 
    The headline is the out-of-domain score when the test split has out-of-domain tracks

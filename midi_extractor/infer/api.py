@@ -44,7 +44,8 @@ class Transcription:
 def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path | None = None, *,
                sample_rate_hz: int | None = None, onset_threshold: float | None = None,
                frame_threshold: float | None = None, min_note_s: float | None = None,
-               drum_note_s: float | None = None, tempo: Tempo = None, quantize: str | None = None,
+               drum_note_s: float | None = None, frame_note_threshold: float | str | None = None,
+               tempo: Tempo = None, quantize: str | None = None,
                device: str | None = None, runtime: str = "auto", params: Any = None, window_s: float = WINDOW_S,
                context_s: float = CONTEXT_S) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
     """Transcribe one stem recording into notes and a one-track MIDI file.
@@ -66,6 +67,8 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
         frame_threshold: frame probability (0-1) that sustains a note; ``None``: the model's value, else 0.5.
         min_note_s: shortest note kept, seconds; ``None``: the model's value, else 0.05.
         drum_note_s: length written for drum hits, seconds; ``None``: the model's value, else 0.1.
+        frame_note_threshold: mean frame probability (0-1) above which a sustained pitch that no onset started
+            is a note too (``model.decoding``); ``None``: the model's value (null: none), ``"off"``: none.
         tempo: the MIDI file's tempo: ``None`` (default) writes 120 BPM, a number forces that BPM (20-400), ``"auto"``
             estimates it from the audio with librosa's beat tracker (``tempo.TempoError`` on silence). Note times in
             seconds do not depend on it.
@@ -97,7 +100,8 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
     result = transcribe_file(audio, stem, models_dir, sample_rate_hz=sample_rate_hz, tempo=tempo,
                              quantize=quantize, device=device, runtime=runtime, params=params, window_s=window_s,
                              context_s=context_s, onset_threshold=onset_threshold,
-                             frame_threshold=frame_threshold, min_note_s=min_note_s, drum_note_s=drum_note_s)
+                             frame_threshold=frame_threshold, min_note_s=min_note_s, drum_note_s=drum_note_s,
+                             frame_note_threshold=frame_note_threshold)
     return next(iter(result.tracks.values())), result.midi
 
 
@@ -138,7 +142,7 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path | None, *,
            sample_rate_hz: int | None, device: str | None = None, runtime: str = "auto", params: Any = None,
            window_s: float = WINDOW_S, context_s: float = CONTEXT_S, onsets: bool = False, keep_signal: bool = False,
-           **overrides: float | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
+           **overrides: float | str | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
     """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams (with
     ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""
     from midi_extractor.audio import audio_info
@@ -168,7 +172,8 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     dec = with_overrides(loaded.decoding, **overrides)
     program = 0 if tx.STEMS[route.stem].is_drum else track_program(stem, route.stem)
     thresholds = dict(onset_threshold=dec.onset_threshold, frame_threshold=dec.frame_threshold,
-                      min_note_s=dec.min_note_s, drum_note_s=dec.drum_note_s, window_s=window_s, context_s=context_s)
+                      min_note_s=dec.min_note_s, drum_note_s=dec.drum_note_s,
+                      frame_note_threshold=dec.frame_note_threshold, window_s=window_s, context_s=context_s)
     if is_file:
         got = stream.transcribe_path(loaded, audio, onsets=onsets, keep_signal=keep_signal, **thresholds)
     else:

@@ -62,6 +62,18 @@ def _tempo_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _frame_note_arg(text: str) -> float | str:
+    if text.strip().lower() == "off":
+        return "off"
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1 (exclusive) or off, got {text!r}")
+    return value
+
+
 def _threads_arg(text: str) -> int:
     try:
         threads = int(text)
@@ -92,7 +104,8 @@ def _run_one(args: argparse.Namespace, source: Path, params, tempo, device: str)
     from midi_extractor.infer import api
 
     decode = dict(onset_threshold=args.onset_threshold, frame_threshold=args.frame_threshold,
-                  min_note_s=args.min_note_s, drum_note_s=args.drum_note_s)
+                  min_note_s=args.min_note_s, drum_note_s=args.drum_note_s,
+                  frame_note_threshold=args.frame_note_threshold)
     if source.is_dir():
         result = api.transcribe_stems(source, args.models_dir, params=params, tempo=tempo,
                                       quantize=args.quantize, device=device, runtime=args.runtime,
@@ -216,6 +229,9 @@ def add_cli(subparsers) -> None:
     g.add_argument("--frame-threshold", type=float, default=None, help="frame probability that sustains a note")
     g.add_argument("--min-note-s", type=float, default=None, help="shortest note kept, seconds")
     g.add_argument("--drum-note-s", type=float, default=None, help="length of a drum hit, seconds")
+    g.add_argument("--frame-note-threshold", type=_frame_note_arg, default=None, metavar="P|off",
+                   help="mean frame probability above which a sustained pitch no onset started is a note too "
+                        "(slow strings, pads); off: none")
     t = p.add_argument_group("tempo and grid")
     tempo = t.add_mutually_exclusive_group()
     tempo.add_argument("--tempo", type=_tempo_arg, default=None, metavar="BPM",

@@ -177,11 +177,12 @@ def clear_model_cache() -> None:
 # --------------------------------------------------------------------- notes
 def transcribe_array(loaded: LoadedModel, audio: np.ndarray, *, onset_threshold: float | None = None,
                      frame_threshold: float | None = None, min_note_s: float | None = None,
-                     drum_note_s: float | None = None, window_s: float = WINDOW_S, context_s: float = CONTEXT_S,
-                     name: str = "audio array") -> list[Note]:
+                     drum_note_s: float | None = None, frame_note_threshold: float | str | None = None,
+                     window_s: float = WINDOW_S, context_s: float = CONTEXT_S, name: str = "audio array") -> list[Note]:
     """Notes of a mono signal ``(S,)`` already at the model's rate.
 
-    A threshold left at ``None`` comes from ``loaded.decoding`` (the model's
+    A threshold left at ``None`` comes from ``loaded.decoding`` (``frame_note_threshold``
+    too, where the model's ``None`` means no frame notes; ``"off"``: none) (the model's
     ``decoding.json``, else ``DecodingConfig`` defaults). The signal goes
     through :func:`condition` (non-finite -> ``ValueError`` naming ``name``,
     overdriven -> scaled to full scale)."""
@@ -192,5 +193,13 @@ def transcribe_array(loaded: LoadedModel, audio: np.ndarray, *, onset_threshold:
     probs = activations(loaded.model, x, fe, window_s, context_s, device=getattr(loaded, "device", "cpu"))
     return decode(probs, fe, loaded.drum_classes, pick(onset_threshold, dec.onset_threshold),
                   pick(frame_threshold, dec.frame_threshold), pick(min_note_s, dec.min_note_s),
-                  pick(drum_note_s, dec.drum_note_s))
+                  pick(drum_note_s, dec.drum_note_s),
+                  _frame_note(frame_note_threshold, dec.frame_note_threshold))
+
+
+def _frame_note(value: float | str | None, model_value: float | None) -> float | None:
+    """A frame-note threshold asked for: ``None``: the model's, ``"off"``: none, else the number."""
+    if value is None:
+        return model_value
+    return None if value == "off" else float(value)
 

@@ -5,12 +5,13 @@ writes them beside the checkpoint::
 
     models/bass/best.pt
     models/bass/decoding.json   {"onset_threshold": 0.3, "frame_threshold": 0.4,
-                                 "min_note_s": 0.05, "drum_note_s": 0.1, ...}
+                                 "min_note_s": 0.05, "drum_note_s": 0.1,
+                                 "frame_note_threshold": null, ...}
 
 Every entry point (``infer.api.transcribe()``, the ``transcribe`` command from any
 folder, the folder -> multi-track path, ``evaluate``) decodes with these values
 unless its caller overrides one; a missing file means ``config.DecodingConfig``'s
-defaults. Keys other than the four fields (provenance such as ``chosen_on``,
+defaults. Keys other than the five fields (provenance such as ``chosen_on``,
 scores, the grid) are ignored, and so is a field that is ``null``. The working directory's
 ``params.yaml`` is never read here.
 """
@@ -59,10 +60,16 @@ def read_model_decoding(checkpoint: str | Path) -> DecodingConfig:
     return read_decoding_file(path) if path.is_file() else DecodingConfig()
 
 
-def with_overrides(base: DecodingConfig, **overrides: float | None) -> DecodingConfig:
-    """``base`` with each override that is not ``None`` applied (and checked)."""
+#: the override that switches a model's frame notes off (``frame_note_threshold="off"``)
+OFF = "off"
+
+
+def with_overrides(base: DecodingConfig, **overrides: float | str | None) -> DecodingConfig:
+    """``base`` with each override that is not ``None`` applied (and checked);
+    ``frame_note_threshold=OFF`` ("off") decodes without frame notes."""
     unknown = sorted(set(overrides) - set(_FIELDS))
     if unknown:
         raise TypeError(f"unknown decoding setting(s): {', '.join(unknown)}")
-    changed = {k: float(v) for k, v in overrides.items() if v is not None}
+    changed = {k: (None if k == "frame_note_threshold" and v == OFF else float(v))
+               for k, v in overrides.items() if v is not None}
     return replace(base, "decoding override: ", **changed) if changed else base

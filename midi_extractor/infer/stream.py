@@ -71,9 +71,10 @@ class NoteFeed:
     of one decoding of all frames. Only the frames after that cut are kept."""
 
     def __init__(self, loaded: engine.LoadedModel, onset_threshold: float, frame_threshold: float,
-                 min_note_s: float, drum_note_s: float):
+                 min_note_s: float, drum_note_s: float, frame_note_threshold: float | None = None):
         self.fe, self.classes = loaded.front_end, loaded.drum_classes
         self.thresholds = (onset_threshold, frame_threshold, min_note_s, drum_note_s)
+        self.frame_note_threshold = frame_note_threshold
         self.heads = ("onset", "velocity") if self.classes else ("onset", "frame", "velocity")
         self.parts: list[dict[str, np.ndarray]] = []
         self.base = 0     # global frame of the first frame kept
@@ -103,7 +104,8 @@ class NoteFeed:
         """Decode the first ``n`` kept frames; keep the rest."""
         whole = {h: np.concatenate([p[h] for p in self.parts]) for h in self.parts[0]}
         on, fr, min_s, drum_s = self.thresholds
-        notes = decode({h: v[:n] for h, v in whole.items()}, self.fe, self.classes, on, fr, min_s, drum_s)
+        notes = decode({h: v[:n] for h, v in whole.items()}, self.fe, self.classes, on, fr, min_s, drum_s,
+                       self.frame_note_threshold)
         self.notes.extend(self._shifted(notes, self.base))
         self.parts = [{h: v[n:] for h, v in whole.items()}]
         self.base, self.n_kept = self.base + n, self.n_kept - n
@@ -181,18 +183,22 @@ class Streamed:
 
 def transcribe_whole(loaded: engine.LoadedModel, audio: np.ndarray, sample_rate_hz: int | None,
                      **thresholds: float) -> Streamed:
-    """An array input, transcribed whole (``engine.transcribe_array``; it is in memory already)."""
+    """An array input, transcribed whole (``engine.transcribe_array``; it is in memory already).
+    ``thresholds`` are resolved (``api``): a ``frame_note_threshold`` of None means none."""
     from midi_extractor.audio import rms_db
 
     x, name = engine.load_input(audio, sample_rate_hz, loaded.front_end.sample_rate_hz)
     if engine.is_silent(x):
         log.warning("%s: audio is silent; no notes", name)
         return Streamed([], len(x), rms_db(x), signal=x)
+    if thresholds.get("frame_note_threshold", 0.0) is None:  # resolved already: None is "none", not "the model's"
+        thresholds["frame_note_threshold"] = "off"
     return Streamed(engine.transcribe_array(loaded, x, name=name, **thresholds), len(x), rms_db(x), signal=x)
 
 
 def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_threshold: float,
                     frame_threshold: float, min_note_s: float, drum_note_s: float,
+                    frame_note_threshold: float | None = None,
                     window_s: float = engine.WINDOW_S, context_s: float = engine.CONTEXT_S,
                     onsets: bool = False, keep_signal: bool = False) -> Streamed:
     """Notes of an audio file in memory bounded by the window: :func:`scan_file`, then one
@@ -215,7 +221,7 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
                     path, scan.peak, PEAK_LEVEL)
         scale = PEAK_LEVEL / scan.peak
     envelope = OnsetStream(scan.peak) if onsets and not keep_signal else None
-    feed = NoteFeed(loaded, onset_threshold, frame_threshold, min_note_s, drum_note_s)
+    feed = NoteFeed(loaded, onset_threshold, frame_threshold, min_note_s, drum_note_s, frame_note_threshold)
 
     def blocks() -> Iterator[np.ndarray]:
         for y in scan.replay(path, rate):

@@ -46,11 +46,14 @@ def test_the_closing_line_names_both_domains_and_the_metrics_file():
     decoding = {"onset_threshold": 0.3, "frame_threshold": 0.4, "chosen_on": "validation", "validation_onset_f1": 0.9}
     metrics = {"split": "test", "in_domain": _block(2, 0.8), "out_of_domain": _block(0)}
     line = outputs.closing_line("bass", metrics, decoding, "metrics/bass.json")
-    assert line == ("evaluate bass: onset threshold 0.30, frame threshold 0.40 (chosen on validation, validation "
+    assert line == ("evaluate bass: onset threshold 0.30, frame threshold 0.40, frame notes none (chosen on "
+                    "validation, validation "
                     "onset F1 0.900); test onset F1 in-domain 0.800 [0.700, 0.850] (2 tracks, 20 notes), "
                     "out-of-domain no tracks; metrics -> metrics/bass.json")
     unwritten = outputs.closing_line("bass", metrics, {**decoding, "validation_onset_f1": None}, None)
     assert "(chosen on validation)" in unwritten and unwritten.endswith("metrics -> (not written)")
+    framed = outputs.closing_line("strings_ensemble", metrics, {**decoding, "frame_note_threshold": 0.9}, None)
+    assert "frame threshold 0.40, frame notes 0.90 (chosen on validation" in framed
 
 
 def test_flat_metrics_name_every_number_once():

@@ -222,3 +222,44 @@ def test_the_api_reads_the_models_folder_from_the_environment_and_an_argument_wi
     assert tracks == {} and any("nowhere" in m for m in messages)
     assert transcribe(audio, models_dir=models)[0] == want  # the argument wins over the variable
     assert transcribe_folder(tmp_path / "stems", models)[0] == {"bass": want}
+
+
+def test_frame_notes_travel_with_the_model_and_the_caller_can_turn_them_off(tmp_path, monkeypatch, capsys):
+    """A stand-in whose onset head never fires (a swell it cannot place): the model's
+    decoding.json decides whether its sustained sine is a note, on every path."""
+    from helpers_standin import FE as SFE, SR, StandIn, sine
+    from midi_extractor.infer.engine import LoadedModel
+
+    class Swelling(StandIn):
+        def forward(self, audio):
+            out = super().forward(audio)
+            out["onset"] = torch.full_like(out["onset"], -12.0)
+            return out
+
+    def fake_load(path, device=None, runtime=None):
+        return LoadedModel(Swelling(SFE, SFE.n_pitches), SFE, None, "strings_ensemble", path,
+                           decoding=read_model_decoding(path))
+
+    monkeypatch.setattr(engine, "load_model", fake_load)
+    models = tmp_path / "models"
+    (models / "strings_ensemble").mkdir(parents=True)
+    (models / "strings_ensemble" / "best.pt").write_bytes(b"")
+    audio = tmp_path / "strings.wav"
+    x = sine(69, 0.5, 2.5, 3.0)
+    sf.write(audio, x, SR)
+    (models / "strings_ensemble" / "decoding.json").write_text(json.dumps({"frame_note_threshold": None}))
+    assert transcribe(audio, models_dir=models)[0] == []
+    (models / "strings_ensemble" / "decoding.json").write_text(json.dumps({"frame_note_threshold": 0.9}))
+    notes, _ = transcribe(audio, models_dir=models)
+    assert [n.pitch for n in notes] == [69] and abs(notes[0].start_s - 0.5) <= SFE.hop_s
+    assert abs(notes[0].end_s - 2.5) <= 2 * SFE.hop_s
+    assert transcribe(x, "strings_ensemble", models, sample_rate_hz=SR)[0] == notes   # an array, whole
+    assert transcribe(audio, models_dir=models, frame_note_threshold="off")[0] == []
+    assert transcribe(x, "strings_ensemble", models, sample_rate_hz=SR, frame_note_threshold="off")[0] == []
+    out = tmp_path / "out"
+    assert main(["transcribe", str(audio), "--models-dir", str(models), "-o", str(out), "--no-tempo",
+                 "--save-note-events", "--frame-note-threshold", "off"]) == 0
+    assert read_note_events(out / "strings.notes.csv") == []
+    with pytest.raises(SystemExit):
+        main(["transcribe", str(audio), "--models-dir", str(models), "--frame-note-threshold", "1.5"])
+    assert "expected a probability between 0 and 1 (exclusive) or off, got '1.5'" in capsys.readouterr().err

@@ -92,17 +92,21 @@ def test_a_short_file_is_read_once_and_a_long_one_twice_with_the_same_notes(tmp_
 def test_decoding_cut_anywhere_gives_the_notes_of_one_decoding():
     """NoteFeed against decode() on random activations fed in random pieces, pitched and drums."""
     rng = np.random.default_rng(3)
-    for classes in (None, tx.STEM_DRUM_CLASSES["drums"]):
+    for classes, frame_note in ((None, None), (None, 0.8), (tx.STEM_DRUM_CLASSES["drums"], None)):
         n_cols = len(classes) if classes else FE.n_pitches
         loaded = LoadedModel(None, FE, classes, "x")
         probs = {h: (rng.random((3000, n_cols)) ** 30).astype(np.float32) for h in ("onset", "frame", "velocity")}
         probs["frame"][500:1400, 2] = 0.9  # a note held over many pieces
-        want = decode(probs, FE, classes, 0.5, 0.5, 0.05, 0.1)
-        feed = stream.NoteFeed(loaded, 0.5, 0.5, 0.05, 0.1)
+        probs["frame"][2000:2600, 3] = 0.9  # held with no onset: a note the frame head starts
+        probs["onset"][1990:2610, 3] = 0.0
+        want = decode(probs, FE, classes, 0.5, 0.5, 0.05, 0.1, frame_note)
+        feed = stream.NoteFeed(loaded, 0.5, 0.5, 0.05, 0.1, frame_note)
         edges = np.sort(rng.choice(np.arange(1, 3000), 40, replace=False))
         for a, b in zip([0, *edges], [*edges, 3000]):
             feed.feed({h: v[a:b] for h, v in probs.items()})
         assert feed.finish() == want and len(want) > 50
+        swell = [n for n in want if n.pitch == FE.min_midi + 3 and abs(n.start_s - 2000 * FE.hop_s) < 1e-9]
+        assert len(swell) == (0 if classes or frame_note is None else 1)
 
 
 def numpy_peak(path, loaded) -> tuple[float, stream.Streamed]:

@@ -76,3 +76,31 @@ def test_drums_use_class_pitch_and_fixed_length():
     assert decode({"onset": onset, "frame": onset, "velocity": vel}, FE, classes, drum_note_s=0.1) == notes
     with pytest.raises(ValueError, match="drum classes"):
         decode_drums(onset, vel, ("hihat",), FE)
+
+
+def test_a_sustained_pitch_no_onset_started_is_a_note_when_the_frame_head_is_sure():
+    onset, frame, vel = acts(T=30)
+    frame[5:15, 1] = 0.95                       # a swell: the frame head hears it, the onset head does not
+    frame[20:24, 2] = 0.6                       # a hesitant run: mean 0.6
+    vel[5, 1] = 0.5
+    assert decode_notes(onset, frame, vel, FE, 0.5, 0.5, 0.0) == []   # off by default
+    assert decode_notes(onset, frame, vel, FE, 0.5, 0.5, 0.0, frame_note_threshold=0.9) == [
+        Note(5 * HOP, 15 * HOP, 61, 64)]
+    assert decode_notes(onset, frame, vel, FE, 0.5, 0.5, 0.0, frame_note_threshold=0.5) == [
+        Note(5 * HOP, 15 * HOP, 61, 64), Note(20 * HOP, 24 * HOP, 62, 1)]  # velocity head 0 there
+    assert decode_notes(onset, frame, vel, FE, 0.5, 0.5, 0.0, frame_note_threshold=0.96) == []
+    assert decode_notes(onset, frame, vel, FE, 0.5, 0.5, 0.05, frame_note_threshold=0.5) == [
+        Note(5 * HOP, 15 * HOP, 61, 64)]        # min_note_s holds for them too: the 40 ms run goes
+    assert decode(dict(onset=onset, frame=frame, velocity=vel), FE, None, 0.5, 0.5, 0.0, 0.1, 0.9) == [
+        Note(5 * HOP, 15 * HOP, 61, 64)]
+
+
+def test_a_run_an_onset_started_is_not_a_second_note():
+    onset, frame, vel = acts(T=40)
+    onset[6, 0] = 0.9
+    frame[4:16, 0] = 0.95                       # rises two frames before its onset: one note
+    frame[20:25, 0] = 0.95                      # later, no onset: a note of its own
+    frame[30:33, 3] = 0.95; onset[33, 3] = 0.9  # ends on the frame where an onset starts: that note's lead-in
+    notes = decode_notes(onset, frame, None, FE, 0.5, 0.5, 0.0, frame_note_threshold=0.9)
+    assert notes == [Note(6 * HOP, 16 * HOP, 60, 100), Note(20 * HOP, 25 * HOP, 60, 100),
+                     Note(33 * HOP, 34 * HOP, 63, 100)]
