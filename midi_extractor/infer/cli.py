@@ -63,8 +63,10 @@ def _tempo_arg(text: str) -> float:
 
 
 def _frame_note_arg(text: str) -> float | str:
-    if text.strip().lower() == "off":
-        return "off"
+    from midi_extractor.infer.settings import OFF
+
+    if text.strip().lower() == OFF:
+        return OFF
     try:
         value = float(text)
     except ValueError:

@@ -181,25 +181,18 @@ def transcribe_array(loaded: LoadedModel, audio: np.ndarray, *, onset_threshold:
                      window_s: float = WINDOW_S, context_s: float = CONTEXT_S, name: str = "audio array") -> list[Note]:
     """Notes of a mono signal ``(S,)`` already at the model's rate.
 
-    A threshold left at ``None`` comes from ``loaded.decoding`` (``frame_note_threshold``
-    too, where the model's ``None`` means no frame notes; ``"off"``: none) (the model's
-    ``decoding.json``, else ``DecodingConfig`` defaults). The signal goes
+    A setting left at ``None`` comes from ``loaded.decoding`` (the model's ``decoding.json``,
+    else ``DecodingConfig`` defaults), the others override it as ``settings.with_overrides``
+    does (``frame_note_threshold="off"``: no frame notes, whatever the model's). The signal goes
     through :func:`condition` (non-finite -> ``ValueError`` naming ``name``,
     overdriven -> scaled to full scale)."""
+    from midi_extractor.infer.settings import with_overrides
+
     x = condition(audio, name)
-    dec = loaded.decoding
-    pick = lambda value, default: float(default if value is None else value)  # noqa: E731
+    dec = with_overrides(loaded.decoding, onset_threshold=onset_threshold, frame_threshold=frame_threshold,
+                         min_note_s=min_note_s, drum_note_s=drum_note_s, frame_note_threshold=frame_note_threshold)
     fe = loaded.front_end
     probs = activations(loaded.model, x, fe, window_s, context_s, device=getattr(loaded, "device", "cpu"))
-    return decode(probs, fe, loaded.drum_classes, pick(onset_threshold, dec.onset_threshold),
-                  pick(frame_threshold, dec.frame_threshold), pick(min_note_s, dec.min_note_s),
-                  pick(drum_note_s, dec.drum_note_s),
-                  _frame_note(frame_note_threshold, dec.frame_note_threshold))
-
-
-def _frame_note(value: float | str | None, model_value: float | None) -> float | None:
-    """A frame-note threshold asked for: ``None``: the model's, ``"off"``: none, else the number."""
-    if value is None:
-        return model_value
-    return None if value == "off" else float(value)
+    return decode(probs, fe, loaded.drum_classes, dec.onset_threshold, dec.frame_threshold, dec.min_note_s,
+                  dec.drum_note_s, dec.frame_note_threshold)
 
