@@ -52,21 +52,19 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
 
     Args:
         audio: a path to an audio file (wav, flac, mp3, ogg, aiff; any sample rate; stereo is averaged to mono) or a
-            float array ``(S,)``, ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz``. NaN or infinite samples are
-            refused (``ValueError`` / ``audio.AudioError`` naming the input); a peak above 1.0 is scaled to full scale
-            with a warning.
+            float array ``(S,)``, ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz`` (required). NaN or infinite samples
+            are refused (``ValueError`` / ``audio.AudioError`` naming the input); a peak above 1.0 is scaled to full
+            scale with a warning.
         stem: the stem to transcribe as: a stem name (``bass``, ``piano``, ``drums``, ...), an alias (``keys``,
             ``hi-hat``), a General MIDI instrument name (``"Electric Bass (finger)"``) or program number, or
             ``"auto"`` (default) to read it from the file name (``bass.wav``, ``Song_drums.flac``).
         models_dir: folder of ``<stem>/best.pt`` checkpoints (default ``$MIDI_EXTRACTOR_MODELS`` when set, else
             ``models``). A stem without its own model falls back to a trained stem of the same role, then ``other``
             (logged as a warning).
-        sample_rate_hz: rate of an array input (required for arrays).
         onset_threshold: onset probability (0-1) that starts a note. ``None`` (default): the model's own value from
             ``<models_dir>/<stem>/decoding.json`` (chosen on validation by the evaluate stage), else 0.5.
-        frame_threshold: frame probability (0-1) that sustains a note; ``None``: the model's value, else 0.5.
-        min_note_s: shortest note kept, seconds; ``None``: the model's value, else 0.05.
-        drum_note_s: length written for drum hits, seconds; ``None``: the model's value, else 0.1.
+        frame_threshold, min_note_s, drum_note_s: frame probability (0-1) that sustains a note, shortest note
+            kept (s), length written for drum hits (s); ``None``: the model's value, else 0.5, 0.05 and 0.1.
         frame_note_threshold: mean frame probability (0-1) above which a sustained pitch that no onset started
             is a note too (``model.decoding``); ``None``: the model's value (null: none), ``"off"``: none.
         tempo: the MIDI file's tempo: ``None`` (default) writes 120 BPM, a number forces that BPM (20-400), ``"auto"``

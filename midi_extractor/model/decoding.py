@@ -101,7 +101,7 @@ def decode_notes(onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | No
     frame = _check("frame", frame, onset.shape)
     velocity = None if velocity is None else _check("velocity", velocity, onset.shape)
     spans = onset_spans(onset, frame, onset_threshold, frame_threshold)
-    notes = _notes(spans, velocity, front_end, min_note_s)
+    notes = span_notes(spans, velocity, front_end, min_note_s)
     if frame_note_threshold is not None:
         notes += frame_notes(frame, spans, velocity, front_end, frame_threshold, frame_note_threshold, min_note_s)
     notes.sort(key=note_key)
@@ -145,11 +145,11 @@ def frame_notes(frame: np.ndarray, spans: Sequence[tuple[int, int, int]], veloci
         for t0, t1 in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
             if not explained[t0:t1, column].any() and frame[t0:t1, column].mean() >= frame_note_threshold:
                 out.append((int(column), int(t0), int(t1)))
-    return _notes(out, velocity, front_end, min_note_s)
+    return span_notes(out, velocity, front_end, min_note_s)
 
 
-def _notes(spans: Sequence[tuple[int, int, int]], velocity: np.ndarray | None, front_end: FrontEndConfig,
-           min_note_s: float) -> list[Note]:
+def span_notes(spans: Sequence[tuple[int, int, int]], velocity: np.ndarray | None, front_end: FrontEndConfig,
+               min_note_s: float) -> list[Note]:
     """A :class:`Note` per ``(column, first frame, end frame)`` at least ``min_note_s`` long;
     velocity from the velocity head at the first frame (``None``: 100)."""
     hop_s, notes = front_end.hop_s, []

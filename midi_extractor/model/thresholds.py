@@ -45,7 +45,7 @@ import numpy as np
 from midi_extractor.atomic import write_json
 from midi_extractor.config import AUTO, DEFAULT_FRAME_GRID, DEFAULT_ONSET_GRID, DecodingConfig  # noqa: F401
 from midi_extractor.matching import f1_from_counts, match_counts, prf
-from midi_extractor.model.decoding import Note, decode, frame_notes, note_key, onset_spans
+from midi_extractor.model.decoding import Note, decode, frame_notes, note_key, onset_spans, span_notes
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +117,21 @@ def sweep(tracks: Iterable[tuple[Sequence[Note], dict[str, np.ndarray]]], front_
 def _track_counts(ref: Sequence[Note], probs: dict[str, np.ndarray], front_end: Any,
                   drum_classes: Sequence[str] | None, grid: Grid) -> np.ndarray:
     """:func:`_note_counts` of one track at every grid point ``(points, 2, 3)``: each
-    onset x frame pair decoded once, its frame notes added per frame-note threshold."""
+    onset x frame pair's spans found once, its frame notes added per frame-note threshold."""
     out = np.zeros((len(grid.points), 2, 3))
     pairs: dict[tuple[float, float], tuple[list[Note], list, dict]] = {}
+    velocity = probs.get("velocity")
     for i, (onset_t, frame_t, frame_note_t) in enumerate(grid.points):
-        if drum_classes or grid.frame_note == (None,):
+        if drum_classes:
             out[i] = _note_counts(ref, decode(probs, front_end, drum_classes, onset_t, frame_t,
                                               grid.min_note_s, grid.drum_note_s))
             continue
         if (onset_t, frame_t) not in pairs:
             spans = onset_spans(probs["onset"], probs["frame"], onset_t, frame_t)
-            pairs[(onset_t, frame_t)] = (decode(probs, front_end, None, onset_t, frame_t, grid.min_note_s), spans, {})
+            pairs[(onset_t, frame_t)] = (span_notes(spans, velocity, front_end, grid.min_note_s), spans, {})
         notes, spans, seen = pairs[(onset_t, frame_t)]
         extra = () if frame_note_t is None else tuple(frame_notes(
-            probs["frame"], spans, probs.get("velocity"), front_end, frame_t, frame_note_t, grid.min_note_s))
+            probs["frame"], spans, velocity, front_end, frame_t, frame_note_t, grid.min_note_s))
         if extra not in seen:
             seen[extra] = _note_counts(ref, sorted(notes + list(extra), key=note_key))
         out[i] = seen[extra]

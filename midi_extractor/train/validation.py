@@ -1,10 +1,11 @@
 """Validation during training (:func:`score`): mean losses over the deterministic validation
 clips (:func:`validate`) and a micro onset P/R/F1 over the validation tracks, each whole
 (:func:`validate_tracks`): run through the inference engine's windows, decoded at every
-onset x frame threshold pair ``evaluate`` chooses from (params' ``decoding``), matched and
-scored by :mod:`midi_extractor.matching`, as evaluation does. The F1 is the best pair's,
-i.e. the score the checkpoint would ship with once ``evaluate`` picks its thresholds;
-``val_onset_threshold`` and ``val_frame_threshold`` say which pair it was.
+onset x frame x frame-note threshold point ``evaluate`` chooses from (params' ``decoding``),
+matched and scored by :mod:`midi_extractor.matching`, as evaluation does. The F1 is the best
+point's, i.e. the score the checkpoint would ship with once ``evaluate`` picks its thresholds;
+``val_onset_threshold``, ``val_frame_threshold`` and ``val_frame_note_threshold`` (``None``:
+no frame notes) say which point it was.
 
 A track is read up to :data:`VAL_TRACK_S` (the generated set's are 24 s: whole), so that a
 real Slakh validation split of four-minute songs costs minutes, not hours, per validation.
@@ -46,8 +47,8 @@ def validate(model, loader, device: torch.device, amp_dtype=None) -> dict[str, f
 
 
 def validate_tracks(model, dataset, grid: Grid, device: torch.device) -> dict[str, float]:
-    """``val_onset_precision/recall/f1``, ``val_onset_threshold`` and ``val_frame_threshold``
-    of the point of ``grid`` that ``evaluate`` would choose (:func:`thresholds.sweep` and
+    """``val_onset_precision/recall/f1``, ``val_onset_threshold``, ``val_frame_threshold`` and
+    ``val_frame_note_threshold`` of the point of ``grid`` that ``evaluate`` would choose (:func:`thresholds.sweep` and
     :func:`thresholds.choose`), over every track of ``dataset`` (the validation
     :class:`~midi_extractor.train.clips.TranscriptionDataset`), each read whole (up to
     :data:`VAL_TRACK_S`) and run in the inference windows (:func:`windows.activations`); the
@@ -71,7 +72,8 @@ def validate_tracks(model, dataset, grid: Grid, device: torch.device) -> dict[st
     best = thresholds.choose(results)
     return {"val_onset_precision": best["onset_precision"], "val_onset_recall": best["onset_recall"],
             "val_onset_f1": best["onset_f1"], "val_onset_threshold": best["onset_threshold"],
-            "val_frame_threshold": best["frame_threshold"]}
+            "val_frame_threshold": best["frame_threshold"],
+            "val_frame_note_threshold": best["frame_note_threshold"]}
 
 
 def score(model, run) -> dict[str, float]:

@@ -78,6 +78,18 @@ class _Tracks:
         return NOTES
 
 
+def test_validation_scores_the_notes_the_frame_head_starts_as_evaluate_would():
+    """Onsets never fire; the frame head holds the four notes and the ghost (pitch 50) at 0.9:
+    frame notes give all five (precision 4/5), the first frame-note threshold of the tie wins."""
+    grid = grid_from_decoding(DecodingConfig(onset_grid=[0.1, 0.5], frame_grid=[0.5],
+                                             frame_note_grid=[0.7, 0.8, 0.95]), drums=False)
+    out = validate_tracks(_Fixed(0.0), _Tracks(), grid, torch.device("cpu"))
+    assert out["val_frame_note_threshold"] == 0.7 and out["val_onset_threshold"] == 0.1
+    assert out["val_onset_recall"] == 1.0 and out["val_onset_precision"] == pytest.approx(4 / 5, abs=1e-4)
+    off = validate_tracks(_Fixed(0.0), _Tracks(), grid.__class__((0.1, 0.5), (0.5,)), torch.device("cpu"))
+    assert off["val_onset_f1"] == 0.0 and off["val_frame_note_threshold"] is None
+
+
 def test_validate_gives_the_mean_losses_of_the_clips():
     batch = {"audio": torch.zeros(2, 512)}
     out = validate(_Fixed(0.5), [batch, batch], torch.device("cpu"))
@@ -92,6 +104,7 @@ def test_whole_tracks_score_at_the_best_onset_threshold_of_the_grid(prob, ghost,
     assert out["val_onset_f1"] == 1.0 and out["val_onset_threshold"] == threshold
     assert out["val_onset_precision"] == 1.0 and out["val_onset_recall"] == 1.0
     assert out["val_frame_threshold"] == 0.3      # ties go to the first in grid order, as evaluate's
+    assert out["val_frame_note_threshold"] is None
     if ghost:                                      # one threshold lower lets the ghost in
         lower = validate_tracks(_Fixed(prob, ghost_prob=ghost), _Tracks(), GRID.__class__(
             tuple(t for t in GRID.onset if t < threshold), GRID.frame), torch.device("cpu"))
