@@ -230,17 +230,18 @@ def sine_stem(root: Path, name: str, seconds: float, pitch0: int, sr: int = 1600
     sf.write(str(root / name / "stems" / "S00.wav"), y, sr)
 
 
-def tracks_after_the_set(tmp_path: Path, name: str, **extra) -> list[Path]:
-    """A 3-track generated set written twice, plainly and with ``extra`` (kit or calibration
-    tracks): asserts that the tracks of the plain set are written to the same folders,
-    byte for byte, and returns the folders of the tracks written after them."""
+def tracks_after_the_set(tmp_path: Path, name: str, base: dict | None = None, **extra) -> list[Path]:
+    """A 3-track generated set (plus what ``base`` adds) written twice, plainly and with ``extra``
+    (kit or calibration tracks): asserts that the tracks of the plain set are written to the same
+    folders, byte for byte, and returns the folders of the tracks written after them."""
     from midi_extractor.synth import generate
 
-    kw = dict(tracks=3, seconds=2.0, seed=3, progress=False, validation_tracks=0, test_tracks=2)
+    kw = dict(tracks=3, seconds=2.0, seed=3, progress=False, validation_tracks=0, test_tracks=2, **(base or {}))
     plain = generate.generate_dataset(tmp_path / "plain", **kw)
     made = generate.generate_dataset(tmp_path / name, **kw, **extra)
-    assert [d.relative_to(tmp_path / name) for d in made[:3]] == [d.relative_to(tmp_path / "plain") for d in plain]
+    n = len(plain)
+    assert [d.relative_to(tmp_path / name) for d in made[:n]] == [d.relative_to(tmp_path / "plain") for d in plain]
     for a, b in zip(plain, made):
         for f in sorted(p for p in a.rglob("*") if p.is_file()):
             assert f.read_bytes() == (b / f.relative_to(a)).read_bytes(), f
-    return made[3:]
+    return made[n:]

@@ -22,14 +22,15 @@ only with ``ood_sources``, which no other track uses. Sources rotate per stem
 over the tracks of a domain (a seeded offset per stem), so every source of a
 pool is heard once a domain has as many tracks as the pool has sources.
 
-``kit_tracks`` drum-only training tracks follow (``TrackNNNNN`` numbered on): track ``k``'s
-song with its drum parts alone, rendered with ``kit_sources`` (sampled kits, no FluidSynth),
-so the tracks before them are written exactly as without them. ``calibration_tracks``
-validation tracks follow, every stem of their songs (as many as a test track's) rendered with
-``calibration_sources``, which no other track uses (GUS patches and sampled kits, no FluidSynth):
-the validation split then holds sounds training never hears. ``timbre_tracks`` training tracks
+``calibration_tracks`` validation tracks follow (``TrackNNNNN`` numbered on), every stem of
+their songs (as many as a test track's) rendered with ``calibration_sources``, which no other
+track uses (GUS patches and sampled kits, no FluidSynth): the validation split then holds sounds
+training never hears. ``kit_tracks`` drum-only training tracks come next: track ``k``'s song with
+its drum parts alone, rendered with ``kit_sources`` (sampled kits or ``SynthKit``, a procedural
+kit drawn for every part, :mod:`drum_synth`; no FluidSynth). ``timbre_tracks`` training tracks
 come last, their songs' pitched parts rendered with ``timbre_sources`` (``Additive``: a new
-procedural instrument for every part, :mod:`additive`).
+procedural instrument for every part, :mod:`additive`). So every track is written exactly as
+without the kinds that follow it.
 
 Track ``k`` of seed ``K`` depends only on (K, k, seconds, rate, pools, effects,
 split sizes), so the same call writes byte-identical files.
@@ -92,9 +93,9 @@ def _plan(counts, pool: list, ood: list, kits: list, kit_tracks: int, calibratio
     layout = track_layout(counts, with_ood=bool(ood))
     plan = [(k, split, domain, position, ood if domain == OUT_OF_DOMAIN else pool, "song")
             for k, (split, domain, position) in enumerate(layout)]
-    plan += [(len(plan) + j, "train", IN_DOMAIN, j, kits, "kit") for j in range(kit_tracks)]
     plan += [(len(plan) + j, "validation", OUT_OF_DOMAIN, j, calibration, "calibration")
              for j in range(calibration_tracks)]
+    plan += [(len(plan) + j, "train", IN_DOMAIN, j, kits, "kit") for j in range(kit_tracks)]
     return plan + [(len(plan) + j, "train", IN_DOMAIN, j, list(timbres), "timbre") for j in range(timbre_tracks)]
 
 

@@ -24,7 +24,7 @@ import yaml
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_text
-from midi_extractor.synth import additive, effects, kits, patches, songs
+from midi_extractor.synth import additive, drum_synth, effects, kits, patches, songs
 from midi_extractor.synth.sf2_file import SoundFontError, read_presets
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, RenderError
@@ -180,6 +180,11 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
         note_rng = np.random.default_rng(rng_source.integers(1 << 32))
         bank, program, notes, dropped = 0, part.program, list(part.notes), 0
         play = lambda: timbre.render(notes, n_samples, cache.renderer.sample_rate_hz, note_rng)  # noqa: E731
+    elif source.engine == "drumsynth":  # a kit drawn for this part (every GM drum key)
+        kit = drum_synth.draw_kit(rng_source)
+        hit_rng = np.random.default_rng(rng_source.integers(1 << 32))
+        bank, program, notes, dropped = 0, 0, list(part.notes), 0
+        play = lambda: kit.render(notes, n_samples, cache.renderer.sample_rate_hz, hit_rng)  # noqa: E731
     else:
         sfid, presets = cache.presets(source)
         bank, program, notes, dropped = _preset_for(part, source, presets, rng_source)

@@ -40,6 +40,8 @@ SYSTEM_PATCH_DIRS = (Path("/etc/timidity"), Path("/usr/share/midi/freepats"))
 ENV_PATH = "MIDI_EXTRACTOR_SF2_PATH"
 #: the params lists that name sources (a missing source's message points at them)
 SOURCE_LISTS = "dataset.sound_sources, ood_sources, kit_sources, calibration_sources or timbre_sources"
+#: engines whose sounds are drawn, not read from a file
+PROCEDURAL_ENGINES = frozenset({"additive", "drumsynth"})
 #: GS kit numbers worth rendering (56 is GS's sound-effects kit, 127 the CM-64 map)
 GS_KIT_MAX = 55
 #: GS/XG variation banks considered for melodic programs (bank 0 is the GM capital)
@@ -71,17 +73,18 @@ class SoundSource:
     path_override: Path | None = field(default=None, compare=False)
     engine: str = "sf2"          # sf2 (FluidSynth) | hydrogen (a kit folder, synth/kits.py) |
                                  # gus (a TiMidity .cfg of .pat files, synth/patches.py) |
-                                 # additive (procedural timbres, synth/additive.py; no file)
+                                 # additive (procedural timbres, synth/additive.py; no file) |
+                                 # drumsynth (procedural kits, synth/drum_synth.py; no file)
 
     def can_render(self, is_drum: bool) -> bool:
         return self.drums if is_drum else self.melodic
 
     def locate(self) -> Path | None:
         """The SoundFont file (a hydrogen kit's folder) on this machine, ``None`` for a source
-        with no file (``additive``); :class:`SourceError` naming the package otherwise."""
+        with no file (``additive``, ``drumsynth``); :class:`SourceError` naming the package otherwise."""
         if self.engine == "hydrogen":
             return self._locate_kit()
-        if self.engine == "additive":
+        if self.engine in PROCEDURAL_ENGINES:
             return None   # nothing to find: the timbres are drawn, not read
         dirs = SYSTEM_PATCH_DIRS if self.engine == "gus" else SYSTEM_SF2_DIRS
         if self.path_override is not None:
@@ -148,6 +151,8 @@ SOURCES: dict[str, SoundSource] = {s.name: s for s in (
                 engine="gus"),
     # procedural timbres (synth/additive.py): no file, a new instrument drawn for every part
     SoundSource("Additive", "", None, "procedural (midi-extractor)", drums=False, engine="additive"),
+    # procedural kits (synth/drum_synth.py): no file, a new kit drawn for every drum part
+    SoundSource("SynthKit", "", None, "procedural (midi-extractor)", melodic=False, engine="drumsynth"),
 )}
 #: training pool and held-out sources; csound_GMbank shares most of its samples with TimGM6mb
 #: (:func:`shared_samples`), so the two stay on one side, and FluidR3_GM is held out
