@@ -138,13 +138,14 @@ SOURCES: dict[str, SoundSource] = {s.name: s for s in (
                 "CC-BY-SA-3.0 (Glen MacArthur)", melodic=False, drum_bank=0, drum_programs=(0,),
                 drum_keys=_AVL_KEYS),
     # sampled kits of hydrogen-drumkits with a kick, a snare and hats (The Black Pearl 1.0 is
-    # AVL_BlackPearl's kit; Gimme A Hand has no kit; circAfrique names no GM instrument)
+    # AVL_BlackPearl's kit; circAfrique names no GM instrument), and Gimme A Hand: hand percussion
+    # with no kit (claps, a maraca, a tambourine, bongos, a cowbell)
     _hydrogen("BJA_Pacific", "BJA_Pacific"), _hydrogen("Colombo", "ColomboAcousticDrumkit"),
     _hydrogen("Forzee", "ForzeeStereo"), _hydrogen("Millo1", "Millo-Drums_v.1"),
     _hydrogen("Millo2", "Millo_MultiLayered2"), _hydrogen("Millo3", "Millo_MultiLayered3"),
     _hydrogen("Rumpf", "rumpf_kit_z01_h2"), _hydrogen("VariBreaks", "VariBreaks"),
     _hydrogen("Audiophob", "Audiophob"), _hydrogen("ElectricEmpire", "ElectricEmpireKit"),
-    _hydrogen("HardElectro", "HardElectro1"),
+    _hydrogen("HardElectro", "HardElectro1"), _hydrogen("GimmeAHand", "Gimme A Hand 1.0"),
     # GUS patches of FreePats (72 GM programs: sampled pianos, strings, brass, a few synths; a kit
     # with hats, cymbals and shakers)
     SoundSource("FreePats", "freepats.cfg", "freepats", "GPL-2+ with a patch exception (FreePats)",
