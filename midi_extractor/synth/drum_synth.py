@@ -123,10 +123,10 @@ def _band(x: np.ndarray, rate_hz: int, lo_hz: float | None, hi_hz: float | None)
     return sosfilt(sos, x)
 
 
-def _sweep_sine(t: np.ndarray, f0_hz: float, ratio: float, sweep_s: float) -> np.ndarray:
+def _sweep_sine(t: np.ndarray, rate_hz: int, f0_hz: float, ratio: float, sweep_s: float) -> np.ndarray:
     """A sine falling from ``ratio x f0_hz`` to ``f0_hz`` (time constant ``sweep_s``)."""
-    freq = f0_hz * (1.0 + (ratio - 1.0) * np.exp(-t / sweep_s))
-    return np.sin(2 * np.pi * np.cumsum(freq) / (1.0 / (t[1] - t[0]) if len(t) > 1 else 1.0))
+    freq_hz = f0_hz * (1.0 + (ratio - 1.0) * np.exp(-t / sweep_s))
+    return np.sin(2 * np.pi * np.cumsum(freq_hz) / rate_hz)
 
 
 def _squares(t: np.ndarray, freqs_hz, rng: np.random.Generator) -> np.ndarray:
@@ -145,16 +145,16 @@ def _choke(hit: np.ndarray, stop: int | None, rate_hz: int) -> np.ndarray:
 # ----------------------------------------------------------------- voices, one a drum class
 def _kick(p, key, rate_hz, rng):
     t = _t(p["decay_s"] * 4, rate_hz)
-    body = _sweep_sine(t, p["f0_hz"] * (0.9 if key == 35 else 1.0), p["sweep"], p["sweep_s"])
+    body = _sweep_sine(t, rate_hz, p["f0_hz"] * (0.9 if key == 35 else 1.0), p["sweep"], p["sweep_s"])
     click = _band(rng.standard_normal(len(t)), rate_hz, 1500, 8000) * np.exp(-t / 0.004)
     return body * _envelope(t, 0.001, p["decay_s"]) + p["click"] * click
 
 
 def _snare(p, key, rate_hz, rng):
     t = _t(p["decay_s"] * 4, rate_hz)
-    noise = _band(rng.standard_normal(len(t)), rate_hz, p["noise_lo_hz"], p["noise_hi_hz"])
     if key == 37:   # side stick: a short woody click
         return _band(rng.standard_normal(len(t)), rate_hz, 1500, 5000) * np.exp(-t / 0.01)
+    noise = _band(rng.standard_normal(len(t)), rate_hz, p["noise_lo_hz"], p["noise_hi_hz"])
     if key == 39 or p["clap"]:   # a clap: three or four bursts 8-15 ms apart, then a tail
         bursts = sum(np.exp(-np.maximum(t - k * 0.011, 0) / 0.004) * (t >= k * 0.011) for k in range(4))
         return noise * (bursts + 0.5 * _envelope(t, 0.03, p["decay_s"]))
@@ -167,7 +167,7 @@ def _tom(p, key, rate_hz, rng):
     pos = keys.index(key) / (len(keys) - 1) if key in keys else 0.5
     f0 = p["low_hz"] * (p["high_hz"] / p["low_hz"]) ** pos
     t = _t(p["decay_s"] * 4, rate_hz)
-    return _sweep_sine(t, f0, p["sweep"], 0.05) * _envelope(t, 0.001, p["decay_s"])
+    return _sweep_sine(t, rate_hz, f0, p["sweep"], 0.05) * _envelope(t, 0.001, p["decay_s"])
 
 
 def _hat(p, key, rate_hz, rng):
@@ -219,11 +219,11 @@ def _other(p, key, rate_hz, rng):
     if key in (73, 74):   # guiro: a scrape of ticks
         ticks = (np.sin(2 * np.pi * 40 * t) > 0.9) * rng.standard_normal(len(t))
         return _band(ticks, rate_hz, 2000, 8000) * _envelope(t, 0.01, p["decay_s"])
-    if key in (37, 75, 76, 77):   # claves, woodblocks: a short high click
+    if key in (75, 76, 77):   # claves, woodblocks: a short high click
         f = p["click_hz"] * (1.3 if key in (75, 76) else 1.0)
         return np.sin(2 * np.pi * f * t) * np.exp(-t / 0.02)
     f0 = p["tone_hz"] * 2 ** ((key - 63) / 12)   # congas, bongos, timbales, cuica: tuned by key
-    return _sweep_sine(t, f0, 1.3, 0.02) * _envelope(t, 0.001, p["decay_s"])
+    return _sweep_sine(t, rate_hz, f0, 1.3, 0.02) * _envelope(t, 0.001, p["decay_s"])
 
 
 VOICES = {"kick": _kick, "snare": _snare, "toms": _tom, "hihat": _hat, "cymbal": _cymbal,

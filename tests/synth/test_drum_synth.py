@@ -102,3 +102,16 @@ def test_synthkit_tracks_follow_the_calibration_tracks_and_leave_them_as_they_we
     assert [(d.parent.name, d.name) for d in extra] == [("train", "Track00005")]
     stems = yaml.safe_load((extra[0] / "metadata.yaml").read_text())["stems"]
     assert stems and all(m["is_drum"] and m["plugin_name"] == "SynthKit:bank0:prog0" for m in stems.values())
+
+
+def test_toms_rise_with_their_key_and_a_kick_settles_on_its_drawn_pitch():
+    kit, rng = drum_synth.draw_kit(np.random.default_rng(7)), np.random.default_rng(0)
+
+    def peak_hz(x):
+        spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+        return float(np.argmax(spectrum) * SR / len(x))
+
+    toms = [peak_hz(kit.voice(k, SR, rng)) for k in tx.DRUM_CLASSES["toms"]]
+    assert toms == sorted(toms) and toms[-1] > 1.8 * toms[0]
+    tail = kit.voice(36, SR, rng)[int(0.1 * SR):int(0.4 * SR)]   # after the sweep
+    assert peak_hz(tail) == pytest.approx(kit.params["kick"]["f0_hz"], rel=0.15)
