@@ -183,7 +183,8 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
     elif source.engine == "drumsynth":  # a kit drawn for this part (every GM drum key)
         kit = drum_synth.draw_kit(rng_source)
         hit_rng = np.random.default_rng(rng_source.integers(1 << 32))
-        bank, program, notes, dropped = 0, 0, list(part.notes), 0
+        bank, program = 0, 0
+        notes, dropped = src.remap_drum_notes(part.notes, kit.keys)
         play = lambda: kit.render(notes, n_samples, cache.renderer.sample_rate_hz, hit_rng)  # noqa: E731
     else:
         sfid, presets = cache.presets(source)

@@ -79,12 +79,12 @@ def test_the_synthkit_source_plays_a_whole_kit_through_render_part():
     source = src.SOURCES["SynthKit"]
     assert source.drums and not source.melodic and source.locate() is None
     notes = [(0.1, 0.2, 36, 110), (0.5, 0.6, 38, 100), (0.9, 1.0, 42, 90), (1.3, 1.4, 82, 90), (1.7, 1.8, 54, 90)]
-    part = songs.Part("drums", 0, True, notes, (0.0, 0.0))
+    part = songs.Part("drums", 0, True, notes + [(1.9, 2.0, 27, 90)], (0.0, 0.0))   # 27: no GM1 key
     with Renderer(SR) as renderer:
         got = render.render_part(part, source, render.SourceCache(renderer), 2 * SR, np.random.default_rng(0),
                                  np.random.default_rng(1), 0.0)
     assert got.plugin_name == "SynthKit:bank0:prog0" and got.dropped_notes == 0
-    assert [n[2] for n in got.part.notes] == [36, 38, 42, 82, 54]
+    assert [n[2] for n in got.part.notes] == [36, 38, 42, 82, 54, 56]   # 27 played (and written) on 56
     for start_s, *_ in notes:   # each hit sounds where its note starts
         at = int(start_s * SR)
         assert np.abs(got.audio[at:at + SR // 20]).max() > 4 * np.abs(got.audio[at - SR // 50:at - 10]).max() + 1e-4
