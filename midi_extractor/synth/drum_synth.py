@@ -11,8 +11,8 @@ noise, in the manner of analogue drum machines and of the instrument's physics:
   noise, high-passed, a near-instant attack; closed and pedal short, open long and choked by
   the next hat;
 - cymbals: many inharmonic partials and noise, seconds long (ride bell: fewer, louder partials);
-- shakers: band-passed noise through a cloud of grains (beads), a soft attack of several
-  milliseconds, often two shakes; tambourine: jingles (high damped partials) over it;
+- shakers: band-passed noise through a cloud of grains (beads), an attack drawn from sharp
+  (0.5 ms) to swelling (30 ms), often two shakes; tambourine: jingles (high damped partials) over it;
 - other percussion: tuned hits with a pitch drop (congas, bongos, timbales), metal (cowbell,
   agogo, triangle), short clicks (claves, woodblocks), a scrape (guiro).
 
@@ -87,10 +87,12 @@ def draw_kit(rng: np.random.Generator) -> SynthKit:
         "hihat": {"base_hz": u(150, 450), "jitter": u(0.0, 0.15), "noise": u(0.0, 0.5), "cut_hz": u(5000, 10000),
                   "closed_s": u(0.015, 0.07), "open_s": u(0.25, 0.9), "ratios": rng.integers(1 << 30)},
         "cymbal": {"n_partials": int(rng.integers(10, 30)), "lo_hz": u(300, 800), "hi_hz": u(6000, 12000),
-                   "noise": u(0.2, 0.8), "cut_hz": u(1500, 5000), "decay_s": u(0.8, 2.5), "seed": rng.integers(1 << 30)},
+                   "noise": u(0.2, 0.8), "cut_hz": u(1500, 5000), "decay_s": u(0.8, 2.5),
+                   "seed": rng.integers(1 << 30)},
         "shaker": {"lo_hz": u(2000, 5000), "hi_hz": u(7000, 14000), "grains_per_s": u(300, 3000),
-                   "attack_s": float(np.exp(u(np.log(0.0005), np.log(0.03)))), "decay_s": u(0.04, 0.18), "shakes": float(rng.integers(1, 3)),
-                   "gap_s": u(0.01, 0.04), "jingle_hz": u(4000, 10000)},
+                   "attack_s": float(np.exp(u(np.log(0.0005), np.log(0.03)))),   # sharp to swelling
+                   "decay_s": u(0.04, 0.18), "shakes": float(rng.integers(1, 3)), "gap_s": u(0.01, 0.04),
+                   "jingle_hz": u(4000, 10000)},
         "other_perc": {"tone_hz": u(150, 500), "metal_hz": u(450, 900), "decay_s": u(0.06, 0.3),
                        "click_hz": u(900, 2800)},
     }
@@ -109,17 +111,14 @@ def _envelope(t: np.ndarray, attack_s: float, decay_s: float) -> np.ndarray:
     return rise * np.exp(-np.maximum(t - attack_s, 0.0) / decay_s)
 
 
-def _band(x: np.ndarray, rate_hz: int, lo_hz: float | None, hi_hz: float | None) -> np.ndarray:
-    nyquist = 0.45 * rate_hz
-    hi = None if hi_hz is None or hi_hz >= nyquist else hi_hz
-    if lo_hz and hi:
-        sos = butter(2, [lo_hz, hi], "bandpass", fs=rate_hz, output="sos")
-    elif lo_hz:
-        sos = butter(2, min(lo_hz, nyquist * 0.9), "highpass", fs=rate_hz, output="sos")
-    elif hi:
-        sos = butter(2, hi, "lowpass", fs=rate_hz, output="sos")
+def _band(x: np.ndarray, rate_hz: int, lo_hz: float, hi_hz: float | None) -> np.ndarray:
+    """``x`` band-passed ``lo_hz``-``hi_hz``, or high-passed at ``lo_hz`` where ``hi_hz`` is
+    ``None`` or too near the Nyquist rate."""
+    nyquist_hz = 0.45 * rate_hz
+    if hi_hz is not None and hi_hz < nyquist_hz:
+        sos = butter(2, [lo_hz, hi_hz], "bandpass", fs=rate_hz, output="sos")
     else:
-        return x
+        sos = butter(2, min(lo_hz, nyquist_hz * 0.9), "highpass", fs=rate_hz, output="sos")
     return sosfilt(sos, x)
 
 

@@ -97,8 +97,8 @@ def test_synthkit_tracks_follow_the_calibration_tracks_and_leave_them_as_they_we
 
     from helpers_data import tracks_after_the_set
 
-    extra = tracks_after_the_set(tmp_path, "synthkit", base=dict(calibration_tracks=1, calibration_sources=["FreePats"]),
-                                 kit_sources=["SynthKit"], kit_tracks=1)
+    calibration = dict(calibration_tracks=1, calibration_sources=["FreePats"])
+    extra = tracks_after_the_set(tmp_path, "synthkit", base=calibration, kit_sources=["SynthKit"], kit_tracks=1)
     assert [(d.parent.name, d.name) for d in extra] == [("train", "Track00005")]
     stems = yaml.safe_load((extra[0] / "metadata.yaml").read_text())["stems"]
     assert stems and all(m["is_drum"] and m["plugin_name"] == "SynthKit:bank0:prog0" for m in stems.values())
