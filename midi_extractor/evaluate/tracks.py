@@ -140,7 +140,7 @@ def score_entries(entries: list[dict], root: Path, loaded: Any, decoding: dict, 
     """Transcribe and score each entry. Returns per-track dicts (``track``, ``domain``,
     ``plugin_name``, counts, figures, ``ref``/``est`` notes) and how many were skipped."""
     from midi_extractor.infer.engine import transcribe_array
-    from midi_extractor.infer.settings import OFF
+    from midi_extractor.infer.settings import pinned
 
     rows, skipped = [], 0
     drums = bool(loaded.drum_classes)
@@ -157,10 +157,7 @@ def score_entries(entries: list[dict], root: Path, loaded: Any, decoding: dict, 
             continue
         audio, ref = got
         try:
-            frame_note = decoding.get("frame_note_threshold")  # None: no frame notes (OFF to the engine)
-            est = transcribe_array(loaded, audio, **{k: decoding[k] for k in (
-                "onset_threshold", "frame_threshold", "min_note_s", "drum_note_s")},
-                frame_note_threshold=OFF if frame_note is None else frame_note)
+            est = transcribe_array(loaded, audio, **pinned(decoding))
         except ValueError as exc:  # e.g. non-finite samples, named by the engine
             log.warning("%s: skipping %s: %s", source, name, exc)
             skipped += 1

@@ -18,8 +18,10 @@ scores, the grid) are ignored, and so is a field that is ``null``. The working d
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from midi_extractor.config import ConfigError, DecodingConfig, from_dict, replace
 
@@ -62,6 +64,19 @@ def read_model_decoding(checkpoint: str | Path) -> DecodingConfig:
 
 #: the override that switches a model's frame notes off (``frame_note_threshold="off"``)
 OFF = "off"
+#: the settings a decoding uses (the grids only choose them)
+SETTINGS = ("onset_threshold", "frame_threshold", "min_note_s", "drum_note_s", "frame_note_threshold")
+
+
+def pinned(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`SETTINGS` in ``values`` (resolved already, or a ``decoding.json``'s content) as
+    overrides that reproduce them whatever the model's: a ``frame_note_threshold`` of ``None``
+    (no frame notes) becomes :data:`OFF`, which :func:`with_overrides` reads as none, not as
+    "the model's"."""
+    out = {k: values[k] for k in SETTINGS if k in values}
+    if "frame_note_threshold" in out and out["frame_note_threshold"] is None:
+        out["frame_note_threshold"] = OFF
+    return out
 
 
 def with_overrides(base: DecodingConfig, **overrides: float | str | None) -> DecodingConfig:

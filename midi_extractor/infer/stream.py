@@ -29,7 +29,7 @@ import numpy as np
 from midi_extractor.infer import engine
 from midi_extractor.infer.audio_in import PEAK_LEVEL
 from midi_extractor.infer.reading import scan_file
-from midi_extractor.infer.settings import OFF
+from midi_extractor.infer.settings import pinned
 from midi_extractor.model.decoding import Note, decode, note_key
 
 log = logging.getLogger("midi_extractor.infer.engine")
@@ -192,9 +192,8 @@ def transcribe_whole(loaded: engine.LoadedModel, audio: np.ndarray, sample_rate_
     if engine.is_silent(x):
         log.warning("%s: audio is silent; no notes", name)
         return Streamed([], len(x), rms_db(x), signal=x)
-    if thresholds.get("frame_note_threshold", 0.0) is None:  # resolved already: None is "none", not "the model's"
-        thresholds["frame_note_threshold"] = OFF
-    return Streamed(engine.transcribe_array(loaded, x, name=name, **thresholds), len(x), rms_db(x), signal=x)
+    notes = engine.transcribe_array(loaded, x, name=name, **{**thresholds, **pinned(thresholds)})
+    return Streamed(notes, len(x), rms_db(x), signal=x)
 
 
 def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_threshold: float,
