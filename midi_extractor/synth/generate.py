@@ -53,9 +53,9 @@ from midi_extractor.synth import songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, SynthError
 from midi_extractor.synth.pools import domain_pools, locate_all, pick_source, track_pool
-from midi_extractor.synth.render import (IN_DOMAIN, OUT_OF_DOMAIN, Report, SourceCache, StemSkipped, render_part,
-                                           write_track)
+from midi_extractor.synth.render import IN_DOMAIN, OUT_OF_DOMAIN, Report, SourceCache, StemSkipped, render_part
 from midi_extractor.synth.splits import SPLIT_NAMES, split_counts, track_layout
+from midi_extractor.synth.track_files import write_track
 
 log = logging.getLogger(__name__)
 #: off a terminal, a progress line every this many tracks

@@ -1,10 +1,10 @@
 """One track of the generated data set: every part rendered through its drawn sound
-source and effect chain, then written in Slakh's layout.
+source and effect chain (written in Slakh's layout by :mod:`track_files`).
 
 :func:`render_part` turns a :class:`songs.Part` plus a :class:`sources.SoundSource`
 into audio (or raises :class:`StemSkipped` with a reason: the SoundFont fails to
 load, lacks the program, leaves no note playable, or renders silence);
-:func:`write_track` writes the folder (see :mod:`synth` for the layout). A part
+:class:`Report` counts what a run made and skipped. A part
 is heard as written in its MIDI file: drum notes on keys a kit lacks are moved
 to a key of the same drum class (or dropped), pitched notes outside the
 preset's key range are dropped, before the MIDI file is written.
@@ -18,12 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
-import soundfile as sf
-import yaml
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.atomic import write_text
 from midi_extractor.synth import additive, drum_synth, effects, kits, patches, songs
 from midi_extractor.synth.sf2_file import SoundFontError, read_presets
 from midi_extractor.synth import sources as src
@@ -203,65 +199,6 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
     audio = peak_normalise(effects.apply_chain(peak_normalise(audio), cache.renderer.sample_rate_hz, chain))
     heard = songs.Part(part.stem, part.program, part.is_drum, notes, part.reverb)
     return RenderedPart(heard, audio, src.plugin_name(source, bank, program), chain.label, dropped)
-
-
-# --------------------------------------------------------------------- writing
-def stem_metadata(rp: RenderedPart, sample_rate_hz: int, domain: str) -> dict:
-    """One ``stems: Sxx:`` entry: Slakh's keys plus ``domain`` and ``effects``."""
-    part = rp.part
-    meta = {
-        "audio_rendered": True,
-        "domain": domain,
-        "effects": rp.effects,
-        "inst_class": part.inst_class,
-        "integrated_loudness": integrated_loudness_db(rp.audio, sample_rate_hz),
-        "is_drum": part.is_drum,
-        "midi_program_name": part.name,
-        "midi_saved": True,
-        "plugin_name": rp.plugin_name,
-        "program_num": tx.SLAKH_DRUM_PROGRAM if part.is_drum else part.program,
-    }
-    if meta["integrated_loudness"] is None:
-        del meta["integrated_loudness"]
-    return meta
-
-
-def write_track(track_dir: Path, bpm: float, rendered: dict[str, RenderedPart], sample_rate_hz: int,
-                n_samples: int, uuid: str, domain: str) -> Path:
-    """Write one track folder (MIDI, stems, mix, metadata) from its rendered parts
-    (stem id -> part); metadata.yaml is written last, atomically."""
-    sr = sample_rate_hz
-    (track_dir / "MIDI").mkdir(parents=True, exist_ok=True)
-    (track_dir / "stems").mkdir(parents=True, exist_ok=True)
-    all_src = pretty_midi.PrettyMIDI(initial_tempo=bpm)
-    mix = np.zeros(n_samples, np.float64)
-    stems_meta = {}
-    for stem_id, rp in rendered.items():
-        pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
-        pm.instruments.append(rp.part.to_instrument())
-        pm.write(str(track_dir / "MIDI" / f"{stem_id}.mid"))
-        all_src.instruments.append(rp.part.to_instrument())
-        sf.write(str(track_dir / "stems" / f"{stem_id}.flac"), rp.audio, sr, format="FLAC", subtype="PCM_16")
-        mix += rp.audio
-        stems_meta[stem_id] = stem_metadata(rp, sr, domain)
-    all_src.write(str(track_dir / "all_src.mid"))
-    peak = float(np.max(np.abs(mix))) if n_samples else 0.0
-    overall_gain = 10.0 ** (TARGET_PEAK_DB / 20.0) / peak if peak > 0 else 1.0
-    sf.write(str(track_dir / "mix.flac"), (mix * overall_gain).astype(np.float32), sr,
-             format="FLAC", subtype="PCM_16")
-    metadata = {
-        "UUID": uuid,
-        "audio_dir": f"{track_dir.name}/stems",   # relative to the split folder, as in Slakh2100
-        "lmd_midi_dir": None,                    # no Lakh MIDI source: the song is procedural
-        "midi_dir": f"{track_dir.name}/MIDI",
-        "normalization_factor": TARGET_PEAK_DB,  # stems are peak-normalised to this many dBFS
-        "normalized": True,
-        "overall_gain": round(overall_gain, 10),
-        "stems": stems_meta,
-        "target_peak": TARGET_PEAK_DB,
-    }
-    write_text(track_dir / "metadata.yaml", yaml.safe_dump(metadata, sort_keys=True))
-    return track_dir
 
 
 # ------------------------------------------------------------------- report
