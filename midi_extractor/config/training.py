@@ -7,9 +7,12 @@ from typing import Any
 
 from midi_extractor.config.fields import Checked, ConfigError, auto_or_bool, key_of
 
-# The loss's weights: one a head, and ``restrike``, the onset loss's factor on a re-strike (an onset
-# while the same pitch sounded within the 0.1 s before it: see midi_extractor.model.transcriber).
-LOSS_WEIGHT_KEYS = ("onset", "offset", "frame", "velocity", "restrike")
+# The loss's weights: one a head, ``restrike``, the onset loss's factor on a re-strike (an onset
+# while the same pitch sounded within the 0.1 s before it), and ``held``, its factor on the cells
+# of a held note away from its onset (see midi_extractor.model.transcriber).
+LOSS_WEIGHT_KEYS = ("onset", "offset", "frame", "velocity", "restrike", "held")
+# What a training updates: every layer, or the heads alone (the trunk frozen as the base left it).
+TRAIN_LAYERS = ("all", "heads")
 
 
 @dataclass
@@ -46,6 +49,7 @@ class RoleConfig(Checked):
     frame_weight: float = 1.0
     velocity_weight: float = 1.0
     restrike_weight: float = 1.0     # onset loss factor on re-strikes (1 = none)
+    held_weight: float = 1.0         # onset loss factor on held notes' cells away from onsets (1 = none)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def check(self, where: str) -> None:
@@ -79,6 +83,7 @@ class StemConfig(Checked):
     compile: str = "auto"            # torch.compile the training step: on | off | auto: on CUDA
     base_blends: list[float] = field(default_factory=list)  # weights w of w*fine-tune + (1-w)*base tried
                                      # at the end (train/blend.py); best.pt is whichever validates best
+    train_layers: str = "all"        # all | heads: the heads alone train, the base's trunk stays frozen
 
     def check(self, where: str) -> None:
         """Raise :class:`ConfigError` naming ``where`` for values no training can use."""
@@ -95,6 +100,8 @@ class StemConfig(Checked):
             raise ConfigError(f"{key_of(where, 'augment_on')} must be auto, loader or device, got {self.augment_on!r}")
         if self.compile not in ("auto", "on", "off"):
             raise ConfigError(f"{key_of(where, 'compile')} must be auto, on or off, got {self.compile!r}")
+        if self.train_layers not in TRAIN_LAYERS:
+            raise ConfigError(f"{key_of(where, 'train_layers')} must be {' or '.join(TRAIN_LAYERS)}, got {self.train_layers!r}")
         for i, w in enumerate(self.base_blends):
             if not 0.0 < w < 1.0:
                 raise ConfigError(f"{key_of(where, 'base_blends')}[{i}] must be within 0-1 (exclusive: 0 is the "

@@ -247,6 +247,10 @@ class HarmonicTranscriber(Transcriber):
             out[key] = out[key][:, keep]
         return out
 
+    def trunk_modules(self) -> list[nn.Module]:
+        """Every layer before :class:`TemporalHead`: ``stem``, ``to_semitones``, ``blocks``."""
+        return [self.stem, self.to_semitones, self.blocks]
+
     def _semitone_input(self, h: torch.Tensor) -> torch.Tensor:
         """``(B, C, T, F)`` bands -> the slice whose stride-``bps`` windows centre on MIDI
         ``min_midi``, ``min_midi + 1`` ... (zero-padded where the bands stop)."""

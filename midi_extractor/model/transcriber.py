@@ -26,6 +26,10 @@ role's ``onset_weight`` ... ``velocity_weight``); a weight of 0 skips the head
 (the role's ``restrike_weight``, default 1) multiplies the onset BCE of every re-strike:
 an onset frame whose column sounded in any of the ``RESTRIKE_S`` (0.1 s) before it, the
 re-attacks a model most often misses (benchmarks/RESULTS.md, "Where piano loses").
+``loss_weights["held"]`` (the role's ``held_weight``, default 1) multiplies the onset BCE of every
+held cell: its column sounds (frame target on) and no onset of that column lies within
+``HELD_MARGIN_S`` (0.064 s), the cells where a piano's onset head fires again on a held pitch when
+other notes start (benchmarks/RESULTS.md, "A probe of piano's false notes").
 
 Checkpoints rebuild the model from a plain dict: :meth:`Transcriber.config_dict`
 gives ``{"front_end", "model", "n_outputs", "loss_weights"}`` (all plain
@@ -46,6 +50,7 @@ from midi_extractor.model.features import make_front_end
 from midi_extractor.model.labels import HEADS
 
 RESTRIKE_S = 0.1   # an onset within this long after its column sounded is a re-strike
+HELD_MARGIN_S = 0.064   # a sounding cell this far from any onset of its column is "held"
 
 
 def loss_weights_from_role(role: RoleConfig) -> dict[str, float]:
@@ -130,6 +135,12 @@ class Transcriber(nn.Module):
                 out[key] = value[:, [b * n_base + r for b in range(3) for r in rows]]
         return out
 
+    def trunk_modules(self) -> list[nn.Module]:
+        """The layers below the heads (frozen by ``train_layers: heads``); architectures without
+        that split raise ``ValueError``."""
+        raise ValueError(f"model.size {self.model_config.size!r} has no trunk apart from its heads: "
+                         "train_layers: heads needs a harmonic size")
+
     # ----------------------------------------------------------- forward
     def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits ``(B, T, n_outputs)`` for ``onset``, ``offset``, ``frame``,
@@ -151,15 +162,22 @@ class Transcriber(nn.Module):
         """Frames before an onset that make it a re-strike when its column sounded in one."""
         return max(1, round(RESTRIKE_S * self.front_end.frame_rate_hz))
 
+    def held_margin_frames(self) -> int:
+        """Frames around an onset that are never "held" cells of its column."""
+        return max(1, round(HELD_MARGIN_S * self.front_end.frame_rate_hz))
+
     def _onset_weight(self, onset: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
         """Per-cell weights of the onset BCE of target ``onset`` (float32 on the logits' device):
-        ``restrike`` on re-strikes, 1 elsewhere (``None``: all 1, when the factor is 1 or the
-        batch has no frame roll)."""
-        factor = self.loss_weights["restrike"]
-        if factor == 1.0 or "frame" not in batch:
+        ``restrike`` on re-strikes, ``held`` on held cells, 1 elsewhere (``None``: all 1, when both
+        factors are 1 or the batch has no frame roll)."""
+        restrike, held = self.loss_weights["restrike"], self.loss_weights["held"]
+        if (restrike == 1.0 and held == 1.0) or "frame" not in batch:
             return None
         frame = batch["frame"].to(onset.device).float()
-        return 1.0 + (factor - 1.0) * restrike_mask(onset, frame, self.restrike_frames())
+        weight = 1.0 + (restrike - 1.0) * restrike_mask(onset, frame, self.restrike_frames())
+        if held != 1.0:
+            weight = weight + (held - 1.0) * held_mask(onset, frame, self.held_margin_frames())
+        return weight
 
     def compute_losses(self, logits: Mapping[str, torch.Tensor],
                        batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -208,6 +226,14 @@ def restrike_mask(onset: torch.Tensor, frame: torch.Tensor, n_before: int) -> to
     for shift in range(1, min(n_before, frame.shape[1] - 1) + 1):
         before[:, shift:] = torch.maximum(before[:, shift:], frame[:, :-shift])
     return onset * before
+
+
+def held_mask(onset: torch.Tensor, frame: torch.Tensor, margin: int) -> torch.Tensor:
+    """1 where ``frame`` ``(B, T, P)`` is on and ``onset`` is off in the same column in every frame
+    from ``margin`` before to ``margin`` after (a held note, away from its attack), else 0."""
+    near = F.max_pool1d(onset.transpose(1, 2), kernel_size=2 * margin + 1, stride=1,
+                        padding=margin).transpose(1, 2)
+    return frame * (1.0 - near)
 
 
 def architectures() -> dict[str, type[Transcriber]]:

@@ -109,13 +109,17 @@ def seed_everything(seed: int) -> None:
 
 
 def build_state(job: Job, device: torch.device, amp_dtype) -> State:
-    """A fresh model, AdamW, warmup+cosine schedule and (fp16 only) a GradScaler."""
+    """A fresh model, AdamW (over the heads alone when ``train_layers`` is ``heads``: the trunk is
+    frozen), warmup+cosine schedule and (fp16 only) a GradScaler."""
     s, fe = job.settings, job.front_end
     n_outputs = len(job.drum_classes) if job.drum_classes else fe.n_pitches
     model = create_model(fe, job.params.model, n_outputs, job.role_config).to(device)
     config = {**model.config_dict(), "drum_classes": job.drum_classes, "train": dataclasses.asdict(s),
               "base": str(job.init_from) if job.init_from else None}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=1e-4)
+    if s.train_layers == "heads":
+        for module in model.trunk_modules():
+            module.requires_grad_(False)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=s.lr, weight_decay=1e-4)
     warmup = max(1, min(200, job.total_steps // 20))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: lr_factor(k, job.total_steps, warmup))
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)

@@ -21,7 +21,8 @@ def test_shipped_params_load_with_one_role_per_stem():
     assert params.reserved_stems == ["vocals"]
     for name, stem in params.stems.items():
         assert stem.role == tx.role_of(name, params.switches)
-        assert params.role(name) == params.roles[stem.role]
+        weights = {f"{k}_weight": v for k, v in stem.loss_weights.items()}
+        assert params.role(name) == replace(params.roles[stem.role], **weights)
 
 
 def test_lr_as_dvc_exp_writes_it_is_a_float(tmp_path):
@@ -70,16 +71,20 @@ def test_per_stem_loss_weights_override_the_role(tmp_path):
     assert params.role("synth_lead").onset_weight == 2.0
 
 
-def test_restrike_weight_is_a_role_weight_a_stem_can_override(tmp_path):
+def test_restrike_and_held_weights_are_role_weights_a_stem_can_override(tmp_path):
     params = load_params(write(tmp_path, (
-        "stems:\n  piano:\n    loss_weights: {restrike: 4.0}\n  guitar: {}\n"
-        "roles:\n  harmonic: {restrike_weight: 2.0}\n")))
+        "stems:\n  piano:\n    loss_weights: {restrike: 4.0, held: 8}\n  guitar: {}\n"
+        "roles:\n  harmonic: {restrike_weight: 2.0, held_weight: 3}\n")))
     assert params.role("piano").restrike_weight == 4.0
+    assert params.role("piano").held_weight == 8.0
     assert params.role("guitar").restrike_weight == 2.0
+    assert params.role("guitar").held_weight == 3.0
+    with pytest.raises(ConfigError, match=r"roles\.harmonic\.held_weight must be >= 0"):
+        load_params(write(tmp_path, "roles:\n  harmonic: {held_weight: -1}\n"))
     assert load_params(REPO / "params.yaml").role("drums").restrike_weight == 1.0
     with pytest.raises(ConfigError, match=r"roles\.harmonic\.restrike_weight must be >= 0"):
         load_params(write(tmp_path, "roles:\n  harmonic: {restrike_weight: -1}\n"))
-    with pytest.raises(ConfigError, match="unknown weight.*restroke.*known: onset, offset, frame, velocity, restrike"):
+    with pytest.raises(ConfigError, match="unknown weight.*restroke.*known: onset, offset, frame, velocity, restrike, held"):
         load_params(write(tmp_path, "stems:\n  piano:\n    loss_weights: {restroke: 4.0}\n"))
 
 

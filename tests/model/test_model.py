@@ -51,7 +51,7 @@ def test_role_weights_reach_the_loss():
     weights = loss_weights_from_role(role)
     assert weights == {"onset": role.onset_weight, "offset": role.offset_weight,
                        "frame": role.frame_weight, "velocity": role.velocity_weight,
-                       "restrike": role.restrike_weight}
+                       "restrike": role.restrike_weight, "held": role.held_weight}
     torch.manual_seed(0)
     model = create_model(FE, TINY, 88, weights).eval()
     batch = _batch()
@@ -107,6 +107,49 @@ def test_restrike_weight_scales_the_onset_loss_of_re_strikes_only():
     cell = torch.nn.functional.binary_cross_entropy_with_logits(logits["onset"][0, on, 60 - FE.min_midi], torch.tensor(1.0))
     n_cells = logits["onset"].numel()
     assert float(weighted["onset"] - plain["onset"]) == pytest.approx(3.0 * float(cell) / n_cells, rel=1e-4)
+    for head in ("offset", "frame", "velocity"):
+        assert float(weighted[head]) == float(plain[head])
+
+
+def test_held_mask_marks_sounding_cells_away_from_every_onset_of_their_column():
+    from midi_extractor.model.transcriber import held_mask
+
+    rolls, _ = _restrike_rolls()
+    model = create_model(FE, TINY, 88, {})
+    margin = model.held_margin_frames()
+    assert margin == 2                               # 0.064 s at a 32 ms hop
+    mask = held_mask(rolls["onset"], rolls["frame"], margin)[0]
+    fps = FE.frame_rate_hz
+    frames = lambda pitch: {int(t) for t in torch.nonzero(mask[:, pitch - FE.min_midi])[:, 0]}
+    # E4 sounds 0.2-0.6 s: held from 2 frames after its onset to its end, nothing before
+    on, off = round(0.2 * fps), int(torch.nonzero(rolls["frame"][0, :, 64 - FE.min_midi])[-1, 0])
+    assert frames(64) == set(range(on + margin + 1, off + 1))
+    # C4's re-strike at 0.55 s: no held cell within 2 frames either side of it
+    restrike = round(0.55 * fps)
+    assert not frames(60) & set(range(restrike - margin, restrike + margin + 1))
+    assert frames(60) and max(frames(60)) > restrike + margin
+    # silent columns and onset cells are never held
+    assert not frames(72)
+    assert float((mask * rolls["onset"][0]).sum()) == 0.0
+
+
+def test_held_weight_scales_the_onset_loss_of_held_cells_only():
+    from midi_extractor.model.transcriber import held_mask
+
+    rolls, t = _restrike_rolls()
+    batch = {"audio": torch.randn(1, FE.sample_rate_hz) * 0.1, **rolls}
+    torch.manual_seed(0)
+    model = create_model(FE, TINY, 88, {}).eval()
+    with torch.no_grad():
+        logits = model(batch["audio"])
+    plain = model.compute_losses(logits, batch)
+    model.loss_weights["held"] = 3.0
+    weighted = model.compute_losses(logits, batch)
+    mask = held_mask(rolls["onset"], rolls["frame"], model.held_margin_frames())
+    cells = torch.nn.functional.binary_cross_entropy_with_logits(logits["onset"], rolls["onset"], reduction="none")
+    expected = 2.0 * float((cells * mask).sum()) / cells.numel()
+    assert expected > 0
+    assert float(weighted["onset"] - plain["onset"]) == pytest.approx(expected, rel=1e-4)
     for head in ("offset", "frame", "velocity"):
         assert float(weighted[head]) == float(plain[head])
 

@@ -418,3 +418,40 @@ def test_the_shipped_kit_base_fits_the_kit_stems_at_32_khz_and_the_earlier_kit_b
             with pytest.raises(CheckpointError, match=message):
                 check_fits(Identity.of(load_checkpoint(path)), path, stem, front_end=fe,
                            model_size=params.model.size, params=params, say_base=False)
+
+
+def test_train_layers_heads_freezes_the_bases_trunk_and_trains_the_heads(two_indexes, tmp_path):
+    from midi_extractor.config import ModelConfig
+    from midi_extractor.train.run import pretrain, train
+
+    params = tiny_params(epochs=1, steps_per_epoch=2)
+    params.model = ModelConfig(size="harmonic")
+    params.features = dataclasses.replace(params.features, kind="logfreq")
+    params.pretrain = {"pitched": PretrainConfig(**{**dataclasses.asdict(params.stems["bass"]),
+                                                    "stems": ["bass", "piano"], "role": "harmonic"})}
+    pretrain("pitched", two_indexes, tmp_path / "base", params, log_every=1, progress=False)
+    base = load_checkpoint(tmp_path / "base" / "last.pt")["model"]
+    tuned = {}
+    for layers in ("heads", "all"):
+        train(two_indexes[0], "bass", tmp_path / layers, params, init_from=tmp_path / "base" / "last.pt",
+              epochs=1, steps_per_epoch=2, lr=1e-2, train_layers=layers, base_blends=[],
+              log_every=1, progress=False)
+        tuned[layers] = load_checkpoint(tmp_path / layers / "last.pt")
+    trunk = [k for k in base if k.split(".")[0] in ("stem", "to_semitones", "blocks")]
+    heads = [k for k in base if k.startswith("head.")]
+    assert trunk and heads
+    frozen = tuned["heads"]["model"]
+    assert all(torch.equal(frozen[k], base[k]) for k in trunk)
+    assert any(not torch.equal(frozen[k], base[k]) for k in heads)
+    assert any(not torch.equal(tuned["all"]["model"][k], base[k]) for k in trunk)
+    assert tuned["heads"]["config"]["train"]["train_layers"] == "heads"
+
+
+def test_train_layers_is_checked_at_load_and_an_architecture_without_a_trunk_is_refused(two_indexes, tmp_path):
+    from midi_extractor.train.run import train
+
+    path = tiny_params_yaml(tmp_path / "params.yaml", train_layers="trunk")
+    with pytest.raises(ConfigError, match="stems.bass.train_layers must be all or heads, got 'trunk'"):
+        load_params(path)
+    with pytest.raises(ValueError, match="model.size 'small' has no trunk apart from its heads"):
+        train(two_indexes[0], "bass", tmp_path / "m", tiny_params(), train_layers="heads", progress=False)
