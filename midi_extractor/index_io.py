@@ -119,7 +119,10 @@ def read_index(index_path: str | Path, dataset_root: str | Path | None = None, *
                ) -> tuple[Path, list[dict], dict]:
     """``(resolved dataset_root, entries, header)`` of an index JSON, parsed once; the
     header is every top-level field but ``entries`` (``prepared``, ``bad_files``...).
-    ``dataset_root`` overrides the index's own (a moved data folder, ``--data``). With
+    ``dataset_root`` overrides the index's own (a moved data folder, ``--data``); a prepared index
+    (``prepared`` in its header, a base's union of them too) is read from its own folder, whatever
+    the current one (a union's paths such as ``../x/audio/...`` could otherwise also exist
+    from there, and the probe of :func:`resolve_dataset_root` would pick the wrong root). With
     ``check_roots`` an entry whose audio or MIDI path leaves the root is left out with one
     warning naming the path and the root (:func:`entries_inside`)."""
     try:
@@ -132,6 +135,8 @@ def read_index(index_path: str | Path, dataset_root: str | Path | None = None, *
         if not root.is_dir():
             raise DataError(f"{index_path}: dataset root {root} (given) does not exist")
         root = root.resolve()
+    elif isinstance(header.get("prepared"), Mapping):
+        root = Path(index_path).resolve().parent   # a prepared index, or a union: relative to its folder
     else:
         root = resolve_dataset_root(index_path, data.get("dataset_root", "."), data["entries"])
     entries = data["entries"]

@@ -145,6 +145,32 @@ def test_a_base_merges_prepared_indexes_of_several_stems(source, prepared_index,
         merge_indexes([prepared_index, source], tmp_path / "mixed.json")
 
 
+def test_a_union_is_read_from_its_own_folder_whatever_the_current_one(source, prepared_index, tmp_path,
+                                                                      monkeypatch):
+    """A base's union of prepared folders that sit in different places (the pipeline's stems and
+    songs written elsewhere): from a current folder where the first entry's relative path also
+    exists, every entry is still read where the union points (before: the current folder won the
+    probe and every other folder's entries were skipped as missing)."""
+    from midi_extractor.index_io import read_index
+    from midi_extractor.train.run import merge_indexes
+
+    songs = tmp_path / "songs" / "piano"
+    prepare_index(source, songs, FE.sample_rate_hz)
+    union = merge_indexes([prepared_index, songs / "index.json"], tmp_path / "base" / "index.json")
+    first = json.loads(union.read_text())["entries"][0]["audio"]
+    decoy_cwd = tmp_path / "elsewhere" / "a" / "b" / "c"
+    decoy_cwd.mkdir(parents=True)
+    (decoy_cwd / first).parent.mkdir(parents=True, exist_ok=True)
+    (decoy_cwd / first).write_bytes(b"not audio")
+    monkeypatch.chdir(decoy_cwd)
+    root, entries, _ = read_index(union)
+    assert root == union.parent.resolve()
+    assert all((root / e["audio"]).is_file() and (root / e["midi"]).is_file() for e in entries)
+    ds = TranscriptionDataset(union, "train", FE, 2.0, max_clips_per_track=1)
+    assert all(reason.startswith("left out by prepare") for reason in ds.bad_files.values())
+    assert len(ds.entries) == len([e for e in entries if e["split"] == "train"]) == 4
+
+
 def test_the_run_summary_lists_what_prepare_left_out(prepared_index, tmp_path, monkeypatch):
     """A training run on the prepared layout counts the truncated FLAC prepare skipped."""
     from midi_extractor.config import ModelConfig, Params, StemConfig
