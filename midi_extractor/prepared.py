@@ -16,10 +16,9 @@ here (numpy only: no torch, no audio decoding, no MIDI parsing). Layout of ``<ou
 ``index.json`` has the source index's top-level fields, plus:
 
 * ``"dataset_root": "."``: entry paths are relative to the folder holding
-  ``index.json``. :func:`midi_extractor.index_io.load_index` finds it from any
-  current folder (a relative root is tried against the current folder and the
-  index's folder; the first that holds the first entry's audio wins), and the
-  folder can be moved as a whole. :func:`root_of` gives it directly.
+  ``index.json``; :func:`midi_extractor.index_io.read_index` reads a prepared
+  index from its own folder whatever the current one, so the folder can be moved
+  as a whole.
 * ``"prepared": {"format": FORMAT, "sample_rate_hz": int, "source_index": str,
   "splits": [str, ...]}`` (:func:`is_prepared` tests for the key).
 * ``"bad_files": {path: reason}``: source files (relative to the source
@@ -60,11 +59,6 @@ INT16_SCALE = 32768.0
 def is_prepared(index: Mapping) -> bool:
     """Whether an index (the parsed JSON) is a prepared layout (has ``"prepared"``)."""
     return "prepared" in index
-
-
-def root_of(index_path: str | Path) -> Path:
-    """The folder a prepared index's entry paths are relative to (its own folder)."""
-    return Path(index_path).resolve().parent
 
 
 def audio_relpath(track: str, stem_id: str) -> str:

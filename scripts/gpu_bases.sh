@@ -3,7 +3,7 @@
 # then time the models. Before: `python scripts/gpu_data.py pack` (data/prepared -> .gpu/prepared, Vorbis, 32 MB) and
 # the wheels in .gpu/whl (the device README). How the bases of 2026-12-04 were made (bases/percussive_gpu16k.pt,
 # the 16-kHz kit base before the 32-kHz one of 2026-12-05 (README, "The bases"), and
-# bases/pitched_gpu.pt, where the shipped pitched base's chain starts: bases/pitched_cpu1.pt, bases/pitched_cpu2.pt, then params.yaml pretrain.pitched; its
+# bases/pitched_gpu.pt, where the shipped pitched base's chain starts: bases/pitched_cpu1.pt, bases/pitched_cpu2.pt, bases/pitched_cpu3.pt, then params.yaml pretrain.pitched; its
 # settings are now CPU-sized, so pass PARAMS with a larger batch_size and num_workers for a GPU run). This script
 # does not pass --songs-dir: the base's 200 songs (data/pretrain/pitched: 975 MB of int16 audio, 3.5 times the
 # 281 MB of data/prepared, which packs to 32 MB as Vorbis) exceed what a

@@ -9,8 +9,9 @@ from midi_extractor.config.fields import Checked, ConfigError, auto_or_bool, key
 
 # The loss's weights: one a head, ``restrike``, the onset loss's factor on a re-strike (an onset
 # while the same pitch sounded within the 0.1 s before it), and ``held``, its factor on the cells
-# of a held note away from its onset (see midi_extractor.model.transcriber).
-LOSS_WEIGHT_KEYS = ("onset", "offset", "frame", "velocity", "restrike", "held")
+# of a held note away from its onset, and ``octave``, the onset and frame losses' factor on a
+# note's cells while the pitch an octave below sounds (see midi_extractor.model.transcriber).
+LOSS_WEIGHT_KEYS = ("onset", "offset", "frame", "velocity", "restrike", "held", "octave")
 # What a training updates: every layer, or the heads alone (the trunk frozen as the base left it).
 TRAIN_LAYERS = ("all", "heads")
 
@@ -50,6 +51,7 @@ class RoleConfig(Checked):
     velocity_weight: float = 1.0
     restrike_weight: float = 1.0     # onset loss factor on re-strikes (1 = none)
     held_weight: float = 1.0         # onset loss factor on held notes' cells away from onsets (1 = none)
+    octave_weight: float = 1.0       # onset and frame loss factor on octave doublings' cells (1 = none)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def check(self, where: str) -> None:

@@ -30,6 +30,10 @@ re-attacks a model most often misses (benchmarks/RESULTS.md, "Where piano loses"
 held cell: its column sounds (frame target on) and no onset of that column lies within
 ``HELD_MARGIN_S`` (0.064 s), the cells where a piano's onset head fires again on a held pitch when
 other notes start (benchmarks/RESULTS.md, "A probe of piano's false notes").
+``loss_weights["octave"]`` (the role's ``octave_weight``, default 1) multiplies the onset and frame
+BCE of an octave doubling's cells: a note's onset or frame cell while the pitch 12 columns below
+sounds, which a model hears as that pitch's second harmonic (benchmarks/RESULTS.md, "Octave
+doublings"); models whose columns are drum classes ignore it.
 
 Checkpoints rebuild the model from a plain dict: :meth:`Transcriber.config_dict`
 gives ``{"front_end", "model", "n_outputs", "loss_weights"}`` (all plain
@@ -174,10 +178,24 @@ class Transcriber(nn.Module):
         if (restrike == 1.0 and held == 1.0) or "frame" not in batch:
             return None
         frame = batch["frame"].to(onset.device).float()
-        weight = 1.0 + (restrike - 1.0) * restrike_mask(onset, frame, self.restrike_frames())
+        weight = torch.ones_like(onset)
+        if restrike != 1.0:
+            weight = weight + (restrike - 1.0) * restrike_mask(onset, frame, self.restrike_frames())
         if held != 1.0:
             weight = weight + (held - 1.0) * held_mask(onset, frame, self.held_margin_frames())
         return weight
+
+    def _octave_weight(self, target: torch.Tensor, batch: Mapping[str, torch.Tensor],
+                       weight: torch.Tensor | None) -> torch.Tensor | None:
+        """``weight`` (``None``: all 1) times ``octave`` on the octave doublings' cells of ``target``
+        (:func:`octave_mask`); unchanged when the factor is 1, the batch has no frame roll or the
+        columns are not pitches."""
+        octave = self.loss_weights["octave"]
+        if octave == 1.0 or "frame" not in batch or self.n_outputs != self.front_end.n_pitches:
+            return weight
+        frame = batch["frame"].to(target.device).float()
+        factor = 1.0 + (octave - 1.0) * octave_mask(target, frame)
+        return factor if weight is None else weight * factor
 
     def compute_losses(self, logits: Mapping[str, torch.Tensor],
                        batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -191,6 +209,8 @@ class Transcriber(nn.Module):
                 continue
             target = batch[head].to(logits[head].device, logits[head].dtype).float()
             weight = self._onset_weight(target, batch) if head == "onset" else None
+            if head in ("onset", "frame"):
+                weight = self._octave_weight(target, batch, weight)
             losses[head] = w * F.binary_cross_entropy_with_logits(logits[head].float(), target, weight=weight)
         w = self.loss_weights["velocity"]
         if w == 0 or "velocity" not in batch or "onset" not in batch:
@@ -234,6 +254,14 @@ def held_mask(onset: torch.Tensor, frame: torch.Tensor, margin: int) -> torch.Te
     near = F.max_pool1d(onset.transpose(1, 2), kernel_size=2 * margin + 1, stride=1,
                         padding=margin).transpose(1, 2)
     return frame * (1.0 - near)
+
+
+def octave_mask(target: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """1 where ``target`` ``(B, T, P)`` (an onset or frame roll, columns one semitone apart) is on
+    while ``frame`` is on 12 columns below (an octave doubling), else 0."""
+    below = torch.zeros_like(frame)
+    below[..., 12:] = frame[..., :-12]
+    return target * below
 
 
 def architectures() -> dict[str, type[Transcriber]]:

@@ -97,12 +97,11 @@ def merge_indexes(index_paths: Sequence[str | Path], out: str | Path) -> Path:
     out = Path(out)
     entries, roots, layouts, bad_files = [], set(), [], {}
     for path in index_paths:
-        _, index_entries, data = read_index(path)
+        root, index_entries, data = read_index(path)   # a prepared index: root is its own folder
         rows = [{**e, "source_index": Path(path).name} for e in index_entries]
         if prepared.is_prepared(data):
             layouts.append(data["prepared"])
             bad_files.update(data.get("bad_files") or {})
-            root = prepared.root_of(path)
             rel = lambda p: os.path.relpath(root / p, out.resolve().parent)  # noqa: E731
             rows = [{**e, "audio": rel(e["audio"]), "midi": rel(e["midi"])} for e in rows]
         else:

@@ -79,12 +79,15 @@ def test_restrike_and_held_weights_are_role_weights_a_stem_can_override(tmp_path
     assert params.role("piano").held_weight == 8.0
     assert params.role("guitar").restrike_weight == 2.0
     assert params.role("guitar").held_weight == 3.0
+    assert load_params(write(tmp_path, "stems:\n  piano:\n    loss_weights: {octave: 4}\n")).role("piano").octave_weight == 4.0
+    with pytest.raises(ConfigError, match=r"roles\.harmonic\.octave_weight must be >= 0"):
+        load_params(write(tmp_path, "roles:\n  harmonic: {octave_weight: -2}\n"))
     with pytest.raises(ConfigError, match=r"roles\.harmonic\.held_weight must be >= 0"):
         load_params(write(tmp_path, "roles:\n  harmonic: {held_weight: -1}\n"))
     assert load_params(REPO / "params.yaml").role("drums").restrike_weight == 1.0
     with pytest.raises(ConfigError, match=r"roles\.harmonic\.restrike_weight must be >= 0"):
         load_params(write(tmp_path, "roles:\n  harmonic: {restrike_weight: -1}\n"))
-    with pytest.raises(ConfigError, match="unknown weight.*restroke.*known: onset, offset, frame, velocity, restrike, held"):
+    with pytest.raises(ConfigError, match="unknown weight.*restroke.*known: onset, offset, frame, velocity, restrike, held, octave"):
         load_params(write(tmp_path, "stems:\n  piano:\n    loss_weights: {restroke: 4.0}\n"))
 
 

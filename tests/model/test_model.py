@@ -51,7 +51,8 @@ def test_role_weights_reach_the_loss():
     weights = loss_weights_from_role(role)
     assert weights == {"onset": role.onset_weight, "offset": role.offset_weight,
                        "frame": role.frame_weight, "velocity": role.velocity_weight,
-                       "restrike": role.restrike_weight, "held": role.held_weight}
+                       "restrike": role.restrike_weight, "held": role.held_weight,
+                       "octave": role.octave_weight}
     torch.manual_seed(0)
     model = create_model(FE, TINY, 88, weights).eval()
     batch = _batch()
@@ -82,6 +83,19 @@ def _restrike_rolls():
     return {k: torch.from_numpy(v)[None] for k, v in rolls_from_midi(notes, t, FE).items()}, t
 
 
+def _weighted_losses(rolls, key, factor, n_outputs=88):
+    """``(model, batch, logits, losses with every factor 1, losses with loss weight key = factor)``
+    of a tiny untrained model on a second of noise with ``rolls`` as targets."""
+    batch = {"audio": torch.randn(1, FE.sample_rate_hz) * 0.1, **rolls}
+    torch.manual_seed(0)
+    model = create_model(FE, TINY, n_outputs, {}).eval()
+    with torch.no_grad():
+        logits = model(batch["audio"])
+    plain = model.compute_losses(logits, batch)
+    model.loss_weights[key] = factor
+    return model, batch, logits, plain, model.compute_losses(logits, batch)
+
+
 def test_restrike_mask_marks_only_onsets_right_after_the_same_pitch_sounded():
     from midi_extractor.model.transcriber import restrike_mask
 
@@ -95,14 +109,7 @@ def test_restrike_mask_marks_only_onsets_right_after_the_same_pitch_sounded():
 
 def test_restrike_weight_scales_the_onset_loss_of_re_strikes_only():
     rolls, t = _restrike_rolls()
-    batch = {"audio": torch.randn(1, FE.sample_rate_hz) * 0.1, **rolls}
-    torch.manual_seed(0)
-    model = create_model(FE, TINY, 88, {"restrike": 1.0}).eval()
-    with torch.no_grad():
-        logits = model(batch["audio"])
-    plain = model.compute_losses(logits, batch)
-    model.loss_weights["restrike"] = 4.0
-    weighted = model.compute_losses(logits, batch)
+    _, _, logits, plain, weighted = _weighted_losses(rolls, "restrike", 4.0)
     on = round(0.55 * FE.frame_rate_hz)
     cell = torch.nn.functional.binary_cross_entropy_with_logits(logits["onset"][0, on, 60 - FE.min_midi], torch.tensor(1.0))
     n_cells = logits["onset"].numel()
@@ -137,14 +144,7 @@ def test_held_weight_scales_the_onset_loss_of_held_cells_only():
     from midi_extractor.model.transcriber import held_mask
 
     rolls, t = _restrike_rolls()
-    batch = {"audio": torch.randn(1, FE.sample_rate_hz) * 0.1, **rolls}
-    torch.manual_seed(0)
-    model = create_model(FE, TINY, 88, {}).eval()
-    with torch.no_grad():
-        logits = model(batch["audio"])
-    plain = model.compute_losses(logits, batch)
-    model.loss_weights["held"] = 3.0
-    weighted = model.compute_losses(logits, batch)
+    model, _, logits, plain, weighted = _weighted_losses(rolls, "held", 3.0)
     mask = held_mask(rolls["onset"], rolls["frame"], model.held_margin_frames())
     cells = torch.nn.functional.binary_cross_entropy_with_logits(logits["onset"], rolls["onset"], reduction="none")
     expected = 2.0 * float((cells * mask).sum()) / cells.numel()
@@ -152,6 +152,61 @@ def test_held_weight_scales_the_onset_loss_of_held_cells_only():
     assert float(weighted["onset"] - plain["onset"]) == pytest.approx(expected, rel=1e-4)
     for head in ("offset", "frame", "velocity"):
         assert float(weighted[head]) == float(plain[head])
+
+
+def _octave_rolls():
+    """A3 held 0-1 s; A4 (an octave above) struck at 0.2 s and 0.6 s; E4 (a fifth) at 0.2 s;
+    A5 (two octaves above A3, one above A4) at 0.6 s."""
+    notes = np.array([[0.0, 1.0, 57, 80], [0.2, 0.4, 69, 80], [0.6, 0.8, 69, 80],
+                      [0.2, 0.4, 64, 80], [0.6, 0.7, 81, 80]], dtype=np.float64)
+    t = FE.n_frames(FE.sample_rate_hz)
+    return {k: torch.from_numpy(v)[None] for k, v in rolls_from_midi(notes, t, FE).items()}
+
+
+def test_octave_mask_marks_the_cells_of_notes_an_octave_above_a_sounding_one():
+    from midi_extractor.model.transcriber import octave_mask
+
+    rolls = _octave_rolls()
+    cells = lambda m: {(int(t), int(c) + FE.min_midi) for t, c in torch.nonzero(m[0])}
+    frame = cells(octave_mask(rolls["frame"], rolls["frame"]))
+    # A4's frames (while A3 sounds) and A5's (while A4 sounds); never A3's, E4's or A5 for A3
+    assert frame == {(t, p) for t, p in cells(rolls["frame"]) if p in (69, 81)}
+    assert {p for _, p in frame} == {69, 81}
+    onset = cells(octave_mask(rolls["onset"], rolls["frame"]))
+    assert onset == {(round(0.2 * FE.frame_rate_hz), 69), (round(0.6 * FE.frame_rate_hz), 69),
+                     (round(0.6 * FE.frame_rate_hz), 81)}
+
+
+def test_octave_weight_scales_onset_and_frame_losses_of_doublings_only():
+    from midi_extractor.model.transcriber import octave_mask
+
+    rolls = _octave_rolls()
+    model, batch, logits, plain, weighted = _weighted_losses(rolls, "octave", 5.0)
+    for head in ("onset", "frame"):
+        mask = octave_mask(rolls[head], rolls["frame"])
+        cells = torch.nn.functional.binary_cross_entropy_with_logits(logits[head], rolls[head], reduction="none")
+        expected = 4.0 * float((cells * mask).sum()) / cells.numel()
+        assert expected > 0
+        assert float(weighted[head] - plain[head]) == pytest.approx(expected, rel=1e-4)
+    for head in ("offset", "velocity"):
+        assert float(weighted[head]) == float(plain[head])
+    # with held and re-strike factors too, the factors multiply on the cells both mark
+    model.loss_weights.update(held=3.0)
+    both = model.compute_losses(logits, batch)
+    model.loss_weights.update(octave=1.0)
+    held_only = model.compute_losses(logits, batch)
+    assert float(both["onset"]) > float(held_only["onset"])
+
+
+def test_octave_weight_leaves_drum_class_models_alone():
+    # 24 class columns, two of them 12 apart and sounding together: not an octave, columns are classes
+    rolls = {k: torch.zeros_like(v[..., :24]) for k, v in _octave_rolls().items()}
+    for column in (0, 12):
+        rolls["frame"][0, 5:20, column] = 1.0
+        rolls["onset"][0, 5, column] = 1.0
+    _, _, _, plain, weighted = _weighted_losses(rolls, "octave", 5.0, n_outputs=24)
+    assert float(weighted["frame"]) == float(plain["frame"])
+    assert float(weighted["onset"]) == float(plain["onset"])
 
 
 def test_velocity_loss_is_masked_on_onsets():
