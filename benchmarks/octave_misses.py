@@ -13,9 +13,9 @@ as *short* when it lasts under 0.1 s. Prints Markdown tables.
 """
 import argparse
 import collections
-import json
 from pathlib import Path
 
+from midi_extractor.index_io import read_index
 from midi_extractor.matching import match_notes
 from midi_extractor.midi_io import notes_from_midi
 
@@ -29,13 +29,15 @@ def doublings(notes) -> list[bool]:
     return [any(o.pitch == n.pitch - 12 and o.start_s <= t(n) < o.end_s for o in notes) for n in notes]
 
 
-def entries(index: Path, data: Path):
-    """``(split or test domain, track/stem, midi path, audio path)`` of every index entry."""
-    for e in json.loads(index.read_text())["entries"]:
+def entries(index: Path, data: Path | None = None):
+    """``(split or test domain, track/stem, midi path, audio path)`` of every index entry, read by
+    ``index_io.read_index`` (``data`` overrides the index's dataset root)."""
+    root, rows, _ = read_index(index, data)
+    for e in rows:
         split = e["split"]
         if split == "test":
             split = f"test, {e.get('metadata', {}).get('domain', '?').replace('_', ' ')}"
-        yield split, f"{e['track']}/{e['stem_id']}", data / e["midi"], data / e["audio"]
+        yield split, f"{e['track']}/{e['stem_id']}", root / e["midi"], root / e["audio"]
 
 
 def split_table(rows) -> None:
@@ -72,7 +74,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--stem", default="piano")
     ap.add_argument("--index", type=Path, help="default data/index/filtered_dataset_<stem>.json")
-    ap.add_argument("--data", type=Path, default=Path("data/generated"))
+    ap.add_argument("--data", type=Path, help="the dataset root (default: the index's own)")
     ap.add_argument("--models", type=Path, default=Path("models"), help="holds <stem>/best.pt")
     ap.add_argument("--splits-only", action="store_true", help="count doublings only, no model")
     args = ap.parse_args()
