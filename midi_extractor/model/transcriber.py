@@ -170,48 +170,50 @@ class Transcriber(nn.Module):
         """Frames around an onset that are never "held" cells of its column."""
         return max(1, round(HELD_MARGIN_S * self.front_end.frame_rate_hz))
 
-    def _onset_weight(self, onset: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
-        """Per-cell weights of the onset BCE of target ``onset`` (float32 on the logits' device):
-        ``restrike`` on re-strikes, ``held`` on held cells, 1 elsewhere (``None``: all 1, when both
-        factors are 1 or the batch has no frame roll)."""
-        restrike, held = self.loss_weights["restrike"], self.loss_weights["held"]
-        if (restrike == 1.0 and held == 1.0) or "frame" not in batch:
-            return None
-        frame = batch["frame"].to(onset.device).float()
-        weight = torch.ones_like(onset)
-        if restrike != 1.0:
-            weight = weight + (restrike - 1.0) * restrike_mask(onset, frame, self.restrike_frames())
-        if held != 1.0:
-            weight = weight + (held - 1.0) * held_mask(onset, frame, self.held_margin_frames())
-        return weight
+    def _cell_weights(self, targets: Mapping[str, torch.Tensor],
+                      batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
+        """Per-cell weights of the onset and frame BCE, from the batch's frame roll taken once
+        (``targets``: head -> target roll ``(B, T, n_outputs)`` float32; ``None``: all 1).
 
-    def _octave_weight(self, target: torch.Tensor, batch: Mapping[str, torch.Tensor],
-                       weight: torch.Tensor | None) -> torch.Tensor | None:
-        """``weight`` (``None``: all 1) times ``octave`` on the octave doublings' cells of ``target``
-        (:func:`octave_mask`); unchanged when the factor is 1, the batch has no frame roll or the
-        columns are not pitches."""
-        octave = self.loss_weights["octave"]
-        if octave == 1.0 or "frame" not in batch or self.n_outputs != self.front_end.n_pitches:
-            return weight
-        frame = batch["frame"].to(target.device).float()
-        factor = 1.0 + (octave - 1.0) * octave_mask(target, frame)
-        return factor if weight is None else weight * factor
+        * onset: ``restrike`` on re-strikes, ``held`` on held cells (:func:`restrike_mask`,
+          :func:`held_mask`), 1 elsewhere;
+        * onset and frame: times ``octave`` on octave doublings (:func:`octave_mask`); not for
+          drum-class columns, which are not pitches.
+
+        A mask is built only where its factor is not 1; all ``None`` without a frame roll."""
+        lw = self.loss_weights
+        restrike, held, octave = lw["restrike"], lw["held"], lw["octave"]
+        octave_on = octave != 1.0 and self.n_outputs == self.front_end.n_pitches
+        onset_on = "onset" in targets and (restrike != 1.0 or held != 1.0)
+        weights: dict[str, torch.Tensor | None] = {"onset": None, "frame": None}
+        if not targets or "frame" not in batch or not (octave_on or onset_on):
+            return weights
+        device = next(iter(targets.values())).device
+        frame = batch["frame"].to(device).float()
+        if onset_on:
+            onset = targets["onset"]
+            weight = torch.ones_like(onset)
+            if restrike != 1.0:
+                weight = weight + (restrike - 1.0) * restrike_mask(onset, frame, self.restrike_frames())
+            if held != 1.0:
+                weight = weight + (held - 1.0) * held_mask(onset, frame, self.held_margin_frames())
+            weights["onset"] = weight
+        for head in ("onset", "frame"):
+            if octave_on and head in targets:
+                factor = 1.0 + (octave - 1.0) * octave_mask(targets[head], frame)
+                weights[head] = factor if weights[head] is None else weights[head] * factor
+        return weights
 
     def compute_losses(self, logits: Mapping[str, torch.Tensor],
                        batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Weighted losses per head plus ``total`` (see the module docstring)."""
-        losses: dict[str, torch.Tensor] = {}
         zero = logits["onset"].new_zeros(())
-        for head in ("onset", "offset", "frame"):
-            w = self.loss_weights[head]
-            if w == 0 or head not in batch:
-                losses[head] = zero
-                continue
-            target = batch[head].to(logits[head].device, logits[head].dtype).float()
-            weight = self._onset_weight(target, batch) if head == "onset" else None
-            if head in ("onset", "frame"):
-                weight = self._octave_weight(target, batch, weight)
-            losses[head] = w * F.binary_cross_entropy_with_logits(logits[head].float(), target, weight=weight)
+        targets = {head: batch[head].to(logits[head].device, logits[head].dtype).float()
+                   for head in ("onset", "offset", "frame") if self.loss_weights[head] != 0 and head in batch}
+        weights = self._cell_weights({h: t for h, t in targets.items() if h != "offset"}, batch)
+        losses = {head: (self.loss_weights[head] * F.binary_cross_entropy_with_logits(
+            logits[head].float(), targets[head], weight=weights.get(head)) if head in targets else zero)
+            for head in ("onset", "offset", "frame")}
         w = self.loss_weights["velocity"]
         if w == 0 or "velocity" not in batch or "onset" not in batch:
             losses["velocity"] = zero

@@ -25,7 +25,10 @@ pool is heard once a domain has as many tracks as the pool has sources.
 ``calibration_tracks`` validation tracks follow (``TrackNNNNN`` numbered on), every stem of
 their songs (as many as a test track's) rendered with ``calibration_sources``, which no other
 track uses (GUS patches and sampled kits, no FluidSynth): the validation split then holds sounds
-training never hears. ``kit_tracks`` drum-only training tracks come next: track ``k``'s song with
+training never hears. Their three-note chords gain their bottom note an octave up (the
+four-voice voicing other songs draw for half their chord parts), so validation holds octave
+doublings, which the pitched models miss most, however the songs fall; every other note of
+their songs is as drawn. ``kit_tracks`` drum-only training tracks come next: track ``k``'s song with
 its drum parts alone, rendered with ``kit_sources`` (sampled kits or ``SynthKit``, a procedural
 kit drawn for every part, :mod:`drum_synth`; no FluidSynth). ``timbre_tracks`` training tracks
 come last, their songs' pitched parts rendered with ``timbre_sources`` (``Additive``: a new
@@ -107,15 +110,18 @@ def _extra_pools(kit_sources, kit_tracks: int, calibration_sources, calibration_
                             "the sound, out-of-domain and kit sources")
 
 
-def _song_for(seed: int, k: int, seconds: float, every_stem: bool, dropped: set[str]) -> tuple[songs.Song, set[str]]:
+def _song_for(seed: int, k: int, seconds: float, every_stem: bool, dropped: set[str],
+              double_triads: bool = False) -> tuple[songs.Song, set[str]]:
     """Track ``k``'s song; test and calibration tracks carry every optional stem (more reference
-    notes per stem)."""
+    notes per stem), and calibration tracks double their three-note chords' bottom notes an octave
+    up (``double_triads``, :func:`songs.double_bottom_notes`), so validation holds octave doublings
+    however the songs fall."""
     rng = _track_rng(seed, k)
     stems, dropped = songs.choose_stems(rng, dropped)
     organ = rng.random() < 0.45
     if every_stem:
         stems, dropped = [*songs.CORE_STEMS, *songs.OPTIONAL_STEMS], set()
-    song = songs.compose_song(rng, seconds, stems + (["organ"] if organ else []))
+    song = songs.compose_song(rng, seconds, stems + (["organ"] if organ else []), double_triads)
     if k % 2 == 1:  # every other song: the whole kit in its drums stem (Slakh's usual layout)
         songs.merge_kit(song)
     return song, dropped
@@ -217,7 +223,8 @@ def _write_one(run: _Run, row: tuple, dropped: set[str]) -> tuple[Path, set[str]
     """Compose, render and write the track of one :func:`_plan` row; its folder and the stems
     dropped so far (songs.choose_stems)."""
     k, split, domain, position, sources_, kind = row
-    song, dropped = _song_for(run.seed, k, run.seconds, split == "test" or kind == "calibration", dropped)
+    song, dropped = _song_for(run.seed, k, run.seconds, split == "test" or kind == "calibration", dropped,
+                              double_triads=kind == "calibration")
     if kind in ("kit", "timbre"):
         song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum == (kind == "kit")])
     name = f"Track{k + 1:05d}"

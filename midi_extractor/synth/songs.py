@@ -185,9 +185,11 @@ def _make_part(ctx: gen.Ctx, rng: np.random.Generator, stem: str, active: list[b
     raise ValueError(f"no part generator for stem {stem!r}")
 
 
-def compose_song(rng: np.random.Generator, seconds: float, stems: list[str]) -> Song:
+def compose_song(rng: np.random.Generator, seconds: float, stems: list[str], double_triads: bool = False) -> Song:
     """A song of ``seconds`` with one part per stem name in ``stems`` (``"organ"``
-    may be added for an organ part, which the taxonomy routes to ``other`` or ``piano``)."""
+    may be added for an organ part, which the taxonomy routes to ``other`` or ``piano``).
+    ``double_triads``: every three-note chord of a pitched part gains its bottom note an octave up
+    (:func:`double_bottom_notes`), after composition, so the song is otherwise the same."""
     ctx = gen.Ctx(rng, seconds)
     if ctx.break_bars:
         ctx.break_players = set(rng.choice(stems, size=min(len(stems), int(rng.integers(0, 3))),
@@ -207,10 +209,40 @@ def compose_song(rng: np.random.Generator, seconds: float, stems: list[str]) -> 
             pitch = (tx.DRUM_CLASS_PITCH[tx.STEM_DRUM_CLASSES[stem][0]] if part.is_drum
                      else ctx.degree_pitch(0, 4))
             part.notes = [(s, min(seconds - 0.05, s + 0.5), pitch, 90)]
+        if double_triads and not part.is_drum:
+            part.notes = double_bottom_notes(part.notes)
         parts.append(part)
     changes = [(round(s, 4), round(60.0 / b, 3)) for k, (s, b) in enumerate(zip(ctx.bar_start_s, ctx.bar_beat_s))
                if k and b != ctx.bar_beat_s[k - 1]]
     return Song(ctx.bpm, ctx.key, ctx.mode, ctx.beats_per_bar, seconds, parts, changes)
+
+
+#: notes starting within this of a chord's first note belong to the chord (strums stagger theirs)
+CHORD_WINDOW_S = 0.08
+
+
+def double_bottom_notes(notes: list) -> list:
+    """``notes`` plus, for every other chord of exactly three notes within an octave (notes
+    starting within ``CHORD_WINDOW_S`` of its first), its bottom note an octave up with the same
+    times and velocity: the four-voice voicing of a triad (:func:`parts.voicing`), an octave
+    doubling. Every other one, so a calibration song holds about as many doublings as a test
+    song (benchmarks/octave_misses.py); melodies, arpeggios and four-note chords are left as they
+    are. Uses no randomness."""
+    ordered = sorted(notes)
+    added, i, n_triads = [], 0, 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1][0] - ordered[i][0] <= CHORD_WINDOW_S:
+            j += 1
+        chord = ordered[i:j + 1]
+        low, high = min(n[2] for n in chord), max(n[2] for n in chord)
+        if len(chord) == 3 and high < low + 12 <= 108:
+            if n_triads % 2 == 0:
+                s, e, p, v = min(chord, key=lambda n: n[2])
+                added.append((s, e, p + 12, v))
+            n_triads += 1
+        i = j + 1
+    return list(notes) + added
 
 
 def merge_kit(song: Song) -> Song:

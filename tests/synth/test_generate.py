@@ -183,6 +183,45 @@ def test_songs_have_tempo_changes_low_registers_and_articulations():
                for _, bpm in s.tempo_changes)
 
 
+def _octave_doublings(notes) -> int:
+    """Notes sounding while the same part holds the pitch an octave below (30 ms after onset)."""
+    return sum(any(q == p - 12 and s2 <= s + 0.03 < e2 for s2, e2, q, _ in notes) for s, _, p, _ in notes)
+
+
+def test_double_bottom_notes_doubles_every_other_three_note_chord():
+    c, e, g = 60, 64, 67
+    notes = [(0.0, 0.9, c, 80), (0.0, 0.9, e, 81), (0.0, 0.9, g, 82),         # block triad: doubled
+             (1.0, 1.9, c, 70), (1.0, 1.9, e, 70), (1.0, 1.9, g, 70),         # the next: kept
+             (2.0, 2.9, e, 90), (2.02, 2.9, g, 90), (2.05, 2.9, 72, 90),      # a strum (E G C): doubled
+             (3.0, 3.9, c, 60), (3.0, 3.9, e, 60), (3.0, 3.9, g, 60), (3.0, 3.9, 72, 60),  # four notes
+             (4.0, 4.2, c, 50), (4.25, 4.5, e, 50), (4.5, 4.7, g, 50)]        # an arpeggio
+    out = songs.double_bottom_notes(notes)
+    assert out[:len(notes)] == notes
+    assert out[len(notes):] == [(0.0, 0.9, 72, 80), (2.0, 2.9, 76, 90)]
+    assert songs.double_bottom_notes([(0.0, 1.0, 100, 80), (0.0, 1.0, 104, 80), (0.0, 1.0, 107, 80)]) == \
+        [(0.0, 1.0, 100, 80), (0.0, 1.0, 104, 80), (0.0, 1.0, 107, 80)]   # C8 is the top key
+
+
+def test_calibration_songs_hold_octave_doublings_and_are_otherwise_the_same():
+    """_song_for(double_triads=True), the calibration tracks' songs: the same song with doubled
+    triads, so their piano parts hold about as many octave doublings as the test tracks' (the eight
+    songs after the default set hold 4 in 1,029 piano notes as drawn)."""
+    found = {False: [0, 0], True: [0, 0]}
+    for k in range(56, 64):
+        plain, doubled = (generate._song_for(0, k, 24.0, True, set(), double_triads=d)[0] for d in (False, True))
+        for a, b in zip(plain.parts, doubled.parts):
+            assert (a.stem, a.program) == (b.stem, b.program) and b.notes[:len(a.notes)] == a.notes
+            assert all(any(q == p - 12 and s == s2 for s2, _, q, _ in a.notes) for s, _, p, _ in b.notes[len(a.notes):])
+            if a.is_drum or a.stem == "synth_lead":
+                assert a.notes == b.notes
+            for key, part in ((False, a), (True, b)):
+                if part.stem == "piano":
+                    found[key][0] += _octave_doublings(part.notes)
+                    found[key][1] += len(part.notes)
+    share = {key: n / total for key, (n, total) in found.items()}
+    assert share[False] < 0.01 and 0.08 <= share[True] <= 0.2, share
+
+
 def test_songs_compose_is_seeded():
     one = songs.compose_song(np.random.default_rng(1), 6.0, ["bass", "drums"])
     two = songs.compose_song(np.random.default_rng(1), 6.0, ["bass", "drums"])
@@ -335,7 +374,7 @@ def test_default_test_split_has_300_notes_per_stem_and_domain():
     notes: dict[str, dict[str, int]] = {"in_domain": {}, "out_of_domain": {}}
     dropped: set[str] = set()
     for k, (split, domain, _) in enumerate(track_layout(counts, with_ood=True)):
-        song, dropped = generate._song_for(ds.seed, k, ds.seconds, split, dropped)
+        song, dropped = generate._song_for(ds.seed, k, ds.seconds, split == "test", dropped)
         for part in song.parts if split == "test" else ():
             stem = part.stem if part.is_drum else tx.stem_for_program(part.program)
             notes[domain][stem] = notes[domain].get(stem, 0) + len(part.notes)

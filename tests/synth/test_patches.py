@@ -142,12 +142,15 @@ CALIBRATION = ["FreePats", "H2_Colombo"]
 
 def test_calibration_tracks_are_validation_tracks_of_unheard_sources_after_the_set(tmp_path):
     """dataset.calibration_tracks: validation tracks after the others with every stem, rendered
-    only with calibration_sources; the tracks before them are byte-identical to a run without."""
+    only with calibration_sources, their songs' triads doubled; the tracks before
+    them are byte-identical to a run without."""
     import json
 
+    import pretty_midi
     import yaml
 
     from helpers_data import tracks_after_the_set
+    from midi_extractor.synth import generate
 
     extra = tracks_after_the_set(tmp_path, "cal", calibration_sources=CALIBRATION, calibration_tracks=2)
     assert [(d.parent.name, d.name) for d in extra] == [("validation", "Track00004"), ("validation", "Track00005")]
@@ -157,6 +160,12 @@ def test_calibration_tracks_are_validation_tracks_of_unheard_sources_after_the_s
         assert len(stems) >= len(songs.CORE_STEMS)
         assert {m["domain"] for m in stems.values()} == {"out_of_domain"}
         heard |= {(m["plugin_name"].split(":")[0], m["is_drum"]) for m in stems.values()}
+        song = generate._song_for(3, int(d.name[5:]) - 1, 2.0, True, set(), double_triads=True)[0]
+        composed = {p.program: sorted(n[2] for n in p.notes) for p in song.parts if not p.is_drum}
+        for sid, m in stems.items():
+            if not m["is_drum"]:
+                written = pretty_midi.PrettyMIDI(str(d / "MIDI" / f"{sid}.mid")).instruments[0].notes
+                assert sorted(n.pitch for n in written) == composed[m["program_num"]], (d.name, sid)
     # FreePats plays pitched parts and (its kit) drum parts, the Hydrogen kit drum parts only
     assert heard == {("FreePats", False), ("FreePats", True), ("H2_Colombo", True)}
     report = json.loads((tmp_path / "cal" / "synth_report.json").read_text())
