@@ -25,8 +25,8 @@ pool is heard once a domain has as many tracks as the pool has sources.
 ``calibration_tracks`` validation tracks follow (``TrackNNNNN`` numbered on), every stem of
 their songs (as many as a test track's) rendered with ``calibration_sources``, which no other
 track uses (GUS patches and sampled kits, no FluidSynth): the validation split then holds sounds
-training never hears. Their three-note chords gain their bottom note an octave up (the
-four-voice voicing other songs draw for half their chord parts), so validation holds octave
+training never hears. Every other three-note chord of theirs gains its bottom note an octave up
+(the four-voice voicing other songs draw for half their chord parts), so validation holds octave
 doublings, which the pitched models miss most, however the songs fall; every other note of
 their songs is as drawn. ``kit_tracks`` drum-only training tracks come next: track ``k``'s song with
 its drum parts alone, rendered with ``kit_sources`` (sampled kits or ``SynthKit``, a procedural
@@ -113,9 +113,9 @@ def _extra_pools(kit_sources, kit_tracks: int, calibration_sources, calibration_
 def _song_for(seed: int, k: int, seconds: float, every_stem: bool, dropped: set[str],
               double_triads: bool = False) -> tuple[songs.Song, set[str]]:
     """Track ``k``'s song; test and calibration tracks carry every optional stem (more reference
-    notes per stem), and calibration tracks double their three-note chords' bottom notes an octave
-    up (``double_triads``, :func:`songs.double_bottom_notes`), so validation holds octave doublings
-    however the songs fall."""
+    notes per stem), and calibration tracks double every other three-note chord's bottom note an
+    octave up (``double_triads``, :func:`songs.double_bottom_notes`), so validation holds octave
+    doublings however the songs fall."""
     rng = _track_rng(seed, k)
     stems, dropped = songs.choose_stems(rng, dropped)
     organ = rng.random() < 0.45

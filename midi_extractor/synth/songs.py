@@ -188,8 +188,8 @@ def _make_part(ctx: gen.Ctx, rng: np.random.Generator, stem: str, active: list[b
 def compose_song(rng: np.random.Generator, seconds: float, stems: list[str], double_triads: bool = False) -> Song:
     """A song of ``seconds`` with one part per stem name in ``stems`` (``"organ"``
     may be added for an organ part, which the taxonomy routes to ``other`` or ``piano``).
-    ``double_triads``: every three-note chord of a pitched part gains its bottom note an octave up
-    (:func:`double_bottom_notes`), after composition, so the song is otherwise the same."""
+    ``double_triads``: every other three-note chord of a pitched part gains its bottom note an
+    octave up (:func:`double_bottom_notes`), after composition, so the song is otherwise the same."""
     ctx = gen.Ctx(rng, seconds)
     if ctx.break_bars:
         ctx.break_players = set(rng.choice(stems, size=min(len(stems), int(rng.integers(0, 3))),
