@@ -173,7 +173,8 @@ class Transcriber(nn.Module):
     def _cell_weights(self, targets: Mapping[str, torch.Tensor],
                       batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
         """Per-cell weights of the onset and frame BCE, from the batch's frame roll taken once
-        (``targets``: head -> target roll ``(B, T, n_outputs)`` float32; ``None``: all 1).
+        (``targets``: head -> target roll ``(B, T, n_outputs)`` float32, the heads whose loss is
+        on; ``None``: all 1).
 
         * onset: ``restrike`` on re-strikes, ``held`` on held cells (:func:`restrike_mask`,
           :func:`held_mask`), 1 elsewhere;
@@ -208,12 +209,18 @@ class Transcriber(nn.Module):
                        batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Weighted losses per head plus ``total`` (see the module docstring)."""
         zero = logits["onset"].new_zeros(())
-        targets = {head: batch[head].to(logits[head].device, logits[head].dtype).float()
-                   for head in ("onset", "offset", "frame") if self.loss_weights[head] != 0 and head in batch}
-        weights = self._cell_weights({h: t for h, t in targets.items() if h != "offset"}, batch)
-        losses = {head: (self.loss_weights[head] * F.binary_cross_entropy_with_logits(
-            logits[head].float(), targets[head], weight=weights.get(head)) if head in targets else zero)
-            for head in ("onset", "offset", "frame")}
+        targets: dict[str, torch.Tensor] = {}
+        for head in ("onset", "offset", "frame"):
+            if self.loss_weights[head] != 0 and head in batch:
+                targets[head] = batch[head].to(logits[head].device, logits[head].dtype).float()
+        weights = self._cell_weights(targets, batch)
+        losses: dict[str, torch.Tensor] = {}
+        for head in ("onset", "offset", "frame"):
+            if head not in targets:
+                losses[head] = zero
+                continue
+            losses[head] = self.loss_weights[head] * F.binary_cross_entropy_with_logits(
+                logits[head].float(), targets[head], weight=weights.get(head))
         w = self.loss_weights["velocity"]
         if w == 0 or "velocity" not in batch or "onset" not in batch:
             losses["velocity"] = zero
