@@ -10,8 +10,7 @@ semitone, ``S`` semitones, ``P = front_end.n_pitches``):
 
 1. ``feats (B, T, F)`` (the ``logfreq`` front end; log power) -> ``(B, 1, T, F)``, scaled by
    fixed constants (no statistic of the clip: a window scores the same alone or in a file).
-2. ``stem``: Conv2d ``(3 frames x 5 bands)`` -> GroupNorm (one group a channel, i.e. instance
-   norm; fast in bf16, unlike BatchNorm) -> ReLU, at ``F`` bands.
+2. ``stem``: Conv2d ``(3 frames x 5 bands)`` -> :class:`InstanceNorm` -> ReLU, at ``F`` bands.
 3. ``to_semitones``: a Conv2d along frequency with stride ``bins_per_semitone``, aligned so
    that column ``j`` is MIDI pitch ``min_midi + j`` -> ``(B, C, T, S)``; ``S`` reaches the
    highest semitone the bands hold (8 kHz: MIDI 119), so the upper notes' harmonics are seen.
@@ -62,8 +61,20 @@ ONSET_DILATIONS = (1, 2, 4, 8)
 FRAME_DILATIONS = (1, 2, 4, 8, 16)
 
 
-def _norm(channels: int) -> nn.Module:
-    return nn.GroupNorm(channels, channels)
+class InstanceNorm(nn.GroupNorm):
+    """``GroupNorm(channels, channels)``: each channel normalised over time and frequency, with
+    a learnt scale and shift (fast in bf16, unlike BatchNorm). While exported it is ONNX's
+    ``InstanceNormalization`` with that scale and shift, the same function: torch exports a
+    GroupNorm as a reshape, an unscaled instance norm, a reshape, a Mul and an Add, about 7 %
+    of the ``harmonic`` graph's time under onnxruntime (``benchmarks/RESULTS.md``)."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export():
+            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        return super().forward(x)
 
 
 def arithmetic_runs(shifts: tuple[int, ...]) -> list[tuple[int, int, tuple[int, ...]]]:
@@ -136,9 +147,9 @@ class _Block(nn.Module):
     def __init__(self, c: int):
         super().__init__()
         self.conv = nn.Conv2d(c, c, 3, padding=1)
-        self.norm1 = _norm(c)
+        self.norm1 = InstanceNorm(c)
         self.harmonic = HarmonicMix(c, c)
-        self.norm2 = _norm(c)
+        self.norm2 = InstanceNorm(c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.norm1(self.conv(x)))
@@ -173,10 +184,22 @@ class TemporalHead(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self._run(self.onset_stack, F.relu(self.inp(x)))
         onset, offset = self.onset_head(h), self.offset_head(h)
-        cond = torch.cat([h, torch.sigmoid(onset).detach(), torch.sigmoid(offset).detach()], dim=1)
-        f = self._run(self.frame_stack, F.relu(self.frame_inp(cond)))
+        f = self._run(self.frame_stack, F.relu(self._frame_input(h, onset, offset)))
         return {"onset": onset, "offset": offset, "frame": self.frame_head(f),
                 "velocity": self.velocity_head(h)}
+
+    def _frame_input(self, h: torch.Tensor, onset: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        """``frame_inp`` over ``[h | sigmoid(onset) | sigmoid(offset)]``. While exported, the
+        same sum as one convolution over ``h`` plus one over the two probabilities, with no
+        concatenation: onnxruntime then keeps the frame stack in its blocked channel layout,
+        which ``hidden + 2 k`` input channels (not a multiple of 8) break, at the cost of two
+        layout reorders around every residual add (``benchmarks/RESULTS.md``)."""
+        probs = [torch.sigmoid(onset).detach(), torch.sigmoid(offset).detach()]
+        if not torch.onnx.is_in_onnx_export():
+            return self.frame_inp(torch.cat([h] + probs, dim=1))
+        weight, hidden = self.frame_inp.weight, self.inp.out_channels
+        return (F.conv2d(h, weight[:, :hidden], self.frame_inp.bias)
+                + F.conv2d(torch.cat(probs, dim=1), weight[:, hidden:]))
 
 
 def band_average_matrix(n_columns: int, n_bands: int) -> torch.Tensor:
@@ -220,8 +243,8 @@ class HarmonicTranscriber(Transcriber):
         bps = int(front_end.bins_per_semitone)
         self._first_band, self._pad_left, self.n_semitones = semitone_layout(front_end)
         self._kernel = 2 * (bps // 2) + 1
-        self.stem = nn.Sequential(nn.Conv2d(1, c, (3, 5), padding=(1, 2)), _norm(c), nn.ReLU())
-        self.to_semitones = nn.Sequential(nn.Conv2d(c, c, (1, self._kernel), stride=(1, bps)), _norm(c), nn.ReLU())
+        self.stem = nn.Sequential(nn.Conv2d(1, c, (3, 5), padding=(1, 2)), InstanceNorm(c), nn.ReLU())
+        self.to_semitones = nn.Sequential(nn.Conv2d(c, c, (1, self._kernel), stride=(1, bps)), InstanceNorm(c), nn.ReLU())
         self.blocks = nn.Sequential(*[_Block(c) for _ in range(n_blocks)])
         self.pitched = self.n_outputs == front_end.n_pitches
         if self.pitched:

@@ -229,6 +229,37 @@ def test_onnx_gives_torch_notes_for_every_front_end_and_family(case, tmp_path):
     assert_same_notes(torch_notes, onnx_notes, front_end.hop_s, at_least=5)
 
 
+def test_harmonic_norms_and_frame_input_export_as_single_operators(tmp_path):
+    """Each norm is one ``InstanceNormalization`` holding its own scale and shift (torch's
+    GroupNorm export adds two reshapes, a Mul and an Add), and the frame stack's input
+    convolution over the trunk reads no concatenation (16 + 2 channels keep onnxruntime's frame
+    stack out of its blocked layout). The norms are given distinct scales, so a dropped one shows."""
+    import onnx
+    from onnx import numpy_helper
+
+    from midi_extractor.infer.onnx_export import export_onnx
+    from midi_extractor.model.checkpoint import load_checkpoint
+
+    checkpoint = untrained(tmp_path / "models", "bass", LOGFREQ, "harmonic")
+    ckpt = load_checkpoint(checkpoint)
+    norms = sorted(k[:-len(".weight")] for k in ckpt["model"] if k.endswith(".weight") and ckpt["model"][k].dim() == 1
+                   and k[:-len(".weight")] + ".bias" in ckpt["model"] and "head" not in k)
+    for i, name in enumerate(norms):
+        ckpt["model"][name + ".weight"] = torch.full_like(ckpt["model"][name + ".weight"], 1.0 + 0.125 * i)
+    save_checkpoint(checkpoint, ckpt)
+    export_onnx(checkpoint)                                   # checked against the torch model as it writes
+    graph = onnx.load(str(checkpoint.parent / "model.onnx")).graph
+    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    consts |= {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
+    scales = sorted(float(consts[n.input[1]][0]) for n in graph.node if n.op_type == "InstanceNormalization")
+    assert len(norms) == 6 and scales == [1.0 + 0.125 * i for i in range(6)]
+    assert not [n.name for n in graph.node if "norm" in n.name.lower() and n.op_type != "InstanceNormalization"]
+    producer = {out: n for n in graph.node for out in n.output}
+    head_concats = [n for n in graph.node if n.op_type == "Concat" and n.name.startswith("/model/head/")]
+    assert len(head_concats) == 1                               # the two probabilities, nothing else
+    assert [producer[i].op_type for i in head_concats[0].input] == ["Sigmoid", "Sigmoid"]
+
+
 @pytest.mark.parametrize("source", ["tests/fixtures/golden/models/bass/best.pt", "bases/pitched.pt"])
 def test_onnx_gives_torch_notes_for_trained_models(source, tmp_path):
     """The golden test's overfitted checkpoint (an old `mel` one) and the shipped pitched base."""

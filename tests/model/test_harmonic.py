@@ -136,3 +136,25 @@ def test_the_shipped_pitched_base_follows_a_tone_up_a_semitone():
             assert abs(t * fe.hop_s - 0.5) <= fe.hop_s, (midi, m, t)
             onset_frames.append(t)
         assert abs(onset_frames[1] - onset_frames[0]) <= 1
+
+
+@pytest.mark.parametrize("n_outputs", [88, 7])
+def test_the_exported_forms_compute_the_training_forms(n_outputs, monkeypatch):
+    """While exported, InstanceNorm is ``F.instance_norm`` and the frame stack's input is two
+    convolutions summed (no concatenation): the same logits as the training forms, pitched
+    and drums, on a patch of notes."""
+    from midi_extractor.model.harmonic import InstanceNorm
+
+    torch.manual_seed(0)
+    model = create_model(FE, ModelConfig(size="harmonic"), n_outputs, {}).eval()
+    for norm in (m for m in model.modules() if isinstance(m, InstanceNorm)):   # not the initial 1 and 0
+        norm.weight.data.uniform_(0.5, 1.5), norm.bias.data.uniform_(-0.5, 0.5)
+    feats = torch.full((2, 40, model.features.n_features), -13.8)
+    feats[:, 10:30, 60:140] = torch.randn(2, 20, 80, generator=torch.Generator().manual_seed(1)) * 3 - 2
+    with torch.no_grad():
+        trained = model.logits_from_features(feats)
+        monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+        exported = model.logits_from_features(feats)
+    for head in HEADS:
+        scale = float(trained[head].abs().max())
+        assert scale > 0.1 and float((exported[head] - trained[head]).abs().max()) < 1e-5 * scale, head
