@@ -18,15 +18,14 @@ from pathlib import Path
 from midi_extractor.index_io import read_index
 from midi_extractor.matching import match_notes
 from midi_extractor.midi_io import notes_from_midi
+from midi_extractor.midi_notes import octave_doublings
 
-ONSET_SLACK_S = 0.03
 SHORT_S = 0.1
 
 
 def doublings(notes) -> list[bool]:
-    """For each note: does a note an octave below sound at its onset (+ ``ONSET_SLACK_S``)?"""
-    t = lambda n: n.start_s + ONSET_SLACK_S  # noqa: E731
-    return [any(o.pitch == n.pitch - 12 and o.start_s <= t(n) < o.end_s for o in notes) for n in notes]
+    """For each ``Note``: does a note an octave below sound at its onset (+ 30 ms)?"""
+    return octave_doublings([(n.start_s, n.end_s, n.pitch) for n in notes]).tolist()
 
 
 def entries(index: Path, data: Path | None = None):

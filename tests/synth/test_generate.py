@@ -14,6 +14,7 @@ import yaml
 
 from helpers_data import SLAKH_SAMPLE
 from midi_extractor import cli, config
+from midi_extractor.midi_notes import octave_doublings
 from midi_extractor.synth import songs
 from midi_extractor.synth import fluid, generate, sources
 from midi_extractor.synth.splits import split_counts, track_layout
@@ -183,11 +184,6 @@ def test_songs_have_tempo_changes_low_registers_and_articulations():
                for _, bpm in s.tempo_changes)
 
 
-def _octave_doublings(notes) -> int:
-    """Notes sounding while the same part holds the pitch an octave below (30 ms after onset)."""
-    return sum(any(q == p - 12 and s2 <= s + 0.03 < e2 for s2, e2, q, _ in notes) for s, _, p, _ in notes)
-
-
 def test_double_bottom_notes_doubles_every_other_three_note_chord():
     c, e, g = 60, 64, 67
     notes = [(0.0, 0.9, c, 80), (0.0, 0.9, e, 81), (0.0, 0.9, g, 82),         # block triad: doubled
@@ -216,7 +212,7 @@ def test_calibration_songs_hold_octave_doublings_and_are_otherwise_the_same():
                 assert a.notes == b.notes
             for key, part in ((False, a), (True, b)):
                 if part.stem == "piano":
-                    found[key][0] += _octave_doublings(part.notes)
+                    found[key][0] += int(octave_doublings(part.notes).sum())
                     found[key][1] += len(part.notes)
     share = {key: n / total for key, (n, total) in found.items()}
     assert share[False] < 0.01 and 0.08 <= share[True] <= 0.2, share
