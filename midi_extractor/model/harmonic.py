@@ -279,8 +279,9 @@ class HarmonicTranscriber(Transcriber):
         ``min_midi``, ``min_midi + 1`` ... (zero-padded where the bands stop)."""
         bps = int(self.front_end.bins_per_semitone)
         need = self._first_band + (self.n_semitones - 1) * bps + self._kernel
-        pad_right = max(0, need - (h.shape[-1] + self._pad_left))
-        h = F.pad(h, (self._pad_left, pad_right))
+        pad_right = max(0, need - (self.features.n_features + self._pad_left))   # a Python int, also traced
+        if self._pad_left or pad_right:
+            h = F.pad(h, (self._pad_left, pad_right))
         return h[..., self._first_band:need]
 
     def logits_from_features(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
