@@ -62,11 +62,9 @@ FRAME_DILATIONS = (1, 2, 4, 8, 16)
 
 
 class InstanceNorm(nn.GroupNorm):
-    """``GroupNorm(channels, channels)``: each channel normalised over time and frequency, with
-    a learnt scale and shift (fast in bf16, unlike BatchNorm). While exported it is ONNX's
-    ``InstanceNormalization`` with that scale and shift, the same function: torch exports a
-    GroupNorm as a reshape, an unscaled instance norm, a reshape, a Mul and an Add, about 7 %
-    of the ``harmonic`` graph's time under onnxruntime (``benchmarks/RESULTS.md``)."""
+    """``GroupNorm(channels, channels)`` (fast in bf16, unlike BatchNorm), exported as one ONNX
+    ``InstanceNormalization`` with its scale and shift: torch's own export of it (reshape, norm,
+    reshape, Mul, Add) costs onnxruntime about 7 % of the graph (``benchmarks/RESULTS.md``)."""
 
     def __init__(self, channels: int):
         super().__init__(channels, channels)
@@ -189,11 +187,9 @@ class TemporalHead(nn.Module):
                 "velocity": self.velocity_head(h)}
 
     def _frame_input(self, h: torch.Tensor, onset: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-        """``frame_inp`` over ``[h | sigmoid(onset) | sigmoid(offset)]``. While exported, the
-        same sum as one convolution over ``h`` plus one over the two probabilities, with no
-        concatenation: onnxruntime then keeps the frame stack in its blocked channel layout,
-        which ``hidden + 2 k`` input channels (not a multiple of 8) break, at the cost of two
-        layout reorders around every residual add (``benchmarks/RESULTS.md``)."""
+        """``frame_inp`` over ``[h | sigmoid(onset) | sigmoid(offset)]``; exported as the same sum
+        of a convolution over ``h`` and one over the probabilities, so that onnxruntime keeps the
+        frame stack in its blocked layout (``hidden + 2 k`` channels break it: ``benchmarks/RESULTS.md``)."""
         probs = [torch.sigmoid(onset).detach(), torch.sigmoid(offset).detach()]
         if not torch.onnx.is_in_onnx_export():
             return self.frame_inp(torch.cat([h] + probs, dim=1))
