@@ -43,7 +43,9 @@ class Window:
 def plan_windows(n_samples: int, front_end: FrontEndConfig, window_s: float = WINDOW_S,
                  context_s: float = CONTEXT_S) -> list[Window]:
     """Windows covering all ``front_end.n_frames(n_samples)`` frames once.
-    Audio that fits in one window is one window of exactly its length."""
+    Audio that fits in one window is one window of exactly its length; the last window of
+    longer audio stops at its end (within a hop) instead of running on over zeros, which
+    cost time and, in a window's instance norms, skewed its statistics toward silence."""
     hop = front_end.hop_length
     n_frames = front_end.n_frames(n_samples)
     win_f = max(1, int(round(window_s * front_end.frame_rate_hz)))
@@ -56,7 +58,8 @@ def plan_windows(n_samples: int, front_end: FrontEndConfig, window_s: float = WI
     windows = []
     for g0 in range(0, n_frames, centre_f):
         n_keep = min(centre_f, n_frames - g0)
-        windows.append(Window((g0 - ctx_f) * hop, win_f * hop, ctx_f, n_keep, g0))
+        length_f = win_f if n_keep == centre_f else ctx_f + n_keep
+        windows.append(Window((g0 - ctx_f) * hop, length_f * hop, ctx_f, n_keep, g0))
     return windows
 
 
@@ -76,8 +79,16 @@ def cut(audio: np.ndarray, window: Window) -> np.ndarray:
 
 
 def run_model(model: Any, chunks: Sequence[np.ndarray], device: str = "cpu") -> list[dict[str, np.ndarray]]:
-    """Probabilities ``(T, N)`` per head for equal-length chunks, one forward pass on ``device``
-    (a numpy model, such as ``onnx_runtime.OnnxModel``, runs without torch)."""
+    """Probabilities ``(T, N)`` per head for chunks, one forward pass on ``device`` (chunks of
+    unequal length, such as a signal's shorter last window, one pass each; a numpy model, such
+    as ``onnx_runtime.OnnxModel``, runs without torch)."""
+    if len({len(c) for c in chunks}) > 1:
+        return [p for c in chunks for p in _forward(model, [c], device)]
+    return _forward(model, chunks, device)
+
+
+def _forward(model: Any, chunks: Sequence[np.ndarray], device: str) -> list[dict[str, np.ndarray]]:
+    """:func:`run_model` on equal-length chunks."""
     if getattr(model, "is_numpy", False):
         logits = model(np.stack(chunks).astype(np.float32))
         probs = {k: (1.0 / (1.0 + np.exp(-v))).astype(np.float32) for k, v in logits.items() if k in HEADS}

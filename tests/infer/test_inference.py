@@ -27,6 +27,25 @@ def test_windows_cover_every_frame_once(n_samples):
         assert w.keep_from + w.n_keep <= FE.n_frames(w.length)
         assert w.start == (w.frame0 - w.keep_from) * FE.hop_length  # window frames sit on the global grid
     assert (covered == 1).all()
+    assert len({w.length for w in windows[:-1]}) <= 1 and abs(windows[0].length - 3 * SR) < FE.hop_length or len(windows) == 1
+    # the last window stops at the audio's end, not a whole window of zeros later
+    assert 0 <= windows[-1].start + windows[-1].length - n_samples <= FE.hop_length
+
+
+def test_a_short_last_window_shares_a_pass_with_a_full_one():
+    """Two windows a pass (an accelerator's batch) where the last is shorter: the same
+    probabilities as one a pass."""
+    x = sine(69, 1.0, 2.5, 7.0) + sine(76, 5.3, 6.9, 7.0)   # 3 s windows keep 2 s: the last keeps 1 s
+    planned = plan_windows(len(x), FE, window_s=3.0, context_s=0.5)
+    assert len(planned) == 4 and planned[-1].length < planned[-2].length
+    model = StandIn(FE, FE.n_pitches)
+    one = activations(model, x, FE, window_s=3.0, context_s=0.5, batch_windows=1)
+    two = activations(model, x, FE, window_s=3.0, context_s=0.5, batch_windows=2)
+    for head in ("onset", "frame"):
+        np.testing.assert_array_equal(two[head], one[head])
+    in_last = slice(int(5.3 * FE.frame_rate_hz) + 1, int(6.9 * FE.frame_rate_hz) - 1)
+    assert one["frame"][in_last, 76 - FE.min_midi].min() > 0.5           # the note in the last window
+    assert abs(one["onset"][:, 76 - FE.min_midi].argmax() - 5.3 * FE.frame_rate_hz) <= 1
 
 
 def test_windowed_activations_equal_one_pass():
