@@ -19,16 +19,31 @@ SR = FE.sample_rate_hz
 ONSET_P = 0.35  # the graded stand-in's onset probability: thresholds above it find nothing
 
 
+class _Spectrum(torch.nn.Module):
+    """The stand-in's front end: ``(B, S) -> (B, T, F)`` STFT magnitudes; a frame reads half the FFT."""
+
+    def __init__(self, hop, n_fft=1024):
+        super().__init__()
+        self.hop, self.n_fft, self.reach_samples = hop, n_fft, n_fft // 2
+
+    def forward(self, audio):
+        return torch.stft(audio, self.n_fft, self.hop, window=torch.hann_window(self.n_fft),
+                          center=True, return_complex=True).abs().transpose(1, 2)
+
+
 class StandIn(torch.nn.Module):
     """Frame f is on at pitch round(midi(STFT peak)) when the peak is loud; onset = first on frame."""
 
     def __init__(self, front_end, n_outputs, drums=False):
         super().__init__()
         self.fe, self.n, self.drums, self.n_fft = front_end, n_outputs, drums, 1024
+        self.features = _Spectrum(front_end.hop_length, self.n_fft)
 
     def forward(self, audio):
-        spec = torch.stft(audio, self.n_fft, self.fe.hop_length, window=torch.hann_window(self.n_fft),
-                          center=True, return_complex=True).abs()  # (B, F, T)
+        return self.logits_from_features(self.features(audio))
+
+    def logits_from_features(self, feats):
+        spec = feats.transpose(1, 2)  # (B, F, T)
         peak, bin_ = spec.max(dim=1)
         hz = bin_.clamp(min=1) * self.fe.sample_rate_hz / self.n_fft
         midi = torch.round(69 + 12 * torch.log2(hz / 440.0)).long()
@@ -45,8 +60,8 @@ class StandIn(torch.nn.Module):
 class Graded(StandIn):
     """StandIn whose onset probability is ONSET_P instead of ~1."""
 
-    def forward(self, audio):
-        out = super().forward(audio)
+    def logits_from_features(self, feats):
+        out = super().logits_from_features(feats)
         level = float(np.log(ONSET_P / (1 - ONSET_P)))
         out["onset"] = torch.where(out["onset"] > 0, torch.full_like(out["onset"], level), out["onset"])
         return out

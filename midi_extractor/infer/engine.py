@@ -1,7 +1,8 @@
 """The inference engine: a checkpoint and a mono signal in, notes out, in small pure steps.
 
     window (overlapping windows with context either side, so memory does not
-    grow with the file) -> run (the model, a few windows at a time) -> unwrap
+    grow with the file; the front end's frames computed once, not once a window) -> run (the
+    rest of the model, a few windows at a time) -> unwrap
     (keep the centre frames of each window, concatenate) -> decode
     (``model.decoding``); window, run and unwrap live in :mod:`midi_extractor.model.windows`,
     which training's validation runs too, and are re-exported here
@@ -28,8 +29,8 @@ from midi_extractor.infer.audio_in import (PEAK_LEVEL, SILENCE_DB, condition, is
                                            to_mono)
 from midi_extractor.model.decoding import Note, decode
 from midi_extractor.model.windows import (BATCH_WINDOWS, CONTEXT_S, CPU_BATCH_WINDOWS, WINDOW_S,  # noqa: F401
-                                          Window, activations, batch_windows_for, cut, plan_windows, run_model,
-                                          unwrap)
+                                          Window, WindowFeed, activations, batch_windows_for, plan_windows,
+                                          run_model, unwrap)
 
 log = logging.getLogger(__name__)
 

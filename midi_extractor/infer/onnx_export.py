@@ -1,15 +1,17 @@
 """``midi-extractor export``: a stem's checkpoint as ONNX, for a torch-free runtime.
 
-The graph is traced from the checkpoint's own torch model, front end included (its STFT, the
-low band's decimation filter and the filterbanks are the modules of
-:mod:`midi_extractor.model.features`, which switch their STFT to a DFT-basis ``conv1d`` while
-exported; nothing here re-states them). Input ``audio`` ``(B, S)`` float32 in [-1, 1] at the
-model's ``sample_rate_hz``, any ``B`` and ``S``; outputs the logits ``onset``, ``offset``,
-``frame``, ``velocity`` ``(B, T, N)`` with ``T = S // hop_length + 1``, as the torch model's
-``forward``. After writing, the export is run on audio of another shape than the one traced
-and checked against the checkpoint (largest probability difference below
-:data:`MAX_PROB_DIFF`), or nothing is kept. ``model.onnx.json`` beside it names the
-checkpoint's size and SHA-256 (see :func:`~midi_extractor.infer.onnx_runtime.find_export`).
+Two graphs are traced from the checkpoint's own torch model (``infer.onnx_runtime`` runs them):
+``features.onnx``, its front end (the STFTs, the low band's decimation filter and the
+filterbanks are the modules of :mod:`midi_extractor.model.features`, which switch their STFT to
+real-valued ops while exported; nothing here re-states them), audio ``(B, S)`` float32 in
+[-1, 1] at the model's ``sample_rate_hz`` in, features ``(B, T, F)`` out,
+``T = S // hop_length + 1``; and ``model.onnx``, the rest (``logits_from_features``), features
+in, the logits ``onset``, ``offset``, ``frame``, ``velocity`` ``(B, T, N)`` out. Any ``B``,
+``S`` and ``T``. After writing, the export is run on audio of another shape than the one
+traced and checked against the checkpoint (largest probability difference below
+:data:`MAX_PROB_DIFF`), or nothing is kept. ``model.onnx.json`` beside them names the
+checkpoint's size and SHA-256 (see :func:`~midi_extractor.infer.onnx_runtime.find_export`) and
+how far a frame's features read (``reach_samples``).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from midi_extractor.atomic import atomic_open, check_writable, write_json
-from midi_extractor.infer.onnx_runtime import FORMAT, INPUT, OnnxModel, export_paths, file_sha256
+from midi_extractor.infer.onnx_runtime import FEATURES, FORMAT, INPUT, OnnxModel, export_paths, file_sha256
 from midi_extractor.model.labels import HEADS
 
 log = logging.getLogger(__name__)
@@ -48,38 +50,49 @@ def check_audio(sample_rate_hz: int, batch: int, seconds: float, seed: int = 0) 
     return out.astype(np.float32)
 
 
-def _graph(model):
-    """``model`` as a module ``audio (B, S) -> tuple of logits (B, T, N)`` in :data:`HEADS` order,
-    in eval mode."""
+def _graphs(model):
+    """``model`` as two modules in eval mode: ``audio (B, S) -> features (B, T, F)`` and
+    ``features -> tuple of logits (B, T, N)`` in :data:`HEADS` order."""
     import torch
+
+    class Features(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, audio):
+            return self.model.features(audio)
 
     class Logits(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.model = model
 
-        def forward(self, audio):
-            logits = self.model(audio)
+        def forward(self, features):
+            logits = self.model.logits_from_features(features)
             return tuple(logits[h] for h in HEADS)
 
-    return Logits().eval()
+    return Features().eval(), Logits().eval()
 
 
-def _trace(graph, audio: np.ndarray, onnx_path: Path) -> None:
-    """Write the ONNX file of ``graph`` traced on ``audio``; batch and sample axes stay free."""
+def _trace(graph, example, path: Path, inputs: list[str], outputs: list[str]) -> None:
+    """Write the ONNX file of ``graph`` traced on ``example``; its first two axes stay free."""
     import torch
 
-    axes = {INPUT: {0: "batch", 1: "samples"}} | {h: {0: "batch", 1: "frames"} for h in HEADS}
-    with warnings.catch_warnings(), atomic_open(onnx_path, "wb") as f:
+    axes = {name: {0: "batch", 1: "samples" if name == INPUT else "frames"} for name in inputs + outputs}
+    with warnings.catch_warnings(), atomic_open(path, "wb") as f:
         warnings.simplefilter("ignore")  # the tracer's notes on shapes it keeps free (dynamic_axes)
-        torch.onnx.export(graph, (torch.from_numpy(audio),), f, input_names=[INPUT], output_names=list(HEADS),
+        torch.onnx.export(graph, (example,), f, input_names=inputs, output_names=outputs,
                           opset_version=OPSET, dynamo=False, dynamic_axes=axes)
 
 
 def export_onnx(checkpoint: str | Path) -> Path:
-    """Write ``model.onnx`` and ``model.onnx.json`` beside ``checkpoint``; returns the ONNX path.
-    Raises ``ValueError`` when the export does not reproduce the checkpoint's probabilities
-    (then neither file is left), ``RuntimeError`` when torch cannot export a layer."""
+    """Write ``model.onnx``, ``features.onnx`` and ``model.onnx.json`` beside ``checkpoint``;
+    returns the ``model.onnx`` path. Raises ``ValueError`` when the export does not reproduce the
+    checkpoint's probabilities (then none of them is left), ``RuntimeError`` when torch cannot
+    export a layer."""
+    import torch
+
     from midi_extractor.model.checkpoint import build_model, load_checkpoint
 
     checkpoint = Path(checkpoint)
@@ -87,17 +100,24 @@ def export_onnx(checkpoint: str | Path) -> Path:
     ckpt = load_checkpoint(checkpoint)
     model = build_model(ckpt).eval()
     fe = model.features.front_end
-    onnx_path, meta_path = export_paths(checkpoint)
+    onnx_path, features_path, meta_path = export_paths(checkpoint)
     meta_path.unlink(missing_ok=True)  # no metadata vouches for a half-written export
-    _trace(_graph(build_model(ckpt)), check_audio(fe.sample_rate_hz, *TRACE_SHAPE), onnx_path)
+    features, logits = _graphs(build_model(ckpt))
+    audio = torch.from_numpy(check_audio(fe.sample_rate_hz, *TRACE_SHAPE))
+    _trace(features, audio, features_path, [INPUT], [FEATURES])
+    with torch.no_grad():
+        example = features(audio)
+    _trace(logits, example, onnx_path, [FEATURES], list(HEADS))
     meta = {"format": FORMAT, "stem": ckpt.get("stem"), "role": ckpt.get("role"),
-            "front_end": dataclasses.asdict(fe), "drum_classes": ckpt["config"].get("drum_classes"),
+            "front_end": dataclasses.asdict(fe), "reach_samples": int(model.features.reach_samples),
+            "drum_classes": ckpt["config"].get("drum_classes"),
             "model_size": ckpt["config"]["model"].get("size"),
             "checkpoint": checkpoint.name, "checkpoint_size": checkpoint.stat().st_size,
             "checkpoint_sha256": file_sha256(checkpoint), "opset": OPSET}
     diff = max_prob_diff(model, OnnxModel(onnx_path, meta), check_audio(fe.sample_rate_hz, *CHECK_SHAPE, seed=1))
     if not diff <= MAX_PROB_DIFF:
         onnx_path.unlink()
+        features_path.unlink()
         raise ValueError(f"{checkpoint}: the ONNX export differs from the checkpoint by {diff:.2e} in probability")
     write_json(meta_path, meta, indent=2)
     log.info("%s -> %s (largest probability difference %.1e)", checkpoint, onnx_path, diff)

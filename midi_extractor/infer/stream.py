@@ -6,8 +6,8 @@ A file is read block by block at the model's rate, in two passes:
    (``audio_in.condition``: overdriven audio scaled to full scale), the silence check and
    the clipping warning are what the whole-file path decides, and a bad file fails before
    the model runs; a file of up to ``reading.REPLAY_MAX_S`` keeps its blocks for pass 2;
-2. :func:`transcribe_path`: the engine's windows (``engine.plan_windows``) are cut
-   as the signal arrives (:class:`WindowFeed`), run ``engine.batch_windows_for`` at a time
+2. :func:`transcribe_path`: the engine's windows (``engine.plan_windows``) get their
+   features as the signal arrives (``engine.WindowFeed``), run ``engine.batch_windows_for`` at a time
    as ``engine.activations`` runs them, and their centre frames go to a
    :class:`NoteFeed`, which decodes up to the last frame where no note is open
    and keeps only the frames after it. The tempo's onset envelope
@@ -33,37 +33,6 @@ from midi_extractor.infer.settings import pinned
 from midi_extractor.model.decoding import Note, decode, note_key
 
 log = logging.getLogger("midi_extractor.infer.engine")
-
-class WindowFeed:
-    """Cuts planned windows (``engine.Window``) from a signal fed in blocks, keeping
-    only the samples from the next window's start on."""
-
-    def __init__(self, windows: list[engine.Window]):
-        self.windows, self.next = windows, 0
-        self.buf, self.buf_start = np.zeros(0, dtype=np.float32), 0
-
-    def feed(self, x: np.ndarray | None) -> list[tuple[engine.Window, np.ndarray]]:
-        """Windows complete after ``x`` (``None``: the signal has ended, zeros follow)."""
-        if x is not None:
-            self.buf = np.concatenate([self.buf, x])
-        end = self.buf_start + len(self.buf)
-        ready = []
-        while self.next < len(self.windows):
-            w = self.windows[self.next]
-            if x is not None and w.start + w.length > end:
-                break
-            out = np.zeros(w.length, dtype=np.float32)
-            lo, hi = max(w.start, self.buf_start), min(w.start + w.length, end)
-            if hi > lo:
-                out[lo - w.start: hi - w.start] = self.buf[lo - self.buf_start: hi - self.buf_start]
-            ready.append((w, out))
-            self.next += 1
-        keep_from = self.windows[self.next].start if self.next < len(self.windows) else end
-        if keep_from > self.buf_start:
-            self.buf = self.buf[keep_from - self.buf_start:]
-            self.buf_start = keep_from
-        return ready
-
 
 class NoteFeed:
     """Notes of frame probabilities that arrive in time order, decoded (``decoding.decode``)
@@ -132,8 +101,8 @@ def run_windows(loaded: engine.LoadedModel, blocks: Iterator[np.ndarray], n_samp
     in ``engine.activations``' batches (default: ``engine.batch_windows_for`` the model's device);
     each window's centre frames go to ``notes``."""
     windows = engine.plan_windows(n_samples, loaded.front_end, window_s, context_s)
-    feed, pending = WindowFeed(windows), []
     device = getattr(loaded, "device", "cpu")
+    feed, pending = engine.WindowFeed(loaded.model, windows, loaded.front_end, device), []
     batch = engine.batch_windows_for(device, batch_windows)
     for block in _with_end(blocks):
         pending.extend(feed.feed(block))

@@ -70,6 +70,11 @@ class LogMel(nn.Module):
     def n_features(self) -> int:
         return self.front_end.n_mels
 
+    @property
+    def reach_samples(self) -> int:
+        """How far either side of its centre sample a frame reads: half the STFT."""
+        return self.front_end.n_fft // 2
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         power = self.stft(_as_batch(audio))             # (B, n_fft // 2 + 1, T)
         with torch.autocast(device_type=power.device.type, enabled=False):
@@ -191,6 +196,13 @@ class LogFreq(nn.Module):
     @property
     def n_features(self) -> int:
         return self._n
+
+    @property
+    def reach_samples(self) -> int:
+        """How far either side of its centre sample a frame reads: half the longer STFT, plus
+        the decimation filter's half length. Features of a signal cut this far beyond the frames
+        kept are those of the whole signal (``model.windows.WindowFeed``)."""
+        return max(self.front_end.n_fft, self.front_end.n_fft_low) // 2 + self._n_taps // 2
 
     def _low_audio(self, audio: torch.Tensor) -> torch.Tensor:
         d = self._decimate

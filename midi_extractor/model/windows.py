@@ -4,11 +4,15 @@ for training's whole-track validation (``train.validation``), so a checkpoint is
 validated exactly as it will transcribe.
 
 ``activations(model, audio, front_end)`` -> ``{head: (n_frames, N)}`` probabilities for a
-mono float32 signal at ``front_end.sample_rate_hz``; ``model`` is a torch
-:class:`~midi_extractor.model.transcriber.Transcriber` or a numpy model (``is_numpy``,
-such as ``infer.onnx_runtime.OnnxModel``, which runs without torch)."""
+mono float32 signal at ``front_end.sample_rate_hz``. The front end runs once over the signal
+(:class:`WindowFeed`), the rest of the model once a window. ``model`` is a torch
+:class:`~midi_extractor.model.transcriber.Transcriber` or a numpy model (``is_numpy``, such as
+``infer.onnx_runtime.OnnxModel``, which runs without torch); either has ``features(audio (B, S))
+-> (B, T, F)``, whose ``reach_samples`` says how far a frame reads, and
+``logits_from_features((B, T, F)) -> {head: (B, T, N)}``."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -29,9 +33,9 @@ CPU_BATCH_WINDOWS, BATCH_WINDOWS = 1, 2  # windows per forward pass: on the CPU,
 
 @dataclass(frozen=True)
 class Window:
-    """One model input: samples ``[start, start + length)`` of the audio (zeros
-    outside it); its frames ``[keep_from, keep_from + n_keep)`` are global
-    frames ``[frame0, frame0 + n_keep)``."""
+    """One model input: the features of samples ``[start, start + length)`` of the audio,
+    global frames ``[start // hop, start // hop + length // hop + 1)``; its frames
+    ``[keep_from, keep_from + n_keep)`` are global frames ``[frame0, frame0 + n_keep)``."""
 
     start: int
     length: int
@@ -69,40 +73,104 @@ def batch_windows_for(device: str, asked: int | None = None) -> int:
     return max(1, asked or (CPU_BATCH_WINDOWS if device == "cpu" else BATCH_WINDOWS))
 
 
-def cut(audio: np.ndarray, window: Window) -> np.ndarray:
-    """The window's samples, zero-padded outside the audio."""
-    out = np.zeros(window.length, dtype=np.float32)
-    lo, hi = max(window.start, 0), min(window.start + window.length, len(audio))
-    if hi > lo:
-        out[lo - window.start: hi - window.start] = audio[lo:hi]
-    return out
+class WindowFeed:
+    """A signal fed in blocks -> its planned windows' features ``(T, F)`` (``model.features``),
+    each window as soon as the samples its frames read have arrived.
+
+    Each frame is computed once, in the run of frames that a window adds to those before it,
+    from the samples around them (``model.features.reach_samples`` either side; zeros outside
+    the signal): the frames of the whole signal's features, whichever window
+    reads them and however the signal arrives. A window's context no longer repeats the front
+    end's work (a fifth of every 10-s window), and its edges are the music around it, not zeros.
+    Only the samples and frames later windows read are kept."""
+
+    def __init__(self, model: Any, windows: list[Window], front_end: FrontEndConfig, device: str = "cpu"):
+        self.model, self.windows, self.device, self.next = model, windows, device, 0
+        self.hop = front_end.hop_length
+        self.margin = -(-model.features.reach_samples // self.hop) * self.hop   # samples, whole hops
+        self.buf, self.buf_start = np.zeros(0, dtype=np.float32), 0         # signal samples from buf_start
+        self.done = windows[0].start // self.hop if windows else 0          # the frame after the last computed
+        self.feats, self.feats_start = None, self.done                      # frames from feats_start
+
+    def feed(self, x: np.ndarray | None) -> list[tuple[Window, np.ndarray]]:
+        """Windows complete after ``x`` (``None``: the signal has ended, zeros follow)."""
+        if x is not None:
+            self.buf = np.concatenate([self.buf, np.asarray(x, dtype=np.float32)])
+        end = self.buf_start + len(self.buf)
+        ready = []
+        while self.next < len(self.windows):
+            w = self.windows[self.next]
+            first, stop = w.start // self.hop, w.start // self.hop + w.length // self.hop + 1
+            if x is not None and (stop - 1) * self.hop + self.margin >= end:
+                break
+            self._compute(stop)
+            ready.append((w, self.feats[first - self.feats_start: stop - self.feats_start]))
+            self.next += 1
+        if self.feats is not None and self.next < len(self.windows):   # forget what no later window reads
+            keep = max(self.windows[self.next].start // self.hop, self.feats_start)
+            self.feats, self.feats_start = self.feats[keep - self.feats_start:], keep
+        drop = max(0, min(self.done * self.hop - self.margin - self.buf_start, len(self.buf)))
+        self.buf, self.buf_start = self.buf[drop:], self.buf_start + drop
+        return ready
+
+    def _compute(self, stop: int) -> None:
+        """Features of frames ``[done, stop)`` from samples ``margin`` beyond them."""
+        if stop <= self.done:
+            return
+        s0 = self.done * self.hop - self.margin
+        x = np.zeros((stop - 1 - self.done) * self.hop + 2 * self.margin + 1, dtype=np.float32)
+        if max(s0, 0) < self.buf_start:
+            raise RuntimeError(f"samples from {max(s0, 0)} were dropped before frame {self.done} was computed")
+        lo, hi = max(s0, self.buf_start), min(s0 + len(x), self.buf_start + len(self.buf))
+        if hi > lo:
+            x[lo - s0: hi - s0] = self.buf[lo - self.buf_start: hi - self.buf_start]
+        k = self.margin // self.hop
+        new = features_of(self.model, x, self.device)[k: k + stop - self.done]
+        self.feats = new if self.feats is None else np.concatenate([self.feats, new])
+        self.done = stop
+
+
+def features_of(model: Any, x: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """``model.features`` of one signal ``(S,)`` -> ``(S // hop + 1, F)`` float32 numpy."""
+    if getattr(model, "is_numpy", False):
+        return model.features(x[None])[0]
+    import torch
+
+    _flush_denormals()
+    with torch.inference_mode():
+        return model.features(torch.from_numpy(x)[None].to(device)).float().cpu().numpy()[0]
 
 
 def run_model(model: Any, chunks: Sequence[np.ndarray], device: str = "cpu") -> list[dict[str, np.ndarray]]:
-    """Probabilities ``(T, N)`` per head for chunks, one forward pass on ``device`` (chunks of
-    unequal length, such as a signal's shorter last window, one pass each; a numpy model, such
-    as ``onnx_runtime.OnnxModel``, runs without torch)."""
-    if len({len(c) for c in chunks}) > 1:
-        return [p for c in chunks for p in _forward(model, [c], device)]
-    return _forward(model, chunks, device)
+    """Probabilities ``(T, N)`` per head for windows' features ``(T, F)``
+    (``model.logits_from_features``), each run of equal length one forward pass on ``device``
+    (a signal's shorter last window is a pass of its own; a numpy model, such as
+    ``onnx_runtime.OnnxModel``, runs without torch)."""
+    return [p for _, run in itertools.groupby(chunks, key=len) for p in _forward(model, list(run), device)]
 
 
 def _forward(model: Any, chunks: Sequence[np.ndarray], device: str) -> list[dict[str, np.ndarray]]:
     """:func:`run_model` on equal-length chunks."""
     if getattr(model, "is_numpy", False):
-        logits = model(np.stack(chunks).astype(np.float32))
+        logits = model.logits_from_features(np.stack(chunks).astype(np.float32))
         probs = {k: (1.0 / (1.0 + np.exp(-v))).astype(np.float32) for k, v in logits.items() if k in HEADS}
         return [{k: v[i] for k, v in probs.items()} for i in range(len(chunks))]
     import torch
 
-    # Trained recurrent layers drift into subnormal floats, which x86 computes ~10x slower
-    # (a tiny overfitted GRU: 2.2 s -> 0.25 s per 24 s track); flushing them to zero changes
-    # nothing measurable. Process-wide setting.
-    torch.set_flush_denormal(True)
+    _flush_denormals()
     with torch.inference_mode():
-        logits = model(torch.from_numpy(np.stack(chunks)).float().to(device))
+        logits = model.logits_from_features(torch.from_numpy(np.stack(chunks)).float().to(device))
         probs = {k: torch.sigmoid(v).float().cpu().numpy() for k, v in logits.items() if k in HEADS}
     return [{k: v[i] for k, v in probs.items()} for i in range(len(chunks))]
+
+
+def _flush_denormals() -> None:
+    """Trained recurrent layers drift into subnormal floats, which x86 computes ~10x slower
+    (a tiny overfitted GRU: 2.2 s -> 0.25 s per 24 s track); flushing them to zero changes
+    nothing measurable. Process-wide setting."""
+    import torch
+
+    torch.set_flush_denormal(True)
 
 
 def unwrap(pieces: Sequence[tuple[Window, dict[str, np.ndarray]]], n_frames: int) -> dict[str, np.ndarray]:
@@ -123,12 +191,15 @@ def unwrap(pieces: Sequence[tuple[Window, dict[str, np.ndarray]]], n_frames: int
 def activations(model: Any, audio: np.ndarray, front_end: FrontEndConfig, window_s: float = WINDOW_S,
                 context_s: float = CONTEXT_S, batch_windows: int | None = None,
                 device: str = "cpu") -> dict[str, np.ndarray]:
-    """Frame probabilities ``(n_frames, N)`` per head of a whole mono signal at
-    the model's rate, ``batch_windows`` windows at a time (default: :func:`batch_windows_for` the device)."""
+    """Frame probabilities ``(n_frames, N)`` per head of a whole mono signal at the model's rate:
+    its windows' features (:class:`WindowFeed`, the signal as one block), ``batch_windows``
+    windows a forward pass (default: :func:`batch_windows_for` the device)."""
     windows = plan_windows(len(audio), front_end, window_s, context_s)
+    feed = WindowFeed(model, windows, front_end, device)
+    ready = feed.feed(audio) + feed.feed(None)
     pieces: list[tuple[Window, dict[str, np.ndarray]]] = []
     step = batch_windows_for(device, batch_windows)
-    for i in range(0, len(windows), step):
-        batch = windows[i:i + step]
-        pieces.extend(zip(batch, run_model(model, [cut(audio, w) for w in batch], device)))
+    for i in range(0, len(ready), step):
+        batch = ready[i:i + step]
+        pieces.extend(zip((w for w, _ in batch), run_model(model, [f for _, f in batch], device)))
     return unwrap(pieces, front_end.n_frames(len(audio)))

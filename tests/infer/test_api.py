@@ -231,8 +231,8 @@ def test_frame_notes_travel_with_the_model_and_the_caller_can_turn_them_off(tmp_
     from midi_extractor.infer.engine import LoadedModel
 
     class Swelling(StandIn):
-        def forward(self, audio):
-            out = super().forward(audio)
+        def logits_from_features(self, feats):
+            out = super().logits_from_features(feats)
             out["onset"] = torch.full_like(out["onset"], -12.0)
             return out
 

@@ -82,20 +82,30 @@ def test_a_stale_export_is_not_used(models, tmp_path, caplog):
         engine.load_model(models / "bass" / "best.pt", runtime="onnx")
 
 
-def test_an_export_of_an_older_format_is_not_used(models, caplog):
-    """Format 1 took power spectrograms computed outside the graph; its files are not run."""
+def test_an_export_of_an_older_format_or_without_its_front_end_is_not_used(models, caplog):
+    """Format 2 was one graph from audio (format 1 took power spectrograms); format 3 is two
+    graphs, and one of them alone is not run."""
     import json
 
     from midi_extractor.infer.onnx_export import export_onnx
     from midi_extractor.infer.onnx_runtime import export_paths, find_export
 
-    export_onnx(models / "bass" / "best.pt")
-    meta_path = export_paths(models / "bass" / "best.pt")[1]
-    assert find_export(models / "bass" / "best.pt") is not None
-    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "format": 1}))
+    checkpoint = models / "bass" / "best.pt"
+    export_onnx(checkpoint)
+    onnx_path, features_path, meta_path = export_paths(checkpoint)
+    assert [p.name for p in (onnx_path, features_path, meta_path)] == ["model.onnx", "features.onnx",
+                                                                        "model.onnx.json"]
+    assert find_export(checkpoint)["reach_samples"] == FE.n_fft // 2   # a mel frame reads half its STFT
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "format": 2}))
     with caplog.at_level(logging.WARNING):
-        assert find_export(models / "bass" / "best.pt") is None
-    assert "export format 1" in caplog.text
+        assert find_export(checkpoint) is None
+    assert "export format 2" in caplog.text
+    meta_path.write_text(json.dumps(meta))
+    features_path.unlink()
+    with caplog.at_level(logging.WARNING):
+        assert find_export(checkpoint) is None
+    assert f"{features_path} is missing" in caplog.text
 
 
 def test_the_export_stage_writes_where_transcribe_looks(models, tmp_path):
@@ -103,12 +113,12 @@ def test_the_export_stage_writes_where_transcribe_looks(models, tmp_path):
 
     checkpoint = models / "bass" / "best.pt"
     cmd = [sys.executable, str(REPO / "stages" / "export.py"), "--model", str(checkpoint)]
-    elsewhere = subprocess.run(cmd + ["--out", str(tmp_path / "m.onnx"), "--meta-out", str(tmp_path / "m.json")],
-                               capture_output=True, text=True, cwd=REPO)
+    elsewhere = subprocess.run(cmd + ["--out", str(tmp_path / "m.onnx"), "--features-out", str(tmp_path / "f.onnx"),
+                                      "--meta-out", str(tmp_path / "m.json")], capture_output=True, text=True, cwd=REPO)
     assert elsewhere.returncode == 1 and "not " + str(tmp_path / "m.onnx") in elsewhere.stderr
-    onnx_path, meta_path = export_paths(checkpoint)
-    done = subprocess.run(cmd + ["--out", str(onnx_path), "--meta-out", str(meta_path)],
-                          capture_output=True, text=True, cwd=REPO)
+    onnx_path, features_path, meta_path = export_paths(checkpoint)
+    done = subprocess.run(cmd + ["--out", str(onnx_path), "--features-out", str(features_path),
+                                 "--meta-out", str(meta_path)], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert find_export(checkpoint) is not None
 
@@ -255,7 +265,7 @@ def test_harmonic_norms_and_frame_input_export_as_single_operators(tmp_path):
     assert len(norms) == 6 and scales == [1.0 + 0.125 * i for i in range(6)]
     assert not [n.name for n in graph.node if "norm" in n.name.lower() and n.op_type != "InstanceNormalization"]
     producer = {out: n for n in graph.node for out in n.output}
-    head_concats = [n for n in graph.node if n.op_type == "Concat" and n.name.startswith("/model/head/")]
+    head_concats = [n for n in graph.node if n.op_type == "Concat" and n.name.startswith("/head/")]
     assert len(head_concats) == 1                               # the two probabilities, nothing else
     assert [producer[i].op_type for i in head_concats[0].input] == ["Sigmoid", "Sigmoid"]
 

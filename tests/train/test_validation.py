@@ -40,11 +40,18 @@ class _Fixed:
     def run_on_batch(self, batch):
         return {}, {"total": torch.tensor(0.1), "onset": torch.tensor(0.02)}
 
-    def __call__(self, chunks):
-        self.inputs.append(chunks.shape)
-        start_s = _start_s(chunks[0])
-        rolls = rolls_from_midi(self.notes, FE.n_frames(chunks.shape[1]), FE, start_s=start_s)
-        ghost = rolls_from_midi(np.array([[3.0, 3.5, 50, 90]]), FE.n_frames(chunks.shape[1]), FE, start_s=start_s)
+    def features(self, audio):
+        """``(B, S) -> (B, T, 1)``: the sample at each frame's centre (its stamp)."""
+        hop = FE.hop_length
+        return np.pad(audio, ((0, 0), (0, hop)))[:, ::hop][:, :FE.n_frames(audio.shape[1]), None]
+
+    features.reach_samples = 0
+
+    def logits_from_features(self, feats):
+        self.inputs.append(feats.shape)
+        n_frames, start_s = feats.shape[1], _start_s(feats[0, :, 0])
+        rolls = rolls_from_midi(self.notes, n_frames, FE, start_s=start_s)
+        ghost = rolls_from_midi(np.array([[3.0, 3.5, 50, 90]]), n_frames, FE, start_s=start_s)
         prob = {"onset": rolls["onset"] * self.onset_prob + ghost["onset"] * self.ghost_prob,
                 "frame": (rolls["frame"] + ghost["frame"]) * 0.9,
                 "offset": rolls["offset"] * 0.0, "velocity": rolls["velocity"]}
@@ -55,10 +62,11 @@ class _Fixed:
 STAMP = 1e-8   # a track's sample k holds (k + 1) * STAMP, so a window knows where it starts
 
 
-def _start_s(chunk):
-    """Where in the track a window starts (its zero padding before the track included)."""
-    j = int(np.flatnonzero(chunk)[0])
-    return (round(float(chunk[j]) / STAMP) - 1 - j) / FE.sample_rate_hz
+def _start_s(stamps):
+    """Where in the track a window's first frame sits (frames before the track included), from
+    its frames' stamps."""
+    j = int(np.flatnonzero(stamps)[0])
+    return ((round(float(stamps[j]) / STAMP) - 1) / FE.hop_length - j) * FE.hop_length / FE.sample_rate_hz
 
 
 class _Tracks:
@@ -109,7 +117,7 @@ def test_whole_tracks_score_at_the_best_onset_threshold_of_the_grid(prob, ghost,
         lower = validate_tracks(_Fixed(prob, ghost_prob=ghost), _Tracks(), GRID.__class__(
             tuple(t for t in GRID.onset if t < threshold), GRID.frame), torch.device("cpu"))
         assert lower["val_onset_precision"] == pytest.approx(4 / 5, abs=1e-4)
-    assert model.inputs == [(1, int(TRACK_S * FE.sample_rate_hz))]   # the whole track, one window
+    assert model.inputs == [(1, FE.n_frames(int(TRACK_S * FE.sample_rate_hz)), 1)]   # the whole track, one window
 
 
 def test_notes_past_the_first_clip_count():
