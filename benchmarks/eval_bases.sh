@@ -7,7 +7,7 @@ OUT=${1:-benchmarks/base_metrics}
 mkdir -p "$OUT"
 export MIDI_EXTRACTOR_TRACKING=0
 for stem in bass piano guitar strings_ensemble synth_lead synth_pad_fx other drums high_percs; do
-  base=pitched; case $stem in drums|high_percs) base=percussive;; esac
+  base=$(python -c "from midi_extractor.config import load_params; print(load_params('params.yaml').stems['$stem'].base)")
   python -m midi_extractor evaluate --stem "$stem" --index "data/index/filtered_dataset_$stem.json" \
     --model "bases/$base.pt" --out "$OUT/$stem.json" --tracks-out "$OUT/${stem}_tracks.csv" \
     --max-plots 0 --summary "bases/$base.json" --decoding-out "$OUT/${stem}_decoding.json" > "$OUT/$stem.log" 2>&1 \

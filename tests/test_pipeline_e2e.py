@@ -46,9 +46,15 @@ TINY_PARAMS_OVERRIDES = {
 
 
 def _tiny_dvc_yaml(text: str) -> str:
-    """The real dvc.yaml with each base's deps cut to the tiny params' stems."""
+    """The real dvc.yaml with each base's deps cut to the tiny params' stems, and without the
+    bases the tiny params do not have."""
     data = yaml.safe_load(text)
-    for base, cfg in TINY_PARAMS_OVERRIDES["pretrain"].items():
+    bases = TINY_PARAMS_OVERRIDES["pretrain"]
+    for name in [n for n in data["stages"] if n.startswith("pretrain-") and n[len("pretrain-"):] not in bases]:
+        del data["stages"][name]
+    songs = data["stages"]["base_songs"]
+    songs["params"] = [p for p in songs["params"] if not p.startswith("pretrain.") or p.split(".")[1] in bases]
+    for base, cfg in bases.items():
         stage = data["stages"][f"pretrain-{base}"]
         stage.pop("frozen", None)  # the real bases ship in git; the tiny project trains its own
         stage["deps"] = [d for d in stage["deps"] if not d.startswith("data/")] + [
