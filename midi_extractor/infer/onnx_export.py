@@ -159,9 +159,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser(
         "export", help="write each stem's model as ONNX for the fast, torch-free runtime",
-        description="Export models/<stem>/best.pt as models/<stem>/model.onnx (+ model.onnx.json): audio in, "
-                    "logits out, traced from the torch model itself. transcribe then runs it with onnxruntime, "
-                    "without importing torch, while the export matches the checkpoint.")
+        description="Export models/<stem>/best.pt as models/<stem>/features.onnx (audio in, features out) and "
+                    "model.onnx (features in, logits out), with model.onnx.json, traced from the torch model itself. "
+                    "transcribe then runs them with onnxruntime, without importing torch, while the export matches "
+                    "the checkpoint.")
     p.add_argument("--models-dir", default=None,
                    help="folder of <stem>/best.pt (default: $MIDI_EXTRACTOR_MODELS, else models)")
     p.add_argument("--stem", action="append", help="a stem to export (repeatable; default: every trained stem)")
