@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from midi_extractor.model.harmonic import HarmonicMix  # noqa: E402
+from midi_extractor.model.harmonic_mix import HarmonicMix  # noqa: E402
 
 
 class _Stacked(torch.nn.Module):

@@ -43,6 +43,10 @@ class Window:
     n_keep: int
     frame0: int
 
+    def frames(self, hop: int) -> tuple[int, int]:
+        """``(first, stop)``: the global frames ``[first, stop)`` of the window's features."""
+        return self.start // hop, self.start // hop + self.length // hop + 1
+
 
 def plan_windows(n_samples: int, front_end: FrontEndConfig, window_s: float = WINDOW_S,
                  context_s: float = CONTEXT_S) -> list[Window]:
@@ -89,7 +93,7 @@ class WindowFeed:
         self.hop = front_end.hop_length
         self.margin = -(-model.features.reach_samples // self.hop) * self.hop   # samples, whole hops
         self.buf, self.buf_start = np.zeros(0, dtype=np.float32), 0         # signal samples from buf_start
-        self.done = windows[0].start // self.hop if windows else 0          # the frame after the last computed
+        self.done = windows[0].frames(self.hop)[0] if windows else 0        # the frame after the last computed
         self.feats, self.feats_start = None, self.done                      # frames from feats_start
 
     def feed(self, x: np.ndarray | None) -> list[tuple[Window, np.ndarray]]:
@@ -100,14 +104,14 @@ class WindowFeed:
         ready = []
         while self.next < len(self.windows):
             w = self.windows[self.next]
-            first, stop = w.start // self.hop, w.start // self.hop + w.length // self.hop + 1
+            first, stop = w.frames(self.hop)
             if x is not None and (stop - 1) * self.hop + self.margin >= end:
                 break
             self._compute(stop)
             ready.append((w, self.feats[first - self.feats_start: stop - self.feats_start]))
             self.next += 1
         if self.feats is not None and self.next < len(self.windows):   # forget what no later window reads
-            keep = max(self.windows[self.next].start // self.hop, self.feats_start)
+            keep = max(self.windows[self.next].frames(self.hop)[0], self.feats_start)
             self.feats, self.feats_start = self.feats[keep - self.feats_start:], keep
         drop = max(0, min(self.done * self.hop - self.margin - self.buf_start, len(self.buf)))
         self.buf, self.buf_start = self.buf[drop:], self.buf_start + drop

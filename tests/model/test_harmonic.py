@@ -7,7 +7,8 @@ import torch
 
 from helpers_data import REPO
 from midi_extractor.config import FrontEndConfig, ModelConfig
-from midi_extractor.model.harmonic import HARMONIC_SHIFTS, HarmonicMix, arithmetic_runs, semitone_layout
+from midi_extractor.model.harmonic import semitone_layout
+from midi_extractor.model.harmonic_mix import HARMONIC_SHIFTS, HarmonicMix, arithmetic_runs
 from midi_extractor.model.labels import HEADS
 from midi_extractor.model.transcriber import count_parameters, create_model
 
