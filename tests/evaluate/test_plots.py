@@ -14,7 +14,9 @@ EST = [Note(0.01, 0.5, 60, 100), Note(2.0, 2.5, 64, 100)]
 
 
 def _colours(ax):
-    return [tuple(round(c, 3) for c in p.get_facecolor()[:3]) for p in ax.patches]
+    """One RGB a drawn note, from the collections the notes are drawn as."""
+    return [tuple(round(c, 3) for c in coll.get_facecolor()[0][:3])
+            for coll in ax.collections for _ in coll.get_paths()]
 
 
 def test_legend_names_reference_estimate_and_match_and_colours_matches():
@@ -33,7 +35,10 @@ def test_drum_rows_are_named_by_class():
     hat = Note(0.5, 0.6, 42, 100)
     draw_piano_roll(ax, [hat], [], drums=True)
     assert [t.get_text() for t in ax.get_yticklabels()] == list(tx.DRUM_CLASSES)
-    assert ax.patches[0].get_y() + ax.patches[0].get_height() / 2 == list(tx.DRUM_CLASSES).index("hihat")
+    (box,) = ax.collections[0].get_paths()
+    rows = box.vertices[:, 1]
+    assert (rows.min() + rows.max()) / 2 == list(tx.DRUM_CLASSES).index("hihat")
+    assert box.vertices[:, 0].min() == 0.5 and box.vertices[:, 0].max() == 0.6
     plt.close(fig)
 
 
