@@ -1,10 +1,8 @@
 """benchmarks/bench_trunk_variants.py: each variant is exported with the shape asked for, and the
 model module's sizes are left as they were."""
 import importlib.util
-import sys
 from pathlib import Path
 
-import onnx
 import pytest
 
 import midi_extractor.model.harmonic as harmonic
@@ -13,22 +11,25 @@ from midi_extractor.config import load_params
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _module():
-    sys.path.insert(0, str(REPO / "benchmarks"))
+def _module(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))   # it imports bench_transcribe
     spec = importlib.util.spec_from_file_location("bench_trunk_variants", REPO / "benchmarks" / "bench_trunk_variants.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def _convs(path: Path) -> list[onnx.NodeProto]:
+def _convs(path: Path) -> list:
+    import onnx
+
     return [n for n in onnx.load(str(path)).graph.node if n.op_type == "Conv"]
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_variants_export_their_own_shape_and_restore_the_sizes(tmp_path):
+def test_variants_export_their_own_shape_and_restore_the_sizes(tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
-    bench = _module()
+    onnx = pytest.importorskip("onnx")
+    bench = _module(monkeypatch)
     params = load_params(REPO / "params.yaml")
     before = (harmonic.HARMONIC_SIZES["harmonic"], harmonic.ONSET_DILATIONS, harmonic.FRAME_DILATIONS)
     (tmp_path / "a").mkdir()
