@@ -1,6 +1,7 @@
 """benchmarks/bench_trunk_variants.py: each variant is exported with the shape asked for, and the
 model module's sizes are left as they were."""
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,20 @@ def test_variants_export_their_own_shape_and_restore_the_sizes(tmp_path, monkeyp
     first = _convs(small)[0]                       # the stem: 1 -> 8 channels
     weights = {i.name: i for i in onnx.load(str(small)).graph.initializer}
     assert list(weights[first.input[1]].dims)[:2] == [8, 1]
+
+
+def test_with_trunk_runs_a_script_with_the_size_changed(tmp_path):
+    import subprocess
+
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys\n"
+        "from midi_extractor.config import load_params\n"
+        "from midi_extractor.model.transcriber import create_model\n"
+        "p = load_params(sys.argv[1])\n"
+        "m = create_model(p.features, p.model, p.features.n_pitches, p.role('piano'))\n"
+        "print(len(m.blocks), m.stem[0].out_channels, m.head.inp.out_channels, sys.argv[2])\n")
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "with_trunk.py"), "--blocks", "1",
+                          "--channels", "8", str(script), str(REPO / "params.yaml"), "last-arg"],
+                         capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.split() == ["1", "8", "16", "last-arg"]
