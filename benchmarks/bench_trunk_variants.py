@@ -3,8 +3,8 @@ for it: untrained variants of the piano model exported to ONNX and timed through
 one thread, one 10-s window each, alternating in one process (min and median of ``--repeat``).
 
 Speed does not depend on the weights, so untrained models time as trained ones would; their
-quality is unknown until bases are trained for them (a GPU). Variants (channels of the trunk,
-channels of the heads, residual blocks, the heads' dilations):
+quality is unknown until bases are trained for them (a GPU). Each variant (:data:`VARIANTS`)
+changes the trunk's or the heads' channels, the residual blocks or the heads' dilations:
 
     python benchmarks/bench_trunk_variants.py --repeat 15
 
@@ -23,38 +23,33 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import midi_extractor.model.harmonic as harmonic  # noqa: E402
 from midi_extractor.config import load_params  # noqa: E402
 from midi_extractor.infer.onnx_export import check_audio  # noqa: E402
 from midi_extractor.model.transcriber import count_parameters, create_model  # noqa: E402
+from with_trunk import harmonic_shape  # noqa: E402
 
-#: name -> (trunk channels, head channels, residual blocks, onset dilations, frame dilations)
+#: name -> what differs from the shipped ``harmonic`` size (``with_trunk.harmonic_shape``'s arguments)
 VARIANTS = {
-    "shipped (16, 16, 2 blocks)": (16, 16, 2, (1, 2, 4, 8), (1, 2, 4, 8, 16)),
-    "one block": (16, 16, 1, (1, 2, 4, 8), (1, 2, 4, 8, 16)),
-    "trunk 8 channels": (8, 16, 2, (1, 2, 4, 8), (1, 2, 4, 8, 16)),
-    "trunk 12 channels": (12, 16, 2, (1, 2, 4, 8), (1, 2, 4, 8, 16)),
-    "heads 12 channels": (16, 12, 2, (1, 2, 4, 8), (1, 2, 4, 8, 16)),
-    "shorter heads": (16, 16, 2, (1, 2, 4), (1, 2, 4, 8)),
-    "one block, trunk 8 channels": (8, 16, 1, (1, 2, 4, 8), (1, 2, 4, 8, 16)),
+    "shipped": {},
+    "one block": dict(blocks=1),
+    "trunk 8 channels": dict(channels=8),
+    "trunk 12 channels": dict(channels=12),
+    "heads 12 channels": dict(head_channels=12),
+    "shorter heads": dict(onset_dilations=(1, 2, 4), frame_dilations=(1, 2, 4, 8)),
+    "one block, trunk 8 channels": dict(blocks=1, channels=8),
 }
 
 
-def _export(params, spec, folder: Path) -> tuple[Path, int]:
-    """``model.onnx`` of an untrained piano model built with ``spec`` (``midi-extractor
-    export``'s own code, its check against torch included); its parameter count."""
+def _export(params, changes: dict, folder: Path) -> tuple[Path, int]:
+    """``model.onnx`` of an untrained piano model of the ``harmonic`` size with ``changes``
+    (``midi-extractor export``'s own code, its check against torch included); its parameter count."""
     from bench_transcribe import untrained_models_dir
     from midi_extractor.infer.onnx_export import export_onnx
     from midi_extractor.model.checkpoint import build_model, load_checkpoint
 
-    c, hidden, blocks, onset, frame = spec
-    saved = harmonic.HARMONIC_SIZES["harmonic"], harmonic.ONSET_DILATIONS, harmonic.FRAME_DILATIONS
-    harmonic.HARMONIC_SIZES["harmonic"], harmonic.ONSET_DILATIONS, harmonic.FRAME_DILATIONS = (c, hidden, blocks), onset, frame
-    try:
+    with harmonic_shape(**changes):
         checkpoint = untrained_models_dir(folder, "piano", params) / "piano" / "best.pt"
         return export_onnx(checkpoint), count_parameters(build_model(load_checkpoint(checkpoint)))
-    finally:
-        harmonic.HARMONIC_SIZES["harmonic"], harmonic.ONSET_DILATIONS, harmonic.FRAME_DILATIONS = saved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = 1, 1, 3
     sessions, n_params = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (name, spec) in enumerate(VARIANTS.items()):
+        for k, (name, changes) in enumerate(VARIANTS.items()):
             folder = Path(tmp) / str(k)
             folder.mkdir()
-            path, n_params[name] = _export(params, spec, folder)
+            path, n_params[name] = _export(params, changes, folder)
             sessions[name] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     model = create_model(params.features, params.model, params.features.n_pitches, params.role("piano"))
     with torch.no_grad():

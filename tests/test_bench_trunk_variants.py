@@ -35,8 +35,9 @@ def test_variants_export_their_own_shape_and_restore_the_sizes(tmp_path, monkeyp
     before = (harmonic.HARMONIC_SIZES["harmonic"], harmonic.ONSET_DILATIONS, harmonic.FRAME_DILATIONS)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    shipped, n_shipped = bench._export(params, bench.VARIANTS["shipped (16, 16, 2 blocks)"], tmp_path / "a")
-    small, n_small = bench._export(params, (8, 16, 1, (1, 2), (1, 2, 4)), tmp_path / "b")
+    shipped, n_shipped = bench._export(params, bench.VARIANTS["shipped"], tmp_path / "a")
+    small, n_small = bench._export(params, dict(channels=8, blocks=1, onset_dilations=(1, 2), frame_dilations=(1, 2, 4)),
+                                   tmp_path / "b")
     assert (harmonic.HARMONIC_SIZES["harmonic"], harmonic.ONSET_DILATIONS, harmonic.FRAME_DILATIONS) == before
     assert n_shipped == 18212                      # the shipped piano model's count (README)
     assert n_small < n_shipped
