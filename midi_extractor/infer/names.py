@@ -12,17 +12,31 @@ from midi_extractor import taxonomy as tx
 def stem_from_filename(path: str | Path, switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> str:
     """The stem a file's name says (``bass.wav``, ``Track1_drums.flac``, ``keys.mp3``,
     ``bass_2.wav``; numbers in a name are never read as GM programs).
-    Raises ``KeyError`` when the name says none."""
+    Raises ``KeyError`` when the name says none, or names the mix without a stem
+    (Demucs' ``no_vocals.wav``, ``no_bass.wav``)."""
     name = Path(path).stem
-    candidates = [name, *reversed(name.replace("-", "_").split("_"))] if "_" in name else [name]
+    parts = name.replace("-", "_").split("_")
+    candidates = [name, *reversed(parts)] if "_" in name else [name]
     for candidate in candidates:
         if candidate.strip().isdigit():  # "bass_2.wav": a take number, not GM program 2
             continue
         try:
-            return tx.resolve_stem_name(candidate, switches)
+            stem = tx.resolve_stem_name(candidate, switches)
         except KeyError:
             continue
+        if candidate is not name and _negated(parts, candidate):
+            raise KeyError(f"{path}: holds everything but the {candidate} (a separator's "
+                           f"no_{candidate} file, a mix of the other stems), not a {stem} stem; "
+                           f"pass --stem to transcribe it anyway")
+        return stem
     raise KeyError(f"{path}: cannot tell the stem from the file name; name it like bass.wav or pass --stem")
+
+
+def _negated(parts: list[str], candidate: str) -> bool:
+    """Whether ``candidate`` (the name part a stem was read from) follows a ``no``, as in Demucs'
+    ``--two-stems`` output ``no_vocals.wav`` / ``no_drums.wav``: the mix without that stem."""
+    at = len(parts) - 1 - parts[::-1].index(candidate)
+    return at > 0 and parts[at - 1].strip().lower() == "no"
 
 
 def track_program(name: str | int, stem: str) -> int:

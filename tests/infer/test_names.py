@@ -33,3 +33,20 @@ def test_stem_files_in_taxonomy_order_with_a_message_per_file_left_out(tmp_path)
     assert len(problems) == 2
     assert f"{tmp_path / 'bass_2.wav'}: skipped, bass.wav already holds stem 'bass'" in problems
     assert any(p.startswith(f"{tmp_path / 'mystery.wav'}: cannot tell the stem") for p in problems)
+
+
+@pytest.mark.parametrize("name, stem", [("no_vocals.wav", "vocals"), ("no_drums.wav", "drums"),
+                                        ("Song_no_bass.flac", "bass")])
+def test_a_separators_mix_without_a_stem_is_not_read_as_that_stem(name, stem):
+    # demucs --two-stems writes vocals.wav and no_vocals.wav: the second is everything else
+    with pytest.raises(KeyError, match=f"{name}: holds everything but the {stem} .*pass --stem"):
+        stem_from_filename(name)
+
+
+def test_a_two_stem_folder_keeps_the_stem_and_names_the_rest(tmp_path):
+    for name in ("drums.wav", "no_drums.wav"):
+        (tmp_path / name).touch()
+    files, problems = stem_files(tmp_path)
+    assert files == {"drums": tmp_path / "drums.wav"}
+    assert problems == [f"{tmp_path / 'no_drums.wav'}: holds everything but the drums (a separator's no_drums "
+                        f"file, a mix of the other stems), not a drums stem; pass --stem to transcribe it anyway"]
