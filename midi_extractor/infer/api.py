@@ -52,7 +52,8 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
 
     Args:
         audio: a path to an audio file (wav, flac, mp3, ogg, aiff; any sample rate; stereo is averaged to mono) or a
-            float array ``(S,)``, ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz`` (required). NaN or infinite samples
+            float array ``(S,)``, ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz`` (required; integer PCM such as
+            ``scipy.io.wavfile.read``'s int16 is scaled by its full scale, as a file of that format reads). NaN or infinite samples
             are refused (``ValueError`` / ``audio.AudioError`` naming the input); a peak above 1.0 is scaled to full
             scale with a warning.
         stem: the stem to transcribe as: a stem name (``bass``, ``piano``, ``drums``, ...), an alias (``keys``,
@@ -145,7 +146,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""
     from midi_extractor.audio import audio_info
     from midi_extractor.infer import stream
-    from midi_extractor.infer.audio_in import warn_if_below_model_rate
+    from midi_extractor.infer.audio_in import check_rate, warn_if_below_model_rate
     from midi_extractor.infer.routing import resolve_model, resolve_models_dir
     from midi_extractor.infer.settings import with_overrides
     from midi_extractor.model.checkpoint import check_fits
@@ -153,7 +154,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
     is_file = isinstance(audio, (str, Path))
     # a missing, empty or corrupt file is named before any routing
-    source_hz = audio_info(audio)[0] if is_file else sample_rate_hz
+    source_hz = audio_info(audio)[0] if is_file else check_rate(sample_rate_hz)
     if str(stem) == "auto":
         if not is_file:
             raise ValueError("stem='auto' needs a file name to read the stem from; pass stem=")
