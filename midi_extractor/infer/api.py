@@ -31,7 +31,8 @@ Tempo = Any
 class Transcription:
     """One output file's worth: ``{stem: notes}`` in track order, the MIDI file,
     the input's length (s), the tempo written (BPM), messages about skipped parts and the
-    audio files the tracks were transcribed from (none for an array)."""
+    audio files the tracks were transcribed from (none for an array); ``failed``: a folder's stem
+    files that could not be transcribed (bad audio, a bad ``decoding.json``; not a stem without a model)."""
 
     tracks: dict[str, list[Note]]
     midi: Any  # pretty_midi.PrettyMIDI
@@ -39,6 +40,7 @@ class Transcription:
     tempo_bpm: float
     messages: list[str] = field(default_factory=list)
     inputs: list[Path] = field(default_factory=list)
+    failed: list[Path] = field(default_factory=list)
 
 
 def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path | None = None, *,
@@ -223,6 +225,7 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
     if not files:
         messages.append(f"{folder}: no audio file named like a stem (bass.wav, drums.wav, piano.wav, ...)")
     tracks: dict[str, list[Note]] = {}
+    failed: list[Path] = []
     mixed, n_mixed, lengths = np.zeros(0, np.float32), 0, [0]  # the mix only for a tempo estimate
     rate = 16000  # the rate the mix is summed at (each model's own rate is resampled to it)
     for stem, path in files.items():
@@ -232,7 +235,9 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
         except CheckpointMismatch:
             raise  # a model that is not the stem's: the user's setup, not this file
         except (NoModelError, AudioError, ConfigError, ValueError, KeyError) as exc:
-            messages.append(f"{path}: skipped: {exc.args[0] if isinstance(exc, KeyError) else exc}")
+            text = str(exc.args[0] if isinstance(exc, KeyError) else exc)
+            messages.append(f"{path}: skipped: {text.removeprefix(f'{path}: ')}")
+            failed.extend(() if isinstance(exc, NoModelError) else (path,))
             continue
         tracks[stem] = got.notes
         lengths.append(int(round(got.n_samples * rate / x_rate)))
@@ -244,4 +249,4 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
         _tempo_of(None if tempo == "auto" else tempo, mixed, rate, str(folder))
     tracks = {s: _quantized(n, bpm, quantize) for s, n in tracks.items()}
     return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), max(lengths) / rate, bpm, messages,
-                         [files[s] for s in tracks])
+                         [files[s] for s in tracks], failed)
