@@ -31,7 +31,8 @@ Tempo = Any
 class Transcription:
     """One output file's worth: ``{stem: notes}`` in track order, the MIDI file,
     the input's length (s), the tempo written (BPM), messages about skipped parts and the
-    audio files the tracks were transcribed from (none for an array)."""
+    audio files the tracks were transcribed from (none for an array); ``failed``: a folder's stem
+    files that could not be transcribed (bad audio, a bad ``decoding.json``; not a stem without a model)."""
 
     tracks: dict[str, list[Note]]
     midi: Any  # pretty_midi.PrettyMIDI
@@ -39,6 +40,7 @@ class Transcription:
     tempo_bpm: float
     messages: list[str] = field(default_factory=list)
     inputs: list[Path] = field(default_factory=list)
+    failed: list[Path] = field(default_factory=list)
 
 
 def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path | None = None, *,
@@ -52,7 +54,8 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
 
     Args:
         audio: a path to an audio file (wav, flac, mp3, ogg, aiff; any sample rate; stereo is averaged to mono) or a
-            float array ``(S,)``, ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz`` (required). NaN or infinite samples
+            float array ``(S,)``, ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz`` (required; integer PCM such as
+            ``scipy.io.wavfile.read``'s int16 is scaled by its full scale, as a file of that format reads). NaN or infinite samples
             are refused (``ValueError`` / ``audio.AudioError`` naming the input); a peak above 1.0 is scaled to full
             scale with a warning.
         stem: the stem to transcribe as: a stem name (``bass``, ``piano``, ``drums``, ...), an alias (``keys``,
@@ -145,7 +148,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""
     from midi_extractor.audio import audio_info
     from midi_extractor.infer import stream
-    from midi_extractor.infer.audio_in import warn_if_below_model_rate
+    from midi_extractor.infer.audio_in import check_rate, warn_if_below_model_rate
     from midi_extractor.infer.routing import resolve_model, resolve_models_dir
     from midi_extractor.infer.settings import with_overrides
     from midi_extractor.model.checkpoint import check_fits
@@ -153,7 +156,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
     is_file = isinstance(audio, (str, Path))
     # a missing, empty or corrupt file is named before any routing
-    source_hz = audio_info(audio)[0] if is_file else sample_rate_hz
+    source_hz = audio_info(audio)[0] if is_file else check_rate(sample_rate_hz)
     if str(stem) == "auto":
         if not is_file:
             raise ValueError("stem='auto' needs a file name to read the stem from; pass stem=")
@@ -222,6 +225,7 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
     if not files:
         messages.append(f"{folder}: no audio file named like a stem (bass.wav, drums.wav, piano.wav, ...)")
     tracks: dict[str, list[Note]] = {}
+    failed: list[Path] = []
     mixed, n_mixed, lengths = np.zeros(0, np.float32), 0, [0]  # the mix only for a tempo estimate
     rate = 16000  # the rate the mix is summed at (each model's own rate is resampled to it)
     for stem, path in files.items():
@@ -231,7 +235,9 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
         except CheckpointMismatch:
             raise  # a model that is not the stem's: the user's setup, not this file
         except (NoModelError, AudioError, ConfigError, ValueError, KeyError) as exc:
-            messages.append(f"{path}: skipped: {exc.args[0] if isinstance(exc, KeyError) else exc}")
+            text = str(exc.args[0] if isinstance(exc, KeyError) else exc)
+            messages.append(f"{path}: skipped: {text.removeprefix(f'{path}: ')}")
+            failed.extend(() if isinstance(exc, NoModelError) else (path,))
             continue
         tracks[stem] = got.notes
         lengths.append(int(round(got.n_samples * rate / x_rate)))
@@ -243,4 +249,4 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
         _tempo_of(None if tempo == "auto" else tempo, mixed, rate, str(folder))
     tracks = {s: _quantized(n, bpm, quantize) for s, n in tracks.items()}
     return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), max(lengths) / rate, bpm, messages,
-                         [files[s] for s in tracks])
+                         [files[s] for s in tracks], failed)

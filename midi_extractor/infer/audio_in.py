@@ -16,9 +16,38 @@ PEAK_LEVEL = 1.0  # input peaking above full scale (overdriven float audio) is s
 CLIPPED_FRACTION = 0.02  # warn when this share of the samples sits at full scale (a full-scale sine: 0.6 %)
 
 
+def to_float(audio: np.ndarray) -> np.ndarray:
+    """float32 samples of an array: floats as they are; integer PCM (``scipy.io.wavfile.read``'s int16,
+    int32, uint8) scaled so its full scale is 1.0, as a file of that format reads. Raises
+    ``ValueError`` for complex samples."""
+    audio = np.asarray(audio)
+    if np.iscomplexobj(audio):
+        raise ValueError(f"audio array: complex samples ({audio.dtype}); pass the real signal")
+    if audio.dtype.kind not in "iu":
+        return audio.astype(np.float32, copy=False)
+    info = np.iinfo(audio.dtype)
+    half = (int(info.max) + 1) / 2 if audio.dtype.kind == "u" else -float(info.min)
+    offset = half if audio.dtype.kind == "u" else 0.0  # unsigned PCM: silence sits at mid-range
+    return ((audio.astype(np.float64) - offset) / half).astype(np.float32)
+
+
+def check_rate(sample_rate_hz: float | None) -> float:
+    """The sample rate of an audio array, checked: a positive, finite number of Hz."""
+    if sample_rate_hz is None:
+        raise ValueError("an audio array needs sample_rate_hz")
+    try:
+        rate = float(sample_rate_hz)
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if not (np.isfinite(rate) and rate >= 1):
+        raise ValueError(f"sample_rate_hz must be a positive number of Hz, got {sample_rate_hz!r}")
+    return rate
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
-    """Mono float32 from ``(S,)``, ``(S, C)`` or ``(C, S)`` (channels = the shorter axis)."""
-    audio = np.asarray(audio, dtype=np.float32)
+    """Mono float32 from ``(S,)``, ``(S, C)`` or ``(C, S)`` (channels = the shorter axis); integer
+    samples scaled to full scale 1.0 (:func:`to_float`)."""
+    audio = to_float(audio)
     if audio.ndim == 1:
         return audio
     if audio.ndim != 2:
@@ -33,15 +62,19 @@ def condition(audio: np.ndarray, name: str = "audio array") -> np.ndarray:
     above 1.0 (overdriven float audio) is scaled down to :data:`PEAK_LEVEL`
     with a logged warning; anything else passes unchanged."""
     x = to_mono(audio)
-    if not np.all(np.isfinite(x)):
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{name}: contains NaN or infinite samples ({bad} of {x.size}); refusing to transcribe")
+    _refuse_non_finite(x, name)
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak > 1.0:
         log.warning("%s: peak %.2f is above full scale (clipped or overdriven); scaled to peak %.2f",
                     name, peak, PEAK_LEVEL)
         x = (x * (PEAK_LEVEL / peak)).astype(np.float32)
     return x
+
+
+def _refuse_non_finite(x: np.ndarray, name: str) -> None:
+    if not np.all(np.isfinite(x)):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(f"{name}: contains NaN or infinite samples ({bad} of {x.size}); refusing to transcribe")
 
 
 def load_input(audio: str | Path | np.ndarray, sample_rate_hz: int | None, target_hz: int) -> tuple[np.ndarray, str]:
@@ -59,14 +92,13 @@ def load_input(audio: str | Path | np.ndarray, sample_rate_hz: int | None, targe
             raise AudioError(audio, "contains NaN or infinite samples; refusing to transcribe")
         warn_if_clipped(stats.get("full_scale", 0), stats.get("samples", 0), str(audio))
         return x, str(audio)
-    if sample_rate_hz is None:
-        raise ValueError("an audio array needs sample_rate_hz")
+    rate = check_rate(sample_rate_hz)
     x = to_mono(audio)
     if x.size == 0:
         raise ValueError("audio array: no samples")
-    condition(x)  # non-finite samples are refused before resampling smears them
+    _refuse_non_finite(x, "audio array")  # before resampling smears them; the peak is condition()'s, once
     warn_if_clipped(int(np.count_nonzero(np.abs(x) >= FULL_SCALE)), x.size, "audio array")
-    return resample(x, int(sample_rate_hz), target_hz), "audio array"
+    return resample(x, int(round(rate)), target_hz), "audio array"
 
 
 def warn_if_clipped(n_full_scale: int, n_samples: int, name: str) -> None:

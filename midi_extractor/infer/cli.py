@@ -167,8 +167,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def _transcribe_plan(args: argparse.Namespace, plan, params, tempo, device: str) -> int:
-    """Transcribe and write each ``(input, MIDI path)``; rc 0, 1 when an input failed, 2 when
-    the models folder does not fit."""
+    """Transcribe and write each ``(input, MIDI path)``; rc 0, 1 when an input (or a stem file of a
+    folder) failed, 2 when the models folder does not fit."""
     from midi_extractor.audio import AudioError
     from midi_extractor.config import ConfigError
     from midi_extractor.infer.outputs import write_midi, write_note_events, write_wav
@@ -195,6 +195,10 @@ def _transcribe_plan(args: argparse.Namespace, plan, params, tempo, device: str)
             written.append(write_wav(rendered[0], wav, sample_rate_hz=rendered[1]))
         summary = ", ".join(f"{s} {len(n)} notes" for s, n in result.tracks.items())
         print(f"{source} -> {', '.join(map(str, written))} ({summary}; {result.tempo_bpm:g} BPM)")
+        if result.failed:  # a folder's stem that could not be read: its track is missing, say so in rc
+            print(f"{source}: {len(result.failed)} stem file(s) not transcribed: "
+                  f"{', '.join(p.name for p in result.failed)}", file=sys.stderr)
+            failures += 1
     return 1 if failures else 0
 
 

@@ -1,9 +1,10 @@
 """What a file's name says, for the transcription API (:mod:`midi_extractor.infer.api`): the stem
-of ``bass.wav`` / ``Track1_drums.flac`` / ``keys.mp3``, the General MIDI program (0-127) of the
+of ``bass.wav`` / ``Track1_drums.flac`` / ``keys.mp3`` / ``Song - Bass.wav``, the General MIDI program (0-127) of the
 track written for a stem or instrument name, and the ``{stem: file}`` of a folder of separated
 stems. Names resolve through ``taxonomy.resolve_stem_name`` (stem names, aliases, GM names)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from midi_extractor import taxonomy as tx
@@ -11,17 +12,30 @@ from midi_extractor import taxonomy as tx
 
 def stem_from_filename(path: str | Path, switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> str:
     """The stem a file's name says (``bass.wav``, ``Track1_drums.flac``, ``keys.mp3``,
-    ``bass_2.wav``; numbers in a name are never read as GM programs).
-    Raises ``KeyError`` when the name says none."""
+    ``bass_2.wav``, separators' ``Song - Bass.wav`` / ``1_Song_(Drums).wav``; numbers in a
+    name are never read as GM programs): the whole name, else its words from the last, each
+    pair of words (``hi hat``, ``bass guitar``) before the last word of it.
+    Raises ``KeyError`` when the name says none, or names the mix without a stem
+    (Demucs' ``no_vocals.wav``, ``no_bass.wav``)."""
     name = Path(path).stem
-    candidates = [name, *reversed(name.replace("-", "_").split("_"))] if "_" in name else [name]
-    for candidate in candidates:
+    words = [w for w in re.split(r"[\W_]+", name) if w]
+    candidates = [(name, -1)]
+    for at in range(len(words) - 1, -1, -1) if len(words) > 1 else ():
+        candidates += [(f"{words[at - 1]} {words[at]}", at - 1)] if at else []
+        candidates.append((words[at], at))
+    for candidate, at in candidates:
         if candidate.strip().isdigit():  # "bass_2.wav": a take number, not GM program 2
             continue
         try:
-            return tx.resolve_stem_name(candidate, switches)
+            stem = tx.resolve_stem_name(candidate, switches)
         except KeyError:
             continue
+        if at > 0 and words[at - 1].lower() == "no":  # demucs --two-stems: no_drums.wav is the rest of the mix
+            said = candidate.lower()
+            raise KeyError(f"{path}: holds everything but the {said} (a separator's "
+                           f"no_{said.replace(' ', '_')} file, a mix of the other stems), not a {stem} stem; "
+                           f"pass --stem to transcribe it anyway")
+        return stem
     raise KeyError(f"{path}: cannot tell the stem from the file name; name it like bass.wav or pass --stem")
 
 

@@ -151,7 +151,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         try:
             print(f"{path} -> {export_onnx(path)}")
         except (ValueError, FileNotFoundError, RuntimeError) as exc:
-            print(f"{path}: {exc}", file=sys.stderr)
+            print(f"{path}: {str(exc).removeprefix(f'{path}: ')}", file=sys.stderr)  # the path once
             failures += 1
     return 1 if failures else 0
 

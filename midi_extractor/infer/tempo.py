@@ -256,10 +256,24 @@ def parse_grid(text: str | int) -> float:
 
 def quantize_notes(notes: Sequence[Note], bpm: float, grid_beats: float) -> list[Note]:
     """Each note's start moved to the nearest multiple of ``grid_beats * 60 / bpm``
-    seconds, its length kept; sorted by start."""
+    seconds, its length kept; sorted by start. Notes of one pitch (one track's) that land on
+    the same start are one note (the loudest velocity, the latest end), and a note that would
+    still sound when the next of its pitch starts ends there: a MIDI note-off cannot tell two
+    sounding notes of one pitch apart, so a DAW would cut the later one short."""
     step_s = grid_beats * 60.0 / check_bpm(bpm, "tempo")
-    out = []
+    snapped = []
     for n in notes:
         start = round(n.start_s / step_s) * step_s
-        out.append(replace(n, start_s=float(start), end_s=float(start + (n.end_s - n.start_s))))
-    return sorted(out, key=note_key)
+        snapped.append(replace(n, start_s=float(start), end_s=float(start + (n.end_s - n.start_s))))
+    out: list[Note] = []
+    last: dict[int, int] = {}  # pitch -> index in out of its latest note
+    for n in sorted(snapped, key=note_key):
+        i = last.get(n.pitch)
+        if i is not None and out[i].start_s == n.start_s:
+            out[i] = replace(out[i], end_s=max(out[i].end_s, n.end_s), velocity=max(out[i].velocity, n.velocity))
+            continue
+        if i is not None and out[i].end_s > n.start_s:
+            out[i] = replace(out[i], end_s=n.start_s)
+        last[n.pitch] = len(out)
+        out.append(n)
+    return out

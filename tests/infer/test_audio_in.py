@@ -73,3 +73,31 @@ def test_mono_from_either_channel_layout_and_silence():
     with pytest.raises(ValueError, match=r"1-D or 2-D, got shape \(1, 2, 3\)"):
         audio_in.to_mono(np.zeros((1, 2, 3)))
     assert audio_in.is_silent(np.zeros(1600, np.float32)) and not audio_in.is_silent(a)
+
+
+def test_integer_pcm_arrays_read_as_a_file_of_that_format_without_warnings(caplog):
+    # scipy.io.wavfile.read gives int16 / int32 / uint8: their full scale is 1.0, not a peak of 16383
+    tone = _tone(1.0, 8000)
+    pcm = {np.int16: np.round(tone * 32768).astype(np.int16),
+           np.int32: np.round(tone.astype(np.float64) * 2 ** 31).astype(np.int32),
+           np.uint8: np.round(tone * 128 + 128).astype(np.uint8)}
+    want, _ = audio_in.load_input(tone, 8000, 16000)
+    with caplog.at_level(logging.WARNING, logger="midi_extractor.infer.engine"):
+        for dtype, samples in pcm.items():
+            x, _ = audio_in.load_input(np.stack([samples, samples], axis=1), 8000, 16000)
+            np.testing.assert_allclose(x, want, atol=1.5 / 128 if dtype is np.uint8 else 1e-4)
+            np.testing.assert_array_equal(audio_in.condition(samples), audio_in.to_float(samples))
+    assert caplog.text == ""
+    with pytest.raises(ValueError, match=r"audio array: complex samples \(complex64\)"):
+        audio_in.to_mono(tone.astype(np.complex64))
+
+
+def test_an_arrays_rate_must_be_a_positive_number_and_a_loud_array_is_said_once(caplog):
+    for bad in (0, -1, float("nan"), "fast"):
+        with pytest.raises(ValueError, match=f"sample_rate_hz must be a positive number of Hz, got {bad!r}"):
+            audio_in.load_input(_tone(1.0, 8000), bad, 16000)
+    assert audio_in.check_rate(44100.0) == 44100.0
+    with caplog.at_level(logging.WARNING, logger="midi_extractor.infer.engine"):
+        x, name = audio_in.load_input(3.0 * _tone(1.0, 8000), 8000, 16000)
+        audio_in.condition(x, name)  # what engine.transcribe_array does next: the one warning
+    assert caplog.text.count("above full scale") == 1

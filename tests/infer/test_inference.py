@@ -153,6 +153,24 @@ def test_bad_inputs_are_named_and_the_rest_still_run(standin, tmp_path, capsys, 
     assert sum(len(i.notes) for i in pretty_midi.PrettyMIDI(str(out / "piano.mid")).instruments) == 0
 
 
+def test_a_bad_stem_file_in_a_folder_is_named_once_and_makes_rc_1(standin, tmp_path, capsys):
+    folder = tmp_path / "song"
+    folder.mkdir()
+    sf.write(folder / "bass.wav", sine(45, 0.5, 1.0, 2.0), SR)
+    (folder / "piano.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
+    sf.write(folder / "vocals.wav", sine(70, 0.1, 0.5, 2.0), SR)  # no model: skipped, not a failure
+    out = tmp_path / "out"
+    assert main(["transcribe", str(folder), "--models-dir", str(standin), "-o", str(out), "--no-tempo"]) == 1
+    tracks = {i.name: i for i in pretty_midi.PrettyMIDI(str(out / "song.mid")).instruments}
+    assert [n.pitch for n in tracks["bass"].notes] == [45] and "piano" not in tracks  # the rest is written
+    err = capsys.readouterr().err
+    assert f"{folder / 'piano.wav'}: skipped: unreadable or corrupt audio" in err  # the path once, then the problem
+    assert f"{folder}: 1 stem file(s) not transcribed: piano.wav" in err
+    (folder / "piano.wav").unlink()
+    assert main(["transcribe", str(folder), "--models-dir", str(standin), "-o", str(out), "--no-tempo",
+                 "--overwrite"]) == 0
+
+
 def test_single_input_may_name_the_midi_file(standin, tmp_path):
     path = tmp_path / "in.wav"
     sf.write(path, sine(40, 0.1, 0.5, 1.0), SR)

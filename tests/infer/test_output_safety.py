@@ -166,3 +166,10 @@ def test_export_checks_its_folder_before_loading_the_checkpoint(tmp_path, monkey
     assert capsys.readouterr().err == (f"export: {tmp_path / 'bass'}: output folder cannot be created or written "
                                        "(Read-only file system, errno 30); nothing was half-written\n")
     assert loaded == []
+
+
+def test_export_of_a_stem_without_a_checkpoint_names_the_path_once(tmp_path, capsys):
+    (tmp_path / "bass").mkdir()
+    assert main(["export", "--models-dir", str(tmp_path), "--stem", "bass"]) == 1
+    err = capsys.readouterr().err
+    assert err.count(str(tmp_path / "bass" / "best.pt")) == 1 and "checkpoint not found" in err

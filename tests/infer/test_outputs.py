@@ -78,6 +78,18 @@ def test_grid_parsing_and_quantize():
         (0.0, 0.19, 62, 80), (0.25, 0.52, 60, 90)]  # starts on the grid, lengths kept
 
 
+def test_quantize_never_leaves_two_sounding_notes_of_one_pitch():
+    # 16th hats snapped to 1/8 at 120 BPM (0.125 s rounds to 0), a bass re-hit 0.17 s after a note
+    notes = [Note(0.0, 0.1, 42, 90), Note(0.125, 0.225, 42, 80), Note(0.95, 1.10, 45, 70), Note(1.12, 1.5, 45, 90),
+             Note(0.96, 1.2, 52, 60)]
+    got = [(n.start_s, round(n.end_s, 6), n.pitch, n.velocity) for n in quantize_notes(notes, 120.0, 0.5)]
+    assert got == [(0.0, 0.1, 42, 90),     # one hat, the louder
+                   (1.0, 1.38, 45, 90),    # the re-hit's length kept, not cut at the first note's end
+                   (1.0, 1.24, 52, 60)]    # other pitches untouched
+    tight = quantize_notes([Note(0.0, 0.6, 60, 90), Note(0.49, 0.8, 60, 80)], 120.0, 0.5)
+    assert [(n.start_s, n.end_s) for n in tight] == [(0.0, 0.5), (0.5, 0.81)]  # the first ends where the next starts
+
+
 def test_note_events_csv_and_sonified_wav_beside_the_midi(standin, tmp_path):
     folder = tmp_path / "song"
     folder.mkdir()
