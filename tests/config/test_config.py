@@ -271,3 +271,30 @@ def test_params_yaml_lists_each_base_rate_so_dvc_exp_can_set_it():
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     assert all("sample_rate_hz" in base and "n_fft" in base for base in raw["pretrain"].values())
+
+
+@pytest.mark.parametrize("text, message", [
+    ("stems:\n  bass:\n    epochs: .nan\n", r"stems\.bass\.epochs: expected a finite number, got nan"),
+    ("stems:\n  bass:\n    lr: .inf\n", r"stems\.bass\.lr: expected a finite number, got inf"),
+    ("stems:\n  bass:\n    grad_clip: nan\n", r"stems\.bass\.grad_clip: expected a finite number, got 'nan'"),
+    ("stems:\n  bass:\n    lr: true\n", r"stems\.bass\.lr: expected a finite number, got True"),
+])
+def test_non_finite_or_boolean_numbers_are_refused(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("text, message", [
+    # `-S stems.bass.base_blends=0.5` writes a scalar; a string would have become its characters
+    ("stems:\n  bass:\n    base_blends: 0.5\n", r"stems\.bass\.base_blends: expected a list, got 0\.5 \(write \[0\.5\]\)"),
+    ("pretrain:\n  pitched:\n    stems: bass\n    role: harmonic\n", r"pretrain\.pitched\.stems: expected a list, got 'bass'"),
+    ("decoding:\n  onset_grid: 0.3\n", r"decoding\.onset_grid: expected a list, got 0\.3"),
+])
+def test_a_scalar_where_a_list_belongs_is_refused(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, text))
+
+
+def test_null_string_value_is_refused_not_read_as_none_text(tmp_path):
+    with pytest.raises(ConfigError, match=r"dataset\.root: expected a string, got None"):
+        load_params(write(tmp_path, "dataset:\n  root:\n"))
