@@ -54,6 +54,9 @@ class Params(Checked):
             if tx.STEMS[name].reserved:
                 raise ConfigError(f"{at}: '{name}' is a reserved slot with no training data yet; "
                                   f"list it under reserved_stems")
+            if name == "bass" and stem.role and stem.role not in (tx.MELODIC, tx.HARMONIC):
+                raise ConfigError(f"{at}.role must be {tx.MELODIC} or {tx.HARMONIC} (bass alone may be either), "
+                                  f"got {stem.role!r}")
             expected = tx.role_of(name, tx.TaxonomySwitches(bass_role=stem.role if name == "bass" and stem.role
                                                             else tx.MELODIC))
             if not stem.role:

@@ -298,3 +298,10 @@ def test_a_scalar_where_a_list_belongs_is_refused(tmp_path, text, message):
 def test_null_string_value_is_refused_not_read_as_none_text(tmp_path):
     with pytest.raises(ConfigError, match=r"dataset\.root: expected a string, got None"):
         load_params(write(tmp_path, "dataset:\n  root:\n"))
+
+
+@pytest.mark.parametrize("role", ["percussive", "melodik"])
+def test_bass_role_outside_melodic_harmonic_is_a_config_error(tmp_path, role):
+    # -S stems.bass.role=percussive raised a bare ValueError from the taxonomy before
+    with pytest.raises(ConfigError, match=rf"stems\.bass\.role must be melodic or harmonic .* got '{role}'"):
+        load_params(write(tmp_path, f"stems:\n  bass:\n    role: {role}\n"))
