@@ -305,3 +305,11 @@ def test_bass_role_outside_melodic_harmonic_is_a_config_error(tmp_path, role):
     # -S stems.bass.role=percussive raised a bare ValueError from the taxonomy before
     with pytest.raises(ConfigError, match=rf"stems\.bass\.role must be melodic or harmonic .* got '{role}'"):
         load_params(write(tmp_path, f"stems:\n  bass:\n    role: {role}\n"))
+
+
+def test_negative_per_stem_loss_weight_is_refused_like_the_roles(tmp_path):
+    with pytest.raises(ConfigError, match=r"stems\.bass\.loss_weights\.onset must be >= 0, got -2\.0"):
+        load_params(write(tmp_path, "stems:\n  bass:\n    loss_weights: {onset: -2}\n"))
+    with pytest.raises(ConfigError, match=r"pretrain\.pitched\.loss_weights\.held must be >= 0"):
+        load_params(write(tmp_path, "pretrain:\n  pitched:\n    stems: [bass]\n    role: harmonic\n"
+                                    "    loss_weights: {held: -1}\n"))
