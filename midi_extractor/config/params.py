@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.config.fields import Checked, ConfigError, from_dict, key_of
+from midi_extractor.config.fields import Checked, ConfigError, coerce, from_dict, key_of
 from midi_extractor.config.dataset import DatasetConfig
 from midi_extractor.config.sections import (DecodingConfig, FrontEndConfig, IndexConfig,
                                             ModelConfig, TrackingConfig)
 from midi_extractor.config.training import PretrainConfig, RoleConfig, StemConfig
+
+#: the keys of the ``taxonomy`` section, each a bool
+TAXONOMY_KEYS = ("organs_as_keys",)
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Params(Checked):
     def check(self, where: str) -> None:
         """The rules across sections: known stems with the taxonomy's roles (an empty role is
         filled in), bases that exist, pretrain entries of trainable stems, known roles."""
+        self._check_taxonomy(key_of(where, "taxonomy"))
         for name, stem in self.stems.items():
             at = key_of(where, f"stems.{name}")
             if name not in tx.STEMS:
@@ -77,6 +81,17 @@ class Params(Checked):
         for role in self.roles:
             if role not in tx.ROLES:
                 raise ConfigError(f"{key_of(where, f'roles.{role}')}: unknown role; known: {', '.join(tx.ROLES)}")
+
+    def _check_taxonomy(self, at: str) -> None:
+        """``taxonomy`` holds only :data:`TAXONOMY_KEYS`, each a bool (``-S taxonomy.organs_as_keys=false``
+        writes a bool; a string ``'false'`` is read as false, not as a non-empty string)."""
+        if not isinstance(self.taxonomy, dict):
+            raise ConfigError(f"{at}: expected a mapping, got {self.taxonomy!r}")
+        unknown = sorted(set(self.taxonomy) - set(TAXONOMY_KEYS))
+        if unknown:
+            raise ConfigError(f"{at}: unknown key(s) {', '.join(map(str, unknown))}; known: {', '.join(TAXONOMY_KEYS)}")
+        for name, value in self.taxonomy.items():
+            self.taxonomy[name] = coerce(value, bool, key_of(at, name))
 
     @staticmethod
     def _check_base(at: str, base: "PretrainConfig") -> None:

@@ -313,3 +313,13 @@ def test_negative_per_stem_loss_weight_is_refused_like_the_roles(tmp_path):
     with pytest.raises(ConfigError, match=r"pretrain\.pitched\.loss_weights\.held must be >= 0"):
         load_params(write(tmp_path, "pretrain:\n  pitched:\n    stems: [bass]\n    role: harmonic\n"
                                     "    loss_weights: {held: -1}\n"))
+
+
+def test_taxonomy_keys_are_checked_and_read_as_bools(tmp_path):
+    with pytest.raises(ConfigError, match=r"taxonomy: unknown key\(s\) organs_as_key; known: organs_as_keys"):
+        load_params(write(tmp_path, "taxonomy:\n  organs_as_key: true\n"))
+    with pytest.raises(ConfigError, match=r"taxonomy\.organs_as_keys: expected true/false, got 'maybe'"):
+        load_params(write(tmp_path, "taxonomy:\n  organs_as_keys: maybe\n"))
+    # a quoted 'false' used to be bool('false'), i.e. true
+    assert load_params(write(tmp_path, "taxonomy:\n  organs_as_keys: 'false'\n")).switches.organs_as_keys is False
+    assert load_params(write(tmp_path, "taxonomy:\n  organs_as_keys: true\n")).switches.organs_as_keys is True
