@@ -8,7 +8,7 @@ from typing import Any
 from midi_extractor import taxonomy as tx
 from midi_extractor.config.fields import Checked, ConfigError, coerce, from_dict, key_of
 from midi_extractor.config.dataset import DatasetConfig
-from midi_extractor.config.sections import (DecodingConfig, FrontEndConfig, IndexConfig,
+from midi_extractor.config.sections import (HARMONIC_MODEL_SIZES, DecodingConfig, FrontEndConfig, IndexConfig,
                                             ModelConfig, TrackingConfig)
 from midi_extractor.config.training import PretrainConfig, RoleConfig, StemConfig
 
@@ -51,6 +51,9 @@ class Params(Checked):
         """The rules across sections: known stems with the taxonomy's roles (an empty role is
         filled in), bases that exist, pretrain entries of trainable stems, known roles."""
         self._check_taxonomy(key_of(where, "taxonomy"))
+        if self.model.size in HARMONIC_MODEL_SIZES and self.features.kind != "logfreq":
+            raise ConfigError(f"{key_of(where, 'model.size')} {self.model.size!r} needs features.kind: logfreq "
+                              f"(a pitch axis), got {self.features.kind!r}")
         for name, stem in self.stems.items():
             at = key_of(where, f"stems.{name}")
             if name not in tx.STEMS:

@@ -323,3 +323,12 @@ def test_taxonomy_keys_are_checked_and_read_as_bools(tmp_path):
     # a quoted 'false' used to be bool('false'), i.e. true
     assert load_params(write(tmp_path, "taxonomy:\n  organs_as_keys: 'false'\n")).switches.organs_as_keys is False
     assert load_params(write(tmp_path, "taxonomy:\n  organs_as_keys: true\n")).switches.organs_as_keys is True
+
+
+def test_model_size_and_its_front_end_are_checked_at_load(tmp_path):
+    with pytest.raises(ConfigError, match=r"model\.size must be one of small, paper, harmonic, harmonic-large, got 'huge'"):
+        load_params(write(tmp_path, "model:\n  size: huge\n"))
+    with pytest.raises(ConfigError, match=r"model\.conv_channels must be >= 1"):
+        load_params(write(tmp_path, "model:\n  size: small\n  conv_channels: -1\n"))
+    with pytest.raises(ConfigError, match=r"model\.size 'harmonic' needs features\.kind: logfreq"):
+        load_params(write(tmp_path, "model:\n  size: harmonic\nfeatures:\n  kind: mel\n"))
