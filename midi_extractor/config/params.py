@@ -51,6 +51,7 @@ class Params(Checked):
         """The rules across sections: known stems with the taxonomy's roles (an empty role is
         filled in), bases that exist, pretrain entries of trainable stems, known roles."""
         self._check_taxonomy(key_of(where, "taxonomy"))
+        _check_bands(key_of(where, "features"), self.features)
         if self.model.size in HARMONIC_MODEL_SIZES and self.features.kind != "logfreq":
             raise ConfigError(f"{key_of(where, 'model.size')} {self.model.size!r} needs features.kind: logfreq "
                               f"(a pitch axis), got {self.features.kind!r}")
@@ -116,6 +117,7 @@ class Params(Checked):
             raise ConfigError(f"{at}.n_fft must be >= 2 samples (or null: features.n_fft at the base's rate), "
                               f"got {n_fft}")
         self.base_front_end(base).check(at)
+        _check_bands(f"{at} (features at its rate)", self.base_front_end(base))
         if rate is not None and self.dataset.kind == "generated" and rate > self.dataset.sample_rate_hz:
             raise ConfigError(f"{at}.sample_rate_hz is {rate} but dataset.sample_rate_hz renders the generated "
                               f"set at {self.dataset.sample_rate_hz}: the base would hear nothing above "
@@ -156,6 +158,20 @@ class Params(Checked):
         return replace(base, **{f"{k}_weight" if not k.endswith("_weight") else k: float(v)
                                 for k, v in overrides.items()})
 
+
+
+def _check_bands(at: str, fe: FrontEndConfig) -> None:
+    """The bands a params file's front end asks for exist: ``f_max_hz`` at most the Nyquist
+    frequency, and (``logfreq``) ``split_hz`` between ``f_min_hz`` and ``f_max_hz``, so both
+    STFTs feed some bands (else the front end fails when it is built, deep in training)."""
+    nyquist = fe.sample_rate_hz / 2
+    if fe.f_max_hz > nyquist:
+        raise ConfigError(f"{key_of(at, 'f_max_hz')} is {fe.f_max_hz:g} Hz, above the Nyquist frequency of "
+                          f"sample_rate_hz {fe.sample_rate_hz} ({nyquist:g} Hz)")
+    if fe.kind == "logfreq" and not fe.f_min_hz < fe.split_hz < fe.f_max_hz:
+        raise ConfigError(f"{key_of(at, 'split_hz')} is {fe.split_hz:g} Hz; it must lie between f_min_hz "
+                          f"({fe.f_min_hz:g}) and f_max_hz ({fe.f_max_hz:g}): bands below it read the long STFT, "
+                          f"bands above it the short one")
 
 
 def resolve_params(value: "Params | str | Path | None" = None) -> Params:

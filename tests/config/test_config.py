@@ -332,3 +332,14 @@ def test_model_size_and_its_front_end_are_checked_at_load(tmp_path):
         load_params(write(tmp_path, "model:\n  size: small\n  conv_channels: -1\n"))
     with pytest.raises(ConfigError, match=r"model\.size 'harmonic' needs features\.kind: logfreq"):
         load_params(write(tmp_path, "model:\n  size: harmonic\nfeatures:\n  kind: mel\n"))
+
+
+@pytest.mark.parametrize("features, message", [
+    ("{kind: logfreq, f_max_hz: 20000}", r"features\.f_max_hz is 20000 Hz, above the Nyquist frequency .* \(8000 Hz\)"),
+    ("{kind: logfreq, split_hz: -1}", r"features\.split_hz is -1 Hz; it must lie between f_min_hz"),
+    ("{kind: logfreq, split_hz: 9000}", r"features\.split_hz is 9000 Hz"),
+])
+def test_front_end_bands_that_cannot_exist_are_refused_at_load(tmp_path, features, message):
+    # each failed only when the front end was built, a RuntimeError inside torch
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, f"features: {features}\n"))
