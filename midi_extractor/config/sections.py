@@ -146,6 +146,16 @@ class DrumSplitConfig(Checked):
         for name in ("sample_rate_hz", "windows"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{key_of(where, name)} must be >= 1, got {getattr(self, name)}")
+        for name, ok, rule in (("window_s", self.window_s > 0, "> 0 s"), ("active_db", self.active_db >= 0, ">= 0 dB"),
+                               ("low_hz", 0 < self.low_hz < self.sample_rate_hz / 2, "within 0 Hz - sample_rate_hz / 2")):
+            if not ok:
+                raise ConfigError(f"{key_of(where, name)} must be {rule}, got {getattr(self, name)}")
+        for name in ("low_ratio_max", "flatness_min", "midi_high_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{key_of(where, name)} is a share: it must be within 0-1, got {getattr(self, name)}")
+        for name in ("low_vote", "centroid_vote", "rolloff_vote", "flatness_vote", "transient_vote", "min_votes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass

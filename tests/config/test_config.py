@@ -343,3 +343,15 @@ def test_front_end_bands_that_cannot_exist_are_refused_at_load(tmp_path, feature
     # each failed only when the front end was built, a RuntimeError inside torch
     with pytest.raises(ConfigError, match=message):
         load_params(write(tmp_path, f"features: {features}\n"))
+
+
+@pytest.mark.parametrize("drum_split, message", [
+    ("{window_s: -1}", r"index\.drum_split\.window_s must be > 0 s, got -1\.0"),  # crashed the index stage
+    ("{active_db: -5}", r"index\.drum_split\.active_db must be >= 0 dB"),        # IndexError in drum_split.py
+    ("{low_hz: 20000}", r"index\.drum_split\.low_hz must be within 0 Hz - sample_rate_hz / 2"),
+    ("{midi_high_share: 2}", r"index\.drum_split\.midi_high_share is a share: it must be within 0-1, got 2\.0"),
+    ("{low_vote: -1}", r"index\.drum_split\.low_vote must be >= 0"),
+])
+def test_drum_split_thresholds_that_break_the_split_are_refused(tmp_path, drum_split, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, f"index:\n  drum_split: {drum_split}\n"))
