@@ -355,3 +355,13 @@ def test_front_end_bands_that_cannot_exist_are_refused_at_load(tmp_path, feature
 def test_drum_split_thresholds_that_break_the_split_are_refused(tmp_path, drum_split, message):
     with pytest.raises(ConfigError, match=message):
         load_params(write(tmp_path, f"index:\n  drum_split: {drum_split}\n"))
+
+
+def test_generated_song_length_and_rate_are_checked_at_load(tmp_path):
+    # the synth stage refused them later, naming CLI flags (--seconds) the user never typed
+    with pytest.raises(ConfigError, match=r"dataset\.seconds must be at least 0\.5, got 0\.0"):
+        load_params(write(tmp_path, "dataset:\n  seconds: 0\n"))
+    with pytest.raises(ConfigError, match=r"dataset\.sample_rate_hz must be 8000-96000 Hz .* got 0"):
+        load_params(write(tmp_path, "dataset:\n  sample_rate_hz: 0\n"))
+    # generated-only settings are not checked for real data
+    assert load_params(write(tmp_path, "dataset:\n  kind: redux\n  root: data/slakh\n  seconds: 0\n")).dataset.seconds == 0
