@@ -1,4 +1,4 @@
-"""stages/index.py and stages/filter.py as dvc runs them: a user error (a dataset root that is
+"""stages/synth.py, index.py and filter.py as dvc runs them: a user error (a dataset root that is
 missing or holds no tracks, a params error, a missing index) is one line naming its cause, exit
 status 2, no traceback."""
 from __future__ import annotations
@@ -39,3 +39,12 @@ def test_filter_stage_names_a_missing_index_in_one_line(tmp_path):
     line = _run(tmp_path, "filter", "--params", REPO / "params.yaml", "--index", tmp_path / "dataset_bass.json",
                 "--out", tmp_path / "filtered_dataset_bass.json", "--jobs", 1)
     assert line == f"filter@bass: {tmp_path / 'dataset_bass.json'}: index not found (run build-index first)"
+
+
+def test_synth_stage_errors_are_one_line(tmp_path):
+    (tmp_path / "bad.yaml").write_text("dataset:\n  kind: slakh\n")
+    line = _run(tmp_path, "synth", "--params", tmp_path / "bad.yaml", "--out", tmp_path / "gen")
+    assert line.startswith(f"synth: {tmp_path / 'bad.yaml'}: dataset.kind must be one of generated")
+    (tmp_path / "other.yaml").write_text("dataset:\n  root: data/generated\n")
+    line = _run(tmp_path, "synth", "--params", tmp_path / "other.yaml", "--out", tmp_path / "gen")
+    assert line.endswith(f"a generated data set is written to {tmp_path / 'gen'}; set dataset.root: {tmp_path / 'gen'}")
