@@ -1,6 +1,7 @@
 """Stage `index@<stem>`: index the data set for one stem
 (params: dataset.kind, dataset.root, taxonomy, index.drum_split; dataset.bass_labels_octave_down,
-whose default follows dataset.kind)."""
+whose default follows dataset.kind). A user error (params, a dataset root that is missing or
+holds no Slakh-format tracks) prints one line naming its cause and exits with status 2."""
 import argparse
 import os
 import sys
@@ -21,11 +22,15 @@ args = parser.parse_args()
 if args.out.name != f"dataset_{args.stem}.json":
     sys.exit(f"index: --out must be named dataset_{args.stem}.json, got {args.out}")
 
-params = load_params(args.params)
 problems: list = []
-index = build_indices(args.dataset_root, [args.stem], args.out.parent, switches=params.switches,
-                      drum_split=params.index.drum_split, problems=problems, jobs=args.jobs,
-                      bass_octave_down=params.dataset.bass_labels_octave_down)[args.stem]
+try:
+    params = load_params(args.params)
+    index = build_indices(args.dataset_root, [args.stem], args.out.parent, switches=params.switches,
+                          drum_split=params.index.drum_split, problems=problems, jobs=args.jobs,
+                          bass_octave_down=params.dataset.bass_labels_octave_down)[args.stem]
+except (FileNotFoundError, ValueError) as exc:  # ConfigError and DataError are ValueErrors
+    print(f"index@{args.stem}: {exc}", file=sys.stderr)
+    sys.exit(2)
 print_problems(problems)
 print(f"{args.stem}: {len(index['entries'])} entries{shift_note(index['entries'])}, {len(problems)} problems "
       f"-> {args.out}")

@@ -13,6 +13,10 @@ DATASET_KINDS = ("generated", "slakh2100", "redux", "babyslakh", "folder")
 #: the real Slakh2100 releases: rendered with Kontakt, whose bass patches sound an octave
 #: below their General MIDI notes, so these kinds' bass labels are moved down by default
 SLAKH_KINDS = ("slakh2100", "redux", "babyslakh")
+#: the generated set's shortest song (seconds) and FluidSynth's sample rates (Hz), checked when
+#: the params load and again by ``midi_extractor.synth.generate``
+MIN_SONG_SECONDS = 0.5
+SYNTH_RATES_HZ = (8000, 96000)
 
 
 def bass_octave_switch(value: Any, kind: str, where: str = "dataset") -> bool:
@@ -82,6 +86,11 @@ class DatasetConfig(Checked):
         self.bass_labels_octave_down = bass_octave_switch(self.bass_labels_octave_down, self.kind, where)
         if self.tracks < 1:
             raise ConfigError(f"{key_of(where, 'tracks')} must be >= 1, got {self.tracks}")
+        if self.kind == "generated" and not self.seconds >= MIN_SONG_SECONDS:
+            raise ConfigError(f"{key_of(where, 'seconds')} must be at least {MIN_SONG_SECONDS}, got {self.seconds}")
+        if self.kind == "generated" and not SYNTH_RATES_HZ[0] <= self.sample_rate_hz <= SYNTH_RATES_HZ[1]:
+            raise ConfigError(f"{key_of(where, 'sample_rate_hz')} must be {SYNTH_RATES_HZ[0]}-{SYNTH_RATES_HZ[1]} Hz "
+                              f"(FluidSynth's range), got {self.sample_rate_hz}")
         if not 0.0 <= self.effects <= 1.0:
             raise ConfigError(f"{key_of(where, 'effects')} must be within 0-1 (0 = no effects), got {self.effects}")
         for name in ("validation_tracks", "test_tracks"):

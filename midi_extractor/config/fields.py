@@ -6,6 +6,7 @@ errors naming the key (``params.yaml: stems.bass.lr must be > 0``)."""
 from __future__ import annotations
 
 import contextvars
+import math
 import dataclasses
 import types
 import typing
@@ -88,6 +89,8 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return {k: coerce(v, args[1], key_of(where, k)) for k, v in value.items()}
     if origin is list:
+        if value is not None and not isinstance(value, (list, tuple)):  # a string would become its characters
+            raise ConfigError(f"{where}: expected a list, got {value!r} (write [{value}])")
         return [coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value or [])]
     if annotation is Any:
         return value
@@ -104,12 +107,16 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not math.isfinite(number):  # true is not 1.0; nan/inf pass every > check
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         if annotation is int:
             if number != int(number):
                 raise ConfigError(f"{where}: expected an integer, got {value!r}")
             return int(number)
         return number
     if annotation is str:
+        if value is None or isinstance(value, (dict, list)):  # null would become the text 'None'
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
         return str(value)
     return value
 

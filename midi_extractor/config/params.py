@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from midi_extractor import taxonomy as tx
-from midi_extractor.config.fields import Checked, ConfigError, from_dict, key_of
+from midi_extractor.config.fields import Checked, ConfigError, coerce, from_dict, key_of
 from midi_extractor.config.dataset import DatasetConfig
-from midi_extractor.config.sections import (DecodingConfig, FrontEndConfig, IndexConfig,
+from midi_extractor.config.sections import (HARMONIC_MODEL_SIZES, DecodingConfig, FrontEndConfig, IndexConfig,
                                             ModelConfig, TrackingConfig)
 from midi_extractor.config.training import PretrainConfig, RoleConfig, StemConfig
+
+#: the keys of the ``taxonomy`` section, each a bool
+TAXONOMY_KEYS = ("organs_as_keys",)
 
 
 @dataclass
@@ -47,6 +50,11 @@ class Params(Checked):
     def check(self, where: str) -> None:
         """The rules across sections: known stems with the taxonomy's roles (an empty role is
         filled in), bases that exist, pretrain entries of trainable stems, known roles."""
+        self._check_taxonomy(key_of(where, "taxonomy"))
+        _check_bands(key_of(where, "features"), self.features)
+        if self.model.size in HARMONIC_MODEL_SIZES and self.features.kind != "logfreq":
+            raise ConfigError(f"{key_of(where, 'model.size')} {self.model.size!r} needs features.kind: logfreq "
+                              f"(a pitch axis), got {self.features.kind!r}")
         for name, stem in self.stems.items():
             at = key_of(where, f"stems.{name}")
             if name not in tx.STEMS:
@@ -54,6 +62,9 @@ class Params(Checked):
             if tx.STEMS[name].reserved:
                 raise ConfigError(f"{at}: '{name}' is a reserved slot with no training data yet; "
                                   f"list it under reserved_stems")
+            if name == "bass" and stem.role and stem.role not in (tx.MELODIC, tx.HARMONIC):
+                raise ConfigError(f"{at}.role must be {tx.MELODIC} or {tx.HARMONIC} (bass alone may be either), "
+                                  f"got {stem.role!r}")
             expected = tx.role_of(name, tx.TaxonomySwitches(bass_role=stem.role if name == "bass" and stem.role
                                                             else tx.MELODIC))
             if not stem.role:
@@ -75,6 +86,17 @@ class Params(Checked):
             if role not in tx.ROLES:
                 raise ConfigError(f"{key_of(where, f'roles.{role}')}: unknown role; known: {', '.join(tx.ROLES)}")
 
+    def _check_taxonomy(self, at: str) -> None:
+        """``taxonomy`` holds only :data:`TAXONOMY_KEYS`, each a bool (``-S taxonomy.organs_as_keys=false``
+        writes a bool; a string ``'false'`` is read as false, not as a non-empty string)."""
+        if not isinstance(self.taxonomy, dict):
+            raise ConfigError(f"{at}: expected a mapping, got {self.taxonomy!r}")
+        unknown = sorted(set(self.taxonomy) - set(TAXONOMY_KEYS))
+        if unknown:
+            raise ConfigError(f"{at}: unknown key(s) {', '.join(map(str, unknown))}; known: {', '.join(TAXONOMY_KEYS)}")
+        for name, value in self.taxonomy.items():
+            self.taxonomy[name] = coerce(value, bool, key_of(at, name))
+
     @staticmethod
     def _check_base(at: str, base: "PretrainConfig") -> None:
         if base.role not in tx.ROLES:
@@ -95,6 +117,7 @@ class Params(Checked):
             raise ConfigError(f"{at}.n_fft must be >= 2 samples (or null: features.n_fft at the base's rate), "
                               f"got {n_fft}")
         self.base_front_end(base).check(at)
+        _check_bands(f"{at} (features at its rate)", self.base_front_end(base))
         if rate is not None and self.dataset.kind == "generated" and rate > self.dataset.sample_rate_hz:
             raise ConfigError(f"{at}.sample_rate_hz is {rate} but dataset.sample_rate_hz renders the generated "
                               f"set at {self.dataset.sample_rate_hz}: the base would hear nothing above "
@@ -135,6 +158,20 @@ class Params(Checked):
         return replace(base, **{f"{k}_weight" if not k.endswith("_weight") else k: float(v)
                                 for k, v in overrides.items()})
 
+
+
+def _check_bands(at: str, fe: FrontEndConfig) -> None:
+    """The bands a params file's front end asks for exist: ``f_max_hz`` at most the Nyquist
+    frequency, and (``logfreq``) ``split_hz`` between ``f_min_hz`` and ``f_max_hz``, so both
+    STFTs feed some bands (else the front end fails when it is built, deep in training)."""
+    nyquist = fe.sample_rate_hz / 2
+    if fe.f_max_hz > nyquist:
+        raise ConfigError(f"{key_of(at, 'f_max_hz')} is {fe.f_max_hz:g} Hz, above the Nyquist frequency of "
+                          f"sample_rate_hz {fe.sample_rate_hz} ({nyquist:g} Hz)")
+    if fe.kind == "logfreq" and not fe.f_min_hz < fe.split_hz < fe.f_max_hz:
+        raise ConfigError(f"{key_of(at, 'split_hz')} is {fe.split_hz:g} Hz; it must lie between f_min_hz "
+                          f"({fe.f_min_hz:g}) and f_max_hz ({fe.f_max_hz:g}): bands below it read the long STFT, "
+                          f"bands above it the short one")
 
 
 def resolve_params(value: "Params | str | Path | None" = None) -> Params:

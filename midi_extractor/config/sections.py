@@ -86,14 +86,27 @@ class FrontEndConfig(Checked):
                                    n_fft_low=max(1, round(self.n_fft_low * r)), f_max_hz=self.f_max_hz * r)
 
 
+#: values of ``model.size`` (``midi_extractor.model.transcriber.architectures``' keys; a test keeps
+#: them equal): the older Onsets & Frames sizes, then the harmonic family, which needs ``logfreq``
+MODEL_SIZES = ("small", "paper", "harmonic", "harmonic-large")
+HARMONIC_MODEL_SIZES = ("harmonic", "harmonic-large")
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(Checked):
     """Network size (section ``model``): ``small`` trains on a CPU in minutes,
     ``paper`` follows Onsets & Frames' sizes."""
 
     size: str = "small"
     conv_channels: int | None = None  # None: from size
     rnn_units: int | None = None      # None: from size
+
+    def check(self, where: str) -> None:
+        if self.size not in MODEL_SIZES:
+            raise ConfigError(f"{key_of(where, 'size')} must be one of {', '.join(MODEL_SIZES)}, got {self.size!r}")
+        for name in ("conv_channels", "rnn_units"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{key_of(where, name)} must be >= 1 (or null: from size), got {getattr(self, name)}")
 
 
 @dataclass
@@ -133,6 +146,16 @@ class DrumSplitConfig(Checked):
         for name in ("sample_rate_hz", "windows"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{key_of(where, name)} must be >= 1, got {getattr(self, name)}")
+        for name, ok, rule in (("window_s", self.window_s > 0, "> 0 s"), ("active_db", self.active_db >= 0, ">= 0 dB"),
+                               ("low_hz", 0 < self.low_hz < self.sample_rate_hz / 2, "within 0 Hz - sample_rate_hz / 2")):
+            if not ok:
+                raise ConfigError(f"{key_of(where, name)} must be {rule}, got {getattr(self, name)}")
+        for name in ("low_ratio_max", "flatness_min", "midi_high_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{key_of(where, name)} is a share: it must be within 0-1, got {getattr(self, name)}")
+        for name in ("low_vote", "centroid_vote", "rolloff_vote", "flatness_vote", "transient_vote", "min_votes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass

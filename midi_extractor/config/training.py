@@ -112,6 +112,9 @@ class StemConfig(Checked):
         if unknown:
             raise ConfigError(f"{key_of(where, 'loss_weights')}: unknown weight(s) {', '.join(sorted(unknown))}; "
                               f"known: {', '.join(LOSS_WEIGHT_KEYS)}")
+        for name, w in self.loss_weights.items():
+            if w < 0:
+                raise ConfigError(f"{key_of(where, 'loss_weights')}.{name} must be >= 0, got {w}")
 
 
 @dataclass

@@ -46,6 +46,7 @@ from midi_extractor.atomic import clean_stale_tmp, write_json
 import numpy as np
 
 from midi_extractor.config import FilterConfig, from_dict
+from midi_extractor.dataset.slakh_metadata import check_midi
 from midi_extractor.audio import AudioError, NonFiniteAudioError, audio_info, iter_blocks, rms_db, scan_audio
 from midi_extractor.index_io import DataError, LabelFitError, OutsideRootError, fit_labels, inside_root, parse_index
 from midi_extractor.midi_notes import read_midi
@@ -125,6 +126,9 @@ def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tup
         return "missing_midi", "no MIDI file for this stem"
     if not midi.is_file():
         return "missing_midi", f"{midi}: MIDI file not found"
+    trouble = check_midi(midi)  # a 0-byte or cut file, said plainly (mido's EOFError has no message)
+    if trouble:
+        return "unreadable_midi", f"{midi}: {trouble}"
     try:
         notes = stem_notes(midi, stem)
     except Exception as exc:  # noqa: BLE001 - mido/pretty_midi raise many kinds

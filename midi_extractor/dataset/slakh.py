@@ -148,11 +148,26 @@ def read_track(track: str | Path, split: str, problems: list[Problem],
                                                         f"stem {stem_id} skipped", "error"))
             continue
         m["audio_on_disk"] = audio is not None
+        _report_missing(track, stem_id, m, audio, midi, problems)
         rec = StemRecord(track.name, stem_id, split, audio, midi, m)
         if check_files:
             check_stem_files(rec, problems)
         out.stems.append(rec)
     return out
+
+
+def _report_missing(track: Path, stem_id: str, m: dict, audio: Path | None, midi: Path | None,
+                    problems: list[Problem]) -> None:
+    """A warning naming the file a stem should have where metadata.yaml says it was written
+    (``audio_rendered`` / ``midi_saved`` true: an interrupted download or extraction) but none
+    is on disk; the filter then drops the stem (missing_audio / missing_midi). BabySlakh writes
+    both flags false for every stem, and inferred stems have none: no warning there."""
+    for found, flag, folder, name in ((audio, "audio_rendered", "stems", f"{stem_id}.flac"),
+                                      (midi, "midi_saved", "MIDI", f"{stem_id}.mid")):
+        if found is None and m.get(flag) is True:
+            problems.append(Problem(str(track / folder / name), f"not found, though metadata.yaml says {flag}: "
+                                                                f"true; stem {stem_id} is dropped by the filter",
+                                    "warning"))
 
 
 def check_stem_files(rec: StemRecord, problems: list[Problem]) -> None:

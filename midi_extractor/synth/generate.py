@@ -52,6 +52,7 @@ import numpy as np
 
 from midi_extractor.atomic import write_json
 from midi_extractor.config import DEFAULT_SAMPLE_RATE_HZ
+from midi_extractor.config.dataset import MIN_SONG_SECONDS, SYNTH_RATES_HZ
 from midi_extractor.synth import songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, SynthError
@@ -76,10 +77,11 @@ def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0, cal
                      timbre_tracks=0) -> None:
     if int(tracks) < 1:
         raise SynthError(f"--tracks must be at least 1, got {tracks}")
-    if not float(seconds) >= 0.5:
-        raise SynthError(f"--seconds must be at least 0.5, got {seconds}")
-    if not 8000 <= int(sample_rate_hz) <= 96000:
-        raise SynthError(f"--sample-rate must be 8000-96000 Hz (FluidSynth's range), got {sample_rate_hz}")
+    if not float(seconds) >= MIN_SONG_SECONDS:
+        raise SynthError(f"--seconds must be at least {MIN_SONG_SECONDS}, got {seconds}")
+    if not SYNTH_RATES_HZ[0] <= int(sample_rate_hz) <= SYNTH_RATES_HZ[1]:
+        raise SynthError(f"--sample-rate must be {SYNTH_RATES_HZ[0]}-{SYNTH_RATES_HZ[1]} Hz (FluidSynth's range), "
+                         f"got {sample_rate_hz}")
     if not 0.0 <= float(effects) <= 1.0:
         raise SynthError(f"--effects (dataset.effects) must be within 0-1, got {effects}")
     for flag, value in (("kit-tracks", kit_tracks), ("calibration-tracks", calibration_tracks),

@@ -271,3 +271,97 @@ def test_params_yaml_lists_each_base_rate_so_dvc_exp_can_set_it():
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     assert all("sample_rate_hz" in base and "n_fft" in base for base in raw["pretrain"].values())
+
+
+@pytest.mark.parametrize("text, message", [
+    ("stems:\n  bass:\n    epochs: .nan\n", r"stems\.bass\.epochs: expected a finite number, got nan"),
+    ("stems:\n  bass:\n    lr: .inf\n", r"stems\.bass\.lr: expected a finite number, got inf"),
+    ("stems:\n  bass:\n    grad_clip: nan\n", r"stems\.bass\.grad_clip: expected a finite number, got 'nan'"),
+    ("stems:\n  bass:\n    lr: true\n", r"stems\.bass\.lr: expected a finite number, got True"),
+])
+def test_non_finite_or_boolean_numbers_are_refused(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("text, message", [
+    # `-S stems.bass.base_blends=0.5` writes a scalar; a string would have become its characters
+    ("stems:\n  bass:\n    base_blends: 0.5\n", r"stems\.bass\.base_blends: expected a list, got 0\.5 \(write \[0\.5\]\)"),
+    ("pretrain:\n  pitched:\n    stems: bass\n    role: harmonic\n", r"pretrain\.pitched\.stems: expected a list, got 'bass'"),
+    ("decoding:\n  onset_grid: 0.3\n", r"decoding\.onset_grid: expected a list, got 0\.3"),
+])
+def test_a_scalar_where_a_list_belongs_is_refused(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, text))
+
+
+def test_null_string_value_is_refused_not_read_as_none_text(tmp_path):
+    with pytest.raises(ConfigError, match=r"dataset\.root: expected a string, got None"):
+        load_params(write(tmp_path, "dataset:\n  root:\n"))
+
+
+@pytest.mark.parametrize("role", ["percussive", "melodik"])
+def test_bass_role_outside_melodic_harmonic_is_a_config_error(tmp_path, role):
+    # -S stems.bass.role=percussive raised a bare ValueError from the taxonomy before
+    with pytest.raises(ConfigError, match=rf"stems\.bass\.role must be melodic or harmonic .* got '{role}'"):
+        load_params(write(tmp_path, f"stems:\n  bass:\n    role: {role}\n"))
+
+
+def test_negative_per_stem_loss_weight_is_refused_like_the_roles(tmp_path):
+    with pytest.raises(ConfigError, match=r"stems\.bass\.loss_weights\.onset must be >= 0, got -2\.0"):
+        load_params(write(tmp_path, "stems:\n  bass:\n    loss_weights: {onset: -2}\n"))
+    with pytest.raises(ConfigError, match=r"pretrain\.pitched\.loss_weights\.held must be >= 0"):
+        load_params(write(tmp_path, "pretrain:\n  pitched:\n    stems: [bass]\n    role: harmonic\n"
+                                    "    loss_weights: {held: -1}\n"))
+
+
+def test_taxonomy_keys_are_checked_and_read_as_bools(tmp_path):
+    with pytest.raises(ConfigError, match=r"taxonomy: unknown key\(s\) organs_as_key; known: organs_as_keys"):
+        load_params(write(tmp_path, "taxonomy:\n  organs_as_key: true\n"))
+    with pytest.raises(ConfigError, match=r"taxonomy\.organs_as_keys: expected true/false, got 'maybe'"):
+        load_params(write(tmp_path, "taxonomy:\n  organs_as_keys: maybe\n"))
+    # a quoted 'false' used to be bool('false'), i.e. true
+    assert load_params(write(tmp_path, "taxonomy:\n  organs_as_keys: 'false'\n")).switches.organs_as_keys is False
+    assert load_params(write(tmp_path, "taxonomy:\n  organs_as_keys: true\n")).switches.organs_as_keys is True
+
+
+def test_model_size_and_its_front_end_are_checked_at_load(tmp_path):
+    with pytest.raises(ConfigError, match=r"model\.size must be one of small, paper, harmonic, harmonic-large, got 'huge'"):
+        load_params(write(tmp_path, "model:\n  size: huge\n"))
+    with pytest.raises(ConfigError, match=r"model\.conv_channels must be >= 1"):
+        load_params(write(tmp_path, "model:\n  size: small\n  conv_channels: -1\n"))
+    with pytest.raises(ConfigError, match=r"model\.size 'harmonic' needs features\.kind: logfreq"):
+        load_params(write(tmp_path, "model:\n  size: harmonic\nfeatures:\n  kind: mel\n"))
+
+
+@pytest.mark.parametrize("features, message", [
+    ("{kind: logfreq, f_max_hz: 20000}", r"features\.f_max_hz is 20000 Hz, above the Nyquist frequency .* \(8000 Hz\)"),
+    ("{kind: logfreq, split_hz: -1}", r"features\.split_hz is -1 Hz; it must lie between f_min_hz"),
+    ("{kind: logfreq, split_hz: 9000}", r"features\.split_hz is 9000 Hz"),
+])
+def test_front_end_bands_that_cannot_exist_are_refused_at_load(tmp_path, features, message):
+    # each failed only when the front end was built, a RuntimeError inside torch
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, f"features: {features}\n"))
+
+
+@pytest.mark.parametrize("drum_split, message", [
+    ("{window_s: -1}", r"index\.drum_split\.window_s must be > 0 s, got -1\.0"),  # crashed the index stage
+    ("{active_db: -5}", r"index\.drum_split\.active_db must be >= 0 dB"),        # IndexError in drum_split.py
+    ("{low_hz: 20000}", r"index\.drum_split\.low_hz must be within 0 Hz - sample_rate_hz / 2"),
+    ("{midi_high_share: 2}", r"index\.drum_split\.midi_high_share is a share: it must be within 0-1, got 2\.0"),
+    ("{low_vote: -1}", r"index\.drum_split\.low_vote must be >= 0"),
+])
+def test_drum_split_thresholds_that_break_the_split_are_refused(tmp_path, drum_split, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, f"index:\n  drum_split: {drum_split}\n"))
+
+
+def test_generated_song_length_and_rate_are_checked_at_load(tmp_path):
+    # the synth stage refused them later, naming CLI flags (--seconds) the user never typed
+    with pytest.raises(ConfigError, match=r"dataset\.seconds must be at least 0\.5, got 0\.0"):
+        load_params(write(tmp_path, "dataset:\n  seconds: 0\n"))
+    with pytest.raises(ConfigError, match=r"dataset\.sample_rate_hz must be 8000-96000 Hz .* got 0"):
+        load_params(write(tmp_path, "dataset:\n  sample_rate_hz: 0\n"))
+    # generated-only settings are not checked for real data
+    assert load_params(write(tmp_path, "dataset:\n  kind: redux\n  root: data/slakh\n  seconds: 0\n")).dataset.seconds == 0

@@ -201,3 +201,15 @@ def test_the_index_is_parsed_by_index_io(tmp_path):
         filtering.filter_index_file(tmp_path / "nostem.json")
     with pytest.raises(FileNotFoundError, match=r"none\.json: index not found \(run build-index first\)"):
         filtering.filter_index_file(tmp_path / "none.json")
+
+
+def test_an_empty_or_cut_midi_file_is_named_with_its_problem(index_dir):
+    index = json.loads((index_dir / "dataset_bass.json").read_text())
+    root = Path(index["dataset_root"])
+    (root / "zero.mid").write_bytes(b"")
+    index["entries"] = [_entry("zero", "tone.wav", "zero.mid"), _entry("cut", "tone.wav", "cut.mid")]
+    out = filtering.filter_index(index, filtering.config_from_params({}))
+    details = {d["track"]: (d["reason"], d["detail"]) for d in out["dropped_entries"]}
+    # before: "zero.mid: EOFError: " (mido's exception has no message)
+    assert details["zero"] == ("unreadable_midi", f"{root / 'zero.mid'}: empty MIDI file (0 bytes)")
+    assert details["cut"][0] == "unreadable_midi" and "truncated MIDI file" in details["cut"][1]

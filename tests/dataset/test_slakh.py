@@ -60,3 +60,21 @@ def test_non_numeric_program_skips_only_that_stem(tmp_path):
     assert t.stems[0].metadata["is_drum"] is False and t.stems[0].metadata["plugin_name"] is None
     assert str(problems[0]) == (f"error: {track / 'metadata.yaml'}: stem S00: program_num 'banjo' "
                                 f"is not a number; stem skipped")
+
+
+def test_a_listed_stem_without_its_files_is_named(tmp_path):
+    import shutil
+
+    track = tmp_path / "train" / "Track00001"
+    shutil.copytree(REDUX / "train" / "Track00001", track)
+    (track / "stems" / "S03.flac").unlink()   # audio_rendered: true, as a cut-short download leaves it
+    (track / "MIDI" / "S02.mid").unlink()     # midi_saved: true
+    problems = []
+    t = slakh.read_track(track, "train", problems)
+    assert [str(p) for p in problems] == [
+        f"warning: {track / 'MIDI' / 'S02.mid'}: not found, though metadata.yaml says midi_saved: true; "
+        f"stem S02 is dropped by the filter",
+        f"warning: {track / 'stems' / 'S03.flac'}: not found, though metadata.yaml says audio_rendered: true; "
+        f"stem S03 is dropped by the filter"]
+    # S06 (audio_rendered: false, no files) is as Slakh ships it: no warning; every stem stays listed
+    assert len(t.stems) == 11

@@ -292,3 +292,10 @@ def test_tiny_model_overfits_one_clip_onsets_on_labelled_frames():
         assert time.time() - t0 < 90
     finally:
         torch.set_num_threads(threads)
+
+
+def test_config_model_sizes_are_the_architectures():
+    from midi_extractor.config.sections import MODEL_SIZES
+    from midi_extractor.model.transcriber import architectures
+
+    assert set(MODEL_SIZES) == set(architectures())
