@@ -29,12 +29,13 @@ class AugmentConfig(Checked):
     timbre_db: float = 0.0
     stretch_prob: float = 0.5
     noise_prob: float = 0.5
+    lowpass_prob: float = 0.0
 
     def check(self, where: str) -> None:
         for name in ("gain_db", "pitch_shift_semitones", "time_stretch", "eq_db", "timbre_db"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
-        for name in ("stretch_prob", "noise_prob"):
+        for name in ("stretch_prob", "noise_prob", "lowpass_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{key_of(where, name)} must be within 0-1, got {getattr(self, name)}")
         if self.time_stretch >= 1.0:

@@ -33,6 +33,13 @@ Keys of the policy (all optional; a missing key switches that part off):
     of lows and highs, this reweights a note's harmonics against each other (its
     fundamental against its octave and twelfth), which is what separates one
     SoundFont's piano from another's.
+``lowpass_prob`` (float, default 0: off)
+    pitched roles only: on this share of the clips, a zero-phase low-pass just above the
+    clip's highest note (``LOWPASS_RATIOS`` x its fundamental, falling to nothing below
+    its second harmonic), so the top note sounds as a sine and every note keeps only the
+    partials below that: sub basses, sine leads, flutes. Without it a pure sine bass line
+    comes back with no notes (``benchmarks/pure_tones.py``). The cut-off is set once the
+    clip's labels are known (:meth:`Draw.with_lowpass`).
 ``stretch_prob``, ``noise_prob`` (float, default 0.5)
     how often those steps happen.
 
@@ -67,6 +74,9 @@ NOISE_SEEDS = 1 << 24
 #: the timbre envelope's nodes: this many, octave-spaced from TIMBRE_LOW_HZ (55 Hz .. 7,040 Hz)
 TIMBRE_NODES = 8
 TIMBRE_LOW_HZ = 55.0
+#: the low-pass passes up to ``ratio`` x the top note's fundamental (``ratio`` uniform in the
+#: first two) and falls (raised cosine) to nothing by the third x it, below its second harmonic
+LOWPASS_RATIOS = (1.05, 1.5, 1.9)
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,9 @@ class Draw:
     phase-vocoder tempo change (source seconds per output second);
     ``gain_db``; ``noise_db`` (None: no noise); ``eq``: ``(corner_hz, low_db,
     high_db)`` or None; ``noise_seed``: seeds the noise (below 2**24, so a float32 row
-    carries it exactly); ``timbre``: the :data:`TIMBRE_NODES` envelope gains (dB) or None.
+    carries it exactly); ``timbre``: the :data:`TIMBRE_NODES` envelope gains (dB) or None;
+    ``lowpass_ratio``: drawn, the low-pass's pass edge over the top note's fundamental, and
+    ``lowpass_hz`` that edge once the clip's notes are known (None: no low-pass).
     """
 
     transpose: int = 0
@@ -89,6 +101,17 @@ class Draw:
     eq: tuple[float, float, float] | None = None
     noise_seed: int = 0
     timbre: tuple[float, ...] | None = None
+    lowpass_ratio: float | None = None
+    lowpass_hz: float | None = None
+
+    def with_lowpass(self, top_pitch: int | None) -> "Draw":
+        """The draw with its low-pass set above ``top_pitch`` (MIDI, after any transpose: the
+        output's pitch), or without one when there is no low-pass or the clip has no note."""
+        if self.lowpass_ratio is None:
+            return self
+        if top_pitch is None:
+            return dataclasses.replace(self, lowpass_ratio=None, lowpass_hz=None)
+        return dataclasses.replace(self, lowpass_hz=self.lowpass_ratio * 440.0 * 2.0 ** ((top_pitch - 69) / 12.0))
 
     @property
     def time_scale(self) -> float:
@@ -135,7 +158,8 @@ class AugmentPolicy(AugmentConfig):
                    eq_db=abs(float(augment.get("eq_db", 0) or 0)),
                    timbre_db=abs(float(augment.get("timbre_db", 0) or 0)),
                    stretch_prob=float(augment.get("stretch_prob", 0.5)),
-                   noise_prob=float(augment.get("noise_prob", 0.5)))
+                   noise_prob=float(augment.get("noise_prob", 0.5)),
+                   lowpass_prob=0.0 if role == "percussive" else float(augment.get("lowpass_prob", 0) or 0))
 
     @property
     def percussive(self) -> bool:
@@ -165,7 +189,10 @@ class AugmentPolicy(AugmentConfig):
         timbre = None
         if self.timbre_db:  # drawn last: the draws before it are those of a policy without it
             timbre = tuple(float(g) for g in rng.uniform(-self.timbre_db, self.timbre_db, TIMBRE_NODES))
-        return Draw(k, resample_rate, stretch_rate, gain, noise, eq, noise_seed, timbre)
+        lowpass = None  # after the timbre, for the same reason
+        if self.lowpass_prob and rng.random() < self.lowpass_prob:
+            lowpass = float(rng.uniform(*LOWPASS_RATIOS[:2]))
+        return Draw(k, resample_rate, stretch_rate, gain, noise, eq, noise_seed, timbre, lowpass)
 
 
 def stretch_tensor(t, rate: float, n_fft: int = 1024, hop: int = 256):
@@ -208,14 +235,27 @@ def timbre_response(n: int, sample_rate_hz: int, gains_db, device=None):
     return (10.0 ** (db / 20.0)).to(torch.complex64)
 
 
-def speed_and_tilt(x, rate: float, n_out: int, sample_rate_hz: int, eq: tuple[float, float, float] | None,
-                   timbre: tuple[float, ...] | None = None):
-    """``x`` (1-D tensor) played ``rate`` times faster (band-limited FFT resampling: the
-    spectrum is cut or zero-extended, so any real rate is exact), EQ-tilted and given the
-    ``timbre`` envelope (:func:`timbre_response`), cut or zero-padded to ``n_out`` samples."""
+def lowpass_response(n: int, sample_rate_hz: int, pass_hz: float, device=None):
+    """Real (zero-phase) response ``(n // 2 + 1,)`` on an ``n``-point rFFT: 1 up to ``pass_hz``,
+    a raised cosine down to 0 at ``pass_hz * LOWPASS_RATIOS[2] / LOWPASS_RATIOS[1]`` (at most
+    the top note's ``LOWPASS_RATIOS[2]`` x fundamental, below its second harmonic), 0 above."""
     import torch
 
-    if rate == 1.0 and eq is None and timbre is None:
+    stop_hz = pass_hz * LOWPASS_RATIOS[2] / LOWPASS_RATIOS[1]
+    hz = torch.arange(n // 2 + 1, device=device, dtype=torch.float64) * (sample_rate_hz / n)
+    frac = ((hz - pass_hz) / (stop_hz - pass_hz)).clamp(0.0, 1.0)
+    return (0.5 * (1.0 + torch.cos(math.pi * frac))).to(torch.complex64)
+
+
+def speed_and_tilt(x, rate: float, n_out: int, sample_rate_hz: int, eq: tuple[float, float, float] | None,
+                   timbre: tuple[float, ...] | None = None, lowpass_hz: float | None = None):
+    """``x`` (1-D tensor) played ``rate`` times faster (band-limited FFT resampling: the
+    spectrum is cut or zero-extended, so any real rate is exact), EQ-tilted, given the
+    ``timbre`` envelope (:func:`timbre_response`) and low-passed (:func:`lowpass_response`),
+    cut or zero-padded to ``n_out`` samples."""
+    import torch
+
+    if rate == 1.0 and eq is None and timbre is None and lowpass_hz is None:
         y = x
     else:
         m = max(2, int(round(len(x) / rate)))
@@ -226,6 +266,8 @@ def speed_and_tilt(x, rate: float, n_out: int, sample_rate_hz: int, eq: tuple[fl
             spec = spec * tilt_response(m, sample_rate_hz, *eq, device=x.device)
         if timbre is not None:
             spec = spec * timbre_response(m, sample_rate_hz, timbre, device=x.device)
+        if lowpass_hz is not None:
+            spec = spec * lowpass_response(m, sample_rate_hz, lowpass_hz, device=x.device)
         y = torch.fft.irfft(spec, n=m) * (m / len(x))
     if len(y) >= n_out:
         return y[:n_out]
@@ -235,14 +277,14 @@ def speed_and_tilt(x, rate: float, n_out: int, sample_rate_hz: int, eq: tuple[fl
 def render(x, draw: Draw, sample_rate_hz: int, n_out: int):
     """The augmented clip, ``(n_out,)`` float32 on ``x``'s device, from source audio ``x``
     (1-D float tensor, ``draw.source_seconds`` worth): phase-vocoder tempo change, then in one
-    FFT the speed change, the EQ tilt and the timbre envelope, then gain and white noise (seeded by
+    FFT the speed change, the EQ tilt, the timbre envelope and the low-pass, then gain and white noise (seeded by
     ``draw.noise_seed``, drawn on the CPU so every device adds the same noise)."""
     import torch
 
     y = x.float()
     if draw.stretch_rate != 1.0:
         y = stretch_tensor(y, draw.stretch_rate)
-    y = speed_and_tilt(y, draw.resample_rate, n_out, sample_rate_hz, draw.eq, draw.timbre)
+    y = speed_and_tilt(y, draw.resample_rate, n_out, sample_rate_hz, draw.eq, draw.timbre, draw.lowpass_hz)
     if draw.gain_db:
         y = y * 10 ** (draw.gain_db / 20)
     if draw.noise_db is not None:

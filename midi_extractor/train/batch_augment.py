@@ -17,7 +17,7 @@ yields in device mode, stacked by the default collate):
   happens here);
 * ``augment``: ``(B, N_FIELDS)`` float32 rows of :func:`encode`:
   ``[n_src, stretch_rate, resample_rate, gain_db, noise_db, eq_hz, eq_low_db, eq_high_db, scale, noise_seed,
-  timbre_0 .. timbre_7]``, ``noise_db``/``eq_hz``/``timbre_0`` NaN when off; int16 audio reads as ``q * scale / 32768``;
+  timbre_0 .. timbre_7, lowpass_hz]``, ``noise_db``/``eq_hz``/``timbre_0``/``lowpass_hz`` NaN when off; int16 audio reads as ``q * scale / 32768``;
 * ``onset``, ``offset``, ``frame``: ``(B, T, N)`` uint8 0/1 and ``velocity`` uint8
   MIDI velocity (:func:`compact_rolls`; a quarter of float32's bytes to collate
   and pass between processes): :func:`expand_rolls` gives back the float32 rolls
@@ -39,7 +39,7 @@ from midi_extractor.train.augment import TIMBRE_NODES, AugmentPolicy, Draw, rend
 
 #: columns of an ``augment`` row
 FIELDS = ("n_src", "stretch_rate", "resample_rate", "gain_db", "noise_db", "eq_hz", "eq_low_db", "eq_high_db",
-          "scale", "noise_seed") + tuple(f"timbre_{i}" for i in range(TIMBRE_NODES))
+          "scale", "noise_seed") + tuple(f"timbre_{i}" for i in range(TIMBRE_NODES)) + ("lowpass_hz",)
 N_FIELDS = len(FIELDS)
 
 
@@ -58,8 +58,9 @@ def encode(draw: Draw, n_src: int, scale: float = 1.0) -> np.ndarray:
     corner, low, high = draw.eq if draw.eq is not None else (math.nan, 0.0, 0.0)
     noise = math.nan if draw.noise_db is None else draw.noise_db
     timbre = draw.timbre if draw.timbre is not None else (math.nan,) + (0.0,) * (TIMBRE_NODES - 1)
+    lowpass = math.nan if draw.lowpass_hz is None else draw.lowpass_hz
     return np.array([n_src, draw.stretch_rate, draw.resample_rate, draw.gain_db, noise, corner, low, high, scale,
-                     draw.noise_seed, *timbre], dtype=np.float32)
+                     draw.noise_seed, *timbre, lowpass], dtype=np.float32)
 
 
 def decode_row(row: np.ndarray) -> tuple[int, float, Draw]:
@@ -67,9 +68,10 @@ def decode_row(row: np.ndarray) -> tuple[int, float, Draw]:
     draw's ``transpose`` is not carried: the labels were made from it already)."""
     n_src, stretch, rate, gain_db, noise_db, eq_hz, eq_low, eq_high, scale, seed = (float(v) for v in row[:10])
     timbre = tuple(float(v) for v in row[10:10 + TIMBRE_NODES])
+    lowpass = float(row[10 + TIMBRE_NODES])
     draw = Draw(0, rate, stretch, gain_db, None if math.isnan(noise_db) else noise_db,
                 None if math.isnan(eq_hz) else (eq_hz, eq_low, eq_high), int(seed),
-                None if math.isnan(timbre[0]) else timbre)
+                None if math.isnan(timbre[0]) else timbre, lowpass_hz=None if math.isnan(lowpass) else lowpass)
     return int(n_src), scale, draw
 
 

@@ -168,6 +168,9 @@ class TranscriptionDataset(BadFileBook, ClipReader, torch.utils.data.Dataset):
         src_s = draw.source_seconds(self.clip_seconds)
         rolls = rolls_from_midi(self.notes(i), self.n_frames, self.front_end, self.drum_classes,
                                 start_s=offset_s, time_scale=draw.time_scale, transpose=draw.transpose)
+        if draw.lowpass_ratio is not None:  # set above the clip's highest sounding note
+            sounding = np.flatnonzero(rolls["frame"].any(axis=0))
+            draw = draw.with_lowpass(int(sounding[-1]) + self.front_end.min_midi if sounding.size else None)
         return {"rolls": rolls, "i": i, "offset_s": offset_s, "src_s": src_s, "draw": draw}
 
     def _finish(self, item: dict) -> dict[str, torch.Tensor]:

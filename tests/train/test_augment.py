@@ -6,8 +6,8 @@ import pytest
 
 import torch
 
-from midi_extractor.train.augment import (TIMBRE_LOW_HZ, TIMBRE_NODES, AugmentPolicy, Draw, apply_audio, speed_and_tilt,
-                                          stretch_tensor)
+from midi_extractor.train.augment import (LOWPASS_RATIOS, TIMBRE_LOW_HZ, TIMBRE_NODES, AugmentPolicy, Draw,
+                                          apply_audio, speed_and_tilt, stretch_tensor)
 from midi_extractor.config import ConfigError, FrontEndConfig, load_params
 from midi_extractor.config.training import AugmentConfig
 from midi_extractor.model.labels import rolls_from_midi
@@ -121,6 +121,42 @@ def test_timbre_off_draws_what_it_drew_before():
         assert dataclasses.replace(db, timbre=None) == da
     with pytest.raises(ConfigError, match="timbre_db must be >= 0, got -1.0"):
         AugmentConfig(timbre_db=-1.0).check("roles.harmonic.augment")
+
+
+def test_the_lowpass_leaves_the_top_note_a_sine_and_keeps_the_lower_notes_partials_below_it():
+    """A clip whose highest note is A2 (110 Hz) and whose lower note is A1 (55 Hz), each with
+    harmonics 1-4: the low-pass drawn for it passes 110 Hz and everything below untouched and
+    removes every partial from 220 Hz up (the top note's second harmonic)."""
+    t = np.arange(SR) / SR
+    partials = {55.0: 0.2, 110.0: 0.2, 165.0: 0.1, 220.0: 0.1, 330.0: 0.05, 440.0: 0.05}
+    x = sum(a * np.sin(2 * np.pi * f * t) for f, a in partials.items()).astype(np.float32)
+    policy = AugmentPolicy.from_params({"lowpass_prob": 1.0}, "melodic")
+    d = policy.draw(np.random.default_rng(0)).with_lowpass(45)
+    assert LOWPASS_RATIOS[0] <= d.lowpass_ratio <= LOWPASS_RATIOS[1]
+    assert d.lowpass_hz == pytest.approx(110.0 * d.lowpass_ratio)
+    y = apply_audio(x, d, SR, len(x))
+    for f in (55.0, 110.0):
+        assert _level_db(y, f) - _level_db(x, f) == pytest.approx(0.0, abs=0.05)
+    for f in (220.0, 330.0, 440.0):
+        assert _level_db(y, f) - _level_db(x, f) < -60.0
+    assert d.with_lowpass(None).lowpass_hz is None and d.with_lowpass(None).is_identity  # a clip with no note
+
+
+def test_lowpass_off_or_percussive_draws_what_it_drew_before():
+    """The low-pass is drawn last: a policy without it draws every other choice as before, and
+    percussive roles never low-pass (their hits have no top note)."""
+    keys = {"gain_db": 6, "noise_db": -40, "eq_db": 6, "pitch_shift_semitones": 2, "timbre_db": 9.0}
+    plain = AugmentPolicy.from_params(keys, "melodic")
+    lowpassed = AugmentPolicy.from_params({**keys, "lowpass_prob": 0.5}, "melodic")
+    drawn = 0
+    for seed in range(20):
+        da, db = plain.draw(np.random.default_rng(seed)), lowpassed.draw(np.random.default_rng(seed))
+        assert dataclasses.replace(db, lowpass_ratio=None) == da
+        drawn += db.lowpass_ratio is not None
+    assert 3 <= drawn <= 17
+    assert AugmentPolicy.from_params({"lowpass_prob": 1.0}, "percussive").lowpass_prob == 0.0
+    with pytest.raises(ConfigError, match="lowpass_prob must be within 0-1, got 1.5"):
+        AugmentConfig(lowpass_prob=1.5).check("roles.melodic.augment")
 
 
 def test_the_shipped_percussive_policy_moves_a_kits_tuning_tilt_and_envelope_with_its_hits():

@@ -14,7 +14,7 @@ import torch
 
 from midi_extractor.config import FrontEndConfig
 from midi_extractor.train.augment import AugmentPolicy, Draw
-from midi_extractor.train.batch_augment import augment_batch, encode, expand_rolls, source_samples
+from midi_extractor.train.batch_augment import FIELDS, augment_batch, encode, expand_rolls, source_samples
 from midi_extractor.train.clips import TranscriptionDataset
 
 SR = 16000
@@ -115,7 +115,8 @@ def test_device_mode_gives_the_cpu_paths_labels_and_audio(sine_set):
     float tolerance (one renderer; the device path's rows are float32)."""
     fe = FrontEndConfig()
     policy = AugmentPolicy(role="melodic", gain_db=6.0, pitch_shift_semitones=2, time_stretch=0.1,
-                           eq_db=6.0, timbre_db=9.0, stretch_prob=1.0, noise_db=-30.0, noise_prob=1.0)
+                           eq_db=6.0, timbre_db=9.0, stretch_prob=1.0, noise_db=-30.0, noise_prob=1.0,
+                           lowpass_prob=0.5)
     kw = dict(deterministic=False, cache_audio=False, clips_per_epoch=8)
     cpu = TranscriptionDataset(sine_set, "train", fe, 2.0, None, policy, seed=5, **kw)
     dev = TranscriptionDataset(sine_set, "train", fe, 2.0, None, policy, seed=5, augment_on_device=True, **kw)
@@ -124,7 +125,7 @@ def test_device_mode_gives_the_cpu_paths_labels_and_audio(sine_set):
     rendered = augment_batch(batch["audio"], batch["augment"], fe.sample_rate_hz, 2 * fe.sample_rate_hz)
     assert batch["onset"].dtype == torch.uint8  # compact labels through the loader
     batch.update(expand_rolls(batch))
-    moved = 0
+    moved = lowpassed = 0
     for i in range(8):
         ref = cpu[i]
         for key in ("onset", "offset", "frame", "velocity"):
@@ -133,4 +134,10 @@ def test_device_mode_gives_the_cpu_paths_labels_and_audio(sine_set):
         assert len(a) == len(b) == 2 * fe.sample_rate_hz
         assert np.abs(a - b).max() < 1e-4 * max(1.0, float(np.abs(a).max()))
         moved += not math.isclose(float(batch["augment"][i, 2]), 1.0)
+        lowpass_hz = float(batch["augment"][i, FIELDS.index("lowpass_hz")])
+        if not math.isnan(lowpass_hz):  # set above the clip's highest sounding note, after the transpose
+            top = int(np.flatnonzero(batch["frame"][i].numpy().any(axis=0))[-1]) + fe.min_midi
+            assert 1.05 <= lowpass_hz / (440.0 * 2 ** ((top - 69) / 12)) <= 1.5
+            lowpassed += 1
     assert moved  # some clips were pitch-shifted
+    assert 0 < lowpassed < 8
