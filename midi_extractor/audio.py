@@ -43,8 +43,15 @@ _CONTEXT_OUT = 512
 #: floor of :func:`rms_db` (digital silence)
 SILENCE_DB = -200.0
 
-#: a sample this loud sits at full scale: int16's largest (32767 / 32768), or beyond it
+#: a sample this loud sits at full scale: int16's largest (32767 / 32768) up to 1.0
 FULL_SCALE = 32767 / 32768
+
+
+def count_full_scale(data: np.ndarray) -> int:
+    """Samples at full scale (clipped): ``FULL_SCALE <= |x| <= 1.0``. Float samples past 1.0 are
+    overdriven, not clipped (they kept their peaks; ``infer.audio_in`` scales them down)."""
+    a = np.abs(data)
+    return int(np.count_nonzero((a >= FULL_SCALE) & (a <= 1.0)))
 
 
 class AudioError(ValueError):
@@ -121,7 +128,8 @@ def resample(x: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
 def _read(f: sf.SoundFile, path: str | Path, start: int, n: int, stats: dict | None = None) -> np.ndarray:
     """Read ``n`` frames from ``start`` as mono float32; frames past the end are
     zeros (so are frames before 0). ``stats``: add ``samples`` read and how many sat at
-    ``full_scale`` (:data:`FULL_SCALE`, in any channel, before the mono mix)."""
+    ``full_scale`` (:func:`count_full_scale`, in any channel, before the mono mix), and keep
+    the ``peak`` of the mono mix at the file's own rate."""
     out = np.zeros(max(n, 0), dtype=np.float32)
     lo, hi = max(start, 0), min(start + n, f.frames)
     if hi <= lo:
@@ -137,8 +145,10 @@ def _read(f: sf.SoundFile, path: str | Path, start: int, n: int, stats: dict | N
     check_finite(data, path, f"in frames {lo}-{hi}")
     if stats is not None:
         stats["samples"] = stats.get("samples", 0) + data.size
-        stats["full_scale"] = stats.get("full_scale", 0) + int(np.count_nonzero(np.abs(data) >= FULL_SCALE))
+        stats["full_scale"] = stats.get("full_scale", 0) + count_full_scale(data)
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if stats is not None and mono.size:
+        stats["peak"] = max(stats.get("peak", 0.0), float(np.max(np.abs(mono))))
     out[lo - start: lo - start + len(mono)] = mono
     return out
 

@@ -97,6 +97,7 @@ class DatasetConfig(Checked):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"{key_of(where, name)} must be >= 0, got {value}")
+        self._check_split_sizes(where)
         for tracks, sources in (("kit_tracks", "kit_sources"), ("calibration_tracks", "calibration_sources"),
                                 ("timbre_tracks", "timbre_sources")):
             if getattr(self, tracks) < 0:
@@ -117,3 +118,16 @@ class DatasetConfig(Checked):
         if self.timbre_tracks and shared:
             raise ConfigError(f"{key_of(where, 'timbre_sources')} must be held out of ood_sources and "
                               f"calibration_sources; {', '.join(shared)} is in both")
+
+    def _check_split_sizes(self, where: str) -> None:
+        """The generated set's validation and test tracks leave a train track out of ``tracks`` (the
+        sizes ``synth.splits.split_counts`` draws; a size left null is about 10 % of ``tracks``).
+        ``calibration_tracks`` (and kit and timbre tracks) are written after ``tracks``: no room needed."""
+        if self.kind != "generated" or (self.validation_tracks is None and self.test_tracks is None):
+            return
+        tenth = max(1, int(round(0.1 * self.tracks)))
+        val, test = (tenth if n is None else n for n in (self.validation_tracks, self.test_tracks))
+        if val + test >= self.tracks:
+            raise ConfigError(f"{key_of(where, 'validation_tracks')} ({val}) + test_tracks ({test}) leave no train "
+                              f"track out of tracks ({self.tracks}): raise tracks to at least "
+                              f"{val + test + 1} (calibration_tracks come after these and need no room)")

@@ -25,7 +25,7 @@ class Params(Checked):
     features: FrontEndConfig = field(default_factory=FrontEndConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: dict[str, PretrainConfig] = field(default_factory=dict)
-    stems: dict[str, StemConfig] = field(default_factory=dict)
+    stems: dict[str, StemConfig | None] | None = field(default_factory=dict)  # null refused by check
     reserved_stems: list[str] = field(default_factory=list)
     roles: dict[str, RoleConfig] = field(default_factory=dict)
     index: IndexConfig = field(default_factory=IndexConfig)
@@ -55,6 +55,7 @@ class Params(Checked):
         if self.model.size in HARMONIC_MODEL_SIZES and self.features.kind != "logfreq":
             raise ConfigError(f"{key_of(where, 'model.size')} {self.model.size!r} needs features.kind: logfreq "
                               f"(a pitch axis), got {self.features.kind!r}")
+        self._check_stems_given(where)
         for name, stem in self.stems.items():
             at = key_of(where, f"stems.{name}")
             if name not in tx.STEMS:
@@ -85,6 +86,24 @@ class Params(Checked):
         for role in self.roles:
             if role not in tx.ROLES:
                 raise ConfigError(f"{key_of(where, f'roles.{role}')}: unknown role; known: {', '.join(tx.ROLES)}")
+
+    def _check_stems_given(self, where: str) -> None:
+        """``stems`` and each ``stems.<stem>`` are mappings (null would silently train on defaults),
+        and ``reserved_stems`` names known slots that ``stems`` does not train."""
+        if self.stems is None:
+            raise ConfigError(f"{key_of(where, 'stems')} is null; list the stems to train, each with its "
+                              f"settings (or leave the key out)")
+        for name, stem in self.stems.items():
+            if stem is None:
+                raise ConfigError(f"{key_of(where, f'stems.{name}')} is null; give its settings (at least "
+                                  f"{{}} for every default) or remove the stem")
+        for name in self.reserved_stems:
+            at = key_of(where, "reserved_stems")
+            if name not in tx.STEMS:
+                raise ConfigError(f"{at}: unknown stem {name!r}; known: {', '.join(tx.STEM_NAMES)}")
+            if name in self.stems:
+                raise ConfigError(f"{at} lists {name!r}, which stems.{name} trains: a stem is either "
+                                  f"trained or reserved")
 
     def _check_taxonomy(self, at: str) -> None:
         """``taxonomy`` holds only :data:`TAXONOMY_KEYS`, each a bool (``-S taxonomy.organs_as_keys=false``

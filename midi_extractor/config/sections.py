@@ -169,6 +169,10 @@ class FilterConfig(Checked):
     full_decode: bool = True   # decode every stem to its end (catches truncation, NaN/inf)
 
     def check(self, where: str) -> None:
+        if self.silence_db > 0:
+            raise ConfigError(f"{key_of(where, 'silence_db')} is {self.silence_db:g} dBFS, above full scale (0 dBFS): "
+                              f"every stem would be dropped as silent_audio; give a level below 0 (default "
+                              f"{SILENCE_DB:g})")
         if not self.block_s > 0:
             raise ConfigError(f"{key_of(where, 'block_s')} must be > 0, got {self.block_s}")
         if self.min_notes < 0:

@@ -10,8 +10,9 @@ Reasons, checked in this order (cheap checks first):
 ``outside_root``      the entry's audio or MIDI path leaves the dataset root
                       (``..``, an absolute path elsewhere, or a track folder that is
                       a symlink to elsewhere; ``index_io.inside_root``): never opened
-``missing_audio``     no audio file (``"audio": null``) or the file is gone
-``missing_midi``      no MIDI file
+``missing_audio``     no audio file (``"audio": null``) or the file is gone; the detail
+                      names the path expected (``TRACK/stems/Sxx.flac``, or the entry's)
+``missing_midi``      no MIDI file (the detail: ``TRACK/MIDI/Sxx.mid``, or the entry's)
 ``unreadable_midi``   the MIDI file does not parse (truncated, not MIDI)
 ``empty_midi``        no notes at all
 ``too_few_notes``     fewer than ``min_notes`` notes this stem transcribes
@@ -111,6 +112,16 @@ def _audio_check(audio: Path, config: FilterConfig) -> tuple[str | None, str, fl
     return None, "", frames / rate
 
 
+def expected_file(root: Path, entry: dict, folder: str, ext: str) -> Path:
+    """Where an entry's file with no path (``null``) would be: ``TRACK/folder/<stem_id><ext>``, the
+    track folder being ``root/<split>/<track>``, ``root/<track>`` or ``root`` (the layouts)."""
+    track, name = str(entry.get("track")), f"{entry.get('stem_id')}{ext}"
+    for cand in (root / str(entry.get("split")) / track, root / track):
+        if cand.is_dir():
+            return cand / folder / name
+    return (root if root.name == track else root / track) / folder / name
+
+
 def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tuple[str | None, str]:
     """``(reason or None, detail)`` for one index entry."""
     try:
@@ -119,11 +130,12 @@ def check_entry(entry: dict, root: Path, stem: str, config: FilterConfig) -> tup
     except OutsideRootError as exc:
         return "outside_root", str(exc)
     if audio is None:
-        return "missing_audio", "no audio file for this stem"
+        return "missing_audio", (f"{expected_file(root, entry, 'stems', '.flac')}: no audio file for this stem "
+                                 "(nor .wav)")
     if not audio.is_file():
         return "missing_audio", f"{audio}: audio file not found"
     if midi is None:
-        return "missing_midi", "no MIDI file for this stem"
+        return "missing_midi", f"{expected_file(root, entry, 'MIDI', '.mid')}: no MIDI file for this stem"
     if not midi.is_file():
         return "missing_midi", f"{midi}: MIDI file not found"
     trouble = check_midi(midi)  # a 0-byte or cut file, said plainly (mido's EOFError has no message)

@@ -15,7 +15,9 @@ Bad input never stops the run: a missing, empty, truncated (libsndfile "lost syn
 short read) or non-finite audio file, 0 samples at the new rate, an entry without MIDI
 or an unreadable MIDI file gets one warning naming the file and the problem; its entry
 is left out, listed in the report and the index's ``bad_files``. When nothing is left,
-:class:`~midi_extractor.index_io.DataError` names the index.
+:class:`~midi_extractor.index_io.DataError` names the index. Stems sampled below
+``sample_rate_hz`` (BabySlakh's 16 kHz for the 32 kHz kit base) are prepared, upsampled, with
+one warning for the whole index naming the stem, their rate and the model's.
 
 Labels: the stored notes are the corrected ones (:func:`midi_extractor.index_io.label_notes`):
 an entry's ``label_shift_semitones`` (real Slakh bass: -12) is applied and renamed
@@ -56,7 +58,7 @@ from typing import Any
 
 from midi_extractor import prepared
 from midi_extractor.atomic import OutputError, check_writable, clean_stale_tmp, write_json
-from midi_extractor.dataset.prepare_entry import DEFAULT_PITCH_RANGE, pitched_entry, prepare_entry
+from midi_extractor.dataset.prepare_entry import DEFAULT_PITCH_RANGE, pitched_entry, prepare_entry, warn_below_rate
 from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, parse_index,
                                      read_index, select_split)
 
@@ -198,6 +200,7 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
     if not chosen:
         raise DataError(f"{index_path}: no entries in split(s) {', '.join(splits)}")
     check_writable(out_dir)  # before anything is decoded
+    warn_below_rate(index_path, header.get("stem"), chosen, source_root, sample_rate_hz)
 
     results = _mark_duplicates(chosen, source_root)
     pitch_range = (int(pitch_range[0]), int(pitch_range[1]))

@@ -15,7 +15,8 @@ and the problem. The driver over a whole index is :mod:`midi_extractor.dataset.p
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,13 @@ import numpy as np
 from midi_extractor import prepared
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import atomic_open, clean_stale_tmp, write_json
-from midi_extractor.audio import AudioError, load_audio
+from midi_extractor.audio import AudioError, audio_info, load_audio
 from midi_extractor.config import FrontEndConfig
-from midi_extractor.index_io import DataError, fit_labels, inside_root, label_notes, label_shift
+from midi_extractor.index_io import (DataError, OutsideRootError, fit_labels, inside_root, label_notes,
+                                     label_shift)
 from midi_extractor.midi_notes import MidiError, load_notes
+
+log = logging.getLogger("midi_extractor.dataset.prepare")  # said as the driver's own
 
 #: the model's pitch range when none is given (``features.min_midi``, ``features.max_midi``)
 DEFAULT_PITCH_RANGE = (FrontEndConfig.min_midi, FrontEndConfig.max_midi)
@@ -167,3 +171,30 @@ def _write_entry(out_dir: Path, track: str, stem_id: str, q: np.ndarray, notes: 
     _write_npy(out_dir / prepared.notes_relpath(track, stem_id), np.asarray(notes, dtype=np.float64))
     clean_stale_tmp(marker_path)
     write_json(marker_path, marker)
+
+
+def _source_rate(entry: Mapping, source_root: Path) -> int | None:
+    """An entry's audio rate: the index's ``metadata.sample_rate_hz`` (build-index reads each
+    header), else the file's header; None when neither can be read (prepare names that file)."""
+    rate = (entry.get("metadata") or {}).get("sample_rate_hz")
+    if rate is None and entry.get("audio"):
+        try:
+            rate = audio_info(inside_root(source_root, entry["audio"]))[0]
+        except (AudioError, OutsideRootError, OSError):
+            return None
+    return int(rate) if rate else None
+
+
+def warn_below_rate(index_path: Path, stem: Any, chosen: Sequence[Mapping], source_root: Path,
+                    sample_rate_hz: int) -> None:
+    """One warning for the stem when entries are sampled below the rate its model hears:
+    upsampled, they hold nothing above their Nyquist frequency (BabySlakh's 16 kHz for the
+    32 kHz kit base: no hats or shakers above 8 kHz)."""
+    rates = [r for r in (_source_rate(e, source_root) for e in chosen) if r is not None and r < sample_rate_hz]
+    if rates:
+        low = sorted(set(rates))
+        drums = " (where hats and shakers sound)" if stem in tx.STEMS and tx.STEMS[stem].is_drum else ""
+        log.warning("%s: %d of %d entries of stem %s are sampled at %s Hz, below the %d Hz its model hears: "
+                    "upsampled, they hold nothing above %d Hz%s, so the model learns silence there; use a copy "
+                    "of the data at %d Hz or more if there is one", index_path, len(rates), len(chosen), stem,
+                    "/".join(map(str, low)), sample_rate_hz, low[0] // 2, drums, sample_rate_hz)

@@ -63,12 +63,27 @@ def condition(audio: np.ndarray, name: str = "audio array") -> np.ndarray:
     with a logged warning; anything else passes unchanged."""
     x = to_mono(audio)
     _refuse_non_finite(x, name)
+    return fit_full_scale(x, name)
+
+
+def full_scale_gain(peak: float, own_peak: float, name: str) -> float:
+    """The gain that brings a signal peaking at ``peak`` (at the model's rate) to at most
+    :data:`PEAK_LEVEL`: 1.0 when it is not above 1.0. The warning names the input's own peak
+    (``own_peak``, at its own rate, before resampling) and is logged only when that is above full
+    scale (overdriven float audio): a clipped integer file rings a little past 1.0 once resampled,
+    and that overshoot is scaled back without a word (its clipping has its own warning)."""
+    if peak <= 1.0:
+        return 1.0
+    if own_peak > 1.0:
+        log.warning("%s: peak %.2f is above full scale (overdriven); scaled to peak %.2f", name, own_peak, PEAK_LEVEL)
+    return PEAK_LEVEL / peak
+
+
+def fit_full_scale(x: np.ndarray, name: str, own_peak: float | None = None) -> np.ndarray:
+    """``x`` times :func:`full_scale_gain` (``own_peak`` None: the peak of ``x`` itself)."""
     peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if peak > 1.0:
-        log.warning("%s: peak %.2f is above full scale (clipped or overdriven); scaled to peak %.2f",
-                    name, peak, PEAK_LEVEL)
-        x = (x * (PEAK_LEVEL / peak)).astype(np.float32)
-    return x
+    gain = full_scale_gain(peak, peak if own_peak is None else own_peak, name)
+    return x if gain == 1.0 else (x * gain).astype(np.float32)
 
 
 def _refuse_non_finite(x: np.ndarray, name: str) -> None:
@@ -78,10 +93,11 @@ def _refuse_non_finite(x: np.ndarray, name: str) -> None:
 
 
 def load_input(audio: str | Path | np.ndarray, sample_rate_hz: int | None, target_hz: int) -> tuple[np.ndarray, str]:
-    """Mono float32 at ``target_hz`` and a name for messages. Raises ``audio.AudioError``
+    """Mono float32 at ``target_hz``, peak at most :data:`PEAK_LEVEL` (:func:`fit_full_scale`, the
+    warning naming the input's own peak), and a name for messages. Raises ``audio.AudioError``
     (path + problem) or ``ValueError`` for an array without a rate, an empty input or
     non-finite samples."""
-    from midi_extractor.audio import FULL_SCALE, AudioError, load_audio, resample
+    from midi_extractor.audio import AudioError, count_full_scale, load_audio, resample
 
     if isinstance(audio, (str, Path)):
         stats: dict = {}
@@ -91,14 +107,15 @@ def load_input(audio: str | Path | np.ndarray, sample_rate_hz: int | None, targe
         if not np.all(np.isfinite(x)):
             raise AudioError(audio, "contains NaN or infinite samples; refusing to transcribe")
         warn_if_clipped(stats.get("full_scale", 0), stats.get("samples", 0), str(audio))
-        return x, str(audio)
+        return fit_full_scale(x, str(audio), stats.get("peak", 0.0)), str(audio)
     rate = check_rate(sample_rate_hz)
     x = to_mono(audio)
     if x.size == 0:
         raise ValueError("audio array: no samples")
-    _refuse_non_finite(x, "audio array")  # before resampling smears them; the peak is condition()'s, once
-    warn_if_clipped(int(np.count_nonzero(np.abs(x) >= FULL_SCALE)), x.size, "audio array")
-    return resample(x, int(round(rate)), target_hz), "audio array"
+    _refuse_non_finite(x, "audio array")  # before resampling smears them
+    warn_if_clipped(count_full_scale(x), x.size, "audio array")
+    own_peak = float(np.max(np.abs(x)))
+    return fit_full_scale(resample(x, int(round(rate)), target_hz), "audio array", own_peak), "audio array"
 
 
 def warn_if_clipped(n_full_scale: int, n_samples: int, name: str) -> None:

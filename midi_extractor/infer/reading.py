@@ -32,6 +32,7 @@ class Scan:
     n_samples: int
     peak: float
     mean_square: float
+    own_peak: float = 0.0  # the file's peak at its own rate, before resampling (the one a warning names)
     blocks: tuple[np.ndarray, ...] | None = field(default=None, repr=False, compare=False)
 
     def replay(self, path: str | Path, rate_hz: int) -> Iterator[np.ndarray]:
@@ -93,4 +94,4 @@ def scan_file(path: str | Path, rate_hz: int) -> Scan:
     if n == 0:
         raise AudioError(path, "no audio samples")
     warn_if_clipped(stats.get("full_scale", 0), stats.get("samples", 0), str(path))
-    return Scan(n, peak, sum_sq / n, None if kept is None else tuple(kept))
+    return Scan(n, peak, sum_sq / n, stats.get("peak", 0.0), None if kept is None else tuple(kept))

@@ -27,7 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from midi_extractor.infer import engine
-from midi_extractor.infer.audio_in import PEAK_LEVEL
+from midi_extractor.infer.audio_in import full_scale_gain
 from midi_extractor.infer.reading import scan_file
 from midi_extractor.infer.settings import pinned
 from midi_extractor.model.decoding import Note, decode, note_key
@@ -184,11 +184,7 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
         log.warning("%s: audio is silent; no notes", path)
         kept.extend(scan.replay(path, rate) if keep_signal else ())
         return Streamed([], scan.n_samples, scan.level_db, signal=whole())
-    scale = 1.0
-    if scan.peak > 1.0:
-        log.warning("%s: peak %.2f is above full scale (clipped or overdriven); scaled to peak %.2f",
-                    path, scan.peak, PEAK_LEVEL)
-        scale = PEAK_LEVEL / scan.peak
+    scale = full_scale_gain(scan.peak, scan.own_peak, str(path))
     envelope = OnsetStream(scan.peak) if onsets and not keep_signal else None
     feed = NoteFeed(loaded, onset_threshold, frame_threshold, min_note_s, drum_note_s, frame_note_threshold)
 

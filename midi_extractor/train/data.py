@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import torch
@@ -69,6 +70,7 @@ def datasets(job: Job, val_clips_per_track: int, on_device: bool = False):
     policy = AugmentPolicy.from_params(job.role_config.augment, job.role)
     train_ds = TranscriptionDataset(job.index_path, "train", fe, s.clip_seconds, job.drum_classes, policy, s.seed,
                                     deterministic=False, dataset_root=job.data_root, augment_on_device=on_device)
+    warn_if_clips_outlast_tracks(job, train_ds.durations)
     try:
         val_ds = TranscriptionDataset(job.index_path, "validation", fe, s.clip_seconds, job.drum_classes, None,
                                       s.seed, deterministic=True, max_clips_per_track=val_clips_per_track,
@@ -77,6 +79,17 @@ def datasets(job: Job, val_clips_per_track: int, on_device: bool = False):
         log.warning("no validation clips (%s); best.pt follows last.pt", exc)
         val_ds = None
     return train_ds, val_ds
+
+
+def warn_if_clips_outlast_tracks(job: Job, durations) -> None:
+    """One warning when ``clip_seconds`` is longer than every training track: each clip is then a
+    whole track padded with silence (the model learns silence, a batch costs the longer clip)."""
+    longest = max(durations, default=0.0)
+    if longest < job.settings.clip_seconds:
+        key = f"pretrain.{job.name[5:]}" if job.name.startswith("base-") else f"stems.{job.name}"
+        log.warning("%s: clip_seconds %g is longer than every training track (the longest of %d is %.2f s): each "
+                    "clip is a whole track padded with silence; set %s.clip_seconds to %.1f or less",
+                    job.name, job.settings.clip_seconds, len(durations), longest, key, math.floor(longest * 10) / 10)
 
 
 def cpu_threads(device: torch.device, workers: int) -> None:

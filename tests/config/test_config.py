@@ -365,3 +365,33 @@ def test_generated_song_length_and_rate_are_checked_at_load(tmp_path):
         load_params(write(tmp_path, "dataset:\n  sample_rate_hz: 0\n"))
     # generated-only settings are not checked for real data
     assert load_params(write(tmp_path, "dataset:\n  kind: redux\n  root: data/slakh\n  seconds: 0\n")).dataset.seconds == 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("stems: {bass: {}}\nreserved_stems: [vocals, bass]\n",
+     r"params\.yaml: reserved_stems lists 'bass', which stems\.bass trains"),
+    ("reserved_stems: [kazoo]\n", r"params\.yaml: reserved_stems: unknown stem 'kazoo'; known: bass, "),
+    ("stems: null\n", r"params\.yaml: stems is null; list the stems to train"),
+    ("stems:\n  bass:\n  piano: {}\n", r"params\.yaml: stems\.bass is null; give its settings"),
+    ("index:\n  filter: {silence_db: 6}\n",
+     r"params\.yaml: index\.filter\.silence_db is 6 dBFS, above full scale \(0 dBFS\)"),
+    ("dataset: {tracks: 20, validation_tracks: 4, test_tracks: 20}\n",
+     r"params\.yaml: dataset\.validation_tracks \(4\) \+ test_tracks \(20\) leave no train track out of "
+     r"tracks \(20\): raise tracks to at least 25"),
+    ("dataset: {tracks: 10, validation_tracks: null, test_tracks: 9}\n",  # null: 10 % of tracks, as synth draws it
+     r"dataset\.validation_tracks \(1\) \+ test_tracks \(9\) leave no train track"),
+])
+def test_settings_that_mean_something_else_are_refused_naming_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, text))
+
+
+def test_the_limits_of_those_rules_still_load(tmp_path):
+    params = load_params(write(tmp_path, "stems: {bass: {}}\nreserved_stems: [vocals, high_percs]\n"
+                                         "index:\n  filter: {silence_db: 0}\n"
+                                         "dataset: {tracks: 25, validation_tracks: 4, test_tracks: 20, "
+                                         "calibration_tracks: 8, calibration_sources: [FreePats]}\n"))
+    assert params.reserved_stems == ["vocals", "high_percs"] and params.index.filter.silence_db == 0
+    # the split sizes are the generated set's: real data ignores them
+    real = "dataset: {kind: redux, root: data/slakh, tracks: 2, validation_tracks: 4, test_tracks: 20}\n"
+    assert load_params(write(tmp_path, real)).dataset.tracks == 2

@@ -120,6 +120,26 @@ def test_babyslakh_fixture_end_to_end_cli(tmp_path, capsys):
     assert "synth_pad_fx: kept 0 of 1; dropped 1 (missing_audio 1)" in printed
     guitar = json.loads((tmp_path / "filtered_dataset_guitar.json").read_text())
     assert guitar["entries"] == [] and guitar["dropped"]["labels_past_audio"] == 1
+    # a stem with MIDI and no audio ("audio": null) names the file it should have
+    for stem in ("drums", "synth_pad_fx"):
+        dropped = json.loads((tmp_path / f"filtered_dataset_{stem}.json").read_text())["dropped_entries"]
+        missing = [d for d in dropped if d["reason"] == "missing_audio"]
+        want = FIXTURE / "babyslakh_16k" / missing[0]["track"] / "stems" / f"{missing[0]['stem_id']}.flac"
+        assert missing[0]["detail"] == f"{want}: no audio file for this stem (nor .wav)"
+
+
+def test_missing_files_name_the_expected_path(tmp_path):
+    """``"audio": null`` / ``"midi": null`` name TRACK/stems/Sxx.flac and TRACK/MIDI/Sxx.mid (split layout)."""
+    track = tmp_path / "train" / "Track00003"
+    (track / "stems").mkdir(parents=True)
+    (track / "stems" / "S00.flac").write_bytes(b"")
+    entries = [_entry("Track00003", None, "train/Track00003/MIDI/S00.mid"),
+               _entry("Track00003", "train/Track00003/stems/S00.flac", None)]
+    index = {"stem": "bass", "dataset_root": str(tmp_path), "entries": entries}
+    out = filtering.filter_index(index, filtering.config_from_params({}))
+    assert [(d["reason"], d["detail"]) for d in out["dropped_entries"]] == [
+        ("missing_audio", f"{track / 'stems' / 'S00.flac'}: no audio file for this stem (nor .wav)"),
+        ("missing_midi", f"{track / 'MIDI' / 'S00.mid'}: no MIDI file for this stem")]
 
 
 def test_cli_missing_index_is_one_line(tmp_path, capsys):

@@ -277,3 +277,33 @@ def test_readers_keep_nothing_open(prep):
         prepared.read_window(root / e["audio"], k * 7, 4000, e["scale"])
         prepared.load_note_array(root / e["midi"])
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_stems_below_the_models_rate_are_said_once_per_stem(src, tmp_path, caplog):
+    """BabySlakh-like 16 kHz drum stems prepared for the 32 kHz kit base: one warning for the
+    stem, naming the rates and the band the model will never hear (the rate from the index's
+    metadata, as build-index writes it); an index without that metadata is read from the files'
+    headers (44.1 kHz stems prepared at 48 kHz)."""
+    root = tmp_path / "baby"
+    entries = []
+    for track in ("T1", "T2", "T3"):
+        (root / track / "stems").mkdir(parents=True)
+        sf.write(root / track / "stems" / "S00.wav", _sine(440, 0.5, 2.0, 16000), 16000)
+        _midi(root / track / "MIDI" / "S00.mid", [36, 38])
+        entries.append({**_entry(track, "S00", "S00.wav"),
+                        "metadata": {"program_num": 0, "is_drum": True, "sample_rate_hz": 16000}})
+    index = tmp_path / "dataset_drums.json"
+    index.write_text(json.dumps({"stem": "drums", "dataset_root": str(root), "entries": entries}))
+    with caplog.at_level(logging.WARNING, logger="midi_extractor"):
+        prepare_index(index, tmp_path / "drums", 32000)
+        prepare_index(index, tmp_path / "drums16", 16000)  # at the files' own rate: nothing to say
+    said = [r.getMessage() for r in caplog.records if "below the" in r.getMessage()]
+    assert said == [f"{index}: 3 of 3 entries of stem drums are sampled at 16000 Hz, below the 32000 Hz its "
+                    f"model hears: upsampled, they hold nothing above 8000 Hz (where hats and shakers sound), so "
+                    f"the model learns silence there; use a copy of the data at 32000 Hz or more if there is one"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="midi_extractor"):
+        prepare_index(src, tmp_path / "bass48", 48000)
+    said = [r.getMessage() for r in caplog.records if "below the" in r.getMessage()]
+    assert len(said) == 1 and ("7 of 7 entries of stem bass are sampled at 44100 Hz, below the 48000 Hz its model "
+                               "hears: upsampled, they hold nothing above 22050 Hz, so") in said[0]

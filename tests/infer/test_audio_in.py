@@ -101,3 +101,35 @@ def test_an_arrays_rate_must_be_a_positive_number_and_a_loud_array_is_said_once(
         x, name = audio_in.load_input(3.0 * _tone(1.0, 8000), 8000, 16000)
         audio_in.condition(x, name)  # what engine.transcribe_array does next: the one warning
     assert caplog.text.count("above full scale") == 1
+
+
+def test_clipping_is_integer_full_scale_and_the_peak_said_is_the_files_own(tmp_path, caplog):
+    """A 16-bit file clipped flat: 'heavily clipped', and the resampler's overshoot past 1.0 is
+    scaled back unsaid; a float file peaking at 1.5: 'peak 1.50 is above full scale', not clipped.
+    The same words from the whole-file path, the streamed scan and an array."""
+    from midi_extractor.infer import reading, stream
+
+    sr = 22050
+    t = np.arange(3 * sr) / sr
+    clipped = np.clip(2.0 * np.sin(2 * np.pi * 110 * t), -1, 1).astype(np.float32)
+    sf.write(tmp_path / "clipped.wav", clipped, sr, subtype="PCM_16")
+    hot = (1.5 * np.sin(2 * np.pi * 110 * t)).astype(np.float32)
+    sf.write(tmp_path / "hot.wav", hot, sr, subtype="FLOAT")
+    for name, source in (("clipped", tmp_path / "clipped.wav"), ("hot", tmp_path / "hot.wav"),
+                         ("clipped array", clipped), ("hot array", hot)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="midi_extractor.infer.engine"):
+            x, said = audio_in.load_input(source, sr, 16000)
+            audio_in.condition(x, said)  # what engine.transcribe_array does next: nothing more to say
+            if not name.endswith("array"):
+                scan = reading.scan_file(source, 16000)
+                assert scan.peak > 1.0  # the resampled clipped file rings past full scale too
+                assert stream.full_scale_gain(scan.peak, scan.own_peak, said) == pytest.approx(1.0 / scan.peak)
+        assert np.abs(x).max() <= 1.0
+        if name.startswith("clipped"):
+            assert "heavily clipped: 66.7% of its samples sit at full scale" in caplog.text
+            assert "above full scale" not in caplog.text
+        else:
+            assert "heavily clipped" not in caplog.text
+            assert caplog.text.count(f"{said}: peak 1.50 is above full scale (overdriven); scaled to peak 1.00") == \
+                (1 if name.endswith("array") else 2)  # a file: load_input's, then the stream's

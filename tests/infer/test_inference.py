@@ -171,6 +171,27 @@ def test_a_bad_stem_file_in_a_folder_is_named_once_and_makes_rc_1(standin, tmp_p
                  "--overwrite"]) == 0
 
 
+def test_a_silent_stem_of_a_folder_keeps_its_track_empty_as_the_summary_says(standin, tmp_path, capsys):
+    """The summary's "piano 0 notes" is the file's: piano's track is there, named, with its program
+    and no note (pretty_midi leaves a note-less track out when it reads a file back; mido shows it)."""
+    import mido
+
+    folder = tmp_path / "song"
+    folder.mkdir()
+    sf.write(folder / "bass.wav", sine(45, 0.5, 1.0, 2.0), SR)
+    sf.write(folder / "piano.wav", np.zeros(2 * SR, np.float32), SR)
+    out = tmp_path / "out"
+    assert main(["transcribe", str(folder), "--models-dir", str(standin), "-o", str(out), "--no-tempo"]) == 0
+    printed = capsys.readouterr()
+    assert "(bass 1 notes, piano 0 notes; 120 BPM)" in printed.out
+    assert f"{folder / 'piano.wav'}: audio is silent; no notes" in printed.err
+    tracks = {next(m.name for m in t if m.type == "track_name"): t for t in mido.MidiFile(out / "song.mid").tracks[1:]}
+    assert list(tracks) == ["bass", "piano"]
+    assert [m.program for m in tracks["piano"] if m.type == "program_change"] == [0]
+    assert not [m for m in tracks["piano"] if m.type == "note_on"]
+    assert [m.note for m in tracks["bass"] if m.type == "note_on" and m.velocity] == [45]
+
+
 def test_single_input_may_name_the_midi_file(standin, tmp_path):
     path = tmp_path / "in.wav"
     sf.write(path, sine(40, 0.1, 0.5, 1.0), SR)

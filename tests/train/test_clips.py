@@ -202,3 +202,22 @@ def test_a_raw_index_stem_whose_notes_run_past_its_audio_is_skipped_naming_it(tm
     assert [e["track"] for e in ds.entries] == ["Good"]
     (problem,) = ds.bad_files.values()
     assert "notes run to 7.00 s but the audio lasts 2.00 s" in problem
+
+
+def test_clips_longer_than_every_training_track_are_said_once(tmp_path, caplog):
+    """clip_seconds 5 over tracks of 2 s: one warning naming the stem, the clip length, the longest
+    track and the key to set; a clip that fits says nothing."""
+    from helpers_training import tiny_params, write_sine_set
+    from midi_extractor.train import data
+    from midi_extractor.train.state import Job
+
+    index = write_sine_set(tmp_path / "sines", n_tracks=3, seconds=2.0)  # 2 train tracks, 1 validation
+    said_for_5 = ("bass: clip_seconds 5 is longer than every training track (the longest of 2 is 2.00 s): each "
+                  "clip is a whole track padded with silence; set stems.bass.clip_seconds to 2.0 or less")
+    for clip_s, want in ((5.0, [said_for_5]), (1.0, [])):
+        params = tiny_params(clip_seconds=clip_s)
+        job = Job("bass", "melodic", params.stems["bass"], params.role("bass"), params, index, tmp_path / "out")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="midi_extractor"):
+            data.datasets(job, val_clips_per_track=1)
+        assert [r.getMessage() for r in caplog.records if "clip_seconds" in r.getMessage()] == want
