@@ -170,12 +170,17 @@ class Params(Checked):
         return (songs, "") if songs else (0, f"pretrain.{base}.songs is 0")
 
     def role(self, stem: str) -> RoleConfig:
-        """The role config of a stem with its per-stem ``loss_weights`` applied."""
+        """The role config of a stem with its per-stem ``loss_weights`` and ``augment`` applied."""
         role_name = tx.role_of(stem, self.switches)
         base = self.roles.get(role_name, RoleConfig())
-        overrides = self.stems[stem].loss_weights if stem in self.stems else {}
-        return replace(base, **{f"{k}_weight" if not k.endswith("_weight") else k: float(v)
-                                for k, v in overrides.items()})
+        cfg = self.stems.get(stem)
+        return base.overridden(f"stems.{stem}", cfg.loss_weights, cfg.augment) if cfg else base
+
+    def base_role(self, name: str) -> RoleConfig:
+        """The role config a ``pretrain`` base trains with: its role's, with the base's own
+        ``loss_weights`` and ``augment`` applied."""
+        cfg = self.pretrain[name]
+        return self.roles.get(cfg.role, RoleConfig()).overridden(f"pretrain.{name}", cfg.loss_weights, cfg.augment)
 
 
 

@@ -2,10 +2,11 @@
 ``stems.<stem>`` and ``pretrain.<base>``."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from midi_extractor.config.fields import Checked, ConfigError, auto_or_bool, key_of
+from midi_extractor.config.fields import Checked, ConfigError, auto_or_bool, key_of, replace
 
 # The loss's weights: one a head, ``restrike``, the onset loss's factor on a re-strike (an onset
 # while the same pitch sounded within the 0.1 s before it), and ``held``, its factor on the cells
@@ -61,6 +62,16 @@ class RoleConfig(Checked):
                 raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
         self.augment.check(key_of(where, "augment"))
 
+    def overridden(self, where: str, loss_weights: dict[str, float], augment: dict[str, Any]) -> "RoleConfig":
+        """This role with a stem's or base's ``loss_weights`` (``onset`` or ``onset_weight``: a
+        factor) and ``augment`` keys (an :class:`AugmentConfig` field each) put over its own,
+        checked; errors name ``where`` (``stems.piano``, ``pretrain.pitched``)."""
+        weighted = replace(self, key_of(where, "loss_weights"),
+                           **{k if k.endswith("_weight") else f"{k}_weight": float(v) for k, v in loss_weights.items()})
+        if not augment:
+            return weighted
+        return dataclasses.replace(weighted, augment=replace(self.augment, key_of(where, "augment"), **augment))
+
 
 @dataclass
 class StemConfig(Checked):
@@ -82,6 +93,7 @@ class StemConfig(Checked):
     early_stop_patience: int = 0     # validations without improvement; 0 = off
     grad_clip: float = 1.0
     loss_weights: dict[str, float] = field(default_factory=dict)  # overrides the role's
+    augment: dict[str, Any] = field(default_factory=dict)  # overrides keys of the role's augment
     augment_on: str = "auto"         # loader (per clip, CPU) | device (per batch) | auto: device on CUDA
     compile: str = "auto"            # torch.compile the training step: on | off | auto: on CUDA
     base_blends: list[float] = field(default_factory=list)  # weights w of w*fine-tune + (1-w)*base tried
@@ -116,6 +128,11 @@ class StemConfig(Checked):
         for name, w in self.loss_weights.items():
             if w < 0:
                 raise ConfigError(f"{key_of(where, 'loss_weights')}.{name} must be >= 0, got {w}")
+        known = tuple(f.name for f in dataclasses.fields(AugmentConfig))
+        unknown = sorted(set(self.augment) - set(known))
+        if unknown:
+            raise ConfigError(f"{key_of(where, 'augment')}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        replace(AugmentConfig(), key_of(where, "augment"), **self.augment)  # each value's type and range
 
 
 @dataclass

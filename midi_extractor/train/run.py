@@ -37,13 +37,14 @@ from typing import Any, Sequence
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import write_json
-from midi_extractor.config import ConfigError, Params, PretrainConfig, RoleConfig, StemConfig, replace
+from midi_extractor.config import ConfigError, Params, PretrainConfig, StemConfig, replace
 from midi_extractor.model.checkpoint import CheckpointError, Identity, check_fits, load_checkpoint
 
 log = logging.getLogger(__name__)
 
 #: StemConfig fields a caller (or a CLI flag) may override per run
-OVERRIDE_FIELDS = tuple(f.name for f in dataclasses.fields(StemConfig) if f.name not in ("role", "base", "loss_weights"))
+OVERRIDE_FIELDS = tuple(f.name for f in dataclasses.fields(StemConfig)
+                        if f.name not in ("role", "base", "loss_weights", "augment"))
 _RUN_OPTIONS = ("device", "resume", "log_every", "progress", "amp", "val_clips_per_track", "weights_out")
 
 
@@ -175,8 +176,7 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
     out_dir = Path(out_dir)
     check_writable(out_dir)  # before the merged index is written there
     index = merge_indexes(index_paths, out_dir / "index.json")
-    role_config = replace(params.roles.get(cfg.role, RoleConfig()), f"pretrain.{name}.loss_weights",
-                          **{f"{k}_weight": v for k, v in cfg.loss_weights.items()})
+    role_config = params.base_role(name)
     classes = tx.MODEL_DRUM_CLASSES.get(cfg.drum_stem)
     job = Job(f"base-{name}", cfg.role, cfg, role_config, params, index, out_dir,
               list(classes) if classes else None, data_root, Path(cfg.init_from) if cfg.init_from else None,

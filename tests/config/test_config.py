@@ -22,7 +22,8 @@ def test_shipped_params_load_with_one_role_per_stem():
     for name, stem in params.stems.items():
         assert stem.role == tx.role_of(name, params.switches)
         weights = {f"{k}_weight": v for k, v in stem.loss_weights.items()}
-        assert params.role(name) == replace(params.roles[stem.role], **weights)
+        role = replace(params.roles[stem.role], **weights)
+        assert params.role(name) == replace(role, augment=replace(role.augment, **stem.augment))
 
 
 def test_lr_as_dvc_exp_writes_it_is_a_float(tmp_path):
@@ -313,6 +314,24 @@ def test_negative_per_stem_loss_weight_is_refused_like_the_roles(tmp_path):
     with pytest.raises(ConfigError, match=r"pretrain\.pitched\.loss_weights\.held must be >= 0"):
         load_params(write(tmp_path, "pretrain:\n  pitched:\n    stems: [bass]\n    role: harmonic\n"
                                     "    loss_weights: {held: -1}\n"))
+
+
+def test_a_stems_or_bases_augment_keys_go_over_its_roles_and_are_checked_at_load(tmp_path):
+    """``stems.<stem>.augment`` / ``pretrain.<base>.augment`` replace the keys they name of the
+    role's augment and keep the rest; another stem of the role keeps the role's own."""
+    roles = "roles:\n  harmonic:\n    augment: {gain_db: 6.0, eq_db: 3.0, lowpass_prob: 0.3}\n"
+    params = load_params(write(tmp_path, roles + "stems:\n  piano:\n    role: harmonic\n    augment: {lowpass_prob: 0}\n"
+                               "    loss_weights: {held: 8}\n  guitar:\n    role: harmonic\n"
+                               "pretrain:\n  pitched:\n    stems: [piano]\n    role: harmonic\n"
+                               "    augment: {eq_db: 9}\n"))
+    piano, guitar, base = params.role("piano"), params.role("guitar"), params.base_role("pitched")
+    assert (piano.augment.lowpass_prob, piano.augment.gain_db, piano.augment.eq_db, piano.held_weight) == (0.0, 6.0, 3.0, 8.0)
+    assert (guitar.augment.lowpass_prob, guitar.held_weight) == (0.3, 1.0)
+    assert (base.augment.eq_db, base.augment.lowpass_prob) == (9.0, 0.3)
+    with pytest.raises(ConfigError, match=r"stems\.piano\.augment: unknown key\(s\) lowpas_prob; known: gain_db"):
+        load_params(write(tmp_path, "stems:\n  piano:\n    augment: {lowpas_prob: 0}\n"))
+    with pytest.raises(ConfigError, match=r"stems\.piano\.augment\.lowpass_prob must be within 0-1, got 2\.0"):
+        load_params(write(tmp_path, "stems:\n  piano:\n    augment: {lowpass_prob: 2}\n"))
 
 
 def test_taxonomy_keys_are_checked_and_read_as_bools(tmp_path):
