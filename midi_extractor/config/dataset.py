@@ -19,6 +19,12 @@ MIN_SONG_SECONDS = 0.5
 SYNTH_RATES_HZ = (8000, 96000)
 
 
+def default_split_tracks(tracks: int) -> int:
+    """Validation (or test) tracks of a generated set of ``tracks`` when the size is left null:
+    about 10 %, at least one (``synth.splits.split_counts``, and the check at load)."""
+    return max(1, int(round(0.1 * tracks)))
+
+
 def bass_octave_switch(value: Any, kind: str, where: str = "dataset") -> bool:
     """``dataset.bass_labels_octave_down`` resolved to a bool: ``auto`` (or null) is on for
     :data:`SLAKH_KINDS` and off otherwise; ``true``/``false`` as given. On for ``generated``
@@ -125,8 +131,8 @@ class DatasetConfig(Checked):
         ``calibration_tracks`` (and kit and timbre tracks) are written after ``tracks``: no room needed."""
         if self.kind != "generated" or (self.validation_tracks is None and self.test_tracks is None):
             return
-        tenth = max(1, int(round(0.1 * self.tracks)))
-        val, test = (tenth if n is None else n for n in (self.validation_tracks, self.test_tracks))
+        val, test = (default_split_tracks(self.tracks) if n is None else n
+                     for n in (self.validation_tracks, self.test_tracks))
         if val + test >= self.tracks:
             raise ConfigError(f"{key_of(where, 'validation_tracks')} ({val}) + test_tracks ({test}) leave no train "
                               f"track out of tracks ({self.tracks}): raise tracks to at least "

@@ -135,8 +135,9 @@ class Params(Checked):
         if n_fft is not None and n_fft < 2:
             raise ConfigError(f"{at}.n_fft must be >= 2 samples (or null: features.n_fft at the base's rate), "
                               f"got {n_fft}")
-        self.base_front_end(base).check(at)
-        _check_bands(f"{at} (features at its rate)", self.base_front_end(base))
+        front_end = self.base_front_end(base)
+        front_end.check(at)
+        _check_bands(f"{at} (features at its rate)", front_end)
         if rate is not None and self.dataset.kind == "generated" and rate > self.dataset.sample_rate_hz:
             raise ConfigError(f"{at}.sample_rate_hz is {rate} but dataset.sample_rate_hz renders the generated "
                               f"set at {self.dataset.sample_rate_hz}: the base would hear nothing above "

@@ -46,18 +46,17 @@ class Transcription:
 def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path | None = None, *,
                sample_rate_hz: int | None = None, onset_threshold: float | None = None,
                frame_threshold: float | None = None, min_note_s: float | None = None,
-               drum_note_s: float | None = None, frame_note_threshold: float | str | None = None,
-               tempo: Tempo = None, quantize: str | None = None,
-               device: str | None = None, runtime: str = "auto", params: Any = None, window_s: float = WINDOW_S,
+               drum_note_s: float | None = None, frame_note_threshold: float | str | None = None, tempo: Tempo = None,
+               quantize: str | None = None, device: str | None = None, runtime: str = "auto", params: Any = None,
+               window_s: float = WINDOW_S,
                context_s: float = CONTEXT_S) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
     """Transcribe one stem recording into notes and a one-track MIDI file.
 
     Args:
         audio: a path to an audio file (wav, flac, mp3, ogg, aiff; any sample rate; stereo is averaged to mono) or a
             float array ``(S,)``, ``(S, C)`` or ``(C, S)`` with ``sample_rate_hz`` (required; integer PCM such as
-            ``scipy.io.wavfile.read``'s int16 is scaled by its full scale, as a file of that format reads). NaN or infinite samples
-            are refused (``ValueError`` / ``audio.AudioError`` naming the input); a peak above 1.0 is scaled to full
-            scale with a warning.
+            scipy's int16 is scaled by its full scale, as a file of that format reads). NaN or infinite samples are
+            refused (``ValueError`` / ``audio.AudioError`` naming the input); a peak above 1.0 is scaled down, warned.
         stem: the stem to transcribe as: a stem name (``bass``, ``piano``, ``drums``, ...), an alias (``keys``,
             ``hi-hat``), a General MIDI instrument name (``"Electric Bass (finger)"``) or program number, or
             ``"auto"`` (default) to read it from the file name (``bass.wav``, ``Song_drums.flac``).

@@ -7,6 +7,7 @@ out-of-domain when there is an out-of-domain pool (:func:`track_layout`).
 """
 from __future__ import annotations
 
+from midi_extractor.config.dataset import default_split_tracks
 from midi_extractor.synth.fluid import SynthError
 from midi_extractor.synth.render import IN_DOMAIN, OUT_OF_DOMAIN
 
@@ -21,9 +22,9 @@ def split_counts(tracks: int, validation: int | None = None, test: int | None = 
         if tracks < 3:
             return {"train": tracks, "validation": 0, "test": 0} if tracks < 2 else \
                 {"train": tracks - 1, "validation": 0, "test": 1}
-        validation = test = max(1, int(round(0.1 * tracks)))
-    validation = max(1, int(round(0.1 * tracks))) if validation is None else int(validation)
-    test = max(1, int(round(0.1 * tracks))) if test is None else int(test)
+        validation = test = default_split_tracks(tracks)
+    validation = default_split_tracks(tracks) if validation is None else int(validation)
+    test = default_split_tracks(tracks) if test is None else int(test)
     if validation < 0 or test < 0 or validation + test >= tracks:
         raise SynthError(f"validation ({validation}) + test ({test}) tracks must leave train tracks "
                          f"out of {tracks}")

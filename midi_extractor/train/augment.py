@@ -65,6 +65,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from midi_extractor.config import AugmentConfig
+from midi_extractor.matching import midi_to_hz
 from midi_extractor.train.spectral import (LOWPASS_RATIOS, TIMBRE_LOW_HZ, TIMBRE_NODES, lowpass_response,  # noqa: F401
                                            tilt_response, timbre_response)
 
@@ -107,7 +108,7 @@ class Draw:
             return self
         if top_pitch is None:
             return dataclasses.replace(self, lowpass_ratio=None, lowpass_hz=None)
-        return dataclasses.replace(self, lowpass_hz=self.lowpass_ratio * 440.0 * 2.0 ** ((top_pitch - 69) / 12.0))
+        return dataclasses.replace(self, lowpass_hz=self.lowpass_ratio * midi_to_hz(top_pitch))
 
     @property
     def time_scale(self) -> float:
