@@ -8,13 +8,14 @@ the harmonic (struck and plucked families) or a sustain with vibrato (bowed, blo
 unison voices detuned by a few cents, a noise burst at the onset. Every part of every track
 sounds different, so a model trained on them learns pitch from harmonic structure rather than
 from one instrument's spectrum (domain randomisation). Velocity sets loudness and brightness.
+A share of the bass family's parts are sub basses, nearly sines (:data:`SUB_BASS_SHARE`).
 
 :meth:`Timbre.render` mixes ``(start_s, end_s, pitch, velocity)`` notes into a float32 buffer;
 everything is drawn from the generator it is given, so the same generator gives the same audio.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,6 +24,12 @@ STRUCK = frozenset({0, 1, 3, 4})
 #: GM families that swell in slowly: strings, ensemble, pads
 SLOW = frozenset({5, 6, 11})
 MAX_HARMONICS = 40
+#: this share of the GM bass family's parts (program // 8 == 4) is a sub bass: a sine, or one whose
+#: upper harmonics sit 24-54 dB (the second) and more (the third) down, as an 808 through light
+#: saturation. A sub's pitch is in one partial alone, which other timbres never teach
+SUB_BASS_SHARE = 0.35
+#: a sub bass's ``slope`` range: harmonic h at h ** -slope
+SUB_BASS_SLOPE = (4.0, 9.0)
 RELEASE_FLOOR_S = 0.03
 
 
@@ -101,7 +108,16 @@ class Timbre:
 
 
 def draw_timbre(program: int, rng: np.random.Generator) -> Timbre:
-    """A random instrument in the manner of GM ``program``'s family (see the module docstring)."""
+    """A random instrument in the manner of GM ``program``'s family (see the module docstring);
+    for the bass family, a sub bass (:data:`SUB_BASS_SHARE`) once in a while."""
+    timbre = _draw_family_timbre(program, rng)
+    if program // 8 == 4 and rng.random() < SUB_BASS_SHARE:   # drawn after: other families' draws unchanged
+        timbre = replace(timbre, slope=float(rng.uniform(*SUB_BASS_SLOPE)), odd_only_db=0.0, inharmonicity=0.0,
+                         noise_level=0.0, detune_cents=(0.0,))
+    return timbre
+
+
+def _draw_family_timbre(program: int, rng: np.random.Generator) -> Timbre:
     family = program // 8
     struck, slow = family in STRUCK, family in SLOW
     voices = int(rng.integers(2, 4)) if (slow or family in (10, 2) and rng.random() < 0.5) else 1

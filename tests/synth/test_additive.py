@@ -113,3 +113,35 @@ def test_timbre_sources_must_be_held_out_of_the_test_and_calibration_sources(tmp
                                        "calibration_tracks": 1, "calibration_sources": ["FreePats"]}})
     ds = from_dict(Params, {"dataset": {"timbre_tracks": 3}}).dataset
     assert (ds.timbre_tracks, ds.timbre_sources) == (3, ["Additive"])
+
+
+def harmonic_levels_db(audio: np.ndarray, f0_hz: float, n: int = 3) -> list[float]:
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    hz = np.fft.rfftfreq(len(audio), 1 / SR)
+    peaks = [spectrum[(hz > f0_hz * h * 0.97) & (hz < f0_hz * h * 1.03)].max() for h in range(1, n + 1)]
+    return [float(20 * np.log10(p / peaks[0])) for p in peaks]
+
+
+def test_a_share_of_bass_parts_are_sub_basses_nearly_sines():
+    """additive.SUB_BASS_SHARE of the bass family's parts: harmonics 2 and 3 at least 20 dB below
+    the fundamental of an A1 (55 Hz); the other bass timbres keep theirs; other families never."""
+    rng = np.random.default_rng(3)
+    basses = [additive.draw_timbre(33, rng) for _ in range(200)]
+    subs = [t for t in basses if t.slope >= additive.SUB_BASS_SLOPE[0]]
+    assert 0.25 < len(subs) / len(basses) < 0.45
+    assert all(t.slope < additive.SUB_BASS_SLOPE[0] for t in (additive.draw_timbre(p, rng) for p in range(0, 32)))
+    for timbre in subs[:5]:
+        audio = timbre.render([(0.0, 1.0, 33, 100)], SR, SR, np.random.default_rng(0))
+        assert max(harmonic_levels_db(audio[int(0.1 * SR):int(0.9 * SR)], 55.0)[1:]) < -20.0
+    plain = next(t for t in basses if t.slope < 2.3)
+    audio = plain.render([(0.0, 1.0, 33, 100)], SR, SR, np.random.default_rng(0))
+    assert max(harmonic_levels_db(audio[int(0.1 * SR):int(0.9 * SR)], 55.0)[1:]) > -20.0
+
+
+def test_the_sub_bass_draw_leaves_other_families_draws_unchanged():
+    """The sub bass is drawn after a family's timbre, and only for basses: a piano drawn from a
+    seed is the same instrument it was before sub basses existed (the generated set's timbre
+    tracks keep their sound)."""
+    piano = additive.draw_timbre(0, np.random.default_rng(11))
+    again = additive._draw_family_timbre(0, np.random.default_rng(11))
+    assert piano == again
