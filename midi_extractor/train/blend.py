@@ -63,7 +63,7 @@ def choose(state, run) -> float | None:
         for w in weights:
             model.load_state_dict(blend_weights(best["model"], run.base_weights, w))
             val = validation.score(model, run)
-            improved, key = validation.is_better(val, state.best_key)
+            improved, key = validation.is_better(val, state.best_key, job.tone_guard)
             _record(state, run, w, val, improved)
             if improved:
                 state.best_key, state.best_metric, state.base_blend = key, val.get("val_onset_f1"), w

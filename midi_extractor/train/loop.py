@@ -251,7 +251,7 @@ def validate_and_save(state: State, run: Run, row: dict | None) -> bool:
     if run.val_loader is not None:
         model = ddp.unwrap(state.model)
         state.last_val = validation.score(model, run)
-        improved, key = validation.is_better(state.last_val, state.best_key)
+        improved, key = validation.is_better(state.last_val, state.best_key, job.tone_guard)
     else:
         state.last_val, improved, key = {}, True, None
     if improved:

@@ -70,7 +70,8 @@ def save(path: Path, ckpt: Mapping[str, Any]) -> None:
 
 HISTORY_FIELDS = ("step", "epoch", "lr", "loss_total", "loss_onset", "loss_offset", "loss_frame", "loss_velocity",
                   "grad_norm", "clips_per_s", "val_loss_total", "val_onset_precision", "val_onset_recall",
-                  "val_onset_f1", "val_onset_threshold", "val_frame_threshold", "val_frame_note_threshold", "base_blend")
+                  "val_onset_f1", "val_onset_threshold", "val_frame_threshold", "val_frame_note_threshold",
+                  "val_tone_wrong_frames", "val_tone_wrong_onsets", "base_blend")
 
 
 def write_history(path: Path, rows: list[dict]) -> None:

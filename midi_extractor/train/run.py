@@ -180,7 +180,7 @@ def pretrain(name: str, index_paths: Sequence[str | Path], out_dir: str | Path, 
     classes = tx.MODEL_DRUM_CLASSES.get(cfg.drum_stem)
     job = Job(f"base-{name}", cfg.role, cfg, role_config, params, index, out_dir,
               list(classes) if classes else None, data_root, Path(cfg.init_from) if cfg.init_from else None,
-              params.base_front_end(name))
+              params.base_front_end(name), tone_guard=classes is None)
     result = fit(job, **run)
     if export is not None and result.get("rank", 0) == 0:
         from midi_extractor.model.checkpoint import export_weights

@@ -35,7 +35,8 @@ class TrainingError(RuntimeError):
 class Job:
     """What to train. ``name`` is the stem (or the pretrain base) the run is for; ``front_end``
     the one it trains at (``Params.front_end`` of the stem, ``Params.base_front_end`` of a base;
-    default ``params.features``)."""
+    default ``params.features``). ``tone_guard``: a pitched base's, see
+    :func:`midi_extractor.train.validation.is_better`."""
 
     name: str
     role: str
@@ -48,6 +49,7 @@ class Job:
     data_root: str | Path | None = None
     init_from: Path | None = None
     front_end: FrontEndConfig | None = None
+    tone_guard: bool = False   # the best step must hear plain harmonic tones (validation.is_better)
 
     def __post_init__(self) -> None:
         if self.front_end is None:

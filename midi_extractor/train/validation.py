@@ -19,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from midi_extractor.model import thresholds, windows
+from midi_extractor.model import thresholds, tone_check, windows
 from midi_extractor.model.decoding import decode
 from midi_extractor.model.labels import rolls_from_midi
 from midi_extractor.model.thresholds import Grid
@@ -78,15 +78,25 @@ def validate_tracks(model, dataset, grid: Grid, device: torch.device) -> dict[st
 
 def score(model, run) -> dict[str, float]:
     """Everything one validation of ``model`` records: :func:`validate`'s clip losses over
-    ``run.val_loader`` and :func:`validate_tracks`' scores over ``run.val_ds`` at ``run.grid``
-    (``run``: a :class:`~midi_extractor.train.loop.Run`). The loop scores a step with it and
-    :mod:`~midi_extractor.train.blend` a blend, so both are chosen by the same figure."""
+    ``run.val_loader``, :func:`validate_tracks`' scores over ``run.val_ds`` at ``run.grid``
+    (``run``: a :class:`~midi_extractor.train.loop.Run`) and, for a pitched model, its wrong
+    frames and onsets on plain harmonic tones (:func:`~midi_extractor.model.tone_check.check_tones`).
+    The loop scores a step with it and :mod:`~midi_extractor.train.blend` a blend, so both are
+    chosen by the same figure."""
+    tones = tone_check.check_tones(model) if run.job.drum_classes is None else {}
     return {**validate(model, run.val_loader, run.device, run.amp_dtype),
-            **validate_tracks(model, run.val_ds, run.grid, run.device)}
+            **validate_tracks(model, run.val_ds, run.grid, run.device), **tones}
 
 
-def is_better(new: dict, best_key: Sequence[float] | None) -> tuple[bool, tuple[float, float]]:
-    """Whether a validation beats the best so far: higher onset F1, ties by lower loss."""
+def is_better(new: dict, best_key: Sequence[float] | None, tone_guard: bool = False) -> tuple[bool, tuple]:
+    """Whether a validation beats the best so far: higher onset F1, ties by lower loss. With
+    ``tone_guard`` (a pitched base: ``Job.tone_guard``) a step that hears every harmonic tone's
+    fundamental (no wrong frame or onset, :mod:`~midi_extractor.model.tone_check`) beats one that
+    does not, whatever their F1."""
     key = (new.get("val_onset_f1", 0.0), -new.get("val_loss_total", 0.0))
+    if tone_guard:
+        key = (float(new.get("val_tone_wrong_frames", 0) + new.get("val_tone_wrong_onsets", 0) == 0), *key)
+    if best_key is not None and len(best_key) < len(key):   # a best from before the guard: taken as passing
+        best_key = (1.0, *best_key)
     return best_key is None or key > tuple(best_key), key
 

@@ -3,6 +3,7 @@ mapped by class), the checks that reject settings no training can use, and a non
 loss that stops training with a message."""
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 
@@ -39,6 +40,10 @@ def test_pretrain_trains_on_the_union_and_a_stem_fine_tunes_from_it(two_indexes,
     union = json.loads((tmp_path / "base" / "index.json").read_text())["entries"]
     assert len(union) == 4 and {e["source_index"] for e in union} == {p.name for p in two_indexes}
     assert base["steps"] == 2 and base["stem"] == "base-pitched"
+    rows = list(csv.DictReader((tmp_path / "base" / "history.csv").open()))
+    validated = [r for r in rows if r["val_onset_f1"]]
+    assert validated and all(r["val_tone_wrong_frames"].isdigit() and r["val_tone_wrong_onsets"].isdigit()
+                             for r in validated)   # model/tone_check at every validation
     base_weights = load_checkpoint(tmp_path / "base" / "best.pt")["model"]
 
     # zero steps of fine-tuning would be rejected; one step with lr ~0 keeps the base's weights
@@ -48,6 +53,19 @@ def test_pretrain_trains_on_the_union_and_a_stem_fine_tunes_from_it(two_indexes,
     weights = load_checkpoint(tmp_path / "bass" / "best.pt")["model"]
     key = "onset_head.weight"
     assert torch.allclose(weights[key], base_weights[key], atol=1e-6)
+
+
+def test_only_a_pitched_base_trains_with_the_tone_guard(two_indexes, tmp_path, monkeypatch):
+    from midi_extractor.train import loop, run
+
+    jobs = []
+    monkeypatch.setattr(loop, "fit", lambda job, **kw: jobs.append(job) or {"rank": 1})
+    params = tiny_params()
+    params.pretrain = {"pitched": PretrainConfig(stems=["bass"], role="harmonic"),
+                       "percussive": PretrainConfig(stems=["drums"], role="percussive", drum_stem="drums")}
+    run.pretrain("pitched", two_indexes[:1], tmp_path / "p", params)
+    run.pretrain("percussive", two_indexes[:1], tmp_path / "d", params)
+    assert [(j.name, j.tone_guard) for j in jobs] == [("base-pitched", True), ("base-percussive", False)]
 
 
 def test_drum_rows_are_mapped_by_class_from_a_kit_base(tmp_path):

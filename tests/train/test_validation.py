@@ -143,3 +143,41 @@ def test_a_long_track_is_scored_up_to_val_track_s_in_windows():
     # the inference's windows over the first VAL_TRACK_S, not over all 90 s
     assert len(model.inputs) == len(plan_windows(int(VAL_TRACK_S * FE.sample_rate_hz), FE)) > 1
     assert len(model.inputs) < len(plan_windows(int((VAL_TRACK_S + 30) * FE.sample_rate_hz), FE))
+
+
+def test_with_the_tone_guard_a_step_that_hears_the_tones_beats_a_higher_f1():
+    """A pitched base's steps (Job.tone_guard): one with a wrong frame on model/tone_check's
+    harmonic tones loses to any that has none, whatever its F1; among passing (or among failing)
+    steps the F1 decides. Without the guard (the stems) the F1 alone decides, as before."""
+    from midi_extractor.train.validation import is_better
+
+    clean = {"val_onset_f1": 0.80, "val_loss_total": 0.1, "val_tone_wrong_frames": 0, "val_tone_wrong_onsets": 0}
+    harmonic = {**clean, "val_onset_f1": 0.85, "val_tone_wrong_frames": 4}
+    _, clean_key = is_better(clean, None, tone_guard=True)
+    assert is_better(harmonic, clean_key, tone_guard=True)[0] is False
+    assert is_better({**clean, "val_onset_f1": 0.81}, clean_key, tone_guard=True)[0] is True
+    _, harmonic_key = is_better(harmonic, None, tone_guard=True)
+    assert is_better(clean, harmonic_key, tone_guard=True)[0] is True     # a late first pass still wins
+    assert is_better({**harmonic, "val_onset_f1": 0.9, "val_tone_wrong_frames": 0, "val_tone_wrong_onsets": 1},
+                     clean_key, tone_guard=True)[0] is False              # a wrong onset fails too
+    assert is_better(harmonic, is_better(clean, None)[1])[0] is True      # no guard: F1 alone
+    # a best key saved before the guard (F1, -loss) counts as passing on resume
+    assert is_better(harmonic, (0.80, -0.1), tone_guard=True)[0] is False
+    assert is_better({**clean, "val_onset_f1": 0.81}, (0.80, -0.1), tone_guard=True)[0] is True
+
+
+def test_score_adds_the_tone_check_for_pitched_models_only(monkeypatch):
+    from types import SimpleNamespace
+
+    from midi_extractor.train import validation
+
+    monkeypatch.setattr(validation, "validate", lambda *a: {"val_loss_total": 0.5})
+    monkeypatch.setattr(validation, "validate_tracks", lambda *a: {"val_onset_f1": 0.7})
+    monkeypatch.setattr(validation.tone_check, "check_tones",
+                        lambda model: {"val_tone_wrong_frames": 3, "val_tone_wrong_onsets": 1})
+    run = SimpleNamespace(val_loader=None, device="cpu", amp_dtype=None, val_ds=None, grid=None,
+                          job=SimpleNamespace(drum_classes=None))
+    assert validation.score(object(), run) == {"val_loss_total": 0.5, "val_onset_f1": 0.7,
+                                               "val_tone_wrong_frames": 3, "val_tone_wrong_onsets": 1}
+    run.job.drum_classes = ["kick", "snare"]
+    assert validation.score(object(), run) == {"val_loss_total": 0.5, "val_onset_f1": 0.7}
