@@ -27,7 +27,9 @@ try:
     for base in params.pretrain:
         shipped = args.bases / f"{base}.pt" if args.bases else None
         prepared = write_base_songs(params, base, args.out / base, jobs=args.jobs, shipped=shipped)
-        print(f"base_songs: {base}: {params.pretrain[base].songs if prepared else 0} songs"
+        cfg = params.pretrain[base]
+        print(f"base_songs: {base}: {cfg.songs if prepared else 0} songs"
+              + (f" and {cfg.timbre_songs} timbre songs" if prepared and cfg.timbre_songs else "")
               + (f", prepared for {', '.join(prepared)}" if prepared else f" ({args.out / base}/NOT_USED.txt)"))
 except (ConfigError, DataError, SynthError, CheckpointError, OSError) as exc:
     print(f"base_songs: {exc}", file=sys.stderr)
