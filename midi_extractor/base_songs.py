@@ -5,8 +5,8 @@ needs: on the 2-core box, 200 more songs moved the pitched base's out-of-domain 
 more steps over the pipeline's 32 songs did not (``benchmarks/RESULTS.md``). They are
 generated like the pipeline's set (``dataset``'s training pool, effects, length and rate) from
 their own seed (``songs_seed``, never ``dataset.seed``: the set's test tracks come from it), all
-training tracks (then ``timbre_songs`` more, their pitched parts played by
-``dataset.timbre_sources``), then indexed, filtered and prepared for each of the base's stems::
+training tracks (then ``sub_bass_songs`` more, whose bass parts a sub bass plays), then indexed,
+filtered and prepared for each of the base's stems::
 
     out_dir/generated/train/TrackNNNNN/     the songs (Slakh layout, synth_report.json beside)
     out_dir/index/                          dataset_<stem>.json, filtered_dataset_<stem>.json
@@ -64,8 +64,7 @@ def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int =
     songs_dir = out / "generated"
     generate_dataset(songs_dir, songs, ds.seconds, cfg.songs_seed, sf2=ds.sf2, sample_rate_hz=ds.sample_rate_hz,
                      progress=False, sound_sources=ds.sound_sources, ood_sources=(), effects=ds.effects,
-                     validation_tracks=0, test_tracks=0, timbre_sources=ds.timbre_sources,
-                     timbre_tracks=cfg.timbre_songs)
+                     validation_tracks=0, test_tracks=0, sub_bass_tracks=cfg.sub_bass_songs)
     build_indices(songs_dir, list(cfg.stems), out / "index", switches=params.switches,
                   drum_split=params.index.drum_split, jobs=jobs, bass_octave_down=ds.bass_labels_octave_down)
     fe, prepared = params.base_front_end(base), {}

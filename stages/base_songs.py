@@ -29,7 +29,7 @@ try:
         prepared = write_base_songs(params, base, args.out / base, jobs=args.jobs, shipped=shipped)
         cfg = params.pretrain[base]
         print(f"base_songs: {base}: {cfg.songs if prepared else 0} songs"
-              + (f" and {cfg.timbre_songs} timbre songs" if prepared and cfg.timbre_songs else "")
+              + (f" and {cfg.sub_bass_songs} sub bass songs" if prepared and cfg.sub_bass_songs else "")
               + (f", prepared for {', '.join(prepared)}" if prepared else f" ({args.out / base}/NOT_USED.txt)"))
 except (ConfigError, DataError, SynthError, CheckpointError, OSError) as exc:
     print(f"base_songs: {exc}", file=sys.stderr)

@@ -73,42 +73,33 @@ def test_missing_songs_name_the_stage_and_a_shared_seed_is_refused(tmp_path):
     assert params(songs=0, songs_seed=0).pretrain["pitched"].songs == 0   # no songs, no clash
 
 
-def test_timbre_songs_come_after_the_songs_with_procedural_pitched_parts(tmp_path):
-    """pretrain.<base>.timbre_songs: more training songs after ``songs``, every part of them pitched
-    and played by dataset.timbre_sources (Additive), prepared like the others."""
+def test_sub_bass_songs_come_after_the_songs_with_a_sub_bass_playing_the_bass(tmp_path):
+    """pretrain.<base>.sub_bass_songs: more training songs after ``songs``, their parts played by the
+    pool as in any song except the bass, which the SubBass source plays; prepared like the others."""
     import yaml
 
-    p = params(songs=1, timbre_songs=1)
+    p = params(songs=1, sub_bass_songs=2)
     prepared = write_base_songs(p, "pitched", tmp_path / "pitched")
     train = tmp_path / "pitched" / "generated" / "train"
-    assert sorted(d.name for d in train.iterdir()) == ["Track00001", "Track00002"]
-    plugins = {m["plugin_name"].split(":")[0]
-               for m in yaml.safe_load((train / "Track00002" / "metadata.yaml").read_text())["stems"].values()}
-    assert plugins == {"Additive"}
+    assert sorted(d.name for d in train.iterdir()) == ["Track00001", "Track00002", "Track00003"]
+    plugins = {(m["inst_class"], m["plugin_name"].split(":")[0]) for k in (1, 2, 3)
+               for m in yaml.safe_load((train / f"Track0000{k}" / "metadata.yaml").read_text())["stems"].values()}
+    subs = {plugin for cls, plugin in plugins if plugin == "SubBass"}
+    assert subs == {"SubBass"} and {cls for cls, plugin in plugins if plugin == "SubBass"} == {"Bass"}
+    assert any(plugin != "SubBass" for cls, plugin in plugins if cls != "Bass")   # the rest from the pool
     first = yaml.safe_load((train / "Track00001" / "metadata.yaml").read_text())["stems"].values()
-    assert "Additive" not in {m["plugin_name"].split(":")[0] for m in first}
-    tracks = {e["track"] for e in json.loads(prepared["piano"].read_text())["entries"]}
-    assert "Track00002" in tracks
+    assert "SubBass" not in {m["plugin_name"].split(":")[0] for m in first}
+    tracks = {e["track"] for e in json.loads(prepared["bass"].read_text())["entries"]}
+    assert {"Track00002", "Track00003"} & tracks
 
 
 @pytest.mark.parametrize("pretrain, message", [
-    ({"timbre_songs": -1}, r"pretrain.pitched.timbre_songs is -1: it must be >= 0"),
-    ({"songs": 0, "timbre_songs": 3}, r"pretrain.pitched.timbre_songs is 3: .* 0 when songs is 0"),
+    ({"sub_bass_songs": -1}, r"pretrain.pitched.sub_bass_songs is -1: it must be >= 0"),
+    ({"songs": 0, "sub_bass_songs": 3}, r"pretrain.pitched.sub_bass_songs is 3: .* 0 when songs is 0"),
 ])
-def test_timbre_songs_are_checked_at_load(pretrain, message):
+def test_sub_bass_songs_are_checked_at_load(pretrain, message):
     with pytest.raises(ConfigError, match=message):
         params(**pretrain)
-
-
-def test_timbre_songs_refuse_timbre_sources_held_out_for_testing():
-    cfg = {"dataset": {"seconds": 2.0, "seed": 0, "timbre_sources": ["FluidR3_GM"]},
-           "pretrain": {"pitched": {"stems": ["bass"], "role": "harmonic", "songs": 2, "songs_seed": 7,
-                                    "timbre_songs": 1}}}
-    with pytest.raises(ConfigError, match=r"pretrain.pitched.timbre_songs is 1 but dataset.timbre_sources lists "
-                                          r"FluidR3_GM, held out for testing"):
-        from_dict(Params, cfg)
-    cfg["pretrain"]["pitched"]["timbre_songs"] = 0
-    assert from_dict(Params, cfg).pretrain["pitched"].timbre_songs == 0
 
 
 def test_a_base_at_its_own_rate_gets_its_songs_prepared_at_that_rate(tmp_path):

@@ -144,7 +144,7 @@ def test_each_base_depends_on_exactly_its_stems_indexes_and_its_own_songs():
         stage = STAGES[f"pretrain-{base}"]
         indexes = {d for d in stage["deps"] if d.startswith("data/")}
         assert indexes == {f"data/prepared/{s}" for s in cfg["stems"]} | {f"data/pretrain/{base}"}, base
-        assert {f"pretrain.{base}.{k}" for k in ("songs", "songs_seed", "timbre_songs", "stems")} <= set(songs["params"])
+        assert {f"pretrain.{base}.{k}" for k in ("songs", "songs_seed", "sub_bass_songs", "stems")} <= set(songs["params"])
         assert f"pretrain.{base}" in stage["params"] and f"roles.{cfg['role']}" in stage["params"]
     for stem, cfg in params["stems"].items():
         assert cfg.get("base") in params["pretrain"], f"stems.{stem}.base must name a pretrain entry"

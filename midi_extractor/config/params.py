@@ -83,12 +83,6 @@ class Params(Checked):
                 raise ConfigError(f"{key_of(where, f'pretrain.{name}.songs_seed')} is {base.songs_seed}, the seed of "
                                   f"dataset.seed: the base's songs would be the data set's own, test tracks included; "
                                   f"give it another seed")
-            held_out = set(self.dataset.ood_sources + self.dataset.calibration_sources)
-            shared = sorted(set(self.dataset.timbre_sources) & held_out) if base.timbre_songs else []
-            if shared:
-                raise ConfigError(f"{key_of(where, f'pretrain.{name}.timbre_songs')} is {base.timbre_songs} but "
-                                  f"dataset.timbre_sources lists {', '.join(shared)}, held out for testing and "
-                                  f"calibration")
         for role in self.roles:
             if role not in tx.ROLES:
                 raise ConfigError(f"{key_of(where, f'roles.{role}')}: unknown role; known: {', '.join(tx.ROLES)}")

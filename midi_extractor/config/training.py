@@ -150,8 +150,8 @@ class PretrainConfig(StemConfig):
     base is), or null to start from scratch. ``songs`` (generated data only): more training songs
     for this base alone, beside its stems' tracks (stage ``base_songs``, seed ``songs_seed``,
     the training pool and effects of ``dataset``); the stems' fine-tunes never read them.
-    ``timbre_songs``: more of them after those, their pitched parts played by
-    ``dataset.timbre_sources`` (``Additive``: procedural timbres, sub basses among them).
+    ``sub_bass_songs``: more of them after those, whose bass parts the ``SubBass`` source plays
+    (nearly sines, ``synth/additive.py``): a bass whose pitch is in one partial.
     ``ships``: which step becomes ``bases/<name>.pt``: ``best`` (the best validation step,
     ``best.pt``) or ``last`` (the end of the schedule, ``last.pt``). ``sample_rate_hz``: the rate
     this base and the stems fine-tuned from it hear (``features`` at that rate,
@@ -165,7 +165,7 @@ class PretrainConfig(StemConfig):
     init_from: str | None = None
     songs: int = 0
     songs_seed: int = 1
-    timbre_songs: int = 0
+    sub_bass_songs: int = 0
     ships: str = "best"
     sample_rate_hz: int | None = None
     n_fft: int | None = None
@@ -175,8 +175,8 @@ class PretrainConfig(StemConfig):
         self.rebuild = auto_or_bool(self.rebuild, key_of(where, "rebuild"))
         if self.songs < 0:
             raise ConfigError(f"{key_of(where, 'songs')} must be >= 0, got {self.songs}")
-        if self.timbre_songs < 0 or (self.timbre_songs and not self.songs):
-            raise ConfigError(f"{key_of(where, 'timbre_songs')} is {self.timbre_songs}: it must be >= 0, and 0 "
-                              f"when songs is 0 (timbre songs come after the base's songs)")
+        if self.sub_bass_songs < 0 or (self.sub_bass_songs and not self.songs):
+            raise ConfigError(f"{key_of(where, 'sub_bass_songs')} is {self.sub_bass_songs}: it must be >= 0, and 0 "
+                              f"when songs is 0 (sub bass songs come after the base's songs)")
         if self.ships not in ("best", "last"):
             raise ConfigError(f"{key_of(where, 'ships')} must be best or last, got {self.ships!r}")

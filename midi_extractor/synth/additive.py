@@ -112,9 +112,18 @@ def draw_timbre(program: int, rng: np.random.Generator) -> Timbre:
     for the bass family, a sub bass (:data:`SUB_BASS_SHARE`) once in a while."""
     timbre = _draw_family_timbre(program, rng)
     if program // 8 == 4 and rng.random() < SUB_BASS_SHARE:   # drawn after: other families' draws unchanged
-        timbre = replace(timbre, slope=float(rng.uniform(*SUB_BASS_SLOPE)), odd_only_db=0.0, inharmonicity=0.0,
-                         noise_level=0.0, detune_cents=(0.0,))
+        timbre = _as_sub_bass(timbre, rng)
     return timbre
+
+
+def draw_sub_bass(rng: np.random.Generator) -> Timbre:
+    """A sub bass (the ``SubBass`` source): a synth bass's envelope, nearly a sine."""
+    return _as_sub_bass(_draw_family_timbre(38, rng), rng)
+
+
+def _as_sub_bass(timbre: Timbre, rng: np.random.Generator) -> Timbre:
+    return replace(timbre, slope=float(rng.uniform(*SUB_BASS_SLOPE)), odd_only_db=0.0, inharmonicity=0.0,
+                   noise_level=0.0, detune_cents=(0.0,))
 
 
 def _draw_family_timbre(program: int, rng: np.random.Generator) -> Timbre:

@@ -74,7 +74,7 @@ def _track_rng(seed: int, index: int, stream: int = 0) -> np.random.Generator:
 
 
 def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0, calibration_tracks=0,
-                     timbre_tracks=0) -> None:
+                     timbre_tracks=0, sub_bass_tracks=0) -> None:
     if int(tracks) < 1:
         raise SynthError(f"--tracks must be at least 1, got {tracks}")
     if not float(seconds) >= MIN_SONG_SECONDS:
@@ -88,20 +88,23 @@ def _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks=0, cal
                         ("timbre-tracks", timbre_tracks)):
         if int(value) < 0:
             raise SynthError(f"--{flag} (dataset.{flag.replace('-', '_')}) must be >= 0, got {value}")
+    if int(sub_bass_tracks) < 0:
+        raise SynthError(f"sub_bass_tracks (pretrain.<base>.sub_bass_songs) must be >= 0, got {sub_bass_tracks}")
 
 
 def _plan(counts, pool: list, ood: list, kits: list, kit_tracks: int, calibration: list,
-          calibration_tracks: int, timbres: list = (), timbre_tracks: int = 0) -> list[tuple]:
+          calibration_tracks: int, timbres: list = (), timbre_tracks: int = 0, sub_bass_tracks: int = 0) -> list[tuple]:
     """``(k, split, domain, position in its domain, sources, kind)`` of every track to write;
-    kind: ``song``, ``kit`` (drum parts only), ``calibration`` (every stem) or ``timbre``
-    (pitched parts only)."""
+    kind: ``song``, ``kit`` (drum parts only), ``calibration`` (every stem), ``timbre``
+    (pitched parts only) or ``sub_bass`` (a song whose bass ``SubBass`` plays)."""
     layout = track_layout(counts, with_ood=bool(ood))
     plan = [(k, split, domain, position, ood if domain == OUT_OF_DOMAIN else pool, "song")
             for k, (split, domain, position) in enumerate(layout)]
     plan += [(len(plan) + j, "validation", OUT_OF_DOMAIN, j, calibration, "calibration")
              for j in range(calibration_tracks)]
     plan += [(len(plan) + j, "train", IN_DOMAIN, j, kits, "kit") for j in range(kit_tracks)]
-    return plan + [(len(plan) + j, "train", IN_DOMAIN, j, list(timbres), "timbre") for j in range(timbre_tracks)]
+    plan += [(len(plan) + j, "train", IN_DOMAIN, j, list(timbres), "timbre") for j in range(timbre_tracks)]
+    return plan + [(len(plan) + j, "train", IN_DOMAIN, j, pool, "sub_bass") for j in range(sub_bass_tracks)]
 
 
 def _extra_pools(kit_sources, kit_tracks: int, calibration_sources, calibration_tracks: int, pool: list,
@@ -131,13 +134,13 @@ def _song_for(seed: int, k: int, seconds: float, every_stem: bool, dropped: set[
 
 def _render_song(song: songs.Song, name: str, pool: list[src.SoundSource], domain: str, position: int,
                  seed: int, k: int, cache: SourceCache, n_samples: int, effects: float,
-                 report: Report) -> dict:
-    """Stem id -> rendered part of every part of ``song`` that can be heard; the others
-    are skipped with a warning and counted in ``report``."""
+                 report: Report, bass_source: src.SoundSource | None = None) -> dict:
+    """Stem id -> rendered part of every part of ``song`` that can be heard (``bass_source``,
+    when given, plays its bass parts); the others are skipped with a warning and counted in ``report``."""
     rng_source, rng_fx = _track_rng(seed, k, 1), _track_rng(seed, k, 2)
     rendered = {}
     for i, part in enumerate(song.parts):
-        source = pick_source(pool, part, position, seed)
+        source = bass_source if bass_source and part.stem == "bass" else pick_source(pool, part, position, seed)
         try:
             if source is None:
                 raise StemSkipped("no_source", f"no {domain} sound source renders "
@@ -154,29 +157,32 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
                      sound_sources=src.DEFAULT_POOL, ood_sources=src.DEFAULT_OOD, effects: float = 1.0,
                      validation_tracks: int | None = None, test_tracks: int | None = None,
                      kit_sources=(), kit_tracks: int = 0, calibration_sources=(),
-                     calibration_tracks: int = 0, timbre_sources=(), timbre_tracks: int = 0) -> list[Path]:
+                     calibration_tracks: int = 0, timbre_sources=(), timbre_tracks: int = 0,
+                     sub_bass_tracks: int = 0) -> list[Path]:
     """Write ``tracks`` procedural songs of ``seconds`` each under
     ``out_dir/{train,validation,test}/TrackNNNNN``, then ``kit_tracks`` drum-only training
     tracks rendered with ``kit_sources`` and ``calibration_tracks`` validation tracks rendered
     with ``calibration_sources``, then ``timbre_tracks`` training tracks whose pitched parts
-    ``timbre_sources`` render, plus ``synth_report.json``; return the track folders.
+    ``timbre_sources`` render, then ``sub_bass_tracks`` training songs like the first whose bass
+    parts the ``SubBass`` source plays, plus ``synth_report.json``; return the track folders.
 
     ``sf2`` replaces the training pool by that one file. Raises :class:`SynthError`
     for bad arguments, an unknown or missing sound source (naming the package that
     provides it) or a missing FluidSynth library. A stem that cannot be heard is
     skipped with a warning and counted in the report."""
-    _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks, calibration_tracks, timbre_tracks)
+    _check_arguments(tracks, seconds, sample_rate_hz, effects, kit_tracks, calibration_tracks, timbre_tracks,
+                     sub_bass_tracks)
     tracks, seconds, sample_rate_hz, effects = int(tracks), float(seconds), int(sample_rate_hz), float(effects)
     pool, ood = domain_pools(sf2, sound_sources, ood_sources)
     kits, calibration = _extra_pools(kit_sources, kit_tracks, calibration_sources, calibration_tracks, pool, ood)
     timbres = track_pool("timbre_sources", timbre_sources, timbre_tracks, ood + calibration,
                          "the out-of-domain and calibration sources")
     plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks),
-                 calibration, int(calibration_tracks), timbres, int(timbre_tracks))
+                 calibration, int(calibration_tracks), timbres, int(timbre_tracks), int(sub_bass_tracks))
     ident = f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
     idents = {"song": ident, "kit": f"{ident}|kits {[s.name for s in kits]}",
               "calibration": f"{ident}|calibration {[s.name for s in calibration]}",
-              "timbre": f"{ident}|timbres {[s.name for s in timbres]}"}
+              "timbre": f"{ident}|timbres {[s.name for s in timbres]}", "sub_bass": f"{ident}|sub basses"}
     from tqdm import tqdm
 
     written: list[Path] = []
@@ -198,7 +204,7 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
         "sound_sources": names(pool), "ood_sources": names(ood),
         "kit_tracks": int(kit_tracks), "kit_sources": names(kits),
         "calibration_tracks": int(calibration_tracks), "calibration_sources": names(calibration),
-        "timbre_tracks": int(timbre_tracks), "timbre_sources": names(timbres),
+        "timbre_tracks": int(timbre_tracks), "timbre_sources": names(timbres), "sub_bass_tracks": int(sub_bass_tracks),
         "licences": {s.name: s.licence for s in pool + kits + calibration + timbres + ood}})
     return written
 
@@ -231,7 +237,7 @@ def _write_one(run: _Run, row: tuple, dropped: set[str]) -> tuple[Path, set[str]
         song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum == (kind == "kit")])
     name = f"Track{k + 1:05d}"
     rendered = _render_song(song, name, sources_, domain, position, run.seed, k, run.cache, run.n_samples,
-                            run.effects, run.report)
+                            run.effects, run.report, src.SOURCES["SubBass"] if kind == "sub_bass" else None)
     for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
         if (run.out_dir / split_name / name).is_dir():
             shutil.rmtree(run.out_dir / split_name / name)

@@ -171,8 +171,9 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
         patch_set = cache.patch_set(source)
         bank, program, notes, dropped = 0, patch_set.program_for(part.program), list(part.notes), 0
         play = lambda: patch_set.patch(program).render(notes, n_samples, cache.renderer.sample_rate_hz)  # noqa: E731
-    elif source.engine == "additive":  # a timbre drawn for this part in the manner of its GM family
-        timbre = additive.draw_timbre(part.program, rng_source)
+    elif source.engine in ("additive", "subbass"):  # a timbre drawn for this part: in the manner of its GM
+        timbre = (additive.draw_sub_bass(rng_source) if source.engine == "subbass"   # family, or a sub bass
+                  else additive.draw_timbre(part.program, rng_source))
         note_rng = np.random.default_rng(rng_source.integers(1 << 32))
         bank, program, notes, dropped = 0, part.program, list(part.notes), 0
         play = lambda: timbre.render(notes, n_samples, cache.renderer.sample_rate_hz, note_rng)  # noqa: E731

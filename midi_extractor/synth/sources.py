@@ -41,7 +41,7 @@ ENV_PATH = "MIDI_EXTRACTOR_SF2_PATH"
 #: the params lists that name sources (a missing source's message points at them)
 SOURCE_LISTS = "dataset.sound_sources, ood_sources, kit_sources, calibration_sources or timbre_sources"
 #: engines whose sounds are drawn, not read from a file
-PROCEDURAL_ENGINES = frozenset({"additive", "drumsynth"})
+PROCEDURAL_ENGINES = frozenset({"additive", "subbass", "drumsynth"})
 #: GS kit numbers worth rendering (56 is GS's sound-effects kit, 127 the CM-64 map)
 GS_KIT_MAX = 55
 #: GS/XG variation banks considered for melodic programs (bank 0 is the GM capital)
@@ -152,6 +152,8 @@ SOURCES: dict[str, SoundSource] = {s.name: s for s in (
                 engine="gus"),
     # procedural timbres (synth/additive.py): no file, a new instrument drawn for every part
     SoundSource("Additive", "", None, "procedural (midi-extractor)", drums=False, engine="additive"),
+    # a sub bass for every part (synth/additive.draw_sub_bass): nearly a sine, the pitch in one partial
+    SoundSource("SubBass", "", None, "procedural (midi-extractor)", drums=False, engine="subbass"),
     # procedural kits (synth/drum_synth.py): no file, a new kit drawn for every drum part
     SoundSource("SynthKit", "", None, "procedural (midi-extractor)", melodic=False, engine="drumsynth"),
 )}

@@ -145,3 +145,21 @@ def test_the_sub_bass_draw_leaves_other_families_draws_unchanged():
     piano = additive.draw_timbre(0, np.random.default_rng(11))
     again = additive._draw_family_timbre(0, np.random.default_rng(11))
     assert piano == again
+
+
+def test_the_sub_bass_source_plays_any_part_as_a_sub_bass():
+    """Source SubBass (engine subbass): every part it plays is a sub bass, whatever its program."""
+    from midi_extractor.synth import pools, render
+    from midi_extractor.synth.fluid import Renderer
+
+    source = src.SOURCES["SubBass"]
+    assert source.engine == "subbass" and source.melodic and not source.drums and source.locate() is None
+    with Renderer(SR) as renderer:
+        cache = render.SourceCache(renderer)
+        pools.locate_all([source], cache)
+        for program in (33, 38):
+            part = songs.Part("bass", program, False, [(0.1, 0.9, 33, 100)], (0.0, 0.0))
+            got = render.render_part(part, source, cache, SR, np.random.default_rng(program),
+                                     np.random.default_rng(1), 0.0)
+            assert got.plugin_name == f"SubBass:bank0:prog{program}"
+            assert max(harmonic_levels_db(got.audio[int(0.2 * SR):int(0.8 * SR)], 55.0)[1:]) < -20.0
