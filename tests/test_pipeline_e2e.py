@@ -33,10 +33,10 @@ TINY_PARAMS_OVERRIDES = {
                 "validation_tracks": 1, "test_tracks": 2, "effects": 0.5, "bass_labels_octave_down": "auto",
                 "calibration_tracks": 1, "calibration_sources": ["FreePats", "H2_Colombo"]},
     "pretrain": {
-        "pitched": {"stems": ["bass"], "role": "harmonic", "songs": 1, "songs_seed": 4,
+        "pitched": {"stems": ["bass"], "role": "harmonic", "songs": 1, "songs_seed": 4, "sub_bass_songs": 0,
                     "sample_rate_hz": None, "n_fft": None, "rebuild": "auto", **_TINY_TRAIN},
         "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", "songs": 0,
-                       "songs_seed": 5, "sample_rate_hz": None, "n_fft": None, "rebuild": "auto", **_TINY_TRAIN},
+                       "songs_seed": 5, "sub_bass_songs": 0, "sample_rate_hz": None, "n_fft": None, "rebuild": "auto", **_TINY_TRAIN},
     },
     "stems": {
         "bass": {"role": "melodic", "base": "pitched", **_TINY_TRAIN},
