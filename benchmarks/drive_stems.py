@@ -26,11 +26,11 @@ DRIVE = 1.5
 
 
 def drive(x: np.ndarray, amount: float = DRIVE) -> np.ndarray:
-    """``tanh(amount * x / peak)``, float32; silence stays silence; ``amount`` 0: ``x`` unchanged."""
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if amount == 0 or peak == 0.0:
-        return x.astype(np.float32)
-    return np.tanh(amount * x / peak).astype(np.float32)
+    """``tanh(amount * x / peak)``, float32 (``transcribe --saturate``'s own function); silence
+    stays silence; ``amount`` 0: ``x`` unchanged."""
+    from midi_extractor.infer.audio_in import saturated
+
+    return saturated(np.asarray(x, np.float32), amount)
 
 
 def drive_folder(src: Path, out: Path, amount: float = DRIVE, programs: tuple[int, int] | None = None) -> int:

@@ -48,8 +48,8 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
                frame_threshold: float | None = None, min_note_s: float | None = None,
                drum_note_s: float | None = None, frame_note_threshold: float | str | None = None, tempo: Tempo = None,
                quantize: str | None = None, device: str | None = None, runtime: str = "auto", params: Any = None,
-               window_s: float = WINDOW_S,
-               context_s: float = CONTEXT_S) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
+               window_s: float = WINDOW_S, context_s: float = CONTEXT_S,
+               saturate: float = 0.0) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
     """Transcribe one stem recording into notes and a one-track MIDI file.
 
     Args:
@@ -80,6 +80,8 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
             ``"onnx"``.
         params: a ``config.Params`` for the taxonomy switches (bass role, organs as keys); never for decoding.
         window_s, context_s: the engine's window and its context either side (memory stays flat for long files).
+        saturate: ``0`` (default) or a drive (up to 20; 1.5 suggested): the model hears ``tanh(saturate * x / peak)``,
+            which gives a sine sub bass the odd harmonics the models need to hear it (README, "Transcribing").
 
     Returns:
         ``(notes, midi)``: notes sorted by start (``Note(start_s, end_s, pitch, velocity)``; drums as GM keys of their
@@ -101,7 +103,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
                              quantize=quantize, device=device, runtime=runtime, params=params, window_s=window_s,
                              context_s=context_s, onset_threshold=onset_threshold,
                              frame_threshold=frame_threshold, min_note_s=min_note_s, drum_note_s=drum_note_s,
-                             frame_note_threshold=frame_note_threshold)
+                             frame_note_threshold=frame_note_threshold, saturate=saturate)
     return next(iter(result.tracks.values())), result.midi
 
 
@@ -142,17 +144,18 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path | None, *,
            sample_rate_hz: int | None, device: str | None = None, runtime: str = "auto", params: Any = None,
            window_s: float = WINDOW_S, context_s: float = CONTEXT_S, onsets: bool = False, keep_signal: bool = False,
-           **overrides: float | str | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
+           saturate: float = 0.0, **overrides: float | str | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
     """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams (with
     ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""
     from midi_extractor.audio import audio_info
     from midi_extractor.infer import stream
-    from midi_extractor.infer.audio_in import check_rate, warn_if_below_model_rate
+    from midi_extractor.infer.audio_in import check_rate, check_saturate, warn_if_below_model_rate
     from midi_extractor.infer.routing import resolve_model, resolve_models_dir
     from midi_extractor.infer.settings import with_overrides
     from midi_extractor.model.checkpoint import check_fits
 
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
+    saturate = check_saturate(saturate)
     is_file = isinstance(audio, (str, Path))
     # a missing, empty or corrupt file is named before any routing
     source_hz = audio_info(audio)[0] if is_file else check_rate(sample_rate_hz)
@@ -175,9 +178,10 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
                       min_note_s=dec.min_note_s, drum_note_s=dec.drum_note_s,
                       frame_note_threshold=dec.frame_note_threshold, window_s=window_s, context_s=context_s)
     if is_file:
-        got = stream.transcribe_path(loaded, audio, onsets=onsets, keep_signal=keep_signal, **thresholds)
+        got = stream.transcribe_path(loaded, audio, onsets=onsets, keep_signal=keep_signal, saturate=saturate,
+                                     **thresholds)
     else:
-        got = stream.transcribe_whole(loaded, audio, sample_rate_hz, **thresholds)
+        got = stream.transcribe_whole(loaded, audio, sample_rate_hz, saturate, **thresholds)
     return route.stem, got, loaded.front_end.sample_rate_hz, program
 
 

@@ -27,7 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from midi_extractor.infer import engine
-from midi_extractor.infer.audio_in import full_scale_gain
+from midi_extractor.infer.audio_in import full_scale_gain, saturated
 from midi_extractor.infer.reading import scan_file
 from midi_extractor.infer.settings import pinned
 from midi_extractor.model.decoding import Note, decode, note_key
@@ -152,12 +152,14 @@ class Streamed:
 
 
 def transcribe_whole(loaded: engine.LoadedModel, audio: np.ndarray, sample_rate_hz: int | None,
-                     **thresholds: float) -> Streamed:
+                     saturate: float = 0.0, **thresholds: float) -> Streamed:
     """An array input, transcribed whole (``engine.transcribe_array``; it is in memory already).
-    ``thresholds`` are resolved (``api``): a ``frame_note_threshold`` of None means none."""
+    ``thresholds`` are resolved (``api``): a ``frame_note_threshold`` of None means none;
+    ``saturate``: ``audio_in.saturated``'s drive (0: off)."""
     from midi_extractor.audio import rms_db
 
     x, name = engine.load_input(audio, sample_rate_hz, loaded.front_end.sample_rate_hz)
+    x = saturated(x, saturate)
     if engine.is_silent(x):
         log.warning("%s: audio is silent; no notes", name)
         return Streamed([], len(x), rms_db(x), signal=x)
@@ -169,10 +171,11 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
                     frame_threshold: float, min_note_s: float, drum_note_s: float,
                     frame_note_threshold: float | None = None,
                     window_s: float = engine.WINDOW_S, context_s: float = engine.CONTEXT_S,
-                    onsets: bool = False, keep_signal: bool = False) -> Streamed:
+                    onsets: bool = False, keep_signal: bool = False, saturate: float = 0.0) -> Streamed:
     """Notes of an audio file in memory bounded by the window: :func:`scan_file`, then one
     streamed pass (model, decoding and, with ``onsets``, the tempo's onset envelope;
-    ``keep_signal``: the whole signal too, for a mix). Silent audio: no notes (a warning).
+    ``keep_signal``: the whole signal too, for a mix; ``saturate``: the model hears
+    ``audio_in.saturated`` at that drive, 0 off). Silent audio: no notes (a warning).
     Raises ``audio.AudioError`` for a bad file."""
     from midi_extractor.infer.tempo import OnsetStream
 
@@ -194,7 +197,10 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
                 envelope.feed(y)
             if keep_signal:
                 kept.append(y)
-            yield y if scale == 1.0 else (y * scale).astype(np.float32)
+            if saturate:
+                yield saturated(y, saturate, scan.peak)
+            else:
+                yield y if scale == 1.0 else (y * scale).astype(np.float32)
 
     run_windows(loaded, blocks(), scan.n_samples, feed, window_s, context_s)
     return Streamed(feed.finish(), scan.n_samples, scan.level_db, envelope.finish() if envelope else None, whole())
