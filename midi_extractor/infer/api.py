@@ -80,8 +80,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
             ``"onnx"``.
         params: a ``config.Params`` for the taxonomy switches (bass role, organs as keys); never for decoding.
         window_s, context_s: the engine's window and its context either side (memory stays flat for long files).
-        saturate: ``0`` (default) or a drive (up to 20; 1.5 suggested): the model hears ``tanh(saturate * x / peak)``,
-            which gives a sine sub bass the odd harmonics the models need to hear it (README, "Transcribing").
+        saturate: 0 (off, default) or up to 20: the model hears ``tanh(saturate * x / peak)`` (1.5: a sine sub bass).
 
     Returns:
         ``(notes, midi)``: notes sorted by start (``Note(start_s, end_s, pitch, velocity)``; drums as GM keys of their
@@ -99,11 +98,10 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
         notes, midi = transcribe("bass.wav", models_dir="models", tempo="auto")
         midi.write("bass.mid")
     """
-    result = transcribe_file(audio, stem, models_dir, sample_rate_hz=sample_rate_hz, tempo=tempo,
-                             quantize=quantize, device=device, runtime=runtime, params=params, window_s=window_s,
-                             context_s=context_s, onset_threshold=onset_threshold,
-                             frame_threshold=frame_threshold, min_note_s=min_note_s, drum_note_s=drum_note_s,
-                             frame_note_threshold=frame_note_threshold, saturate=saturate)
+    result = transcribe_file(audio, stem, models_dir, sample_rate_hz=sample_rate_hz, tempo=tempo, quantize=quantize,
+                             device=device, runtime=runtime, params=params, window_s=window_s, context_s=context_s,
+                             onset_threshold=onset_threshold, frame_threshold=frame_threshold, min_note_s=min_note_s,
+                             drum_note_s=drum_note_s, frame_note_threshold=frame_note_threshold, saturate=saturate)
     return next(iter(result.tracks.values())), result.midi
 
 
