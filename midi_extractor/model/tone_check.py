@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from midi_extractor.matching import midi_to_hz
+
 #: the tones' MIDI pitches: A2, A3, A4 and a semitone above each
 TONE_MIDI = (45, 46, 57, 58, 69, 70)
 TONE_S = 2.0
@@ -36,7 +38,7 @@ def harmonic_tone(midi: int, rate_hz: int, seconds: float = TONE_S, onset_s: flo
     """A decaying harmonic tone at MIDI ``midi`` (harmonic k at 1/k, those below Nyquist),
     silent until ``onset_s``, peak about 0.5: float32 samples at ``rate_hz``."""
     t = np.arange(int(seconds * rate_hz)) / rate_hz
-    hz = 440.0 * 2 ** ((midi - 69) / 12)
+    hz = midi_to_hz(midi)
     env = np.where(t >= onset_s, np.exp(-(t - onset_s) * 2.0), 0.0)
     y = sum(np.sin(2 * np.pi * k * hz * t) / k for k in range(1, n_harmonics + 1) if k * hz < rate_hz / 2)
     return (0.3 * env * y).astype(np.float32)
