@@ -28,7 +28,7 @@ DRIVE = 1.5
 def drive(x: np.ndarray, amount: float = DRIVE) -> np.ndarray:
     """``tanh(amount * x / peak)``, float32 (``transcribe --saturate``'s own function); silence
     stays silence; ``amount`` 0: ``x`` unchanged."""
-    from midi_extractor.infer.audio_in import saturated
+    from midi_extractor.model.saturation import saturated
 
     return saturated(np.asarray(x, np.float32), amount)
 

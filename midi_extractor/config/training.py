@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ from midi_extractor.config.fields import Checked, ConfigError, auto_or_bool, key
 LOSS_WEIGHT_KEYS = ("onset", "offset", "frame", "velocity", "restrike", "held", "octave")
 # What a training updates: every layer, or the heads alone (the trunk frozen as the base left it).
 TRAIN_LAYERS = ("all", "heads")
+#: the largest ``stems.<stem>.saturate`` drive (``model.saturation``): tanh(20 x) is a square wave
+MAX_SATURATE = 20.0
 
 
 @dataclass
@@ -99,6 +102,8 @@ class StemConfig(Checked):
     base_blends: list[float] = field(default_factory=list)  # weights w of w*fine-tune + (1-w)*base tried
                                      # at the end (train/blend.py); best.pt is whichever validates best
     train_layers: str = "all"        # all | heads: the heads alone train, the base's trunk stays frozen
+    saturate: float = 0.0            # the model hears tanh(saturate * x / peak) of a whole signal (0: off;
+                                     # model/saturation.py); written to decoding.json, used by every entry point
 
     def check(self, where: str) -> None:
         """Raise :class:`ConfigError` naming ``where`` for values no training can use."""
@@ -117,6 +122,9 @@ class StemConfig(Checked):
             raise ConfigError(f"{key_of(where, 'compile')} must be auto, on or off, got {self.compile!r}")
         if self.train_layers not in TRAIN_LAYERS:
             raise ConfigError(f"{key_of(where, 'train_layers')} must be {' or '.join(TRAIN_LAYERS)}, got {self.train_layers!r}")
+        if not (math.isfinite(self.saturate) and 0.0 <= self.saturate <= MAX_SATURATE):
+            raise ConfigError(f"{key_of(where, 'saturate')} must be a drive from 0 (off) to {MAX_SATURATE:g}, "
+                              f"got {self.saturate}")
         for i, w in enumerate(self.base_blends):
             if not 0.0 < w < 1.0:
                 raise ConfigError(f"{key_of(where, 'base_blends')}[{i}] must be within 0-1 (exclusive: 0 is the "

@@ -27,7 +27,7 @@ def build_metrics(stem: str, used_split: str, requested: str, rows: list[dict], 
     metrics.update({k: blocks[headline].get(k, 0.0) for k in HEADLINE})
     metrics.update(n_tracks=len(rows), n_skipped=skipped)
     metrics["decoding"] = {k: decoding.get(k) for k in
-                           ("onset_threshold", "frame_threshold", "frame_note_threshold", "chosen_on",
+                           ("onset_threshold", "frame_threshold", "frame_note_threshold", "saturate", "chosen_on",
                             "validation_onset_f1")}
     metrics.update(blocks)
     return metrics

@@ -3,6 +3,8 @@
 1. The model runs once per validation track; the thresholds are chosen from a grid on
    those activations (``thresholds.py``) and written to ``decoding.json``
    (``--decoding-out``, normally ``models/<stem>/decoding.json``, beside the model).
+   The model hears every track at the stem's drive (``stems.<stem>.saturate``, written to
+   ``decoding.json`` too; ``model.saturation``).
 2. Every test track is transcribed with them (``infer.engine.transcribe_array``, the
    public path) and scored against its MIDI (``tracks.py``, ``scoring.py``). Drum references keep
    every drum class (``taxonomy.DRUM_CLASSES``), not only the model's. Pitched references
@@ -18,7 +20,7 @@
         "onset_f1", "onset_offset_f1", "frame_f1",      # headline = out_of_domain when it
         "n_tracks", "n_skipped",                         #   has tracks, else in_domain
         "decoding": {"onset_threshold", "frame_threshold", "frame_note_threshold",
-                     "chosen_on", "validation_onset_f1"},
+                     "saturate", "chosen_on", "validation_onset_f1"},
         "in_domain": {block}, "out_of_domain": {block}}  # blocks: intervals.summarize
 
    The headline is the out-of-domain score when the test split has out-of-domain tracks
@@ -37,6 +39,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -84,6 +87,8 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
     # export@<stem> ran first (tests/infer/test_onnx_export.py holds the export to the checkpoint's notes).
     loaded = load_model(model_path, device, runtime="torch")
     check_fits(loaded.identity, model_path, stem, role=tx.role_of(stem, params.switches), params=params)
+    if stem in params.stems:  # the drive the stem ships with (else the model's own decoding.json's)
+        loaded = dataclasses.replace(loaded, saturate=params.stems[stem].saturate)
     drums = bool(loaded.drum_classes)
     grid = thresholds.grid_from_decoding(params.decoding, drums)
     if grid.swept or decoding_out is not None:
@@ -93,6 +98,7 @@ def evaluate(stem: str, index_path: str | Path, model_path: str | Path, split: s
         decoding = choose_decoding(validation, root, loaded, grid, str(index_path))
     else:
         decoding = thresholds.unchosen(grid)  # fixed thresholds, nothing to record: no validation pass
+    decoding = {**decoding, "saturate": loaded.saturate}   # travels with the model (infer.settings)
     rows, skipped = score_entries(entries, root, loaded, decoding, str(index_path))
     if not rows:
         raise ValueError(f"no track of split {used_split!r} in {index_path} could be evaluated")

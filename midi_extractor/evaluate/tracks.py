@@ -113,11 +113,12 @@ def _load_track(entry: dict, root: Path, loaded: Any, source: str) -> tuple[Any,
 
 def model_activations(loaded: Any, audio: Any) -> dict[str, Any]:
     """Frame probabilities ``{head: (T, N)}`` of a signal at the model's rate, computed as
-    ``engine.transcribe_array`` computes them (same conditioning, device and windows), so
-    decoding them gives its notes."""
+    ``transcribe`` computes them (same conditioning, drive ``loaded.saturate``, device and
+    windows), so decoding them gives its notes."""
     from midi_extractor.infer import engine
+    from midi_extractor.model.saturation import saturated
 
-    x = engine.condition(audio)
+    x = saturated(engine.condition(audio), getattr(loaded, "saturate", 0.0))
     device = getattr(loaded, "device", None)
     return engine.activations(loaded.model, x, loaded.front_end, **({"device": device} if device else {}))
 

@@ -49,7 +49,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
                drum_note_s: float | None = None, frame_note_threshold: float | str | None = None, tempo: Tempo = None,
                quantize: str | None = None, device: str | None = None, runtime: str = "auto", params: Any = None,
                window_s: float = WINDOW_S, context_s: float = CONTEXT_S,
-               saturate: float = 0.0) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
+               saturate: float | None = None) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
     """Transcribe one stem recording into notes and a one-track MIDI file.
 
     Args:
@@ -80,7 +80,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
             ``"onnx"``.
         params: a ``config.Params`` for the taxonomy switches (bass role, organs as keys); never for decoding.
         window_s, context_s: the engine's window and its context either side (memory stays flat for long files).
-        saturate: 0 (off, default) or up to 20: the model hears ``tanh(saturate * x / peak)`` (1.5: a sine sub bass).
+        saturate: the model hears ``tanh(saturate * x / peak)``, 0 (off) to 20; ``None``: the model's (bass: 1.5, for a sine sub bass).
 
     Returns:
         ``(notes, midi)``: notes sorted by start (``Note(start_s, end_s, pitch, velocity)``; drums as GM keys of their
@@ -142,18 +142,19 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path | None, *,
            sample_rate_hz: int | None, device: str | None = None, runtime: str = "auto", params: Any = None,
            window_s: float = WINDOW_S, context_s: float = CONTEXT_S, onsets: bool = False, keep_signal: bool = False,
-           saturate: float = 0.0, **overrides: float | str | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
+           saturate: float | None = None, **overrides: float | str | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
     """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams (with
     ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""
     from midi_extractor.audio import audio_info
     from midi_extractor.infer import stream
-    from midi_extractor.infer.audio_in import check_rate, check_saturate, warn_if_below_model_rate
+    from midi_extractor.infer.audio_in import check_rate, warn_if_below_model_rate
     from midi_extractor.infer.routing import resolve_model, resolve_models_dir
     from midi_extractor.infer.settings import with_overrides
     from midi_extractor.model.checkpoint import check_fits
+    from midi_extractor.model.saturation import check_saturate
 
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
-    saturate = check_saturate(saturate)
+    saturate = None if saturate is None else check_saturate(saturate)
     is_file = isinstance(audio, (str, Path))
     # a missing, empty or corrupt file is named before any routing
     source_hz = audio_info(audio)[0] if is_file else check_rate(sample_rate_hz)
@@ -171,6 +172,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
         warn_if_below_model_rate(int(source_hz), loaded.front_end.sample_rate_hz,
                                  str(audio) if is_file else "audio array")
     dec = with_overrides(loaded.decoding, **overrides)
+    saturate = loaded.saturate if saturate is None else saturate
     program = 0 if tx.STEMS[route.stem].is_drum else track_program(stem, route.stem)
     thresholds = dict(onset_threshold=dec.onset_threshold, frame_threshold=dec.frame_threshold,
                       min_note_s=dec.min_note_s, drum_note_s=dec.drum_note_s,

@@ -139,27 +139,6 @@ def warn_if_below_model_rate(input_hz: int, model_hz: int, name: str) -> None:
                     input_hz // 2, model_hz)
 
 
-def saturated(x: np.ndarray, drive: float, peak: float | None = None) -> np.ndarray:
-    """``tanh(drive * x / peak)`` (``peak`` None: ``x``'s own), float32: odd harmonics for a sound
-    whose pitch is in one partial (a sine sub bass, which the models do not hear alone;
-    ``benchmarks/drive_stems.py``). ``drive`` 0 or silence: ``x`` unchanged."""
-    peak = (float(np.max(np.abs(x))) if x.size else 0.0) if peak is None else float(peak)
-    if drive == 0 or peak == 0.0:
-        return x
-    return np.tanh(drive * x / peak).astype(np.float32)
-
-
-def check_saturate(drive: float) -> float:
-    """``drive`` as a float, or ``ValueError``: a finite number, 0 (off) up to 20."""
-    try:
-        value = float(drive)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not (np.isfinite(value) and 0.0 <= value <= 20.0):
-        raise ValueError(f"saturate must be a number from 0 (off) to 20, got {drive!r}")
-    return value
-
-
 def is_silent(x: np.ndarray) -> bool:
     from midi_extractor.audio import rms_db
 

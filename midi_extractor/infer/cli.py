@@ -97,7 +97,7 @@ def _grid_arg(text: str) -> str:
 
 
 def _saturate_arg(text: str) -> float:
-    from midi_extractor.infer.audio_in import check_saturate
+    from midi_extractor.model.saturation import check_saturate
 
     try:
         return check_saturate(text)
@@ -247,9 +247,9 @@ def add_cli(subparsers) -> None:
     g.add_argument("--frame-note-threshold", type=_frame_note_arg, default=None, metavar="P|off",
                    help="mean frame probability above which a sustained pitch no onset started is a note too "
                         "(slow strings, pads); off: none")
-    g.add_argument("--saturate", type=_saturate_arg, default=0.0, metavar="DRIVE",
+    g.add_argument("--saturate", type=_saturate_arg, default=None, metavar="DRIVE",
                    help="let the model hear tanh(DRIVE x / peak): odd harmonics for a sine sub bass, which the "
-                        "models miss without them (1.5 suggested; default 0: off)")
+                        "models miss without them (0: off; default: the model's, from its decoding.json: bass 1.5)")
     t = p.add_argument_group("tempo and grid")
     tempo = t.add_mutually_exclusive_group()
     tempo.add_argument("--tempo", type=_tempo_arg, default=None, metavar="BPM",

@@ -48,6 +48,7 @@ class LoadedModel:
     device: str = "cpu"
     decoding: DecodingConfig = field(default_factory=DecodingConfig)  # from decoding.json, else defaults
     role: str | None = None
+    saturate: float = 0.0           # the drive it hears its input at (decoding.json; model.saturation)
 
     @property
     def identity(self):
@@ -102,11 +103,11 @@ def load_model(path: str | Path, device: str | None = None, runtime: str = "auto
     ``"onnx"`` (``model.onnx`` beside the checkpoint, made from it by
     ``midi-extractor export``; CPU only, torch is not imported) or ``"auto"``
     (ONNX when such an export and onnxruntime are there and the device is the
-    CPU, else torch). The decoding settings beside it (``decoding.json``) are
+    CPU, else torch). The decoding settings and drive beside it (``decoding.json``) are
     re-read on every call, so a re-evaluation is seen without reloading
     weights. Raises ``FileNotFoundError``, ``ValueError`` (device, runtime) or
     ``config.ConfigError`` (a bad ``decoding.json``)."""
-    from midi_extractor.infer.settings import read_model_decoding
+    from midi_extractor.infer.settings import read_model_decoding, read_model_saturate
 
     path = Path(path)
     try:
@@ -121,9 +122,9 @@ def load_model(path: str | Path, device: str | None = None, runtime: str = "auto
         _CACHE[key] = _load_onnx(path, dev, runtime) or _load_torch(path, dev)
         log.debug("loaded %s (stem %s) on %s with %s", path, _CACHE[key].stem, dev,
                   type(_CACHE[key].model).__name__)
-    decoding = read_model_decoding(path)
-    if decoding != _CACHE[key].decoding:
-        _CACHE[key] = replace(_CACHE[key], decoding=decoding)
+    decoding, saturate = read_model_decoding(path), read_model_saturate(path)
+    if (decoding, saturate) != (_CACHE[key].decoding, _CACHE[key].saturate):
+        _CACHE[key] = replace(_CACHE[key], decoding=decoding, saturate=saturate)
     return _CACHE[key]
 
 
@@ -179,17 +180,21 @@ def clear_model_cache() -> None:
 def transcribe_array(loaded: LoadedModel, audio: np.ndarray, *, onset_threshold: float | None = None,
                      frame_threshold: float | None = None, min_note_s: float | None = None,
                      drum_note_s: float | None = None, frame_note_threshold: float | str | None = None,
-                     window_s: float = WINDOW_S, context_s: float = CONTEXT_S, name: str = "audio array") -> list[Note]:
+                     window_s: float = WINDOW_S, context_s: float = CONTEXT_S, name: str = "audio array",
+                     saturate: float | None = None) -> list[Note]:
     """Notes of a mono signal ``(S,)`` already at the model's rate.
 
     A setting left at ``None`` comes from ``loaded.decoding`` (the model's ``decoding.json``,
     else ``DecodingConfig`` defaults), the others override it as ``settings.with_overrides``
     does (``frame_note_threshold="off"``: no frame notes, whatever the model's). The signal goes
     through :func:`condition` (non-finite -> ``ValueError`` naming ``name``,
-    overdriven -> scaled to full scale)."""
+    overdriven -> scaled to full scale), then the drive ``saturate`` (``None``: the model's,
+    ``loaded.saturate``; ``model.saturation.saturated``)."""
     from midi_extractor.infer.settings import with_overrides
+    from midi_extractor.model.saturation import saturated
 
     x = condition(audio, name)
+    x = saturated(x, loaded.saturate if saturate is None else saturate)
     dec = with_overrides(loaded.decoding, onset_threshold=onset_threshold, frame_threshold=frame_threshold,
                          min_note_s=min_note_s, drum_note_s=drum_note_s, frame_note_threshold=frame_note_threshold)
     fe = loaded.front_end

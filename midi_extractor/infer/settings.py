@@ -11,9 +11,10 @@ writes them beside the checkpoint::
 Every entry point (``infer.api.transcribe()``, the ``transcribe`` command from any
 folder, the folder -> multi-track path, ``evaluate``) decodes with these values
 unless its caller overrides one; a missing file means ``config.DecodingConfig``'s
-defaults. Keys other than the five fields (provenance such as ``chosen_on``,
-scores, the grid) are ignored, and so is a field that is ``null``. The working directory's
-``params.yaml`` is never read here.
+defaults. The file also holds the drive the model hears its input at (``saturate``,
+``stems.<stem>.saturate``: :mod:`midi_extractor.model.saturation`; absent: 0, off). Keys
+other than these (provenance such as ``chosen_on``, scores, the grid) are ignored, and so
+is a field that is ``null``. The working directory's ``params.yaml`` is never read here.
 """
 from __future__ import annotations
 
@@ -39,12 +40,7 @@ def read_decoding_file(path: str | Path) -> DecodingConfig:
     Raises ``ConfigError`` (naming the file) for unreadable JSON, a non-object
     or a value that is not a valid number."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not a readable decoding file ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a JSON object of decoding settings, got {type(raw).__name__}")
+    raw = _read_object(path)
     values = {}
     for name in _FIELDS:
         if raw.get(name) is not None:  # null (a drum model's frame_threshold): the default stays
@@ -55,11 +51,45 @@ def read_decoding_file(path: str | Path) -> DecodingConfig:
     return from_dict(DecodingConfig, values, where=f"{path}: ")  # validated as params' decoding section is
 
 
+def read_saturate_file(path: str | Path) -> float:
+    """The ``saturate`` drive in ``path`` (absent or ``null``: 0, off). Raises ``ConfigError``
+    naming the file for an unreadable file or a drive that is not a number from 0 to 20."""
+    from midi_extractor.model.saturation import MAX_SATURATE, check_saturate
+
+    path = Path(path)
+    value = _read_object(path).get("saturate")
+    if value is None:
+        return 0.0
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"saturate must be a number from 0 (off) to {MAX_SATURATE:g}, got {value!r}")
+        return check_saturate(value)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
 def read_model_decoding(checkpoint: str | Path) -> DecodingConfig:
     """Decoding settings of the model at ``checkpoint``: its ``decoding.json`` when
     present, else ``DecodingConfig()``."""
     path = decoding_path(checkpoint)
     return read_decoding_file(path) if path.is_file() else DecodingConfig()
+
+
+def read_model_saturate(checkpoint: str | Path) -> float:
+    """The drive of the model at ``checkpoint`` (:func:`read_saturate_file` of its
+    ``decoding.json``; 0 without one)."""
+    path = decoding_path(checkpoint)
+    return read_saturate_file(path) if path.is_file() else 0.0
+
+
+def _read_object(path: Path) -> dict:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable decoding file ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object of decoding settings, got {type(raw).__name__}")
+    return raw
 
 
 #: the override that switches a model's frame notes off (``frame_note_threshold="off"``)

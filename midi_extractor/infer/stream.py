@@ -27,7 +27,8 @@ from typing import Iterator
 import numpy as np
 
 from midi_extractor.infer import engine
-from midi_extractor.infer.audio_in import full_scale_gain, saturated
+from midi_extractor.infer.audio_in import full_scale_gain
+from midi_extractor.model.saturation import saturated
 from midi_extractor.infer.reading import scan_file
 from midi_extractor.infer.settings import pinned
 from midi_extractor.model.decoding import Note, decode, note_key
@@ -155,15 +156,14 @@ def transcribe_whole(loaded: engine.LoadedModel, audio: np.ndarray, sample_rate_
                      saturate: float = 0.0, **thresholds: float) -> Streamed:
     """An array input, transcribed whole (``engine.transcribe_array``; it is in memory already).
     ``thresholds`` are resolved (``api``): a ``frame_note_threshold`` of None means none;
-    ``saturate``: ``audio_in.saturated``'s drive (0: off)."""
+    ``saturate``: ``model.saturation.saturated``'s drive (resolved too; 0: off)."""
     from midi_extractor.audio import rms_db
 
     x, name = engine.load_input(audio, sample_rate_hz, loaded.front_end.sample_rate_hz)
-    x = saturated(x, saturate)
     if engine.is_silent(x):
         log.warning("%s: audio is silent; no notes", name)
         return Streamed([], len(x), rms_db(x), signal=x)
-    notes = engine.transcribe_array(loaded, x, name=name, **{**thresholds, **pinned(thresholds)})
+    notes = engine.transcribe_array(loaded, x, name=name, saturate=saturate, **{**thresholds, **pinned(thresholds)})
     return Streamed(notes, len(x), rms_db(x), signal=x)
 
 
@@ -175,7 +175,7 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
     """Notes of an audio file in memory bounded by the window: :func:`scan_file`, then one
     streamed pass (model, decoding and, with ``onsets``, the tempo's onset envelope;
     ``keep_signal``: the whole signal too, for a mix; ``saturate``: the model hears
-    ``audio_in.saturated`` at that drive, 0 off). Silent audio: no notes (a warning).
+    ``model.saturation.saturated`` at that drive (resolved by ``api``), 0 off). Silent audio: no notes (a warning).
     Raises ``audio.AudioError`` for a bad file."""
     from midi_extractor.infer.tempo import OnsetStream
 

@@ -22,6 +22,7 @@ import torch
 from midi_extractor.model import thresholds, tone_check, windows
 from midi_extractor.model.decoding import decode
 from midi_extractor.model.labels import rolls_from_midi
+from midi_extractor.model.saturation import saturated
 from midi_extractor.model.thresholds import Grid
 
 VAL_TRACK_S = 60.0   # seconds of each validation track scored (from its start)
@@ -46,21 +47,23 @@ def validate(model, loader, device: torch.device, amp_dtype=None) -> dict[str, f
     return {f"val_loss_{k}": v / max(n, 1) for k, v in sums.items()}
 
 
-def validate_tracks(model, dataset, grid: Grid, device: torch.device) -> dict[str, float]:
+def validate_tracks(model, dataset, grid: Grid, device: torch.device, saturate: float = 0.0) -> dict[str, float]:
     """``val_onset_precision/recall/f1``, ``val_onset_threshold``, ``val_frame_threshold`` and
     ``val_frame_note_threshold`` of the point of ``grid`` that ``evaluate`` would choose (:func:`thresholds.sweep` and
     :func:`thresholds.choose`), over every track of ``dataset`` (the validation
     :class:`~midi_extractor.train.clips.TranscriptionDataset`), each read whole (up to
     :data:`VAL_TRACK_S`) and run in the inference windows (:func:`windows.activations`); the
-    reference is the track's label rolls decoded. Empty when the dataset has no track. Leaves
-    the model in train mode."""
+    reference is the track's label rolls decoded; the model hears each track at the stem's
+    ``saturate`` drive (:func:`~midi_extractor.model.saturation.saturated`, 0: off), as
+    ``evaluate`` and ``transcribe`` run it. Empty when the dataset has no track. Leaves the
+    model in train mode."""
     fe, classes = model.front_end, dataset.drum_classes
 
     def tracks():
         for i in range(len(dataset.entries)):
             audio = dataset.read(i, 0.0, min(dataset.durations[i], VAL_TRACK_S))
             ref = decode(rolls_from_midi(dataset.notes(i), fe.n_frames(len(audio)), fe, classes), fe, classes)
-            yield ref, windows.activations(model, audio, fe, device=str(device))
+            yield ref, windows.activations(model, saturated(audio, saturate), fe, device=str(device))
 
     model.eval()
     try:
@@ -85,7 +88,7 @@ def score(model, run) -> dict[str, float]:
     chosen by the same figure."""
     tones = tone_check.check_tones(model) if run.job.drum_classes is None else {}
     return {**validate(model, run.val_loader, run.device, run.amp_dtype),
-            **validate_tracks(model, run.val_ds, run.grid, run.device), **tones}
+            **validate_tracks(model, run.val_ds, run.grid, run.device, run.job.settings.saturate), **tones}
 
 
 def is_better(new: dict, best_key: Sequence[float] | None, tone_guard: bool = False) -> tuple[bool, tuple]:

@@ -58,6 +58,17 @@ def test_missing_role_is_filled_from_taxonomy(tmp_path):
     assert params.stems["drums"].role == "percussive"
 
 
+def test_a_stems_drive_is_checked_at_load(tmp_path):
+    """stems.<stem>.saturate: 0 (off) by default, the shipped bass 1.5, out of 0-20 refused naming the key."""
+    assert load_params(write(tmp_path, "stems:\n  piano: {}\n")).stems["piano"].saturate == 0.0
+    assert load_params(REPO / "params.yaml").stems["bass"].saturate == 1.5
+    for bad in ("-1", "21"):
+        with pytest.raises(ConfigError, match=r"stems\.bass\.saturate must be a drive from 0 \(off\) to 20"):
+            load_params(write(tmp_path, f"stems:\n  bass:\n    saturate: {bad}\n"))
+    with pytest.raises(ConfigError, match=r"stems\.bass\.saturate: expected a finite number, got nan"):
+        load_params(write(tmp_path, "stems:\n  bass:\n    saturate: .nan\n"))
+
+
 def test_vocals_cannot_be_trained_yet(tmp_path):
     with pytest.raises(ConfigError, match="'vocals' is a reserved slot"):
         load_params(write(tmp_path, "stems:\n  vocals: {}\n"))

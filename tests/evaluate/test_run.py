@@ -118,3 +118,35 @@ def test_a_broken_track_is_skipped_and_counted(tmp_path, stand_in, caplog):
     index.write_text("{not json")
     with pytest.raises(ValueError, match="filtered_dataset_bass.json: not valid JSON"):
         evaluate("bass", index, tmp_path / "best.pt", "test", None, _auto())
+
+
+def test_the_stems_drive_is_heard_in_validation_and_test_and_written_to_decoding_json(tmp_path, monkeypatch):
+    """stems.bass.saturate: the shipped pitched base in the bass slot scores a sine bass line near 0
+    without it and near 1 at 1.5, thresholds chosen and test scored alike; decoding.json and the
+    metrics say the drive, so transcribe hears what evaluate scored."""
+    import shutil
+
+    from helpers_data import REPO, sine_bass_track
+    from midi_extractor.config import StemConfig
+
+    monkeypatch.setenv("MIDI_EXTRACTOR_TRACKING", "0")
+    audio, _ = sine_bass_track(tmp_path / "tones")
+    track = audio.parents[1]
+    entry = {"track": track.name, "stem_id": "S00", "audio": f"{track.name}/stems/S00.flac",
+             "midi": f"{track.name}/MIDI/S00.mid", "metadata": {"program_num": 38, "plugin_name": "sine"}}
+    index = tmp_path / "filtered_dataset_bass.json"
+    index.write_text(json.dumps({"stem": "bass", "dataset_root": str(track.parent), "entries": [
+        {**entry, "split": "validation"}, {**entry, "split": "test"}]}))
+    model = tmp_path / "models" / "bass" / "best.pt"
+    model.parent.mkdir(parents=True)
+    shutil.copy(REPO / "bases" / "pitched.pt", model)
+    scores = {}
+    for drive in (0.0, 1.5):
+        params = replace(Params(), stems={"bass": StemConfig(role="melodic", saturate=drive)})
+        metrics = evaluate("bass", index, model, "test", tmp_path / f"bass_{drive}.json", params,
+                           decoding_out=model.parent / "decoding.json", n_resamples=10)
+        decoding = json.loads((model.parent / "decoding.json").read_text())
+        assert decoding["saturate"] == drive == metrics["decoding"]["saturate"]
+        scores[drive] = (decoding["validation_onset_f1"], metrics["onset_f1"])
+    assert max(scores[0.0]) <= 0.2 and min(scores[1.5]) >= 0.85
+    assert engine.load_model(model, runtime="torch").saturate == 1.5

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from helpers_data import sine_bass_track
 from helpers_models import DECODING, FE, KIT, checkpoint_saying, noisy_file
 from midi_extractor import transcribe
 from midi_extractor.cli import main
@@ -265,32 +266,16 @@ def test_frame_notes_travel_with_the_model_and_the_caller_can_turn_them_off(tmp_
     assert "expected a probability between 0 and 1 (exclusive) or off, got '1.5'" in capsys.readouterr().err
 
 
-def _sine_bass_track(folder):
-    """benchmarks/pure_tones.py's sine bass line (seed 1, 8 s, 18 notes): its audio file and notes."""
-    import importlib.util
-
-    import pretty_midi
-    import yaml
-
-    from helpers_data import REPO
-
-    spec = importlib.util.spec_from_file_location("pure_tones", REPO / "benchmarks" / "pure_tones.py")
-    tones = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tones)
-    tones.write_sets(folder, tracks_per_part=1, seconds=8.0, seed=1)
-    track = next(t for t in sorted((folder / "sine").iterdir())
-                 if yaml.safe_load((t / "metadata.yaml").read_text())["stems"]["S00"]["program_num"] == 38)
-    return track / "stems" / "S00.flac", pretty_midi.PrettyMIDI(str(track / "MIDI" / "S00.mid")).instruments[0].notes
-
-
 def _found(notes, ref) -> int:
     return sum(any(n.pitch == r.pitch and abs(n.start_s - r.start) < 0.05 for n in notes) for r in ref)
 
 
 def test_saturate_lets_the_shipped_pitched_base_hear_a_sine_bass(tmp_path, capsys):
-    """The shipped pitched base in the bass slot hears none of a sine bass line; with saturate=1.5
-    (README, "Transcribing") nearly every note, from a file (streamed) and from an array; the CLI's
-    --saturate does the same, and a bad drive is refused naming the option."""
+    """The shipped pitched base in the bass slot, its decoding.json without a drive, hears none of a
+    sine bass line; with saturate=1.5 nearly every note, from a file (streamed) and from an array.
+    With ``"saturate": 1.5`` in its decoding.json (what evaluate writes for bass) that is the default
+    of the API and the CLI, and 0 turns it off. A bad drive is refused naming the option."""
+    import json
     import shutil
 
     from helpers_data import REPO
@@ -298,20 +283,27 @@ def test_saturate_lets_the_shipped_pitched_base_hear_a_sine_bass(tmp_path, capsy
     models = tmp_path / "models"
     (models / "bass").mkdir(parents=True)
     shutil.copy(REPO / "bases" / "pitched.pt", models / "bass" / "best.pt")
-    shutil.copy(REPO / "benchmarks" / "base_metrics" / "bass_decoding.json", models / "bass" / "decoding.json")
-    path, ref = _sine_bass_track(tmp_path / "tones")
+    decoding = json.loads((REPO / "benchmarks" / "base_metrics" / "bass_decoding.json").read_text())
+    (models / "bass" / "decoding.json").write_text(json.dumps({k: v for k, v in decoding.items() if k != "saturate"}))
+    path, ref = sine_bass_track(tmp_path / "tones")
     assert len(ref) == 18
     plain, _ = transcribe(path, "bass", models_dir=models, runtime="torch")
     assert _found(plain, ref) <= 2
     driven, _ = transcribe(path, "bass", models_dir=models, runtime="torch", saturate=1.5)
     assert _found(driven, ref) >= 16 and len(driven) <= 20
+    (models / "bass" / "decoding.json").write_text(json.dumps({**decoding, "saturate": 1.5}))
     x, rate = sf.read(path, dtype="float32")
-    from_array, _ = transcribe(x, "bass", models_dir=models, sample_rate_hz=rate, runtime="torch", saturate=1.5)
+    from_array, _ = transcribe(x, "bass", models_dir=models, sample_rate_hz=rate, runtime="torch")
     assert _found(from_array, ref) >= 16
+    off, _ = transcribe(path, "bass", models_dir=models, runtime="torch", saturate=0)
+    assert _found(off, ref) <= 2
     events = tmp_path / "out" / "S00.notes.csv"
     assert main(["transcribe", str(path), "--stem", "bass", "-o", str(tmp_path / "out"), "--models-dir", str(models),
-                 "--runtime", "torch", "--saturate", "1.5", "--no-tempo", "--save-note-events"]) == 0
+                 "--runtime", "torch", "--no-tempo", "--save-note-events"]) == 0
     assert len(read_note_events(events)) == len(driven)
+    assert main(["transcribe", str(path), "--stem", "bass", "-o", str(tmp_path / "out"), "--models-dir", str(models),
+                 "--runtime", "torch", "--saturate", "0", "--no-tempo", "--save-note-events", "--overwrite"]) == 0
+    assert len(read_note_events(events)) == len(plain)
     with pytest.raises(SystemExit):
         main(["transcribe", str(path), "--saturate", "-1", "--models-dir", str(models)])
     assert "saturate must be a number from 0 (off) to 20, got '-1'" in capsys.readouterr().err

@@ -133,17 +133,3 @@ def test_clipping_is_integer_full_scale_and_the_peak_said_is_the_files_own(tmp_p
             assert "heavily clipped" not in caplog.text
             assert caplog.text.count(f"{said}: peak 1.50 is above full scale (overdriven); scaled to peak 1.00") == \
                 (1 if name.endswith("array") else 2)  # a file: load_input's, then the stream's
-
-
-def test_saturated_is_tanh_of_the_signal_over_its_peak():
-    from midi_extractor.infer.audio_in import check_saturate, saturated
-
-    x = np.array([0.0, 0.1, -0.2, 0.4], np.float32)
-    np.testing.assert_allclose(saturated(x, 1.5), np.tanh(1.5 * x / 0.4), rtol=1e-6)
-    np.testing.assert_allclose(saturated(x, 1.5, peak=0.8), np.tanh(1.5 * x / 0.8), rtol=1e-6)   # a file's peak
-    assert saturated(x, 0.0) is x and not saturated(np.zeros(4, np.float32), 1.5).any()
-    assert saturated(x, 1.5).dtype == np.float32
-    assert check_saturate("1.5") == 1.5 and check_saturate(0) == 0.0
-    for bad in ("-1", "abc", float("nan"), 21, None):
-        with pytest.raises(ValueError, match="saturate must be a number from 0 .off. to 20"):
-            check_saturate(bad)

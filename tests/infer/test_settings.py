@@ -27,3 +27,25 @@ def test_resolved_settings_pinned_as_overrides_decode_as_they_are_whatever_the_m
     got = with_overrides(MODEL, **overrides)
     assert (got.onset_threshold, got.frame_threshold, got.frame_note_threshold) == (0.2, 0.5, None)
     assert with_overrides(MODEL, **pinned({"frame_note_threshold": 0.9})).frame_note_threshold == 0.9
+
+
+def test_a_models_drive_is_read_from_its_decoding_file_and_checked(tmp_path):
+    """``saturate`` in decoding.json: absent or null is 0 (off); a number from 0 to 20 is the drive;
+    anything else is refused naming the file."""
+    import json
+
+    from midi_extractor.infer.settings import read_model_saturate, read_saturate_file
+
+    ckpt = tmp_path / "bass" / "best.pt"
+    ckpt.parent.mkdir()
+    assert read_model_saturate(ckpt) == 0.0                      # no decoding.json
+    path = ckpt.parent / "decoding.json"
+    for value, drive in ((None, 0.0), (1.5, 1.5), (0, 0.0)):
+        path.write_text(json.dumps({"onset_threshold": 0.3, "saturate": value}))
+        assert read_model_saturate(ckpt) == drive
+    path.write_text(json.dumps({"onset_threshold": 0.3}))
+    assert read_saturate_file(path) == 0.0
+    for bad in ("1.5", True, -1, 25):
+        path.write_text(json.dumps({"saturate": bad}))
+        with pytest.raises(ConfigError, match=f"{path}: saturate must be a number from 0 .off. to 20, got"):
+            read_model_saturate(ckpt)

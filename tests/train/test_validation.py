@@ -166,18 +166,40 @@ def test_with_the_tone_guard_a_step_that_hears_the_tones_beats_a_higher_f1():
     assert is_better({**clean, "val_onset_f1": 0.81}, (0.80, -0.1), tone_guard=True)[0] is True
 
 
-def test_score_adds_the_tone_check_for_pitched_models_only(monkeypatch):
+def test_score_adds_the_tone_check_for_pitched_models_only_and_passes_the_drive(monkeypatch):
     from types import SimpleNamespace
 
     from midi_extractor.train import validation
 
     monkeypatch.setattr(validation, "validate", lambda *a: {"val_loss_total": 0.5})
-    monkeypatch.setattr(validation, "validate_tracks", lambda *a: {"val_onset_f1": 0.7})
+    drives = []
+    monkeypatch.setattr(validation, "validate_tracks", lambda *a: drives.append(a[-1]) or {"val_onset_f1": 0.7})
     monkeypatch.setattr(validation.tone_check, "check_tones",
                         lambda model: {"val_tone_wrong_frames": 3, "val_tone_wrong_onsets": 1})
     run = SimpleNamespace(val_loader=None, device="cpu", amp_dtype=None, val_ds=None, grid=None,
-                          job=SimpleNamespace(drum_classes=None))
+                          job=SimpleNamespace(drum_classes=None, settings=SimpleNamespace(saturate=1.5)))
     assert validation.score(object(), run) == {"val_loss_total": 0.5, "val_onset_f1": 0.7,
                                                "val_tone_wrong_frames": 3, "val_tone_wrong_onsets": 1}
+    assert drives == [1.5]   # the tracks are heard at the stem's drive
     run.job.drum_classes = ["kick", "snare"]
     assert validation.score(object(), run) == {"val_loss_total": 0.5, "val_onset_f1": 0.7}
+
+
+class _Loud(_Fixed):
+    """A stand-in whose onsets are as probable as the loudest sample it hears (at most 0.9): the
+    faint ramp of :class:`_Tracks` (peak 1e-3) gives none, the same ramp saturated gives all."""
+
+    def logits_from_features(self, feats):
+        self.onset_prob = min(0.9, float(np.abs(feats).max()))
+        hop = FE.hop_length   # one window from the track's start: stamps as the unsaturated ramp's
+        stamps = ((np.arange(feats.shape[1]) * hop + 1) * STAMP).astype(np.float32)
+        return super().logits_from_features(np.broadcast_to(stamps[None, :, None], feats.shape))
+
+
+def test_validation_hears_the_stems_drive():
+    """validate_tracks runs the model on the track at the stem's saturate drive, as evaluate and
+    transcribe do (model.saturation): off, the faint track yields no onset; at 1.5 every note."""
+    plain = validate_tracks(_Loud(0.0), _Tracks(), GRID, torch.device("cpu"))
+    assert plain["val_onset_f1"] == 0.0
+    driven = validate_tracks(_Loud(0.0), _Tracks(), GRID, torch.device("cpu"), saturate=1.5)
+    assert driven["val_onset_f1"] == 1.0 and driven["val_onset_threshold"] == 0.05
