@@ -120,7 +120,8 @@ def model_activations(loaded: Any, audio: Any) -> dict[str, Any]:
 
     x = saturated(engine.condition(audio), getattr(loaded, "saturate", 0.0))
     device = getattr(loaded, "device", None)
-    return engine.activations(loaded.model, x, loaded.front_end, **({"device": device} if device else {}))
+    return engine.activations(loaded.model, x, loaded.front_end, context_s=engine.context_for(loaded.drum_classes),
+                              **({"device": device} if device else {}))
 
 
 def choose_decoding(entries: list[dict], root: Path, loaded: Any, grid: thresholds.Grid,

@@ -17,7 +17,7 @@ import numpy as np
 
 from midi_extractor import taxonomy as tx
 from midi_extractor.infer import engine
-from midi_extractor.infer.engine import CONTEXT_S, WINDOW_S
+from midi_extractor.infer.engine import WINDOW_S
 from midi_extractor.infer.names import stem_files, stem_from_filename, track_program
 from midi_extractor.model.decoding import Note
 
@@ -48,7 +48,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
                frame_threshold: float | None = None, min_note_s: float | None = None,
                drum_note_s: float | None = None, frame_note_threshold: float | str | None = None, tempo: Tempo = None,
                quantize: str | None = None, device: str | None = None, runtime: str = "auto", params: Any = None,
-               window_s: float = WINDOW_S, context_s: float = CONTEXT_S,
+               window_s: float = WINDOW_S, context_s: float | None = None,
                saturate: float | None = None) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
     """Transcribe one stem recording into notes and a one-track MIDI file.
 
@@ -79,7 +79,8 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
             it matches the checkpoint, onnxruntime is installed and the device is the CPU; else torch), ``"torch"`` or
             ``"onnx"``.
         params: a ``config.Params`` for the taxonomy switches (bass role, organs as keys); never for decoding.
-        window_s, context_s: the engine's window and its context either side (memory stays flat for long files).
+        window_s, context_s: the engine's window and its context either side (memory stays flat for long files);
+            ``context_s`` ``None``: the model's (0.5 s pitched, 1 s drums: ``model.windows.context_for``).
         saturate: the model hears ``tanh(saturate * x / peak)``, 0 (off) to 20; ``None``: the model's (bass: 1.5, for a sine sub bass).
 
     Returns:
@@ -141,7 +142,7 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
 
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path | None, *,
            sample_rate_hz: int | None, device: str | None = None, runtime: str = "auto", params: Any = None,
-           window_s: float = WINDOW_S, context_s: float = CONTEXT_S, onsets: bool = False, keep_signal: bool = False,
+           window_s: float = WINDOW_S, context_s: float | None = None, onsets: bool = False, keep_signal: bool = False,
            saturate: float | None = None, **overrides: float | str | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
     """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams (with
     ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""

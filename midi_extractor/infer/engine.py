@@ -29,8 +29,8 @@ from midi_extractor.infer.audio_in import (PEAK_LEVEL, SILENCE_DB, condition, is
                                            to_mono)
 from midi_extractor.model.decoding import Note, decode
 from midi_extractor.model.windows import (BATCH_WINDOWS, CONTEXT_S, CPU_BATCH_WINDOWS, WINDOW_S,  # noqa: F401
-                                          Window, WindowFeed, activations, batch_windows_for, plan_windows,
-                                          run_model, unwrap)
+                                          Window, WindowFeed, activations, batch_windows_for, context_for,
+                                          plan_windows, run_model, unwrap)
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def clear_model_cache() -> None:
 def transcribe_array(loaded: LoadedModel, audio: np.ndarray, *, onset_threshold: float | None = None,
                      frame_threshold: float | None = None, min_note_s: float | None = None,
                      drum_note_s: float | None = None, frame_note_threshold: float | str | None = None,
-                     window_s: float = WINDOW_S, context_s: float = CONTEXT_S, name: str = "audio array",
+                     window_s: float = WINDOW_S, context_s: float | None = None, name: str = "audio array",
                      saturate: float | None = None) -> list[Note]:
     """Notes of a mono signal ``(S,)`` already at the model's rate.
 
@@ -189,7 +189,8 @@ def transcribe_array(loaded: LoadedModel, audio: np.ndarray, *, onset_threshold:
     does (``frame_note_threshold="off"``: no frame notes, whatever the model's). The signal goes
     through :func:`condition` (non-finite -> ``ValueError`` naming ``name``,
     overdriven -> scaled to full scale), then the drive ``saturate`` (``None``: the model's,
-    ``loaded.saturate``; ``model.saturation.saturated``)."""
+    ``loaded.saturate``; ``model.saturation.saturated``). ``context_s`` ``None``: the model's
+    (``windows.context_for``)."""
     from midi_extractor.infer.settings import with_overrides
     from midi_extractor.model.saturation import saturated
 
@@ -198,6 +199,7 @@ def transcribe_array(loaded: LoadedModel, audio: np.ndarray, *, onset_threshold:
     dec = with_overrides(loaded.decoding, onset_threshold=onset_threshold, frame_threshold=frame_threshold,
                          min_note_s=min_note_s, drum_note_s=drum_note_s, frame_note_threshold=frame_note_threshold)
     fe = loaded.front_end
+    context_s = context_for(loaded.drum_classes) if context_s is None else context_s
     probs = activations(loaded.model, x, fe, window_s, context_s, device=getattr(loaded, "device", "cpu"))
     return decode(probs, fe, loaded.drum_classes, dec.onset_threshold, dec.frame_threshold, dec.min_note_s,
                   dec.drum_note_s, dec.frame_note_threshold)

@@ -170,7 +170,7 @@ def transcribe_whole(loaded: engine.LoadedModel, audio: np.ndarray, sample_rate_
 def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_threshold: float,
                     frame_threshold: float, min_note_s: float, drum_note_s: float,
                     frame_note_threshold: float | None = None,
-                    window_s: float = engine.WINDOW_S, context_s: float = engine.CONTEXT_S,
+                    window_s: float = engine.WINDOW_S, context_s: float | None = None,
                     onsets: bool = False, keep_signal: bool = False, saturate: float = 0.0) -> Streamed:
     """Notes of an audio file in memory bounded by the window: :func:`scan_file`, then one
     streamed pass (model, decoding and, with ``onsets``, the tempo's onset envelope;
@@ -202,5 +202,6 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
             else:
                 yield y if scale == 1.0 else (y * scale).astype(np.float32)
 
+    context_s = engine.context_for(loaded.drum_classes) if context_s is None else context_s
     run_windows(loaded, blocks(), scan.n_samples, feed, window_s, context_s)
     return Streamed(feed.finish(), scan.n_samples, scan.level_db, envelope.finish() if envelope else None, whole())

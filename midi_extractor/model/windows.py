@@ -26,8 +26,12 @@ from midi_extractor.model.labels import HEADS
 # 2-D feature maps gain nothing from a wider batch and cost ~85 MB per window: on the CPU one
 # window a pass runs 6-8 % faster than two on one thread and as fast on two (onnxruntime,
 # benchmarks/RESULTS.md); an accelerator takes two at a time.
-WINDOW_S = 10.0   # audio the model sees at once
-CONTEXT_S = 1.0   # of which this much either side is context, not kept
+# Context: a pitched model's windows keep 0.5 s either side (one onnxruntime thread: piano 4.7-4.8x
+# Basic Pitch's speed with 1 s, 5.2x with 0.5 s; the seven pitched stems' validation mean -0.0004);
+# a drum model's keep 1 s (0.5 s cost drums 0.003 and high_percs 0.012 of validation): RESULTS.md.
+WINDOW_S = 10.0        # audio the model sees at once
+CONTEXT_S = 0.5        # of which this much either side is context, not kept (a pitched model)
+DRUM_CONTEXT_S = 1.0   # the same for a drum model
 CPU_BATCH_WINDOWS, BATCH_WINDOWS = 1, 2  # windows per forward pass: on the CPU, on an accelerator
 
 
@@ -69,6 +73,12 @@ def plan_windows(n_samples: int, front_end: FrontEndConfig, window_s: float = WI
         length_f = win_f if n_keep == centre_f else ctx_f + n_keep
         windows.append(Window((g0 - ctx_f) * hop, length_f * hop, ctx_f, n_keep, g0))
     return windows
+
+
+def context_for(drum_classes) -> float:
+    """The context either side of a window (s) for a model with ``drum_classes`` (a drum model)
+    or without (``None`` or empty: pitched): :data:`DRUM_CONTEXT_S` or :data:`CONTEXT_S`."""
+    return DRUM_CONTEXT_S if drum_classes else CONTEXT_S
 
 
 def batch_windows_for(device: str, asked: int | None = None) -> int:

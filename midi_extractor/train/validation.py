@@ -63,7 +63,8 @@ def validate_tracks(model, dataset, grid: Grid, device: torch.device, saturate: 
         for i in range(len(dataset.entries)):
             audio = dataset.read(i, 0.0, min(dataset.durations[i], VAL_TRACK_S))
             ref = decode(rolls_from_midi(dataset.notes(i), fe.n_frames(len(audio)), fe, classes), fe, classes)
-            yield ref, windows.activations(model, saturated(audio, saturate), fe, device=str(device))
+            yield ref, windows.activations(model, saturated(audio, saturate), fe, context_s=windows.context_for(classes),
+                                           device=str(device))
 
     model.eval()
     try:

@@ -77,6 +77,28 @@ def test_the_cpu_runs_one_window_a_pass_and_an_accelerator_two(standin, monkeypa
     assert [n.pitch for n in notes] == [69, 81]
 
 
+def test_a_pitched_model_keeps_half_a_second_of_context_and_a_drum_model_one(standin, monkeypatch, tmp_path):
+    """Without context_s, every path plans a pitched model's windows with 0.5 s of context and a drum
+    model's with 1 s (model.windows.context_for): a 50 s file and array run 6 windows on bass and
+    7 on drums, each one forward pass on the CPU."""
+    x = sine(69, 1.0, 2.0, 50.0) + sine(81, 40.0, 41.0, 50.0)
+    path = tmp_path / "x.wav"
+    sf.write(path, x, SR)
+    assert (windows.context_for(None), windows.context_for(tx.STEM_DRUM_CLASSES["drums"])) == (0.5, 1.0)
+    expect = {stem: len(plan_windows(len(x), FE, windows.WINDOW_S, c)) for stem, c in (("bass", 0.5), ("drums", 1.0))}
+    assert expect == {"bass": 6, "drums": 7}
+    passes = []
+    real = windows.run_model
+    counted = lambda m, chunks, device="cpu": passes.append(len(chunks)) or real(m, chunks, device)  # noqa: E731
+    monkeypatch.setattr(windows, "run_model", counted)      # an array: engine.transcribe_array
+    monkeypatch.setattr(inference, "run_model", counted)    # a file: stream.run_windows
+    for stem, n in expect.items():
+        for audio in (path, x):
+            passes.clear()
+            transcribe(audio, stem, standin, sample_rate_hz=None if audio is path else SR)
+            assert passes == [1] * n, (stem, audio is path)
+
+
 def test_a_sine_comes_back_as_its_note_within_one_frame(standin):
     x = sine(69, 1.0, 2.0, 10.0) + sine(81, 5.9, 7.0, 10.0)  # the second note spans a 3 s window edge
     notes, midi = transcribe(x, "bass", standin, sample_rate_hz=SR, window_s=3.0, context_s=0.5)
