@@ -79,8 +79,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
             it matches the checkpoint, onnxruntime is installed and the device is the CPU; else torch), ``"torch"`` or
             ``"onnx"``.
         params: a ``config.Params`` for the taxonomy switches (bass role, organs as keys); never for decoding.
-        window_s, context_s: the engine's window and its context either side (memory stays flat for long files);
-            ``context_s`` ``None``: the model's (0.5 s pitched, 1 s drums: ``model.windows.context_for``).
+        window_s, context_s: the window and its context either side (None: the model's, ``windows.context_for``).
         saturate: the model hears ``tanh(saturate * x / peak)``, 0 (off) to 20; ``None``: the model's (bass: 1.5, for a sine sub bass).
 
     Returns:

@@ -167,11 +167,14 @@ def untrained(root: Path, stem: str, front_end: FrontEndConfig, size: str, drum_
     return save_checkpoint(root / stem / "best.pt", ckpt)
 
 
-def clear_threshold(torch_probs: np.ndarray, onnx_probs: np.ndarray, lo_q: float, hi_q: float) -> float:
+def clear_threshold(torch_probs: np.ndarray, onnx_probs: np.ndarray, lo_q: float, hi_q: float,
+                    agree=lambda t: True) -> float:
     """A threshold between the ``lo_q`` and ``hi_q`` quantiles of ``torch_probs`` that no
     element straddles, i.e. every probability is on the same side of it in both runtimes:
     an untrained model's probabilities crowd together, and the runtimes differ by up to ~5e-4
-    there, so a threshold must be clear of both."""
+    there, so a threshold must be clear of both; and at which ``agree(t)`` holds (for onsets:
+    both runtimes pick the same peak in each run above it, as a run of near-equal values can
+    put its peak on any of its frames)."""
     lo, hi = np.minimum(torch_probs, onnx_probs).ravel(), np.maximum(torch_probs, onnx_probs).ravel()
     band = np.unique(torch_probs[(torch_probs >= np.quantile(torch_probs, lo_q))
                                  & (torch_probs <= np.quantile(torch_probs, hi_q))])
@@ -179,7 +182,7 @@ def clear_threshold(torch_probs: np.ndarray, onnx_probs: np.ndarray, lo_q: float
     lo, hi_max = lo[order], np.maximum.accumulate(hi[order])
     for t in (band[1:] + band[:-1]) / 2:
         below = np.searchsorted(lo, t) - 1                   # last element whose low end is under t
-        if below < 0 or hi_max[below] < t:
+        if (below < 0 or hi_max[below] < t) and agree(t):
             return float(t)
     raise AssertionError("no clear threshold: the test needs another quantile band")
 
@@ -190,6 +193,7 @@ def torch_and_onnx_notes(checkpoint: Path, audio: np.ndarray, clear: bool = True
     model's own decoding settings (``clear=False``, for trained models)."""
     from midi_extractor.infer.onnx_export import export_onnx
     from midi_extractor.infer.onnx_runtime import OnnxModel
+    from midi_extractor.model.decoding import pick_onsets
 
     export_onnx(checkpoint)
     engine.clear_model_cache()
@@ -200,7 +204,8 @@ def torch_and_onnx_notes(checkpoint: Path, audio: np.ndarray, clear: bool = True
     if clear:
         probs = engine.activations(on_torch.model, audio, on_torch.front_end)
         other = engine.activations(on_onnx.model, audio, on_onnx.front_end)
-        keys = {"onset_threshold": clear_threshold(probs["onset"], other["onset"], 0.95, 0.999),
+        same_peaks = lambda t: pick_onsets(probs["onset"], t) == pick_onsets(other["onset"], t)  # noqa: E731
+        keys = {"onset_threshold": clear_threshold(probs["onset"], other["onset"], 0.95, 0.999, same_peaks),
                 "frame_threshold": clear_threshold(probs["frame"], other["frame"], 0.80, 0.97), "min_note_s": 0.0}
     return [engine.transcribe_array(m, audio, **keys) for m in (on_torch, on_onnx)]
 
