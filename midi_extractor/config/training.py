@@ -188,3 +188,6 @@ class PretrainConfig(StemConfig):
                               f"when songs is 0 (sub bass songs come after the base's songs)")
         if self.ships not in ("best", "last"):
             raise ConfigError(f"{key_of(where, 'ships')} must be best or last, got {self.ships!r}")
+        if self.saturate:
+            raise ConfigError(f"{key_of(where, 'saturate')}: a base hears its stems' tracks as they are; "
+                              f"set the drive per stem (stems.<stem>.saturate)")

@@ -249,7 +249,8 @@ def add_cli(subparsers) -> None:
                         "(slow strings, pads); off: none")
     g.add_argument("--saturate", type=_saturate_arg, default=None, metavar="DRIVE",
                    help="let the model hear tanh(DRIVE x / peak): odd harmonics for a sine sub bass, which the "
-                        "models miss without them (0: off; default: the model's, from its decoding.json: bass 1.5)")
+                        "models miss without them (0: off; default: each model's, from its decoding.json: bass 1.5; "
+                        "given for a folder, every stem's model hears that drive)")
     t = p.add_argument_group("tempo and grid")
     tempo = t.add_mutually_exclusive_group()
     tempo.add_argument("--tempo", type=_tempo_arg, default=None, metavar="BPM",

@@ -107,7 +107,7 @@ def load_model(path: str | Path, device: str | None = None, runtime: str = "auto
     re-read on every call, so a re-evaluation is seen without reloading
     weights. Raises ``FileNotFoundError``, ``ValueError`` (device, runtime) or
     ``config.ConfigError`` (a bad ``decoding.json``)."""
-    from midi_extractor.infer.settings import read_model_decoding, read_model_saturate
+    from midi_extractor.infer.settings import read_model_settings
 
     path = Path(path)
     try:
@@ -122,7 +122,7 @@ def load_model(path: str | Path, device: str | None = None, runtime: str = "auto
         _CACHE[key] = _load_onnx(path, dev, runtime) or _load_torch(path, dev)
         log.debug("loaded %s (stem %s) on %s with %s", path, _CACHE[key].stem, dev,
                   type(_CACHE[key].model).__name__)
-    decoding, saturate = read_model_decoding(path), read_model_saturate(path)
+    decoding, saturate = read_model_settings(path)
     if (decoding, saturate) != (_CACHE[key].decoding, _CACHE[key].saturate):
         _CACHE[key] = replace(_CACHE[key], decoding=decoding, saturate=saturate)
     return _CACHE[key]

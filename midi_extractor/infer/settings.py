@@ -40,7 +40,27 @@ def read_decoding_file(path: str | Path) -> DecodingConfig:
     Raises ``ConfigError`` (naming the file) for unreadable JSON, a non-object
     or a value that is not a valid number."""
     path = Path(path)
+    return _decoding_of(_read_object(path), path)
+
+
+def read_model_decoding(checkpoint: str | Path) -> DecodingConfig:
+    """Decoding settings of the model at ``checkpoint``: its ``decoding.json`` when
+    present, else ``DecodingConfig()``."""
+    return read_model_settings(checkpoint)[0]
+
+
+def read_model_settings(checkpoint: str | Path) -> tuple[DecodingConfig, float]:
+    """``(decoding settings, drive)`` of the model at ``checkpoint``, from one read of its
+    ``decoding.json``; without one, ``DecodingConfig()`` and 0 (off). The drive (``saturate``;
+    absent or ``null``: 0) must be a number from 0 to 20, or ``ConfigError`` names the file."""
+    path = decoding_path(checkpoint)
+    if not path.is_file():
+        return DecodingConfig(), 0.0
     raw = _read_object(path)
+    return _decoding_of(raw, path), _saturate_of(raw, path)
+
+
+def _decoding_of(raw: dict, path: Path) -> DecodingConfig:
     values = {}
     for name in _FIELDS:
         if raw.get(name) is not None:  # null (a drum model's frame_threshold): the default stays
@@ -51,35 +71,18 @@ def read_decoding_file(path: str | Path) -> DecodingConfig:
     return from_dict(DecodingConfig, values, where=f"{path}: ")  # validated as params' decoding section is
 
 
-def read_saturate_file(path: str | Path) -> float:
-    """The ``saturate`` drive in ``path`` (absent or ``null``: 0, off). Raises ``ConfigError``
-    naming the file for an unreadable file or a drive that is not a number from 0 to 20."""
+def _saturate_of(raw: dict, path: Path) -> float:
     from midi_extractor.model.saturation import MAX_SATURATE, check_saturate
 
-    path = Path(path)
-    value = _read_object(path).get("saturate")
+    value = raw.get("saturate")
     if value is None:
         return 0.0
+    if not isinstance(value, (int, float)):   # "1.5" would parse: a file holds numbers
+        raise ConfigError(f"{path}: saturate must be a number from 0 (off) to {MAX_SATURATE:g}, got {value!r}")
     try:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"saturate must be a number from 0 (off) to {MAX_SATURATE:g}, got {value!r}")
-        return check_saturate(value)
+        return check_saturate(value)          # refuses a bool, a negative or too large drive
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-
-
-def read_model_decoding(checkpoint: str | Path) -> DecodingConfig:
-    """Decoding settings of the model at ``checkpoint``: its ``decoding.json`` when
-    present, else ``DecodingConfig()``."""
-    path = decoding_path(checkpoint)
-    return read_decoding_file(path) if path.is_file() else DecodingConfig()
-
-
-def read_model_saturate(checkpoint: str | Path) -> float:
-    """The drive of the model at ``checkpoint`` (:func:`read_saturate_file` of its
-    ``decoding.json``; 0 without one)."""
-    path = decoding_path(checkpoint)
-    return read_saturate_file(path) if path.is_file() else 0.0
 
 
 def _read_object(path: Path) -> dict:

@@ -153,10 +153,10 @@ class Streamed:
 
 
 def transcribe_whole(loaded: engine.LoadedModel, audio: np.ndarray, sample_rate_hz: int | None,
-                     saturate: float = 0.0, **thresholds: float) -> Streamed:
+                     saturate: float | None = None, **thresholds: float) -> Streamed:
     """An array input, transcribed whole (``engine.transcribe_array``; it is in memory already).
     ``thresholds`` are resolved (``api``): a ``frame_note_threshold`` of None means none;
-    ``saturate``: ``model.saturation.saturated``'s drive (resolved too; 0: off)."""
+    ``saturate``: ``model.saturation.saturated``'s drive (0: off; None: the model's)."""
     from midi_extractor.audio import rms_db
 
     x, name = engine.load_input(audio, sample_rate_hz, loaded.front_end.sample_rate_hz)
@@ -171,11 +171,11 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
                     frame_threshold: float, min_note_s: float, drum_note_s: float,
                     frame_note_threshold: float | None = None,
                     window_s: float = engine.WINDOW_S, context_s: float | None = None,
-                    onsets: bool = False, keep_signal: bool = False, saturate: float = 0.0) -> Streamed:
+                    onsets: bool = False, keep_signal: bool = False, saturate: float | None = None) -> Streamed:
     """Notes of an audio file in memory bounded by the window: :func:`scan_file`, then one
     streamed pass (model, decoding and, with ``onsets``, the tempo's onset envelope;
     ``keep_signal``: the whole signal too, for a mix; ``saturate``: the model hears
-    ``model.saturation.saturated`` at that drive (resolved by ``api``), 0 off). Silent audio: no notes (a warning).
+    ``model.saturation.saturated`` at that drive, 0 off, None the model's ``loaded.saturate``). Silent audio: no notes (a warning).
     Raises ``audio.AudioError`` for a bad file."""
     from midi_extractor.infer.tempo import OnsetStream
 
@@ -188,6 +188,7 @@ def transcribe_path(loaded: engine.LoadedModel, path: str | Path, *, onset_thres
         kept.extend(scan.replay(path, rate) if keep_signal else ())
         return Streamed([], scan.n_samples, scan.level_db, signal=whole())
     scale = full_scale_gain(scan.peak, scan.own_peak, str(path))
+    saturate = loaded.saturate if saturate is None else saturate
     envelope = OnsetStream(scan.peak) if onsets and not keep_signal else None
     feed = NoteFeed(loaded, onset_threshold, frame_threshold, min_note_s, drum_note_s, frame_note_threshold)
 

@@ -29,7 +29,7 @@ def saturated(x: np.ndarray, drive: float, peak: float | None = None) -> np.ndar
 def check_saturate(drive: object) -> float:
     """``drive`` as a float, or ``ValueError``: a finite number, 0 (off) up to :data:`MAX_SATURATE`."""
     try:
-        value = float(drive)  # type: ignore[arg-type]
+        value = float("nan") if isinstance(drive, bool) else float(drive)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         value = float("nan")
     if not (math.isfinite(value) and 0.0 <= value <= MAX_SATURATE):

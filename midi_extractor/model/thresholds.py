@@ -24,7 +24,8 @@ notes as the one before it is not matched again.
 ``decoding.json`` (written atomically)::
 
     {"onset_threshold": 0.3, "frame_threshold": 0.4, "min_note_s": 0.05, "drum_note_s": 0.1,
-     "frame_note_threshold": 0.9 | null, "chosen_on": "validation" | "params" | "default", "validation_onset_f1": 0.91 | null,
+     "frame_note_threshold": 0.9 | null, "saturate": 1.5,   # the stem's drive (evaluate adds it; model/saturation.py)
+     "chosen_on": "validation" | "params" | "default", "validation_onset_f1": 0.91 | null,
      "validation_tracks": 4,
      "grid": [{"onset_threshold": .., "frame_threshold": .., "frame_note_threshold": .., "onset_f1": .., "onset_offset_f1": ..,
                "onset_precision": .., "onset_recall": ..}, ...]}

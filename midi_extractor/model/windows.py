@@ -27,8 +27,9 @@ from midi_extractor.model.labels import HEADS
 # window a pass runs 6-8 % faster than two on one thread and as fast on two (onnxruntime,
 # benchmarks/RESULTS.md); an accelerator takes two at a time.
 # Context: a pitched model's windows keep 0.5 s either side (one onnxruntime thread: piano 4.7-4.8x
-# Basic Pitch's speed with 1 s, 5.2x with 0.5 s; the seven pitched stems' validation mean -0.0004);
-# a drum model's keep 1 s (0.5 s cost drums 0.003 and high_percs 0.012 of validation): RESULTS.md.
+# Basic Pitch's speed with 1 s, 5.1-5.2x with 0.5 s; the seven pitched stems' validation mean 0.8925
+# both, retrained); a drum model's keep 1 s (0.5 s cost drums 0.003 and high_percs 0.012 of
+# validation, without retraining): benchmarks/RESULTS.md, "Session of 2026-12-07 (fourth)".
 WINDOW_S = 10.0        # audio the model sees at once
 CONTEXT_S = 0.5        # of which this much either side is context, not kept (a pitched model)
 DRUM_CONTEXT_S = 1.0   # the same for a drum model

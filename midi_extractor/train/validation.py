@@ -55,7 +55,8 @@ def validate_tracks(model, dataset, grid: Grid, device: torch.device, saturate: 
     :data:`VAL_TRACK_S`) and run in the inference windows (:func:`windows.activations`); the
     reference is the track's label rolls decoded; the model hears each track at the stem's
     ``saturate`` drive (:func:`~midi_extractor.model.saturation.saturated`, 0: off), as
-    ``evaluate`` and ``transcribe`` run it. Empty when the dataset has no track. Leaves the
+    ``evaluate`` and ``transcribe`` run it (over the peak of the part read: a track longer
+    than :data:`VAL_TRACK_S` whose loudest moment comes later is driven a little harder here). Empty when the dataset has no track. Leaves the
     model in train mode."""
     fe, classes = model.front_end, dataset.drum_classes
 

@@ -67,6 +67,8 @@ def test_a_stems_drive_is_checked_at_load(tmp_path):
             load_params(write(tmp_path, f"stems:\n  bass:\n    saturate: {bad}\n"))
     with pytest.raises(ConfigError, match=r"stems\.bass\.saturate: expected a finite number, got nan"):
         load_params(write(tmp_path, "stems:\n  bass:\n    saturate: .nan\n"))
+    with pytest.raises(ConfigError, match=r"pretrain\.pitched\.saturate: a base hears its stems' tracks as they are"):
+        load_params(write(tmp_path, "pretrain:\n  pitched:\n    stems: [bass]\n    saturate: 1.5\n"))
 
 
 def test_vocals_cannot_be_trained_yet(tmp_path):

@@ -45,3 +45,25 @@ def test_evaluate_decodes_exactly_as_transcribe_array(tmp_path):
     kwargs = dict(onset_threshold=0.3, frame_threshold=0.4, min_note_s=0.05, drum_note_s=0.1)
     via_sweep = decode(model_activations(loaded, audio), FE, None, *kwargs.values())
     assert via_sweep == engine.transcribe_array(loaded, audio, **kwargs) and len(via_sweep) == 2
+
+
+def test_model_activations_hear_the_models_drive_and_context(monkeypatch):
+    """evaluate runs a model as transcribe does: the signal at ``loaded.saturate``'s drive, the
+    windows at the model kind's context (0.5 s pitched, 1 s drums)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from midi_extractor.config import FrontEndConfig
+    from midi_extractor.evaluate.tracks import model_activations
+    from midi_extractor.infer import engine
+
+    seen = []
+    monkeypatch.setattr(engine, "activations", lambda model, x, fe, **kw: seen.append((x, kw["context_s"])) or {})
+    x = np.array([0.0, 0.1, -0.2, 0.4], np.float32)
+    for drive, classes in ((0.0, None), (1.5, ("kick",))):
+        model_activations(SimpleNamespace(model=None, front_end=FrontEndConfig(), drum_classes=classes,
+                                          saturate=drive), x)
+    np.testing.assert_array_equal(seen[0][0], x)
+    np.testing.assert_allclose(seen[1][0], np.tanh(1.5 * x / 0.4), rtol=1e-6)
+    assert [c for _, c in seen] == [0.5, 1.0]

@@ -34,18 +34,18 @@ def test_a_models_drive_is_read_from_its_decoding_file_and_checked(tmp_path):
     anything else is refused naming the file."""
     import json
 
-    from midi_extractor.infer.settings import read_model_saturate, read_saturate_file
+    from midi_extractor.infer.settings import read_model_settings
 
     ckpt = tmp_path / "bass" / "best.pt"
     ckpt.parent.mkdir()
-    assert read_model_saturate(ckpt) == 0.0                      # no decoding.json
+    assert read_model_settings(ckpt) == (DecodingConfig(), 0.0)       # no decoding.json
     path = ckpt.parent / "decoding.json"
     for value, drive in ((None, 0.0), (1.5, 1.5), (0, 0.0)):
         path.write_text(json.dumps({"onset_threshold": 0.3, "saturate": value}))
-        assert read_model_saturate(ckpt) == drive
+        assert read_model_settings(ckpt) == (DecodingConfig(onset_threshold=0.3), drive)
     path.write_text(json.dumps({"onset_threshold": 0.3}))
-    assert read_saturate_file(path) == 0.0
-    for bad in ("1.5", True, -1, 25):
+    assert read_model_settings(ckpt)[1] == 0.0
+    for bad, said in (("1.5", "'1.5'"), (True, "True"), (-1, "-1"), (25, "25")):
         path.write_text(json.dumps({"saturate": bad}))
-        with pytest.raises(ConfigError, match=f"{path}: saturate must be a number from 0 .off. to 20, got"):
-            read_model_saturate(ckpt)
+        with pytest.raises(ConfigError, match=f"{path}: saturate must be a number from 0 .off. to 20, got {said}$"):
+            read_model_settings(ckpt)

@@ -15,6 +15,6 @@ def test_saturated_is_tanh_of_the_signal_over_its_peak():
 
 def test_a_drive_is_a_number_from_0_to_20():
     assert check_saturate("1.5") == 1.5 and check_saturate(0) == 0.0 and check_saturate(20) == 20.0
-    for bad in ("-1", "abc", float("nan"), 21, None):
+    for bad in ("-1", "abc", float("nan"), 21, None, True):
         with pytest.raises(ValueError, match="saturate must be a number from 0 .off. to 20"):
             check_saturate(bad)

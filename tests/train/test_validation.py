@@ -203,3 +203,26 @@ def test_validation_hears_the_stems_drive():
     assert plain["val_onset_f1"] == 0.0
     driven = validate_tracks(_Loud(0.0), _Tracks(), GRID, torch.device("cpu"), saturate=1.5)
     assert driven["val_onset_f1"] == 1.0 and driven["val_onset_threshold"] == 0.05
+
+
+def test_validation_runs_a_drum_model_with_a_drum_models_context(monkeypatch):
+    """The windows validation plans are the model kind's (model.windows.context_for): 0.5 s of
+    context for a pitched model, 1 s for a drum model, as evaluate and transcribe plan them."""
+    from midi_extractor.train import validation
+
+    class _Seen(Exception):
+        pass
+
+    seen = []
+
+    def spy(model, audio, fe, **kw):
+        seen.append(kw["context_s"])
+        raise _Seen
+
+    monkeypatch.setattr(validation.windows, "activations", spy)
+    for classes in (None, ("hihat", "shaker")):
+        tracks = _Tracks()
+        tracks.drum_classes = classes
+        with pytest.raises(_Seen):
+            validate_tracks(_Fixed(0.9), tracks, GRID, torch.device("cpu"))
+    assert seen == [0.5, 1.0]
