@@ -9,7 +9,7 @@ notes from Python, from the command line in any folder, and in ``evaluate``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,7 +32,8 @@ class Transcription:
     """One output file's worth: ``{stem: notes}`` in track order, the MIDI file,
     the input's length (s), the tempo written (BPM), messages about skipped parts and the
     audio files the tracks were transcribed from (none for an array); ``failed``: a folder's stem
-    files that could not be transcribed (bad audio, a bad ``decoding.json``; not a stem without a model)."""
+    files that could not be transcribed (bad audio, a bad ``decoding.json``; not a stem without a model);
+    ``drives``: each track's saturation drive as its model heard it (0: none)."""
 
     tracks: dict[str, list[Note]]
     midi: Any  # pretty_midi.PrettyMIDI
@@ -41,6 +42,7 @@ class Transcription:
     messages: list[str] = field(default_factory=list)
     inputs: list[Path] = field(default_factory=list)
     failed: list[Path] = field(default_factory=list)
+    drives: dict[str, float] = field(default_factory=dict)
 
 
 def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_dir: str | Path | None = None, *,
@@ -136,7 +138,7 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
     notes = _quantized(got.notes, bpm, quantize)
     midi = notes_to_midi(notes, program, tx.STEMS[stem_name].is_drum, stem_name, tempo_bpm=bpm)
     return Transcription({stem_name: notes}, midi, got.n_samples / rate, bpm,
-                         inputs=[Path(audio)] if isinstance(audio, (str, Path)) else [])
+                         inputs=[Path(audio)] if isinstance(audio, (str, Path)) else [], drives={stem_name: got.drive})
 
 
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path | None, *,
@@ -182,7 +184,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
                                      **thresholds)
     else:
         got = stream.transcribe_whole(loaded, audio, sample_rate_hz, saturate, **thresholds)
-    return route.stem, got, loaded.front_end.sample_rate_hz, program
+    return route.stem, replace(got, drive=saturate), loaded.front_end.sample_rate_hz, program
 
 
 def _is_auto(tempo: Tempo) -> bool:  # tempo="auto": estimate it
@@ -228,6 +230,7 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
     if not files:
         messages.append(f"{folder}: no audio file named like a stem (bass.wav, drums.wav, piano.wav, ...)")
     tracks: dict[str, list[Note]] = {}
+    drives: dict[str, float] = {}
     failed: list[Path] = []
     mixed, n_mixed, lengths = np.zeros(0, np.float32), 0, [0]  # the mix only for a tempo estimate
     rate = 16000  # the rate the mix is summed at (each model's own rate is resampled to it)
@@ -242,7 +245,7 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
             messages.append(f"{path}: skipped: {text.removeprefix(f'{path}: ')}")
             failed.extend(() if isinstance(exc, NoModelError) else (path,))
             continue
-        tracks[stem] = got.notes
+        tracks[stem], drives[stem] = got.notes, got.drive
         lengths.append(int(round(got.n_samples * rate / x_rate)))
         if got.signal is not None:
             mixed, n_mixed = mix([mixed, resample(got.signal, x_rate, rate)]), n_mixed + 1
@@ -252,4 +255,4 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
         _tempo_of(None if tempo == "auto" else tempo, mixed, rate, str(folder))
     tracks = {s: _quantized(n, bpm, quantize) for s, n in tracks.items()}
     return Transcription(tracks, tracks_to_midi(tracks, tempo_bpm=bpm), max(lengths) / rate, bpm, messages,
-                         [files[s] for s in tracks], failed)
+                         [files[s] for s in tracks], failed, drives)

@@ -202,7 +202,9 @@ def _transcribe_plan(args: argparse.Namespace, plan, params, tempo, device: str)
             written.append(write_note_events(result.tracks, notes_csv))
         if rendered is not None:
             written.append(write_wav(rendered[0], wav, sample_rate_hz=rendered[1]))
-        summary = ", ".join(f"{s} {len(n)} notes" for s, n in result.tracks.items())
+        summary = ", ".join(f"{s} {len(n)} notes" + (f" (heard saturated, drive {result.drives[s]:g})"
+                                                       if result.drives.get(s) else "")
+                            for s, n in result.tracks.items())
         print(f"{source} -> {', '.join(map(str, written))} ({summary}; {result.tempo_bpm:g} BPM)")
         if result.failed:  # a folder's stem that could not be read: its track is missing, say so in rc
             print(f"{source}: {len(result.failed)} stem file(s) not transcribed: "

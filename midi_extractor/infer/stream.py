@@ -134,13 +134,15 @@ def _kept(window: engine.Window, probs: dict[str, np.ndarray]) -> dict[str, np.n
 @dataclass
 class Streamed:
     """Notes of one input, its length at the model's rate and its level, with what a
-    tempo estimate reads: the onset envelope (a file streamed with ``onsets``) or the signal."""
+    tempo estimate reads: the onset envelope (a file streamed with ``onsets``) or the signal;
+    ``drive``: the saturation the model heard it at (``api`` records it; 0: none)."""
 
     notes: list[Note]
     n_samples: int
     level_db: float
     envelope: np.ndarray | None = None
     signal: np.ndarray | None = None
+    drive: float = 0.0
 
     def tempo(self, rate_hz: int, name: str):
         """``tempo.TempoEstimate`` of the input (``TempoError`` for silence)."""

@@ -300,15 +300,20 @@ def test_saturate_lets_the_shipped_pitched_base_hear_a_sine_bass(tmp_path, capsy
     shutil.copy(path, folder / "bass.flac")
     tracks, _, _ = transcribe_folder(folder, models, runtime="torch")
     assert tracks["bass"] == driven
+    from midi_extractor.infer.api import transcribe_stems
+    assert transcribe_stems(folder, models, runtime="torch", saturate=0).drives == {"bass": 0.0}
     off, _ = transcribe(path, "bass", models_dir=models, runtime="torch", saturate=0)
     assert _found(off, ref) <= 2
     events = tmp_path / "out" / "S00.notes.csv"
+    capsys.readouterr()
     assert main(["transcribe", str(path), "--stem", "bass", "-o", str(tmp_path / "out"), "--models-dir", str(models),
                  "--runtime", "torch", "--no-tempo", "--save-note-events"]) == 0
     assert len(read_note_events(events)) == len(driven)
+    assert f"(bass {len(driven)} notes (heard saturated, drive 1.5); 120 BPM)" in capsys.readouterr().out
     assert main(["transcribe", str(path), "--stem", "bass", "-o", str(tmp_path / "out"), "--models-dir", str(models),
                  "--runtime", "torch", "--saturate", "0", "--no-tempo", "--save-note-events", "--overwrite"]) == 0
     assert len(read_note_events(events)) == len(plain)
+    assert f"(bass {len(plain)} notes; 120 BPM)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["transcribe", str(path), "--saturate", "-1", "--models-dir", str(models)])
     assert "saturate must be a number from 0 (off) to 20, got '-1'" in capsys.readouterr().err
