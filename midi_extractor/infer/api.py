@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Mapping
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from midi_extractor.model.decoding import Note
 
 log = logging.getLogger(__name__)
 
+#: what ``saturate=`` accepts: None (each model's drive), one drive for every stem, or ``{stem: drive}``
+#: (a stem it does not name: its model's)
+Drive = Union[float, Mapping[str, float], None]
 #: what ``tempo=`` accepts: "auto" (estimate), None (120 BPM) or a BPM
 Tempo = Any
 
@@ -51,7 +55,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
                drum_note_s: float | None = None, frame_note_threshold: float | str | None = None, tempo: Tempo = None,
                quantize: str | None = None, device: str | None = None, runtime: str = "auto", params: Any = None,
                window_s: float = WINDOW_S, context_s: float | None = None,
-               saturate: float | None = None) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
+               saturate: Drive = None) -> tuple[list[Note], "pretty_midi.PrettyMIDI"]:  # noqa: F821
     """Transcribe one stem recording into notes and a one-track MIDI file.
 
     Args:
@@ -82,7 +86,7 @@ def transcribe(audio: str | Path | np.ndarray, stem: str | int = "auto", models_
             ``"onnx"``.
         params: a ``config.Params`` for the taxonomy switches (bass role, organs as keys); never for decoding.
         window_s, context_s: the window and its context either side (None: the model's, ``windows.context_for``).
-        saturate: the model hears ``tanh(saturate * x / peak)``, 0 (off) to 20; ``None``: the model's (bass: 1.5, for a sine sub bass).
+        saturate: the model hears ``tanh(saturate * x / peak)``, 0 (off) to 20, or ``{stem: drive}``; ``None``: the model's.
 
     Returns:
         ``(notes, midi)``: notes sorted by start (``Note(start_s, end_s, pitch, velocity)``; drums as GM keys of their
@@ -144,7 +148,7 @@ def transcribe_file(audio: str | Path | np.ndarray, stem: str | int = "auto", mo
 def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Path | None, *,
            sample_rate_hz: int | None, device: str | None = None, runtime: str = "auto", params: Any = None,
            window_s: float = WINDOW_S, context_s: float | None = None, onsets: bool = False, keep_signal: bool = False,
-           saturate: float | None = None, **overrides: float | str | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
+           saturate: Drive = None, **overrides: float | str | None) -> tuple[str, "Streamed", int, int]:  # noqa: F821
     """``(stem, stream.Streamed, the model's rate, GM program)`` of one input: a file streams (with
     ``onsets``: the tempo's envelope too; ``keep_signal``: the signal, for a mix), an array does not."""
     from midi_extractor.audio import audio_info
@@ -153,10 +157,9 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     from midi_extractor.infer.routing import resolve_model, resolve_models_dir
     from midi_extractor.infer.settings import with_overrides
     from midi_extractor.model.checkpoint import check_fits
-    from midi_extractor.model.saturation import check_saturate
 
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
-    saturate = None if saturate is None else check_saturate(saturate)
+    checked_drive(saturate)
     is_file = isinstance(audio, (str, Path))
     # a missing, empty or corrupt file is named before any routing
     source_hz = audio_info(audio)[0] if is_file else check_rate(sample_rate_hz)
@@ -174,7 +177,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
         warn_if_below_model_rate(int(source_hz), loaded.front_end.sample_rate_hz,
                                  str(audio) if is_file else "audio array")
     dec = with_overrides(loaded.decoding, **overrides)
-    saturate = loaded.saturate if saturate is None else saturate
+    saturate = drive_for(saturate, route.stem, loaded.saturate)
     program = 0 if tx.STEMS[route.stem].is_drum else track_program(stem, route.stem)
     thresholds = dict(onset_threshold=dec.onset_threshold, frame_threshold=dec.frame_threshold,
                       min_note_s=dec.min_note_s, drum_note_s=dec.drum_note_s,
@@ -185,6 +188,26 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     else:
         got = stream.transcribe_whole(loaded, audio, sample_rate_hz, saturate, **thresholds)
     return route.stem, replace(got, drive=saturate), loaded.front_end.sample_rate_hz, program
+
+
+def checked_drive(saturate: Drive) -> Drive:
+    """``saturate`` checked (``ValueError``): each drive a number from 0 to 20, each key a stem name."""
+    from midi_extractor.model.saturation import check_saturate
+
+    if not isinstance(saturate, Mapping):
+        return None if saturate is None else check_saturate(saturate)
+    unknown = sorted(set(saturate) - set(tx.STEM_NAMES))
+    if unknown:
+        raise ValueError(f"saturate: unknown stem(s) {', '.join(map(str, unknown))}; stems: {', '.join(tx.STEM_NAMES)}")
+    return {stem: check_saturate(drive) for stem, drive in saturate.items()}
+
+
+def drive_for(saturate: Drive, stem: str, model_drive: float) -> float:
+    """The drive ``stem``'s model hears: ``saturate``'s (one for every stem, or the mapping's entry),
+    else the model's own (``decoding.json``)."""
+    drive = checked_drive(saturate)
+    drive = drive.get(stem) if isinstance(drive, Mapping) else drive
+    return model_drive if drive is None else drive
 
 
 def _is_auto(tempo: Tempo) -> bool:  # tempo="auto": estimate it
@@ -226,6 +249,7 @@ def transcribe_stems(folder: str | Path, models_dir: str | Path | None = None, *
     from midi_extractor.model.checkpoint import CheckpointMismatch
 
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
+    checked_drive(kwargs.get("saturate"))   # a bad drive is the caller's, not one stem file's
     files, messages = stem_files(folder, switches)
     if not files:
         messages.append(f"{folder}: no audio file named like a stem (bass.wav, drums.wav, piano.wav, ...)")

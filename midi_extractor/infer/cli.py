@@ -96,13 +96,26 @@ def _grid_arg(text: str) -> str:
     return text
 
 
-def _saturate_arg(text: str) -> float:
-    from midi_extractor.model.saturation import check_saturate
+def _saturate_arg(text: str) -> tuple[str | None, float]:
+    """``DRIVE`` (every stem) or ``STEM=DRIVE`` -> ``(stem or None, drive)``, checked."""
+    from midi_extractor.infer.api import checked_drive
 
+    stem, sep, value = text.rpartition("=")
     try:
-        return check_saturate(text)
+        return (stem, checked_drive({stem: value})[stem]) if sep else (None, checked_drive(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _drives(given: list[tuple[str | None, float]] | None):
+    """``--saturate``'s values -> ``api``'s ``saturate``: None, one drive, or ``{stem: drive}``."""
+    if not given:
+        return None
+    if any(stem is None for stem, _ in given):
+        if len(given) > 1:
+            raise ValueError("--saturate: give one DRIVE for every stem, or STEM=DRIVE pairs")
+        return given[0][1]
+    return dict(given)
 
 
 def _fail(source: Path, exc: BaseException) -> None:
@@ -159,6 +172,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         params = load_params(args.params) if args.params else None
         args.models_dir = resolve_models_dir(args.models_dir)
         args.program = program_overrides(args.program or [], *([params.switches] if params else []))
+        args.saturate = _drives(args.saturate)
     except (PlanError, ValueError, ConfigError) as exc:
         print(f"transcribe: {exc}", file=sys.stderr)
         return 2
@@ -249,10 +263,10 @@ def add_cli(subparsers) -> None:
     g.add_argument("--frame-note-threshold", type=_frame_note_arg, default=None, metavar="P|off",
                    help="mean frame probability above which a sustained pitch no onset started is a note too "
                         "(slow strings, pads); off: none")
-    g.add_argument("--saturate", type=_saturate_arg, default=None, metavar="DRIVE",
+    g.add_argument("--saturate", type=_saturate_arg, action="append", metavar="[STEM=]DRIVE",
                    help="let the model hear tanh(DRIVE x / peak): odd harmonics for a sine sub bass, which the "
-                        "models miss without them (0: off; default: each model's, from its decoding.json: bass 1.5; "
-                        "given for a folder, every stem's model hears that drive)")
+                        "models miss without them (0: off; default: each model's, from its decoding.json: bass 1.5). "
+                        "DRIVE: every stem of the input; STEM=DRIVE (repeatable): that stem's, e.g. synth_lead=1.5")
     t = p.add_argument_group("tempo and grid")
     tempo = t.add_mutually_exclusive_group()
     tempo.add_argument("--tempo", type=_tempo_arg, default=None, metavar="BPM",

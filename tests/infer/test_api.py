@@ -319,3 +319,38 @@ def test_saturate_lets_the_shipped_pitched_base_hear_a_sine_bass(tmp_path, capsy
     assert "saturate must be a number from 0 (off) to 20, got '-1'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="saturate must be a number from 0 .off. to 20, got inf"):
         transcribe(path, "bass", models_dir=models, saturate=float("inf"))
+
+
+def test_a_drive_per_stem(tmp_path, capsys):
+    """saturate={stem: drive} (CLI: --saturate STEM=DRIVE) sets the drive of the stems it names;
+    the others keep their model's. An unknown stem, or a bare DRIVE beside STEM=DRIVE pairs, is
+    refused before any model runs."""
+    import json
+    import shutil
+
+    from helpers_data import REPO
+    from midi_extractor.infer.api import transcribe_stems
+
+    models = tmp_path / "models"
+    (models / "bass").mkdir(parents=True)
+    shutil.copy(REPO / "bases" / "pitched.pt", models / "bass" / "best.pt")
+    decoding = json.loads((REPO / "benchmarks" / "base_metrics" / "bass_decoding.json").read_text())
+    (models / "bass" / "decoding.json").write_text(json.dumps({**decoding, "saturate": 1.5}))
+    path, ref = sine_bass_track(tmp_path / "tones")
+    folder = tmp_path / "stems"
+    folder.mkdir()
+    shutil.copy(path, folder / "bass.flac")
+    off = transcribe_stems(folder, models, runtime="torch", saturate={"bass": 0})
+    assert off.drives == {"bass": 0.0} and _found(off.tracks["bass"], ref) <= 2
+    other = transcribe_stems(folder, models, runtime="torch", saturate={"synth_lead": 0})
+    assert other.drives == {"bass": 1.5} and _found(other.tracks["bass"], ref) >= 16
+    with pytest.raises(ValueError, match="saturate: unknown stem.s. flute; stems: bass, "):
+        transcribe_stems(folder, models, saturate={"flute": 1.0})
+    out = ["-o", str(tmp_path / "out"), "--models-dir", str(models), "--runtime", "torch", "--no-tempo"]
+    assert main(["transcribe", str(folder), "--saturate", "bass=0", *out]) == 0
+    assert f"(bass {len(off.tracks['bass'])} notes; 120 BPM)" in capsys.readouterr().out
+    assert main(["transcribe", str(folder), "--saturate", "1.5", "--saturate", "bass=0", *out, "--overwrite"]) == 2
+    assert "--saturate: give one DRIVE for every stem, or STEM=DRIVE pairs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["transcribe", str(folder), "--saturate", "flute=1", *out])
+    assert "saturate: unknown stem(s) flute" in capsys.readouterr().err
