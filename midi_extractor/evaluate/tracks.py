@@ -113,15 +113,11 @@ def _load_track(entry: dict, root: Path, loaded: Any, source: str) -> tuple[Any,
 
 def model_activations(loaded: Any, audio: Any) -> dict[str, Any]:
     """Frame probabilities ``{head: (T, N)}`` of a signal at the model's rate, computed as
-    ``transcribe`` computes them (same conditioning, drive ``loaded.saturate``, device and
-    windows), so decoding them gives its notes."""
+    ``transcribe`` computes them (``engine.probabilities``: conditioning, drive ``loaded.saturate``,
+    device and windows), so decoding them gives its notes."""
     from midi_extractor.infer import engine
-    from midi_extractor.model.saturation import saturated
 
-    x = saturated(engine.condition(audio), getattr(loaded, "saturate", 0.0))
-    device = getattr(loaded, "device", None)
-    return engine.activations(loaded.model, x, loaded.front_end, context_s=engine.context_for(loaded.drum_classes),
-                              **({"device": device} if device else {}))
+    return engine.probabilities(loaded, audio)
 
 
 def choose_decoding(entries: list[dict], root: Path, loaded: Any, grid: thresholds.Grid,

@@ -159,7 +159,7 @@ def _notes(audio: str | Path | np.ndarray, stem: str | int, models_dir: str | Pa
     from midi_extractor.model.checkpoint import check_fits
 
     switches = params.switches if params is not None else tx.DEFAULT_SWITCHES
-    checked_drive(saturate)
+    saturate = checked_drive(saturate)
     is_file = isinstance(audio, (str, Path))
     # a missing, empty or corrupt file is named before any routing
     source_hz = audio_info(audio)[0] if is_file else check_rate(sample_rate_hz)
@@ -203,10 +203,9 @@ def checked_drive(saturate: Drive) -> Drive:
 
 
 def drive_for(saturate: Drive, stem: str, model_drive: float) -> float:
-    """The drive ``stem``'s model hears: ``saturate``'s (one for every stem, or the mapping's entry),
-    else the model's own (``decoding.json``)."""
-    drive = checked_drive(saturate)
-    drive = drive.get(stem) if isinstance(drive, Mapping) else drive
+    """The drive ``stem``'s model hears: ``saturate``'s (checked already: one for every stem, or
+    the mapping's entry), else the model's own (``decoding.json``)."""
+    drive = saturate.get(stem) if isinstance(saturate, Mapping) else saturate
     return model_drive if drive is None else drive
 
 

@@ -188,19 +188,28 @@ def transcribe_array(loaded: LoadedModel, audio: np.ndarray, *, onset_threshold:
     else ``DecodingConfig`` defaults), the others override it as ``settings.with_overrides``
     does (``frame_note_threshold="off"``: no frame notes, whatever the model's). The signal goes
     through :func:`condition` (non-finite -> ``ValueError`` naming ``name``,
-    overdriven -> scaled to full scale), then the drive ``saturate`` (``None``: the model's,
-    ``loaded.saturate``; ``model.saturation.saturated``). ``context_s`` ``None``: the model's
-    (``windows.context_for``)."""
+    overdriven -> scaled to full scale), then the drive ``saturate`` (:func:`probabilities`)."""
     from midi_extractor.infer.settings import with_overrides
-    from midi_extractor.model.saturation import saturated
 
-    x = condition(audio, name)
-    x = saturated(x, loaded.saturate if saturate is None else saturate)
     dec = with_overrides(loaded.decoding, onset_threshold=onset_threshold, frame_threshold=frame_threshold,
                          min_note_s=min_note_s, drum_note_s=drum_note_s, frame_note_threshold=frame_note_threshold)
-    fe = loaded.front_end
+    probs = probabilities(loaded, audio, window_s=window_s, context_s=context_s, name=name, saturate=saturate)
+    return decode(probs, loaded.front_end, loaded.drum_classes, dec.onset_threshold, dec.frame_threshold,
+                  dec.min_note_s, dec.drum_note_s, dec.frame_note_threshold)
+
+
+def probabilities(loaded: LoadedModel, audio: np.ndarray, *, window_s: float = WINDOW_S,
+                  context_s: float | None = None, name: str = "audio array",
+                  saturate: float | None = None) -> dict[str, np.ndarray]:
+    """Frame probabilities ``{head: (T, N)}`` of a mono signal at the model's rate, as every
+    entry point computes them: :func:`condition` (``name`` in its errors), the drive
+    ``saturate`` (``None``: the model's, ``loaded.saturate``; ``model.saturation.saturated``),
+    then the model in windows with ``context_s`` either side (``None``: the model kind's,
+    ``windows.context_for``)."""
+    from midi_extractor.model.saturation import saturated
+
+    x = saturated(condition(audio, name), loaded.saturate if saturate is None else saturate)
     context_s = context_for(loaded.drum_classes) if context_s is None else context_s
-    probs = activations(loaded.model, x, fe, window_s, context_s, device=getattr(loaded, "device", "cpu"))
-    return decode(probs, fe, loaded.drum_classes, dec.onset_threshold, dec.frame_threshold, dec.min_note_s,
-                  dec.drum_note_s, dec.frame_note_threshold)
+    return activations(loaded.model, x, loaded.front_end, window_s=window_s, context_s=context_s,
+                       device=getattr(loaded, "device", "cpu"))
 
