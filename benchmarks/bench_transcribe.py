@@ -41,6 +41,7 @@ from midi_extractor.infer import api as inference, engine
 from midi_extractor import taxonomy as tx  # noqa: E402
 from midi_extractor.config import Params, load_params  # noqa: E402
 from midi_extractor.infer.routing import NoModelError, resolve_model  # noqa: E402
+from midi_extractor.model.checkpoint import build_model, load_checkpoint  # noqa: E402
 
 PEER = Path(os.environ.get("PEER_DIR", "/work/shared/peer"))
 SAMPLE = REPO / "tests" / "fixtures" / "slakh_sample" / "slakh2100_flac_redux" / "train" / "Track00001"
@@ -132,7 +133,8 @@ def time_ours(files: list[Path], stem: str, models_dir: Path) -> list[dict]:
         notes, _ = inference.transcribe(f, stem, models_dir)
         rows.append({"file": str(f), "audio_s": sf.info(str(f)).duration, "wall_s": time.perf_counter() - t,
                      "notes": len(notes)})
-    n_params = sum(p.numel() for p in loaded.model.parameters()) if hasattr(loaded.model, "parameters") else None
+    # the ONNX export has no torch parameters: count those of the checkpoint it was made from
+    n_params = sum(p.numel() for p in build_model(load_checkpoint(route.checkpoint)).parameters())
     session = getattr(loaded.model, "session", None)
     threads = (f"onnxruntime intra-op threads {session.get_session_options().intra_op_num_threads or 'default'}"
                if session else f"torch threads {_torch_threads()}")

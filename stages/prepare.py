@@ -1,9 +1,12 @@
 """Stage `prepare@<stem>`: resample each stem of a filtered index once to the model's rate
 (params: features.sample_rate_hz, or the stem's base's pretrain.<base>.sample_rate_hz) and parse its notes once, for fast training reads; the
 notes are stored corrected (label shift, notes outside features.min_midi..max_midi left out).
+A stem with songs of its own (stems.<stem>.songs, generated data only) gets them written and
+prepared under <out>/songs/ and added to its index as training entries.
 Prints one summary line (the whole report is the index's header); a user error (params, index,
 an unwritable out folder) is one line naming its cause, exit status 2."""
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -11,7 +14,10 @@ from pathlib import Path
 from midi_extractor.config import ConfigError, load_params
 from midi_extractor.dataset.prepare import index_front_end, prepare_index
 from midi_extractor.index_io import DataError
+from midi_extractor.own_songs import add_songs, write_stem_songs
+from midi_extractor.synth.fluid import SynthError
 
+SONGS = "songs"   # the stem's own songs (stems.<stem>.songs), inside --out
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--params", required=True)
 parser.add_argument("--index", required=True)
@@ -23,12 +29,17 @@ parser.add_argument("--dataset-root", default=None, help="the data folder the in
 args = parser.parse_args()
 name = f"prepare@{Path(args.out).name}"
 try:
-    features = index_front_end(load_params(args.params), args.index)
+    params = load_params(args.params)
+    features = index_front_end(params, args.index)
     r = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
                       dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
-except (ConfigError, DataError, OSError) as exc:
+    stem = json.loads(Path(args.index).read_text()).get("stem", "")
+    songs = write_stem_songs(params, stem, Path(args.out) / SONGS, jobs=args.jobs) if stem in params.stems else None
+    n_songs = add_songs(r["index"], songs) if songs else 0
+except (ConfigError, DataError, SynthError, OSError) as exc:
     print(f"{name}: {exc}", file=sys.stderr)
     sys.exit(2)
 print(f"{name}: {r['entries']} entries ({r['prepared']} prepared, {r['skipped']} already there, {r['bad']} bad), "
       f"{r['audio_s'] / 60:.1f} min of audio, {r['out_of_range_notes']} notes out of range left out, "
-      f"{r['trimmed_notes']} trimmed, {r['wall_s']:.0f} s -> {r['index']}")
+      f"{r['trimmed_notes']} trimmed, {r['wall_s']:.0f} s -> {r['index']}"
+      + (f"; {n_songs} training entries from songs of its own ({SONGS}/)" if songs else ""))

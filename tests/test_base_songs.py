@@ -93,7 +93,33 @@ def test_sub_bass_songs_come_after_the_songs_with_a_sub_bass_playing_the_bass(tm
     assert {"Track00002", "Track00003"} & tracks
 
 
+def test_double_triads_songs_hold_octave_doublings(tmp_path):
+    """pretrain.<base>.double_triads: the base's songs double every other three-note chord's bottom
+    note an octave up, as the calibration tracks do; each MIDI holds the doubled song's notes."""
+    import pretty_midi
+
+    from midi_extractor.midi_notes import octave_doublings
+    from midi_extractor.synth.generate import _song_for
+
+    write_base_songs(params(songs=1, songs_seed=4, double_triads=True), "pitched", tmp_path / "doubled")
+    write_base_songs(params(songs=1, songs_seed=4), "pitched", tmp_path / "plain")
+    found = {}
+    for kind in ("plain", "doubled"):
+        track = tmp_path / kind / "generated" / "train" / "Track00001"
+        piano = pretty_midi.PrettyMIDI(str(track / "MIDI" / "S03.mid")).instruments[0].notes
+        found[kind] = sorted((round(n.start, 3), n.pitch) for n in piano)
+        doublings = octave_doublings([(n.start, n.end, n.pitch) for n in piano])
+        assert int(doublings.sum()) == (5 if kind == "doubled" else 0), kind
+    composed = next(p for p in _song_for(4, 0, 2.0, False, set(), double_triads=True)[0].parts if p.stem == "piano")
+    assert found["doubled"] == sorted((round(s, 3), p) for s, _, p, _ in composed.notes)
+    assert set(found["plain"]) < set(found["doubled"])
+    report = json.loads((tmp_path / "doubled" / "generated" / "synth_report.json").read_text())
+    assert report["settings"]["double_triads"] is True
+
+
 @pytest.mark.parametrize("pretrain, message", [
+    ({"songs": 0, "double_triads": True}, r"pretrain.pitched.double_triads is true but songs is 0"),
+    ({"double_triads": "maybe"}, r"pretrain.pitched.double_triads"),
     ({"sub_bass_songs": -1}, r"pretrain.pitched.sub_bass_songs is -1: it must be >= 0"),
     ({"songs": 0, "sub_bass_songs": 3}, r"pretrain.pitched.sub_bass_songs is 3: .* 0 when songs is 0"),
 ])

@@ -79,10 +79,11 @@ class Params(Checked):
         for name, base in self.pretrain.items():
             self._check_base(key_of(where, f"pretrain.{name}"), base)
             self._check_base_front_end(key_of(where, f"pretrain.{name}"), name)
-            if base.songs and base.songs_seed == self.dataset.seed:
-                raise ConfigError(f"{key_of(where, f'pretrain.{name}.songs_seed')} is {base.songs_seed}, the seed of "
-                                  f"dataset.seed: the base's songs would be the data set's own, test tracks included; "
-                                  f"give it another seed")
+        for at, cfg in [(f"pretrain.{n}", c) for n, c in self.pretrain.items()] + \
+                       [(f"stems.{n}", c) for n, c in self.stems.items()]:
+            if cfg.songs and cfg.songs_seed == self.dataset.seed:
+                raise ConfigError(f"{key_of(where, f'{at}.songs_seed')} is {cfg.songs_seed}, the seed of dataset.seed: "
+                                  f"its songs would be the data set's own, test tracks included; give it another seed")
         for role in self.roles:
             if role not in tx.ROLES:
                 raise ConfigError(f"{key_of(where, f'roles.{role}')}: unknown role; known: {', '.join(tx.ROLES)}")
@@ -165,10 +166,17 @@ class Params(Checked):
         """``(songs, why none)`` for base ``base``: ``pretrain.<base>.songs`` and ``""`` on the
         generated set; ``0`` and the reason when it has none (songs 0, or real data, where the
         base trains on its stems' data alone). One home for stage ``base_songs`` and the pretrain."""
-        songs = self.pretrain[base].songs
+        return self._songs(self.pretrain[base].songs, f"pretrain.{base}")
+
+    def stem_songs(self, stem: str) -> tuple[int, str]:
+        """``(songs, why none)`` for stem ``stem``'s own songs (``stems.<stem>.songs``), as
+        :meth:`base_songs`; one home for stage ``prepare@<stem>``."""
+        return self._songs(self.stems[stem].songs if stem in self.stems else 0, f"stems.{stem}")
+
+    def _songs(self, songs: int, at: str) -> tuple[int, str]:
         if self.dataset.kind != "generated":
             return 0, f"dataset.kind is {self.dataset.kind!r}: generated songs are for the generated set"
-        return (songs, "") if songs else (0, f"pretrain.{base}.songs is 0")
+        return (songs, "") if songs else (0, f"{at}.songs is 0")
 
     def role(self, stem: str) -> RoleConfig:
         """The role config of a stem with its per-stem ``loss_weights`` and ``augment`` applied."""

@@ -158,13 +158,15 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
                      validation_tracks: int | None = None, test_tracks: int | None = None,
                      kit_sources=(), kit_tracks: int = 0, calibration_sources=(),
                      calibration_tracks: int = 0, timbre_sources=(), timbre_tracks: int = 0,
-                     sub_bass_tracks: int = 0) -> list[Path]:
+                     sub_bass_tracks: int = 0, double_triads: bool = False) -> list[Path]:
     """Write ``tracks`` procedural songs of ``seconds`` each under
     ``out_dir/{train,validation,test}/TrackNNNNN``, then ``kit_tracks`` drum-only training
     tracks rendered with ``kit_sources`` and ``calibration_tracks`` validation tracks rendered
     with ``calibration_sources``, then ``timbre_tracks`` training tracks whose pitched parts
     ``timbre_sources`` render, then ``sub_bass_tracks`` training songs like the first whose bass
     parts the ``SubBass`` source plays, plus ``synth_report.json``; return the track folders.
+    ``double_triads``: every training track's songs double every other three-note chord's bottom
+    note an octave up, as calibration tracks always do (:func:`songs.double_bottom_notes`).
 
     ``sf2`` replaces the training pool by that one file. Raises :class:`SynthError`
     for bad arguments, an unknown or missing sound source (naming the package that
@@ -180,6 +182,7 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks),
                  calibration, int(calibration_tracks), timbres, int(timbre_tracks), int(sub_bass_tracks))
     ident = f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
+    ident += "|doubled triads" if double_triads else ""
     idents = {"song": ident, "kit": f"{ident}|kits {[s.name for s in kits]}",
               "calibration": f"{ident}|calibration {[s.name for s in calibration]}",
               "timbre": f"{ident}|timbres {[s.name for s in timbres]}", "sub_bass": f"{ident}|sub basses"}
@@ -187,7 +190,8 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
 
     written: list[Path] = []
     with Renderer(sample_rate_hz) as renderer:
-        run = _Run(Path(out_dir), seed, seconds, sample_rate_hz, effects, idents, SourceCache(renderer), Report())
+        run = _Run(Path(out_dir), seed, seconds, sample_rate_hz, effects, idents, SourceCache(renderer), Report(),
+                   bool(double_triads))
         locate_all(pool + kits + calibration + timbres + (ood if any(d == OUT_OF_DOMAIN for _, _, d, *_ in plan) else []),
                    run.cache)
         dropped: set[str] = set()
@@ -205,6 +209,7 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
         "kit_tracks": int(kit_tracks), "kit_sources": names(kits),
         "calibration_tracks": int(calibration_tracks), "calibration_sources": names(calibration),
         "timbre_tracks": int(timbre_tracks), "timbre_sources": names(timbres), "sub_bass_tracks": int(sub_bass_tracks),
+        "double_triads": bool(double_triads),
         "licences": {s.name: s.licence for s in pool + kits + calibration + timbres + ood}})
     return written
 
@@ -221,6 +226,7 @@ class _Run:
     idents: dict[str, str]     # plan kind -> what the track UUIDs hash beside the track number
     cache: SourceCache
     report: Report
+    double_triads: bool = False   # training tracks too (calibration tracks always)
 
     @property
     def n_samples(self) -> int:
@@ -232,7 +238,7 @@ def _write_one(run: _Run, row: tuple, dropped: set[str]) -> tuple[Path, set[str]
     dropped so far (songs.choose_stems)."""
     k, split, domain, position, sources_, kind = row
     song, dropped = _song_for(run.seed, k, run.seconds, split == "test" or kind == "calibration", dropped,
-                              double_triads=kind == "calibration")
+                              double_triads=kind == "calibration" or (run.double_triads and split == "train"))
     if kind in ("kit", "timbre"):
         song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum == (kind == "kit")])
     name = f"Track{k + 1:05d}"
