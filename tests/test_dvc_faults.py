@@ -37,7 +37,8 @@ STEPS, VAL_INTERVAL = 40, 10
 # lr 0.03: here the best validation is step 20 (val onset F1 0 throughout, so the lowest val loss wins),
 # so a resumed run that lost best.pt (it then saves its final state as best) is caught
 _STEM = {"role": "melodic", "base": "pitched", "lr": 3e-2, "epochs": 4, "steps_per_epoch": 10, "batch_size": 2,
-         "clip_seconds": 1.0, "val_interval": VAL_INTERVAL, "num_workers": 0}
+         "clip_seconds": 1.0, "val_interval": VAL_INTERVAL, "num_workers": 0,
+         "songs": 0, "songs_seed": 1, "double_triads": False}   # prepare@<stem> lists the last three
 _MAKE_DATA = '''"""Three 3 s sine-bass tracks (the last = validation) and their index."""
 import json, sys
 from pathlib import Path

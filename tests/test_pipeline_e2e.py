@@ -27,16 +27,16 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 _TINY_TRAIN = {"lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 3, "batch_size": 2, "clip_seconds": 2.0,
-               "val_interval": 3}
+               "val_interval": 3, "songs": 0, "songs_seed": 1, "double_triads": False}
 TINY_PARAMS_OVERRIDES = {
     "dataset": {"kind": "generated", "root": "data/generated", "tracks": 6, "seconds": 6.0, "seed": 3,
                 "validation_tracks": 1, "test_tracks": 2, "effects": 0.5, "bass_labels_octave_down": "auto",
                 "calibration_tracks": 1, "calibration_sources": ["FreePats", "H2_Colombo"]},
     "pretrain": {
-        "pitched": {"stems": ["bass"], "role": "harmonic", "songs": 1, "songs_seed": 4, "sub_bass_songs": 0,
-                    "sample_rate_hz": None, "n_fft": None, "rebuild": "auto", **_TINY_TRAIN},
-        "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", "songs": 0,
-                       "songs_seed": 5, "sub_bass_songs": 0, "sample_rate_hz": None, "n_fft": None, "rebuild": "auto", **_TINY_TRAIN},
+        "pitched": {"stems": ["bass"], "role": "harmonic", **_TINY_TRAIN, "songs": 1, "songs_seed": 4,
+                    "sub_bass_songs": 0, "sample_rate_hz": None, "n_fft": None, "rebuild": "auto"},
+        "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", **_TINY_TRAIN, "songs": 0,
+                       "songs_seed": 5, "sub_bass_songs": 0, "sample_rate_hz": None, "n_fft": None, "rebuild": "auto"},
     },
     "stems": {
         "bass": {"role": "melodic", "base": "pitched", **_TINY_TRAIN},
