@@ -17,7 +17,6 @@ its stems' indexes (:func:`midi_extractor.train.run.base_song_indexes`).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from pathlib import Path
 
@@ -68,9 +67,10 @@ def add_songs(index: str | Path, songs_index: str | Path) -> int:
     to the prepared index ``index``, as training entries with their paths made relative to it;
     how many were added. The songs' tracks are named ``songs-TrackNNNNN``, apart from the set's."""
     from midi_extractor.atomic import write_json
+    from midi_extractor.index_io import parse_index
 
     index, songs_index = Path(index), Path(songs_index)
-    data, songs = json.loads(index.read_text()), json.loads(songs_index.read_text())
+    data, songs = parse_index(index), parse_index(songs_index)
     prefix = songs_index.parent.relative_to(index.parent).as_posix()
     added = [{**e, "track": f"songs-{e['track']}", "split": "train", "audio": f"{prefix}/{e['audio']}",
               "midi": f"{prefix}/{e['midi']}"} for e in songs["entries"]]

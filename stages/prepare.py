@@ -6,14 +6,13 @@ prepared under <out>/songs/ and added to its index as training entries.
 Prints one summary line (the whole report is the index's header); a user error (params, index,
 an unwritable out folder) is one line naming its cause, exit status 2."""
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from midi_extractor.config import ConfigError, load_params
-from midi_extractor.dataset.prepare import index_front_end, prepare_index
-from midi_extractor.index_io import DataError
+from midi_extractor.dataset.prepare import prepare_index
+from midi_extractor.index_io import DataError, parse_index
 from midi_extractor.own_songs import add_songs, write_stem_songs
 from midi_extractor.synth.fluid import SynthError
 
@@ -30,10 +29,10 @@ args = parser.parse_args()
 name = f"prepare@{Path(args.out).name}"
 try:
     params = load_params(args.params)
-    features = index_front_end(params, args.index)
+    stem = str(parse_index(args.index).get("stem") or "")
+    features = params.front_end(stem)   # its base's rate (dataset.prepare.index_front_end)
     r = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
                       dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
-    stem = json.loads(Path(args.index).read_text()).get("stem", "")
     songs = write_stem_songs(params, stem, Path(args.out) / SONGS, jobs=args.jobs) if stem in params.stems else None
     n_songs = add_songs(r["index"], songs) if songs else 0
 except (ConfigError, DataError, SynthError, OSError) as exc:

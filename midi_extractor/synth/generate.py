@@ -181,11 +181,8 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
                          "the out-of-domain and calibration sources")
     plan = _plan(split_counts(tracks, validation_tracks, test_tracks), pool, ood, kits, int(kit_tracks),
                  calibration, int(calibration_tracks), timbres, int(timbre_tracks), int(sub_bass_tracks))
-    ident = f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
-    ident += "|doubled triads" if double_triads else ""
-    idents = {"song": ident, "kit": f"{ident}|kits {[s.name for s in kits]}",
-              "calibration": f"{ident}|calibration {[s.name for s in calibration]}",
-              "timbre": f"{ident}|timbres {[s.name for s in timbres]}", "sub_bass": f"{ident}|sub basses"}
+    idents = _idents(f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
+                     + ("|doubled triads" if double_triads else ""), kits, calibration, timbres)
     from tqdm import tqdm
 
     written: list[Path] = []
@@ -212,6 +209,14 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
         "double_triads": bool(double_triads),
         "licences": {s.name: s.licence for s in pool + kits + calibration + timbres + ood}})
     return written
+
+
+def _idents(ident: str, kits: list, calibration: list, timbres: list) -> dict[str, str]:
+    """Plan kind -> what its tracks' UUIDs hash beside the track number: the run's ``ident``
+    (seed, length, rate, pools, effects, doubled triads) and the kind's own sources."""
+    names = lambda pool_: [s.name for s in pool_]  # noqa: E731
+    return {"song": ident, "kit": f"{ident}|kits {names(kits)}", "calibration": f"{ident}|calibration {names(calibration)}",
+            "timbre": f"{ident}|timbres {names(timbres)}", "sub_bass": f"{ident}|sub basses"}
 
 
 @dataclasses.dataclass
