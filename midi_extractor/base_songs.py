@@ -1,5 +1,5 @@
 """Songs only a shared base trains on (``pretrain.<base>.songs``; stage ``base_songs``); they are
-written by :func:`midi_extractor.own_songs.write_songs`, as a stem's own songs are.
+written and prepared by :mod:`midi_extractor.own_songs`, as the stems' shared songs are.
 
 A base learns what every stem shares, so it gains from more songs than a stem's fine-tune
 needs: on the 2-core box, 200 more songs moved the pitched base's out-of-domain onset F1 where
@@ -17,9 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from midi_extractor.config import Params
-from midi_extractor.own_songs import write_songs
+from midi_extractor.dataset.own_songs import prepare_songs
+from midi_extractor.own_songs import NOTE, generate_songs
 
-NOTE = "NOT_USED.txt"
+__all__ = ["NOTE", "kept_reason", "write_base_songs"]
 
 
 def kept_reason(params: Params, base: str, shipped: str | Path) -> str | None:
@@ -48,4 +49,6 @@ def write_base_songs(params: Params, base: str, out_dir: str | Path, jobs: int =
         (out / NOTE).write_text((kept or f"{why_none}; base {base} trains on its stems' data alone") + "\n")
         return {}
     (out / NOTE).unlink(missing_ok=True)
-    return write_songs(params, cfg, list(cfg.stems), params.base_front_end(base), out, jobs, cfg.sub_bass_songs)
+    songs_dir = generate_songs(params, out / "generated", cfg.songs, cfg.songs_seed, cfg.double_triads,
+                               cfg.sub_bass_songs)
+    return prepare_songs(params, songs_dir, list(cfg.stems), params.base_front_end(base), out, jobs)

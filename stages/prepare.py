@@ -1,8 +1,9 @@
 """Stage `prepare@<stem>`: resample each stem of a filtered index once to the model's rate
 (params: features.sample_rate_hz, or the stem's base's pretrain.<base>.sample_rate_hz) and parse its notes once, for fast training reads; the
 notes are stored corrected (label shift, notes outside features.min_midi..max_midi left out).
-A stem with songs of its own (stems.<stem>.songs, generated data only) gets them written and
-prepared under <out>/songs/ and added to its index as training entries.
+A stem that takes songs of its own (stems.<stem>.songs, generated data only) gets the first that
+many of the shared songs (--songs: stage stem_songs' folder) prepared under <out>/songs/ and added
+to its index as training entries.
 Prints one summary line (the whole report is the index's header); a user error (params, index,
 an unwritable out folder) is one line naming its cause, exit status 2."""
 import argparse
@@ -13,8 +14,7 @@ from pathlib import Path
 from midi_extractor.config import ConfigError, load_params
 from midi_extractor.dataset.prepare import prepare_index
 from midi_extractor.index_io import DataError, parse_index
-from midi_extractor.own_songs import add_songs, write_stem_songs
-from midi_extractor.synth.fluid import SynthError
+from midi_extractor.dataset.own_songs import add_songs, prepare_stem_songs
 
 SONGS = "songs"   # the stem's own songs (stems.<stem>.songs), inside --out
 parser = argparse.ArgumentParser(description=__doc__)
@@ -25,6 +25,8 @@ parser.add_argument("--splits", default="train,validation")
 parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="processes (default: every core; the output does not depend on it)")
 parser.add_argument("--dataset-root", default=None, help="the data folder the index's paths are relative to")
+parser.add_argument("--songs", default=None,
+                    help="the stems' shared songs (stage stem_songs: data/stem_songs), for a stem that takes some")
 args = parser.parse_args()
 name = f"prepare@{Path(args.out).name}"
 try:
@@ -33,9 +35,12 @@ try:
     features = params.front_end(stem)   # its base's rate (dataset.prepare.index_front_end)
     r = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
                       dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
-    songs = write_stem_songs(params, stem, Path(args.out) / SONGS, jobs=args.jobs) if stem in params.stems else None
+    if params.stem_songs_of(stem)[0] and not args.songs:
+        raise ConfigError(f"stems.{stem}.songs is {params.stems[stem].songs}: give --songs, the folder stage "
+                          f"stem_songs wrote them to (data/stem_songs)")
+    songs = prepare_stem_songs(params, stem, args.songs, Path(args.out) / SONGS, args.jobs) if args.songs else None
     n_songs = add_songs(r["index"], songs) if songs else 0
-except (ConfigError, DataError, SynthError, OSError) as exc:
+except (ConfigError, DataError, OSError) as exc:
     print(f"{name}: {exc}", file=sys.stderr)
     sys.exit(2)
 print(f"{name}: {r['entries']} entries ({r['prepared']} prepared, {r['skipped']} already there, {r['bad']} bad), "

@@ -37,8 +37,7 @@ STEPS, VAL_INTERVAL = 40, 10
 # lr 0.03: here the best validation is step 20 (val onset F1 0 throughout, so the lowest val loss wins),
 # so a resumed run that lost best.pt (it then saves its final state as best) is caught
 _STEM = {"role": "melodic", "base": "pitched", "lr": 3e-2, "epochs": 4, "steps_per_epoch": 10, "batch_size": 2,
-         "clip_seconds": 1.0, "val_interval": VAL_INTERVAL, "num_workers": 0,
-         "songs": 0, "songs_seed": 1, "double_triads": False}   # prepare@<stem> lists the last three
+         "clip_seconds": 1.0, "val_interval": VAL_INTERVAL, "num_workers": 0, "songs": 0}   # prepare@<stem> lists it
 _MAKE_DATA = '''"""Three 3 s sine-bass tracks (the last = validation) and their index."""
 import json, sys
 from pathlib import Path
@@ -59,8 +58,8 @@ index.write_text(json.dumps({"stem": "bass", "taxonomy_version": 1, "dataset_roo
 
 
 def _dvc_yaml() -> dict:
-    """A `data` stage plus the real dvc.yaml's `prepare` and `train` stages (no base to
-    fine-tune from)."""
+    """A `data` stage plus the real dvc.yaml's `stem_songs` (none: a note), `prepare` and `train`
+    stages (no base to fine-tune from)."""
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     train = stages["train"]
     init = " --init-from bases/${item.base}.pt"
@@ -70,7 +69,7 @@ def _dvc_yaml() -> dict:
     data = {"cmd": "python make_data.py data/sines data/index/filtered_dataset_bass.json",
             "deps": ["make_data.py", "helpers_data.py"],
             "outs": ["data/sines", "data/index/filtered_dataset_bass.json"]}
-    return {"stages": {"data": data, "prepare": stages["prepare"], "train": train}}
+    return {"stages": {"data": data, "stem_songs": stages["stem_songs"], "prepare": stages["prepare"], "train": train}}
 
 
 def _history(path: Path) -> list[dict]:
@@ -104,10 +103,11 @@ def project(tmp_path_factory):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params.update(features=dict(TINY_FE), model=dict(TINY_MODEL), stems={"bass": dict(_STEM)})
     params["dataset"]["root"] = "data/sines"
+    params["stem_songs"] = {"count": 0, "seed": 1, "double_triads": False}
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = project_env(MIDI_EXTRACTOR_TRACKING="0", OMP_NUM_THREADS="1", PYTHONPATH=str(work))
     init_committed_repo(work, env)
-    assert _stages_run(_run(["dvc", "repro"], work, env)) == {"data", "prepare@bass", "train@bass"}
+    assert _stages_run(_run(["dvc", "repro"], work, env)) == {"data", "stem_songs", "prepare@bass", "train@bass"}
     reference = _snapshot(work)
     assert [int(r["step"]) for r in reference["history"]] == [10, 20, 30, 40]
     return work, env, reference

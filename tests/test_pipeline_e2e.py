@@ -27,19 +27,22 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 _TINY_TRAIN = {"lr": 1.0e-3, "epochs": 1, "steps_per_epoch": 3, "batch_size": 2, "clip_seconds": 2.0,
-               "val_interval": 3, "songs": 0, "songs_seed": 1, "double_triads": False}
+               "val_interval": 3, "songs": 0}
 TINY_PARAMS_OVERRIDES = {
     "dataset": {"kind": "generated", "root": "data/generated", "tracks": 6, "seconds": 6.0, "seed": 3,
                 "validation_tracks": 1, "test_tracks": 2, "effects": 0.5, "bass_labels_octave_down": "auto",
                 "calibration_tracks": 1, "calibration_sources": ["FreePats", "H2_Colombo"]},
+    "stem_songs": {"count": 1, "seed": 6, "double_triads": True},
     "pretrain": {
         "pitched": {"stems": ["bass"], "role": "harmonic", **_TINY_TRAIN, "songs": 1, "songs_seed": 4,
-                    "sub_bass_songs": 0, "sample_rate_hz": None, "n_fft": None, "rebuild": "auto"},
+                    "double_triads": False, "sub_bass_songs": 0, "sample_rate_hz": None, "n_fft": None,
+                    "rebuild": "auto"},
         "percussive": {"stems": ["drums"], "role": "percussive", "drum_stem": "drums", **_TINY_TRAIN, "songs": 0,
-                       "songs_seed": 5, "sub_bass_songs": 0, "sample_rate_hz": None, "n_fft": None, "rebuild": "auto"},
+                       "songs_seed": 5, "double_triads": False, "sub_bass_songs": 0, "sample_rate_hz": None,
+                       "n_fft": None, "rebuild": "auto"},
     },
     "stems": {
-        "bass": {"role": "melodic", "base": "pitched", **_TINY_TRAIN},
+        "bass": {"role": "melodic", "base": "pitched", **_TINY_TRAIN, "songs": 1},   # the one shared song
         "drums": {"role": "percussive", "base": "percussive", **_TINY_TRAIN},
     },
 }
@@ -117,7 +120,7 @@ def project(tmp_path_factory, mlflow_server):
 
 def test_repro_runs_every_stage_and_writes_metrics(project):
     work, _, first = project
-    expected = ({"synth", "base_songs", "pretrain-pitched", "pretrain-percussive"}
+    expected = ({"synth", "base_songs", "stem_songs", "pretrain-pitched", "pretrain-percussive"}
                 | {f"{s}@{k}" for s in ("index", "filter", "prepare", "train", "evaluate", "export")
                    for k in ("bass", "drums")})
     assert _stages_run(first) == expected

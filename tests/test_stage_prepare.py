@@ -9,10 +9,11 @@ import sys
 from helpers_training import REPO, tiny_params_yaml, write_sine_set
 
 
-def _stage(tmp_path, index, out, params=None):
+def _stage(tmp_path, index, out, params=None, songs=None, script="prepare.py"):
     params = params or tiny_params_yaml(tmp_path / "params.yaml")
-    return subprocess.run([sys.executable, str(REPO / "stages" / "prepare.py"), "--params", str(params),
-                           "--index", str(index), "--out", str(out), "--jobs", "1"], capture_output=True, text=True,
+    where = ["--index", str(index), "--out", str(out), "--jobs", "1"] if script == "prepare.py" else ["--out", str(out)]
+    return subprocess.run([sys.executable, str(REPO / "stages" / script), "--params", str(params), *where]
+                          + (["--songs", str(songs)] if songs else []), capture_output=True, text=True,
                           cwd=tmp_path, timeout=120,
                           # CI=true as on GitHub Actions, where pyfluidsynth would print where it found its library
                           env={**os.environ, "MIDI_EXTRACTOR_TRACKING": "0", "CI": "true"})
@@ -59,25 +60,38 @@ def test_a_stem_is_prepared_at_its_bases_rate(tmp_path):
     assert len(audio) == 2 and all(np.load(a).shape == (16000,) for a in audio)
 
 
-def test_a_stem_with_songs_of_its_own_trains_on_them_too(tmp_path):
-    """stems.<stem>.songs: the stage writes the stem's own songs (seed songs_seed) under
-    <out>/songs/, prepares them at the stem's rate and adds them to its index as training
-    entries, beside the set's; the summary line says how many. A second run leaves one copy."""
+def _songs_params(tmp_path, name="params.yaml", count=3, seed=4, **stem):
+    """Tiny params whose bass takes ``stem``'s songs of ``count`` shared 2-s songs from ``seed``."""
+    import yaml
+
+    params = tiny_params_yaml(tmp_path / name, **stem)
+    raw = yaml.safe_load(params.read_text())
+    raw["dataset"]["seconds"] = 2.0
+    raw["stem_songs"] = {"count": count, "seed": seed, "double_triads": bool(count)}
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return params
+
+
+def test_a_stem_trains_on_the_first_of_the_shared_songs_too(tmp_path):
+    """stem_songs + stems.<stem>.songs: stage stem_songs writes the shared songs once (seed 4,
+    doubled triads); prepare@bass takes the first two of the three, prepares them at the stem's
+    rate and adds them to its index as training entries, beside the set's; the summary line says
+    how many. A second run leaves one copy."""
     import json
 
     import numpy as np
-    import yaml
 
     from midi_extractor.synth.generate import _song_for
 
     index = write_sine_set(tmp_path / "sines", n_tracks=2, seconds=1.0)
-    params = tiny_params_yaml(tmp_path / "params.yaml", songs=2, songs_seed=4, double_triads=True)
-    raw = yaml.safe_load(params.read_text())
-    raw["dataset"]["seconds"] = 2.0
-    params.write_text(yaml.safe_dump(raw, sort_keys=False))
+    params = _songs_params(tmp_path, songs=2)
+    proc = _stage(tmp_path, None, tmp_path / "stem_songs", params, script="stem_songs.py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"stem_songs: 3 songs -> {tmp_path / 'stem_songs'} (taken by bass)"
+    assert len(list((tmp_path / "stem_songs" / "train").iterdir())) == 3
     out = tmp_path / "prepared" / "bass"
     for _ in range(2):
-        proc = _stage(tmp_path, index, out, params)
+        proc = _stage(tmp_path, index, out, params, songs=tmp_path / "stem_songs")
         assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("; 2 training entries from songs of its own (songs/)")
     entries = json.loads((out / "index.json").read_text())["entries"]
@@ -92,13 +106,58 @@ def test_a_stem_with_songs_of_its_own_trains_on_them_too(tmp_path):
         assert len(notes) == len(bass.notes), e["track"]
 
 
-def test_songs_of_its_own_are_checked_at_load():
+def test_shared_songs_that_do_not_fit_params_stop_the_stage_in_one_line(tmp_path):
+    """A stem that takes songs needs --songs; a songs folder from another seed, or with fewer songs
+    than the stem asks for, is named, with the command that writes them again."""
+    index = write_sine_set(tmp_path / "sines", n_tracks=2, seconds=1.0)
+    assert _stage(tmp_path, None, tmp_path / "songs", _songs_params(tmp_path, "p2.yaml", count=2, songs=2),
+                  script="stem_songs.py").returncode == 0
+    for params, songs, message in (
+            (_songs_params(tmp_path, "a.yaml", songs=2), None, "stems.bass.songs is 2: give --songs"),
+            (_songs_params(tmp_path, "b.yaml", seed=5, songs=2), tmp_path / "songs",
+             f"{tmp_path / 'songs'}: its songs were written with {{'seed': 4}}"),
+            (_songs_params(tmp_path, "c.yaml", seed=4, songs=3), tmp_path / "songs",
+             f"{tmp_path / 'songs'}: holds 2 songs, stems.bass.songs asks for the first 3")):
+        proc = _stage(tmp_path, index, tmp_path / "prepared" / "bass", params, songs=songs)
+        lines = [x for x in proc.stderr.splitlines() if x.strip()]
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert lines[-1].startswith(f"prepare@bass: {message}"), lines[-1]
+        assert "dvc repro stem_songs" in lines[-1] or songs is None
+
+
+def test_no_shared_songs_leave_a_note(tmp_path):
+    """stem_songs.count 0, or a real data set: stage stem_songs writes no song, only a note why."""
+    import yaml
+
+    for kind, count, why in (("generated", 0, "stem_songs.count is 0"),
+                             ("folder", 2, "dataset.kind is 'folder': generated songs are for the generated set")):
+        params = _songs_params(tmp_path, count=count)
+        raw = yaml.safe_load(params.read_text())
+        raw["dataset"]["kind"] = kind
+        params.write_text(yaml.safe_dump(raw, sort_keys=False))
+        out = tmp_path / kind
+        proc = _stage(tmp_path, None, out, params, script="stem_songs.py")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"stem_songs: 0 songs -> {out} ({out / 'NOT_USED.txt'})"
+        assert (out / "NOT_USED.txt").read_text() == f"{why}: no stem trains on songs of its own\n"
+        assert [p.name for p in out.iterdir()] == ["NOT_USED.txt"]
+
+
+def test_songs_are_checked_at_load():
     import pytest
 
     from midi_extractor.config import ConfigError, Params, from_dict
 
-    for stem, message in (({"songs": 0, "double_triads": True}, r"stems.piano.double_triads is true but songs is 0"),
-                          ({"songs": -2}, r"stems.piano.songs must be >= 0, got -2"),
-                          ({"songs": 3, "songs_seed": 0}, r"stems.piano.songs_seed is 0, the seed of dataset.seed")):
+    shared = {"count": 4, "seed": 11, "double_triads": True}
+    for raw, message in (
+            ({"stem_songs": {"count": 0, "double_triads": True}}, r"stem_songs.double_triads is true but count is 0"),
+            ({"stem_songs": {"count": -1}}, r"stem_songs.count must be >= 0, got -1"),
+            ({"stem_songs": {**shared, "seed": 0}}, r"stem_songs.seed is 0, the seed of dataset.seed"),
+            ({"stems": {"piano": {"songs": -2}}}, r"stems.piano.songs must be >= 0, got -2"),
+            ({"stem_songs": shared, "stems": {"piano": {"songs": 5}}},
+             r"stems.piano.songs is 5, more than the 4 of stem_songs.count"),
+            ({"stems": {"piano": {"songs": 3, "songs_seed": 4}}}, r"stems.piano: unknown key\(s\) songs_seed")):
         with pytest.raises(ConfigError, match=message):
-            from_dict(Params, {"dataset": {"seed": 0}, "stems": {"piano": stem}})
+            from_dict(Params, {"dataset": {"seed": 0}, **raw})
+    assert from_dict(Params, {"dataset": {"seed": 0}, "stem_songs": shared,
+                              "stems": {"piano": {"songs": 4}}}).stem_songs_of("piano") == (4, "")

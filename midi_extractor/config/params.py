@@ -10,7 +10,7 @@ from midi_extractor.config.fields import Checked, ConfigError, coerce, from_dict
 from midi_extractor.config.dataset import DatasetConfig
 from midi_extractor.config.sections import (HARMONIC_MODEL_SIZES, DecodingConfig, FrontEndConfig, IndexConfig,
                                             ModelConfig, TrackingConfig)
-from midi_extractor.config.training import PretrainConfig, RoleConfig, StemConfig
+from midi_extractor.config.training import PretrainConfig, RoleConfig, StemConfig, StemSongsConfig
 
 #: the keys of the ``taxonomy`` section, each a bool
 TAXONOMY_KEYS = ("organs_as_keys",)
@@ -26,6 +26,7 @@ class Params(Checked):
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: dict[str, PretrainConfig] = field(default_factory=dict)
     stems: dict[str, StemConfig | None] | None = field(default_factory=dict)  # null refused by check
+    stem_songs: StemSongsConfig = field(default_factory=StemSongsConfig)
     reserved_stems: list[str] = field(default_factory=list)
     roles: dict[str, RoleConfig] = field(default_factory=dict)
     index: IndexConfig = field(default_factory=IndexConfig)
@@ -79,14 +80,24 @@ class Params(Checked):
         for name, base in self.pretrain.items():
             self._check_base(key_of(where, f"pretrain.{name}"), base)
             self._check_base_front_end(key_of(where, f"pretrain.{name}"), name)
-        for at, cfg in [(f"pretrain.{n}", c) for n, c in self.pretrain.items()] + \
-                       [(f"stems.{n}", c) for n, c in self.stems.items()]:
-            if cfg.songs and cfg.songs_seed == self.dataset.seed:
-                raise ConfigError(f"{key_of(where, f'{at}.songs_seed')} is {cfg.songs_seed}, the seed of dataset.seed: "
-                                  f"its songs would be the data set's own, test tracks included; give it another seed")
+        self._check_songs(where)
         for role in self.roles:
             if role not in tx.ROLES:
                 raise ConfigError(f"{key_of(where, f'roles.{role}')}: unknown role; known: {', '.join(tx.ROLES)}")
+
+    def _check_songs(self, where: str) -> None:
+        """Songs never from ``dataset.seed`` (they would be the set's own, test tracks included),
+        and no stem takes more of ``stem_songs`` than it holds."""
+        seeds = [(f"pretrain.{n}.songs_seed", c.songs, c.songs_seed) for n, c in self.pretrain.items()]
+        for at, songs, seed in seeds + [("stem_songs.seed", self.stem_songs.count, self.stem_songs.seed)]:
+            if songs and seed == self.dataset.seed:
+                raise ConfigError(f"{key_of(where, at)} is {seed}, the seed of dataset.seed: its songs would be "
+                                  f"the data set's own, test tracks included; give it another seed")
+        for name, stem in self.stems.items():
+            if stem.songs > self.stem_songs.count:
+                raise ConfigError(f"{key_of(where, f'stems.{name}.songs')} is {stem.songs}, more than the "
+                                  f"{self.stem_songs.count} of stem_songs.count: a stem takes the first songs "
+                                  f"of those; raise stem_songs.count")
 
     def _check_stems_given(self, where: str) -> None:
         """``stems`` and each ``stems.<stem>`` are mappings (null would silently train on defaults),
@@ -166,17 +177,21 @@ class Params(Checked):
         """``(songs, why none)`` for base ``base``: ``pretrain.<base>.songs`` and ``""`` on the
         generated set; ``0`` and the reason when it has none (songs 0, or real data, where the
         base trains on its stems' data alone). One home for stage ``base_songs`` and the pretrain."""
-        return self._songs(self.pretrain[base].songs, f"pretrain.{base}")
+        return self._songs(self.pretrain[base].songs, f"pretrain.{base}.songs")
 
-    def stem_songs(self, stem: str) -> tuple[int, str]:
-        """``(songs, why none)`` for stem ``stem``'s own songs (``stems.<stem>.songs``), as
-        :meth:`base_songs`; one home for stage ``prepare@<stem>``."""
-        return self._songs(self.stems[stem].songs if stem in self.stems else 0, f"stems.{stem}")
+    def stem_songs_of(self, stem: str) -> tuple[int, str]:
+        """``(songs, why none)`` for how many of the shared songs (``stem_songs``) stem ``stem``
+        takes (``stems.<stem>.songs``), as :meth:`base_songs`; one home for stage ``prepare@<stem>``."""
+        return self._songs(self.stems[stem].songs if stem in self.stems else 0, f"stems.{stem}.songs")
 
-    def _songs(self, songs: int, at: str) -> tuple[int, str]:
+    def shared_songs(self) -> tuple[int, str]:
+        """``(count, why none)`` for the shared songs stage ``stem_songs`` writes, as :meth:`base_songs`."""
+        return self._songs(self.stem_songs.count, "stem_songs.count")
+
+    def _songs(self, songs: int, key: str) -> tuple[int, str]:
         if self.dataset.kind != "generated":
             return 0, f"dataset.kind is {self.dataset.kind!r}: generated songs are for the generated set"
-        return (songs, "") if songs else (0, f"{at}.songs is 0")
+        return (songs, "") if songs else (0, f"{key} is 0")
 
     def role(self, stem: str) -> RoleConfig:
         """The role config of a stem with its per-stem ``loss_weights`` and ``augment`` applied."""

@@ -1,5 +1,5 @@
 """The ``params.yaml`` sections of training: ``roles.<role>`` (loss weights, ``augment``),
-``stems.<stem>`` and ``pretrain.<base>``."""
+``stems.<stem>``, ``stem_songs`` and ``pretrain.<base>``."""
 from __future__ import annotations
 
 import dataclasses
@@ -82,12 +82,9 @@ class StemConfig(Checked):
 
     ``base`` names a ``pretrain`` entry whose model this stem fine-tunes from
     (``models/_base/<base>/best.pt``); empty = train from scratch. ``songs`` (generated data
-    only): more training songs for this stem's model alone, beside its training tracks, drawn
-    from seed ``songs_seed`` with ``dataset``'s training pool and effects (a stem's are written
-    by stage ``prepare@<stem>``, a base's by stage ``base_songs``); ``double_triads``: every other
-    three-note chord of their pitched parts doubles its bottom note an octave up, as the
-    calibration tracks' do (``synth.songs.double_bottom_notes``): octave doublings, which the
-    pitched models miss most, as often as in a test song."""
+    only): how many of the shared training songs (section ``stem_songs``, :class:`StemSongsConfig`,
+    written once by stage ``stem_songs``) this stem's fine-tune trains on beside its training
+    tracks, the first ``songs`` of them; stage ``prepare@<stem>`` prepares them at its front end."""
 
     role: str = ""
     base: str = ""
@@ -110,9 +107,7 @@ class StemConfig(Checked):
     train_layers: str = "all"        # all | heads: the heads alone train, the base's trunk stays frozen
     saturate: float = 0.0            # the model hears tanh(saturate * x / peak) of a whole signal (0: off;
                                      # model/saturation.py); written to decoding.json, used by every entry point
-    songs: int = 0                   # generated data only: more training songs of its own (seed songs_seed)
-    songs_seed: int = 1
-    double_triads: bool = False      # those songs double every other triad's bottom note an octave up
+    songs: int = 0                   # generated data only: the first `songs` of stem_songs' songs, trained on too
 
     def check(self, where: str) -> None:
         """Raise :class:`ConfigError` naming ``where`` for values no training can use."""
@@ -134,11 +129,7 @@ class StemConfig(Checked):
         if not (math.isfinite(self.saturate) and 0.0 <= self.saturate <= MAX_SATURATE):
             raise ConfigError(f"{key_of(where, 'saturate')} must be a drive from 0 (off) to {MAX_SATURATE:g}, "
                               f"got {self.saturate}")
-        if self.songs < 0:
-            raise ConfigError(f"{key_of(where, 'songs')} must be >= 0, got {self.songs}")
-        if self.double_triads and not self.songs:
-            raise ConfigError(f"{key_of(where, 'double_triads')} is true but songs is 0: it doubles the triads of "
-                              f"the songs of its own, and there are none")
+        _check_songs(where, self.songs, False)
         for i, w in enumerate(self.base_blends):
             if not 0.0 < w < 1.0:
                 raise ConfigError(f"{key_of(where, 'base_blends')}[{i}] must be within 0-1 (exclusive: 0 is the "
@@ -169,9 +160,9 @@ class PretrainConfig(StemConfig):
     model size (see :func:`midi_extractor.train.run.why_train_base`).
 
     ``init_from``: a checkpoint the training starts from (validated at step 0, as a fine-tune's
-    base is), or null to start from scratch. ``songs``, ``songs_seed``, ``double_triads`` as for a
-    stem (:class:`StemConfig`): songs for this base alone, beside its stems' tracks (stage
-    ``base_songs``); the stems' fine-tunes never read them. ``sub_bass_songs``: more of them after
+    base is), or null to start from scratch. ``songs``: songs for this base alone, beside its
+    stems' tracks, drawn from seed ``songs_seed`` (``double_triads`` as :class:`StemSongsConfig`'s;
+    stage ``base_songs``); the stems' fine-tunes never read them. ``sub_bass_songs``: more of them after
     those, whose bass parts the ``SubBass`` source plays (nearly sines, ``synth/additive.py``): a
     bass whose pitch is in one partial.
     ``ships``: which step becomes ``bases/<name>.pt``: ``best`` (the best validation step,
@@ -185,6 +176,8 @@ class PretrainConfig(StemConfig):
     drum_stem: str = ""
     rebuild: Any = "auto"
     init_from: str | None = None
+    songs_seed: int = 1
+    double_triads: bool = False      # every other triad of its songs doubled an octave up
     sub_bass_songs: int = 0
     ships: str = "best"
     sample_rate_hz: int | None = None
@@ -193,6 +186,7 @@ class PretrainConfig(StemConfig):
     def check(self, where: str) -> None:
         super().check(where)
         self.rebuild = auto_or_bool(self.rebuild, key_of(where, "rebuild"))
+        _check_songs(where, self.songs, self.double_triads)
         if self.sub_bass_songs < 0 or (self.sub_bass_songs and not self.songs):
             raise ConfigError(f"{key_of(where, 'sub_bass_songs')} is {self.sub_bass_songs}: it must be >= 0, and 0 "
                               f"when songs is 0 (sub bass songs come after the base's songs)")
@@ -201,3 +195,30 @@ class PretrainConfig(StemConfig):
         if self.saturate:
             raise ConfigError(f"{key_of(where, 'saturate')}: a base hears its stems' tracks as they are; "
                               f"set the drive per stem (stems.<stem>.saturate)")
+
+
+@dataclass
+class StemSongsConfig(Checked):
+    """The training songs the stems share (section ``stem_songs``; generated data only): ``count``
+    songs from seed ``seed`` (never ``dataset.seed``: the set's test tracks come from it), composed
+    and rendered like the set's training tracks (``dataset``'s pool, effects, length and rate),
+    written once by stage ``stem_songs``; a stem takes the first ``stems.<stem>.songs`` of them.
+    ``double_triads``: every other three-note chord of their pitched parts doubles its bottom note
+    an octave up, as the calibration tracks' do (``synth.songs.double_bottom_notes``): octave
+    doublings, which the pitched models miss most, as often as in a test song."""
+
+    count: int = 0
+    seed: int = 1
+    double_triads: bool = False
+
+    def check(self, where: str) -> None:
+        _check_songs(where, self.count, self.double_triads, "count")
+
+
+def _check_songs(where: str, songs: int, double_triads: bool, name: str = "songs") -> None:
+    """A count of songs >= 0; doubled triads only where there are songs."""
+    if songs < 0:
+        raise ConfigError(f"{key_of(where, name)} must be >= 0, got {songs}")
+    if double_triads and not songs:
+        raise ConfigError(f"{key_of(where, 'double_triads')} is true but {name} is 0: it doubles the triads of "
+                          f"the songs, and there are none")
