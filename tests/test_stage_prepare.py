@@ -107,8 +107,8 @@ def test_a_stem_trains_on_the_first_of_the_shared_songs_too(tmp_path):
 
 
 def test_shared_songs_that_do_not_fit_params_stop_the_stage_in_one_line(tmp_path):
-    """A stem that takes songs needs --songs; a songs folder from another seed, or with fewer songs
-    than the stem asks for, is named, with the command that writes them again."""
+    """A stem that takes songs needs --songs; a songs folder from another seed, with fewer songs
+    than the stem asks for, or with none, is named, with the command that writes them again."""
     index = write_sine_set(tmp_path / "sines", n_tracks=2, seconds=1.0)
     assert _stage(tmp_path, None, tmp_path / "songs", _songs_params(tmp_path, "p2.yaml", count=2, songs=2),
                   script="stem_songs.py").returncode == 0
@@ -117,7 +117,9 @@ def test_shared_songs_that_do_not_fit_params_stop_the_stage_in_one_line(tmp_path
             (_songs_params(tmp_path, "b.yaml", seed=5, songs=2), tmp_path / "songs",
              f"{tmp_path / 'songs'}: its songs were written with {{'seed': 4}}"),
             (_songs_params(tmp_path, "c.yaml", seed=4, songs=3), tmp_path / "songs",
-             f"{tmp_path / 'songs'}: holds 2 songs, stems.bass.songs asks for the first 3")):
+             f"{tmp_path / 'songs'}: holds 2 songs, stems.bass.songs asks for the first 3"),
+            (_songs_params(tmp_path, "d.yaml", songs=2), tmp_path / "none",
+             f"{tmp_path / 'none'}: no songs written there (synth_report.json missing or unreadable)")):
         proc = _stage(tmp_path, index, tmp_path / "prepared" / "bass", params, songs=songs)
         lines = [x for x in proc.stderr.splitlines() if x.strip()]
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
