@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from midi_extractor.config import ConfigError, load_params
-from midi_extractor.dataset.prepare import prepare_index
-from midi_extractor.index_io import DataError, parse_index
+from midi_extractor.dataset.prepare import index_stem, prepare_index
+from midi_extractor.index_io import DataError
 from midi_extractor.dataset.own_songs import add_songs, prepare_stem_songs
 
 SONGS = "songs"   # the stem's own songs (stems.<stem>.songs), inside --out
@@ -31,13 +31,14 @@ args = parser.parse_args()
 name = f"prepare@{Path(args.out).name}"
 try:
     params = load_params(args.params)
-    stem = str(parse_index(args.index).get("stem") or "")
-    features = params.front_end(stem)   # its base's rate (dataset.prepare.index_front_end)
+    stem = index_stem(args.index)
+    n_wanted = params.stem_songs_of(stem)[0]
+    if n_wanted and not args.songs:   # before any work
+        raise ConfigError(f"stems.{stem}.songs is {n_wanted}: give --songs, the folder stage "
+                          f"stem_songs wrote them to (data/stem_songs)")
+    features = params.front_end(stem)   # its base's rate
     r = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
                       dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
-    if params.stem_songs_of(stem)[0] and not args.songs:
-        raise ConfigError(f"stems.{stem}.songs is {params.stems[stem].songs}: give --songs, the folder stage "
-                          f"stem_songs wrote them to (data/stem_songs)")
     songs = prepare_stem_songs(params, stem, args.songs, Path(args.out) / SONGS, args.jobs) if args.songs else None
     n_songs = add_songs(r["index"], songs) if songs else 0
 except (ConfigError, DataError, OSError) as exc:

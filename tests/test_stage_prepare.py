@@ -125,6 +125,7 @@ def test_shared_songs_that_do_not_fit_params_stop_the_stage_in_one_line(tmp_path
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert lines[-1].startswith(f"prepare@bass: {message}"), lines[-1]
         assert "dvc repro stem_songs" in lines[-1] or songs is None
+        assert songs or not (tmp_path / "prepared" / "bass").exists()   # no --songs: stopped before any work
 
 
 def test_no_shared_songs_leave_a_note(tmp_path):

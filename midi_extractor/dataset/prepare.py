@@ -234,10 +234,15 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
     return report
 
 
+def index_stem(index_path: str | Path) -> str:
+    """The stem an index is of (``""`` for an index that names none)."""
+    return str(parse_index(index_path).get("stem") or "")
+
+
 def index_front_end(params: Any, index_path: str | Path) -> Any:
     """The front end an index's stem is prepared at: ``params.front_end(<the index's stem>)``
     (its base's rate; ``features`` for an index without a stem)."""
-    return params.front_end(str(parse_index(index_path).get("stem") or ""))
+    return params.front_end(index_stem(index_path))
 
 
 # ---------------------------------------------------------------------- CLI
