@@ -32,7 +32,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
                                 test_tracks=args.test_tracks, kit_sources=_names(args.kit_sources),
                                 kit_tracks=args.kit_tracks, calibration_sources=_names(args.calibration_sources),
                                 calibration_tracks=args.calibration_tracks,
-                                timbre_sources=_names(args.timbre_sources), timbre_tracks=args.timbre_tracks)
+                                timbre_sources=_names(args.timbre_sources), timbre_tracks=args.timbre_tracks,
+                                workers=args.workers)
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)
         return 2
@@ -75,5 +76,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--sf2", default=None, help="one SoundFont file as the whole training pool")
     p.add_argument("--sample-rate", type=int, default=DEFAULT_SAMPLE_RATE_HZ,
                    help=f"audio sample rate in Hz (default {DEFAULT_SAMPLE_RATE_HZ})")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes applying effects and writing files beside the one rendering "
+                        "(default: one a core but one; 0: none); the files are the same however many")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)

@@ -7,7 +7,9 @@ compression, modulation, delay, reverb). ``strength`` (``params.yaml``
 ``dataset.effects``, 0-1) scales every probability and every wet/dry mix; 0 is
 no effects at all. :func:`apply_chain` runs a chain over float32 mono audio;
 none of the effects moves an onset (no look-ahead, no pre-delay), though delay
-and reverb add tails and echoes after each note.
+and reverb add tails and echoes after each note. A chain holds each effect as a
+:class:`Effect` (the pedalboard class's name and its settings), not as a plugin: it
+pickles, so a drawn chain can be applied in another process.
 """
 from __future__ import annotations
 
@@ -36,11 +38,30 @@ MENUS: dict[str, tuple[tuple[str, float], ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class Effect:
+    """One effect of a chain: a pedalboard plugin's class name and keyword arguments."""
+
+    plugin: str
+    settings: dict
+
+    def build(self, pb):
+        return getattr(pb, self.plugin)(**self.settings)
+
+
+class _Effects:
+    """Stands in for the pedalboard module while a chain is drawn: ``_Effects().Reverb(...)`` is an
+    :class:`Effect` (the same draws, in the same order, as building the plugin)."""
+
+    def __getattr__(self, plugin: str):
+        return lambda **settings: Effect(plugin, settings)
+
+
 @dataclass
 class Chain:
-    """A drawn chain: pedalboard plugins and their short names (for metadata.yaml)."""
+    """A drawn chain: its effects (in processing order) and their short names (for metadata.yaml)."""
 
-    plugins: list
+    plugins: list[Effect]
     names: list[str]
 
     @property
@@ -97,7 +118,7 @@ def random_chain(stem: str, rng: np.random.Generator, strength: float, sample_ra
         raise ValueError(f"effects strength must be within 0-1, got {strength}")
     if strength == 0.0:
         return Chain([], [])
-    pb = _pedalboard()
+    pb = _Effects()
     plugins, names = [], []
     for name, p in MENUS[STEM_KIND.get(stem, "other")]:
         if rng.random() < p * strength:
@@ -110,6 +131,7 @@ def apply_chain(audio: np.ndarray, sample_rate_hz: int, chain: Chain) -> np.ndar
     """``audio`` (float32 mono, samples) through ``chain``; same length, float32."""
     if not chain.plugins:
         return audio
-    board = _pedalboard().Pedalboard(chain.plugins)
+    pb = _pedalboard()
+    board = pb.Pedalboard([effect.build(pb) for effect in chain.plugins])
     out = board(np.asarray(audio, np.float32)[None, :], float(sample_rate_hz), reset=True)
     return np.ascontiguousarray(out[0, : len(audio)], dtype=np.float32)

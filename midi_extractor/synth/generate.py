@@ -43,10 +43,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -57,9 +57,9 @@ from midi_extractor.synth import songs
 from midi_extractor.synth import sources as src
 from midi_extractor.synth.fluid import Renderer, SynthError
 from midi_extractor.synth.pools import domain_pools, locate_all, pick_source, track_pool
-from midi_extractor.synth.render import IN_DOMAIN, OUT_OF_DOMAIN, Report, SourceCache, StemSkipped, render_part
+from midi_extractor.synth.render import IN_DOMAIN, OUT_OF_DOMAIN, Report, SourceCache, StemSkipped, render_dry
+from midi_extractor.synth.workers import DryTrack, Finisher, worker_count
 from midi_extractor.synth.splits import SPLIT_NAMES, split_counts, track_layout
-from midi_extractor.synth.track_files import write_track
 
 log = logging.getLogger(__name__)
 #: off a terminal, a progress line every this many tracks
@@ -135,8 +135,9 @@ def _song_for(seed: int, k: int, seconds: float, every_stem: bool, dropped: set[
 def _render_song(song: songs.Song, name: str, pool: list[src.SoundSource], domain: str, position: int,
                  seed: int, k: int, cache: SourceCache, n_samples: int, effects: float,
                  report: Report, bass_source: src.SoundSource | None = None) -> dict:
-    """Stem id -> rendered part of every part of ``song`` that can be heard (``bass_source``,
-    when given, plays its bass parts); the others are skipped with a warning and counted in ``report``."""
+    """Stem id -> the part as rendered, before its effects (:class:`render.DryPart`), of every part of
+    ``song`` that can be heard (``bass_source``, when given, plays its bass parts); the others are
+    skipped with a warning and counted in ``report``."""
     rng_source, rng_fx = _track_rng(seed, k, 1), _track_rng(seed, k, 2)
     rendered = {}
     for i, part in enumerate(song.parts):
@@ -145,7 +146,7 @@ def _render_song(song: songs.Song, name: str, pool: list[src.SoundSource], domai
             if source is None:
                 raise StemSkipped("no_source", f"no {domain} sound source renders "
                                                f"{'drum' if part.is_drum else 'pitched'} stems")
-            rendered[f"S{i:02d}"] = render_part(part, source, cache, n_samples, rng_source, rng_fx, effects)
+            rendered[f"S{i:02d}"] = render_dry(part, source, cache, n_samples, rng_source, rng_fx, effects)
         except StemSkipped as exc:
             report.skip(name, f"S{i:02d}", part, source.name if source else "-", exc)
     return rendered
@@ -158,7 +159,7 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
                      validation_tracks: int | None = None, test_tracks: int | None = None,
                      kit_sources=(), kit_tracks: int = 0, calibration_sources=(),
                      calibration_tracks: int = 0, timbre_sources=(), timbre_tracks: int = 0,
-                     sub_bass_tracks: int = 0, double_triads: bool = False) -> list[Path]:
+                     sub_bass_tracks: int = 0, double_triads: bool = False, workers: int | None = None) -> list[Path]:
     """Write ``tracks`` procedural songs of ``seconds`` each under
     ``out_dir/{train,validation,test}/TrackNNNNN``, then ``kit_tracks`` drum-only training
     tracks rendered with ``kit_sources`` and ``calibration_tracks`` validation tracks rendered
@@ -167,6 +168,9 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     parts the ``SubBass`` source plays, plus ``synth_report.json``; return the track folders.
     ``double_triads``: every training track's songs double every other three-note chord's bottom
     note an octave up, as calibration tracks always do (:func:`songs.double_bottom_notes`).
+    ``workers``: processes applying effects and writing files while this one renders
+    (:func:`workers.worker_count`; ``None``: one a core but this one's); the files are the same
+    however many.
 
     ``sf2`` replaces the training pool by that one file. Raises :class:`SynthError`
     for bad arguments, an unknown or missing sound source (naming the package that
@@ -186,18 +190,19 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
     from tqdm import tqdm
 
     written: list[Path] = []
-    with Renderer(sample_rate_hz) as renderer:
+    with Finisher(worker_count(workers, len(plan))) as finisher, Renderer(sample_rate_hz) as renderer:
         run = _Run(Path(out_dir), seed, seconds, sample_rate_hz, effects, idents, SourceCache(renderer), Report(),
                    bool(double_triads))
         locate_all(pool + kits + calibration + timbres + (ood if any(d == OUT_OF_DOMAIN for _, _, d, *_ in plan) else []),
                    run.cache)
-        dropped: set[str] = set()
         t0 = time.perf_counter()
-        for row in tqdm(plan, desc="synth", unit="track", file=sys.stderr, disable=not progress):
-            if not progress and row[0] and row[0] % PROGRESS_EVERY == 0:  # off a terminal (dvc repro): now and then
-                print(f"synth: {row[0]}/{len(plan)} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-            path, dropped = _write_one(run, row, dropped)
+        done = finisher.finish(_rendered(run, plan))
+        for i, (path, report) in enumerate(tqdm(done, total=len(plan), desc="synth", unit="track", file=sys.stderr,
+                                                disable=not progress), start=1):
             written.append(path)
+            run.report.merge(report)
+            if not progress and i % PROGRESS_EVERY == 0 and i < len(plan):  # off a terminal (dvc repro): now and then
+                print(f"synth: {i}/{len(plan)} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     _warn_stale(run.out_dir, written)
     names = lambda pool_: [s.name for s in pool_]  # noqa: E731
     _write_report(run.out_dir, run.report, {
@@ -238,26 +243,19 @@ class _Run:
         return int(round(self.seconds * self.sample_rate_hz))
 
 
-def _write_one(run: _Run, row: tuple, dropped: set[str]) -> tuple[Path, set[str]]:
-    """Compose, render and write the track of one :func:`_plan` row; its folder and the stems
-    dropped so far (songs.choose_stems)."""
-    k, split, domain, position, sources_, kind = row
-    song, dropped = _song_for(run.seed, k, run.seconds, split == "test" or kind == "calibration", dropped,
-                              double_triads=kind == "calibration" or (run.double_triads and split == "train"))
-    if kind in ("kit", "timbre"):
-        song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum == (kind == "kit")])
-    name = f"Track{k + 1:05d}"
-    rendered = _render_song(song, name, sources_, domain, position, run.seed, k, run.cache, run.n_samples,
-                            run.effects, run.report, src.SOURCES["SubBass"] if kind == "sub_bass" else None)
-    for split_name in SPLIT_NAMES:  # a track of an earlier run in another split
-        if (run.out_dir / split_name / name).is_dir():
-            shutil.rmtree(run.out_dir / split_name / name)
-    uuid = hashlib.md5(f"midi-extractor synth|{k}|{run.idents[kind]}".encode()).hexdigest()
-    path = write_track(run.out_dir / split / name, song.bpm, rendered, run.sample_rate_hz, run.n_samples, uuid, domain)
-    run.report.add_track(split, domain)
-    for rp in rendered.values():
-        run.report.add_stem(rp, split, domain)
-    return path, dropped
+def _rendered(run: _Run, plan: list[tuple]) -> Iterator[DryTrack]:
+    """Compose and render (FluidSynth, in this process, in order) the track of every plan row."""
+    dropped: set[str] = set()
+    for k, split, domain, position, sources_, kind in plan:
+        song, dropped = _song_for(run.seed, k, run.seconds, split == "test" or kind == "calibration", dropped,
+                                  double_triads=kind == "calibration" or (run.double_triads and split == "train"))
+        if kind in ("kit", "timbre"):
+            song = dataclasses.replace(song, parts=[p for p in song.parts if p.is_drum == (kind == "kit")])
+        name = f"Track{k + 1:05d}"
+        parts = _render_song(song, name, sources_, domain, position, run.seed, k, run.cache, run.n_samples,
+                             run.effects, run.report, src.SOURCES["SubBass"] if kind == "sub_bass" else None)
+        uuid = hashlib.md5(f"midi-extractor synth|{k}|{run.idents[kind]}".encode()).hexdigest()
+        yield DryTrack(run.out_dir, split, domain, name, song.bpm, uuid, parts, run.sample_rate_hz, run.n_samples)
 
 
 def _write_report(out_dir: Path, report: Report, settings: dict) -> None:

@@ -50,6 +50,17 @@ class RenderedPart:
 
 
 @dataclass
+class DryPart:
+    """A part as its sound source played it, before its effect chain (:func:`finish_part`)."""
+
+    part: songs.Part          # with the notes actually heard
+    audio: np.ndarray         # float32 mono, as rendered
+    plugin_name: str
+    chain: effects.Chain
+    dropped_notes: int = 0
+
+
+@dataclass
 class SourceCache:
     """Per-run lookups: each source's file, presets and FluidSynth id (or load error)."""
 
@@ -157,6 +168,21 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
                 effects_strength: float) -> RenderedPart:
     """``part`` through ``source`` (a preset drawn with ``rng_source``) and a chain drawn
     with ``rng_fx``; :class:`StemSkipped` when it cannot be heard."""
+    return finish_part(render_dry(part, source, cache, n_samples, rng_source, rng_fx, effects_strength),
+                       cache.renderer.sample_rate_hz)
+
+
+def finish_part(dry: DryPart, sample_rate_hz: int) -> RenderedPart:
+    """A :func:`render_dry` part through its effect chain, peak-normalised before and after."""
+    audio = peak_normalise(effects.apply_chain(peak_normalise(dry.audio), sample_rate_hz, dry.chain))
+    return RenderedPart(dry.part, audio, dry.plugin_name, dry.chain.label, dry.dropped_notes)
+
+
+def render_dry(part: songs.Part, source: src.SoundSource, cache: SourceCache, n_samples: int,
+               rng_source: np.random.Generator, rng_fx: np.random.Generator,
+               effects_strength: float) -> DryPart:
+    """``part`` through ``source`` (a preset drawn with ``rng_source``), and the chain drawn with
+    ``rng_fx`` that :func:`finish_part` applies; :class:`StemSkipped` when it cannot be heard."""
     if source.engine == "hydrogen":
         kit = cache.kit(source)
         bank, program = 0, 0
@@ -197,9 +223,8 @@ def render_part(part: songs.Part, source: src.SoundSource, cache: SourceCache, n
         raise StemSkipped("render_failed", f"sound source {source.name}: {exc}") from None
     if not np.isfinite(audio).all() or float(np.max(np.abs(audio), initial=0.0)) < SILENT_PEAK:
         raise StemSkipped("silent", f"sound source {source.name} bank {bank} program {program} rendered silence")
-    audio = peak_normalise(effects.apply_chain(peak_normalise(audio), cache.renderer.sample_rate_hz, chain))
     heard = songs.Part(part.stem, part.program, part.is_drum, notes, part.reverb)
-    return RenderedPart(heard, audio, src.plugin_name(source, bank, program), chain.label, dropped)
+    return DryPart(heard, audio, src.plugin_name(source, bank, program), chain, dropped)
 
 
 # ------------------------------------------------------------------- report
@@ -223,6 +248,15 @@ class Report:
             part = rp.part
             stem = part.stem if part.is_drum else tx.stem_for_program(part.program)
             self.notes[domain][stem] += len(part.notes)
+
+    def merge(self, other: Report) -> None:
+        """Add ``other``'s counts and skipped stems (after this report's) to this one."""
+        self.tracks.update(other.tracks)
+        self.stems_by_source.update(other.stems_by_source)
+        for domain, counts in other.notes.items():
+            self.notes[domain].update(counts)
+        self.skipped += other.skipped
+        self.dropped_notes += other.dropped_notes
 
     def skip(self, track: str, stem_id: str, part: songs.Part, source: str, exc: StemSkipped) -> None:
         log.warning("synth: %s %s (%s, %s): %s; stem skipped", track, stem_id, part.stem, source, exc)

@@ -31,11 +31,9 @@ def _onset_frames(y: np.ndarray) -> list[int]:
 
 def _full_chain(stem: str) -> effects.Chain:
     """Every effect of a stem's menu (a chain drawn with all probabilities 1)."""
-    import pedalboard as pb
-
     rng = np.random.default_rng(3)
     names = [n for n, _ in effects.MENUS[effects.STEM_KIND[stem]]]
-    return effects.Chain([effects._BUILD[n](pb, rng, 1.0, SR) for n in names], names)
+    return effects.Chain([effects._BUILD[n](effects._Effects(), rng, 1.0, SR) for n in names], names)
 
 
 def test_chains_are_seeded_and_strength_zero_is_none():
@@ -68,3 +66,16 @@ def test_chain_changes_audio_but_keeps_onsets(stem):
     for s in ONSETS_S:
         frame = int(s * SR) // HOP
         assert any(abs(f - frame) <= 1 for f in found), (chain.label, s, found)
+
+
+def test_a_drawn_chain_pickles_and_sounds_the_same_in_another_process():
+    """A chain holds its effects' settings, not pedalboard plugins, so a worker process can apply it."""
+    import pickle
+
+    chain = _full_chain("guitar")
+    copy = pickle.loads(pickle.dumps(chain))
+    assert copy.names == chain.names and copy.label == "eq+highpass+distortion+compressor+chorus+delay+reverb"
+    assert {e.plugin for e in copy.plugins} >= {"HighpassFilter", "Distortion", "Compressor", "Chorus", "Delay", "Reverb"}
+    y = _bursts()
+    assert np.array_equal(effects.apply_chain(y, SR, copy), effects.apply_chain(y, SR, chain))
+    assert not np.array_equal(effects.apply_chain(y, SR, copy), y)
