@@ -35,8 +35,10 @@ come last, their songs' pitched parts rendered with ``timbre_sources`` (``Additi
 procedural instrument for every part, :mod:`additive`). So every track is written exactly as
 without the kinds that follow it.
 
-Track ``k`` of seed ``K`` depends only on (K, k, seconds, rate, pools, effects,
-split sizes), so the same call writes byte-identical files.
+Track ``k``'s song and sources depend only on (K, k, seconds, rate, pools, effects, split sizes);
+its samples also carry FluidSynth's reverb and chorus state from the parts rendered before it, in
+the same call (:mod:`workers`). So the same call writes byte-identical files, and so does a call
+with tracks of other kinds after these.
 """
 from __future__ import annotations
 

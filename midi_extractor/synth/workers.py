@@ -8,7 +8,8 @@ would write other bytes. What follows the render needs no such order: each part'
 (drawn in the main process, applied here), its peak normalisation, and the track's files (FLAC
 stems, the mix, MIDI files, ``metadata.yaml``). That is about half of a track's time on one core,
 and a forked worker does it beside the renderer: the files are byte-identical to those of one
-process (``workers=0``), and a 2-core machine writes the set in a little over half the time.
+process (``workers=0``), and a 2-core machine writes a set in 0.57-0.68 of the time
+(``benchmarks/bench_synth.py``, ``benchmarks/RESULTS.md``).
 
 Workers are forked (Linux); where ``fork`` is not offered, tracks are finished in this process.
 """
