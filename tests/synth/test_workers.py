@@ -77,3 +77,18 @@ def test_reports_merge_counts_and_keep_skips_in_order():
     assert got["tracks"] == {"test/out_of_domain": 1, "train/in_domain": 2}
     assert [s["message"] for s in got["skipped"]] == ["first", "second"]
     assert got["skipped_by_reason"] == {"no_source": 1, "silent": 1} and got["dropped_notes"] == 3
+
+
+def test_the_synth_command_takes_a_worker_count(tmp_path, capsys, monkeypatch):
+    from midi_extractor import cli
+
+    monkeypatch.setattr(workers, "finish_track", _finish_noting_pid)
+    out = tmp_path / "set"
+    rc = cli.main(["synth", "--out", str(out), "--tracks", "2", "--seconds", "2", "--seed", "1", "--workers", "1",
+                   "--quiet"])
+    assert rc == 0 and "wrote 2 tracks" in capsys.readouterr().out
+    assert len(list(out.glob("*/Track*/stems/*.flac"))) >= 4
+    pids = {p.read_text() for p in out.glob("*.pid")}
+    assert pids and str(os.getpid()) not in pids      # finished by the worker
+    rc = cli.main(["synth", "--out", str(tmp_path / "bad"), "--tracks", "2", "--seconds", "2", "--workers", "-1"])
+    assert rc == 2 and "synth: workers must be 0 or more, got -1" in capsys.readouterr().err
