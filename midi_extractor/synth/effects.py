@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-# menus name effect kinds; every kind's plugin is built by _BUILD below
+# menus name effect kinds; every kind's effect (its settings drawn) comes from _BUILD below
 #: stem -> effect menu kind
 STEM_KIND = {"drums": "drums", "high_percs": "drums", "bass": "bass", "piano": "keys", "organ": "keys",
              "guitar": "guitar", "strings_ensemble": "strings", "synth_lead": "lead",
@@ -49,12 +49,8 @@ class Effect:
         return getattr(pb, self.plugin)(**self.settings)
 
 
-class _Effects:
-    """Stands in for the pedalboard module while a chain is drawn: ``_Effects().Reverb(...)`` is an
-    :class:`Effect` (the same draws, in the same order, as building the plugin)."""
-
-    def __getattr__(self, plugin: str):
-        return lambda **settings: Effect(plugin, settings)
+def _fx(plugin: str, **settings) -> Effect:
+    return Effect(plugin, settings)
 
 
 @dataclass
@@ -73,30 +69,30 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
 
-def _eq(pb, rng, s, sr):
+def _eq(rng, s, sr):
     kind = int(rng.integers(3))
     gain = _u(rng, -6, 6) * s
     if kind == 0:
-        return pb.LowShelfFilter(cutoff_frequency_hz=_u(rng, 80, 300), gain_db=gain)
+        return _fx("LowShelfFilter", cutoff_frequency_hz=_u(rng, 80, 300), gain_db=gain)
     if kind == 1:
-        return pb.HighShelfFilter(cutoff_frequency_hz=min(_u(rng, 2000, 6000), 0.4 * sr), gain_db=gain)
-    return pb.PeakFilter(cutoff_frequency_hz=_u(rng, 200, min(4000, 0.4 * sr)), gain_db=gain, q=_u(rng, 0.5, 2))
+        return _fx("HighShelfFilter", cutoff_frequency_hz=min(_u(rng, 2000, 6000), 0.4 * sr), gain_db=gain)
+    return _fx("PeakFilter", cutoff_frequency_hz=_u(rng, 200, min(4000, 0.4 * sr)), gain_db=gain, q=_u(rng, 0.5, 2))
 
 
 _BUILD: dict[str, Callable] = {
     "eq": _eq,
-    "highpass": lambda pb, rng, s, sr: pb.HighpassFilter(cutoff_frequency_hz=_u(rng, 30, 150)),
-    "lowpass": lambda pb, rng, s, sr: pb.LowpassFilter(cutoff_frequency_hz=min(_u(rng, 1500, 7000), 0.45 * sr)),
-    "distortion": lambda pb, rng, s, sr: pb.Distortion(drive_db=_u(rng, 6, 30) * s),
-    "compressor": lambda pb, rng, s, sr: pb.Compressor(threshold_db=_u(rng, -24, -8), ratio=_u(rng, 2, 6),
+    "highpass": lambda rng, s, sr: _fx("HighpassFilter", cutoff_frequency_hz=_u(rng, 30, 150)),
+    "lowpass": lambda rng, s, sr: _fx("LowpassFilter", cutoff_frequency_hz=min(_u(rng, 1500, 7000), 0.45 * sr)),
+    "distortion": lambda rng, s, sr: _fx("Distortion", drive_db=_u(rng, 6, 30) * s),
+    "compressor": lambda rng, s, sr: _fx("Compressor", threshold_db=_u(rng, -24, -8), ratio=_u(rng, 2, 6),
                                                        attack_ms=_u(rng, 2, 20), release_ms=_u(rng, 50, 250)),
-    "chorus": lambda pb, rng, s, sr: pb.Chorus(rate_hz=_u(rng, 0.3, 2.5), depth=_u(rng, 0.1, 0.5),
+    "chorus": lambda rng, s, sr: _fx("Chorus", rate_hz=_u(rng, 0.3, 2.5), depth=_u(rng, 0.1, 0.5),
                                                centre_delay_ms=_u(rng, 5, 12), mix=_u(rng, 0.2, 0.5) * s),
-    "phaser": lambda pb, rng, s, sr: pb.Phaser(rate_hz=_u(rng, 0.2, 1.5), depth=_u(rng, 0.3, 0.8),
+    "phaser": lambda rng, s, sr: _fx("Phaser", rate_hz=_u(rng, 0.2, 1.5), depth=_u(rng, 0.3, 0.8),
                                                mix=_u(rng, 0.2, 0.5) * s),
-    "delay": lambda pb, rng, s, sr: pb.Delay(delay_seconds=_u(rng, 0.12, 0.45), feedback=_u(rng, 0.0, 0.35),
+    "delay": lambda rng, s, sr: _fx("Delay", delay_seconds=_u(rng, 0.12, 0.45), feedback=_u(rng, 0.0, 0.35),
                                              mix=_u(rng, 0.08, 0.25) * s),
-    "reverb": lambda pb, rng, s, sr: pb.Reverb(room_size=_u(rng, 0.1, 0.8), damping=_u(rng, 0.2, 0.8),
+    "reverb": lambda rng, s, sr: _fx("Reverb", room_size=_u(rng, 0.1, 0.8), damping=_u(rng, 0.2, 0.8),
                                                wet_level=_u(rng, 0.05, 0.3) * s, dry_level=1.0,
                                                width=1.0),
 }
@@ -118,11 +114,10 @@ def random_chain(stem: str, rng: np.random.Generator, strength: float, sample_ra
         raise ValueError(f"effects strength must be within 0-1, got {strength}")
     if strength == 0.0:
         return Chain([], [])
-    pb = _Effects()
     plugins, names = [], []
     for name, p in MENUS[STEM_KIND.get(stem, "other")]:
         if rng.random() < p * strength:
-            plugins.append(_BUILD[name](pb, rng, strength, sample_rate_hz))
+            plugins.append(_BUILD[name](rng, strength, sample_rate_hz))
             names.append(name)
     return Chain(plugins, names)
 

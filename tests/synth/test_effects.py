@@ -33,7 +33,7 @@ def _full_chain(stem: str) -> effects.Chain:
     """Every effect of a stem's menu (a chain drawn with all probabilities 1)."""
     rng = np.random.default_rng(3)
     names = [n for n, _ in effects.MENUS[effects.STEM_KIND[stem]]]
-    return effects.Chain([effects._BUILD[n](effects._Effects(), rng, 1.0, SR) for n in names], names)
+    return effects.Chain([effects._BUILD[n](rng, 1.0, SR) for n in names], names)
 
 
 def test_chains_are_seeded_and_strength_zero_is_none():
