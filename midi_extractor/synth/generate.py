@@ -189,22 +189,12 @@ def generate_dataset(out_dir: str | Path, tracks: int, seconds: float, seed: int
                  calibration, int(calibration_tracks), timbres, int(timbre_tracks), int(sub_bass_tracks))
     idents = _idents(f"{seed}|{seconds}|{sample_rate_hz}|{[s.name for s in pool]}|{[s.name for s in ood]}|{effects}"
                      + ("|doubled triads" if double_triads else ""), kits, calibration, timbres)
-    from tqdm import tqdm
-
-    written: list[Path] = []
     with Finisher(worker_count(workers, len(plan))) as finisher, Renderer(sample_rate_hz) as renderer:
         run = _Run(Path(out_dir), seed, seconds, sample_rate_hz, effects, idents, SourceCache(renderer), Report(),
                    bool(double_triads))
         locate_all(pool + kits + calibration + timbres + (ood if any(d == OUT_OF_DOMAIN for _, _, d, *_ in plan) else []),
                    run.cache)
-        t0 = time.perf_counter()
-        done = finisher.finish(_rendered(run, plan))
-        for i, (path, report) in enumerate(tqdm(done, total=len(plan), desc="synth", unit="track", file=sys.stderr,
-                                                disable=not progress), start=1):
-            written.append(path)
-            run.report.merge(report)
-            if not progress and i % PROGRESS_EVERY == 0 and i < len(plan):  # off a terminal (dvc repro): now and then
-                print(f"synth: {i}/{len(plan)} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        written = _write_all(run, plan, finisher, progress)
     _warn_stale(run.out_dir, written)
     names = lambda pool_: [s.name for s in pool_]  # noqa: E731
     _write_report(run.out_dir, run.report, {
@@ -243,6 +233,22 @@ class _Run:
     @property
     def n_samples(self) -> int:
         return int(round(self.seconds * self.sample_rate_hz))
+
+
+def _write_all(run: _Run, plan: list[tuple], finisher: Finisher, progress: bool) -> list[Path]:
+    """Render every plan row here, have ``finisher`` finish it; the track folders, in order. A bar
+    on a terminal (``progress``), else a line every :data:`PROGRESS_EVERY` tracks (dvc repro)."""
+    from tqdm import tqdm
+
+    written, t0 = [], time.perf_counter()
+    done = finisher.finish(_rendered(run, plan))
+    for i, (path, report) in enumerate(tqdm(done, total=len(plan), desc="synth", unit="track", file=sys.stderr,
+                                            disable=not progress), start=1):
+        written.append(path)
+        run.report.merge(report)
+        if not progress and i % PROGRESS_EVERY == 0 and i < len(plan):
+            print(f"synth: {i}/{len(plan)} tracks, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return written
 
 
 def _rendered(run: _Run, plan: list[tuple]) -> Iterator[DryTrack]:
