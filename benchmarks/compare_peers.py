@@ -13,11 +13,19 @@ instead, which weighs long stems more; ``--pooled`` prints that figure below the
 ``peers/score_harmonica_per_stem.py``'s JSON lines (one ``{"category", "scores": [onset_f1, ...]}``
 a stem). Prints a Markdown table, the best figure of each row in bold, how many stems each column
 leads, and each column's stem count where it differs from ours (not the same files).
+
+``--paired NAME=peer.jsonl`` (or ``NAME=folder`` of ``<stem>_tracks.csv``, such as ``--base``'s)
+adds, per stem, ours minus that one over the tracks both scored (a peer's JSON lines name each
+stem file, ``key``, as ``<stem>_tracks.csv`` does, ``track``): the mean
+difference and a 95 % bootstrap interval over tracks (scipy's percentile bootstrap, seeded). An
+interval that holds 0 says the ten tracks cannot tell the two apart.
 """
 import argparse
 import csv
 import json
 from pathlib import Path
+
+import numpy as np
 
 PITCHED = ("bass", "piano", "guitar", "strings_ensemble", "synth_lead", "synth_pad_fx", "other")
 
@@ -54,6 +62,39 @@ def peer(path: Path) -> dict[str, tuple[float, int]]:
     return {c: (v["onset_f1"], v.get("n", 0)) for c, v in data.items() if not c.startswith("_")}
 
 
+def per_track(folder: Path, stem: str) -> dict[str, float]:
+    """``{track: onset F1}`` of the out-of-domain rows of ``folder/<stem>_tracks.csv``."""
+    f = folder / f"{stem}_tracks.csv"
+    if not f.is_file():
+        return {}
+    with f.open(newline="") as fh:
+        return {r["track"]: float(r["onset_f1"]) for r in csv.DictReader(fh) if r["domain"] == "out_of_domain"}
+
+
+def peer_tracks(path: Path, stem: str) -> dict[str, float]:
+    """``{stem file: onset F1}`` of one stem: a folder of ``<stem>_tracks.csv`` (``--base``'s kind)
+    or a peer's JSON lines (``key`` and ``category`` a row)."""
+    if path.is_dir():
+        return per_track(path, stem)
+    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {row["key"]: row["scores"][0] for row in rows if row["category"] == stem}
+
+
+def paired(mine: dict[str, float], theirs: dict[str, float], seed: int = 0) -> tuple[float, float, float, int] | None:
+    """``(mean of mine - theirs, low, high, tracks)`` over the tracks both scored, the interval a
+    95 % percentile bootstrap over tracks; ``None`` without two common tracks."""
+    from scipy.stats import bootstrap
+
+    diffs = np.array([mine[k] - theirs[k] for k in sorted(mine.keys() & theirs.keys())])
+    if len(diffs) < 2:
+        return None
+    if np.ptp(diffs) == 0:
+        return float(diffs[0]), float(diffs[0]), float(diffs[0]), len(diffs)
+    ci = bootstrap((diffs,), np.mean, confidence_level=0.95, method="percentile", n_resamples=10_000,
+                   rng=np.random.default_rng(seed)).confidence_interval
+    return float(diffs.mean()), float(ci.low), float(ci.high), len(diffs)
+
+
 def table(columns: dict[str, dict[str, tuple[float, int] | None]]) -> list[str]:
     names = list(columns)
     lines = ["| stem | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -82,6 +123,9 @@ def main() -> None:
     ap.add_argument("--base", type=Path, help="evaluate's --tracks-out CSVs of the base on each stem")
     ap.add_argument("--peer", action="append", default=[], help="NAME=path/to/peer.json or .jsonl")
     ap.add_argument("--pooled", action="store_true", help="also ours with the notes pooled (evaluate's figure)")
+    ap.add_argument("--paired", action="append", default=[],
+                    help="NAME=path: ours minus a peer's JSON lines, or a folder of <stem>_tracks.csv "
+                         "(the base's), track by track, with a 95 %% interval")
     a = ap.parse_args()
     columns = {"ours (stem model)": {s: ours(a.metrics, s) for s in PITCHED}}
     if a.base:
@@ -94,6 +138,13 @@ def main() -> None:
         figures = {s: pooled(a.metrics, s) for s in PITCHED}
         print("\nours with the notes pooled (evaluate's figure): "
               + ", ".join(f"{s} {v[0]:.3f}" for s, v in figures.items() if v is not None))
+    for spec in a.paired:
+        name, path = spec.split("=", 1)
+        print(f"\nours minus {name}, track by track (mean over the same tracks, 95 % bootstrap interval):")
+        for s in PITCHED:
+            got = paired(per_track(a.metrics, s), peer_tracks(Path(path), s))
+            if got is not None:
+                print(f"- {s}: {got[0]:+.3f} [{got[1]:+.3f}, {got[2]:+.3f}] ({got[3]} tracks)")
 
 
 if __name__ == "__main__":

@@ -37,3 +37,21 @@ def test_the_table_bolds_each_rows_best_counts_leads_and_flags_other_files():
     assert rows[2] == "| bass | **0.900** | 0.500 (9 stems) |"
     assert rows[3] == "| piano | 0.750 | **0.900** |"
     assert rows[-1] == "| stems led (ties count for each) | 1 | 1 |"
+
+
+def test_paired_differences_over_the_tracks_both_scored_with_a_bootstrap_interval(tmp_path):
+    cp = _module()
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "ours" / "piano_tracks.csv").write_text(
+        "track,domain,onset_f1\nT0/S1,in_domain,0.0\n" + "".join(f"T{i}/S1,out_of_domain,{0.5 + i / 10}\n" for i in range(1, 5)))
+    lines = tmp_path / "peer.jsonl"
+    lines.write_text("\n".join(json.dumps({"key": f"T{i}/S1", "category": "piano", "scores": [0.5, 0, 0]})
+                               for i in range(1, 6)) + "\n" + json.dumps({"key": "T1/S2", "category": "bass", "scores": [1, 0, 0]}))
+    mine = cp.per_track(tmp_path / "ours", "piano")
+    assert mine == {"T1/S1": 0.6, "T2/S1": 0.7, "T3/S1": 0.8, "T4/S1": 0.9}       # out of domain only
+    theirs = cp.peer_tracks(lines, "piano")
+    assert len(theirs) == 5 and cp.peer_tracks(lines, "bass") == {"T1/S2": 1}
+    mean, low, high, n = cp.paired(mine, theirs)                # T5 has no row of ours: left out
+    assert n == 4 and abs(mean - 0.25) < 1e-9 and 0.1 <= low < mean < high <= 0.4
+    assert cp.paired(mine, cp.peer_tracks(tmp_path / "ours", "piano")) == (0.0, 0.0, 0.0, 4)   # a folder, the same rows
+    assert cp.paired(mine, {"T1/S1": 0.1}) is None              # one common track: nothing to resample
