@@ -32,11 +32,7 @@ PITCHED = ("bass", "piano", "guitar", "strings_ensemble", "synth_lead", "synth_p
 
 def ours(folder: Path, stem: str) -> tuple[float, int] | None:
     """``(mean out-of-domain onset F1, stems)`` from ``folder/<stem>_tracks.csv``."""
-    f = folder / f"{stem}_tracks.csv"
-    if not f.is_file():
-        return None
-    with f.open(newline="") as fh:
-        values = [float(r["onset_f1"]) for r in csv.DictReader(fh) if r["domain"] == "out_of_domain"]
+    values = list(per_track(folder, stem).values())
     return (sum(values) / len(values), len(values)) if values else None
 
 
@@ -48,17 +44,19 @@ def pooled(folder: Path, stem: str) -> tuple[float, int] | None:
     return (ood["onset_f1"], ood.get("n_tracks", 0)) if "onset_f1" in ood else None
 
 
+def _rows(path: Path) -> list[dict]:
+    """A peer's JSON lines: ``{"key", "category", "scores": [onset_f1, ...]}`` a stem file."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def peer(path: Path) -> dict[str, tuple[float, int]]:
     """A peer's ``{category: (mean onset F1, stems)}`` from its JSON or JSON lines."""
-    text = path.read_text()
     if path.suffix == ".jsonl":
         per: dict[str, list[float]] = {}
-        for line in text.splitlines():
-            if line.strip():
-                row = json.loads(line)
-                per.setdefault(row["category"], []).append(row["scores"][0])
+        for row in _rows(path):
+            per.setdefault(row["category"], []).append(row["scores"][0])
         return {c: (sum(v) / len(v), len(v)) for c, v in per.items()}
-    data = json.loads(text)
+    data = json.loads(path.read_text())
     return {c: (v["onset_f1"], v.get("n", 0)) for c, v in data.items() if not c.startswith("_")}
 
 
@@ -76,8 +74,7 @@ def peer_tracks(path: Path, stem: str) -> dict[str, float]:
     or a peer's JSON lines (``key`` and ``category`` a row)."""
     if path.is_dir():
         return per_track(path, stem)
-    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    return {row["key"]: row["scores"][0] for row in rows if row["category"] == stem}
+    return {row["key"]: row["scores"][0] for row in _rows(path) if row["category"] == stem}
 
 
 def paired(mine: dict[str, float], theirs: dict[str, float], seed: int = 0) -> tuple[float, float, float, int] | None:

@@ -18,32 +18,33 @@ domain. The `argmax` row's out-of-domain figure is `metrics/<stem>.json`'s.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 from pathlib import Path
 
 import numpy as np
 
 from midi_extractor.config import load_params
-from midi_extractor.evaluate.tracks import _load_track, entry_info, model_activations
+from midi_extractor.evaluate.tracks import entry_info, sweep_tracks
 from midi_extractor.index_io import parse_index, resolve_dataset_root, select_split
 from midi_extractor.infer.engine import load_model
 from midi_extractor.model import thresholds
 
 
 def _sweep(entries, root, loaded, grid):
-    tracks = ((got[1], model_activations(loaded, got[0]))
-              for got in (_load_track(e, root, loaded, "bench") for e in entries) if got is not None)
-    return thresholds.sweep(tracks, loaded.front_end, loaded.drum_classes, grid)[0]
+    return thresholds.sweep(sweep_tracks(entries, root, loaded, "bench"), loaded.front_end, loaded.drum_classes,
+                            grid)[0]
 
 
 def _plateau(results, grid) -> int:
     axes = [list(grid.onset), list(grid.frame), list(grid.frame_note)]
-    where = {(axes[0].index(r["onset_threshold"]), axes[1].index(r["frame_threshold"]),
-              axes[2].index(r["frame_note_threshold"])): i for i, r in enumerate(results)}
+    place = [(axes[0].index(r["onset_threshold"]), axes[1].index(r["frame_threshold"]),
+              axes[2].index(r["frame_note_threshold"])) for r in results]
+    where = {at: i for i, at in enumerate(place)}
+
     def smoothed(i):
-        at = next(k for k, v in where.items() if v == i)
-        near = [where[k] for k in (tuple(a + d for a, d in zip(at, ds)) for ds in itertools.product((-1, 0, 1), repeat=3))
-                if k in where]
+        near = [where[k] for k in (tuple(a + d for a, d in zip(place[i], ds))
+                                   for ds in itertools.product((-1, 0, 1), repeat=3)) if k in where]
         return np.mean([results[j]["onset_f1"] for j in near])
     return max(range(len(results)), key=lambda i: (round(float(smoothed(i)), 6), results[i]["onset_f1"], -i))
 
@@ -59,7 +60,6 @@ def main() -> None:
         index_path = Path(f"data/index/filtered_dataset_{stem}.json")
         index = parse_index(index_path)
         root = resolve_dataset_root(index_path, "data/generated", index["entries"])
-        import dataclasses
         loaded = dataclasses.replace(load_model(f"models/{stem}/best.pt", runtime="torch"), saturate=params.stems[stem].saturate)
         grid = thresholds.grid_from_decoding(params.decoding, bool(loaded.drum_classes))
         val = list(select_split(index["entries"], "validation", str(index_path)))

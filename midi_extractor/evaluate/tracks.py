@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from midi_extractor.model import thresholds
 from midi_extractor.evaluate.outputs import DOMAINS
@@ -120,17 +120,20 @@ def model_activations(loaded: Any, audio: Any) -> dict[str, Any]:
     return engine.probabilities(loaded, audio)
 
 
+def sweep_tracks(entries: list[dict], root: Path, loaded: Any, source: str) -> Iterator[tuple[list, dict]]:
+    """``(reference notes, frame probabilities)`` of each entry that can be read, one at a time
+    (what ``thresholds.sweep`` and ``thresholds.decide`` take)."""
+    for entry in entries:
+        got = _load_track(entry, root, loaded, source)
+        if got is not None:
+            yield got[1], model_activations(loaded, got[0])
+
+
 def choose_decoding(entries: list[dict], root: Path, loaded: Any, grid: thresholds.Grid,
                     source: str) -> dict[str, Any]:
     """Run the model once per validation entry and pick thresholds (``thresholds.decide``);
     one track's activations are held at a time."""
-    def tracks():
-        for entry in entries:
-            got = _load_track(entry, root, loaded, source)
-            if got is not None:
-                yield got[1], model_activations(loaded, got[0])
-
-    return thresholds.decide(tracks(), loaded.front_end, loaded.drum_classes, grid)
+    return thresholds.decide(sweep_tracks(entries, root, loaded, source), loaded.front_end, loaded.drum_classes, grid)
 
 
 def score_entries(entries: list[dict], root: Path, loaded: Any, decoding: dict, source: str,
