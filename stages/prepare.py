@@ -38,7 +38,8 @@ try:
                           f"stem_songs wrote them to (data/stem_songs)")
     features = params.front_end(stem)   # its base's rate
     r = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
-                      dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
+                      dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi),
+                      bleed=params.role(stem).augment.bleed_db is not None)
     songs = prepare_stem_songs(params, stem, args.songs, Path(args.out) / SONGS, args.jobs) if args.songs else None
     n_songs = add_songs(r["index"], songs) if songs else 0
 except (ConfigError, DataError, OSError) as exc:
@@ -46,5 +47,6 @@ except (ConfigError, DataError, OSError) as exc:
     sys.exit(2)
 print(f"{name}: {r['entries']} entries ({r['prepared']} prepared, {r['skipped']} already there, {r['bad']} bad), "
       f"{r['audio_s'] / 60:.1f} min of audio, {r['out_of_range_notes']} notes out of range left out, "
-      f"{r['trimmed_notes']} trimmed, {r['wall_s']:.0f} s -> {r['index']}"
+      f"{r['trimmed_notes']} trimmed, " + (f"{r['bleed']} with their song's bleed, " if r["bleed"] else "")
+      + f"{r['wall_s']:.0f} s -> {r['index']}"
       + (f"; {n_songs} training entries from songs of its own ({SONGS}/)" if songs else ""))

@@ -164,3 +164,36 @@ def test_songs_are_checked_at_load():
             from_dict(Params, {"dataset": {"seed": 0}, **raw})
     assert from_dict(Params, {"dataset": {"seed": 0}, "stem_songs": shared,
                               "stems": {"piano": {"songs": 4}}}).stem_songs_of("piano") == (4, "")
+
+
+def test_a_role_with_bleed_stores_each_stems_song_beside_it(tmp_path):
+    """roles.<role>.augment.bleed_db set (the shipped params: melodic 10 dB): prepare@bass stores
+    each bass's song (its piano) and a validation twin; null: neither."""
+    import json
+
+    import yaml
+    from helpers_data import write_track
+
+    entries = []
+    for k, split in enumerate(("train", "validation")):
+        name = f"Track{k + 1:05d}"
+        write_track(tmp_path / "data" / name, {"S00": {"program_num": 33}, "S01": {"program_num": 0}},
+                    sample_rate_hz=8000, seconds=2.0, seed=k)
+        entries.append({"track": name, "stem_id": "S00", "split": split, "audio": f"{name}/stems/S00.wav",
+                        "midi": f"{name}/MIDI/S00.mid", "metadata": {"program_num": 33, "is_drum": False}})
+    index = tmp_path / "filtered_dataset_bass.json"
+    index.write_text(json.dumps({"stem": "bass", "dataset_root": str(tmp_path / "data"), "entries": entries}))
+    params = tiny_params_yaml(tmp_path / "params.yaml")
+    assert yaml.safe_load(params.read_text())["roles"]["melodic"]["augment"]["bleed_db"] == 10.0
+    proc = _stage(tmp_path, index, tmp_path / "on", params)
+    assert proc.returncode == 0 and "0 trimmed, 2 with their song's bleed, " in proc.stdout
+    on = json.loads((tmp_path / "on" / "index.json").read_text())["entries"]
+    assert [(e["split"], e.get("bleed"), e.get("bleed_sbr_db")) for e in on] == [
+        ("train", "bleed/Track00001/S00.npy", None), ("validation", "bleed/Track00002/S00.npy", None),
+        ("validation", "bleed/Track00002/S00.npy", 20.0)]
+    data = yaml.safe_load(params.read_text())
+    data["roles"]["melodic"]["augment"]["bleed_db"] = None
+    params.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = _stage(tmp_path, index, tmp_path / "off", params)
+    assert proc.returncode == 0 and "song's bleed" not in proc.stdout
+    assert not any("bleed" in e for e in json.loads((tmp_path / "off" / "index.json").read_text())["entries"])

@@ -34,12 +34,16 @@ class AugmentConfig(Checked):
     stretch_prob: float = 0.5
     noise_prob: float = 0.5
     lowpass_prob: float = 0.0
+    bleed_db: float | None = None    # the loudest bleed, dB below the stem (prepare stores the rest of the song)
+    bleed_prob: float = 0.5
 
     def check(self, where: str) -> None:
         for name in ("gain_db", "pitch_shift_semitones", "time_stretch", "eq_db", "timbre_db"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{key_of(where, name)} must be >= 0, got {getattr(self, name)}")
-        for name in ("stretch_prob", "noise_prob", "lowpass_prob"):
+        if self.bleed_db is not None and self.bleed_db < 0:
+            raise ConfigError(f"{key_of(where, 'bleed_db')} must be >= 0 (dB below the stem) or null, got {self.bleed_db}")
+        for name in ("stretch_prob", "noise_prob", "lowpass_prob", "bleed_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{key_of(where, name)} must be within 0-1, got {getattr(self, name)}")
         if self.time_stretch >= 1.0:

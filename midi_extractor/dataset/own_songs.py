@@ -22,7 +22,7 @@ REPORT = "synth_report.json"   # what the songs' generation wrote beside them (s
 
 
 def prepare_songs(params: Params, songs_dir: Path, stems: list[str], fe: FrontEndConfig, out: Path,
-                  jobs: int = 1, first: int | None = None) -> dict[str, Path]:
+                  jobs: int = 1, first: int | None = None, bleed: bool = False) -> dict[str, Path]:
     """Index, filter and prepare the songs under ``songs_dir`` (the first ``first`` tracks by name,
     or all) at front end ``fe`` for each of ``stems`` under ``out``; ``{stem: prepared index}``."""
     from midi_extractor.atomic import write_json
@@ -45,7 +45,7 @@ def prepare_songs(params: Params, songs_dir: Path, stems: list[str], fe: FrontEn
         # when read (index_io.select_split, which warns), and these songs only train (entries stay "train")
         with _quiet("midi_extractor.index_io"):
             prepare_index(filtered, out / stem, fe.sample_rate_hz, splits=("train", "validation"), jobs=jobs,
-                          dataset_root=songs_dir, pitch_range=(fe.min_midi, fe.max_midi))
+                          dataset_root=songs_dir, pitch_range=(fe.min_midi, fe.max_midi), bleed=bleed)
         prepared[stem] = out / stem / "index.json"
     return prepared
 
@@ -61,7 +61,8 @@ def prepare_stem_songs(params: Params, stem: str, songs_dir: str | Path, out_dir
         return None
     songs_dir = Path(songs_dir)
     _check_written(params, songs_dir, songs, f"stems.{stem}.songs")
-    return prepare_songs(params, songs_dir, [stem], params.front_end(stem), Path(out_dir), jobs, first=songs)[stem]
+    return prepare_songs(params, songs_dir, [stem], params.front_end(stem), Path(out_dir), jobs, first=songs,
+                         bleed=params.role(stem).augment.bleed_db is not None)[stem]
 
 
 def _check_written(params: Params, songs_dir: Path, songs: int, stem_key: str) -> None:
@@ -100,7 +101,8 @@ def add_songs(index: str | Path, songs_index: str | Path) -> int:
     data, songs = parse_index(index), parse_index(songs_index)
     prefix = songs_index.parent.relative_to(index.parent).as_posix()
     added = [{**e, "track": f"songs-{e['track']}", "split": "train", "audio": f"{prefix}/{e['audio']}",
-              "midi": f"{prefix}/{e['midi']}"} for e in songs["entries"]]
+              "midi": f"{prefix}/{e['midi']}", **({"bleed": f"{prefix}/{e['bleed']}"} if "bleed" in e else {})}
+             for e in songs["entries"] if "bleed_sbr_db" not in e]
     data["entries"] = [e for e in data["entries"] if not str(e["track"]).startswith("songs-")] + added
     write_json(index, data)
     return len(added)

@@ -58,6 +58,7 @@ from typing import Any
 
 from midi_extractor import prepared
 from midi_extractor.atomic import OutputError, check_writable, clean_stale_tmp, write_json
+from midi_extractor.dataset.bleed import add_bleed
 from midi_extractor.dataset.prepare_entry import DEFAULT_PITCH_RANGE, pitched_entry, prepare_entry, warn_below_rate
 from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, parse_index,
                                      read_index, select_split)
@@ -175,14 +176,16 @@ def _log_out_of_range(index_path: Path, entries: Sequence[Mapping], pitch_range:
 def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: int,
                   splits: str | Sequence[str] = ("train", "validation"), jobs: int = 1,
                   dataset_root: str | Path | None = None,
-                  pitch_range: tuple[int, int] = DEFAULT_PITCH_RANGE) -> dict:
+                  pitch_range: tuple[int, int] = DEFAULT_PITCH_RANGE, bleed: bool = False) -> dict:
     """Prepare the entries of ``splits`` of ``index_path`` into ``out_dir`` (see the
-    module docstring) and write ``out_dir/index.json`` last. Returns the report:
+    module docstring) and write ``out_dir/index.json`` last; ``bleed``: each entry's rest of its
+    song too (:mod:`midi_extractor.dataset.bleed`). Returns the report:
     ``index`` (the written file), ``sample_rate_hz``, ``entries`` (chosen), ``prepared``,
     ``skipped`` (already there), ``bad``, ``bad_files`` ``{path: reason}``,
     ``audio_s`` (seconds of audio in the prepared index), ``prepared_audio_s`` (of the
     entries prepared now), ``out_of_range_notes`` (pitched notes outside ``pitch_range``, the
-    model's MIDI range, left out), ``wall_s``. ``dataset_root`` overrides the source index's.
+    model's MIDI range, left out), ``bleed`` (entries stored with their song's bleed), ``wall_s``.
+    ``dataset_root`` overrides the source index's.
     Raises :class:`~midi_extractor.index_io.DataError` naming the index when it
     cannot be read or no entry could be prepared; ``ValueError`` for bad arguments."""
     t0 = time.perf_counter()
@@ -212,6 +215,8 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
         raise DataError(f"{index_path}: no entry of split(s) {', '.join(splits)} could be prepared "
                         f"({counts['bad']} bad: " + "; ".join(f"{k}: {v}" for k, v in list(bad_files.items())[:5])
                         + ")")
+    if bleed:
+        out_entries = add_bleed(out_entries, source_root, out_dir, sample_rate_hz, jobs)
     out = {k: v for k, v in header.items() if k not in ("dataset_root", "bad_files")}
     out["dataset_root"] = "."
     out["prepared"] = {"format": prepared.FORMAT, "sample_rate_hz": sample_rate_hz,
@@ -227,6 +232,7 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
               "prepared_audio_s": round(prepared_audio_s, 3),
               "out_of_range_notes": sum(e.get("out_of_range_notes", 0) for e in out_entries),
               "trimmed_notes": sum(e.get("trimmed_notes", 0) for e in out_entries),
+              "bleed": sum(bool(e.get("bleed")) and "bleed_sbr_db" not in e for e in out_entries),
               "wall_s": round(time.perf_counter() - t0, 3)}
     _log_out_of_range(index_path, out_entries, pitch_range)
     log.info("%s: prepared %d, skipped %d (already there), bad %d; %.1f h of audio -> %s", index_path,
@@ -253,7 +259,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         features = index_front_end(resolve_params(args.params), args.index)
         rate = features.sample_rate_hz if args.sample_rate is None else args.sample_rate
         report = prepare_index(args.index, args.out_dir, rate, splits=args.splits, jobs=args.jobs,
-                               dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi))
+                               dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi),
+                               bleed=args.bleed)
     except (ConfigError, DataError, ValueError, FileNotFoundError, OutputError) as exc:
         print(f"prepare: {exc}", file=sys.stderr)
         return 2
@@ -276,6 +283,9 @@ def add_cli(subparsers) -> None:
                    help="comma-separated splits to prepare (default train,validation)")
     p.add_argument("--dataset-root", default=None,
                    help="resolve entry paths against this folder instead of the index's dataset_root")
+    p.add_argument("--bleed", action="store_true",
+                   help="also store each stem's rest of its song, for training on stems as a separator leaves "
+                        "them (roles.<role>.augment.bleed_db)")
     p.add_argument("--jobs", type=int, default=1,
                    help="processes preparing stems in parallel (default 1; about 0.3-1 s per 4-minute "
                         "44.1 kHz stem each)")

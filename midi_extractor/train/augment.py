@@ -40,7 +40,14 @@ Keys of the policy (all optional; a missing key switches that part off):
     partials below that: sub basses, sine leads, flutes. Without it a pure sine bass line
     comes back with no notes (``benchmarks/pure_tones.py``). The cut-off is set once the
     clip's labels are known (:meth:`Draw.with_lowpass`).
-``stretch_prob``, ``noise_prob`` (float, default 0.5)
+``bleed_db`` (float, dB; default None: off)
+    the other instruments of the clip's song leaking in, as a source separator leaves a stem:
+    the entry's bleed (:mod:`midi_extractor.dataset.bleed`, stored by prepare at the stem's RMS)
+    added at a signal-to-bleed ratio uniform in ``[bleed_db, bleed_db + BLEED_SPAN_DB]``, on
+    ``bleed_prob`` of the clips, before every other step (the reader mixes it:
+    :meth:`~midi_extractor.train.clip_reader.ClipReader.with_bleed`). Entries without bleed
+    (an index prepared without it, a track with one category) train as they are.
+``stretch_prob``, ``noise_prob``, ``bleed_prob`` (float, default 0.5)
     how often those steps happen.
 
 Use: ``draw = policy.draw(rng)``; read ``draw.source_seconds(clip_s)`` seconds
@@ -74,6 +81,8 @@ log = logging.getLogger(__name__)
 KNOWN_KEYS = tuple(f.name for f in dataclasses.fields(AugmentConfig))
 #: noise seeds are drawn below this (exact in a float32 ``augment`` row)
 NOISE_SEEDS = 1 << 24
+#: the drawn signal-to-bleed ratio spans ``bleed_db`` to this much above it (dB)
+BLEED_SPAN_DB = 20.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,8 @@ class Draw:
     high_db)`` or None; ``noise_seed``: seeds the noise (below 2**24, so a float32 row
     carries it exactly); ``timbre``: the :data:`TIMBRE_NODES` envelope gains (dB) or None;
     ``lowpass_ratio``: drawn, the low-pass's pass edge over the top note's fundamental, and
-    ``lowpass_hz`` that edge once the clip's notes are known (None: no low-pass).
+    ``lowpass_hz`` that edge once the clip's notes are known (None: no low-pass); ``bleed_db``:
+    the signal-to-bleed ratio the reader mixes the song's other stems at (None: none).
     """
 
     transpose: int = 0
@@ -100,6 +110,7 @@ class Draw:
     timbre: tuple[float, ...] | None = None
     lowpass_ratio: float | None = None
     lowpass_hz: float | None = None
+    bleed_db: float | None = None
 
     def with_lowpass(self, top_pitch: int | None) -> "Draw":
         """The draw with its low-pass set above ``top_pitch`` (MIDI, after any transpose: the
@@ -156,7 +167,9 @@ class AugmentPolicy(AugmentConfig):
                    timbre_db=abs(float(augment.get("timbre_db", 0) or 0)),
                    stretch_prob=float(augment.get("stretch_prob", 0.5)),
                    noise_prob=float(augment.get("noise_prob", 0.5)),
-                   lowpass_prob=0.0 if role == "percussive" else float(augment.get("lowpass_prob", 0) or 0))
+                   lowpass_prob=0.0 if role == "percussive" else float(augment.get("lowpass_prob", 0) or 0),
+                   bleed_db=None if augment.get("bleed_db") is None else abs(float(augment["bleed_db"])),
+                   bleed_prob=float(augment.get("bleed_prob", 0.5)))
 
     @property
     def percussive(self) -> bool:
@@ -189,7 +202,10 @@ class AugmentPolicy(AugmentConfig):
         lowpass = None  # after the timbre, for the same reason
         if self.lowpass_prob and rng.random() < self.lowpass_prob:
             lowpass = float(rng.uniform(*LOWPASS_RATIOS[:2]))
-        return Draw(k, resample_rate, stretch_rate, gain, noise, eq, noise_seed, timbre, lowpass)
+        bleed = None  # last of all, for the same reason
+        if self.bleed_db is not None and rng.random() < self.bleed_prob:
+            bleed = float(rng.uniform(self.bleed_db, self.bleed_db + BLEED_SPAN_DB))
+        return Draw(k, resample_rate, stretch_rate, gain, noise, eq, noise_seed, timbre, lowpass, bleed_db=bleed)
 
 
 def stretch_tensor(t, rate: float, n_fft: int = 1024, hop: int = 256):

@@ -105,12 +105,25 @@ class ClipReader:
             self._notes[i] = notes
         return self._notes[i]
 
+    def with_bleed(self, i: int, x: np.ndarray, offset_s: float, sbr_db: float | None) -> np.ndarray:
+        """``x`` (entry ``i``'s samples from ``offset_s``) with the rest of its song mixed in
+        ``sbr_db`` below it (:mod:`midi_extractor.dataset.bleed`); ``x`` itself when the entry
+        has no bleed or ``sbr_db`` is None."""
+        e = self.entries[i]
+        if sbr_db is None or not e.get("bleed"):
+            return x
+        rest = prepared.read_window(Path(self.root) / e["bleed"], int(round(offset_s * self.sr)), len(x),
+                                    float(e.get("bleed_scale", 1.0)))
+        return (x + rest * np.float32(10.0 ** (-sbr_db / 20.0))).astype(np.float32)
+
     def read(self, i: int, offset_s: float, duration_s: float) -> np.ndarray:
-        """``duration_s`` seconds of entry ``i`` from ``offset_s`` (zero-padded)."""
+        """``duration_s`` seconds of entry ``i`` from ``offset_s`` (zero-padded); a validation
+        twin's (``bleed_sbr_db``) with its bleed mixed in."""
         n = int(round(duration_s * self.sr))
         if self.prepared:
             e = self.entries[i]
-            return prepared.read_window(e["_audio"], int(round(offset_s * self.sr)), n, float(e.get("scale", 1.0)))
+            x = prepared.read_window(e["_audio"], int(round(offset_s * self.sr)), n, float(e.get("scale", 1.0)))
+            return self.with_bleed(i, x, offset_s, e.get("bleed_sbr_db"))
         if self._audio is None:
             return load_audio(self.entries[i]["_audio"], self.sr, offset_s, duration_s)
         full = self._audio[i]

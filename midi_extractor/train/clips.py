@@ -177,22 +177,26 @@ class TranscriptionDataset(BadFileBook, ClipReader, torch.utils.data.Dataset):
         i, draw = item["i"], item["draw"]
         if self.on_device:  # source audio (int16 when prepared) + what to do with it (batch_augment)
             n = min(int(round(item["src_s"] * self.sr)), self.n_source)
-            if self.prepared:  # the padded width straight from the file; augment_batch uses the first n
+            if self.prepared and self.augment.bleed_db is None:  # the padded width straight from the file
                 e, scale = self.entries[i], float(self.entries[i].get("scale", 1.0))
                 x = prepared.read_window(e["_audio"], int(round(item["offset_s"] * self.sr)), self.n_source, raw=True)
-            else:
+            else:  # float32 for every clip of a policy with bleed (a batch stacks one dtype)
                 x, scale = np.zeros(self.n_source, dtype=np.float32), 1.0
-                x[:n] = self.read(i, item["offset_s"], item["src_s"])[:n]
+                x[:n] = self._source(i, item)[:n]
             return {"audio": torch.from_numpy(x), "augment": torch.from_numpy(batch_augment.encode(draw, n, scale)),
                     **batch_augment.compact_rolls(item["rolls"])}
         if draw.is_identity:
             audio = self.read(i, item["offset_s"], self.clip_seconds)
         else:
-            x = self.read(i, item["offset_s"], item["src_s"])
-            audio = apply_audio(x, draw, self.sr, self.n_samples)
+            audio = apply_audio(self._source(i, item), draw, self.sr, self.n_samples)
         out = {"audio": torch.from_numpy(np.ascontiguousarray(audio))}
         out.update({k: torch.from_numpy(item["rolls"][k]) for k in HEADS})
         return out
+
+    def _source(self, i: int, item: dict) -> np.ndarray:
+        """The source audio a random clip is rendered from, its song's bleed mixed in when drawn."""
+        x = self.read(i, item["offset_s"], item["src_s"])
+        return self.with_bleed(i, x, item["offset_s"], item["draw"].bleed_db)
 
     # ------------------------------------------------------------- access
     def clip(self, i: int, offset_s: float) -> dict[str, torch.Tensor]:

@@ -71,6 +71,10 @@ def datasets(job: Job, val_clips_per_track: int, on_device: bool = False):
     train_ds = TranscriptionDataset(job.index_path, "train", fe, s.clip_seconds, job.drum_classes, policy, s.seed,
                                     deterministic=False, dataset_root=job.data_root, augment_on_device=on_device)
     warn_if_clips_outlast_tracks(job, train_ds.durations)
+    if policy.bleed_db is not None and not any(e.get("bleed") for e in train_ds.entries):
+        log.warning("%s: augment.bleed_db is %g but no training entry has its song's bleed: they train without it "
+                    "(prepare the index with bleed: `dvc repro prepare@<stem>`, `midi-extractor prepare --bleed`)",
+                    job.index_path, policy.bleed_db)
     try:
         val_ds = TranscriptionDataset(job.index_path, "validation", fe, s.clip_seconds, job.drum_classes, None,
                                       s.seed, deterministic=True, max_clips_per_track=val_clips_per_track,

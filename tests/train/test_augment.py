@@ -180,3 +180,25 @@ def test_the_shipped_percussive_policy_moves_a_kits_tuning_tilt_and_envelope_wit
     found = np.array([np.argmax(np.abs(y[int(t * SR) - 400:int(t * SR) + 400])) + int(t * SR) - 400
                       for t in hits_s / d.time_scale]) / SR
     assert np.allclose(found, hits_s / d.time_scale, atol=0.003)
+
+
+def test_bleed_is_drawn_last_within_its_range_and_checked_at_load():
+    """A policy without bleed draws every other choice as before; the ratio lies in
+    ``[bleed_db, bleed_db + BLEED_SPAN_DB]`` on about ``bleed_prob`` of the clips."""
+    from midi_extractor.train.augment import BLEED_SPAN_DB
+
+    keys = {"gain_db": 6, "noise_db": -40, "eq_db": 6, "pitch_shift_semitones": 2, "lowpass_prob": 0.3}
+    plain = AugmentPolicy.from_params(keys, "melodic")
+    bled = AugmentPolicy.from_params({**keys, "bleed_db": 10.0, "bleed_prob": 0.5}, "melodic")
+    ratios = []
+    for seed in range(40):
+        da, db = plain.draw(np.random.default_rng(seed)), bled.draw(np.random.default_rng(seed))
+        assert dataclasses.replace(db, bleed_db=None) == da
+        if db.bleed_db is not None:
+            ratios.append(db.bleed_db)
+    assert 8 <= len(ratios) <= 32 and all(10.0 <= r <= 10.0 + BLEED_SPAN_DB for r in ratios)
+    assert AugmentPolicy.from_params({"bleed_db": 5}, "percussive").bleed_db == 5.0   # kits hear songs too
+    with pytest.raises(ConfigError, match="bleed_db must be >= 0 .* got -3"):
+        AugmentConfig(bleed_db=-3.0).check("roles.melodic.augment")
+    with pytest.raises(ConfigError, match="bleed_prob must be within 0-1, got 2"):
+        AugmentConfig(bleed_db=10.0, bleed_prob=2.0).check("roles.melodic.augment")

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 import logging
@@ -221,3 +222,26 @@ def test_clips_longer_than_every_training_track_are_said_once(tmp_path, caplog):
         with caplog.at_level(logging.WARNING, logger="midi_extractor"):
             data.datasets(job, val_clips_per_track=1)
         assert [r.getMessage() for r in caplog.records if "clip_seconds" in r.getMessage()] == want
+
+
+def test_a_policy_with_bleed_over_an_index_without_it_is_said_once(tmp_path, caplog):
+    """bleed_db set (the shipped melodic role) but no entry prepared with its song: one warning
+    naming the index and how to prepare it; without bleed_db nothing."""
+    from helpers_training import tiny_params, write_sine_set
+    from midi_extractor.train import data
+    from midi_extractor.train.state import Job
+
+    index = write_sine_set(tmp_path / "sines", n_tracks=3, seconds=2.0)
+    params = tiny_params(clip_seconds=1.0)
+    for bleed_db, want in ((10.0, 1), (None, 0)):
+        role = dataclasses.replace(params.role("bass"),
+                                   augment=dataclasses.replace(params.role("bass").augment, bleed_db=bleed_db))
+        job = Job("bass", "melodic", params.stems["bass"], role, params, index, tmp_path / "out")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="midi_extractor"):
+            data.datasets(job, val_clips_per_track=1)
+        said = [r.getMessage() for r in caplog.records if "bleed" in r.getMessage()]
+        assert len(said) == want
+        if want:
+            assert said[0].startswith(f"{index}: augment.bleed_db is 10 but no training entry has its song's bleed")
+            assert "dvc repro prepare@<stem>" in said[0]

@@ -1,0 +1,135 @@
+"""The rest of a song, stored beside each prepared stem, so training can hear the stem as a source
+separator leaves it: with the other instruments leaking in (``roles.<role>.augment.bleed_db``).
+
+A stem's *bleed* is the sum of its track's stems of other categories: for a pitched stem, every
+stem whose GM program maps to another stem (a second bass never bleeds into a bass: a separator
+would give both as the bass); for a drum stem (drums, high_percs), every pitched stem. It is read
+from the track's ``metadata.yaml`` and ``stems/`` (the Slakh layout), resampled to the stem's
+rate, cut or zero-padded to the stem's length and scaled to the stem's RMS over the whole track
+(0 dB signal-to-bleed ratio; training draws the ratio, :mod:`midi_extractor.train.augment`).
+Stored as the prepared layout stores audio (int16 ``(S,)`` with a ``scale``), at
+``bleed/<track>/<stem_id>.npy`` with a marker ``bleed/<track>/<stem_id>.json`` naming the sources
+and their sizes, so a rerun skips an array whose sources have not changed.
+
+:func:`add_bleed` gives each prepared entry of a track with other categories ``bleed`` (the
+array's path) and ``bleed_scale``; each validation entry also gets a twin that the readers mix at
+:data:`VALIDATION_SBR_DB` (``bleed_sbr_db``), so checkpoints are chosen on both. A track without
+``metadata.yaml`` (the folder layout) or without another category gets none. A source that fails
+to decode is named in one warning and the entry trains without bleed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from midi_extractor import prepared
+from midi_extractor import taxonomy as tx
+from midi_extractor.atomic import atomic_open, clean_stale_tmp, write_json
+from midi_extractor.audio import AudioError, load_audio
+
+log = logging.getLogger("midi_extractor.dataset.prepare")
+
+#: the signal-to-bleed ratio (dB) of each validation track's twin
+VALIDATION_SBR_DB = 20.0
+#: a stem's audio file in the Slakh layout, the first of these that exists
+AUDIO_SUFFIXES = (".flac", ".wav")
+
+
+def bleed_relpath(track: str, stem_id: str) -> str:
+    """``bleed/<track>/<stem_id>.npy`` (relative to the prepared folder)."""
+    return f"bleed/{track}/{stem_id}.npy"
+
+
+def _category(meta: Mapping) -> str:
+    return "drums" if meta.get("is_drum") else tx.stem_for_program(int(meta.get("program_num", 0)))
+
+
+def bleed_sources(entry: Mapping, source_root: Path) -> list[Path]:
+    """The stem files that bleed into ``entry``'s stem (module docstring); ``[]`` when its track
+    has no ``metadata.yaml`` or no stem of another category."""
+    source = entry.get("source_audio") or entry.get("audio")
+    if not source:
+        return []
+    track_dir = (Path(source_root) / source).parents[1]
+    try:
+        stems = yaml.safe_load((track_dir / "metadata.yaml").read_text())["stems"]
+        mine = _category(stems[entry["stem_id"]])
+        others = [sid for sid, meta in stems.items()
+                  if sid != entry["stem_id"] and _category(meta) != mine and meta.get("audio_rendered", True)]
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError, tx.UnknownProgramError):
+        return []
+    files = ([track_dir / "stems" / f"{sid}{ext}" for ext in AUDIO_SUFFIXES] for sid in others)
+    return [found[0] for found in ([p for p in names if p.is_file()] for names in files) if found]
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
+def write_bleed(entry: Mapping, source_root: Path, out_dir: Path, sample_rate_hz: int) -> dict | None:
+    """Write (or keep) ``entry``'s bleed array; ``{"bleed", "bleed_scale"}`` for its prepared
+    entry, or None when it has none."""
+    sources = bleed_sources(entry, source_root)
+    if not sources:
+        return None
+    rel = bleed_relpath(str(entry["track"]), str(entry["stem_id"]))
+    marker_path = (out_dir / rel).with_suffix(".json")
+    sizes = [[str(p.relative_to(source_root)), p.stat().st_size] for p in sources]
+    try:
+        marker = json.loads(marker_path.read_text())
+        if marker["sources"] == sizes and prepared.n_frames(out_dir / rel) == int(entry["frames"]):
+            return {"bleed": rel, "bleed_scale": float(marker["scale"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    frames = int(entry["frames"])
+    rest = np.zeros(frames, dtype=np.float64)
+    for path in sources:
+        try:
+            y = load_audio(path, sample_rate_hz)[:frames]
+        except AudioError as exc:
+            log.warning("%s: %s (not in %s/%s's bleed)", path, exc.problem, entry["track"], entry["stem_id"])
+            continue
+        rest[: len(y)] += y
+    stem = prepared.read_window(out_dir / entry["audio"], 0, frames, float(entry.get("scale", 1.0)))
+    if _rms(rest) == 0.0 or _rms(stem) == 0.0:
+        return None
+    q, scale = prepared.encode((rest * (_rms(stem) / _rms(rest))).astype(np.float32))
+    (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+    marker_path.unlink(missing_ok=True)   # incomplete until the array is written
+    clean_stale_tmp(out_dir / rel)
+    with atomic_open(out_dir / rel, "wb") as f:
+        np.lib.format.write_array(f, q, allow_pickle=False)
+    write_json(marker_path, {"sources": sizes, "scale": scale, "frames": frames})
+    return {"bleed": rel, "bleed_scale": scale}
+
+
+def _bleed_star(args: tuple) -> dict | None:
+    return write_bleed(*args)
+
+
+def add_bleed(entries: Sequence[Mapping], source_root: Path, out_dir: Path, sample_rate_hz: int,
+              jobs: int = 1) -> list[dict]:
+    """The prepared ``entries`` with their bleed (module docstring), validation twins after
+    each validation entry that has one."""
+    work = [(e, Path(source_root), Path(out_dir), int(sample_rate_hz)) for e in entries]
+    if jobs > 1 and len(work) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(work))) as pool:
+            found = list(pool.map(_bleed_star, work))
+    else:
+        found = [write_bleed(*w) for w in work]
+    out: list[dict] = []
+    for e, b in zip(entries, found):
+        out.append({**e, **(b or {})})
+        if b and e.get("split") == "validation":
+            out.append({**e, **b, "bleed_sbr_db": VALIDATION_SBR_DB})
+    n = sum(b is not None for b in found)
+    log.info("%s: %d of %d entries hear the rest of their song (bleed/)", out_dir, n, len(entries))
+    return out
+
