@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from midi_extractor.config import ConfigError, load_params
+from midi_extractor.dataset.bleed import stored_for
 from midi_extractor.dataset.prepare import index_stem, prepare_index
 from midi_extractor.index_io import DataError
 from midi_extractor.dataset.own_songs import add_songs, prepare_stem_songs
@@ -39,7 +40,7 @@ try:
     features = params.front_end(stem)   # its base's rate
     r = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
                       dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi),
-                      bleed=params.role(stem).augment.bleed_db is not None)
+                      bleed=stored_for(params, stem))
     songs = prepare_stem_songs(params, stem, args.songs, Path(args.out) / SONGS, args.jobs) if args.songs else None
     n_songs = add_songs(r["index"], songs) if songs else 0
 except (ConfigError, DataError, OSError) as exc:

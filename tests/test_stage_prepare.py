@@ -168,7 +168,8 @@ def test_songs_are_checked_at_load():
 
 def test_a_role_with_bleed_stores_each_stems_song_beside_it(tmp_path):
     """roles.<role>.augment.bleed_db set (the shipped params: melodic 10 dB): prepare@bass stores
-    each bass's song (its piano) and a validation twin; null: neither."""
+    each bass's song (its piano) and a validation twin, also when the stem's own augment turns
+    bleed off (the stage depends on the role's key alone); the role's null: neither."""
     import json
 
     import yaml
@@ -192,6 +193,10 @@ def test_a_role_with_bleed_stores_each_stems_song_beside_it(tmp_path):
         ("train", "bleed/Track00001/S00.npy", None), ("validation", "bleed/Track00002/S00.npy", None),
         ("validation", "bleed/Track00002/S00.npy", 20.0)]
     data = yaml.safe_load(params.read_text())
+    data["stems"]["bass"]["augment"] = {"bleed_db": None}   # the stem's own: it trains without, prepare still stores
+    params.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = _stage(tmp_path, index, tmp_path / "stem_off", params)
+    assert proc.returncode == 0 and "2 with their song's bleed, " in proc.stdout
     data["roles"]["melodic"]["augment"]["bleed_db"] = None
     params.write_text(yaml.safe_dump(data, sort_keys=False))
     proc = _stage(tmp_path, index, tmp_path / "off", params)

@@ -11,9 +11,10 @@ Stored as the prepared layout stores audio (int16 ``(S,)`` with a ``scale``), at
 ``bleed/<track>/<stem_id>.npy`` with a marker ``bleed/<track>/<stem_id>.json`` naming the sources
 and their sizes, so a rerun skips an array whose sources have not changed.
 
-:func:`add_bleed` gives each prepared entry of a track with other categories ``bleed`` (the
+:func:`stored_for` says whether a stem's prepare stores it. :func:`add_bleed` gives each prepared entry of a track with other categories ``bleed`` (the
 array's path) and ``bleed_scale``; each validation entry also gets a twin that the readers mix at
-:data:`VALIDATION_SBR_DB` (``bleed_sbr_db``), so checkpoints are chosen on both. A track without
+:data:`VALIDATION_SBR_DB` (``bleed_sbr_db``), so checkpoints are chosen on both when the stem
+trains with bleed (a stem that does not leaves the twins out: ``TranscriptionDataset(bleed_twins=)``). A track without
 ``metadata.yaml`` (the folder layout) or without another category gets none. A source that fails
 to decode is named in one warning and the entry trains without bleed.
 """
@@ -38,6 +39,15 @@ log = logging.getLogger("midi_extractor.dataset.prepare")
 VALIDATION_SBR_DB = 20.0
 #: a stem's audio file in the Slakh layout, the first of these that exists
 AUDIO_SUFFIXES = (".flac", ".wav")
+
+
+def stored_for(params, stem: str) -> bool:
+    """Whether ``prepare@<stem>`` stores its entries' bleed: when the stem's *role* sets
+    ``augment.bleed_db`` (the stage depends on that key, not on the stem's whole section, so a
+    stem's learning rate does not prepare it again). A stem's own ``augment: {bleed_db: null}``
+    turns off its training and validation with bleed, not the storing."""
+    role = params.roles.get(tx.role_of(stem, params.switches))
+    return role is not None and role.augment.bleed_db is not None
 
 
 def bleed_relpath(track: str, stem_id: str) -> str:

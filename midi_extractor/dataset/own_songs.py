@@ -56,13 +56,15 @@ def prepare_stem_songs(params: Params, stem: str, songs_dir: str | Path, out_dir
     ``stem_songs``'s folder) at the stem's front end under ``out_dir``; their prepared index, or
     None when the stem takes none. A folder that does not hold ``stem_songs``' songs (another
     seed, too few) raises :class:`DataError` naming it."""
+    from midi_extractor.dataset.bleed import stored_for
+
     songs, _ = params.stem_songs_of(stem)
     if not songs:
         return None
     songs_dir = Path(songs_dir)
     _check_written(params, songs_dir, songs, f"stems.{stem}.songs")
     return prepare_songs(params, songs_dir, [stem], params.front_end(stem), Path(out_dir), jobs, first=songs,
-                         bleed=params.role(stem).augment.bleed_db is not None)[stem]
+                         bleed=stored_for(params, stem))[stem]
 
 
 def _check_written(params: Params, songs_dir: Path, songs: int, stem_key: str) -> None:

@@ -88,7 +88,8 @@ class TranscriptionDataset(BadFileBook, ClipReader, torch.utils.data.Dataset):
     ``dataset_root`` (overrides the index's root), ``augment_on_device``
     (random mode: yield the source audio and an ``augment`` row for
     :func:`~midi_extractor.train.batch_augment.augment_batch` instead of
-    augmenting here).
+    augmenting here), ``bleed_twins`` (False: leave out the validation twins that hear their
+    song's bleed, :mod:`midi_extractor.dataset.bleed`).
     """
 
     def __init__(self, index_path: str | Path, split: str, front_end: FrontEndConfig,
@@ -97,7 +98,8 @@ class TranscriptionDataset(BadFileBook, ClipReader, torch.utils.data.Dataset):
                  deterministic: bool | None = None, *, max_clips_per_track: int | None = None,
                  clips_per_epoch: int | None = None, cache_audio: bool | str = "auto",
                  cache_mb: float = 1024.0, empty_retries: int = 2,
-                 dataset_root: str | Path | None = None, augment_on_device: bool = False):
+                 dataset_root: str | Path | None = None, augment_on_device: bool = False,
+                 bleed_twins: bool = True):
         self.index_path = str(index_path)
         self.split = split
         self.front_end = front_end
@@ -123,6 +125,8 @@ class TranscriptionDataset(BadFileBook, ClipReader, torch.utils.data.Dataset):
         self.root, all_entries, header = read_index(index_path, dataset_root)
         self.prepared = self._check_prepared(header)
         chosen = select_split(all_entries, split, self.index_path)
+        if not bleed_twins:  # validation twins heard with their song's bleed (dataset/bleed.py) left out
+            chosen = [e for e in chosen if "bleed_sbr_db" not in e]
         self._start_book()
         self._bad_at_start.update(self._left_out_by_prepare(header))
         self.entries, self.durations = self._usable(chosen)

@@ -78,7 +78,7 @@ def datasets(job: Job, val_clips_per_track: int, on_device: bool = False):
     try:
         val_ds = TranscriptionDataset(job.index_path, "validation", fe, s.clip_seconds, job.drum_classes, None,
                                       s.seed, deterministic=True, max_clips_per_track=val_clips_per_track,
-                                      dataset_root=job.data_root)
+                                      dataset_root=job.data_root, bleed_twins=policy.bleed_db is not None)
     except DataError as exc:
         log.warning("no validation clips (%s); best.pt follows last.pt", exc)
         val_ds = None

@@ -103,6 +103,10 @@ def test_validation_twins_and_the_reader_mix(song):
                                                                     ("S01", None), ("S01", VALIDATION_SBR_DB)]
     assert [e["stem_id"] for e in _entries(out) if e["split"] == "train" and "bleed_sbr_db" in e] == []
     ds = TranscriptionDataset(out / "index.json", "validation", FrontEndConfig(), 1.0, deterministic=True)
+    without = TranscriptionDataset(out / "index.json", "validation", FrontEndConfig(), 1.0, deterministic=True,
+                                   bleed_twins=False)   # a stem that trains without bleed validates without
+    assert [e.get("bleed_sbr_db") for e in without.entries] == [None, None]
+    np.testing.assert_array_equal(without.read(0, 0.0, SECONDS), ds.read(0, 0.0, SECONDS))
     clean, twin = ds.read(0, 0.0, SECONDS), ds.read(1, 0.0, SECONDS)
     leak = twin - clean
     assert abs(20 * np.log10(_rms(clean) / _rms(leak)) - VALIDATION_SBR_DB) < 0.3
@@ -188,3 +192,23 @@ def test_a_bases_union_reads_each_stems_bleed_where_it_lies(song, tmp_path):
     assert merged.entries[twin]["bleed"].startswith("../")
     np.testing.assert_array_equal(merged.read(twin, 0.0, SECONDS), own.read(twin, 0.0, SECONDS))
     assert not np.array_equal(merged.read(twin, 0.0, SECONDS), merged.read(twin - 1, 0.0, SECONDS))
+
+
+def test_a_stem_that_trains_without_bleed_validates_without_the_twins(song):
+    """train.data.datasets: the validation set keeps the twins when the stem's policy sets
+    bleed_db, and leaves them out when its own augment turns bleed off."""
+    import dataclasses
+
+    from helpers_training import tiny_params
+    from midi_extractor.train import data
+    from midi_extractor.train.state import Job
+
+    index, out = song
+    prepare_index(index, out, 8000, bleed=True)   # the tiny params' rate
+    params = tiny_params(clip_seconds=1.0)
+    for bleed_db, twins in ((10.0, 2), (None, 0)):
+        role = dataclasses.replace(params.role("bass"),
+                                   augment=dataclasses.replace(params.role("bass").augment, bleed_db=bleed_db))
+        job = Job("bass", "melodic", params.stems["bass"], role, params, out / "index.json", out.parent / "run")
+        _, val_ds = data.datasets(job, val_clips_per_track=1)
+        assert sum("bleed_sbr_db" in e for e in val_ds.entries) == twins and len(val_ds.entries) == 2 + twins
