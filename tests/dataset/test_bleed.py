@@ -212,3 +212,16 @@ def test_a_stem_that_trains_without_bleed_validates_without_the_twins(song):
         job = Job("bass", "melodic", params.stems["bass"], role, params, out / "index.json", out.parent / "run")
         _, val_ds = data.datasets(job, val_clips_per_track=1)
         assert sum("bleed_sbr_db" in e for e in val_ds.entries) == twins and len(val_ds.entries) == 2 + twins
+
+
+def test_the_prepare_command_stores_bleed_when_asked(song, capsys):
+    """``midi-extractor prepare --bleed``: the report counts the entries stored with their song's
+    bleed (T1's four and T2's two; T3 has no metadata.yaml); without the flag none."""
+    from midi_extractor.cli import main
+
+    index, out = song
+    assert main(["prepare", "--index", str(index), "--out-dir", str(out), "--sample-rate", str(HZ), "--bleed"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bleed"] == 6
+    assert main(["prepare", "--index", str(index), "--out-dir", str(out.with_name("plain")),
+                 "--sample-rate", str(HZ)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bleed"] == 0
