@@ -29,12 +29,9 @@ import soundfile as sf
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from midi_extractor.audio import rms  # noqa: E402
 from midi_extractor.dataset.bleed import AUDIO_SUFFIXES, bleed_sources  # noqa: E402
 from midi_extractor.taxonomy import STEM_NAMES  # noqa: E402
-
-
-def rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
 def bleed_track(track: Path, out: Path, sbr_db: float) -> int:

@@ -278,5 +278,11 @@ def rms_db(x: np.ndarray) -> float:
     if x.size == 0:
         return SILENCE_DB
     check_finite(x, "signal")
-    rms = math.sqrt(float(np.mean(x * x)))
-    return max(20.0 * math.log10(rms), SILENCE_DB) if rms > 0 else SILENCE_DB
+    level = rms(x)
+    return max(20.0 * math.log10(level), SILENCE_DB) if level > 0 else SILENCE_DB
+
+
+def rms(x: np.ndarray) -> float:
+    """Root mean square of ``x`` (linear, float64 arithmetic); 0.0 for an empty array."""
+    x = np.asarray(x, dtype=np.float64)
+    return math.sqrt(float(np.mean(x * x))) if x.size else 0.0

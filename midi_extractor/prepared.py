@@ -61,6 +61,17 @@ def is_prepared(index: Mapping) -> bool:
     return "prepared" in index
 
 
+#: the keys of a prepared entry that are paths relative to its index's folder (``bleed``:
+#: :mod:`midi_extractor.dataset.bleed`, on entries that have it)
+PATH_KEYS = ("audio", "midi", "bleed")
+
+
+def rerooted(entry: Mapping, move) -> dict:
+    """``entry`` with each of its :data:`PATH_KEYS` passed through ``move``, which turns a path
+    relative to the entry's index folder into one relative to another folder."""
+    return {**entry, **{k: move(entry[k]) for k in PATH_KEYS if entry.get(k)}}
+
+
 def audio_relpath(track: str, stem_id: str) -> str:
     """``audio/<track>/<stem_id>.npy`` (relative to the prepared folder)."""
     return f"audio/{track}/{stem_id}.npy"

@@ -40,7 +40,7 @@ try:
     features = params.front_end(stem)   # its base's rate
     r = prepare_index(args.index, args.out, features.sample_rate_hz, splits=args.splits, jobs=args.jobs,
                       dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi),
-                      bleed=stored_for(params, stem))
+                      bleed=stored_for(params, stem), switches=params.switches)
     songs = prepare_stem_songs(params, stem, args.songs, Path(args.out) / SONGS, args.jobs) if args.songs else None
     n_songs = add_songs(r["index"], songs) if songs else 0
 except (ConfigError, DataError, OSError) as exc:

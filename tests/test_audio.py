@@ -100,6 +100,15 @@ def test_rms_db():
     assert rms_db(np.zeros(0)) == -200.0
 
 
+def test_rms_is_linear_and_float64_for_float32_input():
+    from midi_extractor.audio import rms
+
+    t = np.arange(16000) / 16000
+    assert abs(rms(0.5 * np.sin(2 * np.pi * 100 * t).astype(np.float32)) - 0.5 / np.sqrt(2)) < 1e-6
+    assert rms(np.full(4, -2.0)) == 2.0
+    assert rms(np.zeros(0)) == 0.0
+
+
 def test_iter_blocks_covers_the_file_at_its_own_rate(tmp_path):
     from midi_extractor.audio import iter_blocks
 

@@ -31,7 +31,7 @@ import yaml
 from midi_extractor import prepared
 from midi_extractor import taxonomy as tx
 from midi_extractor.atomic import atomic_open, clean_stale_tmp, write_json
-from midi_extractor.audio import AudioError, load_audio
+from midi_extractor.audio import AudioError, load_audio, rms
 
 log = logging.getLogger("midi_extractor.dataset.prepare")
 
@@ -55,60 +55,68 @@ def bleed_relpath(track: str, stem_id: str) -> str:
     return f"bleed/{track}/{stem_id}.npy"
 
 
-def _category(meta: Mapping) -> str:
-    return "drums" if meta.get("is_drum") else tx.stem_for_program(int(meta.get("program_num", 0)))
+def _category(meta: Mapping, switches: tx.TaxonomySwitches) -> str:
+    """The coarse category a stem's metadata gives it (indexing's rule: drums for any drum stem)."""
+    return tx.stem_for_program(int(meta.get("program_num", 0)), bool(meta.get("is_drum")), switches)
 
 
-def bleed_sources(entry: Mapping, source_root: Path) -> list[Path]:
-    """The stem files that bleed into ``entry``'s stem (module docstring); ``[]`` when its track
-    has no ``metadata.yaml`` or no stem of another category."""
+def bleed_sources(entry: Mapping, source_root: Path,
+                  switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> list[Path]:
+    """The stem files that bleed into ``entry``'s stem (module docstring), in the order of
+    ``metadata.yaml``; ``[]`` when its track has no ``metadata.yaml`` or no stem of another
+    category. ``switches``: the taxonomy's (organs join piano with ``organs_as_keys``)."""
     source = entry.get("source_audio") or entry.get("audio")
     if not source:
         return []
     track_dir = (Path(source_root) / source).parents[1]
     try:
         stems = yaml.safe_load((track_dir / "metadata.yaml").read_text())["stems"]
-        mine = _category(stems[entry["stem_id"]])
-        others = [sid for sid, meta in stems.items()
-                  if sid != entry["stem_id"] and _category(meta) != mine and meta.get("audio_rendered", True)]
+        mine = _category(stems[entry["stem_id"]], switches)
+        others = [sid for sid, meta in stems.items() if sid != entry["stem_id"]
+                  and _category(meta, switches) != mine and meta.get("audio_rendered", True)]
     except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError, tx.UnknownProgramError):
         return []
     files = ([track_dir / "stems" / f"{sid}{ext}" for ext in AUDIO_SUFFIXES] for sid in others)
     return [found[0] for found in ([p for p in names if p.is_file()] for names in files) if found]
 
 
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
-
-
-def write_bleed(entry: Mapping, source_root: Path, out_dir: Path, sample_rate_hz: int) -> dict | None:
-    """Write (or keep) ``entry``'s bleed array; ``{"bleed", "bleed_scale"}`` for its prepared
-    entry, or None when it has none."""
-    sources = bleed_sources(entry, source_root)
-    if not sources:
-        return None
+def _kept(entry: Mapping, sizes: list, out_dir: Path) -> dict | None:
+    """``entry``'s stored bleed when its marker names the same ``sizes`` and frames, else None."""
     rel = bleed_relpath(str(entry["track"]), str(entry["stem_id"]))
-    marker_path = (out_dir / rel).with_suffix(".json")
-    sizes = [[str(p.relative_to(source_root)), p.stat().st_size] for p in sources]
     try:
-        marker = json.loads(marker_path.read_text())
+        marker = json.loads((out_dir / rel).with_suffix(".json").read_text())
         if marker["sources"] == sizes and prepared.n_frames(out_dir / rel) == int(entry["frames"]):
             return {"bleed": rel, "bleed_scale": float(marker["scale"])}
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    frames = int(entry["frames"])
+    return None
+
+
+def _song_rest(sources: Sequence[Path], frames: int, sample_rate_hz: int, names: str) -> np.ndarray:
+    """float64 ``(frames,)``: the sum of ``sources`` at ``sample_rate_hz``, each cut or
+    zero-padded to ``frames``; a source that fails to decode is left out, named in a warning."""
     rest = np.zeros(frames, dtype=np.float64)
     for path in sources:
         try:
             y = load_audio(path, sample_rate_hz)[:frames]
         except AudioError as exc:
-            log.warning("%s: %s (not in %s/%s's bleed)", path, exc.problem, entry["track"], entry["stem_id"])
+            log.warning("%s: %s (not in %s)", path, exc.problem, names)
             continue
         rest[: len(y)] += y
+    return rest
+
+
+def _store(entry: Mapping, rest: np.ndarray, sizes: list, out_dir: Path) -> dict | None:
+    """Write ``rest`` (cut to the entry's frames) scaled to the entry's stem RMS, then its marker."""
+    frames = int(entry["frames"])
+    rest = rest[:frames]
     stem = prepared.read_window(out_dir / entry["audio"], 0, frames, float(entry.get("scale", 1.0)))
-    if _rms(rest) == 0.0 or _rms(stem) == 0.0:
+    rest_rms, stem_rms = rms(rest), rms(stem)
+    if rest_rms == 0.0 or stem_rms == 0.0:
         return None
-    q, scale = prepared.encode((rest * (_rms(stem) / _rms(rest))).astype(np.float32))
+    q, scale = prepared.encode((rest * (stem_rms / rest_rms)).astype(np.float32))
+    rel = bleed_relpath(str(entry["track"]), str(entry["stem_id"]))
+    marker_path = (out_dir / rel).with_suffix(".json")
     (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
     marker_path.unlink(missing_ok=True)   # incomplete until the array is written
     clean_stale_tmp(out_dir / rel)
@@ -118,22 +126,50 @@ def write_bleed(entry: Mapping, source_root: Path, out_dir: Path, sample_rate_hz
     return {"bleed": rel, "bleed_scale": scale}
 
 
-def _bleed_star(args: tuple) -> dict | None:
+def write_bleed(entries: Sequence[Mapping], sources: Sequence[Path], source_root: Path, out_dir: Path,
+                sample_rate_hz: int) -> list[dict | None]:
+    """Write (or keep) the bleed arrays of ``entries``, stems of one track that share their
+    ``sources`` (the song is decoded once for all of them); for each, ``{"bleed", "bleed_scale"}``
+    for its prepared entry, or None when it has none."""
+    if not sources:
+        return [None] * len(entries)
+    sizes = [[str(p.relative_to(source_root)), p.stat().st_size] for p in sources]
+    found = [_kept(e, sizes, out_dir) for e in entries]
+    todo = [e for e, kept in zip(entries, found) if kept is None]
+    if not todo:
+        return found
+    names = ", ".join(f"{e['track']}/{e['stem_id']}'s bleed" for e in todo)
+    rest = _song_rest(sources, max(int(e["frames"]) for e in todo), sample_rate_hz, names)
+    fresh = iter([_store(e, rest, sizes, out_dir) for e in todo])
+    return [kept if kept is not None else next(fresh) for kept in found]
+
+
+def _bleed_star(args: tuple) -> list[dict | None]:
     return write_bleed(*args)
 
 
 def add_bleed(entries: Sequence[Mapping], source_root: Path, out_dir: Path, sample_rate_hz: int,
-              jobs: int = 1) -> list[dict]:
+              jobs: int = 1, switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> list[dict]:
     """The prepared ``entries`` with their bleed (module docstring), validation twins after
-    each validation entry that has one."""
-    work = [(e, Path(source_root), Path(out_dir), int(sample_rate_hz)) for e in entries]
+    each validation entry that has one. Stems of a track that share their sources (two basses
+    of a song) share one decode of them; ``jobs`` processes work on such groups."""
+    source_root, out_dir = Path(source_root), Path(out_dir)
+    groups: dict[tuple, list[int]] = {}
+    for i, e in enumerate(entries):
+        groups.setdefault(tuple(bleed_sources(e, source_root, switches)), []).append(i)
+    work = [([entries[i] for i in members], list(sources), source_root, out_dir, int(sample_rate_hz))
+            for sources, members in groups.items()]
     if jobs > 1 and len(work) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(min(jobs, len(work))) as pool:
-            found = list(pool.map(_bleed_star, work))
+            done = list(pool.map(_bleed_star, work))
     else:
-        found = [write_bleed(*w) for w in work]
+        done = [write_bleed(*w) for w in work]
+    found: list[dict | None] = [None] * len(entries)
+    for members, results in zip(groups.values(), done):
+        for i, b in zip(members, results):
+            found[i] = b
     out: list[dict] = []
     for e, b in zip(entries, found):
         out.append({**e, **(b or {})})
@@ -142,4 +178,3 @@ def add_bleed(entries: Sequence[Mapping], source_root: Path, out_dir: Path, samp
     n = sum(b is not None for b in found)
     log.info("%s: %d of %d entries hear the rest of their song (bleed/)", out_dir, n, len(entries))
     return out
-

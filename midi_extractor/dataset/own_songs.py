@@ -45,7 +45,8 @@ def prepare_songs(params: Params, songs_dir: Path, stems: list[str], fe: FrontEn
         # when read (index_io.select_split, which warns), and these songs only train (entries stay "train")
         with _quiet("midi_extractor.index_io"):
             prepare_index(filtered, out / stem, fe.sample_rate_hz, splits=("train", "validation"), jobs=jobs,
-                          dataset_root=songs_dir, pitch_range=(fe.min_midi, fe.max_midi), bleed=bleed)
+                          dataset_root=songs_dir, pitch_range=(fe.min_midi, fe.max_midi), bleed=bleed,
+                          switches=params.switches)
         prepared[stem] = out / stem / "index.json"
     return prepared
 
@@ -98,13 +99,13 @@ def add_songs(index: str | Path, songs_index: str | Path) -> int:
     how many were added. The songs' tracks are named ``songs-TrackNNNNN``, apart from the set's."""
     from midi_extractor.atomic import write_json
     from midi_extractor.index_io import parse_index
+    from midi_extractor.prepared import rerooted
 
     index, songs_index = Path(index), Path(songs_index)
     data, songs = parse_index(index), parse_index(songs_index)
     prefix = songs_index.parent.relative_to(index.parent).as_posix()
-    added = [{**e, "track": f"songs-{e['track']}", "split": "train", "audio": f"{prefix}/{e['audio']}",
-              "midi": f"{prefix}/{e['midi']}", **({"bleed": f"{prefix}/{e['bleed']}"} if "bleed" in e else {})}
-             for e in songs["entries"] if "bleed_sbr_db" not in e]
+    added = [rerooted({**e, "track": f"songs-{e['track']}", "split": "train"}, lambda p: f"{prefix}/{p}")
+             for e in songs["entries"] if "bleed_sbr_db" not in e]   # no validation twins: songs only train
     data["entries"] = [e for e in data["entries"] if not str(e["track"]).startswith("songs-")] + added
     write_json(index, data)
     return len(added)

@@ -54,7 +54,6 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from midi_extractor import prepared
 from midi_extractor.atomic import OutputError, check_writable, clean_stale_tmp, write_json
@@ -62,6 +61,7 @@ from midi_extractor.dataset.bleed import add_bleed
 from midi_extractor.dataset.prepare_entry import DEFAULT_PITCH_RANGE, pitched_entry, prepare_entry, warn_below_rate
 from midi_extractor.index_io import (LABEL_SHIFT_APPLIED_KEY, LABEL_SHIFT_KEY, SPLITS, DataError, parse_index,
                                      read_index, select_split)
+from midi_extractor.taxonomy import DEFAULT_SWITCHES, TaxonomySwitches
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,12 @@ def _log_out_of_range(index_path: Path, entries: Sequence[Mapping], pitch_range:
 def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: int,
                   splits: str | Sequence[str] = ("train", "validation"), jobs: int = 1,
                   dataset_root: str | Path | None = None,
-                  pitch_range: tuple[int, int] = DEFAULT_PITCH_RANGE, bleed: bool = False) -> dict:
+                  pitch_range: tuple[int, int] = DEFAULT_PITCH_RANGE, bleed: bool = False,
+                  switches: TaxonomySwitches = DEFAULT_SWITCHES) -> dict:
     """Prepare the entries of ``splits`` of ``index_path`` into ``out_dir`` (see the
     module docstring) and write ``out_dir/index.json`` last; ``bleed``: each entry's rest of its
-    song too (:mod:`midi_extractor.dataset.bleed`). Returns the report:
+    song too (:mod:`midi_extractor.dataset.bleed`; ``switches``, the taxonomy's, say which stems
+    are of another category). Returns the report:
     ``index`` (the written file), ``sample_rate_hz``, ``entries`` (chosen), ``prepared``,
     ``skipped`` (already there), ``bad``, ``bad_files`` ``{path: reason}``,
     ``audio_s`` (seconds of audio in the prepared index), ``prepared_audio_s`` (of the
@@ -216,19 +218,12 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
                         f"({counts['bad']} bad: " + "; ".join(f"{k}: {v}" for k, v in list(bad_files.items())[:5])
                         + ")")
     if bleed:
-        out_entries = add_bleed(out_entries, source_root, out_dir, sample_rate_hz, jobs)
-    out = {k: v for k, v in header.items() if k not in ("dataset_root", "bad_files")}
-    out["dataset_root"] = "."
-    out["prepared"] = {"format": prepared.FORMAT, "sample_rate_hz": sample_rate_hz,
-                       "source_index": str(index_path), "splits": list(splits),
-                       "min_midi": pitch_range[0], "max_midi": pitch_range[1]}
-    out["bad_files"] = dict(sorted(bad_files.items()))
-    out["entries"] = out_entries
-    dst = out_dir / "index.json"
-    clean_stale_tmp(dst)
-    write_json(dst, out)
+        out_entries = add_bleed(out_entries, source_root, out_dir, sample_rate_hz, jobs, switches)
+    layout = {"format": prepared.FORMAT, "sample_rate_hz": sample_rate_hz, "source_index": str(index_path),
+              "splits": list(splits), "min_midi": pitch_range[0], "max_midi": pitch_range[1]}
+    dst = _write_index(out_dir, header, layout, bad_files, out_entries)
     report = {"index": str(dst), "sample_rate_hz": sample_rate_hz, "entries": len(chosen), **counts,
-              "bad_files": out["bad_files"], "audio_s": round(audio_s, 3),
+              "bad_files": dict(sorted(bad_files.items())), "audio_s": round(audio_s, 3),
               "prepared_audio_s": round(prepared_audio_s, 3),
               "out_of_range_notes": sum(e.get("out_of_range_notes", 0) for e in out_entries),
               "trimmed_notes": sum(e.get("trimmed_notes", 0) for e in out_entries),
@@ -240,15 +235,21 @@ def prepare_index(index_path: str | Path, out_dir: str | Path, sample_rate_hz: i
     return report
 
 
+def _write_index(out_dir: Path, header: Mapping, layout: dict, bad_files: Mapping, entries: list) -> Path:
+    """Write ``out_dir/index.json``: the source ``header``'s fields, rooted at its own folder,
+    with the ``prepared`` layout, the ``bad_files`` and the prepared ``entries``; its path."""
+    out = {k: v for k, v in header.items() if k not in ("dataset_root", "bad_files")}
+    out.update({"dataset_root": ".", "prepared": layout, "bad_files": dict(sorted(bad_files.items())),
+                "entries": entries})
+    dst = out_dir / "index.json"
+    clean_stale_tmp(dst)
+    write_json(dst, out)
+    return dst
+
+
 def index_stem(index_path: str | Path) -> str:
     """The stem an index is of (``""`` for an index that names none)."""
     return str(parse_index(index_path).get("stem") or "")
-
-
-def index_front_end(params: Any, index_path: str | Path) -> Any:
-    """The front end an index's stem is prepared at: ``params.front_end(<the index's stem>)``
-    (its base's rate; ``features`` for an index without a stem)."""
-    return params.front_end(index_stem(index_path))
 
 
 # ---------------------------------------------------------------------- CLI
@@ -256,11 +257,12 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     from midi_extractor.config import ConfigError, resolve_params
 
     try:
-        features = index_front_end(resolve_params(args.params), args.index)
+        params = resolve_params(args.params)
+        features = params.front_end(index_stem(args.index))   # its base's rate
         rate = features.sample_rate_hz if args.sample_rate is None else args.sample_rate
         report = prepare_index(args.index, args.out_dir, rate, splits=args.splits, jobs=args.jobs,
                                dataset_root=args.dataset_root, pitch_range=(features.min_midi, features.max_midi),
-                               bleed=args.bleed)
+                               bleed=args.bleed, switches=params.switches)
     except (ConfigError, DataError, ValueError, FileNotFoundError, OutputError) as exc:
         print(f"prepare: {exc}", file=sys.stderr)
         return 2

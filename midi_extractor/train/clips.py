@@ -131,30 +131,38 @@ class TranscriptionDataset(BadFileBook, ClipReader, torch.utils.data.Dataset):
         self._bad_at_start.update(self._left_out_by_prepare(header))
         self.entries, self.durations = self._usable(chosen)
         self._notes: dict[int, np.ndarray] = {}
-        total_mb = sum(self.durations) * self.sr * 4 / 2**20
-        if self.prepared:
-            cache_audio = False  # windows of a memory-mapped array are as cheap as a cache
-        elif cache_audio == "auto":
-            cache_audio = total_mb <= cache_mb
         self._audio: dict[int, np.ndarray] | None = None
-        if cache_audio:
-            self._audio = {}
-            self._keep(lambda i, e: self._audio.__setitem__(i, load_audio(e["_audio"], self.sr)))
+        self._cache(cache_audio, cache_mb)
         if self.deterministic:
-            def n_clips(duration_s: float) -> int:
-                n = max(1, int(duration_s // self.clip_seconds))
-                return n if max_clips_per_track is None else min(n, int(max_clips_per_track))
-
-            # decode now what validation will read, so a bad file is dropped once, not mid-run
-            self._keep(lambda i, e: (self.notes(i), self.read(i, 0.0, n_clips(self.durations[i]) * self.clip_seconds)))
-            self.clips: list[tuple[int, float]] = [(i, k * self.clip_seconds)
-                                                   for i, d in enumerate(self.durations) for k in range(n_clips(d))]
-            self.length = len(self.clips)
+            self._list_clips(max_clips_per_track)
         else:
             self.length = int(clips_per_epoch) if clips_per_epoch else \
                 max(len(self.entries), int(sum(self.durations) // self.clip_seconds))
         self._share_book()
         self._weights = np.asarray(self.durations, dtype=np.float64) / sum(self.durations)
+
+    def _cache(self, cache_audio: bool | str, cache_mb: float) -> None:
+        """Decode every entry's audio into memory now when ``cache_audio`` says so (``"auto"``:
+        when it fits ``cache_mb`` MiB); a prepared index is never cached."""
+        if self.prepared:
+            cache_audio = False  # windows of a memory-mapped array are as cheap as a cache
+        elif cache_audio == "auto":
+            cache_audio = sum(self.durations) * self.sr * 4 / 2**20 <= cache_mb
+        if cache_audio:
+            self._audio = {}
+            self._keep(lambda i, e: self._audio.__setitem__(i, load_audio(e["_audio"], self.sr)))
+
+    def _list_clips(self, max_clips_per_track: int | None) -> None:
+        """Deterministic mode: ``self.clips``, every whole clip of each entry (at most
+        ``max_clips_per_track``), read once now so a bad file is dropped once, not mid-run."""
+        def n_clips(duration_s: float) -> int:
+            n = max(1, int(duration_s // self.clip_seconds))
+            return n if max_clips_per_track is None else min(n, int(max_clips_per_track))
+
+        self._keep(lambda i, e: (self.notes(i), self.read(i, 0.0, n_clips(self.durations[i]) * self.clip_seconds)))
+        self.clips: list[tuple[int, float]] = [(i, k * self.clip_seconds)
+                                               for i, d in enumerate(self.durations) for k in range(n_clips(d))]
+        self.length = len(self.clips)
 
     # ------------------------------------------------------------ helpers
     @property

@@ -104,8 +104,7 @@ def merge_indexes(index_paths: Sequence[str | Path], out: str | Path) -> Path:
             layouts.append(data["prepared"])
             bad_files.update(data.get("bad_files") or {})
             rel = lambda p: os.path.relpath(root / p, out.resolve().parent)  # noqa: E731
-            rows = [{**e, "audio": rel(e["audio"]), "midi": rel(e["midi"]),
-                     **({"bleed": rel(e["bleed"])} if e.get("bleed") else {})} for e in rows]
+            rows = [prepared.rerooted(e, rel) for e in rows]
         else:
             roots.add(data.get("dataset_root", "."))
         entries += rows

@@ -15,7 +15,7 @@ import soundfile as sf
 import yaml
 
 from midi_extractor import prepared
-from midi_extractor.dataset.bleed import VALIDATION_SBR_DB
+from midi_extractor.dataset.bleed import VALIDATION_SBR_DB, bleed_sources
 from midi_extractor.dataset.prepare import prepare_index
 
 HZ, SECONDS = 16000, 2.0
@@ -136,6 +136,37 @@ def test_a_source_that_fails_is_named_and_the_entry_trains_without_it(song, capl
     bass = next(e for e in _entries(out) if (e["track"], e["stem_id"]) == ("T1", "S00"))
     rest = np.abs(np.fft.rfft(_stored(out, bass, "bleed", "bleed_scale")))
     assert rest[884] < 1 and rest.max() > 100    # the kit alone
+
+
+def test_stems_sharing_their_sources_share_one_decode_of_them(song, monkeypatch):
+    """T1's two basses hear the same piano and kit: the piano is decoded once for both of
+    them (and once for the kit), and both arrays hold it at their own stem's RMS."""
+    from midi_extractor.dataset import bleed
+
+    index, out = song
+    decoded: list[str] = []
+    real = bleed.load_audio
+    monkeypatch.setattr(bleed, "load_audio", lambda path, sr: decoded.append(Path(path).as_posix()) or real(path, sr))
+    prepare_index(index, out, HZ, bleed=True)
+    assert sum(p.endswith("T1/stems/S02.flac") for p in decoded) == 2     # basses' group, the kit
+    assert sum(p.endswith("T1/stems/S00.flac") for p in decoded) == 2     # the piano, the kit
+    by_key = {(e["track"], e["stem_id"]): e for e in _entries(out) if "bleed_sbr_db" not in e}
+    for sid in ("S00", "S01"):
+        e = by_key[("T1", sid)]
+        rest = _stored(out, e, "bleed", "bleed_scale")
+        assert abs(_rms(rest) - _rms(_stored(out, e, "audio", "scale"))) < 0.01 * _rms(rest)
+        assert np.abs(np.fft.rfft(rest))[884] > 100
+
+
+def test_organs_join_the_piano_with_the_taxonomy_switch(tmp_path):
+    """An organ (GM 16) is another category for a piano, unless ``organs_as_keys`` makes it one."""
+    from midi_extractor.taxonomy import TaxonomySwitches
+
+    root = tmp_path / "data"
+    entries = _track(root, "train", "T1", {"S00": (0, False, _sine(442, 0.3)), "S01": (16, False, _sine(220, 0.3))})
+    piano = entries[0]
+    assert [p.name for p in bleed_sources(piano, root)] == ["S01.flac"]
+    assert bleed_sources(piano, root, TaxonomySwitches(organs_as_keys=True)) == []
 
 
 def test_without_bleed_nothing_is_added(song):
