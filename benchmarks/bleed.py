@@ -56,13 +56,11 @@ def bleed_track(track: Path, out: Path, sbr_db: float) -> int:
     return len(files)
 
 
-def write(root: Path, out: Path, sbr_db: float) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / "validation").exists():  # evaluate chooses the decoding on it
-        shutil.copytree(root / "validation", out / "validation")
+def write_split(root: Path, out: Path, split: str, sbr_db: float) -> int:
+    """Copy ``split``'s tracks with every stem heard with its song's bleed; how many stems."""
     n = 0
-    for track in sorted((root / "test").iterdir()):
-        dst = out / "test" / track.name
+    for track in sorted((root / split).iterdir()):
+        dst = out / split / track.name
         dst.mkdir(parents=True, exist_ok=True)
         for name in ("MIDI", "metadata.yaml", "all_src.mid"):
             if (track / name).is_dir():
@@ -70,7 +68,20 @@ def write(root: Path, out: Path, sbr_db: float) -> None:
             elif (track / name).exists():
                 shutil.copy2(track / name, dst / name)
         n += bleed_track(track, dst, sbr_db)
-    print(f"{out}: {n} test stems, the rest of each song {sbr_db:g} dB below the stem")
+    return n
+
+
+def write(root: Path, out: Path, sbr_db: float, validation_bleed: bool = False) -> None:
+    """The test split with bleed; the validation split, on which ``evaluate`` chooses the
+    decoding, copied clean (as the pipeline chooses it) or, ``validation_bleed``, with bleed too."""
+    out.mkdir(parents=True, exist_ok=True)
+    if validation_bleed:
+        write_split(root, out, "validation", sbr_db)
+    elif not (out / "validation").exists():
+        shutil.copytree(root / "validation", out / "validation")
+    n = write_split(root, out, "test", sbr_db)
+    print(f"{out}: {n} test stems, the rest of each song {sbr_db:g} dB below the stem"
+          + (" (validation too)" if validation_bleed else ""))
 
 
 def score(data: Path, out: Path, stems: list[str]) -> None:
@@ -94,13 +105,15 @@ def main() -> None:
     w.add_argument("--root", type=Path, default=Path("data/generated"))
     w.add_argument("--sbr-db", type=float, required=True)
     w.add_argument("--out", type=Path, required=True)
+    w.add_argument("--validation-bleed", action="store_true",
+                   help="the validation split with bleed too, so evaluate chooses its decoding on it")
     s = sub.add_parser("score")
     s.add_argument("--data", type=Path, required=True)
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--stems", default=",".join(n for n in STEM_NAMES if Path(f"models/{n}/best.pt").is_file()))
     a = p.parse_args()
     if a.cmd == "write":
-        write(a.root, a.out, a.sbr_db)
+        write(a.root, a.out, a.sbr_db, a.validation_bleed)
     else:
         score(a.data, a.out, a.stems.split(","))
 

@@ -58,3 +58,20 @@ def test_a_stem_gets_the_other_categories_at_the_ratio_asked_for(tmp_path):
     assert (track / "MIDI" / "S00.mid").read_bytes() == b"MThd"
     assert (tmp_path / "out" / "validation" / "Track00002" / "stems" / "S00.flac").is_file()
     assert not (tmp_path / "out" / "validation").is_symlink()   # evaluate opens nothing through a link
+
+
+def test_validation_bleed_mixes_the_validation_split_too(tmp_path):
+    """``--validation-bleed``: evaluate's decoding is then chosen on validation stems with their song."""
+    bl = _module()
+    t = np.arange(SR) / SR
+    bass, piano = 0.5 * np.sin(2 * np.pi * 55 * t), 0.3 * np.sin(2 * np.pi * 440 * t)
+    root = tmp_path / "data"
+    for split, name in (("test", "Track00001"), ("validation", "Track00002")):
+        _track(root / split / name, {"S00": (33, False, bass), "S01": (0, False, piano)})
+    bl.write(root, tmp_path / "clean_val", sbr_db=10.0)
+    bl.write(root, tmp_path / "bleed_val", sbr_db=10.0, validation_bleed=True)
+    clean = sf.read(tmp_path / "clean_val" / "validation" / "Track00002" / "stems" / "S00.flac")[0]
+    mixed = sf.read(tmp_path / "bleed_val" / "validation" / "Track00002" / "stems" / "S00.flac")[0]
+    assert np.abs(clean - bass).max() < 1e-3
+    assert abs(20 * np.log10(_rms(bass) / _rms(mixed - bass)) - 10.0) < 0.2
+    assert (tmp_path / "bleed_val" / "validation" / "Track00002" / "MIDI" / "S00.mid").read_bytes() == b"MThd"
