@@ -64,7 +64,8 @@ def bleed_sources(entry: Mapping, source_root: Path,
                   switches: tx.TaxonomySwitches = tx.DEFAULT_SWITCHES) -> list[Path]:
     """The stem files that bleed into ``entry``'s stem (module docstring), in the order of
     ``metadata.yaml``; ``[]`` when its track has no ``metadata.yaml`` or no stem of another
-    category. ``switches``: the taxonomy's (organs join piano with ``organs_as_keys``)."""
+    category. The file on disk decides, as in indexing, never ``audio_rendered`` (BabySlakh writes
+    it false for every stem). ``switches``: the taxonomy's (organs join piano with ``organs_as_keys``)."""
     source = entry.get("source_audio") or entry.get("audio")
     if not source:
         return []
@@ -72,8 +73,7 @@ def bleed_sources(entry: Mapping, source_root: Path,
     try:
         stems = yaml.safe_load((track_dir / "metadata.yaml").read_text())["stems"]
         mine = _category(stems[entry["stem_id"]], switches)
-        others = [sid for sid, meta in stems.items() if sid != entry["stem_id"]
-                  and _category(meta, switches) != mine and meta.get("audio_rendered", True)]
+        others = [sid for sid, meta in stems.items() if sid != entry["stem_id"] and _category(meta, switches) != mine]
     except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError, tx.UnknownProgramError):
         return []
     files = ([track_dir / "stems" / f"{sid}{ext}" for ext in AUDIO_SUFFIXES] for sid in others)

@@ -256,3 +256,41 @@ def test_the_prepare_command_stores_bleed_when_asked(song, capsys):
     assert main(["prepare", "--index", str(index), "--out-dir", str(out.with_name("plain")),
                  "--sample-rate", str(HZ)]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bleed"] == 0
+
+
+def test_a_real_slakh_track_bleeds_by_its_metadata(tmp_path):
+    """BabySlakh's Track00001 (its real metadata.yaml, which says ``audio_rendered: false`` for
+    every stem, and its WAV layout), each stem's audio replaced by a tone, its MIDI by one note:
+    (a flat folder: its one track is a test track) the file on disk decides, so each stem hears every other stem of another category (S06 has
+    no audio); with ``organs_as_keys`` the piano and its three organs share one group, no organ in it."""
+    import shutil
+
+    from helpers_data import SLAKH_SAMPLE
+    from midi_extractor.dataset.indexing import build_indices
+    from midi_extractor.taxonomy import TaxonomySwitches
+
+    root = tmp_path / "baby"
+    shutil.copytree(SLAKH_SAMPLE / "babyslakh_16k" / "Track00001", root / "Track00001")
+    track = root / "Track00001"
+    assert not any(m["audio_rendered"] for m in yaml.safe_load((track / "metadata.yaml").read_text())["stems"].values())
+    for k, wav in enumerate(sorted((track / "stems").glob("*.wav"))):
+        sf.write(wav, _sine(110.0 * (k + 2), 0.2), HZ)
+    for mid in (track / "MIDI").glob("*.mid"):
+        pm = pretty_midi.PrettyMIDI(str(mid))
+        for inst in pm.instruments:
+            inst.notes = [pretty_midi.Note(100, 40 if inst.is_drum else 60, 0.2, 0.8)]
+        pm.write(str(mid))
+
+    def sources(switches, stem: str) -> dict[str, list[str]]:
+        out = tmp_path / f"{stem}-{switches.organs_as_keys}"
+        build_indices(root, [stem], out / "index", switches=switches)
+        prepare_index(out / "index" / f"dataset_{stem}.json", out / "prepared", HZ, splits="test", bleed=True,
+                      switches=switches)
+        markers = sorted((out / "prepared" / "bleed" / "Track00001").glob("*.json"))
+        return {m.stem: [Path(p).stem for p, _ in json.loads(m.read_text())["sources"]] for m in markers}
+
+    everyone = ["S00", "S01", "S02", "S03", "S04", "S05", "S07", "S08", "S09", "S10"]
+    assert sources(TaxonomySwitches(), "bass") == {"S03": [s for s in everyone if s != "S03"]}
+    keys = sources(TaxonomySwitches(organs_as_keys=True), "piano")
+    assert sorted(keys) == ["S02", "S05", "S09", "S10"]
+    assert all(v == ["S00", "S01", "S03", "S04", "S07", "S08"] for v in keys.values())
