@@ -56,9 +56,10 @@ def test_role_weights_reach_the_loss():
     torch.manual_seed(0)
     model = create_model(FE, TINY, 88, weights).eval()
     batch = _batch()
-    _, base = model.run_on_batch(batch)
-    model.loss_weights = dict(weights, onset=2 * weights["onset"])
-    _, doubled = model.run_on_batch(batch)
+    with torch.no_grad():
+        _, base = model.run_on_batch(batch)
+        model.loss_weights = dict(weights, onset=2 * weights["onset"])
+        _, doubled = model.run_on_batch(batch)
     assert float(doubled["onset"]) == pytest.approx(2 * float(base["onset"]), rel=1e-5)
     assert float(doubled["frame"]) == pytest.approx(float(base["frame"]), rel=1e-5)
     assert float(doubled["total"]) == pytest.approx(sum(float(doubled[h]) for h in HEADS), rel=1e-5)
@@ -66,7 +67,8 @@ def test_role_weights_reach_the_loss():
     perc = loss_weights_from_role(params.role("drums"))
     assert perc["offset"] == 0
     model = create_model(FE, TINY, 4, perc).eval()
-    _, losses = model.run_on_batch(_batch(4))
+    with torch.no_grad():
+        _, losses = model.run_on_batch(_batch(4))
     assert float(losses["offset"]) == 0 and float(losses["onset"]) > 0
     # keys may be given as onset_weight too; unknown keys are refused
     assert create_model(FE, TINY, 4, {"onset_weight": 3}).loss_weights["onset"] == 3
