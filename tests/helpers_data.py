@@ -249,12 +249,20 @@ def tracks_after_the_set(tmp_path: Path, name: str, base: dict | None = None, **
 
 def sine_bass_track(folder: Path):
     """benchmarks/pure_tones.py's sine bass line (seed 1, 8 s, 18 notes): its audio file and notes."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("pure_tones", REPO / "benchmarks" / "pure_tones.py")
-    tones = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tones)
+    tones = script_module("benchmarks/pure_tones.py")
     tones.write_sets(folder, tracks_per_part=1, seconds=8.0, seed=1)
     track = next(t for t in sorted((folder / "sine").iterdir())
                  if yaml.safe_load((t / "metadata.yaml").read_text())["stems"]["S00"]["program_num"] == 38)
     return track / "stems" / "S00.flac", pretty_midi.PrettyMIDI(str(track / "MIDI" / "S00.mid")).instruments[0].notes
+
+
+def script_module(relpath: str):
+    """A script of the repository (``benchmarks/compare_peers.py``, ``scripts/slakh_exp.py``), which is
+    no package, imported as a module of that file's name."""
+    import importlib.util
+
+    path = REPO / relpath
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

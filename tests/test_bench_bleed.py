@@ -1,21 +1,19 @@
 """benchmarks/bleed.py: each test stem carries the rest of its song, other categories only, at the
 signal-to-bleed ratio asked for; labels and the validation split are copied as they are."""
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers_data import script_module
+
+
 SR = 16000
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("bleed", REPO / "benchmarks" / "bleed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks/bleed.py")
 
 
 def _track(folder: Path, stems: dict) -> None:

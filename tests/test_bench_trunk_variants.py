@@ -1,6 +1,5 @@
 """benchmarks/bench_trunk_variants.py: each variant is exported with the shape asked for, and the
 model module's sizes are left as they were."""
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -9,15 +8,15 @@ import pytest
 import midi_extractor.model.harmonic as harmonic
 from midi_extractor.config import load_params
 
+from tests.helpers_data import script_module
+
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _module(monkeypatch):
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))   # it imports bench_transcribe
-    spec = importlib.util.spec_from_file_location("bench_trunk_variants", REPO / "benchmarks" / "bench_trunk_variants.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks/bench_trunk_variants.py")
 
 
 def _convs(path: Path) -> list:

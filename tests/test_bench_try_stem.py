@@ -1,21 +1,16 @@
 """benchmarks/try_stem.py: overrides land where their dotted keys say, typed as numbers, a typo is
 refused by name; the printed line is computed from the run's files."""
 import csv
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers_data import script_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("try_stem", REPO / "benchmarks" / "try_stem.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks/try_stem.py")
 
 
 def test_overrides_set_nested_keys_as_numbers_and_leave_the_input(bench):

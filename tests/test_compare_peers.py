@@ -1,16 +1,11 @@
 """benchmarks/compare_peers.py: every column is the peers' aggregation (the mean over stems)."""
-import importlib.util
 import json
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers_data import script_module
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("compare_peers", REPO / "benchmarks" / "compare_peers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks/compare_peers.py")
 
 
 def test_ours_is_the_mean_over_out_of_domain_stems_and_peers_read_json_and_json_lines(tmp_path):

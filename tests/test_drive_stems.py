@@ -1,21 +1,16 @@
 """benchmarks/drive_stems.py: a Slakh folder's stems through tanh(1.5 x / peak), the labels
 copied; --programs keeps one family's stems."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers_data import script_module
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module(f"benchmarks/{name}.py")
 
 
 def test_a_sine_bass_gets_odd_harmonics_and_keeps_its_labels(tmp_path):

@@ -1,13 +1,12 @@
 """benchmarks/octave_misses.py: which notes double one an octave below, and recall on them."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pretty_midi
 
 from midi_extractor.model.decoding import Note
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers_data import script_module
+
 # A3 held 0-1 s; A4 over it twice (doublings); E4 (a fifth); A5 after A4 ended (not one); C4 starts
 # 20 ms before A3's second note, C5 with it (a doubling: within the 30 ms slack); a 50 ms blip
 NOTES = [Note(0.0, 1.0, 57, 80), Note(0.2, 0.4, 69, 80), Note(0.6, 0.8, 69, 80), Note(0.2, 0.4, 64, 80),
@@ -15,10 +14,7 @@ NOTES = [Note(0.0, 1.0, 57, 80), Note(0.2, 0.4, 69, 80), Note(0.6, 0.8, 69, 80),
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("octave_misses", REPO / "benchmarks" / "octave_misses.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks/octave_misses.py")
 
 
 def test_doublings_are_notes_an_octave_above_a_sounding_one():

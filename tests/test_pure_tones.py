@@ -1,7 +1,5 @@
 """benchmarks/pure_tones.py: Slakh-format folders of one melody per part, played by each timbre
 with the partials its name promises, labelled by the MIDI that was played."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pretty_midi
@@ -9,15 +7,12 @@ import pytest
 import soundfile as sf
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers_data import script_module
 
 
 @pytest.fixture(scope="module")
 def tones():
-    spec = importlib.util.spec_from_file_location("pure_tones", REPO / "benchmarks" / "pure_tones.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks/pure_tones.py")
 
 
 def _level_db(x, hz, rate):

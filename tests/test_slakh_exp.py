@@ -4,16 +4,16 @@ params load; the bases rebuild on the real data unless --keep-shipped-bases; a s
 frozen stops it with the stage named."""
 from __future__ import annotations
 
-import importlib.util
 import shlex
 from pathlib import Path
 
 import yaml
 
+from tests.helpers_data import script_module
+
+
 REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("slakh_exp", REPO / "scripts" / "slakh_exp.py")
-slakh_exp = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(slakh_exp)
+slakh_exp = script_module("scripts/slakh_exp.py")
 
 SEED = {"batch_size": 64, "clip_seconds": 20.0, "lr": 2e-5, "num_workers": 7}
 
