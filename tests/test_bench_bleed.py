@@ -6,7 +6,7 @@ import numpy as np
 import soundfile as sf
 import yaml
 
-from tests.helpers_data import script_module
+from helpers_data import script_module
 
 
 SR = 16000

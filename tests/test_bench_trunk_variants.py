@@ -8,7 +8,7 @@ import pytest
 import midi_extractor.model.harmonic as harmonic
 from midi_extractor.config import load_params
 
-from tests.helpers_data import script_module
+from helpers_data import script_module
 
 
 REPO = Path(__file__).resolve().parents[1]

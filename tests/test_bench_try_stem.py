@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.helpers_data import script_module
+from helpers_data import script_module
 
 
 @pytest.fixture(scope="module")

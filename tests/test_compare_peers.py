@@ -1,7 +1,7 @@
 """benchmarks/compare_peers.py: every column is the peers' aggregation (the mean over stems)."""
 import json
 
-from tests.helpers_data import script_module
+from helpers_data import script_module
 
 
 def _module():

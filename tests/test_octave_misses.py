@@ -5,7 +5,7 @@ import pretty_midi
 
 from midi_extractor.model.decoding import Note
 
-from tests.helpers_data import script_module
+from helpers_data import script_module
 
 # A3 held 0-1 s; A4 over it twice (doublings); E4 (a fifth); A5 after A4 ended (not one); C4 starts
 # 20 ms before A3's second note, C5 with it (a doubling: within the 30 ms slack); a 50 ms blip

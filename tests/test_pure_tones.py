@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import yaml
 
-from tests.helpers_data import script_module
+from helpers_data import script_module
 
 
 @pytest.fixture(scope="module")

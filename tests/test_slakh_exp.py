@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers_data import script_module
+from helpers_data import script_module
 
 
 REPO = Path(__file__).resolve().parents[1]
