@@ -12,7 +12,6 @@ It prints the validation score that picks the checkpoint, the validation score a
 ``evaluate`` chose, and the out-of-domain onset F1 pooled and averaged over tracks.
 """
 import argparse
-import copy
 import csv
 import json
 import os
@@ -21,6 +20,9 @@ import sys
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from slakh_exp import present, with_leaves  # noqa: E402  (the one home of dotted params keys)
 
 
 def _value(text: str):
@@ -36,19 +38,15 @@ def _value(text: str):
 def overridden(params: dict, items: list[str]) -> dict:
     """A copy of ``params`` with every ``dotted.key=value`` of ``items`` set; a key that
     ``params`` does not hold is an error (``ValueError`` naming it), as a typo must not pass."""
-    out = copy.deepcopy(params)
+    pairs = []
     for item in items:
         key, sep, text = item.partition("=")
         if not sep:
             raise ValueError(f"{item!r}: expected key=value")
-        *path, last = key.split(".")
-        node = out
-        for k in path:
-            node = node.get(k) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or last not in node:
+        if not present(params, key):
             raise ValueError(f"{key}: no such key in params.yaml")
-        node[last] = _value(text)
-    return out
+        pairs.append((key, _value(text)))
+    return with_leaves(params, pairs)
 
 
 def figures(out: Path) -> str:
@@ -90,7 +88,10 @@ def main() -> None:
     p.add_argument("stem")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     a = p.parse_args()
-    print(run(a.out, a.stem, a.overrides))
+    try:
+        print(run(a.out, a.stem, a.overrides))
+    except ValueError as exc:   # an override params.yaml cannot take, named
+        p.error(str(exc))
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ def flatten(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, tree)]
 
 
-def _present(tree: dict, key: str) -> bool:
+def present(tree: dict, key: str) -> bool:
+    """Whether ``tree`` holds the dotted ``key`` (``stems.bass.lr``)."""
     node: Any = tree
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -99,14 +100,19 @@ def set_flags(pairs: list[tuple[str, Any]], base: dict, source: str = "overlay")
             raise SetupError(f"{source}: {key}: {{}} cannot clear a section through dvc exp run -S (it merges); "
                              f"set the values it should have")
         text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
-        flags += ["-S", f"{'' if _present(base, key) else '+'}{key}={text.removesuffix('...').strip()}"]
+        flags += ["-S", f"{'' if present(base, key) else '+'}{key}={text.removesuffix('...').strip()}"]
     return flags
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:
     """``base`` with ``overlay``'s leaves written over it (what the ``-S`` flags do)."""
+    return with_leaves(base, flatten(overlay))
+
+
+def with_leaves(base: dict, pairs: list[tuple[str, Any]]) -> dict:
+    """A copy of ``base`` with each ``(dotted key, value)`` of ``pairs`` set, sections made as needed."""
     out = copy.deepcopy(base)
-    for key, value in flatten(overlay):
+    for key, value in pairs:
         node = out
         *parents, last = key.split(".")
         for part in parents:
